@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ERC721} from "solady/src/tokens/ERC721.sol";
+import {LibString} from "solady/src/utils/LibString.sol";
+import {SafeTransferLib} from "solady/src/utils/SafeTransferLib.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ITicketCollection} from "../interfaces/ITicketCollection.sol";
+
+/// @title State and the one transfer rule shared by every part of a ticket collection.
+/// @dev Built on solady's ERC721 because it packs 96 bits of per-token data into the owner's slot:
+/// a ticket's tier, "used" and "paid on chain" flags live there, so minting writes one slot per
+/// ticket and check-in rewrites a slot already read (no extra cold slot). Every movement of a token
+/// (mint, burn, transferFrom, both safeTransferFrom) passes `_beforeTokenTransfer`, where the
+/// transfer policy is enforced once.
+abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, ReentrancyGuardTransient, ITicketCollection {
+    /// @notice May mint (airdrop) tickets without payment.
+    bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @notice May check tickets in.
+    bytes32 public constant GATE_ROLE = keccak256("GATE_ROLE");
+    /// @notice May move tickets on a holder's signed authorization (custody for fans without a wallet).
+    bytes32 public constant GATEWAY_ROLE = keccak256("GATEWAY_ROLE");
+
+    /// @notice Reasons carried by {CheckInSkipped}.
+    uint8 public constant SKIP_NOT_FOUND = 1;
+    uint8 public constant SKIP_ALREADY_USED = 2;
+
+    // Per-token extra data (96 bits, packed beside the owner): [0..15] tier id, [16] used, [17] paid.
+    uint96 internal constant _TIER_MASK = 0xffff;
+    uint96 internal constant _USED = 1 << 16;
+    uint96 internal constant _PAID = 1 << 17;
+
+    // Which privileged path is moving a token right now; cleared after each move.
+    uint8 internal constant _MOVE_NONE = 0;
+    uint8 internal constant _MOVE_MARKET = 1;
+    uint8 internal constant _MOVE_GATEWAY = 2;
+    uint8 internal transient _moving;
+
+    struct Listing {
+        address seller;
+        uint96 price;
+    }
+
+    string internal _name;
+    string internal _symbol;
+    string internal _baseTokenURI;
+    uint64 internal _startTime;
+    uint64 internal _transferLockTime;
+    uint16 internal _resaleCapBps;
+    bool internal _giftsAllowed;
+    bool internal _cancelled;
+    address internal _badge;
+
+    Tier[] internal _tiers;
+    uint256 internal _totalMinted;
+    mapping(uint256 tierId => mapping(address wallet => uint256)) internal _bought;
+    mapping(uint256 tokenId => Listing) internal _listings;
+
+    uint256 internal _refundReserve; // face value of tickets paid on chain and not refunded
+    uint256 internal _creditsTotal; // sum of `_credits`
+    mapping(address account => uint256) internal _credits; // payments that could not be pushed
+
+    // ---------------------------------------------------------------- metadata
+
+    /// @inheritdoc ERC721
+    function name() public view override returns (string memory) {
+        return _name;
+    }
+
+    /// @inheritdoc ERC721
+    function symbol() public view override returns (string memory) {
+        return _symbol;
+    }
+
+    /// @inheritdoc ERC721
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        if (!_exists(tokenId)) revert TicketDoesNotExist(tokenId);
+        return string.concat(_baseTokenURI, LibString.toString(tokenId));
+    }
+
+    /// @notice Sets the prefix of every token URI.
+    function setBaseURI(string calldata baseURI) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _baseTokenURI = baseURI;
+    }
+
+    /// @notice Stops primary and resale purchases until {unpause}.
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resumes purchases.
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, AccessControl, ERC2981)
+        returns (bool)
+    {
+        return ERC721.supportsInterface(interfaceId) || AccessControl.supportsInterface(interfaceId)
+            || ERC2981.supportsInterface(interfaceId);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The event's settings: start, transfer lock, resale cap, gift policy, badge, cancelled.
+    function eventInfo()
+        external
+        view
+        returns (
+            uint64 startTime,
+            uint64 transferLockTime,
+            uint16 resaleCapBps,
+            bool giftsAllowed,
+            address badge,
+            bool cancelled
+        )
+    {
+        return (_startTime, _transferLockTime, _resaleCapBps, _giftsAllowed, _badge, _cancelled);
+    }
+
+    /// @notice Number of tiers; tier ids run from 0 to tierCount() - 1.
+    function tierCount() external view returns (uint256) {
+        return _tiers.length;
+    }
+
+    /// @notice A tier with its sales count and presale rule.
+    function tier(uint256 tierId) external view returns (Tier memory) {
+        return _tier(tierId);
+    }
+
+    /// @notice Tickets minted so far; token ids run from 1 to totalMinted() (refunded ones are burned).
+    function totalMinted() external view returns (uint256) {
+        return _totalMinted;
+    }
+
+    /// @notice Everything about one ticket: owner, tier, face value, used, listing.
+    function ticket(uint256 tokenId) external view returns (TicketInfo memory info) {
+        address owner = _ownerOf(tokenId);
+        if (owner == address(0)) revert TicketDoesNotExist(tokenId);
+        uint96 extra = _getExtraData(tokenId);
+        uint16 tierId = uint16(extra & _TIER_MASK);
+        Listing memory listing = _listings[tokenId];
+        bool used = extra & _USED != 0;
+        info = TicketInfo({
+            owner: owner,
+            tierId: tierId,
+            faceValue: _tiers[tierId].faceValue,
+            used: used,
+            paidOnChain: extra & _PAID != 0,
+            listedBy: used ? address(0) : listing.seller,
+            listedPrice: used ? 0 : listing.price
+        });
+    }
+
+    /// @notice The highest price `tokenId` may change hands for: face value x resale cap.
+    function resaleCapOf(uint256 tokenId) public view returns (uint256) {
+        return _capOf(_extraOf(tokenId));
+    }
+
+    /// @notice Primary purchases of `wallet` in `tierId` (counted against the per-wallet cap).
+    function boughtBy(uint256 tierId, address wallet) external view returns (uint256) {
+        return _bought[tierId][wallet];
+    }
+
+    // ---------------------------------------------------------------- approvals are closed
+
+    /// @dev No third party may move a ticket, so approvals would only mislead marketplaces.
+    function approve(address, uint256) public payable override {
+        revert ApprovalsDisabled();
+    }
+
+    /// @dev See {approve}.
+    function setApprovalForAll(address, bool) public pure override {
+        revert ApprovalsDisabled();
+    }
+
+    // ---------------------------------------------------------------- the transfer rule
+
+    /// @dev The one rule for every movement. Mints and burns are gated by the functions that make
+    /// them. A transfer is allowed only while the event is live and before the transfer lock, never
+    /// for a used ticket, and only through the resale market, the gateway (price declared and capped),
+    /// or, if the collection allows gifts, by the holder in person. Any listing dies with it.
+    function _beforeTokenTransfer(address from, address to, uint256 tokenId) internal override {
+        if (from == address(0) || to == address(0)) return;
+        if (_getExtraData(tokenId) & _USED != 0) revert TicketAlreadyUsed(tokenId);
+        _requireTransfersOpen(tokenId);
+        if (_moving == _MOVE_NONE && !(_giftsAllowed && msg.sender == from)) {
+            revert TransferNotAllowed(tokenId, msg.sender);
+        }
+        if (_listings[tokenId].seller != address(0)) {
+            delete _listings[tokenId];
+            emit ListingCancelled(tokenId);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    function _requireTransfersOpen(uint256 tokenId) internal view {
+        if (_cancelled) revert EventIsCancelled();
+        if (block.timestamp >= _transferLockTime) revert TransfersLocked(tokenId, _transferLockTime);
+    }
+
+    function _requireNotCancelled() internal view {
+        if (_cancelled) revert EventIsCancelled();
+    }
+
+    function _tier(uint256 tierId) internal view returns (Tier storage) {
+        if (tierId >= _tiers.length) revert TierDoesNotExist(tierId);
+        return _tiers[tierId];
+    }
+
+    function _extraOf(uint256 tokenId) internal view returns (uint96) {
+        if (!_exists(tokenId)) revert TicketDoesNotExist(tokenId);
+        return _getExtraData(tokenId);
+    }
+
+    function _capOf(uint96 extra) internal view returns (uint256) {
+        return uint256(_tiers[extra & _TIER_MASK].faceValue) * _resaleCapBps / 10_000;
+    }
+
+    /// @dev Mints `quantity` consecutive tickets of one tier to `to`; returns the first token id.
+    function _mintTickets(uint256 tierId, address to, uint256 quantity, uint96 flags) internal returns (uint256 first) {
+        Tier storage t = _tier(tierId);
+        uint256 remaining = t.supply - t.minted;
+        if (quantity == 0) revert ZeroQuantity();
+        if (quantity > remaining) revert SoldOut(tierId, quantity, remaining);
+        t.minted += uint32(quantity);
+        first = _totalMinted + 1;
+        _totalMinted += quantity;
+        uint96 extra = uint96(tierId) | flags;
+        for (uint256 i; i < quantity; ++i) {
+            _mintAndSetExtraDataUnchecked(to, first + i, extra);
+        }
+    }
+
+    /// @dev Pays `amount` to `account` with a stipend too small to re-enter; if that fails (a contract
+    /// that rejects or needs more gas), the amount is credited for {withdrawCredit}. Nobody can block
+    /// a sale or a refund batch by refusing money.
+    function _pay(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        if (!SafeTransferLib.trySafeTransferETH(account, amount, SafeTransferLib.GAS_STIPEND_NO_STORAGE_WRITES)) {
+            _credits[account] += amount;
+            _creditsTotal += amount;
+            emit PaymentCredited(account, amount);
+        }
+    }
+}
