@@ -1,0 +1,71 @@
+"""Shared fixtures: a real anvil per test session (per xdist worker), snapshots per test."""
+
+from __future__ import annotations
+
+import pytest
+
+import ticketkit as tk
+
+ETH = 10**18
+
+
+@pytest.fixture(scope="session")
+def chain():
+    with tk.local_chain() as chain:
+        yield chain
+
+
+@pytest.fixture(scope="session")
+def platform(chain):
+    return tk.deploy_platform(chain, chain.account(0))
+
+
+@pytest.fixture(autouse=True)
+def _isolate(request):
+    """Roll the chain back after each test that used it, so tests cannot leak state."""
+    if "chain" not in request.fixturenames:
+        yield
+        return
+    chain = request.getfixturevalue("chain")
+    snapshot = chain.snapshot()
+    yield
+    chain.revert_to(snapshot)
+
+
+@pytest.fixture()
+def organiser(chain):
+    return chain.account(0)
+
+
+@pytest.fixture()
+def fans(chain):
+    return [chain.account(i) for i in range(1, 10)]
+
+
+@pytest.fixture()
+def make_event(chain, platform, organiser):
+    """Make a collection with a badge: make_event(tiers=..., **EventConfig overrides)."""
+    counter = iter(range(10**6))
+
+    def make(tiers=None, badge=True, **overrides):
+        now = chain.timestamp()
+        n = next(counter)
+        config = dict(name=f"Gig {n}", symbol="GIG", start_time=now + 30 * 86400,
+                      transfer_lock_time=now + 29 * 86400, resale_cap_bps=11_000, royalty_bps=500)
+        config.update(overrides)
+        tiers = tiers or [
+            tk.TierConfig("General", face_value=ETH // 10, supply=100, sale_start=now - 1,
+                          sale_end=now + 20 * 86400, max_per_wallet=4),
+            tk.TierConfig("VIP", face_value=ETH // 2, supply=10, sale_start=now - 1, sale_end=now + 20 * 86400),
+        ]
+        the_badge = (platform.create_badge("Badges", "BDG", salt=f"badge-{n}-{now}", sender=organiser)
+                     if badge is True else badge or None)
+        return platform.create_collection(tk.EventConfig(**config), tiers, salt=f"event-{n}-{now}",
+                                          badge=the_badge, sender=organiser)
+
+    return make
+
+
+@pytest.fixture()
+def event(make_event):
+    return make_event()

@@ -1,0 +1,43 @@
+"""ticketkit: blockchain-backed event tickets and proof of attendance.
+
+    import ticketkit as tk
+    with tk.local_chain() as chain:
+        organiser = chain.account(0)
+        platform = tk.deploy_platform(chain, organiser)
+        badge = platform.create_badge("My badges", "MYB", salt="badges", sender=organiser)
+        event = platform.create_collection(tk.EventConfig(...), [tk.TierConfig(...)], salt="gig-1",
+                                           badge=badge, sender=organiser)
+        [token] = event.buy(0, 1, sender=chain.account(1))
+"""
+
+from . import errors
+from .chain import ANVIL_KEYS, Chain, connect, local_chain
+from .contracts import (
+    SKIP_ALREADY_USED,
+    SKIP_NOT_FOUND,
+    Badge,
+    Collection,
+    EventConfig,
+    Platform,
+    Ticket,
+    Tier,
+    TierConfig,
+    deploy_platform,
+)
+from .errors import (
+    ChainError,
+    ChainIdMismatch,
+    ContractRevert,
+    InvalidInput,
+    NonceError,
+    RPCUnavailable,
+    TicketkitError,
+    TransactionFailed,
+)
+
+__all__ = [
+    "ANVIL_KEYS", "Badge", "Chain", "ChainError", "ChainIdMismatch", "Collection", "ContractRevert",
+    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "SKIP_ALREADY_USED",
+    "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
+    "deploy_platform", "errors", "local_chain",
+]
