@@ -1,0 +1,101 @@
+"""`ape compile` (ape-config.yaml) builds the same runtime code as `python -m ticketkit._compile`.
+
+Runs the venv's `ape compile --force` offline against the pinned solcjs 0.8.28 shim and compares
+the deployed bytecode in .build/__local__.json with ticketkit/artifacts/, minus the CBOR metadata
+(its hash covers the source paths, which differ: ape compiles an isolated copy and remaps the npm
+libraries to contracts/.cache/<name>/<version>).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT_CONTRACTS = ("TicketCollection", "AttendanceBadge", "TicketFactory")
+SOLC_VERSION = "0.8.28"
+ANVIL_DIR = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin"
+# Any HTTP(S) request through `requests` (a solc download, a version list) fails at once.
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+def _ape_executable() -> Path:
+    for candidate in (Path(sys.executable).parent / "ape", ROOT / ".venv" / "bin" / "ape"):
+        if candidate.is_file():
+            return candidate
+    pytest.skip("ape is not installed (make deps)")
+
+
+def _solcx_dir() -> Path:
+    """The repo's .solcx, with py-solc-x's name for the solcjs shim (as the Makefile makes it)."""
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "solc").is_dir():
+        pytest.skip("the Node toolchain is not installed (make deps)")
+    solcx_dir = ROOT / ".solcx"
+    link = solcx_dir / f"solc-v{SOLC_VERSION}"
+    if not link.exists():
+        solcx_dir.mkdir(exist_ok=True)
+        if link.is_symlink():  # dangling
+            link.unlink()
+        try:
+            link.symlink_to(Path("..") / "tools" / "solc")
+        except FileExistsError:  # made meanwhile by a parallel run
+            pass
+    return solcx_dir
+
+
+def strip_metadata(code: str) -> bytes:
+    """Runtime code without its trailing CBOR metadata (length in the last 2 bytes, big-endian)."""
+    raw = bytes.fromhex(code.removeprefix("0x"))
+    assert len(raw) > 2, "empty bytecode"
+    metadata_length = int.from_bytes(raw[-2:], "big")
+    assert 0 < metadata_length < len(raw) - 2, f"implausible CBOR metadata length {metadata_length}"
+    assert raw[-(metadata_length + 2)] in range(0xA0, 0xC0), "metadata is not a CBOR map"
+    return raw[: -(metadata_length + 2)]
+
+
+def test_ape_compile_matches_ticketkit_artifacts(tmp_path: Path) -> None:
+    ape = _ape_executable()
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("APE_", "NO_PROXY"))}
+    env.update(
+        SOLCX_BINARY_PATH=str(_solcx_dir()),
+        # Installed dependency copies and the node-process map go here, not to ~/.ape.
+        APE_DATA_FOLDER=str(tmp_path / "ape-data"),
+        PATH=os.pathsep.join([str(ape.parent), str(ANVIL_DIR), env.get("PATH", "")]),
+        HTTP_PROXY=DEAD_PROXY,
+        HTTPS_PROXY=DEAD_PROXY,
+        http_proxy=DEAD_PROXY,
+        https_proxy=DEAD_PROXY,
+    )
+    result = subprocess.run(
+        [str(ape), "compile", "--force"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"ape compile failed ({result.returncode}):\n{output[-4000:]}"
+    assert "Installing solc" not in output, output[-4000:]
+    assert f"Solidity compiler '{SOLC_VERSION}+commit." in output, output[-4000:]
+
+    manifest = json.loads((ROOT / ".build" / "__local__.json").read_text())
+    [compiler] = [c for c in manifest["compilers"] if c["name"] == "solidity"]
+    assert compiler["version"].startswith(SOLC_VERSION + "+")
+    assert compiler["settings"]["optimizer"] == {"enabled": True, "runs": 1000}
+    assert compiler["settings"]["evmVersion"] == "cancun"
+
+    for name in PRODUCT_CONTRACTS:
+        assert name in manifest["contractTypes"], f"ape did not build {name}"
+        ape_code = manifest["contractTypes"][name]["runtimeBytecode"]["bytecode"]
+        artifact = json.loads((ROOT / "ticketkit" / "artifacts" / f"{name}.json").read_text())
+        assert strip_metadata(ape_code) == strip_metadata(artifact["deployedBytecode"]), (
+            f"{name}: ape's runtime code differs from ticketkit/artifacts/{name}.json "
+            "(stale artifacts? run `make artifacts`)"
+        )
