@@ -61,11 +61,17 @@ def strip_metadata(code: str) -> bytes:
 
 def test_ape_compile_matches_ticketkit_artifacts(tmp_path: Path) -> None:
     ape = _ape_executable()
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("APE_", "NO_PROXY"))}
     env.update(
         SOLCX_BINARY_PATH=str(_solcx_dir()),
         # Installed dependency copies and the node-process map go here, not to ~/.ape.
         APE_DATA_FOLDER=str(tmp_path / "ape-data"),
+        # ape-solidity compiles a copy of the project in a temp dir, and unpacks the libraries into
+        # its contracts/.cache/; a project that is itself under the temp dir is not copied, so that
+        # .cache/ would land in our contracts/ (and in `ticketkit._compile`'s sources).
+        TMPDIR=str(tmp_dir),
         PATH=os.pathsep.join([str(ape.parent), str(ANVIL_DIR), env.get("PATH", "")]),
         HTTP_PROXY=DEAD_PROXY,
         HTTPS_PROXY=DEAD_PROXY,
