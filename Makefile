@@ -34,7 +34,7 @@ test: deps
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: deps
-	$(PY) -m bench.run
+	$(PY) -m bench.gas_report
 
 artifacts: deps
 	$(PY) -m ticketkit._compile

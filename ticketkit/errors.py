@@ -138,6 +138,7 @@ for _name, _doc in {
     "TransferNotAllowed": "Tickets move only through the market, the gateway, or as allowed gifts.",
     "TransfersLocked": "The transfer lock time has passed.",
     "ApprovalsDisabled": "Tickets cannot be approved to third parties.",
+    "UnexpectedPayment": "ETH sent with a gift would be stranded: send none.",
     "AuthorizationExpired": "The holder's transfer authorization has expired.",
     "InvalidHolderSignature": "The transfer authorization is not signed by the holder.",
     "EventIsCancelled": "The event is cancelled.",

@@ -99,6 +99,7 @@ interface ITicketCollection {
     error TransferNotAllowed(uint256 tokenId, address caller);
     error TransfersLocked(uint256 tokenId, uint64 transferLockTime);
     error ApprovalsDisabled();
+    error UnexpectedPayment(uint256 value);
     error AuthorizationExpired(uint256 deadline);
     error InvalidHolderSignature(uint256 tokenId, address signer);
 

@@ -107,11 +107,12 @@ abstract contract PrimarySale is TicketBase {
         if (block.timestamp < t.presaleEnd && !_presaleEligible(t, msg.sender, proof)) {
             revert PresaleNotEligible(tierId, msg.sender);
         }
-        if (t.maxPerWallet != 0) {
-            uint256 bought = _bought[tierId][msg.sender] + quantity;
-            if (bought > t.maxPerWallet) revert WalletCapExceeded(tierId, msg.sender, t.maxPerWallet);
-            _bought[tierId][msg.sender] = bought;
+        // Counted even without a cap, so a cap the organiser adds later holds against earlier buys.
+        uint256 bought = _bought[tierId][msg.sender] + quantity;
+        if (t.maxPerWallet != 0 && bought > t.maxPerWallet) {
+            revert WalletCapExceeded(tierId, msg.sender, t.maxPerWallet);
         }
+        _bought[tierId][msg.sender] = bought;
         uint256 price = uint256(t.faceValue) * quantity;
         if (msg.value < price) revert InsufficientPayment(price, msg.value);
         _refundReserve += price;

@@ -191,8 +191,10 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         if (from == address(0) || to == address(0)) return;
         if (_getExtraData(tokenId) & _USED != 0) revert TicketAlreadyUsed(tokenId);
         _requireTransfersOpen(tokenId);
-        if (_moving == _MOVE_NONE && !(_giftsAllowed && msg.sender == from)) {
-            revert TransferNotAllowed(tokenId, msg.sender);
+        if (_moving == _MOVE_NONE) {
+            if (!(_giftsAllowed && msg.sender == from)) revert TransferNotAllowed(tokenId, msg.sender);
+            // solady's transferFrom is payable; ETH sent with a gift would be stranded here.
+            if (msg.value != 0) revert UnexpectedPayment(msg.value);
         }
         if (_listings[tokenId].seller != address(0)) {
             delete _listings[tokenId];

@@ -1,0 +1,1 @@
+"""Benchmarks of ticketkit's contracts (gas) — run `python -m bench.gas_report`."""
