@@ -1,0 +1,75 @@
+"""Typed dependencies: the runtime, a DB session, the current organiser (API key), the current fan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+
+from ..core.security import hash_token
+from ..errors import GatewayError, Unprocessable
+from ..models import ApiKey, Fan, FanSession, Organiser
+from ..runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    code = "unauthorized"
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with Session(runtime.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def current_organiser(session: SessionDep, credentials: Credentials) -> Organiser:
+    if credentials is None:
+        raise Unauthorized("an organiser API key is required (Authorization: Bearer ...)")
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(credentials.credentials),
+                                            ApiKey.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    if key is None or key.role != "organiser":
+        raise Unauthorized("unknown or revoked organiser API key")
+    organiser = session.get(Organiser, key.organiser_id)
+    if organiser is None:
+        raise Unauthorized("unknown or revoked organiser API key")
+    return organiser
+
+
+def current_fan(session: SessionDep, credentials: Credentials) -> Fan:
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    row = session.exec(select(FanSession).where(FanSession.token_hash == hash_token(credentials.credentials),
+                                                FanSession.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    fan = session.get(Fan, row.fan_id) if row is not None else None
+    if fan is None:
+        raise Unauthorized("unknown or revoked session token")
+    return fan
+
+
+def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+    if not idempotency_key:
+        raise Unprocessable("the Idempotency-Key header is required", code="idempotency_key_required")
+    if len(idempotency_key) > 200:
+        raise Unprocessable("the Idempotency-Key header is at most 200 characters", code="invalid_idempotency_key")
+    return idempotency_key
+
+
+OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
+FanDep = Annotated[Fan, Depends(current_fan)]
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

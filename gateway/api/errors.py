@@ -1,0 +1,65 @@
+"""Every error becomes a JSON body {"error": code, "detail": ...}; bad input is always a 4xx."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import ticketkit as tk
+
+from ..errors import GatewayError
+
+log = logging.getLogger("gateway")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+               413: "body_too_large"}
+
+
+def _body(code: str, detail: object, **extra: object) -> dict[str, object]:
+    return {"error": code, "detail": detail, **extra}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    def _gateway(_: Request, error: GatewayError) -> JSONResponse:
+        return JSONResponse(_body(error.code, error.detail, **error.extra), status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in error.errors()]
+        return JSONResponse(_body("invalid_request", errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_body(_HTTP_CODES.get(error.status_code, "http_error"), error.detail),
+                            status_code=error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(tk.ContractRevert)
+    def _revert(_: Request, error: tk.ContractRevert) -> JSONResponse:
+        args = {k: _jsonable(v) for k, v in error.args_dict.items()}
+        return JSONResponse(_body(error.code, str(error), args=args), status_code=409)
+
+    @app.exception_handler(tk.InvalidInput)
+    def _invalid(_: Request, error: tk.InvalidInput) -> JSONResponse:
+        return JSONResponse(_body(error.code, str(error)), status_code=422)
+
+    @app.exception_handler(tk.ChainError)
+    def _chain(_: Request, error: tk.ChainError) -> JSONResponse:
+        log.warning("chain error: %s", error.code)
+        status = 503 if isinstance(error, tk.RPCUnavailable) else 502
+        return JSONResponse(_body(error.code, "the blockchain node failed; retry with the same Idempotency-Key"),
+                            status_code=status)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from ...models import Event, EventCreate, EventPublic, IssuancePublic, IssueRequest, TicketPublic, TierPublic
+from ...services import events as service
+from ...services import tickets as ticket_service
+from ..deps import IdempotencyKey, OrganiserDep, RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+def _public(session: SessionDep, event: Event) -> EventPublic:
+    tiers = [TierPublic.model_validate(t, from_attributes=True) for t in service.event_tiers(session=session, event=event)]
+    return EventPublic.model_validate({**event.model_dump(), "tiers": tiers})
+
+
+@router.post("", status_code=201, response_model=EventPublic)
+def register_event(data: EventCreate, session: SessionDep, runtime: RuntimeDep, organiser: OrganiserDep) -> EventPublic:
+    event = service.register_event(session=session, chain=runtime.chain(), organiser=organiser, data=data)
+    return _public(session, event)
+
+
+@router.get("/{event_id}", response_model=EventPublic)
+def get_event(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> EventPublic:
+    return _public(session, service.organiser_event(session=session, organiser=organiser, event_id=event_id))
+
+
+@router.post("/{event_id}/tickets/issue", status_code=201, response_model=IssuancePublic)
+def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, runtime: RuntimeDep,
+                  organiser: OrganiserDep, key: IdempotencyKey) -> IssuancePublic:
+    event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    issuance = ticket_service.issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
+                                            data=data, idempotency_key=key)
+    tickets = ticket_service.issuance_tickets(session=session, issuance=issuance)
+    return IssuancePublic(id=issuance.id, event_id=issuance.event_id, fan_id=issuance.fan_id,
+                          payment_reference=issuance.payment_reference, tx_hash=issuance.tx_hash,
+                          tickets=[TicketPublic.model_validate(t, from_attributes=True) for t in tickets])

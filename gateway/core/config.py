@@ -1,0 +1,22 @@
+"""All gateway settings in one place, from the environment (prefix GATEWAY_) or a .env file."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./gateway.db"
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = 31337
+    # The gateway's own account: sends mintBatch (MINTER_ROLE) and gatewayTransfer (GATEWAY_ROLE).
+    operator_key: SecretStr | None = None
+    # Encrypts fans' custodial keys at rest. Required: there is no safe default.
+    key_encryption_secret: SecretStr
+    max_body_bytes: int = 64 * 1024
+    # How long a holder's signed gateway-transfer authorization stays valid (seconds).
+    transfer_deadline_seconds: int = 600
+    run_migrations: bool = True

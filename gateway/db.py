@@ -1,0 +1,45 @@
+"""Engine, sessions and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(HERE / "alembic.ini"))
+    config.set_main_option("script_location", str(HERE / "alembic"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str) -> None:
+    """`alembic upgrade head`, programmatically."""
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def sessions(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session

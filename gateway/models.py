@@ -1,0 +1,264 @@
+"""Database tables and API schemas: per entity Base -> Create -> table -> Public. UUID keys everywhere.
+
+Amounts in wei are stored and returned as decimal strings (they overflow 64-bit integers and JSON
+numbers); requests accept integers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+MAX_WEI = 2**256 - 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---- organisers and API keys
+class OrganiserBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrganiserCreate(OrganiserBase):
+    pass
+
+
+class Organiser(OrganiserBase, table=True):
+    __tablename__ = "organisers"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OrganiserPublic(OrganiserBase):
+    id: uuid.UUID
+
+
+class OrganiserCreated(OrganiserPublic):
+    api_key: str  # shown once
+
+
+class ApiKey(SQLModel, table=True):
+    """A hashed API key. role `organiser`: all of the organiser's events; `gate`: one event's check-in."""
+
+    __tablename__ = "api_keys"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organiser_id: uuid.UUID = Field(foreign_key="organisers.id", index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)  # organiser | gate
+    event_id: uuid.UUID | None = Field(default=None, foreign_key="events.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+# ---- events and tiers
+class EventBase(SQLModel):
+    name: str | None = Field(default=None, max_length=200)
+
+
+class EventCreate(EventBase):
+    collection_address: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class Event(EventBase, table=True):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("chain_id", "collection_address"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organiser_id: uuid.UUID = Field(foreign_key="organisers.id", index=True)
+    chain_id: int
+    collection_address: str = Field(max_length=42)
+    badge_address: str | None = Field(default=None, max_length=42)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TierBase(SQLModel):
+    tier_id: int
+    name: str
+    face_value_wei: str
+    supply: int
+    max_per_wallet: int
+
+
+class Tier(TierBase, table=True):
+    __tablename__ = "tiers"
+    __table_args__ = (UniqueConstraint("event_id", "tier_id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+
+
+class TierPublic(TierBase):
+    pass
+
+
+class EventPublic(EventBase):
+    id: uuid.UUID
+    chain_id: int
+    collection_address: str
+    badge_address: str | None
+    tiers: list[TierPublic] = []
+
+
+# ---- fans (custodial accounts; no personal data) and their optional, erasable contact
+class FanCreate(SQLModel):
+    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+
+
+class Fan(SQLModel, table=True):
+    __tablename__ = "fan_accounts"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    address: str = Field(max_length=42, unique=True)
+    encrypted_key: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FanSession(SQLModel, table=True):
+    __tablename__ = "fan_sessions"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class FanContact(SQLModel, table=True):
+    __tablename__ = "fan_contacts"
+    fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id", primary_key=True)
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FanPublic(SQLModel):
+    id: uuid.UUID
+    address: str
+
+
+class FanCreated(FanPublic):
+    session_token: str  # shown once
+
+
+# ---- tickets
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "token_id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    chain_id: int
+    contract: str = Field(max_length=42)
+    token_id: int
+    tier_id: int
+    owner_fan_id: uuid.UUID | None = Field(default=None, foreign_key="fan_accounts.id", index=True)
+    issuance_id: uuid.UUID | None = Field(default=None, foreign_key="issuances.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketPublic(SQLModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    chain_id: int
+    contract: str
+    token_id: int
+    tier_id: int
+
+
+# ---- issuance (organiser mints to fans), idempotent
+class IssueRequest(SQLModel):
+    fan_id: uuid.UUID
+    tier_id: int = Field(ge=0, lt=2**16)
+    quantity: int = Field(default=1, ge=1, le=50)
+    payment_reference: str = Field(min_length=1, max_length=200)
+
+
+class Issuance(SQLModel, table=True):
+    __tablename__ = "issuances"
+    __table_args__ = (UniqueConstraint("organiser_id", "idempotency_key"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organiser_id: uuid.UUID = Field(foreign_key="organisers.id")
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    tier_id: int
+    quantity: int
+    payment_reference: str = Field(max_length=200)
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    tx_hash: str | None = Field(default=None, max_length=66)
+    error: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IssuancePublic(SQLModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    fan_id: uuid.UUID
+    payment_reference: str
+    tx_hash: str | None
+    tickets: list[TicketPublic]
+
+
+# ---- transfers (gifts now; paid gateway transfers later), idempotent
+class GiftRequest(SQLModel):
+    to_fan: uuid.UUID
+
+
+class Transfer(SQLModel, table=True):
+    __tablename__ = "transfers"
+    __table_args__ = (UniqueConstraint("from_fan_id", "idempotency_key"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", index=True)
+    from_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    to_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    kind: str = Field(default="gift", max_length=16)
+    price_wei: str = "0"
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    tx_hash: str | None = Field(default=None, max_length=66)
+    error: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TransferPublic(SQLModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    to_fan: uuid.UUID
+    kind: str
+    price_wei: str
+    status: str
+    tx_hash: str | None
+
+
+# ---- resale listings (off chain; settled later by a paid gateway transfer), idempotent
+class ResaleRequest(SQLModel):
+    price_wei: int = Field(ge=0, le=MAX_WEI)
+
+
+class ResaleListing(SQLModel, table=True):
+    __tablename__ = "resale_listings"
+    __table_args__ = (UniqueConstraint("seller_fan_id", "idempotency_key"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", index=True)
+    seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    price_wei: str = Field(max_length=80)
+    cap_wei: str = Field(max_length=80)
+    status: str = Field(default="active", max_length=16)  # active | replaced | cancelled | sold
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ResaleListingPublic(SQLModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    price_wei: str
+    cap_wei: str
+    status: str
+
+
+Role = Literal["organiser", "gate"]

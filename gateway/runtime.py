@@ -1,0 +1,39 @@
+"""What a running gateway shares between requests: settings, the database engine, the chain."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+import ticketkit as tk
+
+from .core.config import Settings
+from .errors import ServiceUnavailable
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    _chain: tk.Chain | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def chain(self) -> tk.Chain:
+        """The chain connection, made on first use (RPCUnavailable/ChainIdMismatch propagate)."""
+        with self._lock:
+            if self._chain is None:
+                self._chain = tk.connect(self.settings.rpc_url, chain_id=self.settings.chain_id)
+            return self._chain
+
+    def operator(self) -> LocalAccount:
+        key = self.settings.operator_key
+        if key is None:
+            raise ServiceUnavailable("the gateway has no operator key configured", code="no_operator_key")
+        return Account.from_key(key.get_secret_value())
+
+    def secret(self) -> str:
+        return self.settings.key_encryption_secret.get_secret_value()

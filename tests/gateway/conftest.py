@@ -1,0 +1,116 @@
+"""Gateway fixtures: the app over a real anvil, on SQLite (tmp file) and on PostgreSQL (a fresh database
+per test session, emptied after each test)."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from gateway import models  # noqa: F401
+from gateway.core.config import Settings
+from gateway.main import create_app
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    name = f"ticketkit_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+    else:
+        yield request.getfixturevalue("pg_database_url")
+
+
+@pytest.fixture()
+def operator(chain):
+    return chain.account(9)
+
+
+@pytest.fixture()
+def settings(database_url, chain, operator):
+    return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
+                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production")
+
+
+@pytest.fixture()
+def app(settings):
+    app = create_app(settings)
+    yield app
+    engine = app.state.runtime.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture()
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture()
+def org(client):
+    response = client.post("/organisers", json={"name": "Acme Gigs"})
+    assert response.status_code == 201, response.text
+    return response.json() | {"headers": bearer(response.json()["api_key"])}
+
+
+@pytest.fixture()
+def collection(make_event, organiser, operator):
+    """A collection whose roles let the gateway operator mint and move tickets."""
+    event = make_event()
+    event.grant_role("MINTER_ROLE", operator.address, sender=organiser)
+    event.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
+    return event
+
+
+@pytest.fixture()
+def gw_event(client, org, collection):
+    response = client.post("/events", json={"collection_address": collection.address, "name": "Gig"},
+                           headers=org["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture()
+def new_fan(client):
+    def make(**body):
+        response = client.post("/fans", json=body)
+        assert response.status_code == 201, response.text
+        return response.json() | {"headers": bearer(response.json()["session_token"])}
+
+    return make
+
+
+@pytest.fixture()
+def issue(client, org, gw_event):
+    def do(fan, *, key=None, tier_id=0, quantity=1, ref="pay-1", expect=201):
+        response = client.post(f"/events/{gw_event['id']}/tickets/issue",
+                                json={"fan_id": fan["id"], "tier_id": tier_id, "quantity": quantity,
+                                      "payment_reference": ref},
+                                headers=org["headers"] | {"Idempotency-Key": key or secrets.token_hex(8)})
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    return do
