@@ -41,3 +41,13 @@ __all__ = [
     "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
     "deploy_platform", "errors", "local_chain",
 ]
+
+# Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).
+from .batch import MintReport, Recipient, RefundReport, mint_recipients, read_recipients, refund_all  # noqa: E402
+from .event_file import Deployment, EventSpec, deploy_event, load_event_file  # noqa: E402
+from .keys import Signer, load_signer  # noqa: E402
+
+__all__ += [
+    "Deployment", "EventSpec", "MintReport", "Recipient", "RefundReport", "Signer", "deploy_event",
+    "load_event_file", "load_signer", "mint_recipients", "read_recipients", "refund_all",
+]

@@ -1,0 +1,103 @@
+"""Shared argument parsing for the scripts: thin wrappers over the ticketkit library.
+
+Every option falls back to an environment variable, so each script's `main()` also runs with no
+arguments (e.g. under `ape run`), configured by the environment:
+
+    TICKETKIT_RPC              JSON-RPC URL (default http://127.0.0.1:8545)
+    TICKETKIT_CHAIN_ID         refuse to run unless the node serves this chain id
+    TICKETKIT_PRIVATE_KEY      the organiser's hex key (or the variable named by --key-env)
+    TICKETKIT_KEYSTORE         an encrypted keystore JSON instead (password: TICKETKIT_KEYSTORE_PASSWORD)
+    TICKETKIT_COLLECTION       the event's collection address
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import ticketkit as tk  # noqa: E402
+from ticketkit.keys import DEFAULT_KEY_ENV, load_signer  # noqa: E402
+
+__all__ = ["parser", "add_collection", "connect", "signer", "collection", "run", "env_int", "ROOT"]
+
+
+def env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise tk.InvalidInput(f"{value!r} is not an integer", where=f"env:{name}") from None
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An ArgumentParser with the node and key options, each defaulting to its environment variable."""
+    p = argparse.ArgumentParser(description=description,
+                                epilog="Options fall back to environment variables: TICKETKIT_RPC, "
+                                       "TICKETKIT_CHAIN_ID, TICKETKIT_PRIVATE_KEY, TICKETKIT_KEYSTORE, "
+                                       "TICKETKIT_KEYSTORE_PASSWORD, TICKETKIT_COLLECTION.")
+    p.add_argument("--rpc", default=os.environ.get("TICKETKIT_RPC", "http://127.0.0.1:8545"),
+                   help="JSON-RPC URL (env TICKETKIT_RPC)")
+    p.add_argument("--chain-id", type=int, default=None, help="expected chain id (env TICKETKIT_CHAIN_ID)")
+    p.add_argument("--key-env", default=DEFAULT_KEY_ENV,
+                   help=f"environment variable with the organiser's hex key (default {DEFAULT_KEY_ENV})")
+    p.add_argument("--keystore", default=os.environ.get("TICKETKIT_KEYSTORE"),
+                   help="encrypted keystore JSON (password from TICKETKIT_KEYSTORE_PASSWORD)")
+    return p
+
+
+def add_collection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("collection", nargs="?", default=os.environ.get("TICKETKIT_COLLECTION"),
+                   help="the collection's address (env TICKETKIT_COLLECTION)")
+
+
+def connect(args: argparse.Namespace) -> tk.Chain:
+    chain_id = args.chain_id if args.chain_id is not None else env_int("TICKETKIT_CHAIN_ID")
+    return tk.connect(args.rpc, chain_id=chain_id)
+
+
+def signer(args: argparse.Namespace) -> Any:
+    return load_signer(keystore=args.keystore, env=args.key_env)
+
+
+def collection(chain: tk.Chain, address: str | None) -> tk.Collection:
+    from eth_utils import is_address
+
+    if not address:
+        raise tk.InvalidInput("give the collection's address (or set TICKETKIT_COLLECTION)", where="collection")
+    if not is_address(address):
+        raise tk.InvalidInput(f"{address!r} is not an address", where="collection")
+    found = tk.Collection(chain, address)
+    if not chain.w3.eth.get_code(found.address):
+        raise tk.InvalidInput(f"no contract at {found.address} on chain {chain.chain_id}", where="collection")
+    return found
+
+
+def required(value: Any, what: str, env: str) -> Any:
+    if value in (None, ""):
+        raise tk.InvalidInput(f"give {what} (or set {env})", where=what)
+    return value
+
+
+def run(body: Callable[[argparse.Namespace], Any], p: argparse.ArgumentParser,
+        argv: Sequence[str] | None) -> int:
+    """Parse `argv` ([] when None: environment only), run `body`; errors print as one line, exit code 2."""
+    args = p.parse_args(list(argv) if argv is not None else [])
+    try:
+        body(args)
+    except tk.TicketkitError as error:
+        print(f"error [{error.code}]: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error [interrupted]: stopped; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,61 @@
+"""Open a tier's presale for holders of attendance badges (or --close it).
+
+    python scripts/open_presale.py 0xCollection --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
+import _common  # noqa: E402
+
+import ticketkit as tk
+from ticketkit.event_file import parse_datetime
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = _common.parser(__doc__.splitlines()[0])
+    _common.add_collection(p)
+    p.add_argument("--tier", default=os.environ.get("TICKETKIT_TIER"), help="tier name or index (env TICKETKIT_TIER)")
+    p.add_argument("--min-events", type=int, default=int(os.environ.get("TICKETKIT_PRESALE_MIN_EVENTS", "1")),
+                   help="badges needed, of --events")
+    p.add_argument("--events", default=os.environ.get("TICKETKIT_PRESALE_EVENTS", ""),
+                   help="badge event ids that count, e.g. 1,2")
+    p.add_argument("--ends", default=os.environ.get("TICKETKIT_PRESALE_ENDS"), help="ISO 8601 end, with timezone")
+    p.add_argument("--close", action="store_true", help="end the presale now")
+
+    def body(args):
+        tier = _common.required(args.tier, "--tier", "TICKETKIT_TIER")
+        if args.close == bool(args.ends):
+            raise tk.InvalidInput("give either --ends or --close", where="presale")
+        try:
+            event_ids = [int(x) for x in args.events.split(",") if x.strip()]
+        except ValueError:
+            raise tk.InvalidInput(f"{args.events!r} is not a list like 1,2", where="--events") from None
+        ends_at = 0 if args.close else int(parse_datetime(args.ends).timestamp())
+        chain = _common.connect(args)
+        collection = _common.collection(chain, args.collection)
+        names = [t.name for t in collection.tiers()]
+        if tier in names:
+            tier_id = names.index(tier)
+        elif tier.isdigit() and int(tier) < len(names):
+            tier_id = int(tier)
+        else:
+            raise tk.InvalidInput(f"no tier {tier!r}", where="--tier")
+        if args.close:
+            collection.set_presale(tier_id, ends_at=0, sender=_common.signer(args))
+            print(f"presale of tier {tier_id} closed")
+        else:
+            collection.set_presale(tier_id, ends_at=ends_at, min_events=args.min_events, event_ids=event_ids,
+                                   sender=_common.signer(args))
+            print(f"presale of tier {tier_id} open until {args.ends}")
+
+    return _common.run(body, p, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,370 @@
+"""Airdrops from a CSV of recipients, and refunds of a cancelled event: batched, resumable after a crash.
+
+    rows = read_recipients("recipients.csv", tier_names=[t.name for t in collection.tiers()])
+    report = mint_recipients(collection, rows, sender=organiser, chunk_size=200, progress=print)
+
+The plan is deterministic: the CSV's rows, expanded by quantity, give each tier an ordered list of
+recipients, and the list is cut into chunks. Nothing is recorded off chain. Each `mintBatch`
+transaction carries a job marker after its ABI arguments (the contract ignores trailing calldata):
+32 bytes of job id (a hash of chain id, collection, tier and the tier's planned recipient list) and
+32 bytes with the offset of the chunk in that list. A rerun reads the collection's `TicketsMinted`
+logs of the tier, finds the transactions marked with its job id, checks their recipients against
+the plan and mints only the parts of the plan no marked transaction covers. A run waits for the
+sender's pending transactions to clear first, so a chunk that is sent but not yet mined is never
+sent twice.
+
+`refund_all` pushes refunds of every ticket paid on chain that still exists; the contract skips
+tickets already refunded, so it is safe to rerun at any point.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
+
+from .chain import _translate
+from .contracts import ZERO, Collection
+from .errors import ChainError, ContractRevert, InvalidInput, error_class
+
+__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "plan_by_tier", "job_id",
+           "minted_ranges", "mint_recipients", "refund_all", "Progress"]
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) when a run starts and after each chunk is sent."""
+
+_MARKER_BYTES = 64
+MAX_QUANTITY = 10_000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One CSV row: `quantity` tickets of tier `tier_id` for `address` (checksummed)."""
+
+    address: str
+    tier_id: int
+    quantity: int = 1
+    line: int = 0
+
+
+@dataclass
+class MintReport:
+    total: int  # tickets in the plan
+    already_minted: int  # found on chain before this run
+    minted_now: int  # minted by this run
+    transactions: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.already_minted + self.minted_now == self.total
+
+
+@dataclass
+class RefundReport:
+    found: int  # paid tickets still existing when the run started
+    refunded: int  # refunded by this run
+    transactions: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the CSV
+
+
+def _resolve_tier(value: str, tier_names: Sequence[str] | None, where: str) -> int:
+    value = value.strip()
+    if tier_names is not None and value in tier_names:
+        return list(tier_names).index(value)
+    if value.isdigit():
+        index = int(value)
+        if tier_names is not None and index >= len(tier_names):
+            raise InvalidInput(f"tier {index} does not exist (the collection has {len(tier_names)} tiers)",
+                               where=where)
+        return index
+    if tier_names is None:
+        raise InvalidInput(f"tier {value!r} is not a tier index", where=where)
+    known = ", ".join(repr(n) for n in tier_names)
+    raise InvalidInput(f"no tier named {value!r} (tiers: {known})", where=where)
+
+
+def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None = None,
+                     source: str = "<csv>") -> list[Recipient]:
+    """Validate CSV text (header: address, tier[, quantity]); InvalidInput names the bad line."""
+    reader = csv.reader(lines)
+    header: list[str] | None = None
+    rows: list[Recipient] = []
+    seen: dict[tuple[str, int], int] = {}
+    for cells in reader:
+        line = reader.line_num
+        where = f"{source}:{line}"
+        if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+            continue
+        if header is None:
+            header = [c.strip().lower() for c in cells]
+            missing = [c for c in ("address", "tier") if c not in header]
+            if missing:
+                raise InvalidInput(f"the header needs columns address and tier (missing: {', '.join(missing)})",
+                                   where=where)
+            if len(set(header)) != len(header):
+                raise InvalidInput("a column is named twice in the header", where=where)
+            continue
+        if len(cells) > len(header):
+            raise InvalidInput(f"{len(cells)} cells, but the header has {len(header)} columns", where=where)
+        row = dict(zip(header, (c.strip() for c in cells)))
+        address = row.get("address", "")
+        if not address:
+            raise InvalidInput("no address", where=where)
+        if not is_address(address):
+            raise InvalidInput(f"{address!r} is not a valid address", where=where)
+        digits = address[2:]
+        if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+            raise InvalidInput(f"{address!r} has a wrong checksum (a typo?)", where=where)
+        address = to_checksum_address(address)
+        if address == ZERO:
+            raise InvalidInput("the zero address cannot hold tickets", where=where)
+        if not row.get("tier"):
+            raise InvalidInput("no tier", where=where)
+        tier_id = _resolve_tier(row["tier"], tier_names, where)
+        quantity_text = row.get("quantity") or "1"
+        if not quantity_text.isdigit() or not 1 <= int(quantity_text) <= MAX_QUANTITY:
+            raise InvalidInput(f"quantity {quantity_text!r} is not a whole number from 1 to {MAX_QUANTITY}",
+                               where=where)
+        key = (address, tier_id)
+        if key in seen:
+            raise InvalidInput(f"duplicate row: {address} already has tier {row['tier']!r} on line {seen[key]} "
+                               "(use the quantity column for several tickets)", where=where)
+        seen[key] = line
+        rows.append(Recipient(address, tier_id, int(quantity_text), line))
+    if header is None:
+        raise InvalidInput("the CSV is empty (expected a header: address,tier,quantity)", where=source)
+    return rows
+
+
+def read_recipients(path: str | Path, *, tier_names: Sequence[str] | None = None) -> list[Recipient]:
+    """Read a recipients CSV. Tiers are given by name (with `tier_names`) or by index."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return parse_recipients(handle, tier_names=tier_names, source=str(path))
+    except OSError as error:
+        raise InvalidInput(f"cannot read the CSV: {error.strerror or error}", where=str(path)) from None
+    except UnicodeDecodeError:
+        raise InvalidInput("the CSV is not UTF-8 text", where=str(path)) from None
+
+
+# ---------------------------------------------------------------- the plan and what is done
+
+
+def plan_by_tier(rows: Sequence[Recipient]) -> dict[int, list[str]]:
+    """Each tier's recipients in order, one entry per ticket: row i gets the next tickets of its tier."""
+    plan: dict[int, list[str]] = {}
+    for row in rows:
+        plan.setdefault(row.tier_id, []).extend([row.address] * row.quantity)
+    return plan
+
+
+def job_id(collection: Collection, tier_id: int, planned: Sequence[str]) -> bytes:
+    """The marker of one tier's airdrop: the same plan on the same collection gives the same id."""
+    encoded = abi_encode(["uint256", "address", "uint256", "address[]"],
+                         [collection.chain.chain_id, collection.address, tier_id,
+                          [to_checksum_address(a) for a in planned]])
+    return keccak(b"ticketkit.mint.v1" + encoded)
+
+
+def _marker(job: bytes, offset: int) -> bytes:
+    return job + offset.to_bytes(32, "big")
+
+
+def minted_ranges(collection: Collection, tier_id: int, planned: Sequence[str], *,
+                  from_block: int = 0) -> list[tuple[int, int]]:
+    """The [start, end) slices of `planned` already minted by transactions of this job, merged."""
+    job = job_id(collection, tier_id, planned)
+    w3 = collection.chain.w3
+    event = collection.contract.events.TicketsMinted()
+    topic = event.topic
+    try:
+        logs = w3.eth.get_logs({"address": collection.address, "fromBlock": from_block, "toBlock": "latest",
+                                "topics": [topic, "0x" + tier_id.to_bytes(32, "big").hex()]})
+    except Exception as error:  # noqa: BLE001
+        raise _translate(error) from None
+    ranges: list[tuple[int, int]] = []
+    seen: set[bytes] = set()
+    for log in logs:
+        tx_hash = bytes(log["transactionHash"])
+        if tx_hash in seen:
+            continue
+        seen.add(tx_hash)
+        tx = w3.eth.get_transaction(tx_hash)
+        data = bytes(tx["input"])
+        if len(data) < 4 + _MARKER_BYTES or data[-_MARKER_BYTES:-32] != job:
+            continue
+        if tx["to"] is None or to_checksum_address(tx["to"]) != collection.address:
+            continue
+        offset = int.from_bytes(data[-32:], "big")
+        _fn, args = collection.contract.decode_function_input(data[:-_MARKER_BYTES])
+        recipients = [to_checksum_address(a) for a in args["recipients"]]
+        expected = list(planned[offset:offset + len(recipients)])
+        if recipients != expected:
+            raise ChainError(f"transaction {tx_hash.hex()} carries this job's marker but other recipients "
+                             "than the plan: refusing to guess what is done")
+        ranges.append((offset, offset + len(recipients)))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            if start < merged[-1][1]:
+                raise ChainError(f"tickets {start}..{merged[-1][1]} of tier {tier_id}'s plan were minted twice")
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _gaps(done: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
+    gaps, position = [], 0
+    for start, end in done:
+        if start > position:
+            gaps.append((position, start))
+        position = max(position, end)
+    if position < total:
+        gaps.append((position, total))
+    return gaps
+
+
+def _wait_for_pending(collection: Collection, sender: LocalAccount, timeout: float) -> None:
+    """Wait until none of the sender's transactions is pending, so the chain shows all that was sent."""
+    w3 = collection.chain.w3
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pending = w3.eth.get_transaction_count(sender.address, "pending")
+            mined = w3.eth.get_transaction_count(sender.address, "latest")
+        except Exception as error:  # noqa: BLE001
+            raise _translate(error) from None
+        if pending <= mined:
+            break
+        if time.monotonic() > deadline:
+            raise ChainError(f"{pending - mined} transaction(s) from {sender.address} are still pending: wait "
+                             "for them to be mined (or replace them), then rerun")
+        time.sleep(0.5)
+    collection.chain.reset_nonce(sender.address)
+
+
+def _send_marked(collection: Collection, tier_id: int, recipients: list[str], marker: bytes,
+                 sender: LocalAccount) -> bytes:
+    chain = collection.chain
+    call = collection.contract.functions.mintBatch(tier_id, recipients)
+    data = bytes.fromhex(call._encode_transaction_data()[2:]) + marker
+    tx: dict[str, Any] = {"from": sender.address, "to": collection.address, "value": 0, "data": data,
+                          "chainId": chain.chain_id}
+    try:
+        gas = int(chain.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001
+        raise _translate(error) from None
+    return chain.send_raw({**tx, "gas": gas}, sender, wait=False)
+
+
+def _wait_all(collection: Collection, hashes: Sequence[bytes]) -> list[Any]:
+    receipts, failure = [], None
+    for tx_hash in hashes:
+        try:
+            receipts.append(collection.chain.wait(tx_hash))
+        except (ChainError, ContractRevert) as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    return receipts
+
+
+def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: LocalAccount, *,
+                    chunk_size: int = 200, progress: Progress | None = None, from_block: int = 0,
+                    pending_timeout: float = 120) -> MintReport:
+    """Mint the plan of `rows`, skipping what earlier runs of the same plan minted. Safe to rerun.
+
+    Chunks are sent without waiting for each receipt, then all receipts are awaited. At about 50k
+    gas a ticket, 200 per transaction stays well under a 30M block gas limit.
+    """
+    if chunk_size < 1:
+        raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
+    plan = plan_by_tier(rows)
+    _wait_for_pending(collection, sender, pending_timeout)
+    if collection.event_info()["cancelled"]:
+        raise error_class("EventIsCancelled")()
+    todo: list[tuple[int, int, int]] = []  # (tier, start, end)
+    already = 0
+    total = sum(len(p) for p in plan.values())
+    for tier_id, planned in sorted(plan.items()):
+        tier = collection.tier(tier_id)  # raises TierDoesNotExist
+        done = minted_ranges(collection, tier_id, planned, from_block=from_block)
+        done_count = sum(end - start for start, end in done)
+        already += done_count
+        missing = len(planned) - done_count
+        if missing > tier.remaining:
+            raise error_class("SoldOut")(tierId=tier_id, requested=missing, remaining=tier.remaining)
+        for start, end in _gaps(done, len(planned)):
+            for chunk_start in range(start, end, chunk_size):
+                todo.append((tier_id, chunk_start, min(chunk_start + chunk_size, end)))
+    report = MintReport(total=total, already_minted=already, minted_now=0)
+    if progress:
+        progress(already, total)
+    hashes: list[bytes] = []
+    sent = already
+    jobs = {tier_id: job_id(collection, tier_id, planned) for tier_id, planned in plan.items()}
+    for tier_id, start, end in todo:
+        planned = plan[tier_id]
+        marker = _marker(jobs[tier_id], start)
+        hashes.append(_send_marked(collection, tier_id, planned[start:end], marker, sender))
+        sent += end - start
+        if progress:
+            progress(sent, total)
+    _wait_all(collection, hashes)
+    report.minted_now = sent - already
+    report.transactions = ["0x" + bytes(h).hex() for h in hashes]
+    return report
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def refundable_tickets(collection: Collection, *, workers: int = 8) -> list[int]:
+    """Ids of tickets paid on chain that still exist (not refunded yet), read ticket by ticket."""
+    not_found = error_class("TicketDoesNotExist")
+
+    def paid(token_id: int) -> bool:
+        try:
+            return collection.ticket(token_id).paid_on_chain
+        except not_found:
+            return False  # burned: refunded already
+
+    ids = range(1, collection.total_minted() + 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [token_id for token_id, is_paid in zip(ids, pool.map(paid, ids)) if is_paid]
+
+
+def refund_all(collection: Collection, sender: LocalAccount, *, chunk_size: int = 200,
+               progress: Progress | None = None, pending_timeout: float = 120) -> RefundReport:
+    """After cancelEvent: push the face value of every ticket paid on chain to its holder. Safe to rerun."""
+    if chunk_size < 1:
+        raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
+    if not collection.event_info()["cancelled"]:
+        raise error_class("EventNotCancelled")()
+    _wait_for_pending(collection, sender, pending_timeout)
+    ids = refundable_tickets(collection)
+    report = RefundReport(found=len(ids), refunded=0)
+    if progress:
+        progress(0, len(ids))
+    hashes: list[bytes] = []
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start:start + chunk_size]
+        hashes.append(collection.refund_batch(chunk, sender=sender, wait=False))
+        if progress:
+            progress(start + len(chunk), len(ids))
+    receipts = _wait_all(collection, hashes)
+    report.refunded = sum(len(collection._events(r, "Refunded")) for r in receipts)
+    report.transactions = ["0x" + bytes(h).hex() for h in hashes]
+    return report
