@@ -35,6 +35,7 @@ test: deps
 
 bench: deps
 	$(PY) -m bench.gas_report
+	$(PY) -m bench.collection_10k
 
 artifacts: deps
 	$(PY) -m ticketkit._compile
