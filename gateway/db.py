@@ -36,8 +36,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """`alembic upgrade head`, programmatically."""
-    command.upgrade(alembic_config(database_url), "head")
+    """`alembic upgrade heads`, programmatically (every branch of migrations)."""
+    command.upgrade(alembic_config(database_url), "heads")
 
 
 def sessions(engine: Engine) -> Iterator[Session]:
