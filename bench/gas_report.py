@@ -31,6 +31,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
+from ticketkit.contracts import salt_bytes
 from ticketkit import _artifacts
 from ticketkit.chain import Chain, anvil_binary, local_chain
 from ticketkit.contracts import Badge, Collection, EventConfig, Platform, TierConfig, ZERO
@@ -139,8 +140,6 @@ def _deployer() -> LocalAccount:
             return account
 
 
-def _salt(label: str) -> bytes:
-    return keccak(text=label)
 
 
 def _fund(chain: Chain, funder: LocalAccount, addresses: Sequence[str], amount: int = FUNDING) -> None:
@@ -189,7 +188,7 @@ def measure(chain: Chain) -> dict[str, int]:
     # -- a new badge: a salt without zero bytes whose badge address has none either (it is calldata
     #    of createCollection below)
     for i in range(10_000):
-        badge_salt = _salt(f"ticketkit-bench-badge-{i}")
+        badge_salt = salt_bytes(f"ticketkit-bench-badge-{i}")
         badge_address = chain.call(fn.predictBadge(organiser.address, badge_salt))
         if _no_zero_byte(badge_salt) and _no_zero_byte(bytes.fromhex(badge_address[2:])):
             break
@@ -198,7 +197,7 @@ def measure(chain: Chain) -> dict[str, int]:
 
     # -- a new collection with two tiers, registered with the badge
     i = 0
-    while not _no_zero_byte(collection_salt := _salt(f"ticketkit-bench-event-{i}")):
+    while not _no_zero_byte(collection_salt := salt_bytes(f"ticketkit-bench-event-{i}")):
         i += 1
     i += 1
     event = EventConfig(name="Bench Night", symbol="BENCH", start_time=START_TIME, transfer_lock_time=TRANSFER_LOCK,
@@ -212,7 +211,7 @@ def measure(chain: Chain) -> dict[str, int]:
         organiser))
     collection = Collection(chain, collection_address)
     # the like-for-like comparison with an Unlock lock: one tier, no badge
-    while not _no_zero_byte(minimal_salt := _salt(f"ticketkit-bench-event-{i}")):
+    while not _no_zero_byte(minimal_salt := salt_bytes(f"ticketkit-bench-event-{i}")):
         i += 1
     gas["new_collection_minimal"] = _gas(chain.send(
         fn.createCollection(event.as_tuple(ZERO), [tiers[0].as_tuple()], minimal_salt), organiser))
@@ -221,7 +220,7 @@ def measure(chain: Chain) -> dict[str, int]:
 
     def mint(recipients: Sequence[str]) -> tuple[int, list[int]]:
         receipt = chain.send(cf.mintBatch(0, list(recipients)), organiser)
-        first = collection._events(receipt, "TicketsMinted")[0]["args"]["firstTokenId"]
+        first = collection.events(receipt, "TicketsMinted")[0]["args"]["firstTokenId"]
         return _gas(receipt), list(range(first, first + len(recipients)))
 
     # -- warm-up: the first ticket of the event moves _totalMinted from zero (not measured)
@@ -241,7 +240,7 @@ def measure(chain: Chain) -> dict[str, int]:
 
     def buy(sender: LocalAccount) -> tuple[int, int]:
         receipt = chain.send(cf.buy(0, 1), sender, value=FACE_VALUE)
-        return _gas(receipt), collection._events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"]
+        return _gas(receipt), collection.events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"]
 
     # -- primary sale (warm-up: the first purchase moves the refund reserve from zero)
     buy(warm_buyer)
@@ -259,7 +258,7 @@ def measure(chain: Chain) -> dict[str, int]:
     refund_tokens = []
     for tx_hash in hashes:
         receipt = chain.wait(tx_hash)
-        refund_tokens.append(collection._events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"])
+        refund_tokens.append(collection.events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"])
     refund_tokens.sort()
     chain.send(cf.cancelEvent(), organiser)
     gas["refund_claim_1"] = _gas(chain.send(cf.claimRefund([claim_token]), refund_claimer))

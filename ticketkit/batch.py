@@ -31,7 +31,7 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
 
-from .chain import _translate
+from .chain import translate_error
 from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
 
@@ -192,7 +192,7 @@ def minted_ranges(collection: Collection, tier_id: int, planned: Sequence[str], 
         logs = w3.eth.get_logs({"address": collection.address, "fromBlock": from_block, "toBlock": "latest",
                                 "topics": [topic, "0x" + tier_id.to_bytes(32, "big").hex()]})
     except Exception as error:  # noqa: BLE001
-        raise _translate(error) from None
+        raise translate_error(error) from None
     ranges: list[tuple[int, int]] = []
     seen: set[bytes] = set()
     for log in logs:
@@ -245,7 +245,7 @@ def _wait_for_pending(collection: Collection, sender: LocalAccount, timeout: flo
             pending = w3.eth.get_transaction_count(sender.address, "pending")
             mined = w3.eth.get_transaction_count(sender.address, "latest")
         except Exception as error:  # noqa: BLE001
-            raise _translate(error) from None
+            raise translate_error(error) from None
         if pending <= mined:
             break
         if time.monotonic() > deadline:
@@ -265,7 +265,7 @@ def _send_marked(collection: Collection, tier_id: int, recipients: list[str], ma
     try:
         gas = int(chain.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
     except Exception as error:  # noqa: BLE001
-        raise _translate(error) from None
+        raise translate_error(error) from None
     return chain.send_raw({**tx, "gas": gas}, sender, wait=False)
 
 
@@ -365,6 +365,6 @@ def refund_all(collection: Collection, sender: LocalAccount, *, chunk_size: int 
         if progress:
             progress(start + len(chunk), len(ids))
     receipts = _wait_all(collection, hashes)
-    report.refunded = sum(len(collection._events(r, "Refunded")) for r in receipts)
+    report.refunded = sum(len(collection.events(r, "Refunded")) for r in receipts)
     report.transactions = ["0x" + bytes(h).hex() for h in hashes]
     return report

@@ -32,7 +32,7 @@ from .errors import (
     error_class,
 )
 
-__all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS"]
+__all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS", "decode_revert", "translate_error"]
 
 # anvil's development accounts come from this public mnemonic: for local chains only.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -76,7 +76,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert | None:
     return error_class(name)(**dict(zip(names, values)))
 
 
-def _translate(error: Exception) -> Exception:
+def translate_error(error: Exception) -> Exception:
     """Map a web3 exception to ticketkit's tree."""
     if isinstance(error, (ContractCustomError, ContractLogicError)):
         decoded = decode_revert(getattr(error, "data", None))
@@ -145,7 +145,7 @@ class Chain:
                 gas = int(call.estimate_gas(tx) * 1.2) + 10_000
             tx = call.build_transaction({**tx, "gas": gas, "nonce": self._next_nonce(sender.address)})
         except Exception as error:  # noqa: BLE001 - translated or re-raised
-            raise _translate(error) from None
+            raise translate_error(error) from None
         return self.send_raw(tx, sender, wait=wait)
 
     def send_raw(self, tx: dict[str, Any], sender: LocalAccount, *, wait: bool = True) -> Any:
@@ -162,7 +162,7 @@ class Chain:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Exception as error:  # noqa: BLE001
             self.reset_nonce(sender.address)
-            raise _translate(error) from None
+            raise translate_error(error) from None
         if not wait:
             return tx_hash
         return self.wait(tx_hash, tx)
@@ -172,7 +172,7 @@ class Chain:
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
         except Exception as error:  # noqa: BLE001
-            raise _translate(error) from None
+            raise translate_error(error) from None
         if receipt["status"] != 1:
             raise self._revert_reason(receipt, tx)
         return receipt
@@ -183,7 +183,7 @@ class Chain:
             try:
                 self.w3.eth.call(replay, receipt["blockNumber"] - 1)
             except Exception as error:  # noqa: BLE001
-                translated = _translate(error)
+                translated = translate_error(error)
                 if isinstance(translated, ContractRevert):
                     return translated
         return TransactionFailed(f"transaction {receipt['transactionHash'].hex()} reverted "
@@ -205,7 +205,7 @@ class Chain:
         try:
             return fn.call()
         except Exception as error:  # noqa: BLE001
-            raise _translate(error) from None
+            raise translate_error(error) from None
 
     # ---- local-chain helpers (anvil)
     def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:

@@ -315,7 +315,7 @@ def status(
         existing[ticket.tier_id] = existing.get(ticket.tier_id, 0) + 1
         listed[ticket.tier_id] = listed.get(ticket.tier_id, 0) + (ticket.listed_by is not None)
         used[ticket.tier_id] = used.get(ticket.tier_id, 0) + ticket.used
-    table = Table(title=f"{target._call('name')} ({target.address})")
+    table = Table(title=f"{target.call('name')} ({target.address})")
     for column in ("tier", "name", "price", "sold", "remaining", "refunded", "listed", "checked in"):
         table.add_column(column, justify="left" if column in ("name",) else "right")
     for t in tiers:

@@ -17,7 +17,7 @@ from web3.types import TxReceipt
 
 from .chain import Chain
 
-__all__ = ["Platform", "Badge", "Collection", "TierConfig", "EventConfig", "Tier", "Ticket", "deploy_platform",
+__all__ = ["Platform", "Badge", "Collection", "TierConfig", "EventConfig", "Tier", "Ticket", "deploy_platform", "salt_bytes",
            "SKIP_NOT_FOUND", "SKIP_ALREADY_USED"]
 
 SKIP_NOT_FOUND = 1
@@ -87,7 +87,8 @@ class Ticket:
     listed_price: int | None
 
 
-def _salt(label: str | bytes) -> bytes:
+def salt_bytes(label: str | bytes) -> bytes:
+    """The 32-byte CREATE2 salt for a label (a 32-byte value is used as is)."""
     return label if isinstance(label, bytes) and len(label) == 32 else keccak(text=str(label))
 
 
@@ -102,16 +103,16 @@ class _Handle:
     def _send(self, fn: str, *args: Any, sender: LocalAccount, value: int = 0, wait: bool = True) -> Any:
         return self.chain.send(getattr(self.contract.functions, fn)(*args), sender, value=value, wait=wait)
 
-    def _call(self, fn: str, *args: Any) -> Any:
+    def call(self, fn: str, *args: Any) -> Any:
         return self.chain.call(getattr(self.contract.functions, fn)(*args))
 
-    def _events(self, receipt: TxReceipt, event: str) -> list[Any]:
+    def events(self, receipt: TxReceipt, event: str) -> list[Any]:
         from web3.logs import DISCARD
 
         return list(getattr(self.contract.events, event)().process_receipt(receipt, errors=DISCARD))
 
     def has_role(self, role: str, account: str) -> bool:
-        return self._call("hasRole", self.role(role), to_checksum_address(account))
+        return self.call("hasRole", self.role(role), to_checksum_address(account))
 
     def grant_role(self, role: str, account: str, *, sender: LocalAccount) -> TxReceipt:
         return self._send("grantRole", self.role(role), to_checksum_address(account), sender=sender)
@@ -129,26 +130,26 @@ class Badge(_Handle):
     NAME = "AttendanceBadge"
 
     def event_id_of(self, collection: str) -> int:
-        return self._call("eventIdOf", to_checksum_address(collection))
+        return self.call("eventIdOf", to_checksum_address(collection))
 
     def badge_id(self, event_id: int, holder: str) -> int:
         return (event_id << 160) | int(holder, 16)
 
     def has_attended(self, holder: str, event_id: int) -> bool:
-        return self._call("hasAttended", to_checksum_address(holder), event_id)
+        return self.call("hasAttended", to_checksum_address(holder), event_id)
 
     def attended_count(self, holder: str, event_ids: Sequence[int]) -> int:
-        return self._call("attendedCount", to_checksum_address(holder), list(event_ids))
+        return self.call("attendedCount", to_checksum_address(holder), list(event_ids))
 
     def balance_of(self, holder: str) -> int:
-        return self._call("balanceOf", to_checksum_address(holder))
+        return self.call("balanceOf", to_checksum_address(holder))
 
     def revoke(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
         return self._send("revoke", token_id, sender=sender)
 
     def register_issuer(self, issuer: str, *, sender: LocalAccount) -> int:
         receipt = self._send("registerIssuer", to_checksum_address(issuer), sender=sender)
-        return self._events(receipt, "IssuerRegistered")[0]["args"]["eventId"]
+        return self.events(receipt, "IssuerRegistered")[0]["args"]["eventId"]
 
 
 class Collection(_Handle):
@@ -158,43 +159,43 @@ class Collection(_Handle):
 
     # ---- reads
     def tier_count(self) -> int:
-        return self._call("tierCount")
+        return self.call("tierCount")
 
     def tier(self, tier_id: int) -> Tier:
-        t = self._call("tier", tier_id)
+        t = self.call("tier", tier_id)
         return Tier(tier_id, t[9], t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], tuple(t[10]))
 
     def tiers(self) -> list[Tier]:
         return [self.tier(i) for i in range(self.tier_count())]
 
     def ticket(self, token_id: int) -> Ticket:
-        t = self._call("ticket", token_id)
+        t = self.call("ticket", token_id)
         return Ticket(token_id, t[0], t[1], t[2], t[3], t[4], t[5] if t[5] != ZERO else None,
                       t[6] if t[5] != ZERO else None)
 
     def owner_of(self, token_id: int) -> str:
-        return self._call("ownerOf", token_id)
+        return self.call("ownerOf", token_id)
 
     def exists(self, token_id: int) -> bool:
         from .errors import ContractRevert
 
         try:
-            self._call("ownerOf", token_id)
+            self.call("ownerOf", token_id)
             return True
         except ContractRevert:
             return False
 
     def total_minted(self) -> int:
-        return self._call("totalMinted")
+        return self.call("totalMinted")
 
     def balance_of(self, holder: str) -> int:
-        return self._call("balanceOf", to_checksum_address(holder))
+        return self.call("balanceOf", to_checksum_address(holder))
 
     def resale_cap_of(self, token_id: int) -> int:
-        return self._call("resaleCapOf", token_id)
+        return self.call("resaleCapOf", token_id)
 
     def event_info(self) -> dict[str, Any]:
-        start, lock, cap, gifts, badge, cancelled = self._call("eventInfo")
+        start, lock, cap, gifts, badge, cancelled = self.call("eventInfo")
         return {"start_time": start, "transfer_lock_time": lock, "resale_cap_bps": cap,
                 "gifts_allowed": gifts, "badge": badge, "cancelled": cancelled}
 
@@ -203,30 +204,30 @@ class Collection(_Handle):
         return None if address == ZERO else Badge(self.chain, address)
 
     def is_used(self, token_id: int) -> bool:
-        return self._call("isUsed", token_id)
+        return self.call("isUsed", token_id)
 
     def withdrawable_proceeds(self) -> int:
-        return self._call("withdrawableProceeds")
+        return self.call("withdrawableProceeds")
 
     def owed(self) -> int:
-        return self._call("owed")
+        return self.call("owed")
 
     def refund_reserve(self) -> int:
-        return self._call("refundReserve")
+        return self.call("refundReserve")
 
     def credit_of(self, account: str) -> int:
-        return self._call("creditOf", to_checksum_address(account))
+        return self.call("creditOf", to_checksum_address(account))
 
     def nonce_of(self, holder: str) -> int:
-        return self._call("nonces", to_checksum_address(holder))
+        return self.call("nonces", to_checksum_address(holder))
 
     def presale_eligible(self, tier_id: int, buyer: str) -> bool:
-        return self._call("presaleEligible", tier_id, to_checksum_address(buyer))
+        return self.call("presaleEligible", tier_id, to_checksum_address(buyer))
 
     # ---- organiser
     def add_tier(self, tier: TierConfig, *, sender: LocalAccount) -> int:
         receipt = self._send("addTier", tier.as_tuple(), sender=sender)
-        return self._events(receipt, "TierAdded")[0]["args"]["tierId"]
+        return self.events(receipt, "TierAdded")[0]["args"]["tierId"]
 
     def update_tier(self, tier_id: int, tier: TierConfig, *, sender: LocalAccount) -> TxReceipt:
         return self._send("updateTier", tier_id, tier.as_tuple(), sender=sender)
@@ -242,14 +243,14 @@ class Collection(_Handle):
                             sender=sender, wait=wait)
         if not wait:
             return result
-        first = self._events(result, "TicketsMinted")[0]["args"]["firstTokenId"]
+        first = self.events(result, "TicketsMinted")[0]["args"]["firstTokenId"]
         return list(range(first, first + len(recipients)))
 
     def check_in(self, token_ids: Sequence[int], *, sender: LocalAccount) -> tuple[list[int], dict[int, int]]:
         """Check in a batch. Returns (admitted ids, {skipped id: reason})."""
         receipt = self._send("checkIn", list(token_ids), sender=sender)
-        admitted = [e["args"]["tokenId"] for e in self._events(receipt, "CheckedIn")]
-        skipped = {e["args"]["tokenId"]: e["args"]["reason"] for e in self._events(receipt, "CheckInSkipped")}
+        admitted = [e["args"]["tokenId"] for e in self.events(receipt, "CheckedIn")]
+        skipped = {e["args"]["tokenId"]: e["args"]["reason"] for e in self.events(receipt, "CheckInSkipped")}
         return admitted, skipped
 
     def cancel_event(self, *, sender: LocalAccount) -> TxReceipt:
@@ -277,7 +278,7 @@ class Collection(_Handle):
             receipt = self._send("buy", tier_id, quantity, sender=sender, value=value)
         else:
             receipt = self._send("buyWithProof", tier_id, quantity, list(proof), sender=sender, value=value)
-        first = self._events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"]
+        first = self.events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"]
         return list(range(first, first + quantity))
 
     def list_for_resale(self, token_id: int, price: int, *, sender: LocalAccount) -> TxReceipt:
@@ -332,18 +333,26 @@ class Platform(_Handle):
     def create_badge(self, name: str, symbol: str, *, salt: str | bytes, base_uri: str = "",
                      sender: LocalAccount) -> Badge:
         """Create (or, if this salt was used before, find) the sender's badge."""
-        address = self._call("predictBadge", sender.address, _salt(salt))
+        address = self.predict_badge(sender.address, salt)
         if not self.chain.w3.eth.get_code(address):
-            self._send("createBadge", name, symbol, base_uri, _salt(salt), sender=sender)
+            self._send("createBadge", name, symbol, base_uri, salt_bytes(salt), sender=sender)
         return Badge(self.chain, address)
+
+    def predict_collection(self, organiser: str, salt: str | bytes) -> str:
+        """Where `organiser`'s collection with `salt` is, or will be once created."""
+        return self.call("predictCollection", to_checksum_address(organiser), salt_bytes(salt))
+
+    def predict_badge(self, organiser: str, salt: str | bytes) -> str:
+        """Where `organiser`'s badge with `salt` is, or will be once created."""
+        return self.call("predictBadge", to_checksum_address(organiser), salt_bytes(salt))
 
     def create_collection(self, event: EventConfig, tiers: Sequence[TierConfig], *, salt: str | bytes,
                           badge: Badge | None = None, sender: LocalAccount) -> Collection:
         """Create (or, if this salt was used before, find) the sender's collection."""
-        address = self._call("predictCollection", sender.address, _salt(salt))
+        address = self.predict_collection(sender.address, salt)
         if not self.chain.w3.eth.get_code(address):
             self._send("createCollection", event.as_tuple(badge.address if badge else ZERO),
-                       [t.as_tuple() for t in tiers], _salt(salt), sender=sender)
+                       [t.as_tuple() for t in tiers], salt_bytes(salt), sender=sender)
         return Collection(self.chain, address)
 
 

@@ -53,7 +53,7 @@ from pydantic import (
 )
 
 from .chain import Chain
-from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, _salt, deploy_platform
+from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform
 from .errors import InvalidInput
 
 __all__ = ["deploy_event", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
@@ -355,7 +355,7 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         platform = deploy_platform(chain, sender)
     the_badge = (platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, sender=sender)
                  if badge else None)
-    predicted = platform._call("predictCollection", sender.address, _salt(spec.event.name))
+    predicted = platform.predict_collection(sender.address, spec.event.name)
     existed = bool(chain.w3.eth.get_code(predicted))
     collection = platform.create_collection(event_config, tier_configs, salt=spec.event.name, badge=the_badge,
                                             sender=sender)

@@ -158,10 +158,10 @@ def test_badge_interfaces(checked_in):
 
 def test_badge_locked(checked_in):
     badge, event_id, alice, badge_id = checked_in
-    assert badge._call("locked", badge_id) is True
+    assert badge.call("locked", badge_id) is True
     unknown = badge.badge_id(event_id, "0x" + "ab" * 20)
     with pytest.raises(errors.BadgeDoesNotExist) as info:
-        badge._call("locked", unknown)
+        badge.call("locked", unknown)
     assert info.value.tokenId == unknown
 
 
@@ -215,7 +215,7 @@ def test_revoke_burns_and_is_never_reminted(chain, event, organiser, fans):
     assert badge.attended_count(alice.address, [event_id]) == 0
     assert badge.balance_of(alice.address) == 0
     with pytest.raises(errors.BadgeDoesNotExist):
-        badge._call("locked", badge_id)
+        badge.call("locked", badge_id)
 
     # Another ticket of the same holder is admitted, but the revoked badge is not minted again.
     admitted, _ = event.check_in([t2], sender=organiser)
@@ -277,7 +277,7 @@ def test_create_with_used_salt_is_idempotent(chain, platform, organiser):
     first = platform.create_badge("Badges", "BDG", salt="same-salt", sender=organiser)
     second = platform.create_badge("Other", "OTH", salt="same-salt", sender=organiser)
     assert first.address == second.address
-    assert first._call("name") == "Badges"  # the first one, untouched
+    assert first.call("name") == "Badges"  # the first one, untouched
 
     now = chain.timestamp()
     config = tk.EventConfig("Gig", "GIG", start_time=now + 86400, transfer_lock_time=now + 3600)
@@ -285,7 +285,7 @@ def test_create_with_used_salt_is_idempotent(chain, platform, organiser):
     c1 = platform.create_collection(config, tiers, salt="same-event", badge=first, sender=organiser)
     c2 = platform.create_collection(config, tiers, salt="same-event", badge=first, sender=organiser)
     assert c1.address == c2.address
-    assert first.event_id_of(c1.address) == 1 and first._call("eventCount") == 1
+    assert first.event_id_of(c1.address) == 1 and first.call("eventCount") == 1
 
     # The same salt for another organiser is another address.
     other = platform.create_badge("Badges", "BDG", salt="same-salt", sender=chain.account(7))
@@ -293,5 +293,5 @@ def test_create_with_used_salt_is_idempotent(chain, platform, organiser):
 
     # Straight to the factory (not through Platform) a reused salt cannot deploy twice.
     with pytest.raises(errors.error_class("FailedDeployment")):
-        chain.send(platform.contract.functions.createBadge("X", "X", "", tk.contracts._salt("same-salt")),
+        chain.send(platform.contract.functions.createBadge("X", "X", "", tk.contracts.salt_bytes("same-salt")),
                    organiser)
