@@ -19,12 +19,7 @@ abstract contract PrimarySale is TicketBase {
         _validateTier(config);
         if (t.minted != 0 && config.faceValue != t.faceValue) revert FaceValueLocked(tierId, t.minted);
         if (config.supply < t.minted) revert SupplyBelowMinted(tierId, config.supply, t.minted);
-        t.name = config.name;
-        t.faceValue = config.faceValue;
-        t.supply = config.supply;
-        t.maxPerWallet = config.maxPerWallet;
-        t.saleStart = config.saleStart;
-        t.saleEnd = config.saleEnd;
+        _writeTier(t, config);
         emit TierUpdated(tierId);
     }
 
@@ -73,19 +68,12 @@ abstract contract PrimarySale is TicketBase {
         returns (uint256 firstTokenId)
     {
         _requireNotCancelled();
-        Tier storage t = _tier(tierId);
-        uint256 quantity = recipients.length;
-        uint256 remaining = t.supply - t.minted;
-        if (quantity == 0) revert ZeroQuantity();
-        if (quantity > remaining) revert SoldOut(tierId, quantity, remaining);
-        t.minted += uint32(quantity);
-        firstTokenId = _totalMinted + 1;
-        _totalMinted += quantity;
+        firstTokenId = _allocate(tierId, recipients.length);
         uint96 extra = uint96(tierId);
-        for (uint256 i; i < quantity; ++i) {
+        for (uint256 i; i < recipients.length; ++i) {
             _mintAndSetExtraDataUnchecked(recipients[i], firstTokenId + i, extra);
         }
-        emit TicketsMinted(tierId, firstTokenId, quantity);
+        emit TicketsMinted(tierId, firstTokenId, recipients.length);
     }
 
     /// @notice Whether `buyer` passes the presale rule of `tierId` by badges alone (no proof).
@@ -116,7 +104,11 @@ abstract contract PrimarySale is TicketBase {
         uint256 price = uint256(t.faceValue) * quantity;
         if (msg.value < price) revert InsufficientPayment(price, msg.value);
         _refundReserve += price;
-        firstTokenId = _mintTickets(tierId, msg.sender, quantity, _PAID);
+        firstTokenId = _allocate(tierId, quantity);
+        uint96 extra = uint96(tierId) | _PAID;
+        for (uint256 i; i < quantity; ++i) {
+            _mintAndSetExtraDataUnchecked(msg.sender, firstTokenId + i, extra);
+        }
         emit TicketsPurchased(msg.sender, tierId, firstTokenId, quantity, price);
         _pay(msg.sender, msg.value - price);
     }
@@ -134,14 +126,17 @@ abstract contract PrimarySale is TicketBase {
         _validateTier(config);
         tierId = _tiers.length;
         if (tierId > _TIER_MASK) revert TooManyTiers(uint256(_TIER_MASK) + 1);
-        Tier storage t = _tiers.push();
+        _writeTier(_tiers.push(), config);
+        emit TierAdded(tierId, config.name, config.faceValue, config.supply);
+    }
+
+    function _writeTier(Tier storage t, TierConfig memory config) private {
         t.name = config.name;
         t.faceValue = config.faceValue;
         t.supply = config.supply;
         t.maxPerWallet = config.maxPerWallet;
         t.saleStart = config.saleStart;
         t.saleEnd = config.saleEnd;
-        emit TierAdded(tierId, config.name, config.faceValue, config.supply);
     }
 
     function _validateTier(TierConfig memory config) private pure {

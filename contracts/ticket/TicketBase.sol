@@ -227,8 +227,9 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         return uint256(_tiers[extra & _TIER_MASK].faceValue) * _resaleCapBps / 10_000;
     }
 
-    /// @dev Mints `quantity` consecutive tickets of one tier to `to`; returns the first token id.
-    function _mintTickets(uint256 tierId, address to, uint256 quantity, uint96 flags) internal returns (uint256 first) {
+    /// @dev Takes `quantity` tickets of `tierId` out of its supply; returns the first of the
+    /// consecutive token ids they will have.
+    function _allocate(uint256 tierId, uint256 quantity) internal returns (uint256 first) {
         Tier storage t = _tier(tierId);
         uint256 remaining = t.supply - t.minted;
         if (quantity == 0) revert ZeroQuantity();
@@ -236,10 +237,6 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         t.minted += uint32(quantity);
         first = _totalMinted + 1;
         _totalMinted += quantity;
-        uint96 extra = uint96(tierId) | flags;
-        for (uint256 i; i < quantity; ++i) {
-            _mintAndSetExtraDataUnchecked(to, first + i, extra);
-        }
     }
 
     /// @dev Pays `amount` to `account` with a stipend too small to re-enter; if that fails (a contract

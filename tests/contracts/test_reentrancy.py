@@ -10,7 +10,6 @@ Two defences are exercised on a real anvil:
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from eth_utils import function_signature_to_4byte_selector
@@ -18,33 +17,15 @@ from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit import errors
-from ticketkit._compile import ROOT, compile_sources
 from tests.conftest import ETH
 
 GENERAL = 0
 GA_PRICE = ETH // 10
-SOL = Path(__file__).resolve().parent / "sol"
 
 # Attacker.Mode
 NONE, REJECT, REENTER_BUY_RESALE, REENTER_CLAIM_REFUND, REENTER_WITHDRAW_CREDIT = range(5)
 REENTRANT_CALL = errors.error_class("ReentrancyGuardReentrantCall")
 REENTRANT_SELECTOR = function_signature_to_4byte_selector("ReentrancyGuardReentrantCall()")
-
-
-@pytest.fixture(scope="module")
-def attacker_artifact():
-    path = SOL / "Attacker.sol"
-    return compile_sources({str(path.relative_to(ROOT)): path})["Attacker"]
-
-
-@pytest.fixture()
-def deploy_attacker(chain, attacker_artifact):
-    def deploy(collection: tk.Collection, sender):
-        factory = chain.w3.eth.contract(abi=attacker_artifact["abi"], bytecode=attacker_artifact["bytecode"])
-        receipt = chain.send(factory.constructor(collection.address), sender)
-        return chain.w3.eth.contract(address=receipt["contractAddress"], abi=attacker_artifact["abi"])
-
-    return deploy
 
 
 def gas_cost(receipt) -> int:

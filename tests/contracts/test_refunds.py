@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit import errors
-from ticketkit._compile import ROOT, compile_sources
 from tests.conftest import ETH
 
 GENERAL, VIP = 0, 1
 GA_PRICE, VIP_PRICE = ETH // 10, ETH // 2
-SOL = Path(__file__).resolve().parent / "sol"
 
 # Attacker.Mode
 MODE_NONE, MODE_REJECT = 0, 1
-
-
-@pytest.fixture(scope="module")
-def attacker_artifact():
-    path = SOL / "Attacker.sol"
-    return compile_sources({str(path.relative_to(ROOT)): path})["Attacker"]
-
-
-@pytest.fixture()
-def deploy_attacker(chain, attacker_artifact):
-    def deploy(collection: tk.Collection, sender):
-        factory = chain.w3.eth.contract(abi=attacker_artifact["abi"], bytecode=attacker_artifact["bytecode"])
-        receipt = chain.send(factory.constructor(collection.address), sender)
-        return chain.w3.eth.contract(address=receipt["contractAddress"], abi=attacker_artifact["abi"])
-
-    return deploy
 
 
 def logs(collection: tk.Collection, receipt, name: str):
