@@ -8,6 +8,9 @@ arguments (e.g. under `ape run`), configured by the environment:
     TICKETKIT_PRIVATE_KEY      the organiser's hex key (or the variable named by --key-env)
     TICKETKIT_KEYSTORE         an encrypted keystore JSON instead (password: TICKETKIT_KEYSTORE_PASSWORD)
     TICKETKIT_COLLECTION       the event's collection address
+
+Under `ape run <script> --network ...`, unset TICKETKIT_RPC and TICKETKIT_PRIVATE_KEY fall back to
+ape's connected provider and its first test account (see docs/toolchain.md, "ape run").
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
 import ticketkit as tk  # noqa: E402
-from ticketkit.keys import DEFAULT_KEY_ENV, load_signer  # noqa: E402
+from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key  # noqa: E402
 
-__all__ = ["parser", "add_collection", "connect", "signer", "collection", "run", "env_int", "ROOT"]
+DEFAULT_RPC = "http://127.0.0.1:8545"
+
+__all__ = ["parser", "add_collection", "connect", "signer", "collection", "run", "env_int", "ROOT",
+           "ape_provider", "rpc_url", "DEFAULT_RPC"]
 
 
 def env_int(name: str) -> int | None:
@@ -45,8 +51,8 @@ def parser(description: str) -> argparse.ArgumentParser:
                                 epilog="Options fall back to environment variables: TICKETKIT_RPC, "
                                        "TICKETKIT_CHAIN_ID, TICKETKIT_PRIVATE_KEY, TICKETKIT_KEYSTORE, "
                                        "TICKETKIT_KEYSTORE_PASSWORD, TICKETKIT_COLLECTION.")
-    p.add_argument("--rpc", default=os.environ.get("TICKETKIT_RPC", "http://127.0.0.1:8545"),
-                   help="JSON-RPC URL (env TICKETKIT_RPC)")
+    p.add_argument("--rpc", default=os.environ.get("TICKETKIT_RPC") or None,
+                   help=f"JSON-RPC URL (env TICKETKIT_RPC; under `ape run` ape's provider; else {DEFAULT_RPC})")
     p.add_argument("--chain-id", type=int, default=None, help="expected chain id (env TICKETKIT_CHAIN_ID)")
     p.add_argument("--key-env", default=DEFAULT_KEY_ENV,
                    help=f"environment variable with the organiser's hex key (default {DEFAULT_KEY_ENV})")
@@ -60,12 +66,58 @@ def add_collection(p: argparse.ArgumentParser) -> None:
                    help="the collection's address (env TICKETKIT_COLLECTION)")
 
 
+def ape_provider() -> Any | None:
+    """ape's connected provider when running under `ape run --network ...`, else None.
+
+    Only looks if ape is already imported (never imports it: that takes seconds)."""
+    if "ape" not in sys.modules:
+        return None
+    try:
+        from ape import networks
+
+        provider = networks.active_provider
+        return provider if provider is not None and provider.is_connected else None
+    except Exception:  # noqa: BLE001 - any ape trouble means "not under ape"
+        return None
+
+
+def _ape_rpc_url(provider: Any) -> str | None:
+    for get in (lambda: provider.uri, lambda: provider.http_uri,
+                lambda: provider.web3.provider.endpoint_uri):
+        try:
+            url = get()
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return url
+    return None
+
+
+def rpc_url(args: argparse.Namespace) -> str:
+    """--rpc / TICKETKIT_RPC, else ape's provider (under `ape run`), else DEFAULT_RPC."""
+    if args.rpc:
+        return args.rpc
+    provider = ape_provider()
+    url = _ape_rpc_url(provider) if provider is not None else None
+    return url or DEFAULT_RPC
+
+
 def connect(args: argparse.Namespace) -> tk.Chain:
     chain_id = args.chain_id if args.chain_id is not None else env_int("TICKETKIT_CHAIN_ID")
-    return tk.connect(args.rpc, chain_id=chain_id)
+    return tk.connect(rpc_url(args), chain_id=chain_id)
 
 
 def signer(args: argparse.Namespace) -> Any:
+    """The keystore, or the key in --key-env; under `ape run` with neither, ape's first test account."""
+    if args.keystore is None and not os.environ.get(args.key_env or DEFAULT_KEY_ENV) and ape_provider():
+        try:
+            from ape import accounts
+
+            key = accounts.test_accounts[0].private_key
+        except Exception:  # noqa: BLE001 - fall through to the usual "not set" error
+            key = None
+        if key:
+            return signer_from_key(key if isinstance(key, str) else bytes(key), source="ape:test_accounts[0]")
     return load_signer(keystore=args.keystore, env=args.key_env)
 
 
