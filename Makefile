@@ -28,7 +28,10 @@ $(NODE_STAMP): package.json package-lock.json
 	ln -sf ../tools/solc $@
 
 demo: deps
-	$(PY) -m ticketkit.demo
+	$(PY) -m ticketkit.demo && $(PY) -m gateway.demo
+
+serve: deps
+	$(PY) -m gateway.serve $(SERVE_ARGS)
 
 test: deps
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

@@ -189,6 +189,8 @@ class Issuance(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status: str = Field(default="pending", max_length=16)  # pending | done | failed
     tx_hash: str | None = Field(default=None, max_length=66)
+    # The operator's signed transaction, on record (with its hash) before it is broadcast.
+    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
     error: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -220,6 +222,8 @@ class Transfer(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status: str = Field(default="pending", max_length=16)  # pending | done | failed
     tx_hash: str | None = Field(default=None, max_length=66)
+    # The operator's signed transaction, on record (with its hash) before it is broadcast.
+    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
     error: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -259,6 +263,54 @@ class ResaleListingPublic(SQLModel):
     price_wei: str
     cap_wei: str
     status: str
+
+
+class ListingOffer(SQLModel):
+    """A public view of an active listing (GET /events/{id}/listings)."""
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    token_id: int
+    tier_id: int
+    price_wei: str
+    cap_wei: str
+
+
+# ---- resale settlement (the buyer pays off chain; the gateway sends a paid gatewayTransfer), idempotent
+class BuyRequest(SQLModel):
+    payment_reference: str = Field(min_length=1, max_length=200)
+
+
+class ResaleSettlement(SQLModel, table=True):
+    """One purchase of a listing. Unique per listing: a second buyer is refused while one is settling."""
+
+    __tablename__ = "resale_settlements"
+    __table_args__ = (UniqueConstraint("buyer_fan_id", "idempotency_key"), UniqueConstraint("listing_id"))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    listing_id: uuid.UUID = Field(foreign_key="resale_listings.id")
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", index=True)
+    seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    buyer_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
+    price_wei: str = Field(max_length=80)
+    payment_reference: str = Field(max_length=200)
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=16)  # pending | done
+    tx_hash: str | None = Field(default=None, max_length=66)
+    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
+    transfer_id: uuid.UUID | None = Field(default=None, foreign_key="transfers.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SettlementPublic(SQLModel):
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    ticket_id: uuid.UUID
+    buyer_fan: uuid.UUID
+    price_wei: str
+    payment_reference: str
+    status: str
+    tx_hash: str | None
 
 
 Role = Literal["organiser", "gate"]

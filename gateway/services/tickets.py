@@ -5,7 +5,9 @@ Each write is idempotent under the caller's Idempotency-Key: the request is reco
 of a finished request returns the stored result; a retry with another body is refused
 (`idempotency_key_reused`); a retry while the first is pending is refused (`request_in_progress`).
 If the contract refuses, nothing happened on chain: the record is dropped and the key can be reused.
-If the node fails mid-way the record stays `pending` (the outcome is unknown) — see docs/gateway.md.
+The signed transaction and its hash are committed before it is broadcast: if the process dies or the
+node fails mid-way the record stays `pending`, and services/recovery.py finishes or drops it — at app
+start, and when the caller retries with the same Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from web3.logs import DISCARD
 from sqlmodel import Session, SQLModel, select
 
 import ticketkit as tk
@@ -32,26 +34,42 @@ from ..models import (
     Organiser,
     ResaleListing,
     ResaleRequest,
+    ResaleSettlement,
     Ticket,
     Transfer,
 )
 from ..runtime import Runtime
+from . import recovery, sending
 from .fans import custodial_account
 
-R = TypeVar("R", Issuance, Transfer, ResaleListing)
+R = TypeVar("R", Issuance, Transfer, ResaleListing, ResaleSettlement)
+AfterSend = Callable[[], None] | None  # a test hook: runs after the broadcast, before the outcome is recorded
 
 
 def _request_hash(**payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(existing: R | None, request_hash: str) -> R | None:
+def _replay(existing: R | None, request_hash: str, *, session: Session | None = None,
+            runtime: Runtime | None = None) -> R | None:
+    """The stored result of a finished request; None if there is none (or a pending one was dropped).
+
+    A pending record is reconciled with the chain first (given a session and runtime): finished if its
+    transaction went through, dropped if nothing happened; still undecided → 409 request_in_progress.
+    """
     if existing is None:
         return None
     if existing.request_hash != request_hash:
         raise Unprocessable("this Idempotency-Key was used for another request", code="idempotency_key_reused")
     if getattr(existing, "status", "done") == "pending":
-        raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
+        outcome = "pending"
+        if session is not None and runtime is not None:
+            outcome = recovery.reconcile_record(session, runtime, existing)  # type: ignore[arg-type]
+        if outcome == "dropped":
+            return None
+        if outcome == "pending":
+            raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
+        session.refresh(existing)  # type: ignore[union-attr]
     return existing
 
 
@@ -67,8 +85,37 @@ def _record(session: Session, row: SQLModel, lookup: Any, request_hash: str) -> 
 
 
 def _drop(session: Session, row: SQLModel) -> None:
-    session.delete(row)
-    session.commit()
+    recovery.drop(session, row)  # type: ignore[arg-type]
+
+
+def _send_recorded(session: Session, runtime: Runtime, record: Issuance | Transfer | ResaleSettlement, call: Any,
+                   after_send: AfterSend) -> Any:
+    """Prepare the operator's transaction, commit it on the record, broadcast, wait: the receipt.
+
+    A refusal before sending drops the record (and re-raises); a revert on chain drops it too. A failure
+    after the commit leaves the record pending, with everything the reconciler needs.
+    """
+    chain, operator = runtime.chain(), runtime.operator()
+    try:
+        prepared = sending.prepare(chain, call, operator)
+    except Exception:
+        _drop(session, record)
+        raise
+    record.tx_hash, record.raw_tx = prepared.tx_hash, prepared.raw_tx
+    session.add(record)
+    try:
+        session.commit()  # on record before it exists anywhere else
+    except Exception:
+        chain.reset_nonce(operator.address)
+        raise
+    sending.broadcast(chain, prepared.raw_tx, operator.address)
+    if after_send is not None:
+        after_send()
+    try:
+        return chain.wait(bytes.fromhex(prepared.tx_hash[2:]), prepared.tx)
+    except tk.ContractRevert:
+        _drop(session, record)
+        raise
 
 
 def _collection(runtime: Runtime, ticket_or_event: Ticket | Event) -> tk.Collection:
@@ -91,52 +138,35 @@ def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
 
 # ---- issue (organiser mints to a fan account)
 def issue_tickets(*, session: Session, runtime: Runtime, organiser: Organiser, event: Event, data: IssueRequest,
-                  idempotency_key: str) -> Issuance:
+                  idempotency_key: str, _after_send: AfterSend = None) -> Issuance:
     """The only write path for minting: mintBatch to the fan's custodial address, sent by the operator."""
     request_hash = _request_hash(event=event.id, **data.model_dump())
     lookup = select(Issuance).where(Issuance.organiser_id == organiser.id,
                                     Issuance.idempotency_key == idempotency_key)
-    if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
+    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
         return done
     fan = session.get(Fan, data.fan_id)
     if fan is None:
         raise NotFound("no such fan", code="fan_not_found")
-    operator = runtime.operator()
+    runtime.operator()  # no operator key: refuse before recording anything
     issuance = Issuance(organiser_id=organiser.id, event_id=event.id, fan_id=fan.id, tier_id=data.tier_id,
                         quantity=data.quantity, payment_reference=data.payment_reference,
                         idempotency_key=idempotency_key, request_hash=request_hash)
     if (done := _record(session, issuance, lookup, request_hash)) is not None:
         return done
     collection = _collection(runtime, event)
-    try:  # a contract refusal shows up while estimating gas, before anything is sent
-        tx_hash = collection.mint_batch(data.tier_id, [fan.address] * data.quantity, sender=operator, wait=False)
-    except tk.ContractRevert:
-        _drop(session, issuance)
-        raise
-    issuance.tx_hash = tx_hash.to_0x_hex()
-    session.add(issuance)
-    session.commit()  # the hash is on record before we wait: a reconciler can finish this later
-    receipt = runtime.chain().wait(tx_hash)
-    [minted] = collection.contract.events.TicketsMinted().process_receipt(receipt, errors=DISCARD)
-    first = minted["args"]["firstTokenId"]
-    token_ids = range(first, first + data.quantity)
-    for token_id in token_ids:
-        session.add(Ticket(event_id=event.id, chain_id=event.chain_id, contract=event.collection_address,
-                           token_id=token_id, tier_id=data.tier_id, owner_fan_id=fan.id, issuance_id=issuance.id))
-    issuance.status = "done"
-    session.add(issuance)
-    session.commit()
-    session.refresh(issuance)
-    return issuance
+    call = collection.contract.functions.mintBatch(data.tier_id, [fan.address] * data.quantity)
+    receipt = _send_recorded(session, runtime, issuance, call, _after_send)
+    return recovery.complete_issuance(session, runtime, issuance, receipt)
 
 
 # ---- gift (fan to fan, through a gateway transfer at price 0)
 def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid.UUID, data: GiftRequest,
-                idempotency_key: str) -> Transfer:
+                idempotency_key: str, _after_send: AfterSend = None) -> Transfer:
     """The only write path for gifts: the fan's custodial key signs, the operator sends gatewayTransfer."""
     request_hash = _request_hash(ticket=ticket_id, **data.model_dump())
     lookup = select(Transfer).where(Transfer.from_fan_id == fan.id, Transfer.idempotency_key == idempotency_key)
-    if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
+    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
         return done
     ticket = fan_ticket(session=session, fan=fan, ticket_id=ticket_id)
     recipient = session.get(Fan, data.to_fan)
@@ -144,7 +174,7 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
         raise NotFound("no such fan", code="fan_not_found")
     if recipient.id == fan.id:
         raise Unprocessable("a ticket cannot be gifted to its holder", code="same_fan")
-    operator = runtime.operator()
+    runtime.operator()  # no operator key: refuse before recording anything
     transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
                         idempotency_key=idempotency_key, request_hash=request_hash)
     if (done := _record(session, transfer, lookup, request_hash)) is not None:
@@ -155,23 +185,12 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
         holder = custodial_account(fan, secret=runtime.secret())
         signature = collection.sign_gateway_transfer(ticket.token_id, recipient.address, 0, deadline, holder)
         del holder
-        receipt = collection.gateway_transfer(ticket.token_id, recipient.address, 0, deadline, signature,
-                                              sender=operator)
-    except tk.ContractRevert:
+    except Exception:
         _drop(session, transfer)
         raise
-    transfer.status = "done"
-    transfer.tx_hash = receipt["transactionHash"].to_0x_hex()
-    ticket.owner_fan_id = recipient.id
-    for listing in session.exec(select(ResaleListing).where(ResaleListing.ticket_id == ticket.id,
-                                                            ResaleListing.status == "active")):
-        listing.status = "cancelled"
-        session.add(listing)
-    session.add(transfer)
-    session.add(ticket)
-    session.commit()
-    session.refresh(transfer)
-    return transfer
+    call = collection.contract.functions.gatewayTransfer(ticket.token_id, recipient.address, 0, deadline, signature)
+    _send_recorded(session, runtime, transfer, call, _after_send)
+    return recovery.complete_gift(session, transfer)
 
 
 # ---- resale listing (off chain, checked against the contract's own rules)

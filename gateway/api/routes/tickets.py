@@ -1,23 +1,54 @@
+"""Fans' tickets. The router has no prefix so that it can also carry routes/listings.py, and a
+lifespan that reconciles pending records at app start (services/recovery.py)."""
+
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, FastAPI
+from sqlmodel import Session
 
 from ...models import GiftRequest, ResaleListingPublic, ResaleRequest, TicketPublic, TransferPublic
 from ...services import tickets as service
+from ...services import recovery
 from ..deps import FanDep, IdempotencyKey, RuntimeDep, SessionDep
+from . import listings
 
-router = APIRouter(prefix="/tickets", tags=["tickets"])
+log = logging.getLogger("gateway")
 
 
-@router.get("/{ticket_id}", response_model=TicketPublic)
+def _reconcile(app: FastAPI) -> None:
+    runtime = app.state.runtime
+    try:
+        with Session(runtime.engine) as session:
+            counts = recovery.reconcile_pending(session, runtime)
+        if any(counts.values()):
+            log.info("reconciled pending records at start: %s", counts)
+    except Exception as error:  # noqa: BLE001
+        log.warning("reconciling pending records at start failed: %s", type(error).__name__)
+
+
+@asynccontextmanager
+async def reconcile_at_start(app: FastAPI) -> AsyncIterator[None]:
+    """Finish or drop what a previous run left pending; a chain outage here must not stop the app."""
+    await anyio.to_thread.run_sync(_reconcile, app)
+    yield
+
+
+router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketPublic)
 def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanDep) -> TicketPublic:
     return TicketPublic.model_validate(service.fan_ticket(session=session, fan=fan, ticket_id=ticket_id),
                                        from_attributes=True)
 
 
-@router.post("/{ticket_id}/gift", status_code=201, response_model=TransferPublic)
+@router.post("/tickets/{ticket_id}/gift", status_code=201, response_model=TransferPublic)
 def gift(ticket_id: uuid.UUID, data: GiftRequest, session: SessionDep, runtime: RuntimeDep, fan: FanDep,
          key: IdempotencyKey) -> TransferPublic:
     transfer = service.gift_ticket(session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data,
@@ -27,9 +58,12 @@ def gift(ticket_id: uuid.UUID, data: GiftRequest, session: SessionDep, runtime: 
                           tx_hash=transfer.tx_hash)
 
 
-@router.post("/{ticket_id}/resale", status_code=201, response_model=ResaleListingPublic)
+@router.post("/tickets/{ticket_id}/resale", status_code=201, response_model=ResaleListingPublic)
 def resale(ticket_id: uuid.UUID, data: ResaleRequest, session: SessionDep, runtime: RuntimeDep, fan: FanDep,
            key: IdempotencyKey) -> ResaleListingPublic:
     listing = service.list_for_resale(session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data,
                                       idempotency_key=key)
     return ResaleListingPublic.model_validate(listing, from_attributes=True)
+
+
+router.include_router(listings.router)

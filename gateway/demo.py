@@ -1,0 +1,87 @@
+"""`make demo`, gateway part: the same kind of event, driven only through the gateway's HTTP API.
+
+A local anvil, an in-process app (TestClient) on a temporary SQLite file: an organiser registers an
+event, fans get custodial accounts, tickets are issued, one is gifted, one is listed under the resale cap
+and bought (paid off chain, settled by a gatewayTransfer), and an over-cap listing is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from rich.console import Console
+from rich.table import Table
+
+import ticketkit as tk
+
+from .core.config import Settings
+from .main import create_app
+from .serve import sample_event
+
+console = Console()
+
+
+def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def run() -> dict[str, object]:
+    with tk.local_chain() as chain, tempfile.TemporaryDirectory() as tmp:
+        organiser, operator = chain.account(0), chain.account(9)
+        collection = sample_event(chain, organiser)
+        for role in ("MINTER_ROLE", "GATEWAY_ROLE"):
+            collection.grant_role(role, operator.address, sender=organiser)
+        settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}", rpc_url=chain.url,  # type: ignore[attr-defined]
+                            chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
+                            key_encryption_secret=secrets.token_hex(32))
+        with TestClient(create_app(settings)) as client:
+            def key() -> dict[str, str]:
+                return {"Idempotency-Key": secrets.token_hex(8)}
+
+            org = _ok(client.post("/organisers", json={"name": "Night Owls"}))
+            org_h = {"Authorization": f"Bearer {org['api_key']}"}
+            event = _ok(client.post("/events", json={"collection_address": collection.address, "name": "Sample gig"},
+                                    headers=org_h))
+            fans = {name: _ok(client.post("/fans", json={})) for name in ("alice", "bob", "carol")}
+            h = {name: {"Authorization": f"Bearer {f['session_token']}"} for name, f in fans.items()}
+            names = {f["address"]: name for name, f in fans.items()}
+            console.print(f"[bold]gateway demo[/]: event {event['id']} on {collection.address}")
+            issued = _ok(client.post(f"/events/{event['id']}/tickets/issue",
+                                     json={"fan_id": fans["alice"]["id"], "tier_id": 0, "quantity": 2,
+                                           "payment_reference": "demo:order-1"}, headers=org_h | key()))
+            first, second = issued["tickets"]
+            console.print(f"issued #{first['token_id']} and #{second['token_id']} to alice")
+            gift = _ok(client.post(f"/tickets/{first['id']}/gift", json={"to_fan": fans["bob"]["id"]},
+                                   headers=h["alice"] | key()))
+            console.print(f"alice gifted #{first['token_id']} to bob ({gift['tx_hash'][:10]}…)")
+            cap = collection.resale_cap_of(second["token_id"])
+            refused = _ok(client.post(f"/tickets/{second['id']}/resale", json={"price_wei": cap * 2},
+                                      headers=h["alice"] | key()), 409)
+            console.print(f"[red]refused[/]: listing at {cap * 2} wei → {refused['error']} (cap {refused['cap_wei']})")
+            listing = _ok(client.post(f"/tickets/{second['id']}/resale", json={"price_wei": cap},
+                                      headers=h["alice"] | key()))
+            offers = _ok(client.get(f"/events/{event['id']}/listings"), 200)
+            sale = _ok(client.post(f"/listings/{listing['id']}/buy", json={"payment_reference": "demo:resale-1"},
+                                   headers=h["carol"] | key()))
+            console.print(f"carol bought #{second['token_id']} at {sale['price_wei']} wei ({sale['tx_hash'][:10]}…)")
+
+            table = Table(title="Sample gig via the gateway")
+            for column in ("ticket", "holder", "how"):
+                table.add_column(column)
+            holders = {}
+            for ticket, how in ((first, "gift"), (second, "resale")):
+                holder = names[collection.owner_of(ticket["token_id"])]
+                holders[ticket["token_id"]] = holder
+                table.add_row(f"#{ticket['token_id']}", holder, how)
+            console.print(table)
+        return {"event": event["id"], "issued": [first["token_id"], second["token_id"]], "holders": holders,
+                "gift_status": gift["status"], "listed": len(offers), "resale_price_wei": int(sale["price_wei"]),
+                "cap_wei": cap, "resale_status": sale["status"], "over_cap_refused": refused["error"]}
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,87 @@
+"""Resale settlement: a buyer pays off chain, the gateway moves the ticket with a paid gatewayTransfer
+signed by the SELLER's custodial key at the listing price (the contract checks the cap and emits the
+price); listing cancellation; the public list of an event's active listings."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ..errors import Conflict, NotFound
+from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ticket
+from ..runtime import Runtime
+from . import recovery
+from .fans import custodial_account
+from .tickets import AfterSend, _collection, _drop, _replay, _request_hash, _send_recorded
+
+
+def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[ResaleListing, Ticket]]:
+    if session.get(Event, event_id) is None:
+        raise NotFound("no such event", code="event_not_found")
+    rows = session.exec(select(ResaleListing, Ticket).join(Ticket, ResaleListing.ticket_id == Ticket.id)  # type: ignore[arg-type]
+                        .where(Ticket.event_id == event_id, ResaleListing.status == "active")
+                        .order_by(Ticket.token_id))
+    return list(rows)
+
+
+def cancel_listing(*, session: Session, fan: Fan, listing_id: uuid.UUID) -> ResaleListing:
+    listing = session.get(ResaleListing, listing_id)
+    if listing is None or listing.seller_fan_id != fan.id:
+        raise NotFound("no such listing", code="listing_not_found")
+    if listing.status != "active":
+        raise Conflict(f"the listing is {listing.status}", code="listing_not_active", status_now=listing.status)
+    listing.status = "cancelled"
+    session.add(listing)
+    session.commit()
+    session.refresh(listing)
+    return listing
+
+
+def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uuid.UUID, data: BuyRequest,
+                idempotency_key: str, _after_send: AfterSend = None) -> ResaleSettlement:
+    """The only write path for resale purchases; idempotent under the buyer's Idempotency-Key."""
+    request_hash = _request_hash(listing=listing_id, **data.model_dump())
+    lookup = select(ResaleSettlement).where(ResaleSettlement.buyer_fan_id == fan.id,
+                                            ResaleSettlement.idempotency_key == idempotency_key)
+    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
+        return done
+    listing = session.get(ResaleListing, listing_id)
+    if listing is None:
+        raise NotFound("no such listing", code="listing_not_found")
+    if listing.seller_fan_id == fan.id:
+        raise Conflict("you cannot buy your own listing", code="own_listing")
+    ticket = session.get(Ticket, listing.ticket_id)
+    if listing.status != "active" or ticket is None or ticket.owner_fan_id != listing.seller_fan_id:
+        raise Conflict(f"the listing is {listing.status}", code="listing_not_active", status_now=listing.status)
+    collection = _collection(runtime, ticket)
+    if collection.is_used(ticket.token_id):
+        raise Conflict("the ticket was already used", code="ticket_already_used", token_id=str(ticket.token_id))
+    seller = session.get(Fan, listing.seller_fan_id)
+    runtime.operator()  # no operator key: refuse before recording anything
+    settlement = ResaleSettlement(listing_id=listing.id, ticket_id=ticket.id, seller_fan_id=listing.seller_fan_id,
+                                  buyer_fan_id=fan.id, price_wei=listing.price_wei,
+                                  payment_reference=data.payment_reference, idempotency_key=idempotency_key,
+                                  request_hash=request_hash)
+    listing.status = "settling"
+    session.add_all([listing, settlement])
+    try:
+        session.commit()
+    except IntegrityError:  # a twin request with this key, or another buyer, got there first
+        session.rollback()
+        if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
+            return done
+        raise Conflict("the listing is being sold", code="listing_not_active") from None
+    price = int(settlement.price_wei)
+    try:
+        deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
+        holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
+        signature = collection.sign_gateway_transfer(ticket.token_id, fan.address, price, deadline, holder)
+        del holder
+    except Exception:
+        _drop(session, settlement)
+        raise
+    call = collection.contract.functions.gatewayTransfer(ticket.token_id, fan.address, price, deadline, signature)
+    _send_recorded(session, runtime, settlement, call, _after_send)
+    return recovery.complete_settlement(session, settlement)
