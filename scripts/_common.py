@@ -144,12 +144,15 @@ def run(body: Callable[[argparse.Namespace], Any], p: argparse.ArgumentParser,
         argv: Sequence[str] | None) -> int:
     """Parse `argv` ([] when None: environment only), run `body`; errors print as one line, exit code 2."""
     args = p.parse_args(list(argv) if argv is not None else [])
+    code = 0
     try:
         body(args)
     except tk.TicketkitError as error:
         print(f"error [{error.code}]: {error}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("error [interrupted]: stopped; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
+        code = 130
+    if code and argv is None and ape_provider() is not None:
+        raise SystemExit(code)  # `ape run` ignores main()'s return value; an exit status it does not
+    return code

@@ -87,3 +87,12 @@ def test_ape_run_deploy_then_mint_from_csv(tmp_path: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([__file__, "-v"]))
+
+
+
+def test_ape_run_failure_exits_non_zero(tmp_path: Path) -> None:
+    # Without an event file the script refuses; under `ape run` that must be a non-zero exit status.
+    result = subprocess.run([str(_ape_executable()), "run", "deploy_collection", "--network", NETWORK],
+                            cwd=ROOT, env=_ape_env(tmp_path), capture_output=True, text=True, timeout=90)
+    assert result.returncode != 0
+    assert "error [invalid_input]" in result.stdout + result.stderr
