@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from gateway import models  # noqa: F401 - registers the tables
+from gateway.indexer import models as indexer_models  # noqa: F401 - the indexer's tables
 from sqlmodel import SQLModel
 
 config = context.config
