@@ -29,7 +29,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak as keccak256
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from sqlalchemy import Engine, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -39,7 +39,7 @@ import ticketkit as tk
 from ticketkit import _artifacts
 
 from ..models import Event, Fan, Ticket, utcnow
-from .models import ChainEvent, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
+from .models import Badge, ChainEvent, Checkin, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ CONTRACTS_T = IndexerContract.__table__
 TICKETS_T = Ticket.__table__
 FANS_T = Fan.__table__
 GW_EVENTS_T = Event.__table__
+CHECKINS_T = Checkin.__table__
+BADGES_T = Badge.__table__
 
 # Which logs are kept, and what they do to a token.
 COLLECTION_EVENTS = ("Transfer", "TicketsMinted", "TicketsPurchased", "CheckedIn", "Listed", "ListingCancelled",
@@ -96,6 +98,8 @@ class PollStats:
     events: int = 0
     tokens: int = 0
     tickets_created: int = 0
+    checkins: int = 0
+    badges: int = 0
     backfilled_events: int = 0
     reorgs: int = 0
     rolled_back_events: int = 0
@@ -214,6 +218,7 @@ class Indexer:
         self.poll_interval = poll_interval
         dialect = self.engine.dialect.name
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self._issuers: dict[tuple[str, int], str] = {}  # (badge contract, badge event id) -> issuer collection
 
     # ---- JSON-RPC, raw (no web3 formatters: tens of thousands of logs per call)
     def _rpc(self, method: str, params: list[Any]) -> Any:
@@ -317,7 +322,13 @@ class Indexer:
         keys = {(c, t) for c, t in conn.execute(
             select(EVENTS_T.c.contract, EVENTS_T.c.token_id).distinct()
             .where(above, EVENTS_T.c.token_id.is_not(None), EVENTS_T.c.name.in_(TOKEN_EVENTS)))}
+        revoked_keys = {(c, t) for c, t in conn.execute(
+            select(EVENTS_T.c.contract, EVENTS_T.c.token_id).distinct()
+            .where(above, EVENTS_T.c.name == "BadgeRevoked"))}
         removed = conn.execute(delete(EVENTS_T).where(above)).rowcount
+        conn.execute(delete(CHECKINS_T).where(CHECKINS_T.c.chain_id == self.chain_id, CHECKINS_T.c.block_number > n))
+        conn.execute(delete(BADGES_T).where(BADGES_T.c.chain_id == self.chain_id, BADGES_T.c.block_number > n))
+        self._recompute_revocations(conn, revoked_keys)
         conn.execute(delete(BLOCKS_T).where(BLOCKS_T.c.chain_id == self.chain_id, BLOCKS_T.c.block_number > n))
         conn.execute(update(CONTRACTS_T).where(CONTRACTS_T.c.chain_id == self.chain_id, CONTRACTS_T.c.indexed_to > n)
                      .values(indexed_to=n))
@@ -483,8 +494,12 @@ class Indexer:
         conn.execute(insert(EVENTS_T), rows)
         kinds = self._kinds(conn)
         token_rows = [r for r in rows if r["name"] in TOKEN_EVENTS and r["token_id"] is not None]
-        if not token_rows:
-            return
+        if token_rows:
+            self._ingest_tokens(conn, token_rows, kinds, stats)
+        self._ingest_records(conn, rows, kinds, stats)
+
+    def _ingest_tokens(self, conn: Connection, token_rows: list[dict[str, Any]], kinds: dict[str, tuple[str, Any]],
+                       stats: PollStats) -> None:
         keys = sorted({(r["contract"], r["token_id"]) for r in token_rows})
         existing = self._load_tokens(conn, keys)
         states: dict[tuple[str, str], dict[str, Any] | None] = {k: (dict(v) if v else None)
@@ -496,6 +511,83 @@ class Indexer:
         self._write_tokens(conn, live, existing)
         stats.tokens += len(live)
         stats.tickets_created += self._sync_tickets(conn, states, kinds)
+
+    # ---- records: check-ins and attendance badges
+    def _ingest_records(self, conn: Connection, rows: list[dict[str, Any]], kinds: dict[str, tuple[str, Any]],
+                        stats: PollStats) -> None:
+        """checkins from CheckedIn; badges from the badge's Transfer from zero, revoked by BadgeRevoked."""
+        def kind(row: dict[str, Any]) -> str | None:
+            return kinds.get(row["contract"], (None,))[0]
+
+        checkins = [r for r in rows if r["name"] == "CheckedIn" and kind(r) == "ticket"]
+        issued = [r for r in rows if r["name"] == "Transfer" and r["from_address"] == ZERO and kind(r) == "badge"]
+        revoked = sorted({(r["contract"], r["token_id"]) for r in rows
+                          if r["name"] == "BadgeRevoked" and kind(r) == "badge"})
+        if checkins:
+            tickets: dict[tuple[str, str], Any] = {}
+            for contract, token_ids in self._by_contract({(r["contract"], r["token_id"]) for r in checkins}).items():
+                for part in _chunks([int(t) for t in token_ids]):
+                    tickets.update({(contract, str(t)): i for i, t in conn.execute(
+                        select(TICKETS_T.c.id, TICKETS_T.c.token_id)
+                        .where(TICKETS_T.c.chain_id == self.chain_id, TICKETS_T.c.contract == contract,
+                               TICKETS_T.c.token_id.in_(part)))})
+            values = [{"id": uuid.uuid4(), "event_id": kinds[r["contract"]][1],
+                       "ticket_id": tickets.get((r["contract"], r["token_id"])), "chain_id": self.chain_id,
+                       "contract": r["contract"], "token_id": int(r["token_id"]), "holder": r["to_address"],
+                       "block_number": r["block_number"], "tx_hash": r["tx_hash"], "log_index": r["log_index"]}
+                      for r in checkins]
+            conn.execute(self._insert(CHECKINS_T).on_conflict_do_nothing(
+                index_elements=["chain_id", "tx_hash", "log_index"]), values)
+            stats.checkins += len(values)
+        if issued:
+            # the collection checking in within the same transaction issued the badge; else ask the badge
+            by_tx = {r["tx_hash"]: kinds[r["contract"]][1] for r in checkins}
+            holders = sorted({r["to_address"] for r in issued})
+            fans: dict[str, Any] = {}
+            for part in _chunks(holders):
+                fans.update({a: i for i, a in conn.execute(select(FANS_T.c.id, FANS_T.c.address)
+                                                           .where(FANS_T.c.address.in_(part)))})
+            values = [{"id": uuid.uuid4(),
+                       "event_id": by_tx.get(r["tx_hash"]) or self._badge_event(conn, r["contract"], r["token_id"]),
+                       "chain_id": self.chain_id, "contract": r["contract"], "token_id": r["token_id"],
+                       "holder": r["to_address"], "fan_id": fans.get(r["to_address"]), "revoked": False,
+                       "block_number": r["block_number"]} for r in issued]
+            conn.execute(self._insert(BADGES_T).on_conflict_do_nothing(
+                index_elements=["chain_id", "contract", "token_id"]), values)
+            stats.badges += len(values)
+        if revoked:
+            conn.execute(update(BADGES_T).where(BADGES_T.c.chain_id == self.chain_id,
+                                                BADGES_T.c.contract == bindparam("_contract"),
+                                                BADGES_T.c.token_id == bindparam("_token_id")).values(revoked=True),
+                         [{"_contract": c, "_token_id": t} for c, t in revoked])
+
+    def _badge_event(self, conn: Connection, contract: str, token_id: str) -> Any:
+        """The gateway event whose collection issued badge `token_id` (its badge event id is the top bits)."""
+        key = (contract, int(token_id) >> 160)
+        issuer = self._issuers.get(key)
+        if issuer is None:
+            issuer = _checksum(tk.Badge(self.chain, contract).call("issuerOf", key[1]))
+            if issuer == ZERO:
+                return None
+            self._issuers[key] = issuer
+        return conn.execute(select(GW_EVENTS_T.c.id).where(
+            GW_EVENTS_T.c.chain_id == self.chain_id,
+            func.lower(GW_EVENTS_T.c.collection_address) == issuer.lower())).scalar()
+
+    def _recompute_revocations(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+        """After a rollback: a badge is revoked iff a BadgeRevoked for it remains in chain_events."""
+        for contract, token_ids in self._by_contract(keys).items():
+            for part in _chunks(token_ids):
+                still = {t for (t,) in conn.execute(
+                    select(EVENTS_T.c.token_id).where(EVENTS_T.c.chain_id == self.chain_id,
+                                                      EVENTS_T.c.contract == contract,
+                                                      EVENTS_T.c.name == "BadgeRevoked",
+                                                      EVENTS_T.c.token_id.in_(part)))}
+                for flag, ids in ((True, [t for t in part if t in still]), (False, [t for t in part if t not in still])):
+                    if ids:
+                        conn.execute(update(BADGES_T).where(BADGES_T.c.chain_id == self.chain_id,
+                                                            BADGES_T.c.contract == contract,
+                                                            BADGES_T.c.token_id.in_(ids)).values(revoked=flag))
 
     def _by_contract(self, keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
         grouped: dict[str, list[str]] = {}

@@ -85,3 +85,56 @@ class IndexedToken(SQLModel, table=True):
     listed_by: str | None = Field(default=None, max_length=42)
     listed_price_wei: str | None = Field(default=None, max_length=80)
     block_number: int  # the block of the last event applied
+
+
+# ---- records derived from the chain for the API: check-ins and attendance badges (Base -> table -> Public)
+class CheckinBase(SQLModel):
+    """A ticket admitted at the gate (a collection's CheckedIn log)."""
+
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id")  # None: no gateway record (yet)
+    chain_id: int
+    contract: str = Field(max_length=42)
+    token_id: int
+    holder: str = Field(max_length=42)
+    block_number: int
+    tx_hash: str = Field(max_length=66)
+    log_index: int
+
+
+class Checkin(CheckinBase, table=True):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),
+                      Index("ix_checkins_block", "chain_id", "block_number"))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+class CheckinPublic(CheckinBase):
+    id: uuid.UUID
+
+
+class BadgeBase(SQLModel):
+    """An attendance badge issued (the badge's Transfer from zero); `revoked` once BadgeRevoked is seen.
+
+    `event_id` is the gateway event whose collection is the badge event's issuer (None: not registered here).
+    """
+
+    event_id: uuid.UUID | None = Field(default=None, foreign_key="events.id", index=True)
+    chain_id: int
+    contract: str = Field(max_length=42)
+    token_id: str = Field(max_length=78)
+    holder: str = Field(max_length=42)
+    fan_id: uuid.UUID | None = Field(default=None, foreign_key="fan_accounts.id", index=True)
+    revoked: bool = False
+    block_number: int  # the block it was issued in
+
+
+class Badge(BadgeBase, table=True):
+    __tablename__ = "badges"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "token_id"),
+                      Index("ix_badges_block", "chain_id", "block_number"))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+class BadgePublic(BadgeBase):
+    id: uuid.UUID

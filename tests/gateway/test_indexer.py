@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.indexer import Indexer
-from gateway.indexer.models import ChainEvent, IndexedToken, IndexerCursor
+from gateway.indexer.models import Badge, ChainEvent, Checkin, IndexedToken, IndexerCursor
 from gateway.models import Fan, Ticket
 
 ETH = 10**18
@@ -216,3 +216,83 @@ def test_run_forever_follows_the_chain_until_stopped(engine, chain, giftable, fa
         worker.join(10)
     assert not worker.is_alive()
     assert_equals_chain(engine, chain, giftable)
+
+
+def test_check_ins_and_badges_are_recorded_and_revocations_followed(engine, chain, make_event, register, organiser,
+                                                                    fans, new_fan):
+    collection = make_event(gifts_allowed=True)
+    event = register(collection)
+    fan = new_fan()
+    two = collection.buy(0, 2, sender=fans[0])
+    one = collection.buy(1, 1, sender=fans[1])
+    gifted = collection.buy(0, 1, sender=fans[2])
+    collection.gift(gifted[0], fan["address"], sender=fans[2])   # held in a gateway fan's custodial account
+    unused = collection.buy(0, 1, sender=fans[3])
+    admitted, skipped = collection.check_in([*two, *one, gifted[0]], sender=organiser)
+    assert sorted(admitted) == sorted([*two, *one, gifted[0]]) and not skipped
+    indexer = Indexer(engine, chain, confirmations=0)
+    stats = indexer.poll_once()
+    assert stats.checkins == 4 and stats.badges == 3
+    tickets = {r["token_id"]: r["id"] for r in rows(engine, Ticket, Ticket.contract == collection.address)}
+    checkins = {r["token_id"]: r for r in rows(engine, Checkin, Checkin.contract == collection.address)}
+    assert sorted(checkins) == sorted(admitted) and unused[0] not in checkins
+    holders = {two[0]: fans[0].address, two[1]: fans[0].address, one[0]: fans[1].address, gifted[0]: fan["address"]}
+    for token_id, checkin in checkins.items():
+        assert str(checkin["event_id"]) == event["id"] and checkin["ticket_id"] == tickets[token_id]
+        assert checkin["holder"] == holders[token_id] and checkin["chain_id"] == chain.chain_id
+        assert checkin["block_number"] > 0 and checkin["tx_hash"].startswith("0x")
+    badge = collection.badge()
+    badges = {r["holder"]: r for r in rows(engine, Badge, Badge.contract == badge.address)}
+    assert sorted(badges) == sorted({fans[0].address, fans[1].address, fan["address"]})  # one per holder
+    badge_event = badge.event_id_of(collection.address)
+    for holder, row in badges.items():
+        assert row["token_id"] == str(badge.badge_id(badge_event, holder)) and int(row["token_id"]) > 2**64
+        assert str(row["event_id"]) == event["id"] and row["revoked"] is False
+        assert row["block_number"] == checkins[two[0]]["block_number"]
+    assert str(badges[fan["address"]]["fan_id"]) == fan["id"]
+    with engine.connect() as conn:  # without the check-in in the same batch, the badge names its issuer
+        assert str(indexer._badge_event(conn, badge.address, badges[fan["address"]]["token_id"])) == event["id"]
+    assert badges[fans[0].address]["fan_id"] is None
+    # a revocation marks the badge; a later check-in of another holder adds one
+    badge.revoke(int(badges[fans[1].address]["token_id"]), sender=organiser)
+    collection.check_in(unused, sender=organiser)
+    stats = indexer.poll_once()
+    assert stats.checkins == 1 and stats.badges == 1
+    badges = {r["holder"]: r for r in rows(engine, Badge, Badge.contract == badge.address)}
+    assert badges[fans[1].address]["revoked"] is True and badge.balance_of(fans[1].address) == 0
+    assert [h for h, r in badges.items() if r["revoked"]] == [fans[1].address]
+    assert fans[3].address in badges and len(rows(engine, Checkin)) == 5
+    assert indexer.poll_once().events == 0 and len(rows(engine, Badge)) == 4
+
+
+def test_a_reorg_removes_orphaned_check_ins_and_badges(engine, chain, giftable, fans, organiser):
+    indexer = Indexer(engine, chain, confirmations=0)
+    kept = giftable.buy(0, 1, sender=fans[0])
+    giftable.check_in(kept, sender=organiser)
+    indexer.poll_once()
+    badge = giftable.badge()
+    [kept_badge] = rows(engine, Badge, Badge.contract == badge.address)
+    [kept_checkin] = rows(engine, Checkin)
+    snapshot, fork_point = chain.snapshot(), chain.w3.eth.block_number
+    orphan = giftable.buy(0, 2, sender=fans[1])
+    giftable.check_in(orphan, sender=organiser)
+    badge.revoke(int(kept_badge["token_id"]), sender=organiser)
+    indexer.poll_once()
+    assert len(rows(engine, Checkin)) == 3 and len(rows(engine, Badge)) == 2
+    assert rows(engine, Badge, Badge.id == kept_badge["id"])[0]["revoked"] is True
+    chain.revert_to(snapshot)
+    mine(chain, 5)  # a longer history without the orphaned check-ins and the revocation
+    stats = indexer.poll_once()
+    assert stats.reorgs == 1 and stats.rolled_back_events > 0
+    assert rows(engine, Checkin) == [kept_checkin]
+    [badge_row] = rows(engine, Badge)
+    assert badge_row == kept_badge and badge_row["revoked"] is False and badge_row["block_number"] <= fork_point
+    assert badge.balance_of(fans[0].address) == 1 and badge.balance_of(fans[1].address) == 0
+    assert_equals_chain(engine, chain, giftable)
+    # the new history checks the orphaned buyer in after all: indexed again, fresh rows
+    again = giftable.buy(0, 1, sender=fans[1])
+    giftable.check_in(again, sender=organiser)
+    stats = indexer.poll_once()
+    assert stats.reorgs == 0 and stats.checkins == 1 and stats.badges == 1
+    assert len(rows(engine, Checkin)) == 2 and {r["holder"] for r in rows(engine, Badge)} == {
+        fans[0].address, fans[1].address}
