@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI
 from . import db
 from .api import errors
 from .api.limits import BodySizeLimit
-from .api.routes import events, fans, organisers, tickets
+from .api.routes import events, fans, gate, organisers, tickets
 from .core.config import Settings
 from .runtime import Runtime
 
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = Runtime(settings=settings, engine=db.make_engine(settings.database_url))
     errors.install(app)
     api = APIRouter()
-    for module in (organisers, events, fans, tickets):
+    for module in (organisers, events, fans, tickets, gate):
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -58,6 +58,22 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class GateKeyCreated(SQLModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    role: str
+    api_key: str  # shown once
+
+
+class GateEventPublic(SQLModel):
+    """What a gate key may read about its one event (GET /gate/events/{id})."""
+
+    id: uuid.UUID
+    name: str | None
+    chain_id: int
+    collection_address: str
+
+
 # ---- events and tiers
 class EventBase(SQLModel):
     name: str | None = Field(default=None, max_length=200)
@@ -115,7 +131,34 @@ class Fan(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     address: str = Field(max_length=42, unique=True)
     encrypted_key: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    # An external wallet the fan proved they control (POST /fans/me/wallet); one fan per wallet.
+    wallet_address: str | None = Field(default=None, max_length=42, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class WalletChallenge(SQLModel, table=True):
+    """A one-time nonce and the message a fan's wallet signs to link itself; burnt by `used_at`."""
+
+    __tablename__ = "wallet_challenges"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id", index=True)
+    nonce: str = Field(max_length=64, unique=True)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WalletChallengePublic(SQLModel):
+    nonce: str
+    message: str
+    expires_at: datetime
+
+
+class WalletLinkRequest(SQLModel):
+    address: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+    signature: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+    nonce: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None  # default: the latest
 
 
 class FanSession(SQLModel, table=True):
@@ -134,12 +177,16 @@ class FanContact(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class FanPublic(SQLModel):
+class FanIdentity(SQLModel):
     id: uuid.UUID
     address: str
 
 
-class FanCreated(FanPublic):
+class FanPublic(FanIdentity):
+    wallet_address: str | None = None
+
+
+class FanCreated(FanIdentity):
     session_token: str  # shown once
 
 

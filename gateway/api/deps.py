@@ -1,4 +1,5 @@
-"""Typed dependencies: the runtime, a DB session, the current organiser (API key), the current fan."""
+"""Typed dependencies: the runtime, a DB session, the current organiser (API key), the current fan, the
+current gate key (a `gate` API key scoped to one event)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ _bearer = HTTPBearer(auto_error=False)
 class Unauthorized(GatewayError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "forbidden"
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -51,6 +57,19 @@ def current_organiser(session: SessionDep, credentials: Credentials) -> Organise
     return organiser
 
 
+def current_gate_key(session: SessionDep, credentials: Credentials) -> ApiKey:
+    """A gate API key (role `gate`, scoped to one event); an organiser key is refused with 403."""
+    if credentials is None:
+        raise Unauthorized("a gate API key is required (Authorization: Bearer ...)")
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(credentials.credentials),
+                                            ApiKey.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    if key is None:
+        raise Unauthorized("unknown or revoked gate API key")
+    if key.role != "gate" or key.event_id is None:
+        raise Forbidden("this endpoint needs a gate API key", code="gate_key_required")
+    return key
+
+
 def current_fan(session: SessionDep, credentials: Credentials) -> Fan:
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
@@ -72,4 +91,5 @@ def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> 
 
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
+GateDep = Annotated[ApiKey, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

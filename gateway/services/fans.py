@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+import secrets
 import uuid
+from datetime import timedelta
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from sqlmodel import Session
+from eth_utils import to_checksum_address
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
-from ..models import Fan, FanContact, FanCreate, FanSession
+from ..errors import Conflict, GatewayError, NotFound
+from ..models import Fan, FanContact, FanCreate, FanSession, WalletChallenge, WalletLinkRequest, utcnow
+
+CHALLENGE_TTL = timedelta(minutes=10)
 
 
 def create_fan(*, session: Session, data: FanCreate, secret: str) -> tuple[Fan, str]:
@@ -37,3 +46,68 @@ def erase_contact(*, session: Session, fan: Fan) -> None:
 def custodial_account(fan: Fan, *, secret: str) -> LocalAccount:
     """The fan's signing account, decrypted for one use. Never logged, never returned."""
     return Account.from_key(decrypt_key(fan.encrypted_key, secret=secret, associated=str(fan.id)))
+
+
+def _iso(moment) -> str:  # noqa: ANN001
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wallet_challenge(*, session: Session, fan: Fan, domain: str, uri: str, chain_id: int) -> WalletChallenge:
+    """A one-time nonce (10 minutes) and the EIP-4361-style text the fan's wallet signs (EIP-191 personal_sign).
+
+    The wallet's address is not known yet, so the message names the fan account instead of an address line.
+    """
+    nonce = secrets.token_hex(16)
+    issued = utcnow()
+    expires = issued + CHALLENGE_TTL
+    message = (f"{domain} wants you to link your Ethereum account to a ticketkit fan account:\n\n"
+               f"Link this wallet to fan account {fan.id}. Sign only if you asked for this.\n\n"
+               f"URI: {uri}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\n"
+               f"Issued At: {_iso(issued)}\nExpiration Time: {_iso(expires)}")
+    challenge = WalletChallenge(fan_id=fan.id, nonce=nonce, message=message, expires_at=expires, created_at=issued)
+    session.add(challenge)
+    session.commit()
+    session.refresh(challenge)
+    return challenge
+
+
+def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
+    """Verify that `address` signed the fan's challenge, burn the nonce (once only) and link the address."""
+    query = select(WalletChallenge).where(WalletChallenge.fan_id == fan.id)
+    if data.nonce is not None:
+        query = query.where(WalletChallenge.nonce == data.nonce)
+    challenge = session.exec(query.order_by(col(WalletChallenge.created_at).desc())).first()
+    if challenge is None:
+        raise NotFound("no wallet challenge; POST /fans/me/wallet/challenge first", code="challenge_not_found")
+    if challenge.used_at is not None:
+        raise Conflict("this challenge was already used; request a new one", code="nonce_used")
+    if challenge.expires_at <= utcnow():
+        raise Conflict("this challenge has expired; request a new one", code="nonce_expired")
+    address = to_checksum_address(data.address)
+    try:
+        signer = Account.recover_message(encode_defunct(text=challenge.message), signature=data.signature)
+    except Exception:  # noqa: BLE001 - any undecodable signature is simply a bad one
+        signer = None
+    if signer is None or signer.lower() != address.lower():
+        raise GatewayError("the signature does not recover the given address for this challenge",
+                           code="bad_signature", status=422)
+    # Burn the nonce atomically: of two concurrent requests only one sees used_at IS NULL.
+    burnt = session.exec(update(WalletChallenge)  # type: ignore[call-overload]
+                         .where(col(WalletChallenge.id) == challenge.id, col(WalletChallenge.used_at).is_(None))
+                         .values(used_at=utcnow()))
+    if burnt.rowcount != 1:
+        session.rollback()
+        raise Conflict("this challenge was already used; request a new one", code="nonce_used")
+    holder = session.exec(select(Fan).where(Fan.wallet_address == address, Fan.id != fan.id)).first()
+    if holder is not None:
+        session.rollback()
+        raise Conflict("this wallet is linked to another fan account", code="wallet_taken")
+    fan.wallet_address = address
+    session.add(fan)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("this wallet is linked to another fan account", code="wallet_taken") from None
+    session.refresh(fan)
+    return fan

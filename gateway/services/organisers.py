@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from ..core.security import hash_token, new_token
-from ..models import ApiKey, Organiser, OrganiserCreate
+from ..models import ApiKey, Event, Organiser, OrganiserCreate
 
 
 def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organiser, str]:
@@ -16,3 +16,13 @@ def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organi
     session.commit()
     session.refresh(organiser)
     return organiser, token
+
+
+def create_gate_key(*, session: Session, event: Event) -> tuple[ApiKey, str]:
+    """A `gate` API key for one event of the event's organiser (returned once; stored as a hash)."""
+    token = new_token("tkg")
+    key = ApiKey(organiser_id=event.organiser_id, key_hash=hash_token(token), role="gate", event_id=event.id)
+    session.add(key)
+    session.commit()
+    session.refresh(key)
+    return key, token

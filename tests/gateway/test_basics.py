@@ -51,7 +51,8 @@ def test_register_event_refuses_bad_addresses_and_missing_keys(client, org, orga
 def test_fan_account_is_custodial_encrypted_and_contact_is_erasable(app, client, new_fan):
     fan = new_fan(email="fan@example.org")
     assert fan["session_token"].startswith("tkf_") and fan["address"].startswith("0x")
-    assert client.get("/fans/me", headers=fan["headers"]).json() == {"id": fan["id"], "address": fan["address"]}
+    assert client.get("/fans/me", headers=fan["headers"]).json() == {"id": fan["id"], "address": fan["address"],
+                                                                    "wallet_address": None}
     with Session(app.state.runtime.engine) as session:
         row = session.get(Fan, uuid.UUID(fan["id"]))
         assert row.encrypted_key.startswith("v1:") and "0x" not in row.encrypted_key

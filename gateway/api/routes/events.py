@@ -4,8 +4,10 @@ import uuid
 
 from fastapi import APIRouter
 
-from ...models import Event, EventCreate, EventPublic, IssuancePublic, IssueRequest, TicketPublic, TierPublic
+from ...models import (Event, EventCreate, EventPublic, GateKeyCreated, IssuancePublic, IssueRequest, TicketPublic,
+                       TierPublic)
 from ...services import events as service
+from ...services import organisers as organiser_service
 from ...services import tickets as ticket_service
 from ..deps import IdempotencyKey, OrganiserDep, RuntimeDep, SessionDep
 
@@ -38,3 +40,10 @@ def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, 
     return IssuancePublic(id=issuance.id, event_id=issuance.event_id, fan_id=issuance.fan_id,
                           payment_reference=issuance.payment_reference, tx_hash=issuance.tx_hash,
                           tickets=[TicketPublic.model_validate(t, from_attributes=True) for t in tickets])
+
+
+@router.post("/{event_id}/gate-keys", status_code=201, response_model=GateKeyCreated)
+def create_gate_key(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> GateKeyCreated:
+    event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    key, token = organiser_service.create_gate_key(session=session, event=event)
+    return GateKeyCreated(id=key.id, event_id=event.id, role=key.role, api_key=token)

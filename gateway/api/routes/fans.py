@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from ...models import FanCreate, FanCreated, FanPublic
+from ...models import (Fan, FanCreate, FanCreated, FanPublic, WalletChallengePublic, WalletLinkRequest)
 from ...services import fans as service
 from ..deps import FanDep, RuntimeDep, SessionDep
 
@@ -17,7 +17,23 @@ def create_fan(data: FanCreate, session: SessionDep, runtime: RuntimeDep) -> Fan
 
 @router.get("/me", response_model=FanPublic)
 def me(fan: FanDep) -> FanPublic:
-    return FanPublic(id=fan.id, address=fan.address)
+    return _public(fan)
+
+
+def _public(fan: Fan) -> FanPublic:
+    return FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address)
+
+
+@router.post("/me/wallet/challenge", status_code=201, response_model=WalletChallengePublic)
+def wallet_challenge(request: Request, fan: FanDep, session: SessionDep, runtime: RuntimeDep) -> WalletChallengePublic:
+    challenge = service.wallet_challenge(session=session, fan=fan, domain=request.url.netloc,
+                                         uri=str(request.base_url), chain_id=runtime.settings.chain_id)
+    return WalletChallengePublic(nonce=challenge.nonce, message=challenge.message, expires_at=challenge.expires_at)
+
+
+@router.post("/me/wallet", response_model=FanPublic)
+def link_wallet(data: WalletLinkRequest, fan: FanDep, session: SessionDep) -> FanPublic:
+    return _public(service.link_wallet(session=session, fan=fan, data=data))
 
 
 @router.delete("/me/contact", status_code=204)
