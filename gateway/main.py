@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 
 from . import db
@@ -16,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
     if settings.run_migrations:
         db.upgrade(settings.database_url)
-    app = FastAPI(title="ticketkit gateway")
+    app = FastAPI(title="ticketkit gateway", lifespan=_indexer_lifespan)
     app.state.runtime = Runtime(settings=settings, engine=db.make_engine(settings.database_url))
     errors.install(app)
     api = APIRouter()
@@ -25,3 +29,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+@asynccontextmanager
+async def _indexer_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """With `indexer_enabled`, follow the chain in a background thread for the app's lifetime."""
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    if not settings.indexer_enabled:
+        yield
+        return
+    from .indexer.indexer import Indexer  # only processes that index pay for the import
+
+    stop = threading.Event()
+    indexer = Indexer(runtime.engine, runtime.chain(), confirmations=settings.indexer_confirmations,
+                      poll_interval=settings.indexer_poll_seconds)
+    thread = threading.Thread(target=indexer.run_forever, args=(stop,), name="indexer", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)

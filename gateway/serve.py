@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
         collection.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
         settings = Settings(database_url=f"sqlite:///{database.resolve()}", rpc_url=chain.url,  # type: ignore[attr-defined]
                             chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
-                            key_encryption_secret=secrets.token_hex(32))
+                            key_encryption_secret=secrets.token_hex(32),
+                            indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0)
         app = create_app(settings)
         runtime = app.state.runtime
         with Session(runtime.engine) as session:
