@@ -39,6 +39,7 @@ test: deps
 bench: deps
 	$(PY) -m bench.gas_report
 	$(PY) -m bench.collection_10k
+	$(PY) -m bench.indexer
 
 artifacts: deps
 	$(PY) -m ticketkit._compile
