@@ -361,3 +361,13 @@ class SettlementPublic(SQLModel):
 
 
 Role = Literal["organiser", "gate"]
+
+
+# ---- operator nonces
+class OperatorNonce(SQLModel, table=True):
+    """The next nonce of an operator account, shared by every gateway process on the database."""
+
+    __tablename__ = "operator_nonces"
+    chain_id: int = Field(primary_key=True)
+    address: str = Field(max_length=42, primary_key=True)
+    next_nonce: int

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, select, update
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
+
+from ..models import OperatorNonce
 
 
 @dataclass(frozen=True)
@@ -24,18 +27,60 @@ class Prepared:
     tx: dict[str, Any]
 
 
-def prepare(chain: tk.Chain, call: Any, sender: LocalAccount) -> Prepared:
+def allocate_nonce(engine: Engine, chain_id: int, address: str, pending: int) -> int:
+    """Take the operator's next nonce in a short transaction of its own, so every process agrees.
+
+    The nonce is max(the stored next nonce, `pending` - the node's pending transaction count); the
+    row then holds nonce + 1. PostgreSQL locks the row (SELECT ... FOR UPDATE); on SQLite the first
+    write (the INSERT) takes the database's write lock, which serialises the rest.
+    """
+    table = OperatorNonce.__table__  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    key = (table.c.chain_id == chain_id) & (table.c.address == address)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(chain_id=chain_id, address=address, next_nonce=pending)
+                     .on_conflict_do_nothing(index_elements=["chain_id", "address"]))
+        stored = conn.execute(select(table.c.next_nonce).where(key).with_for_update()).scalar_one()
+        nonce = max(stored, pending)
+        conn.execute(update(table).where(key).values(next_nonce=nonce + 1))
+    return nonce
+
+
+def release_nonce(engine: Engine, chain_id: int, address: str, nonce: int) -> None:
+    """Give back a nonce that was never sent, if no later one was taken since (else it stays a gap).
+
+    Best effort: it runs on failure paths, where the original error matters more.
+    """
+    table = OperatorNonce.__table__  # type: ignore[attr-defined]
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(table).where((table.c.chain_id == chain_id) & (table.c.address == address)
+                                             & (table.c.next_nonce == nonce + 1)).values(next_nonce=nonce))
+    except Exception:  # noqa: BLE001, S110 - best effort
+        pass
+
+
+def prepare(chain: tk.Chain, call: Any, sender: LocalAccount, engine: Engine) -> Prepared:
+    """Estimate, take a nonce from the database (see `allocate_nonce`) and sign."""
     tx: dict[str, Any] = {"from": sender.address, "value": 0, "chainId": chain.chain_id}
     try:
         gas = int(call.estimate_gas(tx) * 1.2) + 10_000
-        tx = call.build_transaction({**tx, "gas": gas, "nonce": chain._next_nonce(sender.address)})
+        pending = chain.w3.eth.get_transaction_count(sender.address, "pending")
+    except Exception as error:  # noqa: BLE001 - translated
+        raise translate_error(error) from None
+    nonce = allocate_nonce(engine, chain.chain_id, sender.address, pending)
+    try:
+        tx = call.build_transaction({**tx, "gas": gas, "nonce": nonce})
         if "gasPrice" not in tx and "maxFeePerGas" not in tx:
             base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
             tx["maxPriorityFeePerGas"] = 1
             tx["maxFeePerGas"] = 2 * base + 1
         signed = sender.sign_transaction(tx)
     except Exception as error:  # noqa: BLE001 - translated
-        chain.reset_nonce(sender.address)
+        release_nonce(engine, chain.chain_id, sender.address, nonce)
         raise translate_error(error) from None
     return Prepared(tx_hash=signed.hash.to_0x_hex(), raw_tx=signed.raw_transaction.to_0x_hex(), tx=tx)
 

@@ -97,7 +97,7 @@ def _send_recorded(session: Session, runtime: Runtime, record: Issuance | Transf
     """
     chain, operator = runtime.chain(), runtime.operator()
     try:
-        prepared = sending.prepare(chain, call, operator)
+        prepared = sending.prepare(chain, call, operator, session.get_bind())
     except Exception:
         _drop(session, record)
         raise
@@ -106,7 +106,7 @@ def _send_recorded(session: Session, runtime: Runtime, record: Issuance | Transf
     try:
         session.commit()  # on record before it exists anywhere else
     except Exception:
-        chain.reset_nonce(operator.address)
+        sending.release_nonce(session.get_bind(), chain.chain_id, operator.address, prepared.tx["nonce"])
         raise
     sending.broadcast(chain, prepared.raw_tx, operator.address)
     if after_send is not None:
