@@ -222,7 +222,20 @@ class IssueRequest(SQLModel):
     payment_reference: str = Field(min_length=1, max_length=200)
 
 
-class Issuance(SQLModel, table=True):
+class _RecordedSend(SQLModel):
+    """What every idempotent operator send keeps: the caller's key, the request's hash, and the signed
+    transaction with its hash, on record before it is broadcast (services/sending.py, recovery.py)."""
+
+    idempotency_key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    tx_hash: str | None = Field(default=None, max_length=66)
+    raw_tx: str | None = Field(default=None, sa_type=Text, repr=False)
+    error: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Issuance(_RecordedSend, table=True):
     __tablename__ = "issuances"
     __table_args__ = (UniqueConstraint("organiser_id", "idempotency_key"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -232,14 +245,6 @@ class Issuance(SQLModel, table=True):
     tier_id: int
     quantity: int
     payment_reference: str = Field(max_length=200)
-    idempotency_key: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    status: str = Field(default="pending", max_length=16)  # pending | done | failed
-    tx_hash: str | None = Field(default=None, max_length=66)
-    # The operator's signed transaction, on record (with its hash) before it is broadcast.
-    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
-    error: str | None = Field(default=None, max_length=100)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class IssuancePublic(SQLModel):
@@ -256,7 +261,7 @@ class GiftRequest(SQLModel):
     to_fan: uuid.UUID
 
 
-class Transfer(SQLModel, table=True):
+class Transfer(_RecordedSend, table=True):
     __tablename__ = "transfers"
     __table_args__ = (UniqueConstraint("from_fan_id", "idempotency_key"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -265,14 +270,6 @@ class Transfer(SQLModel, table=True):
     to_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     kind: str = Field(default="gift", max_length=16)
     price_wei: str = "0"
-    idempotency_key: str = Field(max_length=200)
-    request_hash: str = Field(max_length=64)
-    status: str = Field(default="pending", max_length=16)  # pending | done | failed
-    tx_hash: str | None = Field(default=None, max_length=66)
-    # The operator's signed transaction, on record (with its hash) before it is broadcast.
-    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
-    error: str | None = Field(default=None, max_length=100)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class TransferPublic(SQLModel):
