@@ -11,21 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
 from ..core.security import hash_token
-from ..errors import GatewayError, Unprocessable
+from ..errors import Forbidden, Unauthorized, Unprocessable
 from ..models import ApiKey, Fan, FanSession, Organiser
 from ..runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
-
-
-class Unauthorized(GatewayError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(GatewayError):
-    status = 403
-    code = "forbidden"
 
 
 def get_runtime(request: Request) -> Runtime:

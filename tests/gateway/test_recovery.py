@@ -20,14 +20,19 @@ def crash() -> None:
     raise Crash("the process died after sending")
 
 
+def gift_then_crash(runtime, giver, receiver, ticket, *, idempotency_key: str) -> None:
+    """The gift service sends its transaction, then the process dies before recording the outcome."""
+    with Session(runtime.engine) as session, pytest.raises(Crash):
+        tickets.gift_ticket(session=session, runtime=runtime, fan=session.get(Fan, uuid.UUID(giver["id"])),
+                            ticket_id=uuid.UUID(ticket["id"]), data=GiftRequest(to_fan=uuid.UUID(receiver["id"])),
+                            idempotency_key=idempotency_key, _after_send=crash)
+
+
 def test_a_gift_that_crashed_after_sending_completes_on_retry(app, client, collection, new_fan, issue):
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]
     runtime = app.state.runtime
-    with Session(runtime.engine) as session, pytest.raises(Crash):
-        tickets.gift_ticket(session=session, runtime=runtime, fan=session.get(Fan, uuid.UUID(alice["id"])),
-                            ticket_id=uuid.UUID(ticket["id"]), data=GiftRequest(to_fan=uuid.UUID(bob["id"])),
-                            idempotency_key="gift-crash", _after_send=crash)
+    gift_then_crash(runtime, alice, bob, ticket, idempotency_key="gift-crash")
     with Session(runtime.engine) as session:
         [pending] = session.exec(select(Transfer)).all()
         assert pending.status == "pending" and pending.tx_hash and pending.raw_tx
@@ -77,10 +82,7 @@ def test_pending_records_are_reconciled_at_app_start(app, client, collection, ne
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]
     runtime = app.state.runtime
-    with Session(runtime.engine) as session, pytest.raises(Crash):
-        tickets.gift_ticket(session=session, runtime=runtime, fan=session.get(Fan, uuid.UUID(alice["id"])),
-                            ticket_id=uuid.UUID(ticket["id"]), data=GiftRequest(to_fan=uuid.UUID(bob["id"])),
-                            idempotency_key="g", _after_send=crash)
+    gift_then_crash(runtime, alice, bob, ticket, idempotency_key="g")
     with TestClient(app):  # a restart: the lifespan reconciles
         pass
     with Session(runtime.engine) as session:

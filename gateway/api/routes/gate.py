@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from ...errors import NotFound
 from ...models import Event, GateEventPublic
-from ..deps import Forbidden, GateDep, SessionDep
+from ...errors import Forbidden
+from ..deps import GateDep, SessionDep
 
 router = APIRouter(prefix="/gate", tags=["gate"])
 
