@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 # py-solc-x and ape-solidity look here for "installed" compilers; the shim is our solcjs.
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(PATH)
 
-.PHONY: demo test bench serve artifacts deps browser clean
+.PHONY: demo test bench serve artifacts deps browser vendor clean
 
-deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28
+deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28 $(CHROMIUM)
 
 $(PY_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,18 @@ $(PY_STAMP): pyproject.toml constraints.txt
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's chromium, for the browser tests (tests/gateway/test_pages.py drive it with Playwright from PyPI;
+# `playwright install` is never used). Installed only when missing; sudo unless root.
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -q chromium
+
+browser: $(CHROMIUM)
+
+# The pages' browser libraries, copied from node_modules into gateway/static/vendor (committed).
+vendor: $(NODE_STAMP) $(PY_STAMP)
+	$(PY) -m gateway.static.vendor
 
 .solcx/solc-v0.8.28: tools/solc $(NODE_STAMP)
 	mkdir -p .solcx
@@ -36,10 +49,14 @@ serve: deps
 test: deps
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
+# Every benchmark, one after another, then bench/results/latest.json and docs/benchmarks.md
+# (bench/run_all.py; a stage that fails is reported "not measured" and makes the target fail).
+# The gate load stage drives the gateway with wrk (Debian's package).
 bench: deps
-	$(PY) -m bench.gas_report
-	$(PY) -m bench.collection_10k
-	$(PY) -m bench.indexer
+	command -v wrk >/dev/null || ($(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -q wrk) || \
+	  echo "wrk could not be installed: the gate stage will be reported as not measured"
+	$(PY) -m bench.run_all
 
 artifacts: deps
 	$(PY) -m ticketkit._compile

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
+from eth_utils import to_checksum_address
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -29,6 +29,7 @@ from gateway.models import EventCreate, OrganiserCreate, Ticket
 from gateway.services.events import register_event
 from gateway.services.organisers import create_organiser
 from ticketkit import Chain, Collection, EventConfig, TierConfig, deploy_platform, local_chain
+from ticketkit.batch import Recipient, mint_recipients
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -41,12 +42,9 @@ def make_events(chain: Chain, tickets: int, chunk_size: int) -> Collection:
         EventConfig("Bench gig", "BENCH", start_time=now + 86400, transfer_lock_time=now + 86000),
         [TierConfig("General", face_value=10**16, supply=tickets, sale_start=now, sale_end=now + 86400)],
         salt=f"indexer-bench-{now}", sender=organiser)
-    holders = [Account.from_key(os.urandom(32)).address for _ in range(tickets)]
-    hashes = [collection.mint_batch(0, holders[i:i + chunk_size], sender=organiser, wait=False)
-              for i in range(0, tickets, chunk_size)]
-    for tx_hash in hashes:
-        chain.wait(tx_hash)
-    assert collection.total_minted() == tickets
+    holders = [to_checksum_address(os.urandom(20)) for _ in range(tickets)]
+    report = mint_recipients(collection, [Recipient(h, 0) for h in holders], organiser, chunk_size=chunk_size)
+    assert report.done and collection.total_minted() == tickets
     return collection
 
 

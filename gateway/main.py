@@ -6,29 +6,40 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from . import db
 from .api import errors
-from .api.limits import BodySizeLimit
-from .api.routes import events, fans, gate, organisers, tickets
+from .api.limits import BodySizeLimit, refuse_nul_characters
+from .api.routes import devices, events, fans, gate, organisers, presale, reports, tickets
+from .api.routes import pages
 from .core.config import Settings
 from .runtime import Runtime
+from .services import checkin_queue
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
     if settings.run_migrations:
         db.upgrade(settings.database_url)
-    app = FastAPI(title="ticketkit gateway", lifespan=_indexer_lifespan)
+    app = FastAPI(title="ticketkit gateway", lifespan=_lifespan)
     app.state.runtime = Runtime(settings=settings, engine=db.make_engine(settings.database_url))
     errors.install(app)
-    api = APIRouter()
-    for module in (organisers, events, fans, tickets, gate):
+    api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
+    for module in (organisers, events, fans, tickets, devices, gate, reports, presale):
         api.include_router(module.router)
     app.include_router(api)
+    pages.install(app)  # the fan and gate pages, no Node at run time
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The background threads that are enabled: the check-in queue to the chain, the indexer."""
+    with checkin_queue.running(app.state.runtime):
+        async with _indexer_lifespan(app):
+            yield
 
 
 @asynccontextmanager

@@ -54,14 +54,20 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     role: str = Field(max_length=16)  # organiser | gate
     event_id: uuid.UUID | None = Field(default=None, foreign_key="events.id")
+    label: str | None = Field(default=None, max_length=100)  # a gate's name ("North door"), for reports
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+
+
+class GateKeyCreate(SQLModel):
+    label: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class GateKeyCreated(SQLModel):
     id: uuid.UUID
     event_id: uuid.UUID
     role: str
+    label: str | None = None
     api_key: str  # shown once
 
 
@@ -368,3 +374,287 @@ class OperatorNonce(SQLModel, table=True):
     chain_id: int = Field(primary_key=True)
     address: str = Field(max_length=42, primary_key=True)
     next_nonce: int
+
+
+# ---- the gate: device keys bound to tickets, admissions (the check-in record and the queue to the chain),
+# the batches that carry them on chain, and conflicts between offline gates
+class DeviceKey(SQLModel, table=True):
+    """A P-256 public key of the holder's device, bound to one ticket; it signs the rotating QR codes.
+
+    Bound by the gateway for account holders, by a wallet signature for self-custody holders. `holder` is
+    the ticket's owner at binding time: once the ticket moves, the key no longer admits. Rebinding
+    revokes the previous key (`revoked_at`), which offline snapshots list.
+    """
+
+    __tablename__ = "device_keys"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", index=True)
+    public_key: str = Field(max_length=100)  # base64url of the 65-byte uncompressed point
+    holder: str = Field(max_length=42)
+    bound_by: str = Field(max_length=16)  # gateway | wallet
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Admission(SQLModel, table=True):
+    """A ticket admitted at a gate: the one atomic check-in write (unique per ticket), and the durable
+    queue to the chain (`chain_status` queued -> sent -> done)."""
+
+    __tablename__ = "gate_admissions"
+    __table_args__ = (UniqueConstraint("ticket_id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    token_id: int
+    gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")
+    device: str | None = Field(default=None, max_length=100)
+    source: str = Field(default="online", max_length=16)  # online | offline
+    nonce: str | None = Field(default=None, max_length=64)  # the gate's id of this scan: a retry is answered again
+    scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
+    admitted_at: datetime = Field(default_factory=utcnow)
+    chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done
+    batch_id: uuid.UUID | None = Field(default=None, foreign_key="checkin_batches.id")
+
+
+class CheckinBatch(SQLModel, table=True):
+    """One batch check-in transaction, on record (signed bytes and hash) before it is broadcast."""
+
+    __tablename__ = "checkin_batches"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    token_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    tx_hash: str | None = Field(default=None, max_length=66)
+    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
+    error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+
+
+class GateConflict(SQLModel, table=True):
+    """A ticket admitted twice while gates were offline: both admissions named, nothing merged. One row per
+    offline scan (unique), so syncing the same scan again adds nothing."""
+
+    __tablename__ = "gate_conflicts"
+    __table_args__ = (UniqueConstraint("ticket_id", "gate_key_id", "device", "scanned_at"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    admission_id: uuid.UUID = Field(foreign_key="gate_admissions.id")  # the one that counted
+    gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")  # the other gate
+    device: str = Field(max_length=100)  # the other gate's device (offline scans always name one)
+    scanned_at: datetime  # by the other gate's clock
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GateRefusal(SQLModel, table=True):
+    """A refused scan, with its reason (online scans, and offline scans whose code failed at sync)."""
+
+    __tablename__ = "gate_refusals"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")
+    ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id")  # None: no such ticket
+    reason: str = Field(max_length=32)
+    device: str | None = Field(default=None, max_length=100)
+    source: str = Field(default="online", max_length=16)  # online | offline
+    scanned_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# gate API schemas (docs/gate.md is the specification of every field)
+B64Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{87}$")]  # 65-byte point, base64url
+
+
+class DeviceBindRequest(SQLModel):
+    """Account holders: `public_key` only (with their session). Self-custody holders: all three fields."""
+
+    public_key: B64Key
+    wallet_signature: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")] | None = None
+    expires_at: int | None = Field(default=None, ge=0, lt=2**40)  # unix seconds, from GET .../device-message
+
+
+class DeviceKeyPublic(SQLModel):
+    ticket_id: uuid.UUID
+    public_key: str
+    holder: str
+    bound_by: str
+    created_at: datetime
+    window_seconds: int  # how often the device signs a new code
+
+
+class DeviceMessage(SQLModel):
+    """What a self-custody holder's wallet signs (EIP-191 personal_sign) to bind a device key."""
+
+    ticket_id: uuid.UUID
+    message: str
+    expires_at: int
+
+
+class GateVerifyRequest(SQLModel):
+    code: str = Field(max_length=512)
+
+
+class GateScanRequest(GateVerifyRequest):
+    device: str | None = Field(default=None, min_length=1, max_length=100)
+    nonce: str | None = Field(default=None, min_length=1, max_length=64)  # the same nonce again: a retry
+
+
+class GateAnswer(SQLModel):
+    admit: bool
+    reason: str | None = None  # why not (docs/gate.md lists the reasons)
+    ticket_id: uuid.UUID | None = None
+    token_id: int | None = None
+    tier_id: int | None = None
+    tier_name: str | None = None
+
+
+class GateSnapshot(SQLModel):
+    payload: str  # JSON text
+    signature: str  # base64url r || s, ECDSA P-256 SHA-256 over the payload's UTF-8 bytes
+    public_key: str
+
+
+class GateSnapshotKey(SQLModel):
+    public_key: str
+
+
+class OfflineScan(SQLModel):
+    code: str = Field(max_length=512)
+    scanned_at: datetime  # by the gate's clock; without an offset: UTC
+
+
+class GateSyncRequest(SQLModel):
+    device: str = Field(min_length=1, max_length=100)
+    scans: list[OfflineScan] = Field(max_length=200)
+
+
+class AdmissionRef(SQLModel):
+    """An admission (or an offline scan) named in a conflict."""
+
+    gate_key_id: uuid.UUID
+    gate_label: str | None
+    device: str | None
+    source: str
+    scanned_at: datetime
+
+
+class OfflineScanResult(SQLModel):
+    result: str  # admitted | already_admitted_here | conflict | rejected
+    reason: str | None = None  # rejected: why (a refusal reason)
+    ticket_id: uuid.UUID | None = None
+    token_id: int | None = None
+    admitted_by: AdmissionRef | None = None  # conflict: the admission that counts
+
+
+class GateSyncAnswer(SQLModel):
+    results: list[OfflineScanResult]  # in the order of the scans sent
+
+
+class GateConflictPublic(SQLModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    token_id: int
+    counted: AdmissionRef  # the admission on record
+    other: AdmissionRef  # the offline scan that admitted the ticket again
+    created_at: datetime
+
+
+# ---- presale: a tier's trusted-attendee rule (badges of the organiser's earlier events) and its snapshots
+class PresaleRuleBase(SQLModel):
+    kind: str = Field(max_length=16)  # events | last_n
+    n: int | None = None  # last_n: how many of the organiser's latest earlier events
+    min_events: int  # k: badges needed
+
+
+class PresaleRuleCreate(SQLModel):
+    """PUT body. `events`: gateway event ids; `last_n`: the organiser's n latest events before this one."""
+
+    kind: Literal["events", "last_n"]
+    event_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
+    n: int | None = Field(default=None, ge=1, le=100)
+    min_events: int = Field(ge=1, le=100)
+
+
+class PresaleRule(PresaleRuleBase, table=True):
+    """One rule per (event, tier). `last_n` is resolved when the rule is set: the events it stands for are
+    stored in `event_ids`, so answers and snapshots do not shift when another event is registered."""
+
+    __tablename__ = "presale_rules"
+    __table_args__ = (UniqueConstraint("event_id", "tier_id"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id")
+    tier_id: int
+    event_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of gateway event ids
+    badge_event_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, same order: on-chain ids
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PresaleEventRef(SQLModel):
+    event_id: uuid.UUID
+    name: str | None
+    badge_event_id: int
+
+
+class PresaleRulePublic(PresaleRuleBase):
+    event_id: uuid.UUID
+    tier_id: int
+    events: list[PresaleEventRef]
+
+
+class PresaleEligibility(SQLModel):
+    """Whether `address` passes the rule by its badges now (revoked ones do not count), and why."""
+
+    address: str
+    eligible: bool
+    min_events: int
+    counted: list[PresaleEventRef]
+    missing: list[PresaleEventRef]
+    in_snapshot: bool | None = None  # None: no snapshot taken yet
+
+
+class PresaleSnapshotCreate(SQLModel):
+    block: int | None = Field(default=None, ge=0)  # default: the head
+
+
+class PresaleSnapshot(SQLModel, table=True):
+    """The rule's eligible set fixed at a block (ticketkit.presale), with everything needed to recompute it."""
+
+    __tablename__ = "presale_snapshots"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    tier_id: int
+    block: int
+    root: str = Field(max_length=66)
+    badge_address: str = Field(max_length=42)
+    badge_event_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    min_events: int
+    addresses: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, checksummed, sorted
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PresaleSnapshotPublic(SQLModel):
+    id: uuid.UUID
+    block: int
+    root: str
+    count: int
+    published: bool  # the tier's on-chain presaleRoot is this root
+    publish_command: str  # how the organiser publishes it (the gateway holds no admin key)
+
+
+class PresaleSnapshotDetail(PresaleSnapshotPublic):
+    """GET: enough for anyone to recompute the root from the chain."""
+
+    badge_address: str
+    badge_event_ids: list[int]
+    min_events: int
+    addresses: list[str]
+
+
+class PresaleProof(SQLModel):
+    address: str
+    root: str
+    block: int
+    proof: list[str]
+    published: bool

@@ -1,9 +1,9 @@
 """`make serve`: the gateway against a throwaway local chain, ready to try from /docs.
 
 Starts anvil, deploys the platform and a sample event, grants the operator (dev account 9) the
-collection's MINTER_ROLE and GATEWAY_ROLE, creates a fresh SQLite database under .ticketkit/, registers
-an organiser, the event and one fan, prints the URL, the organiser API key and the fan token, and runs
-uvicorn until Ctrl-C (or for `--seconds N`).
+collection's MINTER_ROLE, GATEWAY_ROLE and GATE_ROLE (the check-in queue, on here, sends checkIn), creates
+a fresh SQLite database under .ticketkit/, registers an organiser, the event and one fan, prints the URL,
+the organiser API key and the fan token, and runs uvicorn until Ctrl-C (or for `--seconds N`).
 """
 
 from __future__ import annotations
@@ -58,10 +58,12 @@ def main(argv: list[str] | None = None) -> None:
         collection = sample_event(chain, organiser)
         collection.grant_role("MINTER_ROLE", operator.address, sender=organiser)
         collection.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
+        collection.grant_role("GATE_ROLE", operator.address, sender=organiser)
         settings = Settings(database_url=f"sqlite:///{database.resolve()}", rpc_url=chain.url,  # type: ignore[attr-defined]
                             chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
                             key_encryption_secret=secrets.token_hex(32),
-                            indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0)
+                            indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0,
+                            checkin_queue_enabled=True)
         app = create_app(settings)
         runtime = app.state.runtime
         with Session(runtime.engine) as session:

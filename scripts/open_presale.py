@@ -1,6 +1,9 @@
 """Open a tier's presale for holders of attendance badges (or --close it).
 
     python scripts/open_presale.py 0xCollection --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
+
+With --snapshot [--block N], the holders eligible at that block are also fixed as a Merkle root on the tier
+(ticketkit.presale), so they can buy with a proof (`buyWithProof`) as well as by their badges.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="badge event ids that count, e.g. 1,2")
     p.add_argument("--ends", default=os.environ.get("TICKETKIT_PRESALE_ENDS"), help="ISO 8601 end, with timezone")
     p.add_argument("--close", action="store_true", help="end the presale now")
+    p.add_argument("--snapshot", action="store_true",
+                   help="also fix the eligible set at --block as a Merkle root and publish it (buyWithProof)")
+    p.add_argument("--block", type=int, default=_common.env_int("TICKETKIT_PRESALE_BLOCK"),
+                   help="snapshot block (env TICKETKIT_PRESALE_BLOCK; default: the head now)")
 
     def body(args):
         tier = _common.required(args.tier, "--tier", "TICKETKIT_TIER")
@@ -50,8 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             collection.set_presale(tier_id, ends_at=0, sender=_common.signer(args))
             print(f"presale of tier {tier_id} closed")
         else:
+            root = b"\0" * 32
+            if args.snapshot:
+                badge = collection.badge()
+                if badge is None:
+                    raise tk.InvalidInput("the collection has no attendance badge", where="--snapshot")
+                snap = tk.presale.take_snapshot(chain, badge.address, event_ids, args.min_events, args.block)
+                root = snap.root
+                print(f"snapshot at block {snap.block}: {len(snap.addresses)} eligible, root 0x{root.hex()}")
             collection.set_presale(tier_id, ends_at=ends_at, min_events=args.min_events, event_ids=event_ids,
-                                   sender=_common.signer(args))
+                                   merkle_root=root, sender=_common.signer(args))
             print(f"presale of tier {tier_id} open until {args.ends}")
 
     return _common.run(body, p, argv)

@@ -46,8 +46,10 @@ __all__ = [
 from .batch import MintReport, Recipient, RefundReport, mint_recipients, read_recipients, refund_all  # noqa: E402
 from .event_file import Deployment, EventSpec, deploy_event, load_event_file  # noqa: E402
 from .keys import Signer, load_signer  # noqa: E402
+from . import presale  # noqa: E402  - trusted-attendee presale: badge eligibility at a block, Merkle snapshots
 
 __all__ += [
     "Deployment", "EventSpec", "MintReport", "Recipient", "RefundReport", "Signer", "deploy_event",
     "load_event_file", "load_signer", "mint_recipients", "read_recipients", "refund_all",
 ]
+__all__ += ["presale"]

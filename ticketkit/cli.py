@@ -4,6 +4,7 @@
     ticketkit deploy examples/event.toml --rpc URL    # platform (unless --factory), badge, collection
     ticketkit mint COLLECTION recipients.csv          # resumable airdrop
     ticketkit presale COLLECTION --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
+    ticketkit presale-snapshot COLLECTION --tier VIP --min-events 1 --events 1,2 --block N --publish --ends ...
     ticketkit checkin COLLECTION 1 2 3
     ticketkit cancel COLLECTION && ticketkit refund COLLECTION
     ticketkit status COLLECTION
@@ -238,6 +239,64 @@ def presale(
     else:
         target.set_presale(tier_id, ends_at=ends_at, min_events=min_events, event_ids=event_ids, sender=signer)
         out.print(f"presale of tier {tier_id} until {ends}: holders of {min_events} of events {event_ids}")
+
+
+@app.command("presale-snapshot")
+@_handles_errors
+def presale_snapshot(
+    collection: CollectionArg,
+    tier: Annotated[str, typer.Option(help="Tier name or index.")],
+    min_events: Annotated[int, typer.Option(min=1, help="Badges needed, of --events.")],
+    events: Annotated[str, typer.Option(help="Badge event ids that count, e.g. 1,2.")],
+    block: Annotated[int | None, typer.Option(min=0, help="Snapshot block (default: the head now).")] = None,
+    from_block: Annotated[int | None, typer.Option(min=0, help="Scan badge logs from here "
+                                                   "(default: the badge's deployment block).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the snapshot (JSON) here.")] = None,
+    expect_root: Annotated[str | None, typer.Option(help="Refuse unless the recomputed root is this.")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Set the tier's presale with this root.")] = False,
+    ends: Annotated[str | None, typer.Option(help="With --publish: end of the presale, ISO 8601.")] = None,
+    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+) -> None:
+    """Fix the presale's eligible set at a block as a Merkle root; --publish sets it on the tier.
+
+    Publishing keeps the badge rule (--min-events of --events) beside the root, so buyers get in by
+    their badges or by a proof of the snapshot.
+    """
+    from .presale import take_snapshot
+
+    try:
+        event_ids = [int(part) for part in events.split(",") if part.strip()]
+    except ValueError:
+        raise errors.InvalidInput(f"{events!r} is not a list of event ids like 1,2", where="--events") from None
+    if publish and ends is None:
+        raise errors.InvalidInput("--publish needs --ends", where="--ends")
+    ends_at = int(parse_datetime(ends).timestamp()) if ends is not None else None
+    node = _connect(rpc, chain_id)
+    target = _collection(node, collection)
+    tier_id = _tier_id(target, tier)
+    badge = target.badge()
+    if badge is None:
+        raise errors.InvalidInput(f"{target.address} has no attendance badge", where="COLLECTION")
+    snap = take_snapshot(node, badge.address, event_ids, min_events, block, from_block=from_block)
+    root = "0x" + snap.root.hex()
+    if expect_root is not None and expect_root.lower() != root:
+        raise errors.InvalidInput(f"recomputed root {root} at block {snap.block}, not {expect_root}",
+                                  where="--expect-root")
+    out.print(f"snapshot of tier {tier_id} at block {snap.block}: {len(snap.addresses)} eligible "
+              f"(holders of {min_events} of events {event_ids})")
+    out.print(f"root {root}")
+    if out_file is not None:
+        import json
+
+        data = {"format": "ticketkit-presale-snapshot/1", "chain_id": node.chain_id,
+                "collection": target.address, "tier_id": tier_id, **snap.to_dict()}
+        out_file.write_text(json.dumps(data, indent=2) + "\n")
+        out.print(f"written to {out_file}")
+    if publish:
+        assert ends_at is not None
+        target.set_presale(tier_id, ends_at=ends_at, min_events=min_events, event_ids=event_ids,
+                           merkle_root=snap.root, sender=_signer(key_env, keystore))
+        out.print(f"published: presale of tier {tier_id} until {ends}, badge rule and root {root}")
 
 
 @app.command()

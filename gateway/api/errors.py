@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ticketkit as tk
@@ -15,8 +17,24 @@ from ..errors import GatewayError
 
 log = logging.getLogger("gateway")
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
-               413: "body_too_large"}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+               403: "forbidden", 413: "body_too_large"}
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a stable `error` code, a `detail` (text, or the validation errors), extra fields."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    detail: Any = None
+
+
+# Declared on every route (main.py), so the OpenAPI document describes the error bodies the API really sends
+# (FastAPI's default 422 schema, HTTPValidationError, does not fit them).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused: `error` is a stable code, `detail` says why"},
+    "5XX": {"model": ErrorBody, "description": "The blockchain node failed (502, 503): retry"},
+}
 
 
 def _body(code: str, detail: object, **extra: object) -> dict[str, object]:

@@ -1,10 +1,14 @@
-"""Refuse request bodies over a size limit with 413, by Content-Length or while streaming."""
+"""Refuse request bodies over a size limit with 413, by Content-Length or while streaming; refuse NUL
+characters in any input with 422 (a router dependency, main.py)."""
 
 from __future__ import annotations
 
 import json
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import Unprocessable
 
 
 class _TooLarge(Exception):
@@ -66,3 +70,26 @@ class BodySizeLimit:
         except _TooLarge:
             if not started:
                 await self._reject(send)
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one."""
+    body = await request.body()  # cached: the route reads the same bytes
+    nul = b"\x00" in body or any("\x00" in v for v in (*request.path_params.values(), *request.query_params.values()))
+    if not nul and b"\\u0000" in body:  # a JSON escape: look at the decoded strings
+        try:
+            nul = _has_nul(json.loads(body))
+        except ValueError:
+            pass
+    if nul:
+        raise Unprocessable("text must not contain NUL (\\u0000) characters", code="nul_character")

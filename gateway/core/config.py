@@ -24,3 +24,14 @@ class Settings(BaseSettings):
     indexer_enabled: bool = False
     indexer_confirmations: int = 12
     indexer_poll_seconds: float = 2.0
+    # The gate (docs/gate.md): a rotating code's window; the snapshot key (hex of a P-256 private scalar;
+    # unset: derived from key_encryption_secret with HKDF, so every process signs with the same key); how long
+    # a process may reuse what it read about an event's cancellation (seconds).
+    gate_window_seconds: int = 15
+    gate_signing_key: SecretStr | None = None
+    gate_cache_seconds: float = 2.0
+    # Carry gate admissions to the chain (checkIn batches, which mint the badges) in a background thread of
+    # this process. The operator needs the collection's GATE_ROLE. Several processes may run it.
+    checkin_queue_enabled: bool = False
+    checkin_batch_size: int = 100
+    checkin_poll_seconds: float = 1.0

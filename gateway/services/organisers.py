@@ -18,10 +18,12 @@ def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organi
     return organiser, token
 
 
-def create_gate_key(*, session: Session, event: Event) -> tuple[ApiKey, str]:
-    """A `gate` API key for one event of the event's organiser (returned once; stored as a hash)."""
+def create_gate_key(*, session: Session, event: Event, label: str | None = None) -> tuple[ApiKey, str]:
+    """A `gate` API key for one event of the event's organiser (returned once; stored as a hash). `label`
+    names the gate ("North door") in admissions, conflicts and reports."""
     token = new_token("tkg")
-    key = ApiKey(organiser_id=event.organiser_id, key_hash=hash_token(token), role="gate", event_id=event.id)
+    key = ApiKey(organiser_id=event.organiser_id, key_hash=hash_token(token), role="gate", event_id=event.id,
+                 label=label)
     session.add(key)
     session.commit()
     session.refresh(key)

@@ -4,8 +4,8 @@ import uuid
 
 from fastapi import APIRouter
 
-from ...models import (Event, EventCreate, EventPublic, GateKeyCreated, IssuancePublic, IssueRequest, TicketPublic,
-                       TierPublic)
+from ...models import (Event, EventCreate, EventPublic, GateKeyCreate, GateKeyCreated, IssuancePublic, IssueRequest,
+                       TicketPublic, TierPublic)
 from ...services import events as service
 from ...services import organisers as organiser_service
 from ...services import tickets as ticket_service
@@ -43,7 +43,8 @@ def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, 
 
 
 @router.post("/{event_id}/gate-keys", status_code=201, response_model=GateKeyCreated)
-def create_gate_key(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> GateKeyCreated:
+def create_gate_key(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep,
+                    data: GateKeyCreate | None = None) -> GateKeyCreated:
     event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
-    key, token = organiser_service.create_gate_key(session=session, event=event)
-    return GateKeyCreated(id=key.id, event_id=event.id, role=key.role, api_key=token)
+    key, token = organiser_service.create_gate_key(session=session, event=event, label=data.label if data else None)
+    return GateKeyCreated(id=key.id, event_id=event.id, role=key.role, label=key.label, api_key=token)

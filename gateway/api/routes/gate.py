@@ -1,4 +1,5 @@
-"""Gate (door staff) endpoints, authenticated by a `gate` API key scoped to one event."""
+"""Gate (door staff) endpoints, authenticated by a `gate` API key scoped to one event (docs/gate.md), and the
+organiser's view of offline conflicts. Plain `def` routes: they block on the database."""
 
 from __future__ import annotations
 
@@ -6,15 +7,32 @@ import uuid
 
 from fastapi import APIRouter
 
-from ...errors import NotFound
-from ...models import Event, GateEventPublic
-from ...errors import Forbidden
-from ..deps import GateDep, SessionDep
+from ...errors import Forbidden, NotFound
+from ...models import (
+    Event,
+    GateAnswer,
+    GateConflictPublic,
+    GateEventPublic,
+    GateScanRequest,
+    GateSnapshot,
+    GateSnapshotKey,
+    GateSyncAnswer,
+    GateSyncRequest,
+    GateVerifyRequest,
+)
+from ...services import events as event_service
+from ...services import gate as service
+from ..deps import GateDep, OrganiserDep, RuntimeDep, SessionDep
 
-router = APIRouter(prefix="/gate", tags=["gate"])
+router = APIRouter(tags=["gate"])
 
 
-@router.get("/events/{event_id}", response_model=GateEventPublic)
+def _answer(verdict: service.Verdict) -> GateAnswer:
+    return GateAnswer(admit=verdict.admit, reason=verdict.reason, ticket_id=verdict.ticket_id,
+                      token_id=verdict.token_id, tier_id=verdict.tier_id, tier_name=verdict.tier_name)
+
+
+@router.get("/gate/events/{event_id}", response_model=GateEventPublic)
 def gate_event(event_id: uuid.UUID, key: GateDep, session: SessionDep) -> GateEventPublic:
     """A probe: the gate key's own event (name and collection); any other event is 403 `wrong_event`."""
     if key.event_id != event_id:
@@ -24,3 +42,43 @@ def gate_event(event_id: uuid.UUID, key: GateDep, session: SessionDep) -> GateEv
         raise NotFound("no such event", code="event_not_found")
     return GateEventPublic(id=event.id, name=event.name, chain_id=event.chain_id,
                            collection_address=event.collection_address)
+
+
+@router.post("/gate/verify", response_model=GateAnswer)
+def verify(data: GateVerifyRequest, key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateAnswer:
+    """Would this code admit now? Writes nothing. A refusal is an answer (200, `admit` false, `reason`)."""
+    return _answer(service.verify_code(session=session, settings=runtime.settings, gate_key=key, code=data.code))
+
+
+@router.post("/gate/scan", response_model=GateAnswer)
+def scan(data: GateScanRequest, key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateAnswer:
+    """Check the code and check the ticket in: of simultaneous scans of one ticket exactly one admits."""
+    return _answer(service.scan(session=session, settings=runtime.settings, gate_key=key, code=data.code,
+                                device=data.device, nonce=data.nonce))
+
+
+@router.get("/gate/snapshot", response_model=GateSnapshot)
+def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateSnapshot:
+    """The event's tickets, device keys, check-ins, revocations and cancellation, signed by the gateway."""
+    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key)
+    return GateSnapshot(payload=payload, signature=signature, public_key=public_key)
+
+
+@router.get("/gate/snapshot-key", response_model=GateSnapshotKey)
+def snapshot_key(runtime: RuntimeDep) -> GateSnapshotKey:
+    """The public key that signs snapshots (public: a gate device pins it)."""
+    return GateSnapshotKey(public_key=service.snapshot_public_key(runtime.settings))
+
+
+@router.post("/gate/sync", response_model=GateSyncAnswer)
+def sync(data: GateSyncRequest, key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateSyncAnswer:
+    """Record what this gate admitted while offline (at most 200 scans a request), in order."""
+    return GateSyncAnswer(results=service.sync_offline_scans(session=session, settings=runtime.settings,
+                                                             gate_key=key, device=data.device, scans=data.scans))
+
+
+@router.get("/events/{event_id}/gate-conflicts", response_model=list[GateConflictPublic])
+def gate_conflicts(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> list[GateConflictPublic]:
+    """Tickets admitted twice while gates were offline (the event's organiser)."""
+    event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return service.event_conflicts(session=session, event=event)

@@ -1,0 +1,223 @@
+"""The gate under load: verify and check-in over HTTP against a running gateway, on SQLite and PostgreSQL.
+
+    python -m bench.gate_load [--db sqlite,postgresql] [--tickets 6000] [--workers 2] [--seconds 8]
+
+For each database: a local anvil with one collection, a gateway database seeded through the service
+functions (fans, issued tickets, a device key bound to every ticket), then the gateway as its own
+process (`uvicorn --workers N`) and the load from another process, wrk (C, keep-alive connections,
+closed loop). Verify: every ticket's current code, round-robin. Check-in: every ticket scanned once,
+fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
+Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+import ticketkit as tk
+from ticketkit.chain import _free_port
+
+from gateway.core import codes
+from gateway.core.config import Settings
+from gateway.main import create_app
+from gateway.models import Admission, EventCreate, FanCreate, IssueRequest, OrganiserCreate, Ticket
+from gateway.services import gate
+from gateway.services.events import register_event
+from gateway.services.fans import create_fan
+from gateway.services.organisers import create_gate_key, create_organiser
+from gateway.services.tickets import issue_tickets
+
+HERE = Path(__file__).resolve().parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PER_FAN = 50  # IssueRequest's maximum quantity
+
+
+@contextmanager
+def _database(kind: str, directory: Path):
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'gate-bench.db'}"
+        return
+    name = f"ticketkit_gate_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:  # noqa: ANN001
+    platform = tk.deploy_platform(chain, organiser)
+    now = chain.timestamp()
+    collection = platform.create_collection(
+        tk.EventConfig("Gate bench", "GATE", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400),
+        [tk.TierConfig("General", face_value=10**16, supply=supply, sale_start=now, sale_end=now + 20 * 86400,
+                       max_per_wallet=PER_FAN)],
+        salt=f"gate-bench-{secrets.token_hex(4)}", sender=organiser)
+    for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
+        collection.grant_role(role, operator.address, sender=organiser)
+    return collection
+
+
+def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[str, dict[uuid.UUID, object]]:
+    """Organiser, event, gate key, fans with issued tickets and a bound device key each (service functions)."""
+    app = create_app(settings)
+    runtime = app.state.runtime
+    keys: dict[uuid.UUID, object] = {}
+    with Session(runtime.engine) as session:
+        organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench organiser"))
+        event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
+                               data=EventCreate(collection_address=collection.address, name="Gate bench"))
+        _, gate_token = create_gate_key(session=session, event=event)
+        for batch in range(-(-tickets // PER_FAN)):
+            fan, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            quantity = min(PER_FAN, tickets - batch * PER_FAN)
+            issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
+                          data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),
+                          idempotency_key=f"bench-{batch}")
+            for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
+                device = codes.new_device_key()
+                gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
+                                 public_key=codes.public_key_text(device), fan=fan)
+                keys[ticket.id] = device
+    runtime.engine.dispose()
+    return gate_token, keys
+
+
+def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
+    """One JSON body per ticket, signed for the next window: accepted for the next 30 to 45 seconds."""
+    window = codes.window_of(time.time()) + 1
+    with path.open("w") as out:
+        for ticket_id, key in keys.items():
+            out.write(json.dumps({"code": codes.sign_code(key, ticket_id, window)}) + "\n")  # type: ignore[arg-type]
+
+
+@contextmanager
+def _gateway(settings: Settings, workers: int):
+    port = _free_port()
+    env = {**os.environ, "GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_RPC_URL": settings.rpc_url,
+           "GATEWAY_CHAIN_ID": str(settings.chain_id), "GATEWAY_RUN_MIGRATIONS": "false",
+           "GATEWAY_KEY_ENCRYPTION_SECRET": settings.key_encryption_secret.get_secret_value(),
+           "GATEWAY_OPERATOR_KEY": settings.operator_key.get_secret_value()}  # type: ignore[union-attr]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gateway.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wrk(url: str, gate_token: str, bodies: Path, seconds: int, connections: int) -> dict[str, float]:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s", "-s", str(HERE / "wrk" / "gate.lua"),
+         url, "--", str(bodies), "1"],
+        env={**os.environ, "GATE_KEY": gate_token}, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    duration = figures["duration_us"] / 1e6
+    return {"rps": round(figures["requests"] / duration, 1), "p50_ms": round(figures["p50_us"] / 1000, 2),
+            "p99_ms": round(figures["p99_us"] / 1000, 2), "requests": figures["requests"], "errors": errors}
+
+
+def _check_answers(url: str, gate_token: str, bodies: Path, path: str, sample: int = 20) -> None:
+    """The load is real work: a sample of the same codes must admit (verify) before the run."""
+    lines = bodies.read_text().splitlines()[:sample]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {gate_token}"}) as client:
+        for line in lines:
+            answer = client.post(path, content=line, headers={"Content-Type": "application/json"}).json()
+            if not answer.get("admit"):
+                raise RuntimeError(f"bench codes do not admit: {answer}")
+
+
+def measure(kind: str, tickets: int, workers: int, seconds: int, connections: int) -> dict[str, float]:
+    directory = Path(tempfile.mkdtemp(prefix="gate-bench-"))
+    try:
+        with tk.local_chain() as chain, _database(kind, directory) as database_url:
+            organiser, operator = chain.account(0), chain.account(9)
+            collection = _collection(chain, organiser, operator, tickets)
+            settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
+            started = time.perf_counter()
+            gate_token, keys = _seed(settings, collection, tickets)
+            seeded = time.perf_counter() - started
+            bodies = directory / "bodies.jsonl"
+            with _gateway(settings, workers) as url:
+                _bodies(keys, bodies)
+                _check_answers(url, gate_token, bodies, "/gate/verify")
+                _wrk(url + "/gate/verify", gate_token, bodies, 2, connections)  # warm-up
+                verify = _wrk(url + "/gate/verify", gate_token, bodies, seconds, connections)
+                _bodies(keys, bodies)
+                checkin = _wrk(url + "/gate/scan", gate_token, bodies, seconds, connections)
+            engine = create_app(settings.model_copy(update={"run_migrations": False})).state.runtime.engine
+            with Session(engine) as session:
+                admitted = session.exec(select(func.count()).select_from(Admission)).one()
+            engine.dispose()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    # wrk counts completed responses; up to `connections` requests were still in flight at the end.
+    scanned = min(checkin["requests"], tickets)
+    if not scanned <= admitted <= min(scanned + connections, tickets):
+        raise RuntimeError(f"{admitted} admissions for {scanned} distinct tickets scanned")
+    suffix = "" if kind == "sqlite" else "_pg"
+    return {f"gate.verify_rps{suffix}": verify["rps"], f"gate.verify_p50_ms{suffix}": verify["p50_ms"],
+            f"gate.verify_p99_ms{suffix}": verify["p99_ms"], f"gate.checkin_rps{suffix}": checkin["rps"],
+            f"gate.checkin_p50_ms{suffix}": checkin["p50_ms"], f"gate.checkin_p99_ms{suffix}": checkin["p99_ms"],
+            f"gate.errors{suffix}": verify["errors"] + checkin["errors"],
+            f"gate.checkin_repeats{suffix}": max(0, checkin["requests"] - tickets),
+            f"gate.seed_s{suffix}": round(seeded, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--tickets", type=int, default=6000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--out", default="bench/results/gate.json")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
+    result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": args.connections,
+                                "gate.tickets": args.tickets}
+    for kind in args.db.split(","):
+        result |= measure(kind, args.tickets, args.workers, args.seconds, args.connections)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        print(f"{key:>26}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+-- wrk script for the gate benchmark: POSTs {"code": ...} bodies read from a file, one per line.
+-- Each thread walks its own stride of the file (thread k takes lines k, k+n, ...), so a check-in run
+-- scans every ticket once before any repeats. Prints one JSON line of figures at the end.
+-- usage: wrk -t T -c C -d D -s gate.lua URL -- <bodies file> <thread count>
+
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, count = args[1], tonumber(args[2])
+  bodies = {}
+  local index = 0
+  for line in io.lines(path) do
+    if index % count == id then table.insert(bodies, line) end
+    index = index + 1
+  end
+  position = 0
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("GATE_KEY")
+end
+
+function request()
+  position = position % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[position])
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, "timeouts": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    errors.connect, errors.read, errors.write, errors.status, errors.timeout))
+end

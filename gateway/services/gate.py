@@ -1,0 +1,505 @@
+"""The gate (docs/gate.md): device keys bound to tickets, checking rotating codes, the check-in, offline
+snapshots and the sync of offline scans.
+
+`admit` is the only write path for check-ins, online scans and synced offline scans alike: one
+INSERT ... ON CONFLICT DO NOTHING on gate_admissions' unique `ticket_id`, committed at once. Of any number
+of simultaneous scans of one ticket, in any number of processes, exactly one inserts the row; the others
+find it and are refused (`already_checked_in`), or, for offline scans, become a recorded conflict.
+
+Checking a code (`verify_code`) is one indexed query: the ticket with its tier, holder, active device key,
+admission and indexed chain state, joined by primary and unique keys. The only thing a process reuses
+between requests is whether an event is cancelled (for `gate_cache_seconds`, default 2 s): that answer comes
+from the indexer's chain_events and would otherwise cost a scan of the collection's events. Holders, keys and
+admissions are read fresh on every check, so a moved ticket stops admitting at once.
+
+Who holds a ticket: the fan account in `tickets.owner_fan_id` (the gateway's own record, followed by the
+indexer); else the indexed on-chain owner (`indexed_tokens.owner`, self-custody wallets). A ticket the
+indexer has not seen yet has no known holder: its key's binding (made against the chain) stands.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import to_checksum_address
+from sqlalchemy import String, and_, cast, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+from sqlmodel import select as orm_select
+
+import ticketkit as tk
+
+from ..core import codes
+from ..core.config import Settings
+from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from ..indexer.models import ChainEvent, IndexedToken
+from ..models import (
+    Admission,
+    AdmissionRef,
+    ApiKey,
+    DeviceKey,
+    DeviceMessage,
+    Event,
+    Fan,
+    GateConflict,
+    GateConflictPublic,
+    GateRefusal,
+    OfflineScan,
+    OfflineScanResult,
+    Ticket,
+    Tier,
+    utcnow,
+)
+from ..runtime import Runtime
+
+# Refusal reasons, in the order they are checked (docs/gate.md).
+REASONS = ("malformed_code", "unknown_ticket", "wrong_event", "no_device_key", "bad_signature", "expired_code",
+           "cancelled", "not_owner", "already_checked_in")
+MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
+MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
+
+T = Ticket.__table__
+F = Fan.__table__
+TR = Tier.__table__
+IT = IndexedToken.__table__
+DK = DeviceKey.__table__
+A = Admission.__table__
+K = ApiKey.__table__
+C = GateConflict.__table__
+R = GateRefusal.__table__
+CE = ChainEvent.__table__
+
+# The whole check in one query: every join is on a primary or unique key (device keys: indexed ticket_id).
+_LOOKUP = (
+    select(T.c.id, T.c.event_id, T.c.chain_id, T.c.contract, T.c.token_id, T.c.tier_id, T.c.owner_fan_id,
+           TR.c.name.label("tier_name"), F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"),
+           IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"), DK.c.public_key,
+           DK.c.holder.label("key_holder"), A.c.id.label("admission_id"), A.c.gate_key_id.label("admission_gate"),
+           A.c.nonce.label("admission_nonce"))
+    .select_from(T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
+                 .outerjoin(F, F.c.id == T.c.owner_fan_id)
+                 .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
+                                     IT.c.token_id == cast(T.c.token_id, String)))
+                 .outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None)))
+                 .outerjoin(A, A.c.ticket_id == T.c.id))
+    .order_by(DK.c.created_at.desc())
+    .limit(1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A gate's answer. `admit` False: `reason` is one of REASONS. Ticket fields once the ticket is known."""
+
+    admit: bool
+    reason: str | None = None
+    ticket_id: uuid.UUID | None = None
+    token_id: int | None = None
+    tier_id: int | None = None
+    tier_name: str | None = None
+
+    def refuse(self, reason: str) -> Verdict:
+        return replace(self, admit=False, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    verdict: Verdict
+    row: Any = None  # the lookup row, once the ticket was found
+
+
+# ---- small helpers
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def _same_address(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+_cancel_cache: dict[uuid.UUID, tuple[float, bool]] = {}
+_cancel_lock = threading.Lock()
+
+
+def _event_cancelled(session: Session, event_id: uuid.UUID, chain_id: int, contract: str, ttl: float) -> bool:
+    """Whether the indexer has seen the collection's EventCancelled; reused for `ttl` seconds per process."""
+    now = time.monotonic()
+    cached = _cancel_cache.get(event_id)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
+    found = session.connection().execute(
+        select(CE.c.id).where(CE.c.chain_id == chain_id, CE.c.contract == contract, CE.c.token_id.is_(None),
+                              CE.c.name == "EventCancelled").limit(1)).first() is not None
+    with _cancel_lock:
+        _cancel_cache[event_id] = (now, found)
+    return found
+
+
+def forget_cancellations() -> None:
+    """Drop the per-process cancellation cache (tests)."""
+    with _cancel_lock:
+        _cancel_cache.clear()
+
+
+# ---- checking a code
+def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str, unix_time: float) -> _Checked:
+    try:
+        code = codes.decode(text)
+    except codes.CodeError:
+        return _Checked(Verdict(False, "malformed_code"))
+    row = session.connection().execute(_LOOKUP.where(T.c.id == code.ticket_id)).first()
+    if row is None:
+        return _Checked(Verdict(False, "unknown_ticket"))
+    if row.event_id != event_id:
+        return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
+    verdict = Verdict(False, None, row.id, row.token_id, row.tier_id, row.tier_name)
+    if row.public_key is None:
+        return _Checked(verdict.refuse("no_device_key"), row)
+    if not codes.verify_code_signature(codes.load_public_key(row.public_key), code):
+        return _Checked(verdict.refuse("bad_signature"), row)
+    if not codes.window_accepted(code.window, unix_time, settings.gate_window_seconds):
+        return _Checked(verdict.refuse("expired_code"), row)
+    if row.chain_burned or _event_cancelled(session, event_id, row.chain_id, row.contract,
+                                            settings.gate_cache_seconds):
+        return _Checked(verdict.refuse("cancelled"), row)
+    holder = row.fan_address or row.chain_owner  # None: not indexed yet, the binding's check stands
+    if holder is not None and not _same_address(holder, row.key_holder):
+        return _Checked(verdict.refuse("not_owner"), row)
+    if row.admission_id is not None or row.chain_used:
+        return _Checked(verdict.refuse("already_checked_in"), row)
+    return _Checked(replace(verdict, admit=True), row)
+
+
+def verify_code(*, session: Session, settings: Settings, gate_key: ApiKey, code: str,
+                unix_time: float | None = None) -> Verdict:
+    """Would this code admit at this gate now? Reads only (one query)."""
+    return _check(session, settings, gate_key.event_id, code, time.time() if unix_time is None else unix_time).verdict
+
+
+# ---- the check-in
+def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_id: int, gate_key_id: uuid.UUID,
+          device: str | None, source: str, scanned_at: datetime, nonce: str | None = None) -> tuple[bool, Any]:
+    """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
+
+    Returns (True, the new row's values) for the one caller that admitted the ticket, else (False, the
+    admission on record). The row is queued for the chain (`chain_status` queued).
+    """
+    values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": ticket_id, "token_id": token_id,
+              "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
+              "scanned_at": scanned_at, "admitted_at": utcnow(), "chain_status": "queued", "batch_id": None}
+    statement = (_insert(session, A).values(**values).on_conflict_do_nothing(index_elements=["ticket_id"])
+                 .returning(A.c.id))  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT inserts
+    inserted = session.connection().execute(statement).first() is not None
+    session.commit()
+    if inserted:
+        return True, values
+    return False, session.connection().execute(select(A).where(A.c.ticket_id == ticket_id)).one()
+
+
+def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.UUID, verdict: Verdict,
+                    device: str | None, source: str, scanned_at: datetime) -> None:
+    session.connection().execute(R.insert().values(
+        id=uuid.uuid4(), event_id=event_id, gate_key_id=gate_key_id, ticket_id=verdict.ticket_id,
+        reason=verdict.reason, device=device, source=source, scanned_at=scanned_at, created_at=utcnow()))
+    session.commit()
+
+
+def scan(*, session: Session, settings: Settings, gate_key: ApiKey, code: str, device: str | None = None,
+         nonce: str | None = None, unix_time: float | None = None) -> Verdict:
+    """Check a code and, if it admits, check the ticket in (`admit`). Refusals are recorded with their reason.
+
+    A repeated `nonce` from the same gate key whose scan admitted the ticket is answered `admit` again
+    (a retry after a lost response), without a second admission.
+    """
+    unix_time = time.time() if unix_time is None else unix_time
+    scanned_at = datetime.fromtimestamp(unix_time, timezone.utc)
+    event_id = gate_key.event_id
+    checked = _check(session, settings, event_id, code, unix_time)
+    verdict, row = checked.verdict, checked.row
+    if verdict.reason == "already_checked_in" and nonce is not None and row.admission_nonce == nonce \
+            and row.admission_gate == gate_key.id:
+        return replace(verdict, admit=True, reason=None)
+    if verdict.admit:
+        admitted, existing = admit(session, event_id=event_id, ticket_id=row.id, token_id=row.token_id,
+                                   gate_key_id=gate_key.id, device=device, source="online", scanned_at=scanned_at,
+                                   nonce=nonce)
+        if admitted or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
+            return verdict
+        verdict = verdict.refuse("already_checked_in")
+    _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, verdict=verdict, device=device,
+                    source="online", scanned_at=scanned_at)
+    return verdict
+
+
+# ---- offline: snapshots and sync
+@lru_cache(maxsize=8)
+def _signing_key(configured: str | None, secret: str) -> ec.EllipticCurvePrivateKey:
+    return codes.load_private_key(configured) if configured else codes.derive_signing_key(secret)
+
+
+def signing_key(settings: Settings) -> ec.EllipticCurvePrivateKey:
+    """The gateway's snapshot key: `gate_signing_key`, else derived from `key_encryption_secret`."""
+    configured = settings.gate_signing_key.get_secret_value() if settings.gate_signing_key else None
+    return _signing_key(configured, settings.key_encryption_secret.get_secret_value())
+
+
+def snapshot_public_key(settings: Settings) -> str:
+    return codes.public_key_text(signing_key(settings))
+
+
+def snapshot(*, session: Session, settings: Settings, gate_key: ApiKey) -> tuple[str, str, str]:
+    """The event's gate state as JSON text, its signature and the public key: (payload, signature, key)."""
+    event = session.get(Event, gate_key.event_id)
+    if event is None:
+        raise NotFound("no such event", code="event_not_found")
+    conn = session.connection()
+    rows = conn.execute(
+        select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"), F.c.address.label("fan_address"),
+               IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"),
+               A.c.id.label("admission_id"))
+        .select_from(T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
+                     .outerjoin(F, F.c.id == T.c.owner_fan_id)
+                     .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
+                                         IT.c.token_id == cast(T.c.token_id, String)))
+                     .outerjoin(A, A.c.ticket_id == T.c.id))
+        .where(T.c.event_id == event.id).order_by(T.c.token_id)).all()
+    active: dict[uuid.UUID, Any] = {}
+    revoked = []
+    for key in conn.execute(select(DK.c.ticket_id, DK.c.public_key, DK.c.holder, DK.c.revoked_at)
+                            .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+                            .where(T.c.event_id == event.id).order_by(DK.c.created_at)):
+        if key.revoked_at is None:
+            active[key.ticket_id] = key  # the newest active key wins (there is one)
+        else:
+            revoked.append({"ticket_id": str(key.ticket_id), "public_key": key.public_key,
+                            "revoked_at": int(_aware(key.revoked_at).timestamp())})
+    cancelled = conn.execute(select(CE.c.id).where(CE.c.chain_id == event.chain_id,
+                                                   CE.c.contract == event.collection_address,
+                                                   CE.c.token_id.is_(None), CE.c.name == "EventCancelled")
+                             .limit(1)).first() is not None
+    tickets = []
+    for row in rows:
+        key = active.get(row.id)
+        holder = row.fan_address or row.chain_owner
+        tickets.append({
+            "id": str(row.id), "token_id": row.token_id, "tier_id": row.tier_id, "tier_name": row.tier_name,
+            "device_key": key.public_key if key is not None else None,
+            "holder_changed": key is not None and holder is not None and not _same_address(holder, key.holder),
+            "checked_in": row.admission_id is not None or bool(row.chain_used),
+            "refunded": bool(row.chain_burned),
+        })
+    payload = json.dumps({"version": 1, "event_id": str(event.id), "chain_id": event.chain_id,
+                          "collection": event.collection_address, "generated_at": int(time.time()),
+                          "window_seconds": settings.gate_window_seconds, "cancelled": cancelled,
+                          "tickets": tickets, "revoked_keys": revoked}, separators=(",", ":"), sort_keys=True)
+    key = signing_key(settings)
+    return payload, codes.sign_bytes(key, payload.encode()), codes.public_key_text(key)
+
+
+def _key_refs(session: Session, gate_key_ids: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    if not gate_key_ids:
+        return {}
+    return dict(session.connection().execute(select(K.c.id, K.c.label).where(K.c.id.in_(gate_key_ids))).all())
+
+
+def _sync_one(session: Session, settings: Settings, gate_key: ApiKey, device: str, item: OfflineScan,
+              labels: dict[uuid.UUID, str | None]) -> OfflineScanResult:
+    scanned_at = _aware(item.scanned_at)
+    event_id = gate_key.event_id
+
+    def rejected(reason: str, ticket: Any = None) -> OfflineScanResult:
+        ticket_id = ticket.id if ticket is not None else None
+        _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, device=device, source="offline",
+                        scanned_at=scanned_at, verdict=Verdict(False, reason, ticket_id))
+        return OfflineScanResult(result="rejected", reason=reason, ticket_id=ticket_id,
+                                 token_id=ticket.token_id if ticket is not None and reason != "wrong_event" else None)
+
+    try:
+        code = codes.decode(item.code)
+    except codes.CodeError:
+        return rejected("malformed_code")
+    conn = session.connection()
+    ticket = conn.execute(select(T.c.id, T.c.event_id, T.c.token_id).where(T.c.id == code.ticket_id)).first()
+    if ticket is None:
+        return rejected("unknown_ticket")
+    if ticket.event_id != event_id:
+        return rejected("wrong_event", ticket)
+    # Genuine: signed by a key bound to this ticket at some point. The gate decided with its snapshot; a
+    # key revoked since still made a genuine code, and the admission it led to is recorded as it happened.
+    keys = conn.execute(select(DK.c.public_key).where(DK.c.ticket_id == ticket.id)).scalars().all()
+    if not keys:
+        return rejected("no_device_key", ticket)
+    if not any(codes.verify_code_signature(codes.load_public_key(k), code) for k in set(keys)):
+        return rejected("bad_signature", ticket)
+    if not codes.window_accepted(code.window, scanned_at.timestamp(), settings.gate_window_seconds):
+        return rejected("expired_code", ticket)
+    admitted, existing = admit(session, event_id=event_id, ticket_id=ticket.id, token_id=ticket.token_id,
+                               gate_key_id=gate_key.id, device=device, source="offline", scanned_at=scanned_at)
+    result = OfflineScanResult(result="admitted", ticket_id=ticket.id, token_id=ticket.token_id)
+    if admitted:
+        return result
+    if existing.gate_key_id == gate_key.id and existing.device == device and existing.source == "offline" \
+            and _aware(existing.scanned_at) == scanned_at:
+        result.result = "already_admitted_here"
+        return result
+    session.connection().execute(
+        _insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id, admission_id=existing.id,
+                                   gate_key_id=gate_key.id, device=device, scanned_at=scanned_at, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
+    session.commit()
+    if existing.gate_key_id not in labels:
+        labels.update(_key_refs(session, {existing.gate_key_id}))
+    result.result = "conflict"
+    result.admitted_by = AdmissionRef(gate_key_id=existing.gate_key_id, gate_label=labels.get(existing.gate_key_id),
+                                      device=existing.device, source=existing.source,
+                                      scanned_at=_aware(existing.scanned_at))
+    return result
+
+
+def sync_offline_scans(*, session: Session, settings: Settings, gate_key: ApiKey, device: str,
+                       scans: list[OfflineScan]) -> list[OfflineScanResult]:
+    """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
+    `already_admitted_here` (this very scan was synced before); `conflict` (the ticket was admitted by another
+    scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not genuine)."""
+    labels: dict[uuid.UUID, str | None] = {}
+    return [_sync_one(session, settings, gate_key, device, item, labels) for item in scans]
+
+
+def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPublic]:
+    """The event's conflicts, oldest first: the admission that counted and the offline scan that was refused."""
+    conn = session.connection()
+    rows = conn.execute(
+        select(C.c.id, C.c.ticket_id, C.c.gate_key_id, C.c.device, C.c.scanned_at, C.c.created_at,
+               T.c.token_id, A.c.gate_key_id.label("a_gate"), A.c.device.label("a_device"),
+               A.c.source.label("a_source"), A.c.scanned_at.label("a_scanned_at"))
+        .select_from(C.join(A, A.c.id == C.c.admission_id).join(T, T.c.id == C.c.ticket_id))
+        .where(C.c.event_id == event.id).order_by(C.c.created_at, C.c.id)).all()
+    labels = _key_refs(session, {r.gate_key_id for r in rows} | {r.a_gate for r in rows})
+    return [GateConflictPublic(
+        id=r.id, ticket_id=r.ticket_id, token_id=r.token_id, created_at=_aware(r.created_at),
+        counted=AdmissionRef(gate_key_id=r.a_gate, gate_label=labels.get(r.a_gate), device=r.a_device,
+                             source=r.a_source, scanned_at=_aware(r.a_scanned_at)),
+        other=AdmissionRef(gate_key_id=r.gate_key_id, gate_label=labels.get(r.gate_key_id), device=r.device,
+                           source="offline", scanned_at=_aware(r.scanned_at)),
+    ) for r in rows]
+
+
+# ---- binding device keys
+def _expiry_text(expires_at: int) -> str:
+    return datetime.fromtimestamp(expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def binding_message(ticket: Ticket, public_key: str, expires_at: int) -> str:
+    """The EIP-191 text a self-custody holder signs to bind `public_key` to `ticket` (docs/gate.md)."""
+    return ("ticketkit: bind this device key to my ticket. Its codes admit me at the door.\n\n"
+            f"Ticket: {ticket.id}\nChain ID: {ticket.chain_id}\nContract: {ticket.contract}\n"
+            f"Token ID: {ticket.token_id}\nDevice key: {public_key}\n"
+            f"Expires: {expires_at} ({_expiry_text(expires_at)})")
+
+
+def _public_key(text: str) -> str:
+    try:
+        codes.load_public_key(text)
+    except codes.CodeError:
+        raise Unprocessable("public_key is not a P-256 point (base64url, 65 bytes uncompressed)",
+                            code="invalid_public_key") from None
+    return text
+
+
+def _ticket(session: Session, ticket_id: uuid.UUID) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound("no such ticket", code="ticket_not_found")
+    return ticket
+
+
+def device_message(*, session: Session, ticket_id: uuid.UUID, public_key: str) -> DeviceMessage:
+    ticket = _ticket(session, ticket_id)
+    expires_at = int(time.time()) + MESSAGE_TTL
+    return DeviceMessage(ticket_id=ticket.id, message=binding_message(ticket, _public_key(public_key), expires_at),
+                         expires_at=expires_at)
+
+
+def ticket_by_token(*, session: Session, chain_id: int, contract: str, token_id: int) -> Ticket:
+    try:
+        address = to_checksum_address(contract)
+    except ValueError:
+        raise NotFound("no such ticket", code="ticket_not_found") from None
+    ticket = session.exec(orm_select(Ticket).where(Ticket.chain_id == chain_id, Ticket.contract == address,
+                                               Ticket.token_id == token_id)).first()
+    if ticket is None:
+        raise NotFound("no such ticket", code="ticket_not_found")
+    return ticket
+
+
+def _wallet_holder(runtime: Runtime, ticket: Ticket, public_key: str, signature: str, expires_at: int) -> str:
+    now = int(time.time())
+    if expires_at <= now:
+        raise Unprocessable("the signed binding message has expired; ask for a new one", code="message_expired")
+    if expires_at > now + MAX_MESSAGE_TTL:
+        raise Unprocessable("expires_at is too far ahead", code="invalid_expiry")
+    try:
+        signer = Account.recover_message(encode_defunct(text=binding_message(ticket, public_key, expires_at)),
+                                         signature=signature)
+    except Exception:  # noqa: BLE001 - an undecodable signature is a bad one
+        raise Unprocessable("the signature does not recover an address for this message",
+                            code="bad_signature") from None
+    try:
+        owner = tk.Collection(runtime.chain(), ticket.contract).owner_of(ticket.token_id)
+    except tk.ContractRevert:
+        owner = None  # burned (refunded)
+    if not _same_address(owner, signer):
+        raise Forbidden("the signer does not hold this ticket on chain", code="not_owner")
+    return to_checksum_address(signer)
+
+
+def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, public_key: str, fan: Fan | None,
+                wallet_signature: str | None = None, expires_at: int | None = None) -> DeviceKey:
+    """The only write path for device keys: bind `public_key` to the ticket for its holder, revoking the
+    previous key. Self-custody: `wallet_signature` by the on-chain owner over `binding_message`. Account
+    holders: their session (`fan`). Binding the active key again for the same holder changes nothing."""
+    public_key = _public_key(public_key)
+    ticket = _ticket(session, ticket_id)
+    if wallet_signature is not None:
+        if expires_at is None:
+            raise Unprocessable("a wallet binding needs the message's expires_at", code="invalid_expiry")
+        holder, bound_by = _wallet_holder(runtime, ticket, public_key, wallet_signature, expires_at), "wallet"
+    else:
+        if fan is None:
+            raise Unauthorized("a fan session token or a wallet signature is required")
+        if ticket.owner_fan_id != fan.id:
+            raise NotFound("no such ticket", code="ticket_not_found")
+        holder, bound_by = fan.address, "gateway"
+    # One binder at a time per ticket: the row lock on PostgreSQL; on SQLite the UPDATE below takes the
+    # database's write lock before anything is decided from what it reads.
+    session.exec(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update()).first()
+    now = utcnow()
+    session.connection().execute(update(DK).where(DK.c.ticket_id == ticket.id, DK.c.revoked_at.is_(None),
+                                                  ~and_(DK.c.public_key == public_key, DK.c.holder == holder))
+                                 .values(revoked_at=now))
+    current = session.exec(orm_select(DeviceKey).where(DeviceKey.ticket_id == ticket.id, DeviceKey.revoked_at.is_(None),
+                                                   DeviceKey.public_key == public_key,
+                                                   DeviceKey.holder == holder)).first()
+    if current is None:
+        current = DeviceKey(ticket_id=ticket.id, public_key=public_key, holder=holder, bound_by=bound_by,
+                            created_at=now)
+        session.add(current)
+    session.commit()
+    session.refresh(current)
+    return current

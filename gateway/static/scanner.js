@@ -1,0 +1,335 @@
+// The gate scanner: camera frames -> jsQR -> POST /gate/scan -> a full-screen green ADMIT or red REFUSED.
+//
+// With no network it decides from the event's signed snapshot (offline.js), keeps its admissions here and
+// sends them with POST /gate/sync once the network is back. Kept in localStorage (one gate, one event):
+// the gate key, this device's name, the last verified snapshot with its key, the tickets admitted here, and
+// the admissions not yet synced.
+
+import { Snapshot, verifySnapshot } from "./offline.js";
+
+const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
+const STORE = {
+  key: "ticketkit.gate.key",
+  device: "ticketkit.gate.device",
+  snapshot: "ticketkit.gate.snapshot",
+  admitted: "ticketkit.gate.admitted",
+  pending: "ticketkit.gate.pending",
+};
+const ANSWER_MS = 2000; // an answer stays up this long, and the same code is not taken again before it ends
+const MIN_ANSWER_MS = 800; // a different code may replace an answer after this long
+const FRAME_MS = 120;
+const REQUEST_MS = 4000; // longer than this and the gate decides offline
+const SNAPSHOT_MS = 30_000;
+const SYNC_MS = 5_000;
+const MAX_CODE = 512;
+
+const REASONS = {
+  malformed_code: "Not a ticket code",
+  unknown_ticket: "Unknown ticket",
+  wrong_event: "Ticket for another event",
+  no_device_key: "Ticket not set up on a phone",
+  bad_signature: "Code not signed by the ticket's phone",
+  expired_code: "Old code (screenshot?)",
+  not_owner: "Ticket has changed hands: the new holder must open it",
+  already_checked_in: "Already checked in",
+  cancelled: "Cancelled",
+  no_snapshot: "Offline and no snapshot: cannot check",
+  gate_key_refused: "Gate key refused: check the key",
+};
+
+const $ = (id) => document.getElementById(id);
+const load = (name, fallback) => JSON.parse(localStorage.getItem(name) ?? "null") ?? fallback;
+const save = (name, value) => localStorage.setItem(name, JSON.stringify(value));
+
+let gateKey = localStorage.getItem(STORE.key);
+let device = localStorage.getItem(STORE.device);
+let snapshot = null; // Snapshot
+let snapshotAt = null;
+let admittedHere = new Set(load(STORE.admitted, []));
+let pending = load(STORE.pending, []); // [{code, scanned_at, ticket_id}]
+let last = { code: null, at: 0 };
+let deciding = false;
+let syncing = false;
+let hideTimer = null;
+const frame = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+
+/** The network is out of reach: decide offline. */
+class Unreachable extends Error {}
+
+class Refused extends Error {
+  constructor(status, body) {
+    super(body?.detail && typeof body.detail === "string" ? body.detail : `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error;
+  }
+}
+
+async function call(path, body) {
+  if (!navigator.onLine) throw new Unreachable("offline");
+  const headers = { Authorization: `Bearer ${gateKey}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(new URL(path, API), {
+      method: body === undefined ? "GET" : "POST", headers, cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_MS),
+    });
+  } catch (error) {
+    throw new Unreachable(error.message);
+  }
+  if (response.status >= 500) throw new Unreachable(`HTTP ${response.status}`);
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new Refused(response.status, data);
+  return data;
+}
+
+// ---- the snapshot
+async function useSnapshot(stored) {
+  if (!stored || !(await verifySnapshot(stored.snapshot, stored.publicKey))) return false;
+  snapshot = new Snapshot(JSON.parse(stored.snapshot.payload));
+  snapshotAt = stored.fetchedAt;
+  return true;
+}
+
+async function refreshSnapshot() {
+  if (!gateKey) return;
+  try {
+    const { public_key: publicKey } = await call("gate/snapshot-key");
+    const fresh = await call("gate/snapshot");
+    const stored = { snapshot: { payload: fresh.payload, signature: fresh.signature }, publicKey,
+                     fetchedAt: new Date().toISOString() };
+    if (!(await useSnapshot(stored))) {
+      status("The snapshot's signature does not verify: offline checks use the previous one.", "error");
+      return;
+    }
+    save(STORE.snapshot, stored);
+  } catch (error) {
+    if (error instanceof Refused) status(`Snapshot refused: ${error.message}`, "error");
+    // Unreachable: keep the one we have
+  } finally {
+    renderBar();
+  }
+}
+
+// ---- deciding
+async function decide(code) {
+  if (code.length > MAX_CODE) return { admit: false, reason: "malformed_code", source: "local" };
+  try {
+    const answer = await call("gate/scan", { code, device });
+    if (answer.admit || answer.reason === "already_checked_in") remember(answer.ticket_id);
+    sync(); // the network is back: send what waits
+    return { ...answer, source: "online" };
+  } catch (error) {
+    if (error instanceof Refused) {
+      return { admit: false, reason: error.status === 401 || error.status === 403 ? "gate_key_refused" : error.code,
+               detail: error.message, source: "online" };
+    }
+    if (!(error instanceof Unreachable)) throw error;
+  }
+  if (!snapshot) return { admit: false, reason: "no_snapshot", source: "offline" };
+  const answer = await snapshot.decide(code, Date.now(), admittedHere);
+  if (answer.admit) {
+    pending.push({ code, scanned_at: new Date().toISOString(), ticket_id: answer.ticket_id });
+    save(STORE.pending, pending);
+    remember(answer.ticket_id);
+  }
+  return { ...answer, source: "offline" };
+}
+
+function remember(ticketId) {
+  if (!ticketId) return;
+  admittedHere.add(ticketId);
+  save(STORE.admitted, [...admittedHere]);
+}
+
+async function onCode(code) {
+  const now = performance.now();
+  if (deciding || now - last.at < MIN_ANSWER_MS || (code === last.code && now - last.at < ANSWER_MS)) return;
+  deciding = true;
+  try {
+    const answer = await decide(code);
+    last = { code, at: performance.now() };
+    showAnswer(answer);
+  } catch (error) {
+    status(`Scan failed: ${error.message}`, "error");
+  } finally {
+    deciding = false;
+  }
+}
+
+// ---- showing
+function showAnswer(answer) {
+  const tier = answer.tier_name ?? (answer.tier_id === null || answer.tier_id === undefined ? "" : `Tier ${answer.tier_id}`);
+  const reason = answer.admit ? "" : (REASONS[answer.reason] ?? answer.detail ?? answer.reason ?? "Refused");
+  const box = $("answer");
+  box.dataset.admit = String(Boolean(answer.admit));
+  box.dataset.reason = answer.reason ?? "";
+  box.dataset.source = answer.source;
+  $("answer-verdict").textContent = answer.admit ? "ADMIT" : "REFUSED";
+  $("answer-tier").textContent = tier;
+  $("answer-reason").textContent = reason;
+  $("answer-source").textContent = [
+    answer.token_id === null || answer.token_id === undefined ? "" : `Ticket #${answer.token_id}`,
+    answer.source === "offline" ? "decided offline" : "",
+  ].filter(Boolean).join(" · ");
+  box.hidden = false;
+  clearTimeout(hideTimer);
+  hideTimer = setTimeout(() => { box.hidden = true; }, ANSWER_MS);
+  navigator.vibrate?.(answer.admit ? 120 : [120, 80, 120]);
+
+  const item = document.createElement("li");
+  item.dataset.admit = box.dataset.admit;
+  item.dataset.reason = box.dataset.reason;
+  item.dataset.source = answer.source;
+  item.dataset.ticketId = answer.ticket_id ?? "";
+  item.textContent = [new Date().toLocaleTimeString(), answer.admit ? "ADMIT" : "REFUSED", tier, reason,
+                      answer.source === "offline" ? "(offline)" : ""].filter(Boolean).join(" ");
+  $("history").prepend(item);
+  while ($("history").children.length > 50) $("history").lastChild.remove();
+  renderBar();
+}
+
+function status(text, kind = "") {
+  $("status").textContent = text;
+  $("status").className = kind;
+}
+
+function renderBar() {
+  const online = navigator.onLine;
+  $("network").textContent = online ? "online" : "OFFLINE";
+  $("network").className = online ? "" : "offline";
+  const bar = $("bar");
+  bar.dataset.online = String(online);
+  bar.dataset.snapshotTickets = snapshot ? String(snapshot.size) : "";
+  bar.dataset.pending = String(pending.length);
+  $("snapshot-state").textContent = snapshot
+    ? `snapshot: ${snapshot.size} tickets, ${new Date(snapshotAt).toLocaleTimeString()}`
+    : "no snapshot yet";
+  $("pending-state").textContent = pending.length ? `${pending.length} offline scans to send` : "all scans sent";
+  $("change-key").disabled = pending.length > 0;
+}
+
+// ---- sending offline admissions
+async function sync() {
+  if (syncing || !pending.length || !gateKey) return;
+  syncing = true;
+  const batch = pending.slice(0, 100);
+  try {
+    const result = await call("gate/sync", { device, scans: batch.map(({ code, scanned_at }) => ({ code, scanned_at })) });
+    pending = pending.slice(batch.length);
+    save(STORE.pending, pending);
+    const count = (outcome) => result.results.filter((r) => r.result === outcome).length;
+    const [conflicts, rejected] = [count("conflict"), count("rejected")];
+    if (conflicts || rejected) {
+      status(`Of the offline admissions sent, ${conflicts} had been admitted by another gate first and ${rejected} `
+             + "were not genuine codes: both are reported to the organiser.", "error");
+    }
+  } catch (error) {
+    if (error instanceof Refused) status(`Sync refused: ${error.message}`, "error");
+  } finally {
+    syncing = false;
+    renderBar();
+  }
+}
+
+// ---- the camera
+async function startCamera() {
+  $("start").hidden = true;
+  status("Opening the camera…");
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: false, video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+    const video = $("camera");
+    video.srcObject = stream;
+    await video.play();
+    status("");
+    scanFrames();
+  } catch (error) {
+    $("start").hidden = false;
+    status(`No camera: ${error.message}`, "error");
+  }
+}
+
+function scanFrames() {
+  const video = $("camera");
+  try {
+    if (video.readyState >= video.HAVE_CURRENT_DATA && video.videoWidth) {
+      const scale = Math.min(1, 800 / Math.max(video.videoWidth, video.videoHeight));
+      const width = Math.round(video.videoWidth * scale);
+      const height = Math.round(video.videoHeight * scale);
+      frame.canvas.width = width;
+      frame.canvas.height = height;
+      frame.drawImage(video, 0, 0, width, height);
+      const found = window.jsQR(frame.getImageData(0, 0, width, height).data, width, height,
+                                { inversionAttempts: "dontInvert" });
+      if (found?.data) onCode(found.data);
+    }
+  } finally {
+    setTimeout(scanFrames, FRAME_MS);
+  }
+}
+
+// ---- setting up
+function ensureDevice() {
+  if (!device) {
+    device = `scanner-${crypto.randomUUID().slice(0, 8)}`;
+    localStorage.setItem(STORE.device, device);
+  }
+  return device;
+}
+
+async function start() {
+  $("setup").hidden = Boolean(gateKey);
+  $("scan").hidden = !gateKey;
+  $("change-key").hidden = !gateKey;
+  if (!gateKey) return;
+  ensureDevice();
+  await useSnapshot(load(STORE.snapshot, null)).catch(() => false);
+  renderBar();
+  await refreshSnapshot();
+  sync();
+}
+
+function readFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const key = params.get("key");
+  if (!key) return;
+  setKey(key);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function setKey(key) {
+  if (key === gateKey) return;
+  if (pending.length) {
+    status("This gate still has offline scans to send: the key stays until they are sent.", "error");
+    return;
+  }
+  // A new key may be another event's: forget what belonged to the old one (its scans are all sent).
+  for (const name of [STORE.snapshot, STORE.admitted, STORE.pending]) localStorage.removeItem(name);
+  snapshot = null;
+  admittedHere = new Set();
+  pending = [];
+  gateKey = key;
+  localStorage.setItem(STORE.key, key);
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setKey($("gate-key").value.trim());
+  start();
+});
+$("change-key").addEventListener("click", () => {
+  if (pending.length) return; // send the offline scans first
+  localStorage.removeItem(STORE.key);
+  gateKey = null;
+  start();
+});
+$("start").addEventListener("click", startCamera);
+window.addEventListener("online", () => { renderBar(); sync(); refreshSnapshot(); });
+window.addEventListener("offline", renderBar);
+setInterval(sync, SYNC_MS);
+setInterval(refreshSnapshot, SNAPSHOT_MS);
+navigator.serviceWorker?.register("sw.js", { scope: "./" }).catch(() => {});
+readFragment();
+start();

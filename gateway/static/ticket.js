@@ -1,0 +1,251 @@
+// The fan's ticket page: sign in with the session token, pick a ticket, show its rotating entry code.
+//
+// Each ticket gets its own device key, made here once (non-extractable, kept in IndexedDB) and bound to the
+// ticket by POST /tickets/{id}/device; the page then signs the current 15-second window and draws the QR,
+// again at every new window (docs/gate.md).
+
+import qrcode from "./vendor/qrcode.mjs";
+import * as gate from "./gatecode.js";
+import * as store from "./store.js";
+
+const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
+const TOKEN_KEY = "ticketkit.fanToken";
+const KEYS = "device-keys";
+const $ = (id) => document.getElementById(id);
+
+let token = null;
+let clockOffsetMs = 0; // the gateway's clock minus this phone's, used only when the phone is far off
+let pass = null; // {ticket, key, window, generation}
+let timer = null;
+let generation = 0;
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail && typeof body.detail === "string" ? body.detail : `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error;
+  }
+}
+
+const now = () => Date.now() + clockOffsetMs;
+
+function noteServerClock(response) {
+  const server = Date.parse(response.headers.get("date") ?? "");
+  if (Number.isNaN(server)) return;
+  const offset = server - Date.now();
+  // The Date header has 1 s resolution; the gate accepts one window either side. Correct only real drift.
+  clockOffsetMs = Math.abs(offset) > 10_000 ? offset : 0;
+}
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(new URL(path, API), {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  noteServerClock(response);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function status(text, kind = "") {
+  $("status").textContent = text;
+  $("status").className = kind;
+}
+
+function show(section) {
+  for (const id of ["sign-in", "tickets", "pass"]) $(id).hidden = id !== section;
+  $("sign-out").hidden = section === "sign-in";
+}
+
+/** The session token from `#token=...` (kept, then removed from the address bar) and a `ticket=` to open. */
+function readFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("token")) localStorage.setItem(TOKEN_KEY, params.get("token"));
+  const ticket = params.get("ticket");
+  if (params.has("token")) {
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  }
+  return ticket;
+}
+
+/** The fan's tickets; `wanted` (a ticket id from the link) is fetched on its own if the list lacks it. */
+async function loadTickets(wanted) {
+  let tickets = [];
+  try {
+    tickets = await api("fans/me/tickets");
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404 && error.code === "not_found")) throw error;
+    // This gateway has no ticket list: only a ticket named in the link can be shown.
+  }
+  if (wanted && !tickets.some((t) => t.id === wanted)) tickets = [...tickets, await api(`tickets/${wanted}`)];
+  return tickets;
+}
+
+function ticketLabel(ticket) {
+  const tier = ticket.tier_name ?? `tier ${ticket.tier_id}`;
+  return `${ticket.event_name ? `${ticket.event_name} · ` : ""}Ticket #${ticket.token_id} · ${tier}`;
+}
+
+function showList(tickets) {
+  stopPass();
+  const list = $("ticket-list");
+  list.replaceChildren();
+  for (const ticket of tickets) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.textContent = ticketLabel(ticket);
+    button.dataset.ticketId = ticket.id;
+    button.addEventListener("click", () => openPass(ticket));
+    item.append(button);
+    list.append(item);
+  }
+  status(tickets.length ? "" : "No tickets on this account yet (or open the link from your ticket e-mail).");
+  show("tickets");
+}
+
+/** This phone's key for the ticket: created once, non-extractable, bound to the ticket on the gateway. */
+async function deviceKey(ticketId, { rebind = false } = {}) {
+  let record = await store.get(KEYS, ticketId);
+  if (!record) {
+    const pair = await gate.generateDeviceKey();
+    record = { id: ticketId, privateKey: pair.privateKey, publicKey: await gate.exportPublicKey(pair.publicKey),
+               bound: false, createdAt: new Date().toISOString() };
+    await store.put(KEYS, record);
+  }
+  if (!record.bound || rebind) {
+    const bound = await api(`tickets/${ticketId}/device`, { method: "POST", body: { public_key: record.publicKey } });
+    record.bound = true;
+    record.windowSeconds = bound.window_seconds;
+    await store.put(KEYS, record);
+  }
+  return record;
+}
+
+async function openPass(ticket, options) {
+  stopPass();
+  const mine = ++generation;
+  $("pass-title").textContent = ticketLabel(ticket);
+  $("qr").dataset.ticketId = ticket.id;
+  show("pass");
+  status("Preparing this phone…");
+  try {
+    const key = await deviceKey(ticket.id, options);
+    if (mine !== generation) return;
+    pass = { ticket, key, window: null, generation: mine };
+    status("");
+    await tick();
+    timer = setInterval(tick, 250);
+    keepScreenOn();
+  } catch (error) {
+    status(`Could not prepare the code: ${error.message}`, "error");
+  }
+}
+
+function stopPass() {
+  clearInterval(timer);
+  timer = null;
+  pass = null;
+  generation++;
+}
+
+let signing = false;
+
+async function tick() {
+  if (!pass || signing) return;
+  const moment = now();
+  const seconds = pass.key.windowSeconds ?? gate.WINDOW_SECONDS;
+  const left = gate.msLeftInWindow(moment, seconds);
+  $("countdown-bar").style.width = `${(100 * left) / (seconds * 1000)}%`;
+  $("countdown-text").textContent = `New code in ${Math.ceil(left / 1000)} s`;
+  const w = gate.windowAt(moment, seconds);
+  if (w === pass.window) return;
+  const current = pass;
+  signing = true;
+  try {
+    const code = await gate.makeCode(current.key.privateKey, current.ticket.id, w);
+    if (current.generation !== generation) return;
+    drawCode(code, w);
+    current.window = w;
+  } catch (error) {
+    status(`Could not sign the code: ${error.message}`, "error");
+  } finally {
+    signing = false;
+  }
+}
+
+function drawCode(code, w) {
+  const qr = qrcode(0, "M");
+  qr.addData(code, "Byte");
+  qr.make();
+  const quiet = 4;
+  const modules = qr.getModuleCount();
+  const scale = Math.max(4, Math.floor(640 / (modules + 2 * quiet)));
+  const canvas = $("qr");
+  canvas.width = canvas.height = (modules + 2 * quiet) * scale;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "#000";
+  for (let row = 0; row < modules; row++) {
+    for (let col = 0; col < modules; col++) {
+      if (qr.isDark(row, col)) ctx.fillRect((col + quiet) * scale, (row + quiet) * scale, scale, scale);
+    }
+  }
+  canvas.dataset.code = code;
+  canvas.dataset.window = String(w);
+}
+
+async function keepScreenOn() {
+  try {
+    await navigator.wakeLock?.request("screen");
+  } catch {
+    // not allowed here (no user gesture, low battery): the code still works
+  }
+}
+
+function signOut() {
+  stopPass();
+  localStorage.removeItem(TOKEN_KEY);
+  token = null;
+  status("");
+  show("sign-in");
+}
+
+async function start() {
+  const wanted = readFragment();
+  token = localStorage.getItem(TOKEN_KEY);
+  if (!token) {
+    show("sign-in");
+    return;
+  }
+  status("Loading your tickets…");
+  try {
+    const tickets = await loadTickets(wanted);
+    const chosen = tickets.find((t) => t.id === wanted) ?? (tickets.length === 1 ? tickets[0] : null);
+    showList(tickets);
+    if (chosen) await openPass(chosen);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut();
+      status("That session token is not valid. Paste the one you were given.", "error");
+    } else {
+      status(`Could not load your tickets: ${error.message}`, "error");
+    }
+  }
+}
+
+$("sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  start();
+});
+$("sign-out").addEventListener("click", signOut);
+$("back").addEventListener("click", () => start());
+$("rebind").addEventListener("click", () => pass && openPass(pass.ticket, { rebind: true }));
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && tick());
+navigator.serviceWorker?.register("sw.js", { scope: "./" }).catch(() => {});
+start();

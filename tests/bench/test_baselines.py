@@ -1,0 +1,31 @@
+"""The baseline contracts compile with the product's compiler and settings, and measure sensibly.
+
+No timing is asserted. Gas relations only: each baseline is an ERC-721 that tracks balances, so a
+ticket to a new holder costs at least the two-slot floor, and ERC721A's extra token to the same
+holder writes no slot of its own.
+"""
+
+import pytest
+
+from bench import baselines
+from bench.gas_report import FLOOR_NEW_HOLDER
+
+
+@pytest.fixture(scope="module")
+def artifacts():
+    return baselines.compile_baselines()
+
+
+def test_baselines_compile_like_the_product(artifacts):
+    assert set(artifacts) == set(baselines.BASELINES)
+    for artifact in artifacts.values():
+        assert len(artifact["deployedBytecode"]) > 2 and artifact["abi"]
+    assert baselines.compiler_matches_product(artifacts)
+
+
+def test_baselines_measure(chain, artifacts):
+    gas = baselines.measure(chain, artifacts)
+    for prefix in ("oz_erc721", "erc721a"):
+        assert FLOOR_NEW_HOLDER < gas[f"{prefix}_mint_distinct_per_ticket"] < 60_000
+    assert 22_100 < gas["oz_erc721_mint_same_holder_per_extra_ticket"] < gas["oz_erc721_mint_distinct_per_ticket"]
+    assert 0 < gas["erc721a_mint_same_holder_per_extra_ticket"] < 5_000

@@ -1,0 +1,327 @@
+"""The fan's ticket page and the gate scanner page, in real Chromium against a real gateway and anvil.
+
+The gateway runs in uvicorn on a free port (SQLite file); the browser is Debian's chromium driven by
+Playwright. The scanner sees a real QR through Chromium's fake camera (a Y4M video made here from a code
+signed with a device key bound through the API). The fan page's QR is read back from the screen with zxing-cpp.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import threading
+import time
+import tomllib
+import uuid
+from fnmatch import fnmatch
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pytest
+import qrcode
+import uvicorn
+import zxingcpp
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+from sqlmodel import Session, select
+
+from gateway.api.routes import pages
+from gateway.core import codes
+from gateway.models import Admission, DeviceKey
+from gateway.static import vendor
+
+from .conftest import bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CODE = re.compile(r"^TK1\.[A-Za-z0-9_-]{112}$")
+
+
+# ---- no browser: what is served, and that it ships
+def test_vendored_libraries_equal_node_modules():
+    assert vendor.stale() == [], "vendored browser libraries differ from node_modules: run `make vendor`"
+    package = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    for source in vendor.FILES.values():  # each comes from a package pinned in package.json
+        name = source.split("/")[0]
+        installed = json.loads((vendor.NODE_MODULES / name / "package.json").read_text())["version"]
+        assert package[name] == installed, name
+
+
+def test_pages_and_their_files_are_served():
+    app = FastAPI()
+    pages.install(app)
+    with TestClient(app) as client:
+        for path, marker in [("/app/ticket", 'src="static/ticket.js"'), ("/app/scanner", 'src="static/scanner.js"')]:
+            response = client.get(path)
+            assert response.status_code == 200 and marker in response.text
+            assert response.headers["content-type"].startswith("text/html")
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+        for path in ["/app/static/ticket.js", "/app/static/vendor/qrcode.mjs", "/app/static/vendor/jsQR.js",
+                     "/app/sw.js"]:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"].startswith("text/javascript"), path  # module scripts need it
+        assert client.get("/app/static/app.css").headers["content-type"].startswith("text/css")
+        # only browser files: not the vendoring script, not a path out of the directory
+        for path in ["/app/static/vendor/__init__.py", "/app/static/__init__.py", "/app/static/../pages.py",
+                     "/app/static/nothing.js"]:
+            assert client.get(path).status_code == 404, path
+
+
+def test_every_served_file_is_package_data():
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = [f"{package.replace('.', '/')}/{glob}" for package, globs in package_data.items() for glob in globs]
+    served = [p for p in pages.STATIC.rglob("*") if p.suffix in {".html", ".js", ".mjs", ".css", ".txt"}]
+    assert len(served) >= 10
+    for path in served:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"
+
+
+# ---- a real gateway and a real browser
+@pytest.fixture()
+def database_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'gateway.db'}"  # one process serves the browser: SQLite is enough
+
+
+@pytest.fixture()
+def live(app):
+    """The app served by uvicorn on a free port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture()
+def client(live):
+    """The conftest helpers (organisers, events, fans, tickets) go over HTTP to the live gateway."""
+    with httpx.Client(base_url=live, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make deps` installs Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture()
+def launch(playwright, tmp_path):
+    """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
+    browsers = []
+
+    def do(video: Path | None = None):
+        args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if video is not None:
+            args.append(f"--use-file-for-fake-video-capture={video}")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browsers.append(browser)
+        return browser
+
+    yield do
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.fixture()
+def gate_key(client, org, gw_event):
+    response = client.post(f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"},
+                           headers=org["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()["api_key"]
+
+
+def _watch_errors(page) -> list[str]:
+    """Uncaught errors, console errors and failed requests (as "status path") of the page, as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda response: errors.append(f"{response.status} {urlsplit(response.url).path}")
+            if response.status >= 400 else None)
+    return errors
+
+
+def _read_qr(png: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))
+    assert [b.format for b in found] == [zxingcpp.BarcodeFormat.QRCode], found
+    return found[0].text
+
+
+def _verify(client, gate_key, code):
+    response = client.post("/gate/verify", json={"code": code}, headers=bearer(gate_key))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_fan_page_shows_a_rotating_code_the_gate_admits(launch, live, client, app, new_fan, issue, gate_key):
+    fan = new_fan()
+    ticket = issue(fan)["tickets"][0]
+    page = launch().new_page()
+    errors = _watch_errors(page)
+    page.clock.install()  # real time until fast-forwarded
+    page.goto(f"{live}/app/ticket#token={fan['session_token']}&ticket={ticket['id']}")
+    qr = page.locator("#qr")
+    expect(qr).to_have_attribute("data-code", CODE)
+    assert fan["session_token"] not in page.url  # the token left the address bar (kept in localStorage)
+    first = qr.get_attribute("data-code")
+    assert _read_qr(qr.screenshot()) == first  # the QR on screen is the code
+    decoded = codes.decode(first)
+    assert str(decoded.ticket_id) == ticket["id"] and decoded.window == int(qr.get_attribute("data-window"))
+    answer = _verify(client, gate_key, first)
+    assert answer["admit"] is True and answer["ticket_id"] == ticket["id"], answer
+    expect(page.locator("#countdown-text")).to_contain_text("New code in")
+
+    page.clock.fast_forward(15_000)  # the next window
+    expect(qr).not_to_have_attribute("data-code", first)
+    second = qr.get_attribute("data-code")
+    assert codes.decode(second).window == decoded.window + 1
+    assert _read_qr(qr.screenshot()) == second
+    assert _verify(client, gate_key, second)["admit"] is True  # within the gate's one window of drift
+
+    # the device key: made once, bound on the gateway, and its private half cannot leave the browser
+    stored = page.evaluate("""(id) => new Promise((resolve, reject) => {
+        const open = indexedDB.open("ticketkit");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+            const get = open.result.transaction("device-keys").objectStore("device-keys").get(id);
+            get.onsuccess = async () => {
+                const record = get.result;
+                let exported = "exported";
+                try { await crypto.subtle.exportKey("pkcs8", record.privateKey); }
+                catch (error) { exported = error.name; }
+                resolve({publicKey: record.publicKey, extractable: record.privateKey.extractable, exported});
+            };
+        };
+    })""", ticket["id"])
+    assert stored["extractable"] is False and stored["exported"] == "InvalidAccessError", stored
+    page.reload()
+    expect(qr).to_have_attribute("data-code", CODE)
+    with Session(app.state.runtime.engine) as session:
+        keys = session.exec(select(DeviceKey).where(DeviceKey.ticket_id == uuid.UUID(ticket["id"]))).all()
+    assert [k.public_key for k in keys] == [stored["publicKey"]]  # bound once, reused after a reload
+    # The one request allowed to fail: this gateway has no ticket list yet; the page then shows the linked ticket.
+    assert set(errors) <= {"404 /fans/me/tickets"}, errors
+
+
+# ---- the scanner sees a real QR through Chromium's fake camera
+def _y4m(path: Path, text: str, size: int = 720, frames: int = 3) -> Path:
+    """A Y4M video (4:2:0, full range) of `text` as a QR code, black on white, filling the frame."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    qr.add_data(text)
+    qr.make(fit=True)
+    modules = np.array(qr.get_matrix(), dtype=bool)
+    scale = size // len(modules)
+    image = np.repeat(np.repeat(np.where(modules, 0, 255).astype(np.uint8), scale, 0), scale, 1)
+    luma = np.full((size, size), 255, np.uint8)
+    offset = (size - image.shape[0]) // 2
+    luma[offset:offset + image.shape[0], offset:offset + image.shape[1]] = image
+    chroma = np.full((size // 2) * (size // 2), 128, np.uint8).tobytes()
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + luma.tobytes() + chroma + chroma)
+    return path
+
+
+def _bind(client, fan, ticket_id):
+    """A device key bound to the ticket through the API, as the fan page binds one."""
+    key = codes.new_device_key()
+    response = client.post(f"/tickets/{ticket_id}/device", json={"public_key": codes.public_key_text(key)},
+                           headers=fan["headers"])
+    assert response.status_code == 201, response.text
+    return key
+
+
+def _code_for(key, ticket_id) -> str:
+    # Signed for the next window: valid by the gate's clock for 30 to 45 seconds from now.
+    return codes.sign_code(key, ticket_id, codes.window_of(time.time()) + 1)
+
+
+def _admissions(app, ticket_id):
+    with Session(app.state.runtime.engine) as session:
+        return session.exec(select(Admission).where(Admission.ticket_id == uuid.UUID(ticket_id))).all()
+
+
+def _open_scanner(browser, live, gate_key, tickets: int):
+    context = browser.new_context(permissions=["camera"])
+    page = context.new_page()
+    errors = _watch_errors(page)
+    page.goto(f"{live}/app/scanner#key={gate_key}")
+    expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", str(tickets))
+    return context, page, errors
+
+
+def test_scanner_admits_once_and_refuses_the_second_time(launch, live, client, app, new_fan, issue, gate_key,
+                                                          tmp_path):
+    fan = new_fan()
+    ticket = issue(fan, tier_id=1)["tickets"][0]  # VIP
+    code = _code_for(_bind(client, fan, ticket["id"]), ticket["id"])
+    browser = launch(_y4m(tmp_path / "qr.y4m", code))
+    _, page, errors = _open_scanner(browser, live, gate_key, tickets=1)
+    page.click("#start")
+    answer = page.locator("#answer")
+    expect(answer).to_have_attribute("data-admit", "true", timeout=15_000)
+    expect(answer).to_contain_text("ADMIT")
+    expect(answer).to_contain_text("VIP")
+    expect(answer).to_have_attribute("data-reason", "already_checked_in", timeout=10_000)  # the same QR, again
+    expect(answer).to_have_attribute("data-admit", "false")
+    expect(answer).to_contain_text("REFUSED")
+    expect(answer).to_contain_text("Already checked in")
+    history = page.locator("#history li")
+    assert history.last.get_attribute("data-admit") == "true"  # the oldest answer: the only admission
+    assert history.nth(history.count() - 2).get_attribute("data-reason") == "already_checked_in"
+    assert [a.source for a in _admissions(app, ticket["id"])] == ["online"]
+    assert errors == []
+
+
+def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, client, app, new_fan, issue,
+                                                                   gate_key, tmp_path):
+    fan = new_fan()
+    first, second = issue(fan, quantity=2)["tickets"]
+    first_key, second_key = _bind(client, fan, first["id"]), _bind(client, fan, second["id"])
+    scanned = client.post("/gate/scan", json={"code": codes.sign_code(first_key, first["id"])},
+                          headers=bearer(gate_key))
+    assert scanned.json()["admit"] is True  # the first ticket went in online, before this gate's snapshot
+    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(second_key, second["id"])))
+    context, page, errors = _open_scanner(browser, live, gate_key, tickets=2)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    context.set_offline(True)
+    page.reload()  # the page itself comes from the service worker's copy, the snapshot from localStorage
+    expect(page.locator("#bar")).to_have_attribute("data-online", "false")
+    expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
+    page.click("#start")
+    answer = page.locator("#answer")
+    expect(answer).to_have_attribute("data-admit", "true", timeout=15_000)
+    expect(answer).to_have_attribute("data-source", "offline")
+    expect(answer).to_contain_text("General")
+    expect(page.locator("#bar")).to_have_attribute("data-pending", "1")
+    expect(answer).to_have_attribute("data-reason", "already_checked_in", timeout=10_000)  # admitted here
+    assert _admissions(app, second["id"]) == []  # nothing reached the gateway yet
+
+    context.set_offline(False)
+    expect(page.locator("#bar")).to_have_attribute("data-pending", "0", timeout=15_000)
+    admitted = _admissions(app, second["id"])
+    assert [(a.source, a.device) for a in admitted] == [("offline", page.evaluate(
+        "localStorage.getItem('ticketkit.gate.device')"))]
+    assert _verify(client, gate_key, _code_for(second_key, second["id"]))["reason"] == "already_checked_in"
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

@@ -1,0 +1,100 @@
+"""Hardening fixtures: one seeded gateway world over the session anvil, with every role the API knows.
+
+`world` holds two organisers (A owns event A, B owns event B), two fans (X holds two tickets of event A,
+one of them listed for resale; Y holds one ticket of event A), a gate key for each event, and the
+Authorization header of each role. The app and its helpers come from tests/gateway/conftest.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.gateway.conftest import app, bearer, operator, pg_database_url, settings  # noqa: F401 - fixtures reused
+
+ROLES = ("anonymous", "organiser_a", "organiser_b", "fan_x", "fan_y", "gate_a", "gate_b")
+
+
+@pytest.fixture()
+def database_url(request, tmp_path):
+    """SQLite unless a test parametrizes it (indirect) with "postgresql" (tests/gateway/conftest.py's database)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("pg_database_url")
+    return f"sqlite:///{tmp_path / 'gateway.db'}"
+
+
+@dataclass
+class World:
+    client: object
+    app: object
+    chain: object
+    orgs: dict[str, dict]
+    events: dict[str, dict]
+    collections: dict[str, object]
+    fans: dict[str, dict]
+    tickets: dict[str, dict]  # x (held by X), x_listed (held by X, listed), y (held by Y)
+    listing: dict
+    gate_keys: dict[str, dict]
+    make_collection: object  # () -> a new collection the operator may mint and move tickets of
+    secrets_seen: set[str] = field(default_factory=set)  # every key/token the API returned
+
+    def headers(self, role: str) -> dict[str, str]:
+        token = {"anonymous": None, "organiser_a": self.orgs["a"]["api_key"], "organiser_b": self.orgs["b"]["api_key"],
+                 "fan_x": self.fans["x"]["session_token"], "fan_y": self.fans["y"]["session_token"],
+                 "gate_a": self.gate_keys["a"]["api_key"], "gate_b": self.gate_keys["b"]["api_key"]}[role]
+        return bearer(token) if token else {}
+
+
+def ok(response, status: int = 201) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def idempotency() -> dict[str, str]:
+    return {"Idempotency-Key": secrets.token_hex(8)}
+
+
+@pytest.fixture()
+def gateway_collection(make_event, organiser, operator):  # noqa: F811
+    """make() -> a collection whose roles let the gateway operator mint and move tickets."""
+    def make():
+        event = make_event()
+        event.grant_role("MINTER_ROLE", operator.address, sender=organiser)
+        event.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
+        return event
+
+    return make
+
+
+@pytest.fixture()
+def world(app, chain, gateway_collection):  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        orgs = {n: ok(client.post("/organisers", json={"name": f"Organiser {n.upper()}"})) for n in ("a", "b")}
+        collections = {n: gateway_collection() for n in ("a", "b")}
+        events = {n: ok(client.post("/events", json={"collection_address": collections[n].address,
+                                                       "name": f"Gig {n.upper()}"},
+                                    headers=bearer(orgs[n]["api_key"]))) for n in ("a", "b")}
+        fans = {n: ok(client.post("/fans", json={})) for n in ("x", "y")}
+        org_a = bearer(orgs["a"]["api_key"])
+        issue_x = ok(client.post(f"/events/{events['a']['id']}/tickets/issue", headers=org_a | idempotency(),
+                                 json={"fan_id": fans["x"]["id"], "tier_id": 0, "quantity": 2,
+                                       "payment_reference": "seed-x"}))
+        issue_y = ok(client.post(f"/events/{events['a']['id']}/tickets/issue", headers=org_a | idempotency(),
+                                 json={"fan_id": fans["y"]["id"], "tier_id": 0, "quantity": 1,
+                                       "payment_reference": "seed-y"}))
+        tickets = {"x": issue_x["tickets"][0], "x_listed": issue_x["tickets"][1], "y": issue_y["tickets"][0]}
+        price = collections["a"].resale_cap_of(tickets["x_listed"]["token_id"])
+        listing = ok(client.post(f"/tickets/{tickets['x_listed']['id']}/resale", json={"price_wei": price},
+                                 headers=bearer(fans["x"]["session_token"]) | idempotency()))
+        gate_keys = {n: ok(client.post(f"/events/{events[n]['id']}/gate-keys", headers=bearer(orgs[n]["api_key"])))
+                     for n in ("a", "b")}
+        world = World(client=client, app=app, chain=chain, orgs=orgs, events=events, collections=collections,
+                      fans=fans, tickets=tickets, listing=listing, gate_keys=gate_keys,
+                      make_collection=gateway_collection)
+        world.secrets_seen |= {o["api_key"] for o in orgs.values()} | {g["api_key"] for g in gate_keys.values()}
+        world.secrets_seen |= {f["session_token"] for f in fans.values()}
+        yield world

@@ -1,0 +1,185 @@
+"""Authorization matrix: every route of the app × every role, allowed or refused with the right status.
+
+Roles: anonymous, organiser A (owns event A), organiser B (someone else's event), fan X (holds the tickets
+and listings used), fan Y (someone else's ticket), the gate key of event A, the gate key of event B.
+
+How the API refuses today (gateway/api/deps.py), and what this test holds it to:
+- no credentials → 401 `unauthorized`;
+- a credential of another kind → 401 (an organiser or gate key is not a session token; a session token or
+  a gate key is not an organiser key), except an organiser key on a gate route → 403 `gate_key_required`;
+- the right kind but not yours → 404 (`event_not_found`, `ticket_not_found`, `listing_not_found`: whether it
+  exists is not revealed); a gate key of another event → 403 `wrong_event`.
+
+Every route must be declared in ROUTES; a route that is not fails the test with instructions. Each rule
+also names the credential kind, checked against the route's dependencies (a route that lost its auth
+dependency fails). Requests that succeed use fresh resources where they would use up shared ones.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from .conftest import ROLES, World, bearer, idempotency, ok
+from .routes import auth_kind, iter_routes, methods_of
+
+ALL = frozenset(ROLES)
+A, B, X, Y = "organiser_a", "organiser_b", "fan_x", "fan_y"
+GATE_A, GATE_B = "gate_a", "gate_b"
+
+Body = Callable[[World, dict, str], object]
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # public | organiser | fan | gate: the credential the route's dependencies ask for
+    allowed: frozenset[str]
+    body: Body | None = None  # the JSON body, from (world, context, role)
+    setup: Callable[[World], dict] | None = None  # fresh resources: {"ticket_id": ..., "listing_id": ..., ...}
+    refused: dict[str, int] = field(default_factory=dict)  # statuses that differ from the rule of the module
+    params: dict[str, str] = field(default_factory=dict)  # query parameters
+
+
+def expected_refusal(kind: str, role: str) -> int:
+    """The status a role that is not allowed gets, by the rules in the module docstring."""
+    if role == "anonymous":
+        return 401
+    role_kind = role.rsplit("_", 1)[0]
+    if role_kind == kind:
+        return 403 if kind == "gate" else 404
+    if kind == "gate" and role_kind == "organiser":
+        return 403
+    return 401
+
+
+# ---- fresh resources and bodies
+def fresh_ticket(world: World) -> dict:
+    """A new ticket of event A held by fan X."""
+    issued = ok(world.client.post(f"/events/{world.events['a']['id']}/tickets/issue",
+                                  headers=bearer(world.orgs["a"]["api_key"]) | idempotency(),
+                                  json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 1,
+                                        "payment_reference": f"authz-{secrets.token_hex(4)}"}))
+    return {"ticket_id": issued["tickets"][0]["id"]}
+
+
+def fresh_listing(world: World) -> dict:
+    """A new ticket of fan X, listed for resale at price 0."""
+    ticket = fresh_ticket(world)
+    listing = ok(world.client.post(f"/tickets/{ticket['ticket_id']}/resale", json={"price_wei": 0},
+                                   headers=bearer(world.fans["x"]["session_token"]) | idempotency()))
+    return ticket | {"listing_id": listing["id"]}
+
+
+def fresh_collections(world: World) -> dict:
+    """An unregistered collection for each organiser (refused roles try organiser A's)."""
+    return {"collections": {A: world.make_collection(), B: world.make_collection()}}
+
+
+def link_wallet_body(world: World, context: dict, role: str) -> dict:
+    """A wallet's signature over the role's own fresh challenge (any well-formed body for other roles)."""
+    wallet = Account.create()
+    if role not in (X, Y):
+        return {"address": wallet.address, "signature": "0x" + "11" * 65}
+    challenge = ok(world.client.post("/fans/me/wallet/challenge", headers=world.headers(role)))
+    signature = wallet.sign_message(encode_defunct(text=challenge["message"])).signature.to_0x_hex()
+    return {"address": wallet.address, "signature": signature, "nonce": challenge["nonce"]}
+
+
+# ---- the table: every route of the app. A new route? Add it here (see the module docstring for statuses).
+ROUTES: dict[tuple[str, str], Rule] = {
+    # documentation
+    ("GET", "/openapi.json"): Rule("public", ALL),
+    ("GET", "/docs"): Rule("public", ALL),
+    ("GET", "/docs/oauth2-redirect"): Rule("public", ALL),
+
+    # organisers and events
+    ("POST", "/organisers"): Rule("public", ALL, body=lambda w, c, role: {"name": f"Organiser by {role}"}),
+    ("POST", "/events"): Rule(
+        "organiser", frozenset({A, B}), setup=fresh_collections,
+        body=lambda w, c, role: {"collection_address": c["collections"].get(role, c["collections"][A]).address}),
+    ("GET", "/events/{event_id}"): Rule("organiser", frozenset({A, B})),
+    ("POST", "/events/{event_id}/tickets/issue"): Rule(
+        "organiser", frozenset({A}),
+        body=lambda w, c, role: {"fan_id": w.fans["y"]["id"], "tier_id": 0, "quantity": 1, "payment_reference": role}),
+    ("POST", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
+    # fans
+    ("POST", "/fans"): Rule("public", ALL, body=lambda w, c, role: {}),
+    ("GET", "/fans/me"): Rule("public", frozenset({X, Y})),
+    ("POST", "/fans/me/wallet/challenge"): Rule("fan", frozenset({X, Y})),
+    ("POST", "/fans/me/wallet"): Rule("fan", frozenset({X, Y}), body=link_wallet_body),
+    ("DELETE", "/fans/me/contact"): Rule("fan", frozenset({X, Y})),
+    # tickets and resale
+    ("GET", "/tickets/{ticket_id}"): Rule("fan", frozenset({X})),
+    ("POST", "/tickets/{ticket_id}/gift"): Rule("fan", frozenset({X}), setup=fresh_ticket,
+                                                body=lambda w, c, role: {"to_fan": w.fans["y"]["id"]}),
+    ("POST", "/tickets/{ticket_id}/resale"): Rule("fan", frozenset({X}), setup=fresh_ticket,
+                                                  body=lambda w, c, role: {"price_wei": 0}),
+    ("POST", "/listings/{listing_id}/buy"): Rule(
+        "fan", frozenset({Y}), setup=fresh_listing, refused={X: 409},  # X is the seller: 409 own_listing
+        body=lambda w, c, role: {"payment_reference": f"buy-{role}"}),
+    ("DELETE", "/listings/{listing_id}"): Rule("fan", frozenset({X}), setup=fresh_listing),
+    ("GET", "/events/{event_id}/listings"): Rule("public", ALL),
+    # the gate
+    ("GET", "/gate/events/{event_id}"): Rule("gate", frozenset({GATE_A})),
+}
+
+
+def _path(world: World, template: str, context: dict) -> str:
+    values = {"event_id": world.events["a"]["id"], "ticket_id": world.tickets["x"]["id"],
+              "listing_id": world.listing["id"], "tier_id": 0, "contract": world.collections["a"].address,
+              "token_id": world.tickets["x"]["token_id"]} | context
+    return template.format(**values)
+
+
+def _success(route) -> int:
+    return getattr(route, "status_code", None) or 200
+
+
+def test_every_route_is_in_the_table(world):
+    routes = {(method, route.path): route for route in iter_routes(world.app) for method in methods_of(route)}
+    missing = sorted(set(routes) - set(ROUTES))
+    assert not missing, (
+        f"routes missing from the authorization table in {__file__}: {missing}. Add each to ROUTES with the "
+        "credential kind its dependencies ask for, the roles allowed and, if it needs one, a body (see the "
+        "module docstring for the refusal statuses).")
+    stale = sorted(set(ROUTES) - set(routes))
+    assert not stale, f"ROUTES names routes the app no longer has: {stale}; remove them"
+    wrong_kind = {key: (rule.kind, auth_kind(routes[key])) for key, rule in ROUTES.items()
+                  if auth_kind(routes[key]) != rule.kind}
+    assert not wrong_kind, f"declared kind differs from the route's dependencies (declared, actual): {wrong_kind}"
+
+
+def test_authorization_matrix(world):
+    routes = {(method, route.path): route for route in iter_routes(world.app) for method in methods_of(route)}
+    mismatches: list[str] = []
+    checked = 0
+    for (method, template), rule in ROUTES.items():
+        if (method, template) not in routes:
+            continue  # reported by test_every_route_is_in_the_table
+        context = rule.setup(world) if rule.setup else {}
+        path = _path(world, template, {k: v for k, v in context.items() if isinstance(v, str)})
+        # refused roles first: a refusal must leave the resource for the allowed role to use
+        for role in sorted(ALL - rule.allowed) + sorted(rule.allowed):
+            allowed = role in rule.allowed
+            expected = _success(routes[(method, template)]) if allowed else \
+                rule.refused.get(role, expected_refusal(rule.kind, role))
+            headers = world.headers(role) | idempotency()
+            body = rule.body(world, context, role) if rule.body else None
+            response = world.client.request(method, path, headers=headers, json=body, params=rule.params or None)
+            checked += 1
+            problem = None
+            if response.status_code != expected:
+                problem = f"expected {expected}"
+            elif not allowed:
+                error = response.json().get("error")
+                if not isinstance(error, str) or (expected == 401 and error != "unauthorized"):
+                    problem = f"refusal without the right `error` code: {error!r}"
+            if problem:
+                mismatches.append(f"{method} {template} as {role}: {response.status_code} {response.text[:200]} "
+                                  f"({problem})")
+    assert not mismatches, "\n".join(mismatches)
+    assert checked == len(ROLES) * len([k for k in ROUTES if k in routes])
