@@ -17,8 +17,7 @@ gives the same root and `getProof` the same proofs:
 - a proof is the siblings from the leaf up to the root (`MerkleProof.verify` folds them with sorted pairs).
 
 An empty set has no tree: its root is bytes32(0), which the contract reads as "no snapshot". A set of
-one address has an empty proof, which the contract does not try (`buyWithProof` needs proof.length != 0):
-that buyer gets in through the badge rule, so publish the snapshot with the badge rule kept (the CLI does).
+one address has an empty proof: its leaf is the root, which the contract accepts (even through plain `buy`).
 
 Eligibility at a block is the contract's own definition: candidates are the holders minted a badge of
 one of the listed events (the badge's Transfer logs from the zero address, up to the block), and each

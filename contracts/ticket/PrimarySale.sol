@@ -114,7 +114,8 @@ abstract contract PrimarySale is TicketBase {
     }
 
     function _presaleEligible(Tier storage t, address buyer, bytes32[] memory proof) private view returns (bool) {
-        if (t.presaleRoot != bytes32(0) && proof.length != 0) {
+        // An empty proof is valid when the snapshot holds one address (its leaf is the root).
+        if (t.presaleRoot != bytes32(0)) {
             bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(buyer))));
             if (MerkleProof.verify(proof, t.presaleRoot, leaf)) return true;
         }

@@ -505,6 +505,17 @@ def test_presale_by_merkle_proof(chain, event, organiser, fans):
     assert len(event.buy(GENERAL, 1, sender=outsider)) == 1
 
 
+def test_presale_snapshot_of_one_address_needs_no_proof(chain, event, organiser, fans):
+    root, proofs = _merkle([fans[0].address])
+    assert proofs[fans[0].address] == [] and root == _leaf(fans[0].address)
+    event.set_presale(GENERAL, ends_at=chain.timestamp() + DAY, merkle_root=root, sender=organiser)
+    assert event.presale_eligible(GENERAL, fans[0].address)
+    assert event.buy(GENERAL, 1, sender=fans[0], proof=[]) and event.buy(GENERAL, 1, sender=fans[0])
+    assert not event.presale_eligible(GENERAL, fans[1].address)
+    with pytest.raises(errors.PresaleNotEligible):
+        event.buy(GENERAL, 1, sender=fans[1])
+
+
 def test_closing_presale_opens_general_sale(chain, event, organiser, fans):
     root, _ = _merkle([fans[0].address, fans[1].address])
     event.set_presale(GENERAL, ends_at=chain.timestamp() + DAY, merkle_root=root, sender=organiser)
