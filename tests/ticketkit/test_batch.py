@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -9,6 +10,7 @@ from eth_account import Account
 
 import ticketkit as tk
 from ticketkit.batch import (
+    MAX_IN_FLIGHT,
     Recipient,
     job_id,
     minted_ranges,
@@ -201,3 +203,31 @@ def test_refund_all_resumes(chain, make_event, organiser, fans):
     assert event.balance_of(fans[5].address) == 4  # free tickets stay
     again = refund_all(event, organiser)
     assert again.found == 0 and again.refunded == 0
+
+
+def test_a_chunk_failing_on_chain_stops_the_run_and_a_rerun_finishes(chain, make_event, organiser, fans):
+    # Once the first chunk is sent, a fan buys almost all the supply left, so the next chunks run out on
+    # chain (the pre-flight supply check had passed). Sending stops once a failure is seen: at most
+    # MAX_IN_FLIGHT chunks beyond the first, not all 30.
+    now = chain.timestamp()
+    tier = tk.TierConfig("General", face_value=ETH // 1000, supply=302, sale_start=now - 1, sale_end=now + 86400)
+    event = make_event(tiers=[tier])
+    rows = [Recipient(a, 0, 1) for a in _addresses(300, seed=3)]
+    sends = []
+
+    def buy_after_first_chunk(done: int, total: int) -> None:
+        sends.append(done)
+        if len(sends) == 2:
+            event.buy(0, 285, sender=fans[0])
+
+    with pytest.raises(tk.errors.SoldOut):
+        mint_recipients(event, rows, organiser, chunk_size=10, progress=buy_after_first_chunk)
+    assert minted_ranges(event, 0, plan_by_tier(rows)[0]) == [(0, 10)]
+    assert len(sends) - 1 == 1 + MAX_IN_FLIGHT
+
+    with pytest.raises(tk.errors.SoldOut):  # the rest cannot fit now: refused before sending
+        mint_recipients(event, rows, organiser, chunk_size=10)
+    event.update_tier(0, dataclasses.replace(tier, supply=600), sender=organiser)
+    report = mint_recipients(event, rows, organiser, chunk_size=10)
+    assert report.already_minted == 10 and report.minted_now == 290
+    assert minted_ranges(event, 0, plan_by_tier(rows)[0]) == [(0, 300)]
