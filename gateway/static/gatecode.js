@@ -99,7 +99,9 @@ export function parseCode(text) {
   if (!payload || payload.length !== 84) return null;
   const ticket = payload.slice(0, 16);
   const w = new DataView(payload.buffer, payload.byteOffset + 16, 4).getUint32(0, false);
-  return { ticketId: bytesToUuid(ticket), window: w, signature: payload.slice(20), message: signedMessage(ticket, w) };
+  return {
+    ticketId: bytesToUuid(ticket), window: w, signature: payload.slice(20), message: signedMessage(ticket, w),
+  };
 }
 
 /** Whether the parsed code's signature verifies with `publicKey` (a CryptoKey). */

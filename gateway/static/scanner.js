@@ -159,7 +159,8 @@ async function onCode(code) {
 
 // ---- showing
 function showAnswer(answer) {
-  const tier = answer.tier_name ?? (answer.tier_id === null || answer.tier_id === undefined ? "" : `Tier ${answer.tier_id}`);
+  const known = (value) => value !== null && value !== undefined;
+  const tier = answer.tier_name ?? (known(answer.tier_id) ? `Tier ${answer.tier_id}` : "");
   const reason = answer.admit ? "" : (REASONS[answer.reason] ?? answer.detail ?? answer.reason ?? "Refused");
   const box = $("answer");
   box.dataset.admit = String(Boolean(answer.admit));
@@ -169,7 +170,7 @@ function showAnswer(answer) {
   $("answer-tier").textContent = tier;
   $("answer-reason").textContent = reason;
   $("answer-source").textContent = [
-    answer.token_id === null || answer.token_id === undefined ? "" : `Ticket #${answer.token_id}`,
+    known(answer.token_id) ? `Ticket #${answer.token_id}` : "",
     answer.source === "offline" ? "decided offline" : "",
   ].filter(Boolean).join(" · ");
   box.hidden = false;
@@ -215,7 +216,8 @@ async function sync() {
   syncing = true;
   const batch = pending.slice(0, 100);
   try {
-    const result = await call("gate/sync", { device, scans: batch.map(({ code, scanned_at }) => ({ code, scanned_at })) });
+    const scans = batch.map(({ code, scanned_at }) => ({ code, scanned_at }));
+    const result = await call("gate/sync", { device, scans });
     pending = pending.slice(batch.length);
     save(STORE.pending, pending);
     const count = (outcome) => result.results.filter((r) => r.result === outcome).length;

@@ -8,7 +8,8 @@ const FILES = [
 ];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES.map((f) => new URL(f, self.registration.scope)))));
+  const urls = FILES.map((file) => new URL(file, self.registration.scope));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(urls)));
   self.skipWaiting();
 });
 
@@ -23,7 +24,8 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   const scope = new URL(self.registration.scope);
-  if (event.request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
+  const ours = url.origin === scope.origin && url.pathname.startsWith(scope.pathname);
+  if (event.request.method !== "GET" || !ours) return; // the API (/gate, /fans, /tickets) is outside the scope
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const key = url.origin + url.pathname; // the fragment (#token=, #key=) and query are not part of a page

@@ -15,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 
 let token = null;
 let clockOffsetMs = 0; // the gateway's clock minus this phone's, used only when the phone is far off
+let tickets = []; // the fan's, as last loaded
 let pass = null; // {ticket, key, window, generation}
 let timer = null;
 let generation = 0;
@@ -74,15 +75,15 @@ function readFragment() {
 
 /** The fan's tickets; `wanted` (a ticket id from the link) is fetched on its own if the list lacks it. */
 async function loadTickets(wanted) {
-  let tickets = [];
+  let list = [];
   try {
-    tickets = await api("fans/me/tickets");
+    list = await api("fans/me/tickets");
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404 && error.code === "not_found")) throw error;
     // This gateway has no ticket list: only a ticket named in the link can be shown.
   }
-  if (wanted && !tickets.some((t) => t.id === wanted)) tickets = [...tickets, await api(`tickets/${wanted}`)];
-  return tickets;
+  if (wanted && !list.some((t) => t.id === wanted)) list = [...list, await api(`tickets/${wanted}`)];
+  return list;
 }
 
 function ticketLabel(ticket) {
@@ -90,7 +91,7 @@ function ticketLabel(ticket) {
   return `${ticket.event_name ? `${ticket.event_name} · ` : ""}Ticket #${ticket.token_id} · ${tier}`;
 }
 
-function showList(tickets) {
+function showList() {
   stopPass();
   const list = $("ticket-list");
   list.replaceChildren();
@@ -117,7 +118,8 @@ async function deviceKey(ticketId, { rebind = false } = {}) {
     await store.put(KEYS, record);
   }
   if (!record.bound || rebind) {
-    const bound = await api(`tickets/${ticketId}/device`, { method: "POST", body: { public_key: record.publicKey } });
+    const body = { public_key: record.publicKey };
+    const bound = await api(`tickets/${ticketId}/device`, { method: "POST", body });
     record.bound = true;
     record.windowSeconds = bound.window_seconds;
     await store.put(KEYS, record);
@@ -224,9 +226,9 @@ async function start() {
   }
   status("Loading your tickets…");
   try {
-    const tickets = await loadTickets(wanted);
+    tickets = await loadTickets(wanted);
     const chosen = tickets.find((t) => t.id === wanted) ?? (tickets.length === 1 ? tickets[0] : null);
-    showList(tickets);
+    showList();
     if (chosen) await openPass(chosen);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
@@ -244,7 +246,7 @@ $("sign-in").addEventListener("submit", (event) => {
   start();
 });
 $("sign-out").addEventListener("click", signOut);
-$("back").addEventListener("click", () => start());
+$("back").addEventListener("click", () => showList());
 $("rebind").addEventListener("click", () => pass && openPass(pass.ticket, { rebind: true }));
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && tick());
 navigator.serviceWorker?.register("sw.js", { scope: "./" }).catch(() => {});

@@ -2,7 +2,8 @@
 
 The gateway runs in uvicorn on a free port (SQLite file); the browser is Debian's chromium driven by
 Playwright. The scanner sees a real QR through Chromium's fake camera (a Y4M video made here from a code
-signed with a device key bound through the API). The fan page's QR is read back from the screen with zxing-cpp.
+signed with a device key bound through the API). The fan page's QR is read back from the screen with
+zxing-cpp.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import threading
 import time
 import tomllib
 import uuid
-from fnmatch import fnmatch
-from pathlib import Path
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,6 +42,7 @@ from .conftest import bearer
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CODE = re.compile(r"^TK1\.[A-Za-z0-9_-]{112}$")
+GREEN, RED = "rgb(22, 163, 74)", "rgb(220, 38, 38)"  # app.css --admit, --refuse
 
 
 # ---- no browser: what is served, and that it ships
@@ -57,7 +59,8 @@ def test_pages_and_their_files_are_served():
     app = FastAPI()
     pages.install(app)
     with TestClient(app) as client:
-        for path, marker in [("/app/ticket", 'src="static/ticket.js"'), ("/app/scanner", 'src="static/scanner.js"')]:
+        for path, marker in [("/app/ticket", 'src="static/ticket.js"'),
+                             ("/app/scanner", 'src="static/scanner.js"')]:
             response = client.get(path)
             assert response.status_code == 200 and marker in response.text
             assert response.headers["content-type"].startswith("text/html")
@@ -66,22 +69,25 @@ def test_pages_and_their_files_are_served():
                      "/app/sw.js"]:
             response = client.get(path)
             assert response.status_code == 200, path
-            assert response.headers["content-type"].startswith("text/javascript"), path  # module scripts need it
+            # module scripts load only with a JavaScript type
+            assert response.headers["content-type"].startswith("text/javascript"), path
         assert client.get("/app/static/app.css").headers["content-type"].startswith("text/css")
-        # only browser files: not the vendoring script, not a path out of the directory
-        for path in ["/app/static/vendor/__init__.py", "/app/static/__init__.py", "/app/static/../pages.py",
-                     "/app/static/nothing.js"]:
+        # only browser files: not the vendoring script
+        for path in ["/app/static/vendor/__init__.py", "/app/static/__init__.py", "/app/static/nothing.js"]:
             assert client.get(path).status_code == 404, path
 
 
 def test_every_served_file_is_package_data():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    patterns = [f"{package.replace('.', '/')}/{glob}" for package, globs in package_data.items() for glob in globs]
+    patterns = [PurePosixPath(package.replace(".", "/"), glob) for package, globs in package_data.items()
+                for glob in globs]
     served = [p for p in pages.STATIC.rglob("*") if p.suffix in {".html", ".js", ".mjs", ".css", ".txt"}]
     assert len(served) >= 10
     for path in served:
-        relative = path.relative_to(ROOT).as_posix()
-        assert any(fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"
+        relative = PurePosixPath(path.relative_to(ROOT).as_posix())
+        # as setuptools reads the globs: `*` stays within one directory
+        assert any(len(relative.parts) == len(p.parts) and relative.match(str(p)) for p in patterns), (
+            f"{relative} is not package data (pyproject.toml [tool.setuptools.package-data])")
 
 
 # ---- a real gateway and a real browser
@@ -118,13 +124,13 @@ def client(live):
 @pytest.fixture(scope="module")
 def playwright():
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make deps` installs Debian's chromium (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: `make deps` (or `make browser`) installs Debian's chromium")
     with sync_playwright() as playwright:
         yield playwright
 
 
 @pytest.fixture()
-def launch(playwright, tmp_path):
+def launch(playwright):
     """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
     browsers = []
 
@@ -172,25 +178,34 @@ def _verify(client, gate_key, code):
     return response.json()
 
 
-def test_fan_page_shows_a_rotating_code_the_gate_admits(launch, live, client, app, new_fan, issue, gate_key):
+def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live, client, app, new_fan, issue,
+                                                        gate_key):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    page = launch().new_page()
+    phone = playwright.devices["Pixel 7"]
+    page = launch().new_context(**phone).new_page()
     errors = _watch_errors(page)
-    page.clock.install()  # real time until fast-forwarded
+    page.clock.install()
+    paused_at = time.time() + 1
+    page.clock.pause_at(datetime.fromtimestamp(paused_at, timezone.utc))  # the page's time moves when told
     page.goto(f"{live}/app/ticket#token={fan['session_token']}&ticket={ticket['id']}")
     qr = page.locator("#qr")
     expect(qr).to_have_attribute("data-code", CODE)
     assert fan["session_token"] not in page.url  # the token left the address bar (kept in localStorage)
     first = qr.get_attribute("data-code")
+    box = qr.bounding_box()  # the whole code on a phone's screen, and big
+    assert 0 <= box["x"] and box["x"] + box["width"] <= phone["viewport"]["width"], box
+    assert box["width"] >= 300, box
     assert _read_qr(qr.screenshot()) == first  # the QR on screen is the code
     decoded = codes.decode(first)
     assert str(decoded.ticket_id) == ticket["id"] and decoded.window == int(qr.get_attribute("data-window"))
+    assert decoded.window == codes.window_of(paused_at)  # the window of the phone's clock
     answer = _verify(client, gate_key, first)
     assert answer["admit"] is True and answer["ticket_id"] == ticket["id"], answer
     expect(page.locator("#countdown-text")).to_contain_text("New code in")
 
-    page.clock.fast_forward(15_000)  # the next window
+    next_window = (decoded.window + 1) * codes.WINDOW_SECONDS
+    page.clock.fast_forward(round((next_window - paused_at) * 1000) + 500)  # into the next window (<16 s)
     expect(qr).not_to_have_attribute("data-code", first)
     second = qr.get_attribute("data-code")
     assert codes.decode(second).window == decoded.window + 1
@@ -218,7 +233,11 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(launch, live, client, ap
     with Session(app.state.runtime.engine) as session:
         keys = session.exec(select(DeviceKey).where(DeviceKey.ticket_id == uuid.UUID(ticket["id"]))).all()
     assert [k.public_key for k in keys] == [stored["publicKey"]]  # bound once, reused after a reload
-    # The one request allowed to fail: this gateway has no ticket list yet; the page then shows the linked ticket.
+    page.click("#back")  # the fan's tickets, and back to this one
+    page.click(f'#ticket-list button[data-ticket-id="{ticket["id"]}"]')
+    expect(qr).to_be_visible()
+    expect(qr).to_have_attribute("data-code", CODE)
+    # The one request allowed to fail: the gateway has no ticket list yet; the page shows the linked ticket.
     assert set(errors) <= {"404 /fans/me/tickets"}, errors
 
 
@@ -278,17 +297,22 @@ def test_scanner_admits_once_and_refuses_the_second_time(launch, live, client, a
     browser = launch(_y4m(tmp_path / "qr.y4m", code))
     _, page, errors = _open_scanner(browser, live, gate_key, tickets=1)
     page.click("#start")
-    answer = page.locator("#answer")
-    expect(answer).to_have_attribute("data-admit", "true", timeout=15_000)
-    expect(answer).to_contain_text("ADMIT")
-    expect(answer).to_contain_text("VIP")
-    expect(answer).to_have_attribute("data-reason", "already_checked_in", timeout=10_000)  # the same QR, again
-    expect(answer).to_have_attribute("data-admit", "false")
-    expect(answer).to_contain_text("REFUSED")
-    expect(answer).to_contain_text("Already checked in")
-    history = page.locator("#history li")
-    assert history.last.get_attribute("data-admit") == "true"  # the oldest answer: the only admission
+    # The first answer, full screen and green (it stays up 2 s, then the same QR is taken again).
+    admitted = page.locator('#answer[data-admit="true"]')
+    expect(admitted).to_be_visible(timeout=15_000)
+    expect(admitted).to_have_css("background-color", GREEN)
+    expect(admitted).to_contain_text("ADMIT")
+    expect(admitted).to_contain_text("VIP")
+    # The same QR again: red, with the reason (every later answer is the same).
+    refused = page.locator('#answer[data-reason="already_checked_in"]')
+    expect(refused).to_be_visible(timeout=10_000)
+    expect(refused).to_have_css("background-color", RED)
+    expect(refused).to_contain_text("REFUSED")
+    expect(refused).to_contain_text("Already checked in")
+    history = page.locator("#history li")  # newest first
+    assert history.last.get_attribute("data-admit") == "true"  # the first answer is the only admission
     assert history.nth(history.count() - 2).get_attribute("data-reason") == "already_checked_in"
+    assert history.count() <= 4  # one answer per 2 s pause, not one per camera frame
     assert [a.source for a in _admissions(app, ticket["id"])] == ["online"]
     assert errors == []
 
@@ -303,7 +327,12 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, 
     assert scanned.json()["admit"] is True  # the first ticket went in online, before this gate's snapshot
     browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(second_key, second["id"])))
     context, page, errors = _open_scanner(browser, live, gate_key, tickets=2)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.evaluate("""async () => {  // the service worker has taken the page (it keeps the pages for offline)
+        await navigator.serviceWorker.ready;
+        if (!navigator.serviceWorker.controller) {
+            await new Promise((done) => navigator.serviceWorker.addEventListener("controllerchange", done));
+        }
+    }""")
 
     context.set_offline(True)
     page.reload()  # the page itself comes from the service worker's copy, the snapshot from localStorage
@@ -325,3 +354,52 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, 
         "localStorage.getItem('ticketkit.gate.device')"))]
     assert _verify(client, gate_key, _code_for(second_key, second["id"]))["reason"] == "already_checked_in"
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, issue, gate_key):
+    """The scanner's offline check (offline.js, WebCrypto) answers as the gateway does, reason for reason,
+    for the same codes; and it takes no snapshot whose signature does not verify."""
+    alice, bob = new_fan(), new_fan()
+    fine, used, gifted, keyless = issue(alice, quantity=4)["tickets"]
+    keys = {t["id"]: _bind(client, alice, t["id"]) for t in (fine, used, gifted)}
+    assert client.post("/gate/scan", json={"code": codes.sign_code(keys[used["id"]], used["id"])},
+                       headers=bearer(gate_key)).json()["admit"] is True
+    moved = client.post(f"/tickets/{gifted['id']}/gift", json={"to_fan": bob["id"]},
+                        headers=alice["headers"] | {"Idempotency-Key": "gift-1"})
+    assert moved.status_code == 201, moved.text
+    now = codes.window_of(time.time())
+    cases = {
+        "admit": codes.sign_code(keys[fine["id"]], fine["id"], now),
+        "malformed_code": "TK1." + "A" * 111 + "!",
+        "unknown_ticket": codes.sign_code(keys[fine["id"]], uuid.uuid4(), now),
+        "no_device_key": codes.sign_code(keys[fine["id"]], keyless["id"], now),
+        "bad_signature": codes.sign_code(codes.new_device_key(), fine["id"], now),
+        "expired_code": codes.sign_code(keys[fine["id"]], fine["id"], now - 2),
+        "not_owner": codes.sign_code(keys[gifted["id"]], gifted["id"], now),
+        "already_checked_in": codes.sign_code(keys[used["id"]], used["id"], now),
+    }
+    online = {case: _verify(client, gate_key, code) for case, code in cases.items()}
+    assert {case: answer["reason"] or "admit" for case, answer in online.items()} == {c: c for c in cases}
+    snapshot = client.get("/gate/snapshot", headers=bearer(gate_key)).json()
+    public_key = client.get("/gate/snapshot-key").json()["public_key"]
+    tampered = json.loads(snapshot["payload"])
+    next(t for t in tampered["tickets"] if t["id"] == used["id"])["checked_in"] = False
+    page = launch().new_page()
+    errors = _watch_errors(page)
+    page.goto(f"{live}/app/scanner")
+    offline = page.evaluate("""async ({snapshot, publicKey, tampered, cases}) => {
+        const {Snapshot, verifySnapshot} = await import("./static/offline.js");
+        const forged = {payload: tampered, signature: snapshot.signature};
+        const genuine = await verifySnapshot(snapshot, publicKey);
+        if (!genuine || await verifySnapshot(forged, publicKey)) return null;
+        const taken = new Snapshot(JSON.parse(snapshot.payload));
+        const answers = {};
+        for (const [name, code] of Object.entries(cases)) {
+            answers[name] = await taken.decide(code, Date.now(), new Set());
+        }
+        return answers;
+    }""", {"snapshot": snapshot, "publicKey": public_key, "tampered": json.dumps(tampered), "cases": cases})
+    assert offline is not None, "the snapshot's signature check failed (or took a forged snapshot)"
+    for case, answer in online.items():
+        assert offline[case] == answer, case
+    assert errors == []

@@ -1,6 +1,6 @@
-"""The browser pages: the fan's ticket page (`/app/ticket`), the gate scanner (`/app/scanner`), their scripts,
-styles and vendored libraries (`/app/static/...`) and the service worker (`/app/sw.js`, scope `/app/`) that lets
-them load with no network. Files from gateway/static; nothing here needs Node at run time.
+"""The browser pages: the fan's ticket page (`/app/ticket`), the gate scanner (`/app/scanner`), their
+scripts, styles and vendored libraries (`/app/static/...`) and the service worker (`/app/sw.js`, scope
+`/app/`) that lets them load with no network. Files from gateway/static; nothing here needs Node at run time.
 
 The pages call the JSON API relative to their own address (`../`), so the gateway may be mounted under a path.
 WebCrypto and the camera need a secure context: HTTPS, or http://localhost while developing.
@@ -61,7 +61,7 @@ def service_worker() -> FileResponse:
 
 
 class BrowserFiles(StaticFiles):
-    """gateway/static, restricted to browser files, with their types set whatever the platform's mime table."""
+    """gateway/static, restricted to browser files, their types set whatever the platform's mime table."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         suffix = PurePosixPath(path).suffix
