@@ -220,6 +220,14 @@ class TicketPublic(SQLModel):
     tier_id: int
 
 
+class FanTicketPublic(TicketPublic):
+    """A ticket as its holder sees it (GET /fans/me/tickets, GET /tickets/{id})."""
+
+    event_name: str | None = None
+    tier_name: str | None = None
+    checked_in: bool = False
+
+
 # ---- issuance (organiser mints to fans), idempotent
 class IssueRequest(SQLModel):
     fan_id: uuid.UUID

@@ -26,8 +26,10 @@ from ticketkit.chain import decode_revert
 
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
+    Admission,
     Event,
     Fan,
+    FanTicketPublic,
     GiftRequest,
     Issuance,
     IssueRequest,
@@ -36,6 +38,8 @@ from ..models import (
     ResaleRequest,
     ResaleSettlement,
     Ticket,
+    TicketPublic,
+    Tier,
     Transfer,
 )
 from ..runtime import Runtime
@@ -130,6 +134,20 @@ def fan_ticket(*, session: Session, fan: Fan, ticket_id: uuid.UUID) -> Ticket:
     if ticket is None or ticket.owner_fan_id != fan.id:
         raise NotFound("no such ticket", code="ticket_not_found")
     return ticket
+
+
+def fan_tickets(*, session: Session, fan: Fan, ticket_id: uuid.UUID | None = None) -> list[FanTicketPublic]:
+    """The tickets the fan holds (or the one `ticket_id`), with event and tier names and the gate state."""
+    query = (select(Ticket, Event.name, Tier.name, Admission.id)
+             .join(Event, Event.id == Ticket.event_id)
+             .outerjoin(Tier, (Tier.event_id == Ticket.event_id) & (Tier.tier_id == Ticket.tier_id))
+             .outerjoin(Admission, Admission.ticket_id == Ticket.id)
+             .where(Ticket.owner_fan_id == fan.id).order_by(Ticket.created_at, Ticket.token_id))
+    if ticket_id is not None:
+        query = query.where(Ticket.id == ticket_id)
+    return [FanTicketPublic(**TicketPublic.model_validate(ticket, from_attributes=True).model_dump(),
+                            event_name=event_name, tier_name=tier_name, checked_in=admission is not None)
+            for ticket, event_name, tier_name, admission in session.exec(query)]
 
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:

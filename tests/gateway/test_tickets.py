@@ -50,6 +50,21 @@ def test_a_fan_sees_only_their_own_tickets(client, new_fan, issue):
     assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_request"
 
 
+def test_a_fan_lists_their_tickets_with_event_and_tier_names(client, gw_event, new_fan, issue):
+    alice, bob = new_fan(), new_fan()
+    general = issue(alice, key="a", tier_id=0, quantity=2)["tickets"]
+    vip = issue(alice, key="b", tier_id=1)["tickets"]
+    issue(bob, key="c")
+    mine = client.get("/fans/me/tickets", headers=alice["headers"]).json()
+    assert [t["id"] for t in mine] == [t["id"] for t in general + vip]
+    names = {t["tier_id"]: t["name"] for t in gw_event["tiers"]}
+    assert [(t["tier_name"], t["event_name"], t["checked_in"]) for t in mine] == \
+        [(names[t["tier_id"]], gw_event["name"], False) for t in general + vip]
+    assert client.get(f"/tickets/{vip[0]['id']}", headers=alice["headers"]).json() == mine[-1]
+    assert len(client.get("/fans/me/tickets", headers=bob["headers"]).json()) == 1
+    assert client.get("/fans/me/tickets").status_code == 401
+
+
 def test_gift_moves_the_ticket_on_chain_once(client, collection, new_fan, issue):
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]

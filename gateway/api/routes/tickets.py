@@ -12,7 +12,8 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from sqlmodel import Session
 
-from ...models import GiftRequest, ResaleListingPublic, ResaleRequest, TicketPublic, TransferPublic
+from ...errors import NotFound
+from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...services import tickets as service
 from ...services import recovery
 from ..deps import FanDep, IdempotencyKey, RuntimeDep, SessionDep
@@ -42,10 +43,17 @@ async def reconcile_at_start(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketPublic)
-def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanDep) -> TicketPublic:
-    return TicketPublic.model_validate(service.fan_ticket(session=session, fan=fan, ticket_id=ticket_id),
-                                       from_attributes=True)
+@router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
+def my_tickets(session: SessionDep, fan: FanDep) -> list[FanTicketPublic]:
+    return service.fan_tickets(session=session, fan=fan)
+
+
+@router.get("/tickets/{ticket_id}", response_model=FanTicketPublic)
+def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanDep) -> FanTicketPublic:
+    found = service.fan_tickets(session=session, fan=fan, ticket_id=ticket_id)
+    if not found:
+        raise NotFound("no such ticket", code="ticket_not_found")
+    return found[0]
 
 
 @router.post("/tickets/{ticket_id}/gift", status_code=201, response_model=TransferPublic)
