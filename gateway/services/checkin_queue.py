@@ -36,8 +36,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Collection as Many
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -88,7 +87,7 @@ class _Claim:
 
 # ---- draining
 def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 60.0,
-               receipt_timeout: float = 15.0, hold: Many[uuid.UUID] = ()) -> DrainReport:
+               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = ()) -> DrainReport:
     """Reconcile the pending batches, then send every event's queued admissions, `max_batch` per transaction.
 
     Events in `hold` are not sent this time. A batch that is not mined within `receipt_timeout` seconds stays
@@ -121,9 +120,9 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
     for batch_id in pending:
         reconcile_batch(runtime, batch_id, report, stale_after=stale_after)
     with Session(engine) as session:  # after reconciling, which may have queued some again
+        queued = select(Admission.event_id).where(Admission.chain_status == "queued")
         events = list(session.exec(select(Event.id, Event.collection_address)
-                                   .where(Event.id.in_(select(Admission.event_id)  # type: ignore[attr-defined]
-                                                       .where(Admission.chain_status == "queued")))))
+                                   .where(Event.id.in_(queued))))  # type: ignore[attr-defined]
     for event_id, collection in events:
         if event_id in hold:
             continue
@@ -144,7 +143,8 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
                                 .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
                                 .limit(max_batch).with_for_update(skip_locked=True)))
         if ids:
-            session.execute(update(ADMISSIONS).where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == "queued")
+            session.execute(update(ADMISSIONS)
+                            .where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == "queued")
                             .values(chain_status="sent", batch_id=batch.id))
         token_ids = sorted(session.exec(select(Admission.token_id).where(Admission.batch_id == batch.id)))
         if not token_ids:
@@ -161,8 +161,9 @@ def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeo
     """Prepare, record, broadcast and wait for one claimed batch: 'done', 'failed', 'refused' or 'pending'."""
     chain, engine, operator = runtime.chain(), runtime.engine, runtime.operator()
     collection = tk.Collection(chain, claim.collection)
+    call = collection.contract.functions.checkIn(claim.token_ids)
     try:
-        prepared = sending.prepare(chain, collection.contract.functions.checkIn(claim.token_ids), operator, engine)
+        prepared = sending.prepare(chain, call, operator, engine)
     except Exception as error:
         _give_back(engine, claim.batch_id, error=None)  # nothing was sent
         if isinstance(error, tk.ContractRevert | tk.TransactionFailed):
@@ -171,10 +172,10 @@ def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeo
             return "refused"
         raise
     nonce = prepared.tx["nonce"]
+    unsent = (BATCHES.c.id == claim.batch_id) & (BATCHES.c.status == "pending") & BATCHES.c.tx_hash.is_(None)
     try:
         with engine.begin() as conn:  # on record before it exists anywhere else
-            recorded = conn.execute(update(BATCHES).where(BATCHES.c.id == claim.batch_id,
-                                                          BATCHES.c.status == "pending", BATCHES.c.tx_hash.is_(None))
+            recorded = conn.execute(update(BATCHES).where(unsent)
                                     .values(tx_hash=prepared.tx_hash, raw_tx=prepared.raw_tx)).rowcount == 1
     except Exception:
         sending.release_nonce(engine, chain.chain_id, operator.address, nonce)
@@ -184,13 +185,19 @@ def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeo
         return "failed"
     sending.broadcast(chain, prepared.raw_tx, operator.address)
     report.sent += 1
-    try:
-        receipt = chain.w3.eth.wait_for_transaction_receipt(prepared.tx_hash, timeout=receipt_timeout,  # type: ignore[arg-type]
-                                                            poll_latency=0.05)
-    except TimeExhausted:
+    receipt = _wait(chain, prepared.tx_hash, receipt_timeout)
+    if receipt is None:
         report.pending += 1
         return "pending"
     return _settle(engine, collection, claim.batch_id, receipt, report)
+
+
+def _wait(chain: tk.Chain, tx_hash: str, timeout: float) -> Any | None:
+    """The receipt, or None if the transaction is not mined within `timeout` seconds."""
+    try:
+        return chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
+    except TimeExhausted:
+        return None
 
 
 # ---- outcomes (each a claim on the pending batch, with the admissions it moves)
@@ -204,7 +211,9 @@ def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, rece
     for log_entry in skipped:
         reason = SKIP_REASONS.get(log_entry["args"]["reason"], str(log_entry["args"]["reason"]))
         counts[reason] = counts.get(reason, 0) + 1
-    note = ("skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))) if counts else None
+    note = None
+    if counts:
+        note = "skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
     with engine.begin() as conn:
         claimed = conn.execute(update(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.status == "pending")
                                .values(status="done", done_at=utcnow(), error=note)).rowcount == 1
@@ -220,7 +229,8 @@ def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, rece
     return "done"
 
 
-def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None, report: DrainReport | None = None) -> bool:
+def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None,
+               report: DrainReport | None = None) -> bool:
     """Queue the batch's admissions again. A batch never sent (`error` None) is deleted; one whose transaction
     was sent stays on record as `failed` with `error`. False if the batch was no longer pending."""
     unsent = error is None
@@ -281,13 +291,10 @@ def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, 
                            report=report)
                 return "failed"
         elif sending.rebroadcast(chain, batch.raw_tx):
-            try:
-                receipt = chain.w3.eth.wait_for_transaction_receipt(batch.tx_hash, timeout=wait_seconds,  # type: ignore[arg-type]
-                                                                    poll_latency=0.05)
-            except TimeExhausted:
-                pass
+            receipt = _wait(chain, batch.tx_hash, wait_seconds)
         else:
-            log.warning("the node refuses check-in batch %s (%s) again; it stays pending", batch.id, batch.tx_hash)
+            log.warning("the node refuses check-in batch %s (%s) again; it stays pending", batch.id,
+                        batch.tx_hash)
     if receipt is None:
         report.pending += 1
         return "pending"
@@ -296,8 +303,9 @@ def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, 
 
 # ---- the runner
 class CheckinQueue:
-    """`drain_once` in a loop: every `poll_seconds`; after a failure (node down) with exponential backoff up to
-    `max_backoff`; an event whose checkIn the contract refuses (no GATE_ROLE, cancelled) is held back likewise."""
+    """`drain_once` in a loop: every `poll_seconds`; after a failure (node down) with exponential backoff
+    up to `max_backoff`; an event whose checkIn the contract refuses (no GATE_ROLE, cancelled) is held back
+    likewise."""
 
     def __init__(self, runtime: Runtime, *, batch_size: int = 100, poll_seconds: float = 1.0,
                  stale_after: float = 60.0, max_backoff: float = 30.0):
@@ -319,7 +327,7 @@ class CheckinQueue:
             try:
                 report = drain_once(self.runtime, max_batch=self.batch_size, stale_after=self.stale_after,
                                     hold=hold)
-            except Exception as error:  # noqa: BLE001 - a poller must survive the node and the database blinking
+            except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
                 failures += 1
                 if failures == 1:
                     log.exception("check-in queue: drain failed")
@@ -344,7 +352,8 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
     if not settings.checkin_queue_enabled:
         yield None
         return
-    queue = CheckinQueue(runtime, batch_size=settings.checkin_batch_size, poll_seconds=settings.checkin_poll_seconds)
+    queue = CheckinQueue(runtime, batch_size=settings.checkin_batch_size,
+                         poll_seconds=settings.checkin_poll_seconds)
     stop = threading.Event()
     thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
 """The durable check-in queue to the chain (services/checkin_queue.py): admissions reach checkIn in batches,
-each ticket checked in on chain exactly once with its holder's badge, whatever the node or a second drainer do."""
+each ticket checked in on chain exactly once with its holder's badge, whatever the node or a second drainer
+do."""
 
 from __future__ import annotations
 
@@ -11,36 +12,54 @@ from collections import Counter
 from collections.abc import Iterable
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import create_engine, update
 from sqlmodel import Session, select
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
 from gateway.core.config import Settings
 from gateway.db import make_engine
-from gateway.models import Admission, CheckinBatch
+from gateway.core import codes
+from gateway.models import Admission, CheckinBatch, utcnow
 from gateway.runtime import Runtime
 from gateway.services import checkin_queue
+from gateway.services import gate as gate_service
 from gateway.services.checkin_queue import DrainReport, drain_once
 from ticketkit.chain import _free_port
+
+from .conftest import bearer
 
 ETH = 10**18
 
 
 # ---- helpers shared with test_gate_faults.py
-def gate_key(client, org, event_id: str) -> str:
+def gate_key(client, org, event_id: str) -> dict:
     response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"])
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return response.json() | {"headers": bearer(response.json()["api_key"])}
 
 
-def admit(engine, event_id: str, gate_key_id: str, tickets: Iterable[dict]) -> None:
-    """What the gate's scan writes for each admitted ticket: one Admission, chain_status queued."""
+def scan_in(client, gate: dict, tickets: Iterable[dict]) -> None:
+    """Each holder binds a device key and shows its code; the gate scans it (POST /gate/scan) and admits."""
+    for ticket in tickets:
+        key = codes.new_device_key()
+        bound = client.post(f"/tickets/{ticket['id']}/device", headers=ticket["fan"]["headers"],
+                            json={"public_key": codes.public_key_text(key)})
+        assert bound.status_code == 201, bound.text
+        answer = client.post("/gate/scan", headers=gate["headers"],
+                             json={"code": codes.sign_code(key, ticket["id"])})
+        assert answer.status_code == 200 and answer.json()["admit"] is True, answer.text
+
+
+def admit(engine, event_id: str, gate: dict, tickets: Iterable[dict]) -> None:
+    """The write a scan ends in (services/gate.admit), without the device-key round trip."""
     with Session(engine) as session:
         for ticket in tickets:
-            session.add(Admission(event_id=uuid.UUID(event_id), ticket_id=uuid.UUID(ticket["id"]),
-                                  token_id=ticket["token_id"], gate_key_id=uuid.UUID(gate_key_id)))
-        session.commit()
+            admitted, _ = gate_service.admit(session, event_id=uuid.UUID(event_id),
+                                             ticket_id=uuid.UUID(ticket["id"]), token_id=ticket["token_id"],
+                                             gate_key_id=uuid.UUID(gate["id"]), device=None, source="online",
+                                             scanned_at=utcnow())
+            assert admitted
 
 
 def chain_status(engine) -> Counter:
@@ -76,8 +95,8 @@ def checkin_transactions(collection: tk.Collection) -> set[str]:
 def big_collection(make_event, chain, organiser, operator):
     """A collection with room for a few hundred tickets; the operator may mint, move and check in."""
     now = chain.timestamp()
-    event = make_event(tiers=[tk.TierConfig("General", face_value=ETH // 100, supply=1_000, sale_start=now - 1,
-                                            sale_end=now + 20 * 86400)])
+    event = make_event(tiers=[tk.TierConfig("General", face_value=ETH // 100, supply=1_000,
+                                            sale_start=now - 1, sale_end=now + 20 * 86400)])
     for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
         event.grant_role(role, operator.address, sender=organiser)
     return event
@@ -90,9 +109,10 @@ def door(client, org, big_collection, new_fan, issue):
                            headers=org["headers"])
     assert response.status_code == 201, response.text
     event = response.json()
-    key_id = gate_key(client, org, event["id"])
+    gate = gate_key(client, org, event["id"])
 
     def tickets(fans: int, each: int) -> tuple[list[dict], dict[int, str]]:
+        """`each` tickets for each of `fans` new fans: the tickets (with their "fan"), token -> holder."""
         issued, holders = [], {}
         for _ in range(fans):
             fan = new_fan()
@@ -102,7 +122,7 @@ def door(client, org, big_collection, new_fan, issue):
                                    headers=org["headers"] | {"Idempotency-Key": uuid.uuid4().hex})
             assert response.status_code == 201, response.text
             for ticket in response.json()["tickets"]:
-                issued.append(ticket)
+                issued.append(ticket | {"fan": fan})
                 holders[ticket["token_id"]] = fan["address"]
         return issued, holders
 
@@ -110,7 +130,7 @@ def door(client, org, big_collection, new_fan, issue):
         pass
 
     door = Door()
-    door.event_id, door.key_id, door.tickets, door.collection = event["id"], key_id, tickets, big_collection
+    door.event_id, door.gate, door.tickets, door.collection = event["id"], gate, tickets, big_collection
     return door
 
 
@@ -127,10 +147,10 @@ def manual_mining(chain):
 
 
 # ---- batching
-def test_admissions_reach_the_chain_in_batches_with_the_badges(app, door):
+def test_admissions_reach_the_chain_in_batches_with_the_badges(app, client, door):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=50, each=5)
-    admit(engine, door.event_id, door.key_id, tickets)
+    scan_in(client, door.gate, tickets)
     assert chain_status(engine) == {"queued": 250}
 
     report = drain_once(runtime, max_batch=100)
@@ -150,12 +170,12 @@ def test_admissions_reach_the_chain_in_batches_with_the_badges(app, door):
 def test_a_rerun_sends_nothing_and_later_admissions_go_alone(app, door, chain, operator):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=3, each=4)
-    admit(engine, door.event_id, door.key_id, tickets[:7])
+    admit(engine, door.event_id, door.gate, tickets[:7])
     assert drain_once(runtime).checked_in == 7
     nonce = chain.w3.eth.get_transaction_count(operator.address)
     assert drain_once(runtime) == DrainReport()  # nothing queued, nothing pending: nothing sent
     assert chain.w3.eth.get_transaction_count(operator.address) == nonce
-    admit(engine, door.event_id, door.key_id, tickets[7:])
+    admit(engine, door.event_id, door.gate, tickets[7:])
     report = drain_once(runtime)
     assert (report.sent, report.checked_in) == (1, 5)
     assert json.loads(batches(engine)[-1].token_ids) == sorted(t["token_id"] for t in tickets[7:])
@@ -167,19 +187,20 @@ def test_a_ticket_already_used_on_chain_is_skipped_by_the_contract_not_checked_i
     tickets, holders = door.tickets(fans=2, each=2)
     door.collection.grant_role("GATE_ROLE", organiser.address, sender=organiser)
     door.collection.check_in([tickets[0]["token_id"]], sender=organiser)  # a door outside the gateway
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     report = drain_once(runtime)
     assert (report.checked_in, report.skipped) == (4, 1)
     assert batches(engine)[0].error == "skipped: 1 already used"
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
-def test_without_gate_role_nothing_is_sent_until_the_organiser_grants_it(app, door, chain, organiser, operator):
+def test_without_gate_role_nothing_is_sent_until_the_organiser_grants_it(app, door, chain, organiser,
+                                                                          operator):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=1)
-    chain.send(door.collection.contract.functions.revokeRole(door.collection.role("GATE_ROLE"), operator.address),
-               organiser)
-    admit(engine, door.event_id, door.key_id, tickets)
+    gate_role = door.collection.role("GATE_ROLE")
+    chain.send(door.collection.contract.functions.revokeRole(gate_role, operator.address), organiser)
+    admit(engine, door.event_id, door.gate, tickets)
     report = drain_once(runtime)
     assert report.refused == {uuid.UUID(door.event_id): "AccessControlUnauthorizedAccount"}
     assert (report.sent, chain_status(engine), batches(engine)) == (0, {"queued": 2}, [])
@@ -197,7 +218,7 @@ def _runtime(settings: Settings, **overrides) -> Runtime:
 def test_two_drainers_at_once_take_disjoint_admissions(app, door, settings):
     engine = app.state.runtime.engine
     tickets, holders = door.tickets(fans=12, each=5)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     drainers = [_runtime(settings), _runtime(settings)]  # two gateway processes: own engines, own connections
     start, reports, errors = threading.Barrier(2), [], []
 
@@ -228,9 +249,12 @@ def test_two_drainers_at_once_take_disjoint_admissions(app, door, settings):
 def test_a_drainer_skips_admissions_another_has_locked(app, door, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("row locks are PostgreSQL's; SQLite serialises whole writes (test above)")
-    runtime, engine = app.state.runtime, app.state.runtime.engine
+    engine = app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=4)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
+    # a drainer that would wait for the locks fails after 5 s instead of hanging the test
+    runtime = Runtime(settings=app.state.runtime.settings,
+                      engine=create_engine(database_url, connect_args={"options": "-c lock_timeout=5000"}))
     with Session(engine) as other:  # another drainer, mid-claim: holds the three oldest
         locked = set(other.exec(select(Admission.token_id).order_by(Admission.admitted_at, Admission.id)
                                 .limit(3).with_for_update(skip_locked=True)))
@@ -239,6 +263,7 @@ def test_a_drainer_skips_admissions_another_has_locked(app, door, database_url):
         assert set(json.loads(batches(engine)[0].token_ids)) == set(holders) - locked
     assert chain_status(engine) == {"done": 5, "queued": 3}
     assert drain_once(runtime).checked_in == 3
+    runtime.engine.dispose()
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
@@ -246,7 +271,7 @@ def test_a_drainer_skips_admissions_another_has_locked(app, door, database_url):
 def test_rpc_unreachable_changes_nothing_then_it_drains(app, door, settings):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=3, each=2)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     cut_off = _runtime(settings, rpc_url=f"http://127.0.0.1:{_free_port()}")  # nothing listens there
     try:
         with pytest.raises(tk.RPCUnavailable):
@@ -261,7 +286,7 @@ def test_rpc_unreachable_changes_nothing_then_it_drains(app, door, settings):
 def test_a_batch_not_mined_stays_pending_and_is_finished_from_its_receipt(app, door, chain, manual_mining):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=3)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     manual_mining()
     report = drain_once(runtime, receipt_timeout=0.3)
     assert (report.sent, report.pending, chain_status(engine)) == (1, 1, {"sent": 6})
@@ -277,7 +302,7 @@ def test_a_batch_not_mined_stays_pending_and_is_finished_from_its_receipt(app, d
 def test_a_batch_the_node_lost_is_sent_again_with_the_same_transaction(app, door, chain, manual_mining):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=3)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     manual_mining()
     drain_once(runtime, receipt_timeout=0.3)
     [batch] = batches(engine)
@@ -295,7 +320,7 @@ def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(app
                                                                                manual_mining):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=3)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     manual_mining()
     drain_once(runtime, receipt_timeout=0.3)
     [lost] = batches(engine)
@@ -303,14 +328,15 @@ def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(app
     chain.rpc("anvil_dropAllTransactions")
     automine(chain, True)
     base = chain.w3.eth.get_block("latest")["baseFeePerGas"]
-    other = operator.sign_transaction({"to": operator.address, "value": 0, "gas": 21_000, "nonce": lost_tx["nonce"],
-                                       "chainId": chain.chain_id, "maxFeePerGas": 2 * base + 1,
-                                       "maxPriorityFeePerGas": 1})
+    other = operator.sign_transaction({"to": operator.address, "value": 0, "gas": 21_000,
+                                       "nonce": lost_tx["nonce"], "chainId": chain.chain_id,
+                                       "maxFeePerGas": 2 * base + 1, "maxPriorityFeePerGas": 1})
     chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(other.raw_transaction))
     report = drain_once(runtime)
     assert (report.requeued, report.sent, report.checked_in) == (6, 1, 6)
     old, new = batches(engine)
-    assert (old.status, old.error) == ("failed", f"dropped: nonce {lost_tx['nonce']} used by another transaction")
+    assert old.status == "failed"
+    assert old.error == f"dropped: nonce {lost_tx['nonce']} used by another transaction"
     assert new.status == "done" and json.loads(new.token_ids) == json.loads(old.token_ids)
     assert checkin_transactions(door.collection) == {new.tx_hash}
     assert_checked_in_once_with_badges(door.collection, holders)
@@ -319,7 +345,7 @@ def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(app
 def test_a_claim_left_unsent_by_a_dead_drainer_goes_back_once_stale(app, door):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=1, each=3)
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     with Session(engine) as session:  # a drainer claimed the admissions, then died before signing
         batch = CheckinBatch(event_id=uuid.UUID(door.event_id), token_ids=json.dumps(sorted(holders)))
         session.add(batch)
@@ -342,9 +368,10 @@ def test_the_app_runs_the_queue_when_enabled(door, settings, client):
     from gateway.main import create_app
 
     tickets, holders = door.tickets(fans=2, each=2)
-    enabled = create_app(settings.model_copy(update={"checkin_queue_enabled": True, "checkin_poll_seconds": 0.05}))
+    enabled = create_app(settings.model_copy(update={"checkin_queue_enabled": True,
+                                                     "checkin_poll_seconds": 0.05}))
     engine = enabled.state.runtime.engine
-    admit(engine, door.event_id, door.key_id, tickets)
+    admit(engine, door.event_id, door.gate, tickets)
     with TestClient(enabled):
         for _ in range(200):
             if chain_status(engine) == {"done": 4}:
