@@ -32,13 +32,14 @@ ETH = 10**18
 def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
+    badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)
     return platform.create_collection(
         tk.EventConfig("Sample gig", "GIG", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
                        resale_cap_bps=11_000, royalty_bps=500),
         [tk.TierConfig("General", face_value=ETH // 20, supply=500, sale_start=now, sale_end=now + 20 * 86400,
                        max_per_wallet=4),
          tk.TierConfig("VIP", face_value=ETH // 5, supply=50, sale_start=now, sale_end=now + 20 * 86400)],
-        salt="sample-gig", sender=organiser)
+        salt="sample-gig", badge=badge, sender=organiser)
 
 
 def main(argv: list[str] | None = None) -> None:
