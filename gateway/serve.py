@@ -2,7 +2,8 @@
 
 Starts anvil, deploys the platform and a sample event, grants the operator (dev account 9) the
 collection's MINTER_ROLE, GATEWAY_ROLE and GATE_ROLE (the check-in queue, on here, sends checkIn), creates
-a fresh SQLite database under .ticketkit/, registers an organiser, the event and one fan, prints the URL,
+a fresh SQLite database under .ticketkit/, registers an organiser, the event, one fan with 2 tickets and a gate
+key, prints the URL, the fan and scanner page links,
 the organiser API key and the fan token, and runs uvicorn until Ctrl-C (or for `--seconds N`).
 """
 
@@ -21,10 +22,11 @@ from ticketkit.chain import _free_port
 
 from .core.config import Settings
 from .main import create_app
-from .models import EventCreate, FanCreate, OrganiserCreate
+from .models import EventCreate, FanCreate, IssueRequest, OrganiserCreate
 from .services.events import register_event
 from .services.fans import create_fan
-from .services.organisers import create_organiser
+from .services.organisers import create_gate_key, create_organiser
+from .services.tickets import issue_tickets
 
 ETH = 10**18
 
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
             event = register_event(session=session, chain=runtime.chain(), organiser=org,
                                    data=EventCreate(collection_address=collection.address, name="Sample gig"))
             fan, fan_token = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            issue_tickets(session=session, runtime=runtime, organiser=org, event=event,
+                          data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
+                          idempotency_key="serve-sample")
+            _, gate_token = create_gate_key(session=session, event=event, label="Main gate")
             event_id, fan_id = event.id, fan.id
         url = f"http://{args.host}:{port}"
         print(f"gateway:        {url}  (API docs: {url}/docs)")
@@ -80,7 +86,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"event:          {event_id} (collection {collection.address})")
         print(f"organiser key:  {api_key}")
         print(f"fan:            {fan_id}")
-        print(f"fan token:      {fan_token}", flush=True)
+        print(f"fan token:      {fan_token}")
+        print(f"gate key:       {gate_token}")
+        print(f"fan page:       {url}/app/ticket#token={fan_token}  (2 tickets; open on a phone via HTTPS)")
+        print(f"scanner page:   {url}/app/scanner#key={gate_token}", flush=True)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_level="warning"))
         if args.seconds is not None:
             timer = threading.Timer(args.seconds, lambda: setattr(server, "should_exit", True))
