@@ -137,7 +137,8 @@ def verify_code_signature(public_key: ec.EllipticCurvePublicKey, code: Code) -> 
     return True
 
 
-def sign_code(private_key: ec.EllipticCurvePrivateKey, ticket_id: uuid.UUID | str, window: int | None = None) -> str:
+def sign_code(private_key: ec.EllipticCurvePrivateKey, ticket_id: uuid.UUID | str,
+              window: int | None = None) -> str:
     """A valid code for `ticket_id` in `window` (default: the current one): what a fan's device shows.
 
     For tests and benchmarks; devices sign with WebCrypto (ECDSA P-256 SHA-256, raw r || s).
@@ -190,7 +191,8 @@ def load_private_key(hex_scalar: str) -> ec.EllipticCurvePrivateKey:
 
 def derive_signing_key(secret: str) -> ec.EllipticCurvePrivateKey:
     """The gateway's snapshot key, derived from a secret with HKDF-SHA256: every process gets the same key."""
-    material = HKDF(algorithm=hashes.SHA256(), length=48, salt=None, info=_SNAPSHOT_KEY_INFO).derive(secret.encode())
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=48, salt=None, info=_SNAPSHOT_KEY_INFO)
+    material = hkdf.derive(secret.encode())
     return ec.derive_private_key(int.from_bytes(material, "big") % (_ORDER - 1) + 1, _CURVE)
 
 

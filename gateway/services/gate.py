@@ -7,10 +7,11 @@ of simultaneous scans of one ticket, in any number of processes, exactly one ins
 find it and are refused (`already_checked_in`), or, for offline scans, become a recorded conflict.
 
 Checking a code (`verify_code`) is one indexed query: the ticket with its tier, holder, active device key,
-admission and indexed chain state, joined by primary and unique keys. The only thing a process reuses
-between requests is whether an event is cancelled (for `gate_cache_seconds`, default 2 s): that answer comes
-from the indexer's chain_events and would otherwise cost a scan of the collection's events. Holders, keys and
-admissions are read fresh on every check, so a moved ticket stops admitting at once.
+admission and indexed chain state, joined by primary and unique keys. A process reuses two answers for
+`gate_cache_seconds` (default 2 s): whether an event is cancelled (from the indexer's chain_events; it would
+otherwise cost a scan of the collection's events) and a gate key's authentication (a revoked key works at
+most that long). Holders, keys and admissions are read fresh on every check, so a moved ticket stops
+admitting at once.
 
 Who holds a ticket: the fan account in `tickets.owner_fan_id` (the gateway's own record, followed by the
 indexer); else the indexed on-chain owner (`indexed_tokens.owner`, self-custody wallets). A ticket the
@@ -23,16 +24,19 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
-from sqlalchemy import String, and_, cast, select, update
+from sqlalchemy import Engine, String, and_, bindparam, cast, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -42,6 +46,7 @@ import ticketkit as tk
 
 from ..core import codes
 from ..core.config import Settings
+from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from ..indexer.models import ChainEvent, IndexedToken
 from ..models import (
@@ -93,6 +98,7 @@ _LOOKUP = (
                                      IT.c.token_id == cast(T.c.token_id, String)))
                  .outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None)))
                  .outerjoin(A, A.c.ticket_id == T.c.id))
+    .where(T.c.id == bindparam("ticket_id"))
     .order_by(DK.c.created_at.desc())
     .limit(1)
 )
@@ -129,10 +135,27 @@ def _insert(session: Session, table: Any) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def _writing(session: Session) -> Iterator[None]:
+    """Around a short write transaction: on SQLite, this process's writers take turns here instead of
+    polling the database's write lock (SQLite's busy handler sleeps up to 100 ms between tries, which is
+    what the slowest scans would wait); other processes still meet at the database lock."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _sqlite_writer:
+        yield
+
+
 def _same_address(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lower() == b.lower()
 
 
+_CANCELLED = (select(CE.c.id).where(CE.c.chain_id == bindparam("chain_id"), CE.c.contract == bindparam("contract"),
+                                    CE.c.token_id.is_(None), CE.c.name == "EventCancelled").limit(1))
 _cancel_cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _cancel_lock = threading.Lock()
 
@@ -143,18 +166,62 @@ def _event_cancelled(session: Session, event_id: uuid.UUID, chain_id: int, contr
     cached = _cancel_cache.get(event_id)
     if cached is not None and now - cached[0] < ttl:
         return cached[1]
-    found = session.connection().execute(
-        select(CE.c.id).where(CE.c.chain_id == chain_id, CE.c.contract == contract, CE.c.token_id.is_(None),
-                              CE.c.name == "EventCancelled").limit(1)).first() is not None
+    params = {"chain_id": chain_id, "contract": contract}
+    found = session.connection().execute(_CANCELLED, params).first() is not None
     with _cancel_lock:
         _cancel_cache[event_id] = (now, found)
     return found
 
 
 def forget_cancellations() -> None:
-    """Drop the per-process cancellation cache (tests)."""
+    """Drop the per-process caches: cancellations and gate keys (tests)."""
     with _cancel_lock:
         _cancel_cache.clear()
+    _key_cache.clear()
+
+
+# ---- gate keys, cached per process
+@dataclass(frozen=True, slots=True)
+class GateKeyRef:
+    """What the gate functions need of a gate API key."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    label: str | None
+
+
+GateKeyLike = GateKeyRef | ApiKey  # the functions below read only `id` and `event_id`
+
+_GATE_KEY = select(K.c.id, K.c.event_id, K.c.label, K.c.role).where(K.c.key_hash == bindparam("key_hash"),
+                                                                   K.c.revoked_at.is_(None))
+_key_cache: dict[str, tuple[float, GateKeyRef]] = {}
+
+
+def cached_gate_key(token: str, ttl: float) -> GateKeyRef | None:
+    """A gate key this process authenticated less than `ttl` seconds ago (no I/O), else None."""
+    cached = _key_cache.get(hash_token(token))
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    return None
+
+
+def authenticate_gate_key(engine: Engine, token: str) -> GateKeyRef:
+    """Look a gate key up (401 unknown or revoked, 403 `gate_key_required` for another kind) and cache it.
+
+    A revoked key keeps working in a process that authenticated it for at most `gate_cache_seconds`.
+    """
+    key_hash = hash_token(token)
+    with engine.connect() as conn:
+        row = conn.execute(_GATE_KEY, {"key_hash": key_hash}).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked gate API key")
+    if row.role != "gate" or row.event_id is None:
+        raise Forbidden("this endpoint needs a gate API key", code="gate_key_required")
+    key = GateKeyRef(row.id, row.event_id, row.label)
+    if len(_key_cache) > 10_000:
+        _key_cache.clear()
+    _key_cache[key_hash] = (time.monotonic(), key)
+    return key
 
 
 # ---- checking a code
@@ -163,7 +230,7 @@ def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str,
         code = codes.decode(text)
     except codes.CodeError:
         return _Checked(Verdict(False, "malformed_code"))
-    row = session.connection().execute(_LOOKUP.where(T.c.id == code.ticket_id)).first()
+    row = session.connection().execute(_LOOKUP, {"ticket_id": code.ticket_id}).first()
     if row is None:
         return _Checked(Verdict(False, "unknown_ticket"))
     if row.event_id != event_id:
@@ -186,10 +253,11 @@ def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str,
     return _Checked(replace(verdict, admit=True), row)
 
 
-def verify_code(*, session: Session, settings: Settings, gate_key: ApiKey, code: str,
+def verify_code(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str,
                 unix_time: float | None = None) -> Verdict:
     """Would this code admit at this gate now? Reads only (one query)."""
-    return _check(session, settings, gate_key.event_id, code, time.time() if unix_time is None else unix_time).verdict
+    unix_time = time.time() if unix_time is None else unix_time
+    return _check(session, settings, gate_key.event_id, code, unix_time).verdict
 
 
 # ---- the check-in
@@ -197,30 +265,32 @@ def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_
           device: str | None, source: str, scanned_at: datetime, nonce: str | None = None) -> tuple[bool, Any]:
     """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
 
-    Returns (True, the new row's values) for the one caller that admitted the ticket, else (False, the
-    admission on record). The row is queued for the chain (`chain_status` queued).
+    Returns (True, the new row) for the one caller that admitted the ticket, else (False, the admission on
+    record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status` queued).
     """
     values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": ticket_id, "token_id": token_id,
               "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
               "scanned_at": scanned_at, "admitted_at": utcnow(), "chain_status": "queued", "batch_id": None}
     statement = (_insert(session, A).values(**values).on_conflict_do_nothing(index_elements=["ticket_id"])
                  .returning(A.c.id))  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT inserts
-    inserted = session.connection().execute(statement).first() is not None
-    session.commit()
+    with _writing(session):
+        inserted = session.connection().execute(statement).first() is not None
+        session.commit()
     if inserted:
-        return True, values
+        return True, SimpleNamespace(**values)
     return False, session.connection().execute(select(A).where(A.c.ticket_id == ticket_id)).one()
 
 
 def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.UUID, verdict: Verdict,
                     device: str | None, source: str, scanned_at: datetime) -> None:
-    session.connection().execute(R.insert().values(
-        id=uuid.uuid4(), event_id=event_id, gate_key_id=gate_key_id, ticket_id=verdict.ticket_id,
-        reason=verdict.reason, device=device, source=source, scanned_at=scanned_at, created_at=utcnow()))
-    session.commit()
+    with _writing(session):
+        session.connection().execute(R.insert().values(
+            id=uuid.uuid4(), event_id=event_id, gate_key_id=gate_key_id, ticket_id=verdict.ticket_id,
+            reason=verdict.reason, device=device, source=source, scanned_at=scanned_at, created_at=utcnow()))
+        session.commit()
 
 
-def scan(*, session: Session, settings: Settings, gate_key: ApiKey, code: str, device: str | None = None,
+def scan(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str, device: str | None = None,
          nonce: str | None = None, unix_time: float | None = None) -> Verdict:
     """Check a code and, if it admits, check the ticket in (`admit`). Refusals are recorded with their reason.
 
@@ -263,7 +333,7 @@ def snapshot_public_key(settings: Settings) -> str:
     return codes.public_key_text(signing_key(settings))
 
 
-def snapshot(*, session: Session, settings: Settings, gate_key: ApiKey) -> tuple[str, str, str]:
+def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike) -> tuple[str, str, str]:
     """The event's gate state as JSON text, its signature and the public key: (payload, signature, key)."""
     event = session.get(Event, gate_key.event_id)
     if event is None:
@@ -289,10 +359,8 @@ def snapshot(*, session: Session, settings: Settings, gate_key: ApiKey) -> tuple
         else:
             revoked.append({"ticket_id": str(key.ticket_id), "public_key": key.public_key,
                             "revoked_at": int(_aware(key.revoked_at).timestamp())})
-    cancelled = conn.execute(select(CE.c.id).where(CE.c.chain_id == event.chain_id,
-                                                   CE.c.contract == event.collection_address,
-                                                   CE.c.token_id.is_(None), CE.c.name == "EventCancelled")
-                             .limit(1)).first() is not None
+    cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
+                                          "contract": event.collection_address}).first() is not None
     tickets = []
     for row in rows:
         key = active.get(row.id)
@@ -318,7 +386,7 @@ def _key_refs(session: Session, gate_key_ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return dict(session.connection().execute(select(K.c.id, K.c.label).where(K.c.id.in_(gate_key_ids))).all())
 
 
-def _sync_one(session: Session, settings: Settings, gate_key: ApiKey, device: str, item: OfflineScan,
+def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, device: str, item: OfflineScan,
               labels: dict[uuid.UUID, str | None]) -> OfflineScanResult:
     scanned_at = _aware(item.scanned_at)
     event_id = gate_key.event_id
@@ -327,8 +395,9 @@ def _sync_one(session: Session, settings: Settings, gate_key: ApiKey, device: st
         ticket_id = ticket.id if ticket is not None else None
         _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, device=device, source="offline",
                         scanned_at=scanned_at, verdict=Verdict(False, reason, ticket_id))
+        ours = ticket is not None and reason != "wrong_event"
         return OfflineScanResult(result="rejected", reason=reason, ticket_id=ticket_id,
-                                 token_id=ticket.token_id if ticket is not None and reason != "wrong_event" else None)
+                                 token_id=ticket.token_id if ours else None)
 
     try:
         code = codes.decode(item.code)
@@ -359,8 +428,9 @@ def _sync_one(session: Session, settings: Settings, gate_key: ApiKey, device: st
         result.result = "already_admitted_here"
         return result
     session.connection().execute(
-        _insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id, admission_id=existing.id,
-                                   gate_key_id=gate_key.id, device=device, scanned_at=scanned_at, created_at=utcnow())
+        _insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id,
+                                   admission_id=existing.id, gate_key_id=gate_key.id, device=device,
+                                   scanned_at=scanned_at, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
     session.commit()
     if existing.gate_key_id not in labels:
@@ -372,7 +442,7 @@ def _sync_one(session: Session, settings: Settings, gate_key: ApiKey, device: st
     return result
 
 
-def sync_offline_scans(*, session: Session, settings: Settings, gate_key: ApiKey, device: str,
+def sync_offline_scans(*, session: Session, settings: Settings, gate_key: GateKeyLike, device: str,
                        scans: list[OfflineScan]) -> list[OfflineScanResult]:
     """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
     `already_admitted_here` (this very scan was synced before); `conflict` (the ticket was admitted by another
@@ -493,9 +563,9 @@ def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, pub
     session.connection().execute(update(DK).where(DK.c.ticket_id == ticket.id, DK.c.revoked_at.is_(None),
                                                   ~and_(DK.c.public_key == public_key, DK.c.holder == holder))
                                  .values(revoked_at=now))
-    current = session.exec(orm_select(DeviceKey).where(DeviceKey.ticket_id == ticket.id, DeviceKey.revoked_at.is_(None),
-                                                   DeviceKey.public_key == public_key,
-                                                   DeviceKey.holder == holder)).first()
+    current = session.exec(orm_select(DeviceKey).where(
+        DeviceKey.ticket_id == ticket.id, DeviceKey.revoked_at.is_(None), DeviceKey.public_key == public_key,
+        DeviceKey.holder == holder)).first()
     if current is None:
         current = DeviceKey(ticket_id=ticket.id, public_key=public_key, holder=holder, bound_by=bound_by,
                             created_at=now)

@@ -167,7 +167,8 @@ def test_refusal_reasons(client, org, gate, holder, new_fan, issue, make_event, 
     other.grant_role("MINTER_ROLE", operator.address, sender=organiser)
     other_event = client.post("/events", json={"collection_address": other.address}, headers=org["headers"]).json()
     fan = new_fan()
-    response = client.post(f"/events/{other_event['id']}/tickets/issue", headers=org["headers"] | {"Idempotency-Key": "o"},
+    response = client.post(f"/events/{other_event['id']}/tickets/issue",
+                           headers=org["headers"] | {"Idempotency-Key": "o"},
                            json={"fan_id": fan["id"], "tier_id": 0, "quantity": 1, "payment_reference": "p"})
     assert response.status_code == 201, response.text
     [foreign] = response.json()["tickets"]
@@ -187,6 +188,9 @@ def test_a_moved_ticket_stops_admitting_until_the_new_holder_binds(client, gate,
                        headers=alice["headers"] | {"Idempotency-Key": "g1"})
     assert gift.status_code == 201, gift.text
     assert post(client, gate, "scan", {"code": codes.sign_code(alice_key, ticket["id"])})["reason"] == "not_owner"
+    [entry] = [t for t in json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["tickets"]
+               if t["id"] == ticket["id"]]
+    assert (entry["device_key"], entry["holder_changed"]) == (codes.public_key_text(alice_key), True)  # offline too
     again = client.post(f"/tickets/{ticket['id']}/device", json={"public_key": codes.public_key_text(alice_key)},
                         headers=alice["headers"])
     assert again.status_code == 404  # alice cannot bind it any more
@@ -235,7 +239,8 @@ def test_bad_input_is_a_clear_refusal_never_a_500(app, client, org, gw_event, ga
     key = bind_key(client, holder["fan"], ticket["id"])
     code = codes.sign_code(key, ticket["id"])
     garbage = ["", "hello", "TK1.", code[:-1], code[:100], code + "A", code + "=", "tk1" + code[3:], " " + code,
-               code[:-2] + "é", "TK1." + "\u0000" * 112, "A" * 512, json.dumps({"code": code}), code.replace("TK1", "TK2")]
+               code[:-2] + "é", "TK1." + "\u0000" * 112, "A" * 512, json.dumps({"code": code}),
+               code.replace("TK1", "TK2")]
     for path in ("verify", "scan"):
         for text in garbage:
             response = client.post(f"/gate/{path}", json={"code": text}, headers=gate["headers"])

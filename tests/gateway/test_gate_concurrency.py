@@ -1,0 +1,152 @@
+"""Double entry is impossible: 50 simultaneous scans of one ticket, spread over 3 real gateway processes
+(uvicorn, each with its own engine) on one database, admit it exactly once - on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.core import codes
+from gateway.models import Admission, GateRefusal
+from ticketkit.chain import _free_port
+
+from .test_gate import bind_key, make_gate_key, rows
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSES = 3
+SCANS = 50
+
+
+@pytest.fixture()
+def servers(app, settings, tmp_path):
+    """PROCESSES gateway processes on the test's database (already migrated by `app`); their base URLs."""
+    env = os.environ | {
+        "GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_RPC_URL": settings.rpc_url,
+        "GATEWAY_CHAIN_ID": str(settings.chain_id), "GATEWAY_RUN_MIGRATIONS": "false",
+        "GATEWAY_KEY_ENCRYPTION_SECRET": settings.key_encryption_secret.get_secret_value(),
+    }
+    processes, urls = [], []
+    try:
+        for i in range(PROCESSES):
+            port = _free_port()
+            log = open(tmp_path / f"gateway-{i}.log", "w")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log))
+            urls.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 90
+        for process, url in zip(processes, urls):
+            while True:
+                assert process.poll() is None, (tmp_path / "gateway-0.log").read_text()
+                try:
+                    if httpx.get(f"{url}/gate/snapshot-key", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "a gateway process did not start"
+                time.sleep(0.2)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(app, client, org, gw_event, new_fan, issue,
+                                                                      servers):
+    fan = new_fan()
+    [ticket] = issue(fan)["tickets"]
+    key = bind_key(client, fan, ticket["id"])
+    gates = [make_gate_key(client, org, gw_event["id"], label=f"Gate {i}") for i in range(5)]
+    barrier = threading.Barrier(SCANS)
+    answers: list[dict | None] = [None] * SCANS
+    errors: list[BaseException] = []
+
+    def scan(i: int) -> None:
+        try:
+            with httpx.Client(base_url=servers[i % len(servers)], timeout=60) as http:
+                http.get("/gate/snapshot-key")  # the connection is open before the race starts
+                code = codes.sign_code(key, ticket["id"])
+                barrier.wait(timeout=60)
+                response = http.post("/gate/scan", json={"code": code, "device": f"scanner-{i}"},
+                                     headers=gates[i % len(gates)]["headers"])
+                assert response.status_code == 200, response.text
+                answers[i] = response.json()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(SCANS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    admitted = [i for i, a in enumerate(answers) if a["admit"]]
+    assert len(admitted) == 1, answers
+    assert sorted(a["reason"] for a in answers if not a["admit"]) == ["already_checked_in"] * (SCANS - 1)
+    assert all(a["ticket_id"] == ticket["id"] and a["tier_name"] == "General" for a in answers)
+    [admission] = rows(app, Admission)
+    assert (str(admission.ticket_id), admission.device) == (ticket["id"], f"scanner-{admitted[0]}")
+    refusals = rows(app, GateRefusal)
+    assert len(refusals) == SCANS - 1 and {r.reason for r in refusals} == {"already_checked_in"}
+    assert sorted(r.device for r in refusals) == sorted(f"scanner-{i}" for i in range(SCANS) if i != admitted[0])
+
+
+def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_event, new_fan, issue):
+    """Past the check, every scan reaches the write at once: 50 threads over 5 engines (as 5 processes would
+    have) call `admit` for one ticket after a barrier; exactly one inserts, all 50 see the same admission."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from sqlmodel import Session
+
+    from gateway import db
+    from gateway.services.gate import admit
+
+    fan = new_fan()
+    [ticket] = issue(fan)["tickets"]
+    gate = make_gate_key(client, org, gw_event["id"])
+    engines = [db.make_engine(settings.database_url) for _ in range(5)]
+    barrier = threading.Barrier(SCANS)
+    outcomes: list[tuple[bool, uuid.UUID] | None] = [None] * SCANS
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            with Session(engines[i % len(engines)]) as session:
+                session.connection()  # connected before the race
+                barrier.wait(timeout=60)
+                inserted, row = admit(session, event_id=uuid.UUID(gw_event["id"]), ticket_id=uuid.UUID(ticket["id"]),
+                                      token_id=ticket["token_id"], gate_key_id=uuid.UUID(gate["id"]),
+                                      device=f"d{i}", source="online", scanned_at=datetime.now(timezone.utc))
+                outcomes[i] = (inserted, row.id)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(SCANS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert not errors, errors
+    assert sum(inserted for inserted, _ in outcomes) == 1
+    [admission] = rows(app, Admission)
+    assert {row_id for _, row_id in outcomes} == {admission.id}
