@@ -22,6 +22,9 @@ def make_engine(database_url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
+            # Readers never wait for a writer and a commit is one append to the log: several gateway
+            # processes scanning at the doors share the file (synchronous stays FULL: a commit survives power loss).
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
         return engine

@@ -29,13 +29,13 @@ def _ape_executable() -> Path:
     for candidate in (Path(sys.executable).parent / "ape", ROOT / ".venv" / "bin" / "ape"):
         if candidate.is_file():
             return candidate
-    pytest.skip("ape is not installed (make deps)")
+    pytest.fail("ape is not installed: run make deps (it installs the dev extra)")
 
 
 def _solcx_dir() -> Path:
     """The repo's .solcx, with py-solc-x's name for the solcjs shim (as the Makefile makes it)."""
     if shutil.which("node") is None or not (ROOT / "node_modules" / "solc").is_dir():
-        pytest.skip("the Node toolchain is not installed (make deps)")
+        pytest.fail("the Node toolchain is not installed: run make deps")
     solcx_dir = ROOT / ".solcx"
     link = solcx_dir / f"solc-v{SOLC_VERSION}"
     if not link.exists():

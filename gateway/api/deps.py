@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
 from ..core.security import hash_token
-from ..errors import Forbidden, Unauthorized, Unprocessable
+from ..errors import Unauthorized, Unprocessable
 from ..models import ApiKey, Fan, FanSession, Organiser
 from ..runtime import Runtime
+from ..services import gate
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -47,16 +49,18 @@ def current_organiser(session: SessionDep, credentials: Credentials) -> Organise
     return organiser
 
 
-def current_gate_key(session: SessionDep, credentials: Credentials) -> ApiKey:
-    """A gate API key (role `gate`, scoped to one event); an organiser key is refused with 403."""
+async def current_gate_key(request: Request, credentials: Credentials) -> gate.GateKeyRef:
+    """The calling gate's key (401 unknown or revoked, 403 `gate_key_required` for any other kind of key).
+
+    Gates call thousands of times a second: a key authenticated less than `gate_cache_seconds` ago comes
+    from this process's cache (no I/O), else from the database in the threadpool.
+    """
     if credentials is None:
         raise Unauthorized("a gate API key is required (Authorization: Bearer ...)")
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(credentials.credentials),
-                                            ApiKey.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    runtime: Runtime = request.app.state.runtime
+    key = gate.cached_gate_key(credentials.credentials, runtime.settings.gate_cache_seconds)
     if key is None:
-        raise Unauthorized("unknown or revoked gate API key")
-    if key.role != "gate" or key.event_id is None:
-        raise Forbidden("this endpoint needs a gate API key", code="gate_key_required")
+        key = await run_in_threadpool(gate.authenticate_gate_key, runtime.engine, credentials.credentials)
     return key
 
 
@@ -81,5 +85,5 @@ def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> 
 
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
-GateDep = Annotated[ApiKey, Depends(current_gate_key)]
+GateDep = Annotated[gate.GateKeyRef, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -30,10 +30,12 @@ class ErrorBody(BaseModel):
 
 
 # Declared on every route (main.py), so the OpenAPI document describes the error bodies the API really sends
-# (FastAPI's default 422 schema, HTTPValidationError, does not fit them).
+# (FastAPI's default 422 schema, HTTPValidationError, does not fit them). JSON whatever the route's own
+# response class (an HTML page's errors are JSON too): the schema is given as content, not as a model.
+_ERROR_CONTENT = {"application/json": {"schema": ErrorBody.model_json_schema()}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": ErrorBody, "description": "Refused: `error` is a stable code, `detail` says why"},
-    "5XX": {"model": ErrorBody, "description": "The blockchain node failed (502, 503): retry"},
+    "4XX": {"description": "Refused: `error` is a stable code, `detail` says why", "content": _ERROR_CONTENT},
+    "5XX": {"description": "The blockchain node failed (502, 503): retry", "content": _ERROR_CONTENT},
 }
 
 

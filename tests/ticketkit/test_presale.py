@@ -36,7 +36,7 @@ console.log(JSON.stringify({root: tree.root, proofs: addresses.map(a => tree.get
 
 def _oz(addresses):
     if shutil.which("node") is None or not OZ_TREE.exists():
-        pytest.skip("node or @openzeppelin/merkle-tree missing: npm install (devDependencies)")
+        pytest.fail("node or @openzeppelin/merkle-tree missing: run make deps (npm ci installs devDependencies)")
     out = subprocess.run(["node", "-e", _OZ_SCRIPT, str(OZ_TREE), json.dumps(addresses)], check=True,
                          capture_output=True, text=True, timeout=60).stdout
     return json.loads(out)

@@ -2,7 +2,7 @@
 organiser's view of offline conflicts. Plain `def` routes: they block on the database.
 
 verify and scan are the hot path (thousands a second at the doors): their gate key comes from a per-process
-cache (`gate_cache_seconds`, looked up in the threadpool on a miss), they take the runtime from the request
+cache (deps.current_gate_key), they take the runtime from the request
 and open their own session (single statements, autocommit), so a request costs one trip to the threadpool
 instead of four, and they write their answer's JSON directly (the response model documents it).
 """
@@ -12,14 +12,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from ...errors import Forbidden, NotFound, Unauthorized
+from ...errors import Forbidden, NotFound
 from ...models import (
     Event,
     GateAnswer,
@@ -35,27 +33,9 @@ from ...models import (
 from ...services import events as event_service
 from ...services import gate as service
 from ...runtime import Runtime
-from ..deps import Credentials, OrganiserDep, RuntimeDep, SessionDep
+from ..deps import GateDep, OrganiserDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["gate"])
-
-
-async def gate_key(request: Request, credentials: Credentials) -> service.GateKeyRef:
-    """The calling gate's key (401 unknown or revoked, 403 `gate_key_required` for any other kind of key).
-
-    From this process's cache when it was authenticated less than `gate_cache_seconds` ago (no I/O here),
-    else from the database in the threadpool.
-    """
-    if credentials is None:
-        raise Unauthorized("a gate API key is required (Authorization: Bearer ...)")
-    runtime: Runtime = request.app.state.runtime
-    key = service.cached_gate_key(credentials.credentials, runtime.settings.gate_cache_seconds)
-    if key is None:
-        key = await run_in_threadpool(service.authenticate_gate_key, runtime.engine, credentials.credentials)
-    return key
-
-
-GateDep = Annotated[service.GateKeyRef, Depends(gate_key)]
 
 
 @contextmanager
