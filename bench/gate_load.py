@@ -97,7 +97,7 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
                 gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
                                  public_key=codes.public_key_text(device), fan=fan)
                 keys[ticket.id] = device
-    runtime.engine.dispose()
+    runtime.dispose()
     return gate_token, keys
 
 

@@ -13,9 +13,11 @@ from sqlmodel import Session, create_engine
 HERE = Path(__file__).resolve().parent
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, autocommit: bool = False) -> Engine:
+    """The gateway's engine; `autocommit`: every statement commits on its own, set once per connection."""
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+        engine = create_engine(database_url, connect_args={"check_same_thread": False}, **options)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -28,7 +30,7 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True)
+    return create_engine(database_url, pool_pre_ping=True, **options)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 import ticketkit as tk
 
+from . import db
 from .core.config import Settings
 from .errors import ServiceUnavailable
 
@@ -20,7 +21,21 @@ class Runtime:
     settings: Settings
     engine: Engine
     _chain: tk.Chain | None = None
+    _autocommit: Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def autocommit_engine(self) -> Engine:
+        """The same database, each statement committing on its own (made on first use): the gate's hot path,
+        whose every write is one statement, skips BEGIN/ROLLBACK round trips and isolation-level switches."""
+        with self._lock:
+            if self._autocommit is None:
+                self._autocommit = db.make_engine(self.settings.database_url, autocommit=True)
+            return self._autocommit
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
 
     def chain(self) -> tk.Chain:
         """The chain connection, made on first use (RPCUnavailable/ChainIdMismatch propagate)."""

@@ -20,7 +20,7 @@ from ..services import gate
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: no I/O, so no trip to the threadpool
     return request.app.state.runtime
 
 

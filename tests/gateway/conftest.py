@@ -56,7 +56,7 @@ def app(settings):
         with engine.begin() as conn:
             tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-    engine.dispose()
+    app.state.runtime.dispose()
 
 
 @pytest.fixture()

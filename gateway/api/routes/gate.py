@@ -43,8 +43,7 @@ def _single_statements(runtime: Runtime) -> Iterator[Session]:
     """A session whose statements each commit on their own (AUTOCOMMIT): verify and scan never need two
     statements to be atomic together - the check-in is one INSERT - and on PostgreSQL this saves the BEGIN
     and ROLLBACK round trips, two thirds of a verify's time."""
-    with Session(runtime.engine) as session:
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    with Session(runtime.autocommit_engine()) as session:
         yield session
 
 
