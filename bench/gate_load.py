@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 import ticketkit as tk
 from ticketkit.chain import _free_port
 
+from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.main import create_app
@@ -112,30 +113,13 @@ def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
 @contextmanager
 def _gateway(settings: Settings, workers: int):
     port = _free_port()
-    env = {**os.environ, "GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_RPC_URL": settings.rpc_url,
-           "GATEWAY_CHAIN_ID": str(settings.chain_id), "GATEWAY_RUN_MIGRATIONS": "false",
-           "GATEWAY_KEY_ENCRYPTION_SECRET": settings.key_encryption_secret.get_secret_value(),
-           "GATEWAY_OPERATOR_KEY": settings.operator_key.get_secret_value()}  # type: ignore[union-attr]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.main:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-        env=env)
+    process = gateway_process.spawn(settings, port=port, workers=workers, run_migrations=False)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.2)
+        gateway_process.wait_serving(url, process)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        gateway_process.stop(process, timeout=30)
 
 
 def _wrk(url: str, gate_token: str, bodies: Path, seconds: int, connections: int) -> dict[str, float]:

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.models import Admission, GateRefusal
 from ticketkit.chain import _free_port
@@ -27,41 +24,19 @@ SCANS = 50
 @pytest.fixture()
 def servers(app, settings, tmp_path):
     """PROCESSES gateway processes on the test's database (already migrated by `app`); their base URLs."""
-    env = os.environ | {
-        "GATEWAY_DATABASE_URL": settings.database_url, "GATEWAY_RPC_URL": settings.rpc_url,
-        "GATEWAY_CHAIN_ID": str(settings.chain_id), "GATEWAY_RUN_MIGRATIONS": "false",
-        "GATEWAY_KEY_ENCRYPTION_SECRET": settings.key_encryption_secret.get_secret_value(),
-    }
     processes, urls = [], []
     try:
         for i in range(PROCESSES):
             port = _free_port()
-            log = open(tmp_path / f"gateway-{i}.log", "w")
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log))
+            with open(tmp_path / f"gateway-{i}.log", "w") as log:
+                processes.append(gateway_process.spawn(settings, port=port, log=log, run_migrations=False))
             urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 90
         for process, url in zip(processes, urls):
-            while True:
-                assert process.poll() is None, (tmp_path / "gateway-0.log").read_text()
-                try:
-                    if httpx.get(f"{url}/gate/snapshot-key", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "a gateway process did not start"
-                time.sleep(0.2)
+            gateway_process.wait_serving(url, process, timeout=90)
         yield urls
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            gateway_process.stop(process)
 
 
 def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(app, client, org, gw_event, new_fan, issue,

@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account import Account
 from sqlmodel import Session, select
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
+from gateway import process as gateway_process
 from gateway.core.config import Settings
 from gateway.models import CheckinBatch, OperatorNonce
 from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, _free_port, anvil_binary, connect
@@ -78,25 +77,14 @@ class GatewayProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        s = self.settings
-        env = {**os.environ, "GATEWAY_DATABASE_URL": s.database_url, "GATEWAY_RPC_URL": s.rpc_url,
-               "GATEWAY_CHAIN_ID": str(s.chain_id), "GATEWAY_OPERATOR_KEY": s.operator_key.get_secret_value(),
-               "GATEWAY_KEY_ENCRYPTION_SECRET": s.key_encryption_secret.get_secret_value(),
-               "GATEWAY_CHECKIN_QUEUE_ENABLED": "true", "GATEWAY_CHECKIN_BATCH_SIZE": str(BATCH),
-               "GATEWAY_CHECKIN_POLL_SECONDS": "0.1"}
-        args = [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info"]
         with self.log.open("a") as out:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/openapi.json", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None and time.monotonic() < deadline, self.tail()
-            time.sleep(0.1)
+            self.process = gateway_process.spawn(self.settings, port=self.port, log=out, log_level="info",
+                                                 checkin_queue_enabled=True, checkin_batch_size=BATCH,
+                                                 checkin_poll_seconds=0.1)
+        try:
+            gateway_process.wait_serving(f"http://127.0.0.1:{self.port}", self.process, timeout=30)
+        except RuntimeError as error:
+            raise AssertionError(self.tail()) from error
 
     def kill(self) -> None:
         assert self.process is not None and self.process.poll() is None, self.tail()
@@ -105,13 +93,8 @@ class GatewayProcess:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            gateway_process.stop(self.process)
         self.process = None
 
     def alive(self) -> bool:
