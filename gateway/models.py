@@ -530,6 +530,7 @@ class GateSnapshotKey(SQLModel):
 class OfflineScan(SQLModel):
     code: str = Field(max_length=512)
     scanned_at: datetime  # by the gate's clock; without an offset: UTC
+    nonce: str | None = Field(default=None, min_length=1, max_length=64)  # as sent to /gate/scan
 
 
 class GateSyncRequest(SQLModel):

@@ -419,12 +419,16 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
     if not codes.window_accepted(code.window, scanned_at.timestamp(), settings.gate_window_seconds):
         return rejected("expired_code", ticket)
     admitted, existing = admit(session, event_id=event_id, ticket_id=ticket.id, token_id=ticket.token_id,
-                               gate_key_id=gate_key.id, device=device, source="offline", scanned_at=scanned_at)
+                               gate_key_id=gate_key.id, device=device, source="offline", scanned_at=scanned_at,
+                               nonce=item.nonce)
     result = OfflineScanResult(result="admitted", ticket_id=ticket.id, token_id=ticket.token_id)
     if admitted:
         return result
-    if existing.gate_key_id == gate_key.id and existing.device == device and existing.source == "offline" \
-            and _aware(existing.scanned_at) == scanned_at:
+    same_scan = existing.gate_key_id == gate_key.id and existing.device == device and existing.source == "offline" \
+        and _aware(existing.scanned_at) == scanned_at
+    # The gate's own decision, admitted online, whose answer it never got (it then decided offline).
+    same_decision = item.nonce is not None and existing.gate_key_id == gate_key.id and existing.nonce == item.nonce
+    if same_scan or same_decision:
         result.result = "already_admitted_here"
         return result
     session.connection().execute(
@@ -445,7 +449,8 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
 def sync_offline_scans(*, session: Session, settings: Settings, gate_key: GateKeyLike, device: str,
                        scans: list[OfflineScan]) -> list[OfflineScanResult]:
     """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
-    `already_admitted_here` (this very scan was synced before); `conflict` (the ticket was admitted by another
+    `already_admitted_here` (this very scan was synced before, or this gate key admitted the ticket with the
+    scan's `nonce`: an online scan whose answer was lost); `conflict` (the ticket was admitted by another
     scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not genuine)."""
     labels: dict[uuid.UUID, str | None] = {}
     return [_sync_one(session, settings, gate_key, device, item, labels) for item in scans]
@@ -511,6 +516,8 @@ def ticket_by_token(*, session: Session, chain_id: int, contract: str, token_id:
         address = to_checksum_address(contract)
     except ValueError:
         raise NotFound("no such ticket", code="ticket_not_found") from None
+    if token_id > 2**31 - 1:  # tickets.token_id is an INTEGER: no ticket has a larger id (PostgreSQL: a 500)
+        raise NotFound("no such ticket", code="ticket_not_found")
     ticket = session.exec(orm_select(Ticket).where(Ticket.chain_id == chain_id, Ticket.contract == address,
                                                Ticket.token_id == token_id)).first()
     if ticket is None:

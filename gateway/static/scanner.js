@@ -19,6 +19,7 @@ const ANSWER_MS = 2000; // an answer stays up this long, and the same code is no
 const MIN_ANSWER_MS = 800; // a different code may replace an answer after this long
 const FRAME_MS = 120;
 const REQUEST_MS = 4000; // longer than this and the gate decides offline
+const RETRY_AFTER_MS = 300; // a scan that failed fast (not a timeout) is tried again once, if time is left
 const SNAPSHOT_MS = 30_000;
 const SYNC_MS = 5_000;
 const MAX_CODE = 512;
@@ -46,7 +47,7 @@ let device = localStorage.getItem(STORE.device);
 let snapshot = null; // Snapshot
 let snapshotAt = null;
 let admittedHere = new Set(load(STORE.admitted, []));
-let pending = load(STORE.pending, []); // [{code, scanned_at, ticket_id}]
+let pending = load(STORE.pending, []); // [{code, scanned_at, ticket_id, nonce}]
 let last = { code: null, at: 0 };
 let deciding = false;
 let syncing = false;
@@ -64,7 +65,7 @@ class Refused extends Error {
   }
 }
 
-async function call(path, body) {
+async function call(path, body, timeoutMs = REQUEST_MS) {
   if (!navigator.onLine) throw new Unreachable("offline");
   const headers = { Authorization: `Bearer ${gateKey}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -72,7 +73,7 @@ async function call(path, body) {
   try {
     response = await fetch(new URL(path, API), {
       method: body === undefined ? "GET" : "POST", headers, cache: "no-store",
-      body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_MS),
+      body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     throw new Unreachable(error.message);
@@ -112,10 +113,35 @@ async function refreshSnapshot() {
 }
 
 // ---- deciding
+/** The gate's id of one decision (docs/gate.md: scan `nonce`, ≤ 64 characters): 32 hex digits. */
+function newNonce() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * POST /gate/scan for one decision, tried again once after a fast failure. Every try carries the decision's
+ * nonce: if an earlier try admitted the ticket but its answer was lost, the gateway answers `admit` again.
+ */
+async function scanOnline(code, nonce) {
+  const deadline = performance.now() + REQUEST_MS;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call("gate/scan", { code, device, nonce }, Math.max(1, deadline - performance.now()));
+    } catch (error) {
+      const timeLeft = deadline - performance.now();
+      if (!(error instanceof Unreachable) || !navigator.onLine || attempt >= 2 || timeLeft < 2 * RETRY_AFTER_MS) {
+        throw error;
+      }
+    }
+    await new Promise((done) => setTimeout(done, RETRY_AFTER_MS));
+  }
+}
+
 async function decide(code) {
   if (code.length > MAX_CODE) return { admit: false, reason: "malformed_code", source: "local" };
+  const nonce = newNonce(); // one decision, one nonce: the online tries and the offline scan share it
   try {
-    const answer = await call("gate/scan", { code, device });
+    const answer = await scanOnline(code, nonce);
     if (answer.admit || answer.reason === "already_checked_in") remember(answer.ticket_id);
     sync(); // the network is back: send what waits
     return { ...answer, source: "online" };
@@ -129,7 +155,9 @@ async function decide(code) {
   if (!snapshot) return { admit: false, reason: "no_snapshot", source: "offline" };
   const answer = await snapshot.decide(code, Date.now(), admittedHere);
   if (answer.admit) {
-    pending.push({ code, scanned_at: new Date().toISOString(), ticket_id: answer.ticket_id });
+    // The online tries may have admitted it (their answer lost): the nonce lets the sync recognise this gate's
+    // own admission instead of reporting a conflict.
+    pending.push({ code, scanned_at: new Date().toISOString(), ticket_id: answer.ticket_id, nonce });
     save(STORE.pending, pending);
     remember(answer.ticket_id);
   }
@@ -216,7 +244,7 @@ async function sync() {
   syncing = true;
   const batch = pending.slice(0, 100);
   try {
-    const scans = batch.map(({ code, scanned_at }) => ({ code, scanned_at }));
+    const scans = batch.map(({ code, scanned_at, nonce }) => ({ code, scanned_at, nonce })); // older: no nonce
     const result = await call("gate/sync", { device, scans });
     pending = pending.slice(batch.length);
     save(STORE.pending, pending);

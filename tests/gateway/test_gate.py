@@ -408,6 +408,53 @@ def test_offline_scans_sync_once_and_a_double_admission_is_a_conflict(app, clien
     assert post(client, south, "scan", {"code": codes.sign_code(key, ticket["id"])})["reason"] == "already_checked_in"
 
 
+def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(app, client, org, gw_event, gate, holder):
+    """The gate's online scan admitted the ticket but the answer was lost; the gate decided offline with the
+    same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a conflict."""
+    ticket = holder["ticket"]
+    key = bind_key(client, holder["fan"], ticket["id"])
+    t = datetime.now(timezone.utc)
+    code = codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp()))
+    assert post(client, gate, "scan", {"code": code, "device": "tablet-n", "nonce": "n" * 64})["admit"] is True
+    offline = {"code": code, "scanned_at": _at(t + timedelta(seconds=1)), "nonce": "n" * 64}
+    for _ in range(2):  # synced again: the same answer
+        [result] = post(client, gate, "sync", {"device": "tablet-n", "scans": [offline]})["results"]
+        assert result == {"result": "already_admitted_here", "reason": None, "ticket_id": ticket["id"],
+                          "token_id": ticket["token_id"], "admitted_by": None}
+    assert rows(app, GateConflict) == [] and rows(app, GateRefusal) == []
+    [admission] = rows(app, Admission)
+    assert (admission.source, admission.nonce, admission.device) == ("online", "n" * 64, "tablet-n")
+    # another nonce from this gate (another decision), no nonce, or the same nonce from another gate: conflicts
+    south = make_gate_key(client, org, gw_event["id"], label="South door")
+    others = [(gate, offline | {"nonce": "other"}), (gate, {"code": code, "scanned_at": _at(t + timedelta(seconds=2))}),
+              (south, offline)]
+    for who, scan in others:
+        [result] = post(client, who, "sync", {"device": "tablet-n", "scans": [scan]})["results"]
+        assert result["result"] == "conflict", (who["label"], scan)
+        assert (result["admitted_by"]["gate_key_id"], result["admitted_by"]["source"]) == (gate["id"], "online")
+    assert len(rows(app, GateConflict)) == 3 and rows(app, Admission) == [admission]
+    report = client.get(f"/events/{gw_event['id']}/gate-conflicts", headers=org["headers"]).json()
+    assert [e["other"]["gate_label"] for e in report] == ["North door", "North door", "South door"]
+    # a nonce is at most 64 characters, and not empty
+    for bad in ("n" * 65, ""):
+        refused = client.post("/gate/sync", json={"device": "tablet-n", "scans": [offline | {"nonce": bad}]},
+                               headers=gate["headers"])
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_request", bad
+
+
+def test_an_offline_admission_keeps_its_nonce(app, client, gate, holder):
+    ticket = holder["ticket"]
+    key = bind_key(client, holder["fan"], ticket["id"])
+    t = datetime.now(timezone.utc) - timedelta(minutes=2)
+    scan = {"code": codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp())), "scanned_at": _at(t),
+            "nonce": "abc"}
+    assert post(client, gate, "sync", {"device": "tablet", "scans": [scan]})["results"][0]["result"] == "admitted"
+    [admission] = rows(app, Admission)
+    assert (admission.source, admission.nonce) == ("offline", "abc")
+    again = post(client, gate, "sync", {"device": "tablet", "scans": [scan]})["results"][0]
+    assert again["result"] == "already_admitted_here" and rows(app, GateConflict) == []
+
+
 def test_sync_checks_every_code_is_genuine(app, client, gate, holder, new_fan, issue):
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])

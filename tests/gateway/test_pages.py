@@ -280,8 +280,8 @@ def _admissions(app, ticket_id):
         return session.exec(select(Admission).where(Admission.ticket_id == uuid.UUID(ticket_id))).all()
 
 
-def _open_scanner(browser, live, gate_key, tickets: int):
-    context = browser.new_context(permissions=["camera"])
+def _open_scanner(browser, live, gate_key, tickets: int, **options):
+    context = browser.new_context(permissions=["camera"], **options)
     page = context.new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/scanner#key={gate_key}")
@@ -354,6 +354,43 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, 
         "localStorage.getItem('ticketkit.gate.device')"))]
     assert _verify(client, gate_key, _code_for(second_key, second["id"]))["reason"] == "already_checked_in"
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_a_scan_whose_answer_is_lost_is_decided_offline_and_synced_without_a_conflict(
+        launch, live, client, app, org, gw_event, new_fan, issue, gate_key, tmp_path):
+    """The gateway admits the online scan but its answer never reaches the page: the page decides offline
+    (admits from the snapshot) and later syncs that scan with the same nonce. The gateway knows it for its own
+    admission: no conflict, one admission."""
+    fan = new_fan()
+    ticket = issue(fan)["tickets"][0]
+    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(_bind(client, fan, ticket["id"]), ticket["id"])))
+    # page.route does not see requests a service worker could take: none here
+    _, page, errors = _open_scanner(browser, live, gate_key, tickets=1, service_workers="block")
+    reached: list[tuple[int, dict]] = []  # what the gateway answered each scan the page sent
+
+    def lose_the_answer(route):
+        response = route.fetch()  # the scan reaches the gateway...
+        reached.append((response.status, response.json()))
+        route.abort("timedout")  # ...and its answer is lost on the way back
+
+    page.route("**/gate/scan", lose_the_answer)
+    page.click("#start")
+    answer = page.locator("#answer")
+    expect(answer).to_have_attribute("data-admit", "true", timeout=15_000)
+    expect(answer).to_have_attribute("data-source", "offline")
+    page.unroute("**/gate/scan")
+    [pending] = page.evaluate("JSON.parse(localStorage.getItem('ticketkit.gate.pending'))")
+    assert re.fullmatch(r"[0-9a-f]{32}", pending["nonce"]), pending
+    assert reached and all(status == 200 and body["admit"] for status, body in reached), reached  # a retry too
+    [online] = _admissions(app, ticket["id"])
+    assert (online.source, online.nonce) == ("online", pending["nonce"])  # every try carried the decision's nonce
+
+    expect(page.locator("#bar")).to_have_attribute("data-pending", "0", timeout=15_000)  # synced
+    conflicts = client.get(f"/events/{gw_event['id']}/gate-conflicts", headers=org["headers"])
+    assert conflicts.status_code == 200 and conflicts.json() == [], conflicts.text
+    assert _admissions(app, ticket["id"]) == [online]
+    assert page.locator("#status").text_content() == ""  # no conflict reported to the door staff
+    assert errors == []
 
 
 def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, issue, gate_key):
