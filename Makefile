@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(PATH)
 
-.PHONY: demo test bench serve artifacts deps browser vendor clean
+.PHONY: demo test soak bench serve artifacts deps browser vendor clean
 
 deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28 $(CHROMIUM)
 
@@ -48,6 +48,15 @@ serve: deps
 
 test: deps
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# Longer than CI (docs/hardening.md): the contracts' state machine for SOAK_EXAMPLES x SOAK_STEPS (at least
+# 10,000 steps, counted: fewer fails), then the hardening suite with a deeper fuzz and a longer load soak.
+SOAK_STEPS ?= 250
+SOAK_EXAMPLES ?= 60
+soak: deps
+	TICKETKIT_SOAK_STEPS=$(SOAK_STEPS) TICKETKIT_SOAK_EXAMPLES=$(SOAK_EXAMPLES) SOAK_MIN_STEPS=10000 \
+	  $(PY) -m pytest -p tests.hardening.stepcount tests/contracts/test_invariants.py -q -s
+	HARDENING_FUZZ_EXAMPLES=200 HARDENING_SOAK_SECONDS=120 $(PY) -m pytest tests/hardening -q -s
 
 # Every benchmark, one after another, then bench/results/latest.json and docs/benchmarks.md
 # (bench/run_all.py; a stage that fails is reported "not measured" and makes the target fail).

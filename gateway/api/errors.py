@@ -22,7 +22,7 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 
 
 class ErrorBody(BaseModel):
-    """Every error response: a stable `error` code, a `detail` (text, or the validation errors), extra fields."""
+    """Every error body: a stable `error` code, a `detail` (text, or the validation errors), more fields."""
 
     model_config = ConfigDict(extra="allow")
     error: str

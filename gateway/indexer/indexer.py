@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 import ticketkit as tk
 from ticketkit import _artifacts
 
-from ..models import Event, Fan, Ticket, utcnow
+from ..models import Event, Fan, Ticket, Transfer, utcnow
 from .models import Badge, ChainEvent, Checkin, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ BLOCKS_T = IndexerBlock.__table__
 CURSORS_T = IndexerCursor.__table__
 CONTRACTS_T = IndexerContract.__table__
 TICKETS_T = Ticket.__table__
+TRANSFERS_T = Transfer.__table__
 FANS_T = Fan.__table__
 GW_EVENTS_T = Event.__table__
 CHECKINS_T = Checkin.__table__
@@ -634,6 +635,17 @@ class Indexer:
             conn.execute(update(TOKENS_T).where(TOKENS_T.c.id == bindparam("_id"))
                          .values({f: bindparam(f) for f in self.STATE_FIELDS}), updates)
 
+    def _unconfirmed_transfers(self, conn: Connection, ticket_ids: list[Any]) -> set[Any]:
+        """Tickets with a completed gateway transfer (gift, resale) whose transaction is not indexed yet."""
+        found: set[Any] = set()
+        indexed = select(EVENTS_T.c.id).where(EVENTS_T.c.chain_id == self.chain_id,
+                                             EVENTS_T.c.tx_hash == TRANSFERS_T.c.tx_hash).exists()
+        for part in _chunks(ticket_ids):
+            found.update(conn.execute(select(TRANSFERS_T.c.ticket_id).where(
+                TRANSFERS_T.c.ticket_id.in_(part), TRANSFERS_T.c.status == "done",
+                TRANSFERS_T.c.tx_hash.is_not(None), ~indexed)).scalars())
+        return found
+
     def _sync_tickets(self, conn: Connection, states: dict[tuple[str, str], dict[str, Any] | None],
                       kinds: dict[str, tuple[str, Any]]) -> int:
         """Make the gateway's tickets follow the tokens: owner fan, records for tickets minted elsewhere."""
@@ -674,6 +686,9 @@ class Indexer:
         if created:  # the gateway may have recorded an issuance's tickets meanwhile: theirs win
             conn.execute(self._insert(TICKETS_T).on_conflict_do_nothing(
                 index_elements=["chain_id", "contract", "token_id"]), created)
+        if moved:  # a gateway transfer not confirmed yet is newer than the confirmed state: its owner stands
+            ahead = self._unconfirmed_transfers(conn, [m["_id"] for m in moved])
+            moved = [m for m in moved if m["_id"] not in ahead]
         if moved:
             conn.execute(update(TICKETS_T).where(TICKETS_T.c.id == bindparam("_id"))
                          .values(owner_fan_id=bindparam("owner_fan_id")), moved)

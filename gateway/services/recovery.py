@@ -13,16 +13,19 @@ the original request racing each other apply the outcome exactly once.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
 
-from ..models import Issuance, ResaleListing, ResaleSettlement, Ticket, Transfer
+from ..models import Issuance, ResaleListing, ResaleSettlement, Ticket, Transfer, utcnow
 from ..runtime import Runtime
 from . import sending
 
@@ -47,10 +50,15 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
         collection = tk.Collection(runtime.chain(), event.collection_address)  # type: ignore[union-attr]
         [minted] = collection.contract.events.TicketsMinted().process_receipt(receipt, errors=DISCARD)
         first = minted["args"]["firstTokenId"]
-        for token_id in range(first, first + issuance.quantity):
-            session.add(Ticket(event_id=event.id, chain_id=event.chain_id,  # type: ignore[union-attr]
-                               contract=event.collection_address, token_id=token_id,  # type: ignore[union-attr]
-                               tier_id=issuance.tier_id, owner_fan_id=issuance.fan_id, issuance_id=issuance.id))
+        rows = [{"id": uuid.uuid4(), "event_id": event.id, "chain_id": event.chain_id,  # type: ignore[union-attr]
+                 "contract": event.collection_address, "token_id": token_id,  # type: ignore[union-attr]
+                 "tier_id": issuance.tier_id, "owner_fan_id": issuance.fan_id, "issuance_id": issuance.id,
+                 "created_at": utcnow()} for token_id in range(first, first + issuance.quantity)]
+        # The indexer may have recorded the mint first (a ticket without issuance): it becomes this one's.
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = dialect_insert(Ticket.__table__).values(rows)
+        session.execute(insert.on_conflict_do_update(index_elements=["chain_id", "contract", "token_id"],
+                                                     set_={"issuance_id": insert.excluded.issuance_id}))
     session.commit()
     session.refresh(issuance)
     return issuance

@@ -19,7 +19,7 @@ ROLES = ("anonymous", "organiser_a", "organiser_b", "fan_x", "fan_y", "gate_a", 
 
 @pytest.fixture()
 def database_url(request, tmp_path):
-    """SQLite unless a test parametrizes it (indirect) with "postgresql" (tests/gateway/conftest.py's database)."""
+    """SQLite, unless a test parametrizes it (indirect) with "postgresql": tests/gateway/conftest.py's."""
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("pg_database_url")
     return f"sqlite:///{tmp_path / 'gateway.db'}"
@@ -39,9 +39,11 @@ class World:
     gate_keys: dict[str, dict]
     make_collection: object  # () -> a new collection the operator may mint and move tickets of
     secrets_seen: set[str] = field(default_factory=set)  # every key/token the API returned
+    cache: dict = field(default_factory=dict)  # what tests set up once per world
 
     def headers(self, role: str) -> dict[str, str]:
-        token = {"anonymous": None, "organiser_a": self.orgs["a"]["api_key"], "organiser_b": self.orgs["b"]["api_key"],
+        token = {"anonymous": None,
+                 "organiser_a": self.orgs["a"]["api_key"], "organiser_b": self.orgs["b"]["api_key"],
                  "fan_x": self.fans["x"]["session_token"], "fan_y": self.fans["y"]["session_token"],
                  "gate_a": self.gate_keys["a"]["api_key"], "gate_b": self.gate_keys["b"]["api_key"]}[role]
         return bearer(token) if token else {}
@@ -58,9 +60,9 @@ def idempotency() -> dict[str, str]:
 
 @pytest.fixture()
 def gateway_collection(make_event, organiser, operator):  # noqa: F811
-    """make() -> a collection whose roles let the gateway operator mint and move tickets."""
-    def make():
-        event = make_event()
+    """make(**make_event overrides) -> a collection the gateway's operator may mint and move tickets of."""
+    def make(**overrides):
+        event = make_event(**overrides)
         event.grant_role("MINTER_ROLE", operator.address, sender=organiser)
         event.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
         return event
@@ -73,7 +75,8 @@ def world(app, chain, gateway_collection):  # noqa: F811
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:
-        orgs = {n: ok(client.post("/organisers", json={"name": f"Organiser {n.upper()}"})) for n in ("a", "b")}
+        orgs = {n: ok(client.post("/organisers", json={"name": f"Organiser {n.upper()}"}))
+                for n in ("a", "b")}
         collections = {n: gateway_collection() for n in ("a", "b")}
         events = {n: ok(client.post("/events", json={"collection_address": collections[n].address,
                                                        "name": f"Gig {n.upper()}"},
@@ -90,11 +93,12 @@ def world(app, chain, gateway_collection):  # noqa: F811
         price = collections["a"].resale_cap_of(tickets["x_listed"]["token_id"])
         listing = ok(client.post(f"/tickets/{tickets['x_listed']['id']}/resale", json={"price_wei": price},
                                  headers=bearer(fans["x"]["session_token"]) | idempotency()))
-        gate_keys = {n: ok(client.post(f"/events/{events[n]['id']}/gate-keys", headers=bearer(orgs[n]["api_key"])))
-                     for n in ("a", "b")}
+        gate_keys = {n: ok(client.post(f"/events/{events[n]['id']}/gate-keys",
+                                       headers=bearer(orgs[n]["api_key"]))) for n in ("a", "b")}
         world = World(client=client, app=app, chain=chain, orgs=orgs, events=events, collections=collections,
                       fans=fans, tickets=tickets, listing=listing, gate_keys=gate_keys,
                       make_collection=gateway_collection)
-        world.secrets_seen |= {o["api_key"] for o in orgs.values()} | {g["api_key"] for g in gate_keys.values()}
+        world.secrets_seen |= {o["api_key"] for o in orgs.values()}
+        world.secrets_seen |= {g["api_key"] for g in gate_keys.values()}
         world.secrets_seen |= {f["session_token"] for f in fans.values()}
         yield world

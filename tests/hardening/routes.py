@@ -22,25 +22,36 @@ def iter_routes(app: FastAPI):
 
 
 def methods_of(route) -> set[str]:
-    methods = set(route.methods or ())
-    return methods - {"HEAD"} if "GET" in methods else methods  # Starlette adds HEAD to every GET
+    """The route's methods (HEAD only where there is no GET: Starlette adds it to each); a mount: MOUNT."""
+    if getattr(route, "methods", None) is None:
+        return {"MOUNT"}
+    methods = set(route.methods)
+    return methods - {"HEAD"} if "GET" in methods else methods
 
 
 def route_index(app: FastAPI) -> dict[tuple[str, str], object]:
     return {(method, route.path): route for route in iter_routes(app) for method in methods_of(route)}
 
 
-def auth_kinds(route) -> set[str]:
-    """The credential kinds a route's dependencies require: organiser, fan, gate (none: public)."""
-    found: set[str] = set()
+def _calls(route) -> list:
+    """Everything a route's dependencies (and theirs) call."""
     dependant = getattr(route, "dependant", None)
-    stack = list(dependant.dependencies) if dependant is not None else []
+    stack, calls = (list(dependant.dependencies) if dependant is not None else []), []
     while stack:
         dependency = stack.pop()
-        if dependency.call in _KINDS:
-            found.add(_KINDS[dependency.call])
+        calls.append(dependency.call)
         stack.extend(dependency.dependencies)
-    return found
+    return calls
+
+
+def auth_kinds(route) -> set[str]:
+    """The credential kinds a route's dependencies require: organiser, fan, gate (none: public)."""
+    return {_KINDS[call] for call in _calls(route) if call in _KINDS}
+
+
+def reads_credentials(route) -> bool:
+    """Whether the route reads an Authorization header at all (a public route may take an optional one)."""
+    return any(call is deps._bearer for call in _calls(route))  # noqa: SLF001 - the one HTTPBearer
 
 
 def auth_kind(route) -> str:

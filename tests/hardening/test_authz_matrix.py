@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from gateway.core import codes
+
 from .conftest import ROLES, World, bearer, idempotency, ok
 from .routes import auth_kind, iter_routes, methods_of
 
@@ -39,9 +41,11 @@ class Rule:
     kind: str  # public | organiser | fan | gate: the credential the route's dependencies ask for
     allowed: frozenset[str]
     body: Body | None = None  # the JSON body, from (world, context, role)
-    setup: Callable[[World], dict] | None = None  # fresh resources: {"ticket_id": ..., "listing_id": ..., ...}
+    setup: Callable[[World], dict] | None = None  # fresh resources: {"ticket_id": ..., "listing_id": ...}
     refused: dict[str, int] = field(default_factory=dict)  # statuses that differ from the rule of the module
     params: dict[str, str] = field(default_factory=dict)  # query parameters
+    url: str | None = None  # a mount: the URL requested (GET)
+    check: Callable[[str, dict], bool] | None = None  # (role, JSON answer) of an allowed role: is it right?
 
 
 def expected_refusal(kind: str, role: str) -> int:
@@ -74,9 +78,42 @@ def fresh_listing(world: World) -> dict:
     return ticket | {"listing_id": listing["id"]}
 
 
+def shown_ticket(world: World) -> dict:
+    """A new ticket of fan X with a device key bound, and the code its device shows now."""
+    ticket = fresh_ticket(world)
+    device = codes.new_device_key()
+    ok(world.client.post(f"/tickets/{ticket['ticket_id']}/device", headers=world.headers(X),
+                         json={"public_key": codes.public_key_text(device)}))
+    return ticket | {"code": codes.sign_code(device, ticket["ticket_id"])}
+
+
+def collection_body(world: World, context: dict, role: str) -> dict:
+    """The role's own new collection; refused roles try organiser A's."""
+    return {"collection_address": context["collections"].get(role, context["collections"][A]).address}
+
+
 def fresh_collections(world: World) -> dict:
     """An unregistered collection for each organiser (refused roles try organiser A's)."""
     return {"collections": {A: world.make_collection(), B: world.make_collection()}}
+
+
+def presale(world: World) -> dict:
+    """Once per world: organiser A's second event on event A's badge contract, where fan X attended (badge);
+    a presale rule on event A's tier 0 counting it; a snapshot (X is in it)."""
+    if "presale" not in world.cache:
+        client, org_a = world.client, bearer(world.orgs["a"]["api_key"])
+        other = world.make_collection(badge=world.collections["a"].badge())
+        second = ok(client.post("/events", json={"collection_address": other.address}, headers=org_a))
+        issued = ok(client.post(f"/events/{second['id']}/tickets/issue", headers=org_a | idempotency(),
+                                json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 1,
+                                      "payment_reference": "presale"}))
+        other.check_in([issued["tickets"][0]["token_id"]], sender=world.chain.account(0))
+        base = f"/events/{world.events['a']['id']}/tiers/0"
+        ok(client.put(f"{base}/presale-rule", headers=org_a,
+                      json={"kind": "events", "event_ids": [second["id"]], "min_events": 1}), 200)
+        ok(client.post(f"{base}/presale-snapshot", headers=org_a))
+        world.cache["presale"] = {"second_event": second["id"]}
+    return world.cache["presale"]
 
 
 def link_wallet_body(world: World, context: dict, role: str) -> dict:
@@ -89,42 +126,91 @@ def link_wallet_body(world: World, context: dict, role: str) -> dict:
     return {"address": wallet.address, "signature": signature, "nonce": challenge["nonce"]}
 
 
+def device_body(world: World, context: dict, role: str) -> dict:
+    return {"public_key": codes.public_key_text(codes.new_device_key())}
+
+
+def gate_answer(admits: str) -> Callable[[str, dict], bool]:
+    """Gate A's key admits (verify: would admit) the code of its event; gate B's is told `wrong_event`."""
+    def right(role: str, answer: dict) -> bool:
+        return answer["admit"] is True if role == admits else answer["reason"] == "wrong_event"
+
+    return right
+
+
+PUBLIC_KEY = codes.public_key_text(codes.new_device_key())
+PRESALE = "/events/{event_id}/tiers/{tier_id}"
+
 # ---- the table: every route of the app. A new route? Add it here (see the module docstring for statuses).
 ROUTES: dict[tuple[str, str], Rule] = {
-    # documentation
+    # documentation and the pages (HTML, JavaScript: no data in them)
     ("GET", "/openapi.json"): Rule("public", ALL),
     ("GET", "/docs"): Rule("public", ALL),
     ("GET", "/docs/oauth2-redirect"): Rule("public", ALL),
-
+    ("GET", "/redoc"): Rule("public", ALL),
+    ("GET", "/app/ticket"): Rule("public", ALL),
+    ("GET", "/app/scanner"): Rule("public", ALL),
+    ("GET", "/app/sw.js"): Rule("public", ALL),
+    ("MOUNT", "/app/static"): Rule("public", ALL, url="/app/static/app.css"),
     # organisers and events
     ("POST", "/organisers"): Rule("public", ALL, body=lambda w, c, role: {"name": f"Organiser by {role}"}),
     ("POST", "/events"): Rule(
-        "organiser", frozenset({A, B}), setup=fresh_collections,
-        body=lambda w, c, role: {"collection_address": c["collections"].get(role, c["collections"][A]).address}),
-    ("GET", "/events/{event_id}"): Rule("organiser", frozenset({A, B})),
+        "organiser", frozenset({A, B}), setup=fresh_collections, body=collection_body),
+    ("GET", "/events/{event_id}"): Rule("organiser", frozenset({A})),
     ("POST", "/events/{event_id}/tickets/issue"): Rule(
         "organiser", frozenset({A}),
-        body=lambda w, c, role: {"fan_id": w.fans["y"]["id"], "tier_id": 0, "quantity": 1, "payment_reference": role}),
+        body=lambda w, c, role: {"fan_id": w.fans["y"]["id"], "tier_id": 0, "quantity": 1,
+                                 "payment_reference": role}),
     ("POST", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/gate-conflicts"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/report"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/report.csv"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/report.html"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/report/view"): Rule("public", ALL),  # a static page that asks for the key
+    # presale: the organiser writes; reads are public (a fan's token, if sent, stands for the fan's addresses)
+    ("PUT", PRESALE + "/presale-rule"): Rule(
+        "organiser", frozenset({A}), setup=presale,
+        body=lambda w, c, role: {"kind": "events", "event_ids": [c["second_event"]], "min_events": 1}),
+    ("GET", PRESALE + "/presale-rule"): Rule("public", ALL, setup=presale),
+    ("POST", PRESALE + "/presale-snapshot"): Rule("organiser", frozenset({A}), setup=presale),
+    ("GET", PRESALE + "/presale-snapshot"): Rule("public", ALL, setup=presale),
+    ("GET", PRESALE + "/presale-eligibility"): Rule("public", frozenset({X, Y}), setup=presale,
+                                                    refused={"anonymous": 422}),  # address_required
+    ("GET", PRESALE + "/presale-proof"): Rule("public", frozenset({X}), setup=presale,
+                                              refused={"anonymous": 422, Y: 404}),  # Y: not_in_snapshot
     # fans
     ("POST", "/fans"): Rule("public", ALL, body=lambda w, c, role: {}),
-    ("GET", "/fans/me"): Rule("public", frozenset({X, Y})),
+    ("GET", "/fans/me"): Rule("fan", frozenset({X, Y})),
+    ("GET", "/fans/me/tickets"): Rule("fan", frozenset({X, Y})),
     ("POST", "/fans/me/wallet/challenge"): Rule("fan", frozenset({X, Y})),
     ("POST", "/fans/me/wallet"): Rule("fan", frozenset({X, Y}), body=link_wallet_body),
     ("DELETE", "/fans/me/contact"): Rule("fan", frozenset({X, Y})),
-    # tickets and resale
+    # tickets, devices and resale
     ("GET", "/tickets/{ticket_id}"): Rule("fan", frozenset({X})),
     ("POST", "/tickets/{ticket_id}/gift"): Rule("fan", frozenset({X}), setup=fresh_ticket,
                                                 body=lambda w, c, role: {"to_fan": w.fans["y"]["id"]}),
     ("POST", "/tickets/{ticket_id}/resale"): Rule("fan", frozenset({X}), setup=fresh_ticket,
                                                   body=lambda w, c, role: {"price_wei": 0}),
+    # binding a device: the holder's session (or a wallet signature, not sent here); Y: not yours
+    ("POST", "/tickets/{ticket_id}/device"): Rule("public", frozenset({X}), body=device_body,
+                                                  refused={Y: 404}),
+    ("GET", "/tickets/{ticket_id}/device-message"): Rule("public", ALL, params={"public_key": PUBLIC_KEY}),
+    ("GET", "/tickets/by-token/{contract}/{token_id}"): Rule("public", ALL),
     ("POST", "/listings/{listing_id}/buy"): Rule(
         "fan", frozenset({Y}), setup=fresh_listing, refused={X: 409},  # X is the seller: 409 own_listing
         body=lambda w, c, role: {"payment_reference": f"buy-{role}"}),
     ("DELETE", "/listings/{listing_id}"): Rule("fan", frozenset({X}), setup=fresh_listing),
     ("GET", "/events/{event_id}/listings"): Rule("public", ALL),
-    # the gate
+    # the gate: any gate key may ask; only event A's admits event A's tickets
     ("GET", "/gate/events/{event_id}"): Rule("gate", frozenset({GATE_A})),
+    ("POST", "/gate/verify"): Rule("gate", frozenset({GATE_A, GATE_B}), setup=shown_ticket,
+                                   body=lambda w, c, role: {"code": c["code"]}, check=gate_answer(GATE_A)),
+    ("POST", "/gate/scan"): Rule("gate", frozenset({GATE_A, GATE_B}), setup=shown_ticket,
+                                 body=lambda w, c, role: {"code": c["code"]}, check=gate_answer(GATE_A)),
+    ("GET", "/gate/snapshot"): Rule("gate", frozenset({GATE_A, GATE_B})),
+    ("GET", "/gate/snapshot-key"): Rule("public", ALL),
+    ("POST", "/gate/sync"): Rule("gate", frozenset({GATE_A, GATE_B}),
+                                 body=lambda w, c, role: {"device": "door-1", "scans": []}),
 }
 
 
@@ -133,6 +219,13 @@ def _path(world: World, template: str, context: dict) -> str:
               "listing_id": world.listing["id"], "tier_id": 0, "contract": world.collections["a"].address,
               "token_id": world.tickets["x"]["token_id"]} | context
     return template.format(**values)
+
+
+REFUSAL_CODES: dict[int, Callable[[str], bool]] = {
+    401: lambda error: error == "unauthorized",
+    403: lambda error: error in {"gate_key_required", "wrong_event"},
+    404: lambda error: error.endswith("_not_found") or error == "not_in_snapshot",
+}
 
 
 def _success(route) -> int:
@@ -150,7 +243,7 @@ def test_every_route_is_in_the_table(world):
     assert not stale, f"ROUTES names routes the app no longer has: {stale}; remove them"
     wrong_kind = {key: (rule.kind, auth_kind(routes[key])) for key, rule in ROUTES.items()
                   if auth_kind(routes[key]) != rule.kind}
-    assert not wrong_kind, f"declared kind differs from the route's dependencies (declared, actual): {wrong_kind}"
+    assert not wrong_kind, f"declared kinds differ from the dependencies (declared, actual): {wrong_kind}"
 
 
 def test_authorization_matrix(world):
@@ -169,17 +262,20 @@ def test_authorization_matrix(world):
                 rule.refused.get(role, expected_refusal(rule.kind, role))
             headers = world.headers(role) | idempotency()
             body = rule.body(world, context, role) if rule.body else None
-            response = world.client.request(method, path, headers=headers, json=body, params=rule.params or None)
+            response = world.client.request("GET" if method == "MOUNT" else method, rule.url or path,
+                                            headers=headers, json=body, params=rule.params or None)
             checked += 1
             problem = None
             if response.status_code != expected:
                 problem = f"expected {expected}"
+            elif allowed and rule.check and not rule.check(role, response.json()):
+                problem = "an allowed answer, but not the right one"
             elif not allowed:
                 error = response.json().get("error")
-                if not isinstance(error, str) or (expected == 401 and error != "unauthorized"):
+                if not isinstance(error, str) or not REFUSAL_CODES.get(expected, lambda _: True)(error):
                     problem = f"refusal without the right `error` code: {error!r}"
             if problem:
-                mismatches.append(f"{method} {template} as {role}: {response.status_code} {response.text[:200]} "
-                                  f"({problem})")
+                mismatches.append(f"{method} {template} as {role}: {response.status_code} "
+                                  f"{response.text[:200]} ({problem})")
     assert not mismatches, "\n".join(mismatches)
     assert checked == len(ROLES) * len([k for k in ROUTES if k in routes])

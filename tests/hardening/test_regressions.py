@@ -1,0 +1,101 @@
+"""What the hardening runs found, pinned down (each failed before its fix; see docs/hardening.md):
+
+1. NUL characters in input → PostgreSQL refused the INSERT: a 500 (the fuzz, POST /organisers and POST /fans).
+2. A JSON body that is not UTF-8 (FastAPI cannot parse it) → 400 with the catch-all code `http_error`.
+3. The OpenAPI document described 422 bodies as FastAPI's HTTPValidationError and HTML routes' errors as HTML.
+4. The indexer moved a ticket the gateway had just gifted back to the giver, until the gift was confirmed
+   (the soak: the recipient got 404 on their own ticket).
+5. The indexer recording a mint before the gateway completed the issuance → the issuance's INSERT hit the
+   unique key: a 500, and the issuance stayed pending for good (the soak).
+6. GET /tickets/by-token/{contract}/{token_id} with a token id over 2**31 - 1 (the route allows < 2**63) →
+   PostgreSQL's INTEGER column refused the comparison: a 500 (the fuzz with 200 examples).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlmodel import Session, select
+
+from gateway.indexer import Indexer
+from gateway.models import Event, IssueRequest, Organiser, Ticket
+from gateway.services import tickets as ticket_service
+
+from .conftest import bearer, idempotency, ok
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_nul_characters_are_refused_with_422(world, database_url):
+    client = world.client
+    for response in (client.post("/organisers", json={"name": "Acme\u0000"}),
+                     client.post("/fans", json={"email": "a\u0000@b.example"}),
+                     client.post("/fans", json={"email": "a@b.example", "x": {"y": ["\u0000"]}}),
+                     client.get(f"/events/{world.events['a']['id']}/tiers/0/presale-eligibility",
+                                params={"address": "0x\u0000"})):
+        assert response.status_code == 422 and response.json()["error"] == "nul_character", response.text
+    # an escaped backslash before "u0000" is not a NUL
+    assert client.post("/organisers", json={"name": "back\\u0000slash"}).status_code == 201
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_token_id_beyond_the_column_is_not_found(world, database_url):
+    contract, known = world.collections["a"].address, world.tickets["x"]["token_id"]
+    assert world.client.get(f"/tickets/by-token/{contract}/{known}").status_code == 200
+    for token_id in (2**31, 2**40, 2**63 - 1):
+        response = world.client.get(f"/tickets/by-token/{contract}/{token_id}")
+        assert response.status_code == 404 and response.json()["error"] == "ticket_not_found", response.text
+
+
+def test_an_unparseable_body_is_400_bad_request(world):
+    response = world.client.post("/organisers", content=b"\xe6\x9fE",
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"] == "bad_request", response.text
+
+
+def test_the_document_describes_json_error_bodies(world):
+    paths = world.client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)  # replaced by 4XX: the gateway's own body
+            schema = responses["4XX"]["content"]["application/json"]["schema"]
+            assert schema["required"] == ["error"]
+            assert list(responses["4XX"]["content"]) == ["application/json"], (method, path)
+
+
+def _gift(world, ticket_id: str) -> None:
+    ok(world.client.post(f"/tickets/{ticket_id}/gift", json={"to_fan": world.fans["y"]["id"]},
+                         headers=bearer(world.fans["x"]["session_token"]) | idempotency()))
+
+
+def test_the_indexer_does_not_undo_an_unconfirmed_gift(world, chain):
+    indexer = Indexer(world.app.state.runtime.engine, chain, confirmations=1)
+    ticket = world.tickets["x"]
+    _gift(world, ticket["id"])  # the last block: the issuance before it is confirmed, the gift is not
+    indexer.poll_once()
+    as_y = world.client.get(f"/tickets/{ticket['id']}", headers=bearer(world.fans["y"]["session_token"]))
+    assert as_y.status_code == 200, as_y.text
+    assert world.client.get(f"/tickets/{ticket['id']}",
+                            headers=bearer(world.fans["x"]["session_token"])).status_code == 404
+    chain.rpc("anvil_mine", [1])
+    indexer.poll_once()  # the gift confirmed: the same owner, now from the chain too
+    with Session(world.app.state.runtime.engine) as session:
+        assert str(session.get(Ticket, uuid.UUID(ticket["id"])).owner_fan_id) == world.fans["y"]["id"]
+
+
+def test_an_issuance_completes_when_the_indexer_recorded_its_mint_first(world, chain):
+    runtime = world.app.state.runtime
+    indexer = Indexer(runtime.engine, chain, confirmations=0)
+    with Session(runtime.engine) as session:
+        event = session.get(Event, uuid.UUID(world.events["a"]["id"]))
+        organiser = session.get(Organiser, event.organiser_id)
+        issuance = ticket_service.issue_tickets(
+            session=session, runtime=runtime, organiser=organiser, event=event,
+            data=IssueRequest(fan_id=uuid.UUID(world.fans["y"]["id"]), tier_id=0, quantity=2,
+                              payment_reference="race"),
+            idempotency_key="indexer-first", _after_send=lambda: indexer.poll_once())
+        assert issuance.status == "done"
+        tickets = session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id)).all()
+        assert len(tickets) == 2 and {str(t.owner_fan_id) for t in tickets} == {world.fans["y"]["id"]}
+        assert len(session.exec(select(Ticket).where(Ticket.issuance_id.is_(None))).all()) == 0
