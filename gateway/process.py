@@ -32,12 +32,14 @@ def settings_env(settings: Settings, **overrides: Any) -> dict[str, str]:
 
 
 def spawn(settings: Settings, *, port: int, workers: int = 1, log: IO[Any] | None = None,
-          log_level: str = "warning", **overrides: Any) -> subprocess.Popen:
+          log_level: str = "warning", access_log: bool = False, **overrides: Any) -> subprocess.Popen:
     """Start a gateway on 127.0.0.1:`port` (`workers` processes behind one socket); see `wait_serving`."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
            **settings_env(settings, **overrides)}
     command = [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--log-level", log_level, "--no-access-log"]
+               "--port", str(port), "--workers", str(workers), "--log-level", log_level]
+    if not access_log:
+        command.append("--no-access-log")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 

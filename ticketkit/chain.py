@@ -109,6 +109,7 @@ class Chain:
 
     def __post_init__(self) -> None:
         self._nonces: dict[str, int] = {}
+        self._contracts: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     # ---- accounts
@@ -197,8 +198,14 @@ class Chain:
         return receipt["contractAddress"]
 
     def contract(self, name: str, address: str) -> Any:
-        """A web3 contract object for the shipped contract `name` at `address`."""
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=_artifacts.load(name)["abi"])
+        """A web3 contract object for the shipped contract `name` at `address`, made once per chain (they are
+        stateless; a long-running gateway builds handles per request and would otherwise grow)."""
+        key = (name, address.lower())
+        found = self._contracts.get(key)
+        if found is None:
+            found = self.w3.eth.contract(address=to_checksum_address(address), abi=_artifacts.load(name)["abi"])
+            self._contracts[key] = found
+        return found
 
     def call(self, fn: Any) -> Any:
         """Call a view function, with errors translated."""

@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -39,7 +37,6 @@ from ticketkit.chain import _free_port
 
 from .leaks import custodial_keys, find_leaks
 
-ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
 FACE = ETH // 20
 SECONDS = float(os.environ.get("HARDENING_SOAK_SECONDS", "20"))
@@ -209,12 +206,8 @@ def test_soak(tmp_path):
                             indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
                             indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5)
         port, log_path = _free_port(), tmp_path / "server.log"
-        # gateway/process.py's spawn, with uvicorn's access log: its request lines are searched for secrets
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **process.settings_env(settings)}
-        with open(log_path, "w") as log:
-            command = [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app",
-                       "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
-            server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
+            server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)
         base = f"http://127.0.0.1:{port}"
         try:
             process.wait_serving(base, server, timeout=30)
