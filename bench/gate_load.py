@@ -1,12 +1,13 @@
 """The gate under load: verify and check-in over HTTP against a running gateway, on SQLite and PostgreSQL.
 
-    python -m bench.gate_load [--db sqlite,postgresql] [--tickets 6000] [--workers 2] [--seconds 8]
+    python -m bench.gate_load [--db sqlite,postgresql] [--tickets 10000] [--workers 2] [--seconds 5]
+                              [--connections 4,16]
 
 For each database: a local anvil with one collection, a gateway database seeded through the service
 functions (fans, issued tickets, a device key bound to every ticket), then the gateway as its own
 process (`uvicorn --workers N`) and the load from another process, wrk (C, keep-alive connections,
-closed loop). Verify: every ticket's current code, round-robin. Check-in: every ticket scanned once,
-fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
+closed loop) at each connection level. Verify: every ticket's current code, round-robin. Check-in: each
+ticket scanned once, fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
 Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed test.
 """
 
@@ -144,8 +145,11 @@ def _check_answers(url: str, gate_token: str, bodies: Path, path: str, sample: i
                 raise RuntimeError(f"bench codes do not admit: {answer}")
 
 
-def measure(kind: str, tickets: int, workers: int, seconds: int, connections: int) -> dict[str, float]:
+def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[int]) -> dict[str, float]:
+    """Each connection level gets its own verify run and a check-in run over its own share of the tickets."""
     directory = Path(tempfile.mkdtemp(prefix="gate-bench-"))
+    suffix = "" if kind == "sqlite" else "_pg"
+    result: dict[str, float] = {}
     try:
         with tk.local_chain() as chain, _database(kind, directory) as database_url:
             organiser, operator = chain.account(0), chain.account(9)
@@ -154,49 +158,57 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, connections: in
                                 operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
             started = time.perf_counter()
             gate_token, keys = _seed(settings, collection, tickets)
-            seeded = time.perf_counter() - started
+            result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)
             bodies = directory / "bodies.jsonl"
+            items = list(keys.items())
+            share = len(items) // len(levels)
+            scanned = errors = repeats = 0
             with _gateway(settings, workers) as url:
                 _bodies(keys, bodies)
                 _check_answers(url, gate_token, bodies, "/gate/verify")
-                _wrk(url + "/gate/verify", gate_token, bodies, 2, connections)  # warm-up
-                verify = _wrk(url + "/gate/verify", gate_token, bodies, seconds, connections)
-                _bodies(keys, bodies)
-                checkin = _wrk(url + "/gate/scan", gate_token, bodies, seconds, connections)
+                _wrk(url + "/gate/verify", gate_token, bodies, 2, levels[0])  # warm-up
+                for index, connections in enumerate(levels):
+                    tag = suffix if index == 0 else f"_c{connections}{suffix}"
+                    _bodies(keys, bodies)
+                    verify = _wrk(url + "/gate/verify", gate_token, bodies, seconds, connections)
+                    _bodies(dict(items[index * share:(index + 1) * share]), bodies)
+                    checkin = _wrk(url + "/gate/scan", gate_token, bodies, seconds, connections)
+                    for name, figures in (("verify", verify), ("checkin", checkin)):
+                        for figure in ("rps", "p50_ms", "p99_ms"):
+                            result[f"gate.{name}_{figure}{tag}"] = figures[figure]
+                    # wrk counts completed responses; up to `connections` more were in flight at the end
+                    scanned += min(checkin["requests"], share)
+                    repeats += max(0, checkin["requests"] - share)
+                    errors += verify["errors"] + checkin["errors"]
             engine = create_app(settings.model_copy(update={"run_migrations": False})).state.runtime.engine
             with Session(engine) as session:
                 admitted = session.exec(select(func.count()).select_from(Admission)).one()
             engine.dispose()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    # wrk counts completed responses; up to `connections` requests were still in flight at the end.
-    scanned = min(checkin["requests"], tickets)
-    if not scanned <= admitted <= min(scanned + connections, tickets):
+    if not scanned <= admitted <= scanned + sum(levels):
         raise RuntimeError(f"{admitted} admissions for {scanned} distinct tickets scanned")
-    suffix = "" if kind == "sqlite" else "_pg"
-    return {f"gate.verify_rps{suffix}": verify["rps"], f"gate.verify_p50_ms{suffix}": verify["p50_ms"],
-            f"gate.verify_p99_ms{suffix}": verify["p99_ms"], f"gate.checkin_rps{suffix}": checkin["rps"],
-            f"gate.checkin_p50_ms{suffix}": checkin["p50_ms"], f"gate.checkin_p99_ms{suffix}": checkin["p99_ms"],
-            f"gate.errors{suffix}": verify["errors"] + checkin["errors"],
-            f"gate.checkin_repeats{suffix}": max(0, checkin["requests"] - tickets),
-            f"gate.seed_s{suffix}": round(seeded, 1)}
+    return result | {f"gate.errors{suffix}": errors, f"gate.checkin_repeats{suffix}": repeats}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="sqlite,postgresql")
-    parser.add_argument("--tickets", type=int, default=6000)
+    parser.add_argument("--tickets", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", default="4,16",
+                        help="concurrent connections: the first gives the main figures (a busy door: 4 devices "
+                             "scanning back to back), the others are reported as _cN (saturation)")
     parser.add_argument("--out", default="bench/results/gate.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
-    result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": args.connections,
+    levels = [int(c) for c in args.connections.split(",")]
+    result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": levels[0],
                                 "gate.tickets": args.tickets}
     for kind in args.db.split(","):
-        result |= measure(kind, args.tickets, args.workers, args.seconds, args.connections)
+        result |= measure(kind, args.tickets, args.workers, args.seconds, levels)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():

@@ -413,7 +413,9 @@ METHODS = [
     "  to the last confirmation.",
     "- **gate** (`bench/gate_load.py`, bench/results/gate.json): merged as written by that benchmark (its",
     "  docstring has the method); the goals read `gate.verify_rps`, `gate.verify_p99_ms`, `gate.checkin_rps`",
-    "  and `gate.checkin_p99_ms`, and the same with `_pg` for PostgreSQL.",
+    "  and `gate.checkin_p99_ms`, and the same with `_pg` for PostgreSQL. They are measured with 4 concurrent",
+    "  connections (a busy door: 4 devices scanning back to back, closed loop); the `_c16` keys repeat the runs",
+    "  with 16 connections, past saturation, where throughput stays and the tail grows with the queue.",
     "- **machine**: cores available to the run, CPU model, memory, and the 1-minute load average before",
     "  the first stage and after the last (a busy machine lowers every rate and raises every time).",
 ]
