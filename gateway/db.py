@@ -7,7 +7,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, create_engine
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +34,11 @@ def make_engine(database_url: str, *, autocommit: bool = False) -> Engine:
 
         return engine
     return create_engine(database_url, pool_pre_ping=True, **options)
+
+
+def insert(dialect: str, table: Table) -> Insert:
+    """INSERT for `table` with ON CONFLICT support: PostgreSQL's or SQLite's, by the dialect's name."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -23,21 +23,20 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak as keccak256
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 import ticketkit as tk
 from ticketkit import _artifacts
 
+from .. import db
 from ..models import Event, Fan, Ticket, Transfer, utcnow
 from .models import Badge, ChainEvent, Checkin, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
 
@@ -217,8 +216,7 @@ class Indexer:
         self.reorg_window = reorg_window
         self.start_block = start_block
         self.poll_interval = poll_interval
-        dialect = self.engine.dialect.name
-        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self._insert = partial(db.insert, self.engine.dialect.name)
         self._issuers: dict[tuple[str, int], str] = {}  # (badge contract, badge event id) -> issuer collection
 
     # ---- JSON-RPC, raw (no web3 formatters: tens of thousands of logs per call)

@@ -37,13 +37,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from sqlalchemy import Engine, String, and_, bindparam, cast, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
 import ticketkit as tk
 
+from .. import db
 from ..core import codes
 from ..core.config import Settings
 from ..core.security import hash_token
@@ -131,8 +130,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return db.insert(session.get_bind().dialect.name, table)
 
 
 _sqlite_writer = threading.Lock()

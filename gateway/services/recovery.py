@@ -18,13 +18,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
 
+from .. import db
 from ..models import Issuance, ResaleListing, ResaleSettlement, Ticket, Transfer, utcnow
 from ..runtime import Runtime
 from . import sending
@@ -55,8 +54,7 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
                  "tier_id": issuance.tier_id, "owner_fan_id": issuance.fan_id, "issuance_id": issuance.id,
                  "created_at": utcnow()} for token_id in range(first, first + issuance.quantity)]
         # The indexer may have recorded the mint first (a ticket without issuance): it becomes this one's.
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        insert = dialect_insert(Ticket.__table__).values(rows)
+        insert = db.insert(session.get_bind().dialect.name, Ticket.__table__).values(rows)
         session.execute(insert.on_conflict_do_update(index_elements=["chain_id", "contract", "token_id"],
                                                      set_={"issuance_id": insert.excluded.issuance_id}))
     session.commit()

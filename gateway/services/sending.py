@@ -17,6 +17,7 @@ from web3.exceptions import TransactionNotFound
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
+from .. import db
 from ..models import OperatorNonce
 
 
@@ -35,13 +36,9 @@ def allocate_nonce(engine: Engine, chain_id: int, address: str, pending: int) ->
     write (the INSERT) takes the database's write lock, which serialises the rest.
     """
     table = OperatorNonce.__table__  # type: ignore[attr-defined]
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     key = (table.c.chain_id == chain_id) & (table.c.address == address)
     with engine.begin() as conn:
-        conn.execute(insert(table).values(chain_id=chain_id, address=address, next_nonce=pending)
+        conn.execute(db.insert(engine.dialect.name, table).values(chain_id=chain_id, address=address, next_nonce=pending)
                      .on_conflict_do_nothing(index_elements=["chain_id", "address"]))
         stored = conn.execute(select(table.c.next_nonce).where(key).with_for_update()).scalar_one()
         nonce = max(stored, pending)
