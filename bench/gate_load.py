@@ -5,7 +5,7 @@
 
 For each database: a local anvil with one collection, a gateway database seeded through the service
 functions (fans, issued tickets, a device key bound to every ticket), then the gateway as its own
-process (`uvicorn --workers N`) and the load from another process, wrk (C, keep-alive connections,
+processes (N of them, one worker each, own ports) and the load from other processes, wrk (C, keep-alive connections,
 closed loop) at each connection level. Verify: every ticket's current code, round-robin. Check-in: each
 ticket scanned once, fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
 Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed test.
@@ -112,27 +112,42 @@ def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
 
 
 @contextmanager
-def _gateway(settings: Settings, workers: int):
-    port = _free_port()
-    process = gateway_process.spawn(settings, port=port, workers=workers, run_migrations=False)
-    url = f"http://127.0.0.1:{port}"
+def _gateways(settings: Settings, processes: int):
+    """`processes` gateway processes of one worker each, on ports of their own: a load balancer in front would
+    spread devices evenly, where uvicorn's shared socket can hand 3 of 4 connections to one worker."""
+    ports = [_free_port() for _ in range(processes)]
+    running = [gateway_process.spawn(settings, port=port, run_migrations=False) for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        gateway_process.wait_serving(url, process)
-        yield url
+        for url, process in zip(urls, running):
+            gateway_process.wait_serving(url, process)
+        yield urls
     finally:
-        gateway_process.stop(process, timeout=30)
+        for process in running:
+            gateway_process.stop(process, timeout=30)
 
 
-def _wrk(url: str, gate_token: str, bodies: Path, seconds: int, connections: int) -> dict[str, float]:
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s", "-s", str(HERE / "wrk" / "gate.lua"),
-         url, "--", str(bodies), "1"],
-        env={**os.environ, "GATE_KEY": gate_token}, capture_output=True, text=True, check=True).stdout
-    figures = json.loads(output.strip().splitlines()[-1])
-    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
-    duration = figures["duration_us"] / 1e6
-    return {"rps": round(figures["requests"] / duration, 1), "p50_ms": round(figures["p50_us"] / 1000, 2),
-            "p99_ms": round(figures["p99_us"] / 1000, 2), "requests": figures["requests"], "errors": errors}
+def _wrk(urls: list[str], path: str, gate_token: str, bodies: Path, seconds: int, connections: int) -> dict[str, float]:
+    """One wrk per gateway process at once, `connections` spread over them, each on its own stride of the file.
+    Rates add up; p50 is the request-weighted mean of theirs, p99 the worst of theirs (an upper bound)."""
+    share = max(1, connections // len(urls))
+    runs = [subprocess.Popen(
+        ["wrk", "-t1", f"-c{share}", f"-d{round(seconds)}s", "--timeout", "5s", "-s", str(HERE / "wrk" / "gate.lua"),
+         url + path, "--", str(bodies), str(len(urls)), str(index)],
+        env={**os.environ, "GATE_KEY": gate_token}, stdout=subprocess.PIPE, text=True) for index, url in enumerate(urls)]
+    figures = []
+    for run in runs:
+        output, _ = run.communicate()
+        if run.returncode != 0:
+            raise RuntimeError(f"wrk failed: {output}")
+        figures.append(json.loads(output.strip().splitlines()[-1]))
+    requests = sum(f["requests"] for f in figures)
+    errors = sum(f[k] for f in figures
+                 for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    duration = max(f["duration_us"] for f in figures) / 1e6
+    p50 = sum(f["p50_us"] * f["requests"] for f in figures) / max(requests, 1)
+    return {"rps": round(requests / duration, 1), "p50_ms": round(p50 / 1000, 2),
+            "p99_ms": round(max(f["p99_us"] for f in figures) / 1000, 2), "requests": requests, "errors": errors}
 
 
 def _check_answers(url: str, gate_token: str, bodies: Path, path: str, sample: int = 20) -> None:
@@ -163,16 +178,16 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
             items = list(keys.items())
             share = len(items) // len(levels)
             scanned = errors = repeats = 0
-            with _gateway(settings, workers) as url:
+            with _gateways(settings, workers) as urls:
                 _bodies(keys, bodies)
-                _check_answers(url, gate_token, bodies, "/gate/verify")
-                _wrk(url + "/gate/verify", gate_token, bodies, 2, levels[0])  # warm-up
+                _check_answers(urls[0], gate_token, bodies, "/gate/verify")
+                _wrk(urls, "/gate/verify", gate_token, bodies, 2, levels[0])  # warm-up
                 for index, connections in enumerate(levels):
                     tag = suffix if index == 0 else f"_c{connections}{suffix}"
                     _bodies(keys, bodies)
-                    verify = _wrk(url + "/gate/verify", gate_token, bodies, seconds, connections)
+                    verify = _wrk(urls, "/gate/verify", gate_token, bodies, seconds, connections)
                     _bodies(dict(items[index * share:(index + 1) * share]), bodies)
-                    checkin = _wrk(url + "/gate/scan", gate_token, bodies, seconds, connections)
+                    checkin = _wrk(urls, "/gate/scan", gate_token, bodies, seconds, connections)
                     for name, figures in (("verify", verify), ("checkin", checkin)):
                         for figure in ("rps", "p50_ms", "p99_ms"):
                             result[f"gate.{name}_{figure}{tag}"] = figures[figure]
