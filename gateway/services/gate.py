@@ -84,19 +84,22 @@ C = GateConflict.__table__
 R = GateRefusal.__table__
 CE = ChainEvent.__table__
 
-# The whole check in one query: every join is on a primary or unique key (device keys: indexed ticket_id).
+# A ticket with what the gate decides on: its tier, its holder (account or chain), its admission. Every join
+# is on a primary or unique key. Shared by the live check and the offline snapshot.
+_TICKET_STATE = (T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
+                 .outerjoin(F, F.c.id == T.c.owner_fan_id)
+                 .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
+                                     IT.c.token_id == cast(T.c.token_id, String)))
+                 .outerjoin(A, A.c.ticket_id == T.c.id))
+
+# The whole check in one query (device keys: indexed ticket_id).
 _LOOKUP = (
     select(T.c.id, T.c.event_id, T.c.chain_id, T.c.contract, T.c.token_id, T.c.tier_id, T.c.owner_fan_id,
            TR.c.name.label("tier_name"), F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"),
            IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"), DK.c.public_key,
            DK.c.holder.label("key_holder"), A.c.id.label("admission_id"), A.c.gate_key_id.label("admission_gate"),
            A.c.nonce.label("admission_nonce"))
-    .select_from(T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
-                 .outerjoin(F, F.c.id == T.c.owner_fan_id)
-                 .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
-                                     IT.c.token_id == cast(T.c.token_id, String)))
-                 .outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None)))
-                 .outerjoin(A, A.c.ticket_id == T.c.id))
+    .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
     .where(T.c.id == bindparam("ticket_id"))
     .order_by(DK.c.created_at.desc())
     .limit(1)
@@ -341,11 +344,7 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike) -> 
         select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"), F.c.address.label("fan_address"),
                IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"),
                A.c.id.label("admission_id"))
-        .select_from(T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
-                     .outerjoin(F, F.c.id == T.c.owner_fan_id)
-                     .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
-                                         IT.c.token_id == cast(T.c.token_id, String)))
-                     .outerjoin(A, A.c.ticket_id == T.c.id))
+        .select_from(_TICKET_STATE)
         .where(T.c.event_id == event.id).order_by(T.c.token_id)).all()
     active: dict[uuid.UUID, Any] = {}
     revoked = []
