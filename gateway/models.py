@@ -406,7 +406,7 @@ class DeviceKey(SQLModel, table=True):
 
 class Admission(SQLModel, table=True):
     """A ticket admitted at a gate: the one atomic check-in write (unique per ticket), and the durable
-    queue to the chain (`chain_status` queued -> sent -> done)."""
+    queue to the chain (`chain_status` queued -> sent -> done; `cancelled` if the event is cancelled on chain)."""
 
     __tablename__ = "gate_admissions"
     __table_args__ = (UniqueConstraint("ticket_id"),)
@@ -420,7 +420,7 @@ class Admission(SQLModel, table=True):
     nonce: str | None = Field(default=None, max_length=64)  # the gate's id of this scan: a retry is answered again
     scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
     admitted_at: datetime = Field(default_factory=utcnow)
-    chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done
+    chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done | cancelled
     batch_id: uuid.UUID | None = Field(default=None, foreign_key="checkin_batches.id")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,3 +35,5 @@ class Settings(BaseSettings):
     checkin_queue_enabled: bool = False
     checkin_batch_size: int = 100
     checkin_poll_seconds: float = 1.0
+    # A check-in batch is done once its receipt is this many blocks deep (a reorganisation above it is redone).
+    checkin_confirmations: int = Field(default=12, ge=0)

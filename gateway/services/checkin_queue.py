@@ -7,14 +7,16 @@ the attendance badges; it needs the collection's GATE_ROLE (the organiser grants
 A batch goes: claim up to `max_batch` queued admissions of one event, oldest first, under a new pending
 CheckinBatch (the admissions `sent`; commit) → `sending.prepare` (estimate — a contract refusal gives the
 admissions back —, a nonce from the database, sign) → commit the hash and the signed bytes on the batch →
-broadcast → receipt → batch `done`, admissions `done`. So a pending batch is in one of three states, and
-`reconcile_batch` decides it from the chain:
+broadcast → receipt `confirmations` blocks deep → batch `done`, admissions `done`. A receipt not deep enough
+yet leaves the batch pending: if a reorganisation drops the transaction, the next reconciliation sees no
+receipt and sends it again (or queues the admissions again), so nothing is marked done that the chain forgot.
+So a pending batch is in one of three states, and `reconcile_batch` decides it from the chain:
 
 - no `tx_hash`: nothing was sent. Given back to the queue (the batch row deleted) once older than
   `stale_after` seconds; a younger one may belong to a drainer still preparing it, whose recording step is
   conditional on the batch still being pending and unsent, so it never broadcasts a batch given back.
-- a receipt: success → done (tickets the contract skipped, already used or gone, are done too: the chain has
-  decided them); a revert → `failed`, its admissions queued again.
+- a receipt (deep enough): success → done (tickets the contract skipped, already used or gone, are done too:
+  the chain has decided them); a revert → `failed`, its admissions queued again.
 - no receipt: if the operator's nonce of the recorded transaction is used, the transaction can never be
   mined → `failed`, its admissions queued again; otherwise the recorded bytes are broadcast again.
 
@@ -23,6 +25,9 @@ admissions it moves, so two drainers, or a drainer and a reconciler, apply it on
 the same admissions: PostgreSQL takes them with FOR UPDATE SKIP LOCKED; on SQLite the batch's INSERT, the
 claim's first statement, takes the database's write lock, which serialises claims. On chain a ticket is
 checked in at most once whatever happens, because the contract skips used tickets.
+
+An event cancelled on chain is final: `checkIn` reverts with EventIsCancelled, and its admissions become
+`cancelled` (never sent again; the holders are refunded instead) rather than waiting in the queue forever.
 
 An RPC failure leaves everything as it is (queued, or pending with its recorded transaction) and raises
 RPCUnavailable; the next drain picks up from there. `CheckinQueue` runs `drain_once` in a thread for the app's
@@ -72,6 +77,7 @@ class DrainReport:
     checked_in: int = 0  # admissions marked done
     skipped: int = 0  # of the tickets in finished batches, those the contract skipped (already used, gone)
     requeued: int = 0  # admissions given back to the queue (a batch never sent, dropped or reverted)
+    cancelled: int = 0  # admissions of events cancelled on chain, taken out of the queue for good
     pending: int = 0  # batches still pending at the end (not mined yet, or being prepared elsewhere)
     gas_used: int = 0  # by the batches finished
     refused: dict[uuid.UUID, str] = field(default_factory=dict)  # events whose checkIn the contract refuses
@@ -87,18 +93,20 @@ class _Claim:
 
 # ---- draining
 def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 60.0,
-               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = ()) -> DrainReport:
+               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = (), confirmations: int = 0) -> DrainReport:
     """Reconcile the pending batches, then send every event's queued admissions, `max_batch` per transaction.
 
-    Events in `hold` are not sent this time. A batch that is not mined within `receipt_timeout` seconds stays
-    pending (the next drain reconciles it) and ends its event's turn. RPC failures raise RPCUnavailable with
-    everything left queued or pending.
+    Events in `hold` are not sent this time. A batch that is not mined within `receipt_timeout` seconds, or
+    whose receipt is less than `confirmations` blocks deep, stays pending (the next drain reconciles it) and
+    ends its event's turn. RPC failures raise RPCUnavailable with everything left queued or pending.
     """
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
+    if confirmations < 0:
+        raise ValueError("confirmations must not be negative")
     try:
         return _drain(runtime, max_batch=max_batch, stale_after=stale_after, receipt_timeout=receipt_timeout,
-                      hold=set(hold))
+                      hold=set(hold), confirmations=confirmations)
     except tk.TicketkitError:
         raise
     except Exception as error:  # noqa: BLE001 - web3 transport errors become ticketkit's; others re-raise
@@ -109,7 +117,7 @@ def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 6
 
 
 def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_timeout: float,
-           hold: set[uuid.UUID]) -> DrainReport:
+           hold: set[uuid.UUID], confirmations: int) -> DrainReport:
     chain, engine = runtime.chain(), runtime.engine
     runtime.operator()  # no operator key: nothing to do
     chain.w3.eth.block_number  # noqa: B018 - the node answers, or nothing is touched
@@ -118,7 +126,7 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
         pending = list(session.exec(select(CheckinBatch.id).where(CheckinBatch.status == "pending")
                                     .order_by(CheckinBatch.created_at)))  # type: ignore[arg-type]
     for batch_id in pending:
-        reconcile_batch(runtime, batch_id, report, stale_after=stale_after)
+        reconcile_batch(runtime, batch_id, report, stale_after=stale_after, confirmations=confirmations)
     with Session(engine) as session:  # after reconciling, which may have queued some again
         queued = select(Admission.event_id).where(Admission.chain_status == "queued")
         events = list(session.exec(select(Event.id, Event.collection_address)
@@ -127,7 +135,7 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
         if event_id in hold:
             continue
         while (claim := _claim(engine, event_id, collection, max_batch)) is not None:
-            if _send(runtime, claim, report, receipt_timeout=receipt_timeout) != "done":
+            if _send(runtime, claim, report, receipt_timeout=receipt_timeout, confirmations=confirmations) != "done":
                 break
     return report
 
@@ -157,14 +165,21 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
     return _Claim(batch_id, event_id, collection, token_ids)
 
 
-def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeout: float) -> str:
-    """Prepare, record, broadcast and wait for one claimed batch: 'done', 'failed', 'refused' or 'pending'."""
+def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeout: float,
+          confirmations: int) -> str:
+    """Prepare, record, broadcast and wait for one claimed batch: 'done', 'failed', 'refused', 'cancelled' or
+    'pending'."""
     chain, engine, operator = runtime.chain(), runtime.engine, runtime.operator()
     collection = tk.Collection(chain, claim.collection)
     call = collection.contract.functions.checkIn(claim.token_ids)
     try:
         prepared = sending.prepare(chain, call, operator, engine)
     except Exception as error:
+        if isinstance(error, tk.errors.EventIsCancelled):
+            report.cancelled += _cancel(engine, claim.batch_id)
+            log.warning("event %s is cancelled on chain: its queued admissions will not be checked in",
+                        claim.event_id)
+            return "cancelled"
         _give_back(engine, claim.batch_id, error=None)  # nothing was sent
         if isinstance(error, tk.ContractRevert | tk.TransactionFailed):
             report.refused[claim.event_id] = type(error).__name__
@@ -186,10 +201,14 @@ def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeo
     sending.broadcast(chain, prepared.raw_tx, operator.address)
     report.sent += 1
     receipt = _wait(chain, prepared.tx_hash, receipt_timeout)
-    if receipt is None:
+    if receipt is None or not _deep_enough(chain, receipt, confirmations):
         report.pending += 1
         return "pending"
     return _settle(engine, collection, claim.batch_id, receipt, report)
+
+
+def _deep_enough(chain: tk.Chain, receipt: Any, confirmations: int) -> bool:
+    return confirmations == 0 or chain.w3.eth.block_number - receipt["blockNumber"] >= confirmations
 
 
 def _wait(chain: tk.Chain, tx_hash: str, timeout: float) -> Any | None:
@@ -250,6 +269,16 @@ def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None,
     return True
 
 
+def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
+    """Take the unsent batch's admissions out of the queue for good (their event is cancelled); how many."""
+    with engine.begin() as conn:
+        moved = conn.execute(update(ADMISSIONS).where(ADMISSIONS.c.batch_id == batch_id,
+                                                      ADMISSIONS.c.chain_status == "sent")
+                             .values(chain_status="cancelled", batch_id=None)).rowcount
+        conn.execute(delete(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.tx_hash.is_(None)))
+    return moved
+
+
 # ---- reconciling
 def _age(created: datetime) -> timedelta:
     if created.tzinfo is None:
@@ -266,7 +295,7 @@ def _sender_and_nonce(raw_tx: str) -> tuple[str, int]:
 
 
 def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, *, stale_after: float = 60.0,
-                    wait_seconds: float = 5.0) -> str:
+                    wait_seconds: float = 5.0, confirmations: int = 0) -> str:
     """Decide one pending batch from the chain: 'done', 'failed' (queued again) or 'pending' (undecided)."""
     engine, chain = runtime.engine, runtime.chain()
     with Session(engine) as session:
@@ -295,7 +324,7 @@ def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, 
         else:
             log.warning("the node refuses check-in batch %s (%s) again; it stays pending", batch.id,
                         batch.tx_hash)
-    if receipt is None:
+    if receipt is None or not _deep_enough(chain, receipt, confirmations):
         report.pending += 1
         return "pending"
     return _settle(engine, collection, batch.id, receipt, report)
@@ -308,8 +337,9 @@ class CheckinQueue:
     likewise."""
 
     def __init__(self, runtime: Runtime, *, batch_size: int = 100, poll_seconds: float = 1.0,
-                 stale_after: float = 60.0, max_backoff: float = 30.0):
+                 stale_after: float = 60.0, max_backoff: float = 30.0, confirmations: int = 0):
         self.runtime = runtime
+        self.confirmations = confirmations
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.stale_after = stale_after
@@ -326,7 +356,7 @@ class CheckinQueue:
             hold = {event_id for event_id, (until, _) in held.items() if until > now}
             try:
                 report = drain_once(self.runtime, max_batch=self.batch_size, stale_after=self.stale_after,
-                                    hold=hold)
+                                    hold=hold, confirmations=self.confirmations)
             except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
                 failures += 1
                 if failures == 1:
@@ -340,7 +370,7 @@ class CheckinQueue:
                 for event_id in report.refused:
                     strikes = held.get(event_id, (0.0, 0))[1] + 1
                     held[event_id] = (now + self._backoff(strikes), strikes)
-                if report.checked_in or report.requeued:
+                if report.checked_in or report.requeued or report.cancelled:
                     log.info("check-in queue: %s", report)
             stop.wait(self._backoff(failures) if failures else self.poll_seconds)
 
@@ -353,7 +383,7 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
         yield None
         return
     queue = CheckinQueue(runtime, batch_size=settings.checkin_batch_size,
-                         poll_seconds=settings.checkin_poll_seconds)
+                         poll_seconds=settings.checkin_poll_seconds, confirmations=settings.checkin_confirmations)
     stop = threading.Event()
     thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
     thread.start()

@@ -44,7 +44,8 @@ def operator(chain):
 @pytest.fixture()
 def settings(database_url, chain, operator):
     return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
-                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production")
+                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
+                    checkin_confirmations=0)  # anvil mines a block per transaction and no more
 
 
 @pytest.fixture()

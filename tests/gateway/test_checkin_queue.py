@@ -209,6 +209,64 @@ def test_without_gate_role_nothing_is_sent_until_the_organiser_grants_it(app, do
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
+# ---- confirmation depth and reorganisations
+def test_a_batch_is_done_only_once_its_receipt_is_deep_enough(app, door, chain):
+    runtime, engine = app.state.runtime, app.state.runtime.engine
+    tickets, holders = door.tickets(fans=2, each=2)
+    admit(engine, door.event_id, door.gate, tickets)
+    report = drain_once(runtime, confirmations=3)
+    assert (report.sent, report.done, report.pending) == (1, 0, 1)
+    assert chain_status(engine) == {"sent": 4}
+    assert checkin_transactions(door.collection) == {batches(engine)[0].tx_hash}  # mined, not yet trusted
+    chain.rpc("anvil_mine", [2])
+    assert drain_once(runtime, confirmations=3).pending == 1
+    chain.rpc("anvil_mine", [1])
+    report = drain_once(runtime, confirmations=3)
+    assert (report.sent, report.done, report.checked_in) == (0, 1, 4)
+    assert chain_status(engine) == {"done": 4}
+    assert_checked_in_once_with_badges(door.collection, holders)
+
+
+def test_a_batch_dropped_by_a_reorganisation_is_sent_again_not_marked_done(app, door, chain):
+    runtime, engine = app.state.runtime, app.state.runtime.engine
+    tickets, holders = door.tickets(fans=3, each=1)
+    admit(engine, door.event_id, door.gate, tickets)
+    before = chain.rpc("evm_snapshot", [])
+    assert drain_once(runtime, confirmations=2).pending == 1
+    [batch] = batches(engine)
+    chain.rpc("evm_revert", [before])  # the block holding the batch is gone, and its transaction with it
+    assert checkin_transactions(door.collection) == set()
+    report = drain_once(runtime, confirmations=2)  # no receipt, nonce unused: the recorded bytes again
+    assert (report.done, report.pending) == (0, 1)
+    chain.rpc("anvil_mine", [2])
+    report = drain_once(runtime, confirmations=2)
+    assert (report.sent, report.done, report.checked_in) == (0, 1, 3)
+    assert [b.tx_hash for b in batches(engine)] == [batch.tx_hash]
+    assert checkin_transactions(door.collection) == {batch.tx_hash}
+    assert_checked_in_once_with_badges(door.collection, holders)
+
+
+def test_admissions_of_an_event_cancelled_on_chain_leave_the_queue_for_good(app, door, chain, organiser,
+                                                                             operator):
+    runtime, engine = app.state.runtime, app.state.runtime.engine
+    tickets, _ = door.tickets(fans=2, each=2)
+    admit(engine, door.event_id, door.gate, tickets)
+    door.collection.cancel_event(sender=organiser)
+    report = drain_once(runtime)
+    assert (report.cancelled, report.sent, report.refused) == (4, 0, {})
+    assert (chain_status(engine), batches(engine)) == ({"cancelled": 4}, [])
+    nonce = chain.w3.eth.get_transaction_count(operator.address)
+    assert drain_once(runtime) == DrainReport()  # nothing left to try
+    assert chain.w3.eth.get_transaction_count(operator.address) == nonce
+    assert checkin_transactions(door.collection) == set()
+
+
+def test_the_queue_waits_for_twelve_confirmations_unless_told_otherwise():
+    assert Settings(key_encryption_secret="x").checkin_confirmations == 12
+    with pytest.raises(ValueError):
+        Settings(key_encryption_secret="x", checkin_confirmations=-1)
+
+
 # ---- two drainers
 def _runtime(settings: Settings, **overrides) -> Runtime:
     settings = settings.model_copy(update=overrides)

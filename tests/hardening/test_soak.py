@@ -204,7 +204,8 @@ def test_soak(tmp_path):
                             rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
                             operator_key=operator.key.to_0x_hex(), key_encryption_secret=secret,
                             indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
-                            indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5)
+                            indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5,
+                            checkin_confirmations=CONFIRMATIONS)
         port, log_path = _free_port(), tmp_path / "server.log"
         with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
             server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)
