@@ -59,15 +59,22 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
-class GateKeyCreate(SQLModel):
-    label: str | None = Field(default=None, min_length=1, max_length=100)
+class ApiKeyCreate(SQLModel):
+    label: str | None = Field(default=None, min_length=1, max_length=100)  # "North door", "box office"
 
 
-class GateKeyCreated(SQLModel):
+class ApiKeyPublic(SQLModel):
+    """An API key as listed: never the key itself (only its hash is stored)."""
+
     id: uuid.UUID
-    event_id: uuid.UUID
     role: str
+    event_id: uuid.UUID | None = None
     label: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyPublic):
     api_key: str  # shown once
 
 

@@ -164,6 +164,60 @@ def test_gate_probe_accepts_only_a_gate_key_for_its_event(client, org, gw_event,
     assert unknown.status_code == 401 and unknown.json()["error"] == "unauthorized"
 
 
+def test_organiser_lists_and_revokes_a_gate_key(settings, client, org, gw_event, make_event):
+    from gateway.services import gate as gate_service
+
+    door, spare = _gate_key(client, org, gw_event["id"]), _gate_key(client, org, gw_event["id"])
+    listed = client.get(f"/events/{gw_event['id']}/gate-keys", headers=org["headers"])
+    assert listed.status_code == 200, listed.text
+    assert [k["id"] for k in listed.json()] == [door["id"], spare["id"]]
+    assert all("api_key" not in k and k["revoked_at"] is None for k in listed.json())
+    probe = f"/gate/events/{gw_event['id']}"
+    assert client.get(probe, headers=bearer(door["api_key"])).status_code == 200  # now cached in this process
+
+    revoked = client.delete(f"/events/{gw_event['id']}/gate-keys/{door['id']}", headers=org["headers"])
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    again = client.delete(f"/events/{gw_event['id']}/gate-keys/{door['id']}", headers=org["headers"])
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # revoking twice changes nothing
+    gate_service._key_cache.clear()  # noqa: SLF001 - as after gate_cache_seconds
+    refused = client.get(probe, headers=bearer(door["api_key"]))
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    assert client.get(probe, headers=bearer(spare["api_key"])).status_code == 200
+
+    # not yours, not this event's, not a gate key: 404, and nothing revoked
+    stranger = bearer(client.post("/organisers", json={"name": "Other"}).json()["api_key"])
+    other_event = client.post("/events", json={"collection_address": make_event().address},
+                              headers=org["headers"]).json()
+    for path, headers in [(f"/events/{gw_event['id']}/gate-keys/{spare['id']}", stranger),
+                          (f"/events/{other_event['id']}/gate-keys/{spare['id']}", org["headers"]),
+                          (f"/events/{gw_event['id']}/gate-keys/{org['id']}", org["headers"])]:
+        response = client.delete(path, headers=headers)
+        assert response.status_code == 404, (path, response.text)
+    assert client.get(probe, headers=bearer(spare["api_key"])).status_code == 200
+    assert client.get(f"/events/{gw_event['id']}/gate-keys", headers=stranger).status_code == 404
+
+
+def test_organiser_rotates_an_api_key_but_never_revokes_the_last(client, org, gw_event):
+    [first] = client.get("/organisers/me/api-keys", headers=org["headers"]).json()
+    assert first["role"] == "organiser" and first["revoked_at"] is None and "api_key" not in first
+    last = client.delete(f"/organisers/me/api-keys/{first['id']}", headers=org["headers"])
+    assert last.status_code == 409 and last.json()["error"] == "last_organiser_key"
+
+    created = client.post("/organisers/me/api-keys", json={"label": "box office"}, headers=org["headers"])
+    assert created.status_code == 201 and created.json()["api_key"].startswith("tko_")
+    new = {"headers": bearer(created.json()["api_key"])}
+    assert client.get(f"/events/{gw_event['id']}", headers=new["headers"]).status_code == 200
+    revoked = client.delete(f"/organisers/me/api-keys/{first['id']}", headers=new["headers"])
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    old = client.get(f"/events/{gw_event['id']}", headers=org["headers"])
+    assert old.status_code == 401 and old.json()["error"] == "unauthorized"
+    assert [k["label"] for k in client.get("/organisers/me/api-keys", headers=new["headers"]).json()] == \
+        [None, "box office"]
+    gate = _gate_key(client, new, gw_event["id"])  # a gate key is not an organiser key, here either
+    response = client.delete(f"/organisers/me/api-keys/{gate['id']}", headers=new["headers"])
+    assert response.status_code == 404 and response.json()["error"] == "api_key_not_found"
+
+
 def test_migration_0005_adds_wallet_column_and_challenges(app):
     from sqlalchemy import inspect
 

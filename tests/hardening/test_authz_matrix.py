@@ -7,8 +7,8 @@ How the API refuses today (gateway/api/deps.py), and what this test holds it to:
 - no credentials → 401 `unauthorized`;
 - a credential of another kind → 401 (an organiser or gate key is not a session token; a session token or
   a gate key is not an organiser key), except an organiser key on a gate route → 403 `gate_key_required`;
-- the right kind but not yours → 404 (`event_not_found`, `ticket_not_found`, `listing_not_found`: whether it
-  exists is not revealed); a gate key of another event → 403 `wrong_event`.
+- the right kind but not yours → 404 (`event_not_found`, `ticket_not_found`, `listing_not_found`,
+  `api_key_not_found`: whether it exists is not revealed); a gate key of another event → 403 `wrong_event`.
 
 Every route must be declared in ROUTES; a route that is not fails the test with instructions. Each rule
 also names the credential kind, checked against the route's dependencies (a route that lost its auth
@@ -68,6 +68,19 @@ def fresh_ticket(world: World) -> dict:
                                   json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 1,
                                         "payment_reference": f"authz-{secrets.token_hex(4)}"}))
     return {"ticket_id": issued["tickets"][0]["id"]}
+
+
+def fresh_gate_key(world: World) -> dict:
+    """A new gate key of event A (revoked by the allowed request)."""
+    key = ok(world.client.post(f"/events/{world.events['a']['id']}/gate-keys",
+                               headers=bearer(world.orgs["a"]["api_key"])))
+    return {"key_id": key["id"]}
+
+
+def fresh_organiser_key(world: World) -> dict:
+    """A new spare API key of organiser A (revoked by the allowed request; A's own key stays)."""
+    key = ok(world.client.post("/organisers/me/api-keys", headers=bearer(world.orgs["a"]["api_key"])))
+    return {"key_id": key["id"]}
 
 
 def fresh_listing(world: World) -> dict:
@@ -162,6 +175,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
         body=lambda w, c, role: {"fan_id": w.fans["y"]["id"], "tier_id": 0, "quantity": 1,
                                  "payment_reference": role}),
     ("POST", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
+    ("GET", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
+    ("DELETE", "/events/{event_id}/gate-keys/{key_id}"): Rule("organiser", frozenset({A}), setup=fresh_gate_key),
+    ("GET", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),
+    ("POST", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),
+    ("DELETE", "/organisers/me/api-keys/{key_id}"): Rule("organiser", frozenset({A}), setup=fresh_organiser_key),
     ("GET", "/events/{event_id}/gate-conflicts"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/report"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/report.csv"): Rule("organiser", frozenset({A})),

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from ...models import (Event, EventCreate, EventPublic, GateKeyCreate, GateKeyCreated, IssuancePublic, IssueRequest,
+from ...models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Event, EventCreate, EventPublic, IssuancePublic, IssueRequest,
                        TicketPublic, TierPublic)
 from ...services import events as service
 from ...services import organisers as organiser_service
@@ -42,9 +42,22 @@ def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, 
                           tickets=[TicketPublic.model_validate(t, from_attributes=True) for t in tickets])
 
 
-@router.post("/{event_id}/gate-keys", status_code=201, response_model=GateKeyCreated)
+@router.post("/{event_id}/gate-keys", status_code=201, response_model=ApiKeyCreated)
 def create_gate_key(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep,
-                    data: GateKeyCreate | None = None) -> GateKeyCreated:
+                    data: ApiKeyCreate | None = None) -> ApiKeyCreated:
     event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
     key, token = organiser_service.create_gate_key(session=session, event=event, label=data.label if data else None)
-    return GateKeyCreated(id=key.id, event_id=event.id, role=key.role, label=key.label, api_key=token)
+    return ApiKeyCreated.model_validate(key, from_attributes=True, update={"api_key": token})
+
+
+@router.get("/{event_id}/gate-keys", response_model=list[ApiKeyPublic])
+def list_gate_keys(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> list[ApiKey]:
+    event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return organiser_service.gate_keys(session=session, event=event)
+
+
+@router.delete("/{event_id}/gate-keys/{key_id}", response_model=ApiKeyPublic)
+def revoke_gate_key(event_id: uuid.UUID, key_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> ApiKey:
+    """Revoke a gate key (a lost or stolen scanner): refused everywhere within `gate_cache_seconds`."""
+    event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return organiser_service.revoke_api_key(session=session, organiser=organiser, key_id=key_id, event=event)
