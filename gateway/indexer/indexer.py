@@ -38,6 +38,7 @@ from ticketkit import _artifacts
 
 from .. import db
 from ..models import Event, Fan, Ticket, Transfer, utcnow
+from ..services.events import save_tiers
 from .models import Badge, ChainEvent, Checkin, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ BADGES_T = Badge.__table__
 
 # Which logs are kept, and what they do to a token.
 COLLECTION_EVENTS = ("Transfer", "TicketsMinted", "TicketsPurchased", "CheckedIn", "Listed", "ListingCancelled",
-                     "ResaleBought", "GatewayTransferred", "Refunded", "EventCancelled")
+                     "ResaleBought", "GatewayTransferred", "Refunded", "EventCancelled", "TierAdded", "TierUpdated")
 BADGE_EVENTS = ("Transfer", "BadgeRevoked")
 TOKEN_EVENTS = frozenset({"Transfer", "CheckedIn", "Listed", "ListingCancelled", "ResaleBought"})
 # event name -> (token id arg, from arg, to arg, price arg)
@@ -100,6 +101,7 @@ class PollStats:
     tickets_created: int = 0
     checkins: int = 0
     badges: int = 0
+    tiers: int = 0  # tiers read again after TierAdded/TierUpdated
     backfilled_events: int = 0
     reorgs: int = 0
     rolled_back_events: int = 0
@@ -514,9 +516,19 @@ class Indexer:
     # ---- records: check-ins and attendance badges
     def _ingest_records(self, conn: Connection, rows: list[dict[str, Any]], kinds: dict[str, tuple[str, Any]],
                         stats: PollStats) -> None:
-        """checkins from CheckedIn; badges from the badge's Transfer from zero, revoked by BadgeRevoked."""
+        """checkins from CheckedIn; badges from the badge's Transfer from zero, revoked by BadgeRevoked; tiers
+        read again from the chain on TierAdded/TierUpdated."""
         def kind(row: dict[str, Any]) -> str | None:
             return kinds.get(row["contract"], (None,))[0]
+
+        changed_tiers: dict[str, set[int]] = {}
+        for r in rows:
+            if r["name"] in ("TierAdded", "TierUpdated") and kind(r) == "ticket":
+                changed_tiers.setdefault(r["contract"], set()).add(int(json.loads(r["args"])["tierId"]))
+        for contract, tier_ids in changed_tiers.items():
+            collection = tk.Collection(self.chain, contract)
+            save_tiers(conn, kinds[contract][1], [collection.tier(t) for t in sorted(tier_ids)])
+            stats.tiers += len(tier_ids)
 
         checkins = [r for r in rows if r["name"] == "CheckedIn" and kind(r) == "ticket"]
         issued = [r for r in rows if r["name"] == "Transfer" and r["from_address"] == ZERO and kind(r) == "badge"]

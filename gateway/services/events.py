@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from eth_utils import to_checksum_address
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import ticketkit as tk
 
+from .. import db
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import Event, EventCreate, Organiser, Tier
+
+TIERS = Tier.__table__  # type: ignore[attr-defined]
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -37,9 +42,7 @@ def register_event(*, session: Session, chain: tk.Chain, organiser: Organiser, d
                   badge_address=None if info["badge"] == ZERO else info["badge"])
     session.add(event)
     session.flush()
-    for t in tiers:
-        session.add(Tier(event_id=event.id, tier_id=t.tier_id, name=t.name, face_value_wei=str(t.face_value),
-                         supply=t.supply, max_per_wallet=t.max_per_wallet))
+    save_tiers(session.connection(), event.id, tiers)
     try:
         session.commit()
     except IntegrityError:
@@ -47,6 +50,27 @@ def register_event(*, session: Session, chain: tk.Chain, organiser: Organiser, d
         raise Conflict("this collection is already registered", code="event_exists") from None
     session.refresh(event)
     return event
+
+
+def save_tiers(conn: Connection, event_id: uuid.UUID, tiers: Iterable[tk.Tier]) -> None:
+    """Record tiers as the chain has them, new or changed (at registration, from the indexer's TierAdded and
+    TierUpdated, on an organiser's refresh): the one write path for tiers."""
+    rows = [{"id": uuid.uuid4(), "event_id": event_id, "tier_id": t.tier_id, "name": t.name,
+             "face_value_wei": str(t.face_value), "supply": t.supply, "max_per_wallet": t.max_per_wallet}
+            for t in tiers]
+    if not rows:
+        return
+    upsert = db.insert(conn.dialect.name, TIERS)
+    changed = ("name", "face_value_wei", "supply", "max_per_wallet")
+    conn.execute(upsert.on_conflict_do_update(index_elements=["event_id", "tier_id"],
+                                              set_={c: upsert.excluded[c] for c in changed}), rows)
+
+
+def refresh_tiers(*, session: Session, chain: tk.Chain, event: Event) -> list[Tier]:
+    """Read every tier of the event's collection again (after `addTier`/`updateTier`, without the indexer)."""
+    save_tiers(session.connection(), event.id, tk.Collection(chain, event.collection_address).tiers())
+    session.commit()
+    return event_tiers(session=session, event=event)
 
 
 def event_tiers(*, session: Session, event: Event) -> list[Tier]:

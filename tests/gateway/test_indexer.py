@@ -296,3 +296,49 @@ def test_a_reorg_removes_orphaned_check_ins_and_badges(engine, chain, giftable, 
     assert stats.reorgs == 0 and stats.checkins == 1 and stats.badges == 1
     assert len(rows(engine, Checkin)) == 2 and {r["holder"] for r in rows(engine, Badge)} == {
         fans[0].address, fans[1].address}
+
+
+def _tiers(client, org, event_id):
+    return {t["tier_id"]: t for t in client.get(f"/events/{event_id}", headers=org["headers"]).json()["tiers"]}
+
+
+def test_tiers_added_or_changed_on_chain_reach_the_gateway(engine, chain, make_event, register, client, org,
+                                                           organiser):
+    import ticketkit as tk
+
+    collection = make_event()
+    event = register(collection)
+    indexer = Indexer(engine, chain, confirmations=0)
+    indexer.poll_once()
+    before = _tiers(client, org, event["id"])
+    old = collection.tier(0)
+    now = chain.timestamp()
+    collection.update_tier(0, tk.TierConfig(old.name, face_value=old.face_value, supply=old.supply + 5,
+                                            max_per_wallet=7, sale_start=now, sale_end=now + 86400), sender=organiser)
+    added = collection.add_tier(tk.TierConfig("Balcony", face_value=ETH // 20, supply=30, sale_start=now,
+                                              sale_end=now + 86400), sender=organiser)
+    assert _tiers(client, org, event["id"]) == before  # nothing read yet
+    stats = indexer.poll_once()
+    assert stats.tiers == 2
+    after = _tiers(client, org, event["id"])
+    assert (after[0]["supply"], after[0]["max_per_wallet"]) == (old.supply + 5, 7)
+    assert after[added] == {"tier_id": added, "name": "Balcony", "face_value_wei": str(ETH // 20), "supply": 30,
+                            "max_per_wallet": 0}
+    assert indexer.poll_once().tiers == 0  # once
+
+
+def test_an_organiser_refreshes_tiers_without_the_indexer(chain, make_event, register, client, org, organiser):
+    import ticketkit as tk
+
+    collection = make_event()
+    event = register(collection)
+    now = chain.timestamp()
+    added = collection.add_tier(tk.TierConfig("Late", face_value=1, supply=3, sale_start=now, sale_end=now + 60),
+                                sender=organiser)
+    assert added not in _tiers(client, org, event["id"])
+    response = client.post(f"/events/{event['id']}/tiers/refresh", headers=org["headers"])
+    assert response.status_code == 200, response.text
+    assert {t["tier_id"]: t["name"] for t in response.json()["tiers"]}[added] == "Late"
+    stranger = {"Authorization": f"Bearer {client.post('/organisers', json={'name': 'x'}).json()['api_key']}"}
+    refused = client.post(f"/events/{event['id']}/tiers/refresh", headers=stranger)
+    assert refused.status_code == 404 and refused.json()["error"] == "event_not_found"

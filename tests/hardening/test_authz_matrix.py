@@ -176,6 +176,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
                                  "payment_reference": role}),
     ("POST", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
+    ("POST", "/events/{event_id}/tiers/refresh"): Rule("organiser", frozenset({A})),
     ("DELETE", "/events/{event_id}/gate-keys/{key_id}"): Rule("organiser", frozenset({A}), setup=fresh_gate_key),
     ("GET", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),
     ("POST", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),

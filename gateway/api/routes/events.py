@@ -30,6 +30,14 @@ def get_event(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep)
     return _public(session, service.organiser_event(session=session, organiser=organiser, event_id=event_id))
 
 
+@router.post("/{event_id}/tiers/refresh", response_model=EventPublic)
+def refresh_tiers(event_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, organiser: OrganiserDep) -> EventPublic:
+    """Read the collection's tiers again (the indexer does this on TierAdded/TierUpdated when it runs)."""
+    event = service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    service.refresh_tiers(session=session, chain=runtime.chain(), event=event)
+    return _public(session, event)
+
+
 @router.post("/{event_id}/tickets/issue", status_code=201, response_model=IssuancePublic)
 def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, runtime: RuntimeDep,
                   organiser: OrganiserDep, key: IdempotencyKey) -> IssuancePublic:
