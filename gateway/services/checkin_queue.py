@@ -47,8 +47,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import rlp
-from eth_account import Account
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, select
 from web3.exceptions import TimeExhausted
@@ -80,6 +78,7 @@ class DrainReport:
     cancelled: int = 0  # admissions of events cancelled on chain, taken out of the queue for good
     pending: int = 0  # batches still pending at the end (not mined yet, or being prepared elsewhere)
     gas_used: int = 0  # by the batches finished
+    nonce_gap: str | None = None  # 'rebroadcast' or 'filled' if the operator's nonces had a gap (sending.py)
     refused: dict[uuid.UUID, str] = field(default_factory=dict)  # events whose checkIn the contract refuses
 
 
@@ -127,6 +126,8 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
                                     .order_by(CheckinBatch.created_at)))  # type: ignore[arg-type]
     for batch_id in pending:
         reconcile_batch(runtime, batch_id, report, stale_after=stale_after, confirmations=confirmations)
+    # The worker also keeps the operator's nonces contiguous (a gap would hold every later batch back).
+    report.nonce_gap = sending.fill_nonce_gap(chain, engine, runtime.operator(), grace=stale_after)
     with Session(engine) as session:  # after reconciling, which may have queued some again
         queued = select(Admission.event_id).where(Admission.chain_status == "queued")
         events = list(session.exec(select(Event.id, Event.collection_address)
@@ -286,14 +287,6 @@ def _age(created: datetime) -> timedelta:
     return datetime.now(timezone.utc) - created
 
 
-def _sender_and_nonce(raw_tx: str) -> tuple[str, int]:
-    """The sender and nonce of a signed transaction (typed: [chainId, nonce, ...]; legacy: [nonce, ...])."""
-    data = bytes.fromhex(raw_tx.removeprefix("0x"))
-    typed = data[0] < 0x7F
-    fields = rlp.decode(data[1:] if typed else data)
-    return Account.recover_transaction(raw_tx), int.from_bytes(fields[1] if typed else fields[0], "big")
-
-
 def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, *, stale_after: float = 60.0,
                     wait_seconds: float = 5.0, confirmations: int = 0) -> str:
     """Decide one pending batch from the chain: 'done', 'failed' (queued again) or 'pending' (undecided)."""
@@ -312,7 +305,7 @@ def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, 
     collection = tk.Collection(chain, event.collection_address)
     receipt = sending.receipt_of(chain, batch.tx_hash)
     if receipt is None:
-        sender, nonce = _sender_and_nonce(batch.raw_tx)
+        sender, nonce = sending.sender_and_nonce(batch.raw_tx)
         if chain.w3.eth.get_transaction_count(sender, "latest") > nonce:  # type: ignore[arg-type]
             receipt = sending.receipt_of(chain, batch.tx_hash)  # mined just now, or another took the nonce
             if receipt is None:

@@ -3,13 +3,22 @@
 `prepare` estimates (a contract refusal raises here, before anything is sent), takes a nonce and signs;
 the caller commits the hash and the signed bytes, and only then calls `broadcast`. After a crash the
 record holds everything needed to find the transaction or send it again (see services/recovery.py).
+
+A process that dies between taking a nonce and recording its transaction leaves a gap: every later operator
+transaction waits behind it in the node's pool. `fill_nonce_gap` (run by the check-in queue's worker) closes
+it: a recorded transaction holding that nonce is sent again; if none does for `grace` seconds, a zero-value
+transfer to itself takes the nonce.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import rlp
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select, update
 from web3.exceptions import TransactionNotFound
@@ -18,7 +27,9 @@ import ticketkit as tk
 from ticketkit.chain import translate_error
 
 from .. import db
-from ..models import OperatorNonce
+from ..models import CheckinBatch, Issuance, OperatorNonce, ResaleSettlement, Transfer
+
+log = logging.getLogger("gateway.sending")
 
 
 @dataclass(frozen=True)
@@ -104,3 +115,55 @@ def receipt_of(chain: tk.Chain, tx_hash: str) -> Any | None:
         return chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
     except TransactionNotFound:
         return None
+
+
+def sender_and_nonce(raw_tx: str) -> tuple[str, int]:
+    """The sender and nonce of a signed transaction (typed: [chainId, nonce, ...]; legacy: [nonce, ...])."""
+    data = bytes.fromhex(raw_tx.removeprefix("0x"))
+    typed = data[0] < 0x7F
+    fields = rlp.decode(data[1:] if typed else data)
+    return Account.recover_transaction(raw_tx), int.from_bytes(fields[1] if typed else fields[0], "big")
+
+
+_RECORDS = (Issuance, Transfer, ResaleSettlement, CheckinBatch)
+_gap_seen: dict[tuple[int, str, int], float] = {}  # (chain, operator, nonce) -> when first seen missing
+
+
+def _recorded_with_nonce(engine: Engine, address: str, nonce: int) -> str | None:
+    """The signed transaction of a pending record that holds `nonce` of `address`, if any."""
+    with engine.connect() as conn:
+        for model in _RECORDS:
+            table = model.__table__  # type: ignore[attr-defined]
+            for (raw,) in conn.execute(select(table.c.raw_tx).where(table.c.status == "pending",
+                                                                   table.c.raw_tx.is_not(None))):
+                if sender_and_nonce(raw) == (address, nonce):
+                    return raw
+    return None
+
+
+def fill_nonce_gap(chain: tk.Chain, engine: Engine, sender: LocalAccount, *, grace: float = 60.0) -> str | None:
+    """Close a gap below the nonces already given out: 'rebroadcast', 'filled', or None (no gap, or too young)."""
+    table = OperatorNonce.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        stored = conn.execute(select(table.c.next_nonce).where(table.c.chain_id == chain.chain_id,
+                                                               table.c.address == sender.address)).scalar()
+    pending = chain.w3.eth.get_transaction_count(sender.address, "pending")
+    if stored is None or stored <= pending:
+        return None
+    raw = _recorded_with_nonce(engine, sender.address, pending)
+    if raw is not None:
+        rebroadcast(chain, raw)
+        return "rebroadcast"
+    key = (chain.chain_id, sender.address, pending)
+    now = time.monotonic()
+    if now - _gap_seen.setdefault(key, now) < grace:
+        return None  # maybe a live request between taking the nonce and recording its transaction
+    base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+    signed = sender.sign_transaction({"to": sender.address, "value": 0, "gas": 21_000, "nonce": pending,
+                                      "chainId": chain.chain_id, "maxPriorityFeePerGas": 1,
+                                      "maxFeePerGas": 2 * base + 1})
+    broadcast(chain, signed.raw_transaction.to_0x_hex(), sender.address)
+    del _gap_seen[key]
+    log.warning("operator nonce %d was taken and never sent: filled with a zero-value transfer (%s)", pending,
+                signed.hash.to_0x_hex())
+    return "filled"

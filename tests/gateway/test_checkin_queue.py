@@ -261,6 +261,27 @@ def test_admissions_of_an_event_cancelled_on_chain_leave_the_queue_for_good(app,
     assert checkin_transactions(door.collection) == set()
 
 
+def test_a_nonce_taken_and_never_sent_is_filled_so_later_batches_are_mined(app, door, chain, operator):
+    from gateway.services import sending
+
+    runtime, engine = app.state.runtime, app.state.runtime.engine
+    tickets, holders = door.tickets(fans=2, each=1)
+    pending = chain.w3.eth.get_transaction_count(operator.address, "pending")
+    lost = sending.allocate_nonce(engine, chain.chain_id, operator.address, pending)  # then the process died
+    admit(engine, door.event_id, door.gate, tickets)
+    report = drain_once(runtime, receipt_timeout=0.3)  # the batch takes lost + 1 and waits behind the gap
+    assert (report.sent, report.pending, report.nonce_gap) == (1, 1, None)
+    assert chain.w3.eth.get_transaction_count(operator.address, "latest") == lost
+    report = drain_once(runtime, receipt_timeout=0.3)  # the gap is young: maybe a request still preparing it
+    assert report.nonce_gap is None
+    report = drain_once(runtime, stale_after=0, receipt_timeout=0.3)
+    assert report.nonce_gap == "filled"
+    assert chain.w3.eth.get_transaction_count(operator.address, "latest") == lost + 2  # filler, then the batch
+    report = drain_once(runtime)
+    assert (report.done, report.checked_in, report.nonce_gap) == (1, 2, None)
+    assert_checked_in_once_with_badges(door.collection, holders)
+
+
 def test_the_queue_waits_for_twelve_confirmations_unless_told_otherwise():
     assert Settings(key_encryption_secret="x").checkin_confirmations == 12
     with pytest.raises(ValueError):
