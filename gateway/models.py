@@ -203,6 +203,18 @@ class FanCreated(FanIdentity):
     session_token: str  # shown once
 
 
+class FanSessionPublic(SQLModel):
+    """A fan's session (one per device), as listed: never the token (only its hash is stored)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class FanSessionCreated(FanSessionPublic):
+    session_token: str  # shown once
+
+
 # ---- tickets
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
@@ -674,3 +686,21 @@ class PresaleProof(SQLModel):
     block: int
     proof: list[str]
     published: bool
+
+
+class FanTransferPublic(TransferPublic):
+    from_fan: uuid.UUID
+    created_at: datetime
+
+
+class FanExport(SQLModel):
+    """Everything the gateway keeps about a fan (GET /fans/me/export). On chain are only addresses and the
+    tickets' movements. The custodial key is never exported: it stays encrypted at rest."""
+
+    account: FanPublic
+    created_at: datetime
+    email: str | None
+    sessions: list[FanSessionPublic]
+    tickets: list[FanTicketPublic]
+    transfers: list[FanTransferPublic]  # sent and received: gifts and resale settlements
+    listings: list[ResaleListingPublic]

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
 from ..errors import Conflict, GatewayError, NotFound
-from ..models import Fan, FanContact, FanCreate, FanSession, WalletChallenge, WalletLinkRequest, utcnow
+from ..models import (Fan, FanContact, FanCreate, FanExport, FanPublic, FanSession, FanSessionPublic, FanTransferPublic,
+                      ResaleListing, ResaleListingPublic, Transfer, WalletChallenge, WalletLinkRequest, utcnow)
 
 CHALLENGE_TTL = timedelta(minutes=10)
 
@@ -34,6 +35,58 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> tuple[Fan, 
     session.commit()
     session.refresh(fan)
     return fan, token
+
+
+def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:
+    """Another session token for the fan (a second device), shown once."""
+    token = new_token("tkf")
+    row = FanSession(fan_id=fan.id, token_hash=hash_token(token))
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row, token
+
+
+def fan_sessions(*, session: Session, fan: Fan) -> list[FanSession]:
+    return list(session.exec(select(FanSession).where(FanSession.fan_id == fan.id)
+                             .order_by(FanSession.created_at)))  # type: ignore[arg-type]
+
+
+def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanSession:
+    """Sign a device out (a lost phone): its token stops working at once. The fan's last active session
+    cannot be revoked (409 `last_session`): the token is the custodial account's only credential."""
+    row = session.get(FanSession, session_id)
+    if row is None or row.fan_id != fan.id:
+        raise NotFound("no such session", code="session_not_found")
+    if row.revoked_at is not None:
+        return row
+    active = [s for s in fan_sessions(session=session, fan=fan) if s.revoked_at is None]
+    if len(active) <= 1:
+        raise Conflict("this is the fan's last active session: create another first", code="last_session")
+    row.revoked_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:  # noqa: ANN001
+    """What the gateway holds about the fan (data access and portability): account, contact, sessions,
+    tickets, transfers sent and received, resale listings."""
+    contact = session.get(FanContact, fan.id)
+    transfers = session.exec(select(Transfer).where((Transfer.from_fan_id == fan.id) | (Transfer.to_fan_id == fan.id))
+                             .order_by(Transfer.created_at))  # type: ignore[arg-type]
+    listings = session.exec(select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id)
+                            .order_by(ResaleListing.created_at))  # type: ignore[arg-type]
+    return FanExport(
+        account=FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address),
+        created_at=fan.created_at, email=contact.email if contact else None,
+        sessions=[FanSessionPublic.model_validate(s, from_attributes=True) for s in fan_sessions(session=session, fan=fan)],
+        tickets=tickets,
+        transfers=[FanTransferPublic(id=t.id, ticket_id=t.ticket_id, from_fan=t.from_fan_id, to_fan=t.to_fan_id,
+                                     kind=t.kind, price_wei=t.price_wei, status=t.status, tx_hash=t.tx_hash,
+                                     created_at=t.created_at) for t in transfers],
+        listings=[ResaleListingPublic.model_validate(row, from_attributes=True) for row in listings])
 
 
 def erase_contact(*, session: Session, fan: Fan) -> None:

@@ -8,7 +8,7 @@ How the API refuses today (gateway/api/deps.py), and what this test holds it to:
 - a credential of another kind → 401 (an organiser or gate key is not a session token; a session token or
   a gate key is not an organiser key), except an organiser key on a gate route → 403 `gate_key_required`;
 - the right kind but not yours → 404 (`event_not_found`, `ticket_not_found`, `listing_not_found`,
-  `api_key_not_found`: whether it exists is not revealed); a gate key of another event → 403 `wrong_event`.
+  `api_key_not_found`, `session_not_found`: whether it exists is not revealed); a gate key of another event → 403 `wrong_event`.
 
 Every route must be declared in ROUTES; a route that is not fails the test with instructions. Each rule
 also names the credential kind, checked against the route's dependencies (a route that lost its auth
@@ -81,6 +81,12 @@ def fresh_organiser_key(world: World) -> dict:
     """A new spare API key of organiser A (revoked by the allowed request; A's own key stays)."""
     key = ok(world.client.post("/organisers/me/api-keys", headers=bearer(world.orgs["a"]["api_key"])))
     return {"key_id": key["id"]}
+
+
+def fresh_fan_session(world: World) -> dict:
+    """A new spare session of fan X (revoked by the allowed request; X's own token stays)."""
+    created = ok(world.client.post("/fans/me/sessions", headers=bearer(world.fans["x"]["session_token"])))
+    return {"session_id": created["id"]}
 
 
 def fresh_listing(world: World) -> dict:
@@ -204,6 +210,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fans/me/wallet/challenge"): Rule("fan", frozenset({X, Y})),
     ("POST", "/fans/me/wallet"): Rule("fan", frozenset({X, Y}), body=link_wallet_body),
     ("DELETE", "/fans/me/contact"): Rule("fan", frozenset({X, Y})),
+    ("GET", "/fans/me/sessions"): Rule("fan", frozenset({X, Y})),
+    ("POST", "/fans/me/sessions"): Rule("fan", frozenset({X, Y})),
+    ("DELETE", "/fans/me/sessions/{session_id}"): Rule("fan", frozenset({X}), setup=fresh_fan_session),
+    ("GET", "/fans/me/export"): Rule("fan", frozenset({X, Y})),
     # tickets, devices and resale
     ("GET", "/tickets/{ticket_id}"): Rule("fan", frozenset({X})),
     ("POST", "/tickets/{ticket_id}/gift"): Rule("fan", frozenset({X}), setup=fresh_ticket,

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
 
-from ...models import (Fan, FanCreate, FanCreated, FanPublic, WalletChallengePublic, WalletLinkRequest)
+from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanSession, FanSessionCreated,
+                       FanSessionPublic, WalletChallengePublic, WalletLinkRequest)
 from ...services import fans as service
+from ...services import tickets as ticket_service
 from ..deps import FanDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/fans", tags=["fans"])
@@ -39,3 +43,27 @@ def link_wallet(data: WalletLinkRequest, fan: FanDep, session: SessionDep) -> Fa
 @router.delete("/me/contact", status_code=204)
 def erase_contact(fan: FanDep, session: SessionDep) -> None:
     service.erase_contact(session=session, fan=fan)
+
+
+@router.get("/me/sessions", response_model=list[FanSessionPublic])
+def list_sessions(fan: FanDep, session: SessionDep) -> list[FanSession]:
+    return service.fan_sessions(session=session, fan=fan)
+
+
+@router.post("/me/sessions", status_code=201, response_model=FanSessionCreated)
+def create_session(fan: FanDep, session: SessionDep) -> FanSessionCreated:
+    """A session token for another device, shown once."""
+    row, token = service.new_session(session=session, fan=fan)
+    return FanSessionCreated.model_validate(row, from_attributes=True, update={"session_token": token})
+
+
+@router.delete("/me/sessions/{session_id}", response_model=FanSessionPublic)
+def revoke_session(session_id: uuid.UUID, fan: FanDep, session: SessionDep) -> FanSession:
+    """Sign a device out (this one too); never the last active session (409 last_session)."""
+    return service.revoke_session(session=session, fan=fan, session_id=session_id)
+
+
+@router.get("/me/export", response_model=FanExport)
+def export(fan: FanDep, session: SessionDep) -> FanExport:
+    """Everything the gateway keeps about you, as JSON (the custodial key excepted: it never leaves)."""
+    return service.export(session=session, fan=fan, tickets=ticket_service.fan_tickets(session=session, fan=fan))
