@@ -6,8 +6,9 @@ record holds everything needed to find the transaction or send it again (see ser
 
 A process that dies between taking a nonce and recording its transaction leaves a gap: every later operator
 transaction waits behind it in the node's pool. `fill_nonce_gap` (run by the check-in queue's worker) closes
-it: a recorded transaction holding that nonce is sent again; if none does for `grace` seconds, a zero-value
-transfer to itself takes the nonce.
+it once the gap has lasted `grace` seconds (a live request between taking a nonce and broadcasting is a gap
+too, for milliseconds): a recorded transaction holding that nonce is sent again, else a zero-value transfer to
+itself takes the nonce.
 """
 
 from __future__ import annotations
@@ -150,14 +151,15 @@ def fill_nonce_gap(chain: tk.Chain, engine: Engine, sender: LocalAccount, *, gra
     pending = chain.w3.eth.get_transaction_count(sender.address, "pending")
     if stored is None or stored <= pending:
         return None
-    raw = _recorded_with_nonce(engine, sender.address, pending)
-    if raw is not None:
-        rebroadcast(chain, raw)
-        return "rebroadcast"
     key = (chain.chain_id, sender.address, pending)
     now = time.monotonic()
     if now - _gap_seen.setdefault(key, now) < grace:
-        return None  # maybe a live request between taking the nonce and recording its transaction
+        return None  # maybe a live request between taking the nonce and broadcasting its transaction
+    raw = _recorded_with_nonce(engine, sender.address, pending)
+    if raw is not None:
+        rebroadcast(chain, raw)
+        del _gap_seen[key]
+        return "rebroadcast"
     base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
     signed = sender.sign_transaction({"to": sender.address, "value": 0, "gas": 21_000, "nonce": pending,
                                       "chainId": chain.chain_id, "maxPriorityFeePerGas": 1,
