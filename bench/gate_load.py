@@ -9,6 +9,13 @@ processes (N of them, one worker each, own ports) and the load from other proces
 closed loop) at each connection level. Verify: every ticket's current code, round-robin. Check-in: each
 ticket scanned once, fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
 Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed test.
+
+Reading p99: wrk (4.x) corrects its latencies for coordinated omission before reporting them: a response
+slower than twice its connection's mean interval adds the samples a steady client would have waited behind
+it. With 2 connections per wrk over 5 s, one stall of S ms on one connection puts that wrk's p99 near
+S - 100 ms (S - 50 ms if both of its connections stall together): the p99 is set by the longest single pause
+of a gateway process, its database or the machine (another workload on the same cores or PostgreSQL server
+shows up here), not by the typical request.
 """
 
 from __future__ import annotations

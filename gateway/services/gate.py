@@ -136,18 +136,12 @@ def _insert(session: Session, table: Any) -> Any:
     return db.insert(session.get_bind().dialect.name, table)
 
 
-_sqlite_writer = threading.Lock()
-
-
 @contextmanager
 def _writing(session: Session) -> Iterator[None]:
-    """Around a short write transaction: on SQLite, this process's writers take turns here instead of
-    polling the database's write lock (SQLite's busy handler sleeps up to 100 ms between tries, which is
-    what the slowest scans would wait); other processes still meet at the database lock."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    with _sqlite_writer:
+    """Around a short write transaction: on SQLite, the gateway's writers in every process take turns at an OS
+    lock (db.sqlite_writer) instead of polling the database's write lock, whose busy handler sleeps up to
+    100 ms between tries - what the slowest check-ins used to wait."""
+    with db.sqlite_writer(session.get_bind()):
         yield
 
 
@@ -262,6 +256,20 @@ def verify_code(*, session: Session, settings: Settings, gate_key: GateKeyLike, 
 
 
 # ---- the check-in
+# The writes as statements whose every value is a parameter, made once per dialect and set of columns: keyed
+# for SQLAlchemy's compiled cache once, not on every scan (on SQLite, inside the section where the database's
+# writers take turns). RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT inserts.
+@lru_cache(maxsize=8)
+def _admission_insert(dialect: str, columns: tuple[str, ...]) -> Any:
+    return (db.insert(dialect, A).values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["ticket_id"]).returning(A.c.id))
+
+
+@lru_cache(maxsize=8)
+def _refusal_insert(columns: tuple[str, ...]) -> Any:
+    return R.insert().values({name: bindparam(name) for name in columns})
+
+
 def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_id: int, gate_key_id: uuid.UUID,
           device: str | None, source: str, scanned_at: datetime, nonce: str | None = None) -> tuple[bool, Any]:
     """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
@@ -272,10 +280,9 @@ def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_
     values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": ticket_id, "token_id": token_id,
               "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
               "scanned_at": scanned_at, "admitted_at": utcnow(), "chain_status": "queued", "batch_id": None}
-    statement = (_insert(session, A).values(**values).on_conflict_do_nothing(index_elements=["ticket_id"])
-                 .returning(A.c.id))  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT inserts
+    statement = _admission_insert(session.get_bind().dialect.name, tuple(values))
     with _writing(session):
-        inserted = session.connection().execute(statement).first() is not None
+        inserted = session.connection().execute(statement, values).first() is not None
         session.commit()
     if inserted:
         return True, SimpleNamespace(**values)
@@ -284,10 +291,12 @@ def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_
 
 def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.UUID, verdict: Verdict,
                     device: str | None, source: str, scanned_at: datetime) -> None:
+    values = {"id": uuid.uuid4(), "event_id": event_id, "gate_key_id": gate_key_id, "ticket_id": verdict.ticket_id,
+              "reason": verdict.reason, "device": device, "source": source, "scanned_at": scanned_at,
+              "created_at": utcnow()}
+    statement = _refusal_insert(tuple(values))
     with _writing(session):
-        session.connection().execute(R.insert().values(
-            id=uuid.uuid4(), event_id=event_id, gate_key_id=gate_key_id, ticket_id=verdict.ticket_id,
-            reason=verdict.reason, device=device, source=source, scanned_at=scanned_at, created_at=utcnow()))
+        session.connection().execute(statement, values)
         session.commit()
 
 
@@ -428,12 +437,13 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
     if same_scan or same_decision:
         result.result = "already_admitted_here"
         return result
-    session.connection().execute(
-        _insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id,
-                                   admission_id=existing.id, gate_key_id=gate_key.id, device=device,
-                                   scanned_at=scanned_at, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
-    session.commit()
+    conflict = (_insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id,
+                                           admission_id=existing.id, gate_key_id=gate_key.id, device=device,
+                                           scanned_at=scanned_at, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
+    with _writing(session):
+        session.connection().execute(conflict)
+        session.commit()
     if existing.gate_key_id not in labels:
         labels.update(_key_refs(session, {existing.gate_key_id}))
     result.result = "conflict"
