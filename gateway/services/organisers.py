@@ -25,19 +25,18 @@ def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organi
 def create_gate_key(*, session: Session, event: Event, label: str | None = None) -> tuple[ApiKey, str]:
     """A `gate` API key for one event of the event's organiser (returned once; stored as a hash). `label`
     names the gate ("North door") in admissions, conflicts and reports."""
-    token = new_token("tkg")
-    key = ApiKey(organiser_id=event.organiser_id, key_hash=hash_token(token), role="gate", event_id=event.id,
-                 label=label)
-    session.add(key)
-    session.commit()
-    session.refresh(key)
-    return key, token
+    return _new_key(session, organiser_id=event.organiser_id, role="gate", event_id=event.id, label=label)
 
 
 def create_api_key(*, session: Session, organiser: Organiser, label: str | None = None) -> tuple[ApiKey, str]:
     """Another organiser API key (to rotate one: create, switch, revoke the old); returned once."""
-    token = new_token("tko")
-    key = ApiKey(organiser_id=organiser.id, key_hash=hash_token(token), role="organiser", label=label)
+    return _new_key(session, organiser_id=organiser.id, role="organiser", label=label)
+
+
+def _new_key(session: Session, *, organiser_id: uuid.UUID, role: str, event_id: uuid.UUID | None = None,
+             label: str | None = None) -> tuple[ApiKey, str]:
+    token = new_token("tkg" if role == "gate" else "tko")
+    key = ApiKey(organiser_id=organiser_id, key_hash=hash_token(token), role=role, event_id=event_id, label=label)
     session.add(key)
     session.commit()
     session.refresh(key)
