@@ -36,6 +36,8 @@ def test_a_gift_that_crashed_after_sending_completes_on_retry(app, client, colle
     with Session(runtime.engine) as session:
         [pending] = session.exec(select(Transfer)).all()
         assert pending.status == "pending" and pending.tx_hash and pending.raw_tx
+    # anvil answers eth_sendRawTransaction before it has mined the block: wait for it, as the dead process would have
+    runtime.chain().w3.eth.wait_for_transaction_receipt(pending.tx_hash, timeout=10, poll_latency=0.05)
     assert collection.owner_of(ticket["token_id"]) == bob["address"]  # sent, but not on record
 
     url, headers = f"/tickets/{ticket['id']}/gift", alice["headers"] | {"Idempotency-Key": "gift-crash"}
