@@ -16,6 +16,16 @@ it. With 2 connections per wrk over 5 s, one stall of S ms on one connection put
 S - 100 ms (S - 50 ms if both of its connections stall together): the p99 is set by the longest single pause
 of a gateway process, its database or the machine (another workload on the same cores or PostgreSQL server
 shows up here), not by the typical request.
+
+The kernel's session autogroups: with `kernel.sched_autogroup_enabled=1` (Debian's default), PostgreSQL (its own
+session, started by pg_ctlcluster) and this benchmark's gateways and wrk (another session) are scheduled as two
+groups sharing the 2 cores. With the cores saturated, one PostgreSQL backend was left runnable and not run for
+up to 881 ms while the other tasks ran thousands of times (`perf sched latency`, 2026-11-24), and the PostgreSQL
+verify p99 came out at 0.3 to 2.9 s in most 5-second runs, with every statement under 100 ms on the server
+(log_min_duration_statement) and no TCP timeouts; a Unix socket did not change it. With autogroups off it was
+3 to 4 ms in every run. A deployment with the database on the gateway's machine has the same choice (docs/gate.md). So the stage turns
+autogroups off for its run when it may (root) and restores the setting afterwards, and records what it ran
+with as `gate.sched_autogroup` (1: left on, figures include those stalls).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -213,6 +223,37 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
     return result | {f"gate.errors{suffix}": errors, f"gate.checkin_repeats{suffix}": repeats}
 
 
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def _current_autogroup() -> int | None:
+    try:
+        return int(AUTOGROUP.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _autogroups_off():
+    """Turn the kernel's session autogroups off while the load runs, if they are on and we may; yields the setting
+    the run had (None on a kernel without them)."""
+    before = _current_autogroup()
+    if before is None or before == 0:
+        yield before
+        return
+    try:
+        AUTOGROUP.write_text("0")
+    except OSError:
+        print("kernel.sched_autogroup_enabled=1 and not root: PostgreSQL p99 may include scheduler stalls "
+              "(see bench/gate_load.py)", file=sys.stderr)
+        yield 1
+        return
+    try:
+        yield 0
+    finally:
+        AUTOGROUP.write_text(str(before))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="sqlite,postgresql")
@@ -223,14 +264,19 @@ def main() -> None:
                         help="concurrent connections: the first gives the main figures (a busy door: 4 devices "
                              "scanning back to back), the others are reported as _cN (saturation)")
     parser.add_argument("--out", default="bench/results/gate.json")
+    parser.add_argument("--keep-autogroup", action="store_true",
+                        help="leave kernel.sched_autogroup_enabled as it is (see the module's docstring)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
     levels = [int(c) for c in args.connections.split(",")]
     result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": levels[0],
                                 "gate.tickets": args.tickets}
-    for kind in args.db.split(","):
-        result |= measure(kind, args.tickets, args.workers, args.seconds, levels)
+    with nullcontext(_current_autogroup()) if args.keep_autogroup else _autogroups_off() as autogroup:
+        for kind in args.db.split(","):
+            result |= measure(kind, args.tickets, args.workers, args.seconds, levels)
+    if autogroup is not None:
+        result["gate.sched_autogroup"] = autogroup
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():

@@ -206,6 +206,7 @@ DESCRIPTIONS: dict[str, str] = {
     "indexer.events_per_s_pg": "the same into a fresh PostgreSQL database",
     "e2e.collection_10k_s": "createCollection + mint_recipients of 10,000 distinct holders on anvil, wall time",
     "e2e.collection_10k_mint_s": "the mint_recipients part",
+    "gate.sched_autogroup": "kernel.sched_autogroup_enabled during the gate stage (turned off for it; bench/gate_load.py says why)",
     "machine.loadavg_1m_start": "1-minute load average when the run started (the machine has machine.cores cores)",
     "machine.loadavg_1m_end": "1-minute load average when the last stage ended",
 }
