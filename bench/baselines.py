@@ -4,7 +4,8 @@
 
 The sources are in bench/contracts/ (benchmark baselines, not product): `OZBaseline` (OpenZeppelin
 Contracts 5.4.0 `ERC721` + `Ownable`, auto-increment ids) and `ERC721ABaseline` (erc721a 4.3.0 +
-`Ownable`). Both are compiled in this run by the product's own compile step (`ticketkit._compile`:
+`Ownable`), and `ERC721ATieredBaseline`: ERC721A that also records each token's tier in its extra data, the
+least an ERC721A ticket must store (docs/gas.md). All are compiled in this run by the product's own compile step (`ticketkit._compile`:
 py-solc-x driving the npm solcjs through tools/solc, the same compiler version, optimizer runs and EVM
 version as the shipped artifacts), deployed on a fresh anvil and measured with bench/gas_report.py's
 method:
@@ -41,7 +42,7 @@ from ticketkit.chain import Chain, local_chain
 __all__ = ["CONTRACTS_DIR", "BASELINES", "compile_baselines", "compiler_matches_product", "measure", "main"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-BASELINES = ("OZBaseline", "ERC721ABaseline")
+BASELINES = ("OZBaseline", "ERC721ABaseline", "ERC721ATieredBaseline")
 
 NOTES: dict[str, str] = {
     "method": "receipt gasUsed on anvil, as bench/gas_report.py: one warm-up mint per contract (not "
@@ -52,6 +53,9 @@ NOTES: dict[str, str] = {
     "erc721a": "erc721a 4.3.0 + Ownable: mintBatch(address[]) looping _mint(to, 1) for distinct "
                "holders; mint(to, quantity) = _mint(to, quantity) for one holder "
                "(bench/contracts/ERC721ABaseline.sol)",
+    "erc721a_tiered": "erc721a 4.3.0 + Ownable, each token's tier in ERC721A's extra data through `_extraData` "
+                      "(a transient value set once per call): the floor of a ticket on ERC721A, same mints "
+                      "(bench/contracts/ERC721ATieredBaseline.sol)",
 }
 
 
@@ -102,7 +106,13 @@ def measure(chain: Chain, artifacts: dict[str, dict[str, Any]] | None = None) ->
     gas["erc721a_mint_same_holder_batch_100"] = _gas(chain, azuki.mint(fresh_addresses(1)[0], BATCH), owner)
     gas["erc721a_mint_distinct_batch_100"] = _gas(chain, azuki.mintBatch(fresh_addresses(BATCH)), owner)
 
-    for prefix in ("oz_erc721", "erc721a"):
+    tiered = _deploy(chain, artifacts["ERC721ATieredBaseline"], owner).functions
+    _gas(chain, tiered.mint(1, owner.address, 1), owner)  # warm-up (not measured)
+    gas["erc721a_tiered_mint_1"] = _gas(chain, tiered.mint(1, fresh_addresses(1)[0], 1), owner)
+    gas["erc721a_tiered_mint_same_holder_batch_100"] = _gas(chain, tiered.mint(1, fresh_addresses(1)[0], BATCH), owner)
+    gas["erc721a_tiered_mint_distinct_batch_100"] = _gas(chain, tiered.mintBatch(1, fresh_addresses(BATCH)), owner)
+
+    for prefix in ("oz_erc721", "erc721a", "erc721a_tiered"):
         gas[f"{prefix}_mint_distinct_per_ticket"] = round(gas[f"{prefix}_mint_distinct_batch_100"] / BATCH)
         gas[f"{prefix}_mint_same_holder_per_extra_ticket"] = round(
             (gas[f"{prefix}_mint_same_holder_batch_100"] - gas[f"{prefix}_mint_1"]) / (BATCH - 1))
