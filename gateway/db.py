@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, event
+from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -52,12 +52,12 @@ def make_engine(database_url: str, *, autocommit: bool = False) -> Engine:
 _writer_locks: dict[tuple[int, str], threading.Lock] = {}
 
 
-def _write_lock_path(engine: Engine) -> str | None:
-    """`<database>.write-lock` next to a SQLite database file; None in memory (one process) or without flock."""
+def _lock_path(engine: Engine, suffix: str) -> str | None:
+    """`<database>.<suffix>` next to a SQLite database file; None in memory (one process) or without flock."""
     database = engine.url.database or ""
     if fcntl is None or database in ("", ":memory:") or engine.url.query.get("mode") == "memory":
         return None
-    return os.path.abspath(database) + ".write-lock"
+    return f"{os.path.abspath(database)}.{suffix}"
 
 
 @contextmanager
@@ -74,7 +74,7 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite":
         yield
         return
-    path = _write_lock_path(engine)
+    path = _lock_path(engine, "write-lock")
     key = (os.getpid(), path or "")  # per process: a mutex held at a fork stays held in the child
     lock = _writer_locks.get(key) or _writer_locks.setdefault(key, threading.Lock())
     with lock:
@@ -87,6 +87,65 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
             yield
         finally:
             os.close(fd)  # releases the flock
+
+
+class Lease:
+    """An exclusive, named claim across every process that uses one database, held until `release` or the
+    holder's death: a PostgreSQL session advisory lock on a connection kept for it, or on SQLite an flock of
+    `<database>.<name>.lock` (in memory: one process, always granted). From `try_lease`."""
+
+    def __init__(self, name: str, *, connection: Connection | None = None, fd: int | None = None):
+        self.name, self._connection, self._fd = name, connection, fd
+
+    def alive(self) -> bool:
+        """Whether the claim still holds: on PostgreSQL, whether its connection still answers (a server restart
+        ends the session and its lock). Release a lease that is not alive and take a new one."""
+        if self._connection is None:
+            return True
+        try:
+            self._connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the session and its lock are gone
+            return False
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()  # ends the session: the advisory lock goes with it
+            except Exception:  # noqa: BLE001 - already broken: the lock went with it
+                pass
+            self._connection = None
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+
+
+def try_lease(engine: Engine, name: str) -> Lease | None:
+    """Claim `name` for this holder unless another one holds it (never waits): for work one process must do
+    alone, such as following a chain."""
+    if engine.dialect.name == "postgresql":
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            held = connection.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
+                                      {"name": f"ticketkit:{name}"}).scalar()
+        except Exception:
+            connection.close()
+            raise
+        if not held:
+            connection.close()
+            return None
+        connection.detach()  # never back to the pool with the lock on it
+        return Lease(name, connection=connection)
+    path = _lock_path(engine, f"{name}.lock") if engine.dialect.name == "sqlite" else None
+    if path is None:
+        return Lease(name)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return Lease(name, fd=fd)
 
 
 def insert(dialect: str, table: Table) -> Insert:

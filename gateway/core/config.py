@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     # How long a holder's signed gateway-transfer authorization stays valid (seconds).
     transfer_deadline_seconds: int = 600
     run_migrations: bool = True
-    # Follow the chain in a background thread of this process (one indexer per chain is enough).
+    # Follow the chain in a background thread of this process (in several: one indexes, the others stand by).
     indexer_enabled: bool = False
     indexer_confirmations: int = 12
     indexer_poll_seconds: float = 2.0

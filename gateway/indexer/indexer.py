@@ -220,6 +220,7 @@ class Indexer:
         self.poll_interval = poll_interval
         self._insert = partial(db.insert, self.engine.dialect.name)
         self._issuers: dict[tuple[str, int], str] = {}  # (badge contract, badge event id) -> issuer collection
+        self.standing_by = False  # run_forever found another process indexing this chain
 
     # ---- JSON-RPC, raw (no web3 formatters: tens of thousands of logs per call)
     def _rpc(self, method: str, params: list[Any]) -> Any:
@@ -277,19 +278,43 @@ class Indexer:
         return stats
 
     def run_forever(self, stop_event: threading.Event, interval: float | None = None) -> None:
-        """Poll until `stop_event` is set; errors (node down, ...) are logged and retried with backoff."""
+        """Poll until `stop_event` is set, as the chain's one indexer among all processes on this database: one
+        that finds another indexing stands by and takes over when that one stops or dies (`db.try_lease`).
+        Errors (node down, ...) are logged and retried with backoff."""
         interval = self.poll_interval if interval is None else interval
         failures = 0
-        while not stop_event.is_set():
-            try:
-                stats = self.poll_once()
-                failures = 0
-                if stats.events or stats.reorgs:
-                    log.info("indexer: %s", stats)
-            except Exception:  # noqa: BLE001 - a poller must survive the node and the database blinking
-                failures += 1
-                log.exception("indexer: poll failed (%d in a row)", failures)
-            stop_event.wait(min(interval * 2 ** min(failures, 5), 60) if failures else interval)
+        lease: db.Lease | None = None
+        try:
+            while not stop_event.is_set():
+                try:
+                    lease = self._lead(lease)
+                    if lease is not None:
+                        stats = self.poll_once()
+                        if stats.events or stats.reorgs:
+                            log.info("indexer: %s", stats)
+                    failures = 0
+                except Exception:  # noqa: BLE001 - a poller must survive the node and the database blinking
+                    failures += 1
+                    log.exception("indexer: poll failed (%d in a row)", failures)
+                stop_event.wait(min(interval * 2 ** min(failures, 5), 60) if failures else interval)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _lead(self, lease: db.Lease | None) -> db.Lease | None:
+        """The lease to index this chain under: kept while alive, else taken if free; None: another indexes."""
+        if lease is not None:
+            if lease.alive():
+                return lease
+            lease.release()
+            log.warning("indexer: lost the lease on chain %s (database session ended)", self.chain_id)
+        lease = db.try_lease(self.engine, f"indexer-{self.chain_id}")
+        if lease is None and not self.standing_by:
+            log.info("indexer: another process indexes chain %s; standing by", self.chain_id)
+        elif lease is not None and self.standing_by:
+            log.info("indexer: taking over chain %s", self.chain_id)
+        self.standing_by = lease is None
+        return lease
 
     # ---- cursor and reorgs
     def _cursor(self, conn: Connection) -> tuple[int, str | None]:

@@ -218,6 +218,52 @@ def test_run_forever_follows_the_chain_until_stopped(engine, chain, giftable, fa
     assert_equals_chain(engine, chain, giftable)
 
 
+def _indexed_to(engine) -> int | None:
+    with engine.connect() as conn:
+        return conn.execute(select(IndexerCursor.block_number)).scalar_one_or_none()
+
+
+def _wait_until(condition, what: str, timeout: float = 20) -> None:
+    stop = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        stop.wait(0.05)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def test_one_indexer_per_chain_the_other_stands_by_and_takes_over(engine, chain, giftable, fans, caplog):
+    """Two processes with the indexer on (here two threads, each with its own lease) never race on the cursor:
+    one indexes, the other stands by, and takes over when the first stops."""
+    first, second = (Indexer(engine, chain, confirmations=0, poll_interval=0.05) for _ in range(2))
+    stops = [threading.Event(), threading.Event()]
+    workers = [threading.Thread(target=i.run_forever, args=(s,)) for i, s in zip((first, second), stops)]
+    try:
+        workers[0].start()
+        giftable.buy(0, 2, sender=fans[0])
+        _wait_until(lambda: _indexed_to(engine) == chain.w3.eth.block_number, "the first indexer caught up")
+        workers[1].start()
+        _wait_until(lambda: second.standing_by, "the second indexer stood by")
+        giftable.buy(0, 1, sender=fans[1])
+        _wait_until(lambda: _indexed_to(engine) == chain.w3.eth.block_number, "the first indexer followed")
+        assert second.standing_by and not first.standing_by
+
+        stops[0].set()
+        workers[0].join(10)
+        giftable.buy(0, 1, sender=fans[2])
+        _wait_until(lambda: _indexed_to(engine) == chain.w3.eth.block_number, "the second indexer took over")
+        assert not second.standing_by
+    finally:
+        for stop in stops:
+            stop.set()
+        for worker in workers:
+            if worker.ident is not None:
+                worker.join(10)
+    assert not any(w.is_alive() for w in workers)
+    assert "poll failed" not in caplog.text
+    assert_equals_chain(engine, chain, giftable)
+
+
 def test_check_ins_and_badges_are_recorded_and_revocations_followed(engine, chain, make_event, register, organiser,
                                                                     fans, new_fan):
     collection = make_event(gifts_allowed=True)
