@@ -13,6 +13,7 @@ from .api import errors
 from .api.limits import BodySizeLimit, refuse_nul_characters
 from .api.routes import devices, events, fans, gate, organisers, presale, reports, tickets
 from .api.routes import pages
+from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue
@@ -20,6 +21,7 @@ from .services import checkin_queue
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]
+    logs.configure(settings.log_level, settings.log_format)
     if settings.run_migrations:
         db.upgrade(settings.database_url)
     app = FastAPI(title="ticketkit gateway", lifespan=_lifespan)

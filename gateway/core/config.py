@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,3 +39,12 @@ class Settings(BaseSettings):
     checkin_poll_seconds: float = 1.0
     # A check-in batch is done once its receipt is this many blocks deep (a reorganisation above it is redone).
     checkin_confirmations: int = Field(default=12, ge=0)
+    # The gateway's own log lines (gateway.* loggers) on standard error: from this level, as text or as one
+    # JSON object per line (which also turns uvicorn's lines into JSON).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
