@@ -146,6 +146,8 @@ class Fan(SQLModel, table=True):
     encrypted_key: str = Field(sa_column=Column(Text, nullable=False), repr=False)
     # An external wallet the fan proved they control (POST /fans/me/wallet); one fan per wallet.
     wallet_address: str | None = Field(default=None, max_length=42, unique=True, index=True)
+    # SHA-256 of the fan's one-time recovery code (POST /fans/recover): a new session when every device is lost.
+    recovery_hash: str | None = Field(default=None, max_length=64, repr=False)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -181,6 +183,7 @@ class FanSession(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None  # refreshed at most hourly; idle past fan_session_idle_days: expired
 
 
 class FanContact(SQLModel, table=True):
@@ -201,6 +204,7 @@ class FanPublic(FanIdentity):
 
 class FanCreated(FanIdentity):
     session_token: str  # shown once
+    recovery_code: str  # shown once: keep it safe, it gets the account back when every device is lost
 
 
 class FanSessionPublic(SQLModel):
@@ -209,10 +213,26 @@ class FanSessionPublic(SQLModel):
     id: uuid.UUID
     created_at: datetime
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class FanSessionCreated(FanSessionPublic):
     session_token: str  # shown once
+
+
+class RecoverRequest(SQLModel):
+    fan_id: uuid.UUID
+    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    # Sign every other device out (the usual reason to recover is a lost or stolen phone).
+    sign_out_everywhere: bool = True
+
+
+class RecoveryCode(SQLModel):
+    recovery_code: str  # shown once; the one before it no longer works
+
+
+class FanRecovered(FanSessionCreated):
+    recovery_code: str  # the next one, shown once: a recovery code works once
 
 
 # ---- tickets

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
             org, api_key = create_organiser(session=session, data=OrganiserCreate(name="Sample organiser"))
             event = register_event(session=session, chain=runtime.chain(), organiser=org,
                                    data=EventCreate(collection_address=collection.address, name="Sample gig"))
-            fan, fan_token = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            fan, fan_token, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             issue_tickets(session=session, runtime=runtime, organiser=org, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
                           idempotency_key="serve-sample")

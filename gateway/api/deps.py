@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from ..core.security import hash_token
 from ..errors import Unauthorized, Unprocessable
-from ..models import ApiKey, Fan, FanSession, Organiser
+from ..models import ApiKey, Fan, Organiser
 from ..runtime import Runtime
-from ..services import gate
+from ..services import fans, gate
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -64,15 +64,11 @@ async def current_gate_key(request: Request, credentials: Credentials) -> gate.G
     return key
 
 
-def current_fan(session: SessionDep, credentials: Credentials) -> Fan:
+def current_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan:
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
-    row = session.exec(select(FanSession).where(FanSession.token_hash == hash_token(credentials.credentials),
-                                                FanSession.revoked_at.is_(None))).first()  # type: ignore[union-attr]
-    fan = session.get(Fan, row.fan_id) if row is not None else None
-    if fan is None:
-        raise Unauthorized("unknown or revoked session token")
-    return fan
+    return fans.authenticate(session=session, token=credentials.credentials,
+                             idle_days=runtime.settings.fan_session_idle_days)
 
 
 def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:

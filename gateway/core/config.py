@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     checkin_poll_seconds: float = 1.0
     # A check-in batch is done once its receipt is this many blocks deep (a reorganisation above it is redone).
     checkin_confirmations: int = Field(default=12, ge=0)
+    # A fan session unused for this many days expires (401 session_expired; the fan signs in again with the
+    # account's recovery code). 0: sessions never expire.
+    fan_session_idle_days: float = Field(default=180, ge=0)
     # The gateway's own log lines (gateway.* loggers) on standard error: from this level, as text or as one
     # JSON object per line (which also turns uvicorn's lines into JSON).
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hmac
 import secrets
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -13,18 +15,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
-from ..errors import Conflict, GatewayError, NotFound
+from ..errors import Conflict, GatewayError, NotFound, Unauthorized
 from ..models import (Fan, FanContact, FanCreate, FanExport, FanPublic, FanSession, FanSessionPublic, FanTransferPublic,
-                      ResaleListing, ResaleListingPublic, Transfer, WalletChallenge, WalletLinkRequest, utcnow)
+                      RecoverRequest, ResaleListing, ResaleListingPublic, Transfer, WalletChallenge, WalletLinkRequest,
+                      utcnow)
 
 CHALLENGE_TTL = timedelta(minutes=10)
+# A session's last use is written at most this often (not on every request), so idle expiry is this coarse.
+SESSION_TOUCH_EVERY = timedelta(hours=1)
 
 
-def create_fan(*, session: Session, data: FanCreate, secret: str) -> tuple[Fan, str]:
-    """The only write path for fan accounts: a fresh custodial key (encrypted) and a session token."""
+class NewFan(NamedTuple):
+    fan: Fan
+    session_token: str  # shown once
+    recovery_code: str  # shown once
+
+
+def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
+    """The only write path for fan accounts: a fresh custodial key (encrypted), a session token and a recovery
+    code (only their hashes are kept)."""
     account = Account.create()
     fan_id = uuid.uuid4()
-    fan = Fan(id=fan_id, address=account.address,
+    code = new_token("tkr")
+    fan = Fan(id=fan_id, address=account.address, recovery_hash=hash_token(code),
               encrypted_key=encrypt_key(account.key, secret=secret, associated=str(fan_id)))
     token = new_token("tkf")
     session.add(fan)
@@ -34,7 +47,61 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> tuple[Fan, 
         session.add(FanContact(fan_id=fan.id, email=data.email))
     session.commit()
     session.refresh(fan)
-    return fan, token
+    return NewFan(fan, token, code)
+
+
+def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
+    """The fan a session token belongs to (401 unknown or revoked; 401 `session_expired` once it went unused
+    for `idle_days`, 0 = never). Records the session's use, at most once per SESSION_TOUCH_EVERY."""
+    row = session.exec(select(FanSession).where(FanSession.token_hash == hash_token(token),
+                                                FanSession.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    fan = session.get(Fan, row.fan_id) if row is not None else None
+    if row is None or fan is None:
+        raise Unauthorized("unknown or revoked session token")
+    now = utcnow()
+    idle = now - (row.last_used_at or row.created_at)
+    if idle_days and idle > timedelta(days=idle_days):
+        raise Unauthorized(f"this session went unused for over {idle_days:g} days and expired: sign in again with "
+                           "the account's recovery code (POST /fans/recover)", code="session_expired")
+    if idle > SESSION_TOUCH_EVERY:
+        session.execute(update(FanSession).where(col(FanSession.id) == row.id).values(last_used_at=now))
+        session.commit()
+        session.refresh(fan)
+    return fan
+
+
+def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str, str]:
+    """A new session from the fan's recovery code, which is used up: returns (session, token, next code). By
+    default every other session is revoked. Unknown fan and wrong code are refused alike (401 `bad_recovery_code`)."""
+    fan = session.get(Fan, data.fan_id)
+    presented = hash_token(data.recovery_code)
+    if fan is None or fan.recovery_hash is None or not hmac.compare_digest(fan.recovery_hash, presented):
+        raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
+    code = new_token("tkr")
+    # Use the code up atomically: of two requests presenting it, only one finds the hash unchanged.
+    used = session.execute(update(Fan).where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
+                           .values(recovery_hash=hash_token(code)))
+    if used.rowcount != 1:
+        session.rollback()
+        raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
+    if data.sign_out_everywhere:
+        session.execute(update(FanSession).where(col(FanSession.fan_id) == fan.id, col(FanSession.revoked_at).is_(None))
+                        .values(revoked_at=utcnow()))
+    token = new_token("tkf")
+    row = FanSession(fan_id=fan.id, token_hash=hash_token(token))
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row, token, code
+
+
+def new_recovery_code(*, session: Session, fan: Fan) -> str:
+    """A new recovery code for the fan, shown once; the one before it stops working."""
+    code = new_token("tkr")
+    session.execute(update(Fan).where(col(Fan.id) == fan.id).values(recovery_hash=hash_token(code)))
+    session.commit()
+    session.refresh(fan)
+    return code
 
 
 def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:

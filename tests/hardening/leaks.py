@@ -28,11 +28,11 @@ def custodial_keys(database_url: str, secret: str) -> dict[str, str]:
 
 
 def tokens_in(payload: object) -> set[str]:
-    """API keys and session tokens anywhere in a JSON response (they are handed out once, by value)."""
+    """API keys, session tokens and recovery codes anywhere in a JSON response (handed out once, by value)."""
     found: set[str] = set()
     if isinstance(payload, dict):
         for key, value in payload.items():
-            if key in {"api_key", "session_token"} and isinstance(value, str):
+            if key in {"api_key", "session_token", "recovery_code"} and isinstance(value, str):
                 found.add(value)
             else:
                 found |= tokens_in(value)

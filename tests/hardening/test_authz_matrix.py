@@ -89,6 +89,12 @@ def fresh_fan_session(world: World) -> dict:
     return {"session_id": created["id"]}
 
 
+def recover_body(world: World, context: dict, role: str) -> dict:
+    """A fresh fan's recovery request (a code works once; recovering X or Y would sign them out)."""
+    fan = ok(world.client.post("/fans", json={}))
+    return {"fan_id": fan["id"], "recovery_code": fan["recovery_code"]}
+
+
 def fresh_listing(world: World) -> dict:
     """A new ticket of fan X, listed for resale at price 0."""
     ticket = fresh_ticket(world)
@@ -214,6 +220,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fans/me/sessions"): Rule("fan", frozenset({X, Y})),
     ("DELETE", "/fans/me/sessions/{session_id}"): Rule("fan", frozenset({X}), setup=fresh_fan_session),
     ("GET", "/fans/me/export"): Rule("fan", frozenset({X, Y})),
+    ("POST", "/fans/recover"): Rule("public", ALL, body=recover_body),  # the code is the credential
+    ("POST", "/fans/me/recovery-code"): Rule("fan", frozenset({X, Y})),
     # tickets, devices and resale
     ("GET", "/tickets/{ticket_id}"): Rule("fan", frozenset({X})),
     ("POST", "/tickets/{ticket_id}/gift"): Rule("fan", frozenset({X}), setup=fresh_ticket,

@@ -15,9 +15,9 @@ from ..deps import Credentials, RuntimeDep, SessionDep, current_fan
 router = APIRouter(tags=["devices"])
 
 
-def optional_fan(session: SessionDep, credentials: Credentials) -> Fan | None:
+def optional_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan | None:
     """The fan of a session token if one is sent (then it must be valid), else None."""
-    return None if credentials is None else current_fan(session, credentials)
+    return None if credentials is None else current_fan(session, credentials, runtime)
 
 
 OptionalFanDep = Annotated[Fan | None, Depends(optional_fan)]

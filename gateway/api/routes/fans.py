@@ -4,8 +4,8 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanSession, FanSessionCreated,
-                       FanSessionPublic, WalletChallengePublic, WalletLinkRequest)
+from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanRecovered, FanSession, FanSessionCreated,
+                       FanSessionPublic, RecoverRequest, RecoveryCode, WalletChallengePublic, WalletLinkRequest)
 from ...services import fans as service
 from ...services import tickets as ticket_service
 from ..deps import FanDep, RuntimeDep, SessionDep
@@ -15,8 +15,25 @@ router = APIRouter(prefix="/fans", tags=["fans"])
 
 @router.post("", status_code=201, response_model=FanCreated)
 def create_fan(data: FanCreate, session: SessionDep, runtime: RuntimeDep) -> FanCreated:
-    fan, token = service.create_fan(session=session, data=data, secret=runtime.secret())
-    return FanCreated(id=fan.id, address=fan.address, session_token=token)
+    """A fan account with a custodial key; its session token and recovery code are shown once."""
+    fan, token, code = service.create_fan(session=session, data=data, secret=runtime.secret())
+    return FanCreated(id=fan.id, address=fan.address, session_token=token, recovery_code=code)
+
+
+@router.post("/recover", status_code=201, response_model=FanRecovered)
+def recover(data: RecoverRequest, session: SessionDep) -> FanRecovered:
+    """Every device lost, or a session expired: a new session from the account's recovery code, which is used
+    up (the next one comes back, shown once). Signs every other device out unless `sign_out_everywhere` is false.
+    401 `bad_recovery_code` for an unknown account or a wrong code alike."""
+    row, token, code = service.recover(session=session, data=data)
+    return FanRecovered.model_validate(row, from_attributes=True,
+                                       update={"session_token": token, "recovery_code": code})
+
+
+@router.post("/me/recovery-code", status_code=201, response_model=RecoveryCode)
+def new_recovery_code(fan: FanDep, session: SessionDep) -> RecoveryCode:
+    """A new recovery code, shown once; the previous one stops working."""
+    return RecoveryCode(recovery_code=service.new_recovery_code(session=session, fan=fan))
 
 
 @router.get("/me", response_model=FanPublic)

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"]
 TierId = Annotated[int, Path(ge=0, lt=2**16)]
 
 
-def _addresses(session: Session, credentials: Credentials, address: str | None) -> list[str]:
+def _addresses(session: Session, runtime: RuntimeDep, credentials: Credentials, address: str | None) -> list[str]:
     """`?address=` if given, else the fan's custodial address and linked wallet (session token)."""
     if address is not None:
         if not is_address(address):
@@ -35,7 +35,7 @@ def _addresses(session: Session, credentials: Credentials, address: str | None) 
         return [to_checksum_address(address)]
     if credentials is None:
         raise Unprocessable("give ?address=0x... or a fan session token", code="address_required")
-    fan = current_fan(session, credentials)
+    fan = current_fan(session, credentials, runtime)
     return [fan.address] + ([fan.wallet_address] if fan.wallet_address else [])
 
 
@@ -71,7 +71,7 @@ def get_rule(event_id: uuid.UUID, tier_id: TierId, session: SessionDep) -> Presa
 def eligibility(event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep,
                 credentials: Credentials, address: str | None = None) -> PresaleEligibility:
     event = service.public_event(session=session, event_id=event_id)
-    addresses = _addresses(session, credentials, address)
+    addresses = _addresses(session, runtime, credentials, address)
     return service.eligibility(session=session, chain=runtime.chain(), event=event, tier_id=tier_id,
                                addresses=addresses)
 
@@ -100,7 +100,7 @@ def get_snapshot(event_id: uuid.UUID, tier_id: TierId, session: SessionDep,
 def proof(event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep,
           credentials: Credentials, address: str | None = None) -> PresaleProof:
     event = service.public_event(session=session, event_id=event_id)
-    addresses = _addresses(session, credentials, address)
+    addresses = _addresses(session, runtime, credentials, address)
     chain = runtime.chain()
     found = service.proof_for(session=session, chain=chain, event=event, tier_id=tier_id, addresses=addresses)
     return PresaleProof(address=found.address, root=found.snapshot.root, block=found.snapshot.block,
