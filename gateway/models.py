@@ -221,8 +221,7 @@ class FanSessionCreated(FanSessionPublic):
 
 
 class RecoverRequest(SQLModel):
-    fan_id: uuid.UUID
-    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    recovery_code: Annotated[str, StringConstraints(min_length=1, max_length=128)]  # names its account
     # Sign every other device out (the usual reason to recover is a lost or stolen phone).
     sign_out_everywhere: bool = True
 

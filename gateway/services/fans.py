@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -23,6 +24,7 @@ from ..models import (Fan, FanContact, FanCreate, FanExport, FanPublic, FanSessi
 CHALLENGE_TTL = timedelta(minutes=10)
 # A session's last use is written at most this often (not on every request), so idle expiry is this coarse.
 SESSION_TOUCH_EVERY = timedelta(hours=1)
+_RECOVERY_CODE = re.compile(r"tkr_([0-9a-f]{32})_[A-Za-z0-9_-]{43}")
 
 
 class NewFan(NamedTuple):
@@ -36,7 +38,7 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
     code (only their hashes are kept)."""
     account = Account.create()
     fan_id = uuid.uuid4()
-    code = new_token("tkr")
+    code = _recovery_code(fan_id)
     fan = Fan(id=fan_id, address=account.address, recovery_hash=hash_token(code),
               encrypted_key=encrypt_key(account.key, secret=secret, associated=str(fan_id)))
     token = new_token("tkf")
@@ -70,14 +72,26 @@ def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
     return fan
 
 
+def _recovery_code(fan_id: uuid.UUID) -> str:
+    """`tkr_<account id, 32 hex>_<secret>`: one string for the fan to keep, naming its account."""
+    return f"tkr_{fan_id.hex}_{secrets.token_urlsafe(32)}"
+
+
+def _account_of(code: str) -> uuid.UUID | None:
+    match = _RECOVERY_CODE.fullmatch(code)
+    return uuid.UUID(match.group(1)) if match else None
+
+
 def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str, str]:
     """A new session from the fan's recovery code, which is used up: returns (session, token, next code). By
-    default every other session is revoked. Unknown fan and wrong code are refused alike (401 `bad_recovery_code`)."""
-    fan = session.get(Fan, data.fan_id)
+    default every other session is revoked. An unknown account, a wrong or malformed code are refused alike
+    (401 `bad_recovery_code`)."""
+    fan_id = _account_of(data.recovery_code)
+    fan = session.get(Fan, fan_id) if fan_id is not None else None
     presented = hash_token(data.recovery_code)
     if fan is None or fan.recovery_hash is None or not hmac.compare_digest(fan.recovery_hash, presented):
         raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
-    code = new_token("tkr")
+    code = _recovery_code(fan.id)
     # Use the code up atomically: of two requests presenting it, only one finds the hash unchanged.
     used = session.execute(update(Fan).where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
                            .values(recovery_hash=hash_token(code)))
@@ -97,7 +111,7 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
 
 def new_recovery_code(*, session: Session, fan: Fan) -> str:
     """A new recovery code for the fan, shown once; the one before it stops working."""
-    code = new_token("tkr")
+    code = _recovery_code(fan.id)
     session.execute(update(Fan).where(col(Fan.id) == fan.id).values(recovery_hash=hash_token(code)))
     session.commit()
     session.refresh(fan)

@@ -57,6 +57,7 @@ function status(text, kind = "") {
 
 function show(section) {
   for (const id of ["sign-in", "tickets", "pass"]) $(id).hidden = id !== section;
+  $("recover").hidden = section !== "sign-in";
   $("sign-out").hidden = section === "sign-in";
 }
 
@@ -233,7 +234,9 @@ async function start() {
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut();
-      status("That session token is not valid. Paste the one you were given.", "error");
+      status(error.code === "session_expired"
+        ? "You were signed out after a long time away. Sign in again with your recovery code."
+        : "That session token is not valid. Paste the one you were given, or use your recovery code.", "error");
     } else {
       status(`Could not load your tickets: ${error.message}`, "error");
     }
@@ -244,6 +247,31 @@ $("sign-in").addEventListener("submit", (event) => {
   event.preventDefault();
   localStorage.setItem(TOKEN_KEY, $("token").value.trim());
   start();
+});
+$("recover").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  status("Signing in…");
+  try {
+    const response = await fetch(new URL("fans/recover", API), {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ recovery_code: $("recovery-code").value.trim() }),
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    localStorage.setItem(TOKEN_KEY, data.session_token);
+    $("recovery-code").value = "";
+    $("new-code-value").textContent = data.recovery_code;
+    $("new-code").hidden = false;
+    await start();
+  } catch (error) {
+    status(error instanceof ApiError && error.status === 401
+      ? "That recovery code does not work (each code works once: use the newest one)."
+      : `Could not sign in: ${error.message}`, "error");
+  }
+});
+$("new-code-saved").addEventListener("click", () => {
+  $("new-code-value").textContent = "";
+  $("new-code").hidden = true;
 });
 $("sign-out").addEventListener("click", signOut);
 $("back").addEventListener("click", () => showList());

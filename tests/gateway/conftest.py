@@ -4,16 +4,19 @@ per test session, emptied after each test)."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
-from sqlmodel import SQLModel
+from sqlalchemy import text, update
+from sqlmodel import Session, SQLModel
 
 from gateway import models  # noqa: F401
+from gateway.models import FanSession, utcnow
 from gateway.core.config import Settings
 from gateway.main import create_app
 
@@ -31,6 +34,15 @@ def fresh_pg_database(prefix: str = "ticketkit_test") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def age_fan_sessions(engine, fan_id: str, days: float) -> None:
+    """Move a fan's sessions `days` into the past, as if unused since."""
+    then = utcnow() - timedelta(days=days)
+    with Session(engine) as session:
+        session.execute(update(FanSession).where(FanSession.fan_id == uuid.UUID(fan_id))
+                        .values(created_at=then, last_used_at=then))
+        session.commit()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from gateway.models import Fan
 
-from .conftest import bearer
+from .conftest import age_fan_sessions, bearer
 
 
 def _idempotent(headers: dict) -> dict:
@@ -70,35 +70,20 @@ def test_a_fan_exports_everything_kept_about_them(app, client, new_fan, issue):
 
 
 # ---- recovery codes and idle sessions
-def _age_sessions(app, fan_id: str, days: float) -> None:
-    """Move the fan's sessions `days` into the past, as if unused since."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from gateway.models import FanSession, utcnow
-
-    with Session(app.state.runtime.engine) as session:
-        then = utcnow() - timedelta(days=days)
-        session.execute(update(FanSession).where(FanSession.fan_id == uuid.UUID(fan_id))
-                        .values(created_at=then, last_used_at=then))
-        session.commit()
-
-
 def test_a_fan_who_lost_every_device_gets_back_in_with_the_recovery_code(client, new_fan, issue):
     fan = new_fan()
     [ticket] = issue(fan)["tickets"]
     assert fan["recovery_code"].startswith("tkr_")
-    recovered = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": fan["recovery_code"]})
+    recovered = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert recovered.status_code == 201, recovered.text
     body = recovered.json()
     device = bearer(body["session_token"])
     assert client.get(f"/tickets/{ticket['id']}", headers=device).status_code == 200  # the tickets are there
     old = client.get("/fans/me", headers=fan["headers"])  # the lost phone is signed out by default
     assert old.status_code == 401
-    used = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": fan["recovery_code"]})
+    used = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert used.status_code == 401 and used.json()["error"] == "bad_recovery_code"  # a code works once
-    again = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": body["recovery_code"],
+    again = client.post("/fans/recover", json={"recovery_code": body["recovery_code"],
                                                 "sign_out_everywhere": False})
     assert again.status_code == 201
     assert client.get("/fans/me", headers=device).status_code == 200  # kept, as asked
@@ -106,12 +91,16 @@ def test_a_fan_who_lost_every_device_gets_back_in_with_the_recovery_code(client,
 
 def test_a_wrong_code_and_an_unknown_account_are_refused_alike(client, new_fan):
     fan = new_fan()
-    for body in ({"fan_id": fan["id"], "recovery_code": "tkr_wrong"},
-                 {"fan_id": str(uuid.uuid4()), "recovery_code": fan["recovery_code"]}):
+    code = fan["recovery_code"]
+    assert code.startswith(f"tkr_{uuid.UUID(fan['id']).hex}_")  # one string to keep: it names the account
+    secret = code.rsplit("_", 1)[1]
+    wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for body in ({"recovery_code": wrong}, {"recovery_code": "tkr_wrong"},
+                 {"recovery_code": f"tkr_{uuid.uuid4().hex}_{secret}"}):  # another (unknown) account
         refused = client.post("/fans/recover", json=body)
         assert refused.status_code == 401 and refused.json()["error"] == "bad_recovery_code"
     assert client.get("/fans/me", headers=fan["headers"]).status_code == 200  # nothing revoked
-    bad = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": ""})
+    bad = client.post("/fans/recover", json={"recovery_code": ""})
     assert bad.status_code == 422
 
 
@@ -119,22 +108,22 @@ def test_a_new_recovery_code_replaces_the_old_one(client, new_fan):
     fan = new_fan()
     fresh = client.post("/fans/me/recovery-code", headers=fan["headers"])
     assert fresh.status_code == 201
-    stale = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": fan["recovery_code"]})
+    stale = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert stale.status_code == 401 and stale.json()["error"] == "bad_recovery_code"
-    works = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": fresh.json()["recovery_code"]})
+    works = client.post("/fans/recover", json={"recovery_code": fresh.json()["recovery_code"]})
     assert works.status_code == 201
 
 
 def test_a_session_unused_past_the_limit_expires_and_use_keeps_one_alive(app, client, new_fan):
     limit = app.state.runtime.settings.fan_session_idle_days
     fan, active = new_fan(), new_fan()
-    _age_sessions(app, fan["id"], limit + 1)
+    age_fan_sessions(app.state.runtime.engine, fan["id"], limit + 1)
     expired = client.get("/fans/me", headers=fan["headers"])
     assert expired.status_code == 401 and expired.json()["error"] == "session_expired"
-    back = client.post("/fans/recover", json={"fan_id": fan["id"], "recovery_code": fan["recovery_code"]})
+    back = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert client.get("/fans/me", headers=bearer(back.json()["session_token"])).status_code == 200
 
-    _age_sessions(app, active["id"], limit - 1)  # used a day before the limit: the use is recorded
+    age_fan_sessions(app.state.runtime.engine, active["id"], limit - 1)  # used a day before the limit: the use is recorded
     assert client.get("/fans/me", headers=active["headers"]).status_code == 200
     [row] = client.get("/fans/me/sessions", headers=active["headers"]).json()
     assert row["last_used_at"] > row["created_at"]
@@ -143,6 +132,6 @@ def test_a_session_unused_past_the_limit_expires_and_use_keeps_one_alive(app, cl
 
 def test_sessions_never_expire_when_the_limit_is_zero(app, client, new_fan):
     fan = new_fan()
-    _age_sessions(app, fan["id"], 10_000)
+    age_fan_sessions(app.state.runtime.engine, fan["id"], 10_000)
     app.state.runtime.settings = app.state.runtime.settings.model_copy(update={"fan_session_idle_days": 0})
     assert client.get("/fans/me", headers=fan["headers"]).status_code == 200

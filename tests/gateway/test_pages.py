@@ -37,7 +37,7 @@ from gateway.core import codes
 from gateway.models import Admission, DeviceKey
 from gateway.static import vendor
 
-from .conftest import bearer
+from .conftest import age_fan_sessions, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -239,6 +239,34 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live
     expect(qr).to_have_attribute("data-code", CODE)
     # The one request allowed to fail: the gateway has no ticket list yet; the page shows the linked ticket.
     assert set(errors) <= {"404 /fans/me/tickets"}, errors
+
+
+def test_a_fan_whose_session_expired_signs_in_with_the_recovery_code(playwright, launch, live, client, app,
+                                                                     new_fan, issue):
+    fan = new_fan()
+    ticket = issue(fan)["tickets"][0]
+    age_fan_sessions(app.state.runtime.engine, fan["id"], app.state.runtime.settings.fan_session_idle_days + 1)
+    page = launch().new_context(**playwright.devices["Pixel 7"]).new_page()
+    errors = _watch_errors(page)
+    page.goto(f"{live}/app/ticket#token={fan['session_token']}")
+    expect(page.locator("#status")).to_contain_text("recovery code")
+    expect(page.locator("#recover")).to_be_visible()
+
+    page.fill("#recovery-code", "tkr_not-a-code")
+    page.click("#recover button[type=submit]")
+    expect(page.locator("#status")).to_contain_text("does not work")
+    page.fill("#recovery-code", fan["recovery_code"])
+    page.click("#recover button[type=submit]")
+    expect(page.locator("#qr")).to_have_attribute("data-code", CODE)  # its one ticket, with a live code
+    assert str(codes.decode(page.locator("#qr").get_attribute("data-code")).ticket_id) == ticket["id"]
+    shown = page.locator("#new-code-value").text_content()
+    assert shown.startswith("tkr_") and shown != fan["recovery_code"]
+    page.click("#new-code-saved")
+    expect(page.locator("#new-code")).to_be_hidden()
+    again = client.post("/fans/recover", json={"recovery_code": shown})  # the code shown is the next one
+    assert again.status_code == 201, again.text
+    # the expired session (401 session_expired) and the wrong code (401) are the refusals expected here
+    assert set(errors) <= {"401 /fans/me/tickets", "401 /fans/recover"}, errors
 
 
 # ---- the scanner sees a real QR through Chromium's fake camera

@@ -92,7 +92,7 @@ def fresh_fan_session(world: World) -> dict:
 def recover_body(world: World, context: dict, role: str) -> dict:
     """A fresh fan's recovery request (a code works once; recovering X or Y would sign them out)."""
     fan = ok(world.client.post("/fans", json={}))
-    return {"fan_id": fan["id"], "recovery_code": fan["recovery_code"]}
+    return {"recovery_code": fan["recovery_code"]}
 
 
 def fresh_listing(world: World) -> dict:

@@ -24,7 +24,7 @@ def create_fan(data: FanCreate, session: SessionDep, runtime: RuntimeDep) -> Fan
 def recover(data: RecoverRequest, session: SessionDep) -> FanRecovered:
     """Every device lost, or a session expired: a new session from the account's recovery code, which is used
     up (the next one comes back, shown once). Signs every other device out unless `sign_out_everywhere` is false.
-    401 `bad_recovery_code` for an unknown account or a wrong code alike."""
+    401 `bad_recovery_code` for an unknown account, a wrong or a malformed code alike."""
     row, token, code = service.recover(session=session, data=data)
     return FanRecovered.model_validate(row, from_attributes=True,
                                        update={"session_token": token, "recovery_code": code})
