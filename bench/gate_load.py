@@ -106,7 +106,7 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
                                data=EventCreate(collection_address=collection.address, name="Gate bench"))
         _, gate_token = create_gate_key(session=session, event=event)
         for batch in range(-(-tickets // PER_FAN)):
-            fan, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            fan, _, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             quantity = min(PER_FAN, tickets - batch * PER_FAN)
             issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),

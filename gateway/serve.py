@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
             org, api_key = create_organiser(session=session, data=OrganiserCreate(name="Sample organiser"))
             event = register_event(session=session, chain=runtime.chain(), organiser=org,
                                    data=EventCreate(collection_address=collection.address, name="Sample gig"))
-            fan, fan_token, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            fan, fan_token, fan_recovery = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             issue_tickets(session=session, runtime=runtime, organiser=org, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
                           idempotency_key="serve-sample")
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"organiser key:  {api_key}")
         print(f"fan:            {fan_id}")
         print(f"fan token:      {fan_token}")
+        print(f"fan recovery:   {fan_recovery}  (signs in on the fan page if the token is lost)")
         print(f"gate key:       {gate_token}")
         print(f"fan page:       {url}/app/ticket#token={fan_token}  (2 tickets; open on a phone via HTTPS)")
         print(f"scanner page:   {url}/app/scanner#key={gate_token}", flush=True)
