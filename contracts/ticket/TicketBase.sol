@@ -186,15 +186,18 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     /// @dev The one rule for every movement. Mints and burns are gated by the functions that make
     /// them. A transfer is allowed only while the event is live and before the transfer lock, never
     /// for a used ticket, and only through the resale market, the gateway (price declared and capped),
-    /// or, if the collection allows gifts, by the holder in person. Any listing dies with it.
+    /// or, if the collection allows gifts, by the holder in person. Any listing dies with a transfer
+    /// or a burn (a refund), so a refunded ticket is never left listed.
     function _beforeTokenTransfer(address from, address to, uint256 tokenId) internal override {
-        if (from == address(0) || to == address(0)) return;
-        if (_getExtraData(tokenId) & _USED != 0) revert TicketAlreadyUsed(tokenId);
-        _requireTransfersOpen(tokenId);
-        if (_moving == _MOVE_NONE) {
-            if (!(_giftsAllowed && msg.sender == from)) revert TransferNotAllowed(tokenId, msg.sender);
-            // solady's transferFrom is payable; ETH sent with a gift would be stranded here.
-            if (msg.value != 0) revert UnexpectedPayment(msg.value);
+        if (from == address(0)) return;
+        if (to != address(0)) {
+            if (_getExtraData(tokenId) & _USED != 0) revert TicketAlreadyUsed(tokenId);
+            _requireTransfersOpen(tokenId);
+            if (_moving == _MOVE_NONE) {
+                if (!(_giftsAllowed && msg.sender == from)) revert TransferNotAllowed(tokenId, msg.sender);
+                // solady's transferFrom is payable; ETH sent with a gift would be stranded here.
+                if (msg.value != 0) revert UnexpectedPayment(msg.value);
+            }
         }
         if (_listings[tokenId].seller != address(0)) {
             delete _listings[tokenId];

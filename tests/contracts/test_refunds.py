@@ -101,6 +101,24 @@ def test_claim_refund_pays_face_value_and_burns(chain, event, organiser, fans):
     assert_solvent(chain, event)
 
 
+@pytest.mark.parametrize("how", ["claim", "batch"])
+def test_a_refund_ends_the_tickets_listing(chain, event, organiser, fans, how):
+    """Found by the soak's state machine: a listed ticket, refunded, stayed listed (burns skipped the rule)."""
+    alice, bob = fans[0], fans[1]
+    [ticket] = event.buy(GENERAL, 1, sender=alice)
+    event.list_for_resale(ticket, GA_PRICE, sender=alice)
+    event.cancel_event(sender=organiser)
+    if how == "claim":
+        receipt = event.claim_refund([ticket], sender=alice)
+    else:
+        receipt = event.refund_batch([ticket], sender=organiser)
+    assert [log.args.tokenId for log in logs(event, receipt, "ListingCancelled")] == [ticket]
+    with pytest.raises(errors.NotListed) as info:
+        event.buy_resale(ticket, sender=bob, value=GA_PRICE)
+    assert info.value.tokenId == ticket
+    assert_solvent(chain, event)
+
+
 def test_claim_refund_of_someone_elses_ticket_refused(chain, event, organiser, fans):
     [token] = event.buy(GENERAL, 1, sender=fans[0])
     event.cancel_event(sender=organiser)
