@@ -41,10 +41,9 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
     code = _recovery_code(fan_id)
     fan = Fan(id=fan_id, address=account.address, recovery_hash=hash_token(code),
               encrypted_key=encrypt_key(account.key, secret=secret, associated=str(fan_id)))
-    token = new_token("tkf")
     session.add(fan)
     session.flush()
-    session.add(FanSession(fan_id=fan.id, token_hash=hash_token(token)))
+    _, token = _add_session(session, fan.id)
     if data.email:
         session.add(FanContact(fan_id=fan.id, email=data.email))
     session.commit()
@@ -101,9 +100,7 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
     if data.sign_out_everywhere:
         session.execute(update(FanSession).where(col(FanSession.fan_id) == fan.id, col(FanSession.revoked_at).is_(None))
                         .values(revoked_at=utcnow()))
-    token = new_token("tkf")
-    row = FanSession(fan_id=fan.id, token_hash=hash_token(token))
-    session.add(row)
+    row, token = _add_session(session, fan.id)
     session.commit()
     session.refresh(row)
     return row, token, code
@@ -118,11 +115,17 @@ def new_recovery_code(*, session: Session, fan: Fan) -> str:
     return code
 
 
+def _add_session(session: Session, fan_id: uuid.UUID) -> tuple[FanSession, str]:
+    """A new session row (its token's hash) in the caller's transaction, and the token, shown once."""
+    token = new_token("tkf")
+    row = FanSession(fan_id=fan_id, token_hash=hash_token(token))
+    session.add(row)
+    return row, token
+
+
 def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:
     """Another session token for the fan (a second device), shown once."""
-    token = new_token("tkf")
-    row = FanSession(fan_id=fan.id, token_hash=hash_token(token))
-    session.add(row)
+    row, token = _add_session(session, fan.id)
     session.commit()
     session.refresh(row)
     return row, token
@@ -135,7 +138,7 @@ def fan_sessions(*, session: Session, fan: Fan) -> list[FanSession]:
 
 def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanSession:
     """Sign a device out (a lost phone): its token stops working at once. The fan's last active session
-    cannot be revoked (409 `last_session`): the token is the custodial account's only credential."""
+    cannot be revoked (409 `last_session`): a fan signs out everywhere by recovering (`recover`) instead."""
     row = session.get(FanSession, session_id)
     if row is None or row.fan_id != fan.id:
         raise NotFound("no such session", code="session_not_found")
