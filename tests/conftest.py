@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import ticketkit as tk
 
 ETH = 10**18
-
-
-def wait_until_mined(chain: tk.Chain, address: str, timeout: float = 10) -> None:
-    """Wait until none of `address`'s transactions is pending: anvil answers a send before it mines the block,
-    so a test that sent without waiting for the receipt reads the chain only after this."""
-    deadline = time.monotonic() + timeout
-    while chain.w3.eth.get_transaction_count(address, "pending") > chain.w3.eth.get_transaction_count(address):
-        assert time.monotonic() < deadline, f"{address}'s transactions still pending after {timeout} s"
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -252,24 +252,6 @@ def _gaps(done: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
     return gaps
 
 
-def _wait_for_pending(collection: Collection, sender: LocalAccount, timeout: float) -> None:
-    """Wait until none of the sender's transactions is pending, so the chain shows all that was sent."""
-    w3 = collection.chain.w3
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            pending = w3.eth.get_transaction_count(sender.address, "pending")
-            mined = w3.eth.get_transaction_count(sender.address, "latest")
-        except Exception as error:  # noqa: BLE001
-            raise translate_error(error) from None
-        if pending <= mined:
-            break
-        if time.monotonic() > deadline:
-            raise ChainError(f"{pending - mined} transaction(s) from {sender.address} are still pending: wait "
-                             "for them to be mined (or replace them), then rerun")
-        time.sleep(0.5)
-    collection.chain.reset_nonce(sender.address)
-
 
 _MINT_SELECTOR = keccak(text="mintBatch(uint256,address[])")[:4]
 # Transactions of one run that may be pending at once. Nodes keep a limited number of pending
@@ -368,7 +350,7 @@ def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: L
     if chunk_size < 1:
         raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
     plan = plan_by_tier(rows)
-    _wait_for_pending(collection, sender, pending_timeout)
+    collection.chain.wait_for_pending(sender.address, pending_timeout)
     if collection.event_info()["cancelled"]:
         raise error_class("EventIsCancelled")()
     todo: list[tuple[int, int, int]] = []  # (tier, start, end)
@@ -462,7 +444,7 @@ def refund_all(collection: Collection, sender: LocalAccount, *, chunk_size: int 
         raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
     if not collection.event_info()["cancelled"]:
         raise error_class("EventNotCancelled")()
-    _wait_for_pending(collection, sender, pending_timeout)
+    collection.chain.wait_for_pending(sender.address, pending_timeout)
     ids = refundable_tickets(collection)
     report = RefundReport(found=len(ids), refunded=0)
     if progress:

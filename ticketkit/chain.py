@@ -24,6 +24,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 
 from . import _artifacts
 from .errors import (
+    ChainError,
     ChainIdMismatch,
     ContractRevert,
     NonceError,
@@ -177,6 +178,24 @@ class Chain:
         if receipt["status"] != 1:
             raise self._revert_reason(receipt, tx)
         return receipt
+
+    def wait_for_pending(self, address: str, timeout: float = 120, poll: float = 0.5) -> None:
+        """Wait until none of `address`'s transactions is pending, so the chain shows all it sent (a node
+        answers a send before it mines it); then this process's nonce for it is read again from the node."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pending = self.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
+                mined = self.w3.eth.get_transaction_count(address, "latest")  # type: ignore[arg-type]
+            except Exception as error:  # noqa: BLE001
+                raise translate_error(error) from None
+            if pending <= mined:
+                break
+            if time.monotonic() > deadline:
+                raise ChainError(f"{pending - mined} transaction(s) from {address} are still pending: wait "
+                                 "for them to be mined (or replace them), then rerun")
+            time.sleep(poll)
+        self.reset_nonce(address)
 
     def _revert_reason(self, receipt: Any, tx: dict[str, Any] | None) -> Exception:
         if tx is not None:

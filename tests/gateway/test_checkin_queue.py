@@ -26,7 +26,6 @@ from gateway.services import checkin_queue
 from gateway.services import gate as gate_service
 from gateway.services.checkin_queue import DrainReport, drain_once
 from ticketkit.chain import _free_port
-from tests.conftest import wait_until_mined
 
 from .conftest import bearer
 
@@ -277,7 +276,7 @@ def test_a_nonce_taken_and_never_sent_is_filled_so_later_batches_are_mined(app, 
     assert report.nonce_gap is None
     report = drain_once(runtime, stale_after=0, receipt_timeout=0.3)
     assert report.nonce_gap == "filled"
-    wait_until_mined(chain, operator.address)
+    chain.wait_for_pending(operator.address, timeout=10)
     assert chain.w3.eth.get_transaction_count(operator.address, "latest") == lost + 2  # filler, then the batch
     report = drain_once(runtime)
     assert (report.done, report.checked_in, report.nonce_gap) == (1, 2, None)

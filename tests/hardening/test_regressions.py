@@ -21,7 +21,6 @@ from sqlmodel import Session, select
 from gateway.indexer import Indexer
 from gateway.models import Event, IssueRequest, Organiser, Ticket
 from gateway.services import tickets as ticket_service
-from tests.conftest import wait_until_mined
 
 from .conftest import bearer, idempotency, ok
 
@@ -86,7 +85,7 @@ def test_the_indexer_does_not_undo_an_unconfirmed_gift(world, chain):
 
 
 def index_when_mined(runtime, indexer) -> None:
-    wait_until_mined(runtime.chain(), runtime.operator().address)  # else the indexer may find nothing yet
+    runtime.chain().wait_for_pending(runtime.operator().address, timeout=10)  # else the indexer may find nothing yet
     assert indexer.poll_once().events > 0
 
 
