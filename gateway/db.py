@@ -60,6 +60,10 @@ def _lock_path(engine: Engine, suffix: str) -> str | None:
     return f"{os.path.abspath(database)}.{suffix}"
 
 
+def _open_lock_file(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 @contextmanager
 def sqlite_writer(engine: Engine) -> Iterator[None]:
     """Around a short write on SQLite: one writer at a time across threads and processes, queued on OS locks.
@@ -81,7 +85,7 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
         if path is None:
             yield
             return
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_lock_file(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -139,7 +143,7 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
     path = _lock_path(engine, f"{name}.lock") if engine.dialect.name == "sqlite" else None
     if path is None:
         return Lease(name)
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

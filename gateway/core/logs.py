@@ -1,6 +1,6 @@
 """The gateway's log lines on standard error: plain text, or one JSON object per line for a log collector.
 
-`configure(settings)` (called by create_app) sets the `gateway` loggers' level and format, and with the JSON
+`configure(level, log_format)` (called by create_app with the settings') sets the `gateway` loggers' level and format, and with the JSON
 format also uvicorn's (its server and access lines), so that one process writes one kind of line. Idempotent:
 calling it again replaces what it set before. Nothing secret is logged (tests/hardening greps a demo's logs).
 """
