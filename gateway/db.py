@@ -115,9 +115,13 @@ class Lease:
     def release(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.close()  # ends the session: the advisory lock goes with it
-            except Exception:  # noqa: BLE001 - already broken: the lock went with it
+                # Unlocked here, not left to the session's end: closing only sends a goodbye, and the server
+                # would drop the lock a moment later, while a caller may claim it again at once.
+                self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            except Exception:  # noqa: BLE001 - already broken: the lock went with the session
                 pass
+            finally:
+                self._connection.close()
             self._connection = None
         if self._fd is not None:
             os.close(self._fd)  # releases the flock
