@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from ...models import DeviceBindRequest, DeviceKeyPublic, DeviceMessage, Fan, TicketPublic
 from ...services import gate as service
 from ..deps import Credentials, RuntimeDep, SessionDep, current_fan
+from ..routing import OneTripRoute
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], route_class=OneTripRoute)
 
 
 def optional_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan | None:

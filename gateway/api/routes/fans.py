@@ -9,8 +9,9 @@ from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanReco
 from ...services import fans as service
 from ...services import tickets as ticket_service
 from ..deps import FanDep, RuntimeDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/fans", tags=["fans"])
+router = APIRouter(prefix="/fans", tags=["fans"], route_class=OneTripRoute)
 
 
 @router.post("", status_code=201, response_model=FanCreated)

@@ -22,8 +22,9 @@ from ...models import (Event, PresaleEligibility, PresaleProof, PresaleRule, Pre
 from ...services import events as event_service
 from ...services import presale as service
 from ..deps import Credentials, OrganiserDep, RuntimeDep, SessionDep, current_fan
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"])
+router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"], route_class=OneTripRoute)
 TierId = Annotated[int, Path(ge=0, lt=2**16)]
 
 

@@ -18,6 +18,7 @@ from ...services import tickets as service
 from ...services import recovery
 from ..deps import FanDep, IdempotencyKey, RuntimeDep, SessionDep
 from . import listings
+from ..routing import OneTripRoute
 
 log = logging.getLogger("gateway")
 
@@ -40,7 +41,7 @@ async def reconcile_at_start(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start)
+router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start, route_class=OneTripRoute)
 
 
 @router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
