@@ -90,4 +90,4 @@ async def _indexer_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        thread.join(timeout=10)
+        thread.join(timeout=4)  # a poll in progress ends at its RPC timeout; the thread is a daemon

@@ -91,6 +91,14 @@ async def current_gate_key(request: Request, credentials: Credentials) -> gate.G
     return key
 
 
+def fan_in_thread(session: Session, credentials: HTTPAuthorizationCredentials | None, runtime: Runtime) -> Fan:
+    """The calling fan, for code already in a thread trip (a route that accepts a fan token optionally)."""
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    return fans.authenticate(session=session, token=credentials.credentials,
+                             idle_days=runtime.settings.fan_session_idle_days)
+
+
 async def current_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan:
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
