@@ -12,7 +12,10 @@ For each database: a local anvil with one collection, a gateway database seeded 
   then on `POST /gate/verify`: completed rate, p50/p99, answers by kind (2xx, deliberate 503s, anything else),
   then the time until a fan read answers again once the load has stopped (`recovery_s`);
 - **best rate at 100 connections** on the same fan read (the no-collapse ratio's denominator);
-- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanning at the gate at once;
+- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanners at the gate at once, each
+  scanner scanning one person a second (`gate_p99_ms_during_flood`; a turnstile lane admits one every 3 s), then
+  again with the scanners back to back, no pause (`gate_closed_*`: 100 requests always outstanding, so by Little's
+  law its latency is 100 / the rate, ≥ 50 ms below 2,000 scans/s, more than 2 cores do);
 - **open loop**: a constant arrival rate (`--open-rate`, default 1,000/s) spread over `--connections` connections,
   90 % fan reads and 10 % gate scans, latency measured from each request's scheduled time (bench/openloop.py).
 
@@ -26,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
@@ -43,6 +45,7 @@ from sqlmodel import Session, select
 import ticketkit as tk
 from ticketkit.chain import _free_port
 
+from bench import load
 from bench.gate_load import _autogroups_off, _collection, _current_autogroup, _database
 from gateway import process as gateway_process
 from gateway.core import codes
@@ -56,7 +59,6 @@ from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
 
 HERE = Path(__file__).resolve().parent
-SCRIPT = HERE / "wrk" / "crowd.lua"
 
 
 def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list[str], str, dict[uuid.UUID, object]]:
@@ -85,37 +87,11 @@ def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list
     return tokens, gate_token, keys
 
 
-def _lines(path: Path, pairs: list[tuple[str, str]]) -> Path:
-    path.write_text("".join(f"{token} {body}\n" for token, body in pairs))
-    return path
-
-
 def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, object]) -> Path:
     """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45 seconds)."""
     window = codes.window_of(time.time()) + 1
-    return _lines(path, [(gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
-                         for ticket_id, key in keys.items()])
-
-
-def wrk(url: str, lines: Path, *, method: str = "GET", connections: int, seconds: float,
-        threads: int = 2) -> subprocess.Popen:
-    """Start wrk (closed loop, keep-alive) on `url`; `finish` reads its figures."""
-    return subprocess.Popen(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-         "-s", str(SCRIPT), url, "--", str(lines), method], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finish(run: subprocess.Popen) -> dict[str, float]:
-    output, _ = run.communicate()
-    if run.returncode != 0:
-        raise RuntimeError(f"wrk failed: {output}")
-    figures = json.loads(output.strip().splitlines()[-1])
-    seconds = figures["duration_us"] / 1e6
-    errors = figures["other_status"] + sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                                                 "timeouts"))
-    return {"rps": round(figures["ok"] / seconds, 1), "p50_ms": round(figures["p50_us"] / 1000, 2),
-            "p99_ms": round(figures["p99_us"] / 1000, 2), "ok": figures["ok"], "shed_503": figures["shed_503"],
-            "errors": errors, "timeouts": figures["timeouts"]}
+    return load.lines(path, [(gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
+                             for ticket_id, key in keys.items()])
 
 
 def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
@@ -134,7 +110,7 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 @contextmanager
 def server(settings: Settings, workers: int):
-    """The production server (`python -m gateway.serve_prod`-style: N workers behind one socket) on a free port."""
+    """The production server (ticketkit-gateway: N workers behind one socket) on a free port."""
     port = _free_port()
     process = gateway_process.spawn(settings, port=port, workers=workers, run_migrations=False)
     url = f"http://127.0.0.1:{port}"
@@ -145,37 +121,114 @@ def server(settings: Settings, workers: int):
         gateway_process.stop(process, timeout=30)
 
 
-def raise_file_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float, connections: int) -> dict:
+    """bench/openloop.py in a process of its own: 90 % fan reads, 10 % gate scans at a constant rate."""
+    run = subprocess.run([sys.executable, "-m", "bench.openloop", url, "--rate", str(rate), "--seconds", str(seconds),
+                          "--connections", str(connections), "--mix", f"{reads}:GET:/fans/me/tickets:0.9",
+                          "--mix", f"{scans}:POST:/gate/scan:0.1"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=seconds + 120)
+    if run.returncode != 0:
+        raise RuntimeError(f"the open-loop client failed: {run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: int, open_rate: float) -> dict:
+    directory = Path(tempfile.mkdtemp(prefix="crowd-"))
+    sfx = "" if kind == "sqlite" else "_pg"
+    out: dict[str, float] = {}
+    try:
+        with tk.local_chain() as chain, _database(kind, directory) as database_url:
+            organiser, operator = chain.account(0), chain.account(9)
+            collection = _collection(chain, organiser, operator, 2 * fans)
+            settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
+            tokens, gate_token, keys = seed(settings, collection, fans)
+            reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
+            probe = load.lines(directory / "probe.txt", [("-", "-")])
+            errors = shed = 0
+            with server(settings, workers) as url:
+                def closed(path: str, lines: Path, method: str = "GET", conns: int = connections,
+                           secs: float = seconds) -> dict:
+                    nonlocal errors, shed
+                    found = load.figures(load.start(url + path, lines, method=method, connections=conns,
+                                                    seconds=secs))
+                    errors += found["errors"]
+                    shed += found["shed_503"]
+                    return found
+
+                closed("/fans/me/tickets", reads, conns=50, secs=3)  # warm-up
+                out[f"crowd.client_ceiling_rps{sfx}"] = closed("/healthz", probe, conns=100, secs=5)["rps"]
+                out[f"crowd.best_reads_rps_c100{sfx}"] = closed("/fans/me/tickets", reads, conns=100, secs=10)["rps"]
+                saturated = closed("/fans/me/tickets", reads)
+                out[f"crowd.recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
+                out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
+                out[f"crowd.reads_p50_ms{sfx}"] = saturated["p50_ms"]
+                out[f"crowd.reads_p99_ms{sfx}"] = saturated["p99_ms"]
+                verify = closed("/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST")
+                out[f"crowd.verify_rps{sfx}"] = verify["rps"]
+                out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
+                out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
+                # The doors during a fan flood: both at once, from wrk processes of their own. 100 scanners,
+                # each scanning a person a second (a turnstile lane does one every 3 s), then back to back.
+                for tag, pause in (("", 1000), ("_closed", 0)):
+                    scans = code_lines(directory / "scans.txt", gate_token, keys)
+                    flood = load.start(url + "/fans/me/tickets", reads, connections=connections - 100,
+                                       seconds=seconds)
+                    time.sleep(2)  # the flood first
+                    doors = load.figures(load.start(url + "/gate/scan", scans, method="POST", connections=100,
+                                                    seconds=seconds - 4, pause_ms=pause))
+                    flooded = load.figures(flood)
+                    errors += flooded["errors"] + doors["errors"]
+                    shed += flooded["shed_503"] + doors["shed_503"]
+                    out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = doors["p99_ms"]
+                    out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = doors["rps"]
+                    out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
+                # Open loop: a constant arrival rate, latency from each request's due time.
+                opened = open_loop(url, reads, code_lines(directory / "open.txt", gate_token, keys),
+                                   rate=open_rate, seconds=min(seconds, 20), connections=connections)
+                paths = opened["paths"]
+                out[f"crowd.open_read_p99_ms{sfx}"] = paths["/fans/me/tickets"]["p99_ms"]
+                out[f"crowd.open_scan_p99_ms{sfx}"] = paths["/gate/scan"]["p99_ms"]
+                out[f"crowd.open_achieved_rps{sfx}"] = opened["achieved_rps"]
+                out[f"crowd.open_send_lag_p99_ms{sfx}"] = opened["send_lag_p99_ms"]
+                errors += sum(opened["errors"].values()) + sum(
+                    n for p in paths.values() for status, n in p["statuses"].items()
+                    if not (status.startswith("2") or status == "503"))
+                shed += sum(p["statuses"].get("503", 0) for p in paths.values())
+            out[f"crowd.errors{sfx}"] = errors
+            out[f"crowd.shed_503{sfx}"] = shed
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default="sqlite")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", type=int, default=500)
-    parser.add_argument("--fans", type=int, default=100)
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--fans", type=int, default=200)
+    parser.add_argument("--open-rate", type=float, default=1000)
+    parser.add_argument("--out", default="bench/results/crowd.json")
+    parser.add_argument("--keep-autogroup", action="store_true",
+                        help="leave kernel.sched_autogroup_enabled as it is (see bench/gate_load.py)")
     args = parser.parse_args()
-    raise_file_limit()
-    directory = Path(tempfile.mkdtemp(prefix="crowd-"))
-    try:
-        with tk.local_chain() as chain, _database(args.db, directory) as database_url:
-            organiser, operator = chain.account(0), chain.account(9)
-            collection = _collection(chain, organiser, operator, 2 * args.fans)
-            settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
-            tokens, gate_token, keys = seed(settings, collection, args.fans)
-            reads = _lines(directory / "reads.txt", [(t, "-") for t in tokens])
-            with server(settings, args.workers) as url:
-                for connections in (50, args.connections):
-                    run = wrk(url + "/fans/me/tickets", reads, connections=connections, seconds=args.seconds)
-                    print(connections, finish(run), flush=True)
-                    print("recovery", recovery_seconds(url, tokens[0]), flush=True)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
+    load.raise_open_files_limit()
+    result: dict[str, float] = {"crowd.workers": args.workers, "crowd.connections": args.connections,
+                                "crowd.seconds": args.seconds, "crowd.open_rate": args.open_rate}
+    with nullcontext(_current_autogroup()) if args.keep_autogroup else _autogroups_off() as autogroup:
+        for kind in args.db.split(","):
+            result |= measure(kind, workers=args.workers, seconds=args.seconds, connections=args.connections,
+                              fans=args.fans, open_rate=args.open_rate)
+    if autogroup is not None:
+        result["crowd.sched_autogroup"] = autogroup
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        print(f"{key:>36}: {value}")
 
 
 if __name__ == "__main__":

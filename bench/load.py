@@ -30,12 +30,13 @@ def raise_open_files_limit() -> int:
 
 
 def start(url: str, requests: Path, *, method: str = "GET", connections: int, seconds: float, threads: int = 2,
-          timeout: float = 10.0) -> subprocess.Popen:
-    """wrk on `url` (closed loop, keep-alive connections) for `seconds`; `figures` waits for it."""
+          timeout: float = 10.0, pause_ms: int = 0) -> subprocess.Popen:
+    """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for `seconds`;
+    `figures` waits for it."""
     raise_open_files_limit()  # inherited by wrk
     return subprocess.Popen(
         ["wrk", f"-t{threads}", f"-c{max(connections, threads)}", f"-d{max(1, round(seconds))}s",
-         "--timeout", f"{timeout:g}s", "-s", str(SCRIPT), url, "--", str(requests), method],
+         "--timeout", f"{timeout:g}s", "-s", str(SCRIPT), url, "--", str(requests), method, str(pause_ms)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import anyio
@@ -20,6 +21,9 @@ from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue
+
+
+SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,8 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def lanes(settings: Settings) -> dict[str, Lane]:
     """The admission lanes (api/admission.py): the doors', everyone else's, and the probes'."""
     wait = settings.lane_wait_seconds
-    return {"gate": Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait),
-            "api": Lane("api", settings.lane_api_limit, settings.lane_api_queue, wait),
+    gate = Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait)
+    return {"gate": gate,
+            "api": Lane("api", settings.lane_api_limit, settings.lane_api_queue, wait, yields_to=gate,
+                        limit_when_yielding=settings.lane_api_limit_while_doors_busy),
             "probe": Lane("probe", db.PROBE_CONNECTIONS, 16, wait)}
 
 
@@ -62,6 +68,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
     the check-in queue to the chain, the indexer."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
+    # A thread back from the database waits for Python's interpreter lock until the running thread gives it up,
+    # at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying that
+    # wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     restore_signals = drain_on_signals(app.state.admission)
     try:
         with checkin_queue.running(app.state.runtime):

@@ -1,7 +1,9 @@
 -- wrk script for the crowd benchmark: each request takes the next line of a file, "<bearer token> <body or ->",
 -- and sends it to the URL's path (GET without a body, POST with one). Counts answers by kind and prints one JSON
 -- line of figures at the end (503s shed by admission control apart from errors).
--- usage: wrk -t T -c C -d D -s crowd.lua URL -- <lines file> <method>
+-- usage: wrk -t T -c C -d D -s crowd.lua URL -- <lines file> <method> [<pause ms>]
+-- With a pause, each connection waits that long after every answer before its next request (a door scanner
+-- scanning one person after another), so its latency is the gateway's, not queueing the client made itself.
 local threads = {}
 
 function setup(thread)
@@ -11,6 +13,7 @@ end
 function init(args)
   local path = args[1]
   method = args[2] or "GET"
+  pause = tonumber(args[3] or "0")
   lines = {}
   for line in io.lines(path) do
     local token, body = line:match("^(%S+) (.*)$")
@@ -29,6 +32,10 @@ function request()
     return wrk.format("POST", nil, headers, line[2])
   end
   return wrk.format("GET", nil, headers, nil)
+end
+
+function delay()
+  return pause
 end
 
 function response(status, headers, body)

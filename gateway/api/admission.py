@@ -48,20 +48,45 @@ class Lane:
     active: int = 0
     waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
 
+    # While `yields_to` (the doors' lane) has work, this lane runs at most `limit_when_yielding` at once: its
+    # requests share the processes' cores (and Python's interpreter lock) with the doors' (main.lanes).
+    yields_to: Lane | None = None
+    limit_when_yielding: int = 1
+
+    def _room(self) -> bool:
+        other = self.yields_to
+        limit = self.limit if other is None or not (other.active or other.waiting) else self.limit_when_yielding
+        return self.active < limit
+
     def try_enter(self) -> bool:
-        if self.active < self.limit and not self.waiting:
+        if not self.waiting and self._room():
             self.active += 1
             return True
         return False
 
     def leave(self) -> None:
-        """Hand the slot to the first waiter still waiting, else free it."""
-        while self.waiting:
+        """Free the slot, then let in as many waiters as there is room for."""
+        self.active -= 1
+        self.admit_waiting()
+        if self.yields_to is None:  # the doors' lane: its end may make room in the lanes that yield to it
+            for lane in self.yielding:
+                lane.admit_waiting()
+
+    def admit_waiting(self) -> None:
+        while self.waiting and self._room():
             future = self.waiting.popleft()
             if not future.done():
-                future.set_result(None)  # the slot passes on: `active` stays
-                return
-        self.active -= 1
+                self.active += 1
+                future.set_result(None)
+
+    @property
+    def yielding(self) -> list[Lane]:
+        return self._yielding
+
+    def __post_init__(self) -> None:
+        self._yielding: list[Lane] = []
+        if self.yields_to is not None:
+            self.yields_to._yielding.append(self)
 
 
 def lane_of(path: str) -> str | None:
@@ -186,7 +211,7 @@ class AdmissionMiddleware:
             slot.result()  # raises _Draining
         except BaseException:
             if slot.done() and not slot.cancelled() and slot.exception() is None:
-                lane.leave()  # granted at the last moment: pass it on
+                lane.leave()  # granted at the last moment: give it back
             else:
                 slot.cancel()  # leave() skips it
             if reading is not None:

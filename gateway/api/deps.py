@@ -106,6 +106,20 @@ async def current_fan(session: SessionDep, credentials: Credentials, runtime: Ru
                                    idle_days=runtime.settings.fan_session_idle_days)
 
 
+async def current_fan_ref(request: Request, credentials: Credentials) -> fans.FanRef:
+    """The calling fan for read-only routes: from this process's cache (no I/O, no thread) when the token was
+    authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip with a session of its own."""
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    ref = fans.cached_fan(credentials.credentials, settings.fan_auth_cache_seconds)
+    if ref is None:
+        ref = await run_in_threadpool(fans.authenticate_ref, runtime.engine, credentials.credentials,
+                                      settings.fan_session_idle_days)
+    return ref
+
+
 async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, max_length=200)]) -> str:
     """Required where declared (the OpenAPI document says so); missing or too long: 422
     `idempotency_key_required` / `invalid_idempotency_key` (api/errors.py)."""
@@ -114,5 +128,6 @@ async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, m
 
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
+FanRefDep = Annotated[fans.FanRef, Depends(current_fan_ref)]
 GateDep = Annotated[gate.GateKeyRef, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
