@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = Runtime(settings=settings, engine=db.engine_for(settings))
     app.state.admission = Admission(lanes(settings))
     errors.install(app)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
     # Routes are matched in order: the gate's, called thousands of times a second at the doors, first.
     for module in (gate, organisers, events, fans, tickets, devices, reports, presale):
