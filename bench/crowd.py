@@ -195,6 +195,8 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                     n for p in paths.values() for status, n in p["statuses"].items()
                     if not (status.startswith("2") or status == "503"))
                 shed += sum(p["statuses"].get("503", 0) for p in paths.values())
+            out[f"crowd.no_collapse_ratio{sfx}"] = round(out[f"crowd.reads_rps{sfx}"]
+                                                       / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3)
             out[f"crowd.errors{sfx}"] = errors
             out[f"crowd.shed_503{sfx}"] = shed
     finally:
