@@ -170,6 +170,9 @@ PRESALE = "/events/{event_id}/tiers/{tier_id}"
 ROUTES: dict[tuple[str, str], Rule] = {
     # documentation and the pages (HTML, JavaScript: no data in them)
     ("GET", "/openapi.json"): Rule("public", ALL),
+    ("GET", "/healthz"): Rule("public", ALL),
+    ("GET", "/readyz"): Rule("public", ALL),
+    ("GET", "/metrics"): Rule("public", ALL),
     ("GET", "/docs"): Rule("public", ALL),
     ("GET", "/docs/oauth2-redirect"): Rule("public", ALL),
     ("GET", "/redoc"): Rule("public", ALL),
