@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import errors
-from .batch import mint_recipients, read_recipients, refund_all
+from .batch import MintPlan, mint_recipients, read_recipients, refund_all
 from .chain import Chain, connect, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
 from .event_file import deploy_event, load_event_file, parse_datetime
@@ -190,17 +190,36 @@ def mint(
     csv_file: Annotated[Path, typer.Argument(metavar="CSV", help="Columns: address, tier (name or index), quantity.")],
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=1000, help="Tickets per transaction.")] = 200,
-    from_block: Annotated[int, typer.Option(help="Where to look for earlier runs (the collection's block).")] = 0,
+    from_block: Annotated[int, typer.Option(help="Where to look for earlier airdrops (the collection's block).")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and send nothing.")] = False,
 ) -> None:
-    """Airdrop tickets to the recipients of a CSV. Rerun the same command to resume after a crash."""
+    """Airdrop tickets so each recipient holds what the CSV says: mints only the difference. Safe to rerun.
+
+    Before sending it prints the plan: to mint, already minted, on chain but not in the file (kept).
+    """
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
-    rows = read_recipients(csv_file, tier_names=[t.name for t in target.tiers()])
-    signer = _signer(key_env, keystore)
+    names = [t.name for t in target.tiers()]
+    rows = read_recipients(csv_file, tier_names=names)
+    signer = None if dry_run else _signer(key_env, keystore)
+
+    def show(plan: MintPlan) -> None:
+        out.print(f"plan for {target.address} (chain {node.chain_id}), {csv_file}:", markup=False)
+        for line in plan.describe(names):
+            if line.startswith("warning"):
+                err.print(line, markup=False)
+            else:
+                out.print(f"  {line}", markup=False)
+        if dry_run:
+            out.print("dry run: nothing sent")
+
+    if dry_run:
+        mint_recipients(target, rows, None, from_block=from_block, on_plan=show, dry_run=True)
+        return
     bar, update = _progress("minting")
-    with bar:
+    with bar:  # the plan prints above the bar, before anything is sent
         report = mint_recipients(target, rows, signer, chunk_size=chunk_size, progress=update,
-                                 from_block=from_block)
+                                 from_block=from_block, on_plan=show)
     out.print(f"{report.minted_now} tickets minted now, {report.already_minted} were already minted "
               f"({report.total} planned, {len(report.transactions)} transactions)")
 

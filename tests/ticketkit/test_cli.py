@@ -205,3 +205,32 @@ def test_keystore_signs_and_wrong_password_is_one_line(cli, make_event, tmp_path
     monkeypatch.setenv("TICKETKIT_KEYSTORE_PASSWORD", "s3cret")
     result = cli("checkin", event.address, 5, "--keystore", keystore, "--key-env", "UNSET_VAR")
     assert "skipped 5: no such ticket" in result.stdout
+
+
+def test_mint_prints_the_plan_and_dry_run_sends_nothing(cli, make_event, fans, tmp_path):
+    event = make_event()
+    csv_file = tmp_path / "r.csv"
+    csv_file.write_text(f"address,tier,quantity\n{fans[0].address},General,2\n{fans[1].address},VIP,1\n")
+    cli("mint", event.address, csv_file)
+    csv_file.write_text(f"address,tier,quantity\n{fans[1].address},VIP,1\n{fans[2].address},General,6\n")
+    dry = cli("mint", event.address, csv_file, "--dry-run", "--key-env", "NO_KEY_NEEDED")
+    assert "to mint:        6 tickets for 1 recipients (General 6)" in dry.stdout
+    assert "already minted: 1 of the 7 tickets in the file" in dry.stdout
+    assert "on chain but not in the file: 2 tickets of 1 recipients (kept: never burned)" in dry.stdout
+    assert fans[0].address in dry.stdout and "dry run: nothing sent" in dry.stdout
+    assert "above its per-wallet cap of 4" in dry.stderr
+    assert event.total_minted() == 3
+    result = cli("mint", event.address, csv_file)
+    assert "6 tickets minted now, 1 were already minted" in result.stdout and event.total_minted() == 9
+
+
+def test_csv_errors_are_reported_together_and_semicolons_get_a_hint(cli, make_event, fans, tmp_path):
+    event = make_event()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"address,tier\n0xnope,VIP\n{fans[0].address},Balcony\n{fans[1].address},VIP\n")
+    result = cli("mint", event.address, bad, expect=None)
+    assert result.exit_code == 2 and "2 lines are wrong" in result.stderr
+    assert "bad.csv:2" in result.stderr and "bad.csv:3" in result.stderr and event.total_minted() == 0
+    semi = tmp_path / "semi.csv"
+    semi.write_text(f"address;tier;quantity\n{fans[0].address};VIP;1\n")
+    assert "semicolons" in _one_error_line(cli("mint", event.address, semi, expect=None), "invalid_input")
