@@ -34,7 +34,7 @@ from . import errors
 from .batch import MintPlan, mint_recipients, read_recipients, refund_all
 from .chain import Chain, connect, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
-from .event_file import deploy_event, load_event_file, parse_datetime
+from .event_file import deploy_event_file, load_event_file, parse_datetime, settings_warnings
 from .keys import DEFAULT_KEY_ENV, Signer, load_signer
 
 __all__ = ["app", "main"]
@@ -165,22 +165,35 @@ def deploy(
     event_toml: Annotated[Path, typer.Argument(help="The event description (see examples/event.toml).")],
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
     factory: Annotated[str | None, typer.Option(envvar="TICKETKIT_FACTORY",
-                                                help="An existing platform factory (else deploy one).")] = None,
+                                                help="An existing platform factory (else the one recorded "
+                                                     "for this chain, else a new one).")] = None,
     badge: Annotated[bool, typer.Option(help="Give attendees soulbound attendance badges.")] = True,
+    record: Annotated[Path | None, typer.Option(help="The deployment record (default: EVENT.deployments.json "
+                                                     "beside the event file).")] = None,
 ) -> None:
-    """Deploy an event's collection (idempotent: the event name is the salt)."""
+    """Deploy an event's collection. Safe to rerun: the same file on the same chain finds its deployment."""
     spec = load_event_file(event_toml)
     node = _connect(rpc, chain_id)
+    for warning in settings_warnings(spec, now=node.timestamp()):
+        err.print(f"warning: {warning}", markup=False)
     signer = _signer(key_env, keystore)
     if factory:
         factory = _address(factory, "--factory")
-    done = deploy_event(node, spec, signer, factory=factory, badge=badge)
+    done = deploy_event_file(node, event_toml, signer, factory=factory, badge=badge, record=record)
+    for note in done.notes:
+        err.print(f"note: {note}", markup=False)
     if done.platform_deployed:
-        out.print(f"platform factory {done.platform.address}  (pass --factory {done.platform.address} next time)")
+        out.print(f"platform factory {done.platform.address}  (deployed; recorded in {done.record})", markup=False)
+    elif done.factory_from_record:
+        out.print(f"platform factory {done.platform.address}  (from {done.record})", markup=False)
     if done.badge is not None:
         out.print(f"badge {done.badge.address}  (event id {done.badge.event_id_of(done.collection.address)})")
-    state = "already deployed" if done.collection_existed else "deployed"
-    out.print(f"collection {done.collection.address}  ({state}: {spec.event.name}, {len(spec.tiers)} tiers)")
+    if done.collection_existed:
+        out.print(f"collection {done.collection.address}  (already deployed at {done.collection.address}: "
+                  f"{spec.event.name}, {len(spec.tiers)} tiers)", markup=False)
+    else:
+        out.print(f"collection {done.collection.address}  (deployed: {spec.event.name}, {len(spec.tiers)} tiers)",
+                  markup=False)
 
 
 @app.command()

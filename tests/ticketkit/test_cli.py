@@ -51,17 +51,60 @@ def _address_after(label: str, text: str) -> str:
     return re.search(label + r" (0x[0-9a-fA-F]{40})", text).group(1)
 
 
-def test_deploy_is_idempotent(cli, chain):
-    first = cli("deploy", EXAMPLES / "event.toml")
+def test_deploy_is_idempotent(cli, chain, tmp_path):
+    event_file = tmp_path / "event.toml"
+    event_file.write_text((EXAMPLES / "event.toml").read_text())
+    first = cli("deploy", event_file)
     factory = _address_after("platform factory", first.stdout)
     collection = _address_after("collection", first.stdout)
     assert "(deployed" in first.stdout
-    again = cli("deploy", EXAMPLES / "event.toml", "--factory", factory)
+    again = cli("deploy", event_file, "--factory", factory)
     assert _address_after("collection", again.stdout) == collection and "already deployed" in again.stdout
     event = tk.Collection(chain, collection)
     assert [t.name for t in event.tiers()] == ["General admission", "Balcony VIP"]
     assert event.tier(0).presale_min_events == 1 and event.tier(0).presale_events == (1, 2)
     assert event.event_info()["resale_cap_bps"] == 11_000
+
+
+def test_deploy_rerun_finds_its_record(cli, chain, tmp_path):
+    import json
+
+    event_file = tmp_path / "event.toml"
+    event_file.write_text((EXAMPLES / "event.toml").read_text())
+    first = cli("deploy", event_file)
+    collection = _address_after("collection", first.stdout)
+    record = json.loads((tmp_path / "event.deployments.json").read_text())
+    entry = record["chains"][str(chain.chain_id)]
+    assert entry["collection"] == collection and entry["factory"] == _address_after("platform factory", first.stdout)
+    nonce = chain.w3.eth.get_transaction_count(chain.account(0).address)
+    again = cli("deploy", event_file)  # no --factory: the record finds the platform and the collection
+    assert f"already deployed at {collection}" in again.stdout and "event.deployments.json" in again.stdout
+    assert chain.w3.eth.get_transaction_count(chain.account(0).address) == nonce  # nothing sent
+
+    # A record whose factory is not on this chain (a restarted node) is reported and replaced.
+    entry.pop("genesis")
+    entry["factory"] = "0x" + "ab" * 20
+    (tmp_path / "event.deployments.json").write_text(json.dumps(record))
+    fresh = cli("deploy", event_file)
+    assert "has no code" in fresh.stderr and "(deployed" in fresh.stdout
+
+
+def test_deploy_refuses_a_past_start_and_warns_about_odd_settings(cli, chain, tmp_path):
+    text = (EXAMPLES / "event.toml").read_text()
+    past = tmp_path / "past.toml"
+    past.write_text(text.replace("start = 2027-06-12T20:00:00+01:00", "start = 2020-06-12T20:00:00+01:00")
+                    .replace("transfer_lock = 2027-06-12T18:00:00+01:00", "transfer_lock = 2020-06-12T18:00:00+01:00"))
+    nonce = chain.w3.eth.get_transaction_count(chain.account(0).address)
+    result = cli("deploy", past, expect=2)
+    assert "error [invalid_input]: event.start:" in result.stderr and "has passed" in result.stderr
+    assert chain.w3.eth.get_transaction_count(chain.account(0).address) == nonce  # refused before sending
+    odd = tmp_path / "odd.toml"
+    odd.write_text(text.replace("max_per_wallet = 2", "max_per_wallet = 500")
+                   .replace("ends = 2027-03-03T10:00:00Z", "ends = 2027-02-03T10:00:00Z")
+                   .replace("sale_end = 2027-06-12T17:00:00Z", "sale_end = 2027-06-12T22:00:00Z"))
+    warned = cli("deploy", odd).stderr
+    assert "max_per_wallet 500 is above the supply 120" in warned
+    assert "before the sale opens" in warned and "after the event starts" in warned
 
 
 def test_errors_are_one_line_with_exit_code_2(cli, tmp_path, chain):
