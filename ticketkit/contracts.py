@@ -203,6 +203,15 @@ class Collection(_Handle):
         address = self.event_info()["badge"]
         return None if address == ZERO else Badge(self.chain, address)
 
+    def royalty_info(self, token_id: int, price: int) -> tuple[str, int]:
+        """ERC-2981: who is owed how much of a resale of `token_id` at `price`."""
+        receiver, amount = self.call("royaltyInfo", token_id, price)
+        return to_checksum_address(receiver), int(amount)
+
+    def paused(self) -> bool:
+        """Whether the organiser paused the collection (no sales, no transfers)."""
+        return self.call("paused")
+
     def is_used(self, token_id: int) -> bool:
         return self.call("isUsed", token_id)
 
@@ -287,10 +296,16 @@ class Collection(_Handle):
     def cancel_listing(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
         return self._send("cancelListing", token_id, sender=sender)
 
-    def buy_resale(self, token_id: int, *, sender: LocalAccount, value: int | None = None) -> TxReceipt:
+    def buy_resale(self, token_id: int, *, sender: LocalAccount, value: int | None = None,
+                   max_price: int | None = None) -> TxReceipt:
+        """Buy a listed ticket for at most `max_price` (default: the listed price read now, what the buyer
+        saw, or `value` if given; a re-listing above it reverts ListingAboveMaxPrice). `value` defaults to
+        `max_price`."""
+        if max_price is None:
+            max_price = value if value is not None else (self.ticket(token_id).listed_price or 0)
         if value is None:
-            value = self.ticket(token_id).listed_price or 0
-        return self._send("buyResale", token_id, sender=sender, value=value)
+            value = max_price
+        return self._send("buyResale", token_id, max_price, sender=sender, value=value)
 
     def gift(self, token_id: int, to: str, *, sender: LocalAccount) -> TxReceipt:
         """The holder moves their own ticket for free (only if the collection allows gifts)."""

@@ -124,6 +124,10 @@ for _name, _doc in {
     "FaceValueLocked": "A tier's face value cannot change once a ticket of it exists.",
     "SupplyBelowMinted": "A tier's supply cannot drop below what is minted.",
     "InvalidPresaleRule": "A presale rule needs k <= number of events, and a badge contract.",
+    "StartTimeInPast": "A collection's start time must be in the future.",
+    "ImplementationWithoutCode": "The factory's implementations must be deployed contracts.",
+    "GiftsNotAllowed": "This collection does not allow gifts: nothing moves for free.",
+    "ListingAboveMaxPrice": "The listing's price is above the most the buyer agreed to pay (re-listed higher?).",
     "ZeroQuantity": "Buy or mint at least one ticket.",
     "SaleNotOpen": "The tier's sale window is not open.",
     "SoldOut": "Not enough tickets left in the tier.",
@@ -153,6 +157,6 @@ for _name, _doc in {
     "BadgeDoesNotExist": "No such badge.",
     "NotBadgeAdmin": "A collection can only use a badge contract its organiser administers.",
     "AccessControlUnauthorizedAccount": "The sender lacks the role this needs.",
-    "EnforcedPause": "Sales are paused.",
+    "EnforcedPause": "The collection is paused: no sales and no transfers until the organiser unpauses it.",
 }.items():
     _declare(_name, _doc)

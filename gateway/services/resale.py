@@ -60,8 +60,10 @@ def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uui
         raise Conflict("the ticket was already used", code="ticket_already_used", token_id=str(ticket.token_id))
     seller = session.get(Fan, listing.seller_fan_id)
     runtime.operator()  # no operator key: refuse before recording anything
+    receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(listing_id=listing.id, ticket_id=ticket.id, seller_fan_id=listing.seller_fan_id,
-                                  buyer_fan_id=fan.id, price_wei=listing.price_wei,
+                                  buyer_fan_id=fan.id, price_wei=listing.price_wei, royalty_wei=str(royalty),
+                                  royalty_receiver=receiver,
                                   payment_reference=data.payment_reference, idempotency_key=idempotency_key,
                                   request_hash=request_hash)
     listing.status = "settling"

@@ -29,6 +29,9 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
     settlement = bought.json()
     assert settlement["status"] == "done" and settlement["price_wei"] == str(cap)
     assert settlement["payment_reference"] == "stripe:pi_9" and settlement["tx_hash"].startswith("0x")
+    # ERC-2981 on the declared price: owed to the organiser (the royalty receiver), recorded with the sale
+    assert (settlement["royalty_receiver"], settlement["royalty_wei"]) == (
+        collection.chain.account(0).address, str(cap * 500 // 10_000))
     assert collection.owner_of(ticket["token_id"]) == bob["address"]
     receipt = collection.chain.w3.eth.get_transaction_receipt(settlement["tx_hash"])
     [moved] = collection.events(receipt, "GatewayTransferred")
