@@ -20,6 +20,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,6 +28,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from eth_utils import is_address, to_checksum_address
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -73,6 +75,8 @@ def _handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except errors.ContractRevert as error:
+            raise _fail(error.code, error.explain(kwargs.get("collection"))) from None
         except errors.TicketkitError as error:
             raise _fail(error.code, str(error)) from None
         except KeyboardInterrupt:
@@ -100,10 +104,7 @@ def _address(value: str, what: str) -> str:
 
 
 def _collection(chain: Chain, address: str) -> Collection:
-    address = _address(address, "COLLECTION")
-    if not chain.w3.eth.get_code(address):
-        raise errors.InvalidInput(f"no contract at {address} on chain {chain.chain_id}", where="COLLECTION")
-    return Collection(chain, address)
+    return Collection(chain, _address(address, "COLLECTION")).require_collection()
 
 
 def _eth(wei: int) -> str:
@@ -378,13 +379,65 @@ def refund(
     out.print(f"{report.refunded} tickets refunded ({report.found} found, {len(report.transactions)} transactions)")
 
 
+ROLES = ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE", "DEFAULT_ADMIN_ROLE")
+
+
+@app.command()
+@_handles_errors
+def grant(
+    collection: CollectionArg,
+    role: Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")],
+    account: Annotated[str, typer.Argument(help="The address that gets the role.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away instead.")] = False,
+    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+) -> None:
+    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE moves
+    tickets on holders' signatures."""
+    if role.upper() not in ROLES:
+        raise errors.InvalidInput(f"no role {role!r}: use one of {', '.join(ROLES)}", where="ROLE")
+    role, who = role.upper(), _address(account, "ACCOUNT")
+    node = _connect(rpc, chain_id)
+    target = _collection(node, collection)
+    signer = _signer(key_env, keystore)
+    name = "revokeRole" if revoke else "grantRole"
+    target._send(name, target.role(role), who, sender=signer)
+    out.print(f"{role} {'revoked from' if revoke else 'granted to'} {who} on {target.address}", markup=False)
+
+
+@app.command()
+@_handles_errors
+def pause(
+    collection: CollectionArg,
+    resume: Annotated[bool, typer.Option("--resume", help="Unpause: sales and transfers start again.")] = False,
+    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+) -> None:
+    """Stop sales and every transfer (market, gateway, gifts) until --resume. Refunds and check-in go on."""
+    node = _connect(rpc, chain_id)
+    target = _collection(node, collection)
+    signer = _signer(key_env, keystore)
+    if resume:
+        target.unpause(sender=signer)
+        out.print(f"{target.address} resumed: sales and transfers are open again", markup=False)
+    else:
+        target.pause(sender=signer)
+        out.print(f"{target.address} paused; resume with: ticketkit pause {target.address} --resume", markup=False)
+
+
+def _when(timestamp: int) -> str:
+    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _percent(bps: int) -> str:
+    return f"{bps / 100:g}%"
+
+
 @app.command()
 @_handles_errors
 def status(
     collection: CollectionArg,
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None,
 ) -> None:
-    """Per tier: sold, remaining, listed for resale, checked in; and the money."""
+    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the money."""
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     tiers = target.tiers()
@@ -406,16 +459,51 @@ def status(
         existing[ticket.tier_id] = existing.get(ticket.tier_id, 0) + 1
         listed[ticket.tier_id] = listed.get(ticket.tier_id, 0) + (ticket.listed_by is not None)
         used[ticket.tier_id] = used.get(ticket.tier_id, 0) + ticket.used
-    table = Table(title=f"{target.call('name')} ({target.address})")
+    now = node.timestamp()
+    state = "cancelled" if info["cancelled"] else ("started" if now >= info["start_time"] else "upcoming")
+    receiver, royalty_bps = target.royalty_info(0, 10_000)
+    badge = info["badge"] if info["badge"] != "0x" + "0" * 40 else None
+    settings = [
+        ("collection", f"{target.call('name')} ({target.call('symbol')}) at {target.address}, chain {node.chain_id}"),
+        ("state", f"{state}{', PAUSED (no sales, no transfers)' if target.paused() else ''}"),
+        ("start", _when(info["start_time"])),
+        ("transfer lock", f"{_when(info['transfer_lock_time'])} (nothing moves from then on)"),
+        ("resale cap", f"{_percent(info['resale_cap_bps'])} of face value"),
+        ("royalty", f"{_percent(royalty_bps)} of each resale to {receiver}"),
+        ("gifts", "allowed (holders may give tickets away)" if info["gifts_allowed"] else
+         "not allowed (tickets change hands only by resale)"),
+        ("badge", badge or "none (no attendance badges)"),
+    ]
+    tier_lines: list[str] = []
+    for t in tiers:
+        cap = f"max {t.max_per_wallet} per wallet" if t.max_per_wallet else "no per-wallet cap"
+        line = f"sale {_when(t.sale_start)} to {_when(t.sale_end)}; {cap}"
+        if t.presale_end > now:
+            rules = []
+            if t.presale_min_events:
+                rules.append(f"badges of at least {t.presale_min_events} of events {list(t.presale_events)}")
+            if t.presale_root != bytes(32):
+                rules.append(f"the snapshot 0x{t.presale_root.hex()}")
+            line += f"; presale until {_when(t.presale_end)} for holders of {' or '.join(rules) or 'nobody'}"
+        elif t.presale_end:
+            line += f"; presale ended {_when(t.presale_end)}"
+        tier_lines.append(f"tier {t.tier_id} {t.name}: {line}")
+    width = max(len(label) for label, _ in settings)
+    for label, value in settings:
+        out.print(f"{label + ':':<{width + 1}} {value}", markup=False)
+    for text in tier_lines:
+        out.print(text, markup=False)
+    table = Table(title=None)
     for column in ("tier", "name", "price", "sold", "remaining", "refunded", "listed", "checked in"):
-        table.add_column(column, justify="left" if column in ("name",) else "right")
+        table.add_column(column, justify="left" if column in ("name",) else "right",
+                         no_wrap=True)
     for t in tiers:
         table.add_row(str(t.tier_id), t.name, _eth(t.face_value), str(t.minted), str(t.remaining),
                       str(t.minted - existing.get(t.tier_id, 0)), str(listed[t.tier_id]), str(used[t.tier_id]))
-    out.print(table)
-    state = "cancelled" if info["cancelled"] else (
-        "started" if node.timestamp() >= info["start_time"] else "upcoming")
-    out.print(f"event: {state}; proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
+    # As wide as the table needs, whatever the terminal (or pipe) width: names are never cut.
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(highlight=False, width=max(out.width, needed)).print(table)
+    out.print(f"money: proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
               f"owed {_eth(target.owed())} (refund reserve {_eth(target.refund_reserve())})")
 
 

@@ -208,6 +208,26 @@ class Collection(_Handle):
         receiver, amount = self.call("royaltyInfo", token_id, price)
         return to_checksum_address(receiver), int(amount)
 
+    def require_collection(self) -> "Collection":
+        """Raise InvalidInput unless a ticket collection answers at this address (code alone is not enough:
+        a factory, a badge or any other contract would fail later with a bare revert)."""
+        from .errors import InvalidInput, RPCUnavailable
+
+        where = f"{self.address} on chain {self.chain.chain_id}"
+        if not self.chain.w3.eth.get_code(self.address):
+            raise InvalidInput(f"no contract at {where}: use the collection address `ticketkit deploy` printed",
+                               where="COLLECTION")
+        try:
+            self.call("eventInfo")
+            self.call("tierCount")
+        except RPCUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - any failure means "not one of ours"
+            raise InvalidInput(f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
+                               "collection): use the collection address `ticketkit deploy` printed",
+                               where="COLLECTION") from None
+        return self
+
     def paused(self) -> bool:
         """Whether the organiser paused the collection (no sales, no transfers)."""
         return self.call("paused")

@@ -19,11 +19,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def cli(chain):
     """run("deploy", ...) -> result; the organiser (account 0) signs via TICKETKIT_PRIVATE_KEY."""
     runner = CliRunner()
-    env = {"TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0], "TICKETKIT_RPC": chain.url, "COLUMNS": "200",
+    base = {"TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0], "TICKETKIT_RPC": chain.url, "COLUMNS": "200",
            "TICKETKIT_KEYSTORE": None, "TICKETKIT_FACTORY": None, "TICKETKIT_CHAIN_ID": None}
 
-    def run(*args: str, expect: int | None = 0):
-        result = runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+    def run(*args: str, expect: int | None = 0, env: dict | None = None):
+        result = runner.invoke(app, [str(a) for a in args], env=base | (env or {}), catch_exceptions=False)
         chain.reset_nonce(chain.account(0).address)  # the CLI sent from the organiser's account too
         if expect is not None:
             assert result.exit_code == expect, (result.stdout, result.stderr)
@@ -277,3 +277,43 @@ def test_csv_errors_are_reported_together_and_semicolons_get_a_hint(cli, make_ev
     semi = tmp_path / "semi.csv"
     semi.write_text(f"address;tier;quantity\n{fans[0].address};VIP;1\n")
     assert "semicolons" in _one_error_line(cli("mint", event.address, semi, expect=None), "invalid_input")
+
+
+def test_status_shows_every_setting_and_never_cuts_names(cli, make_event, chain):
+    now = chain.timestamp()
+    long_name = "Balcony VIP with early entry and a drink at the bar before the show"
+    event = make_event(tiers=[tk.TierConfig(long_name, face_value=ETH // 10, supply=5, sale_start=now - 1,
+                                            sale_end=now + 86400, max_per_wallet=2)], gifts_allowed=True)
+    cli("presale", event.address, "--tier", "0", "--min-events", "1", "--events", "1,2",
+        "--ends", "2030-01-01T00:00:00Z")
+    status = cli("status", event.address, env={"COLUMNS": "80"}).stdout
+    for expected in ("start:", "transfer lock:", "resale cap:    110% of face value", "royalty:       5% of each resale",
+                     "gifts:         allowed", "max 2 per wallet", "presale until 2030-01-01 00:00 UTC for holders "
+                     "of badges of at least 1 of events [1, 2]", "state:         upcoming"):
+        assert expected in status, status
+    assert any(long_name in line and "5" in line for line in status.splitlines() if "│" in line), status
+
+
+def test_errors_say_what_is_wrong_and_the_command_that_fixes_it(cli, make_event, chain, fans):
+    event = make_event()
+    line = _one_error_line(cli("refund", event.address, expect=None), "event_not_cancelled")
+    assert f"cancel it first with `ticketkit cancel {event.address}`" in line
+
+    stranger = tk.ANVIL_KEYS[5]
+    result = cli("checkin", event.address, 1, "--key-env", "STRANGER", expect=None,
+                 env={"STRANGER": stranger})
+    line = _one_error_line(result, "access_control_unauthorized_account")
+    assert f"{fans[4].address} lacks GATE_ROLE" in line and f"ticketkit grant {event.address} GATE_ROLE" in line
+    assert "b'" not in line
+    cli("grant", event.address, "GATE_ROLE", fans[4].address)
+    assert "skipped 1: no such ticket" in cli("checkin", event.address, 1, "--key-env", "STRANGER",
+                                              env={"STRANGER": stranger}).stdout
+
+    badge = event.badge().address  # a contract, but not a collection
+    line = _one_error_line(cli("status", badge, expect=None), "invalid_input")
+    assert f"{badge} on chain {chain.chain_id} is not a ticket collection" in line
+
+    cli("pause", event.address)
+    assert event.paused()
+    cli("pause", event.address, "--resume")
+    assert not event.paused()
