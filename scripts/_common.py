@@ -122,13 +122,12 @@ def signer(args: argparse.Namespace) -> Any:
 
 
 def collection(chain: tk.Chain, address: str | None) -> tk.Collection:
-    from eth_utils import is_address
+    from ticketkit.deployments import collection_address
 
     if not address:
-        raise tk.InvalidInput("give the collection's address (or set TICKETKIT_COLLECTION)", where="collection")
-    if not is_address(address):
-        raise tk.InvalidInput(f"{address!r} is not an address", where="collection")
-    return tk.Collection(chain, address).require_collection()
+        raise tk.InvalidInput("give the collection's address or its deployed event file (or set "
+                              "TICKETKIT_COLLECTION)", where="collection")
+    return tk.Collection(chain, collection_address(chain, address, where="collection")).require_collection()
 
 
 def required(value: Any, what: str, env: str) -> Any:

@@ -36,6 +36,7 @@ from . import errors
 from .batch import MintPlan, mint_recipients, read_recipients, refund_all
 from .chain import Chain, connect, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
+from .deployments import collection_address
 from .event_file import deploy_event_file, load_event_file, parse_datetime, settings_warnings
 from .keys import DEFAULT_KEY_ENV, Signer, load_signer
 
@@ -59,7 +60,9 @@ KeyEnv = Annotated[str, typer.Option("--key-env", help="Environment variable hol
 Keystore = Annotated[Path | None, typer.Option("--keystore", envvar="TICKETKIT_KEYSTORE",
                                                help="Encrypted keystore JSON of the organiser's key "
                                                     "(password: TICKETKIT_KEYSTORE_PASSWORD or a prompt).")]
-CollectionArg = Annotated[str, typer.Argument(help="Address of the event's ticket collection.")]
+CollectionArg = Annotated[str, typer.Argument(metavar="COLLECTION",
+                                              help="The event's collection: its address, or the event file "
+                                                   "deployed on this chain (found in its deployment record).")]
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 
@@ -103,8 +106,8 @@ def _address(value: str, what: str) -> str:
     return to_checksum_address(value)
 
 
-def _collection(chain: Chain, address: str) -> Collection:
-    return Collection(chain, _address(address, "COLLECTION")).require_collection()
+def _collection(chain: Chain, value: str) -> Collection:
+    return Collection(chain, collection_address(chain, value)).require_collection()
 
 
 def _eth(wei: int) -> str:

@@ -27,7 +27,7 @@ from eth_utils import is_address, to_checksum_address
 from .chain import Chain
 from .errors import InvalidInput
 
-__all__ = ["FORMAT", "record_path", "DeploymentRecord", "find_record", "save_record"]
+__all__ = ["FORMAT", "record_path", "DeploymentRecord", "find_record", "save_record", "collection_address"]
 
 FORMAT = "ticketkit-deployments/1"
 
@@ -106,3 +106,18 @@ def save_record(path: str | Path, chain: Chain, record: DeploymentRecord) -> Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def collection_address(chain: Chain, value: str, *, where: str = "COLLECTION") -> str:
+    """A collection's address from an address, or from an event file deployed on `chain` (its record)."""
+    if is_address(value):
+        return to_checksum_address(value)
+    path = Path(value)
+    if path.suffix == ".toml" and path.exists():
+        found, why = find_record(record_path(path), chain)
+        if found is None or found.collection is None:
+            raise InvalidInput(f"{path} has no collection recorded on chain {chain.chain_id}"
+                               f"{' (' + why + ')' if why else ''}: deploy it first with `ticketkit deploy {path}`",
+                               where=where)
+        return found.collection
+    raise InvalidInput(f"{value!r} is neither an address nor a deployed event file (.toml)", where=where)
