@@ -376,6 +376,8 @@ def refund(
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     signer = _signer(key_env, keystore)
+    if not target.event_info()["cancelled"]:
+        raise errors.error_class("EventNotCancelled")()
     bar, update = _progress("refunding")
     with bar:
         report = refund_all(target, signer, chunk_size=chunk_size, progress=update)
