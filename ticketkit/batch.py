@@ -327,12 +327,12 @@ def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: L
     if collection.event_info()["cancelled"]:
         raise error_class("EventIsCancelled")()
     plan = plan_mint(collection, rows, from_block=from_block)
+    if on_plan:
+        on_plan(plan)
     for tier_id, wanted in sorted(plan.to_mint.items()):
         tier = collection.tier(tier_id)
         if len(wanted) > tier.remaining:
             raise error_class("SoldOut")(tierId=tier_id, requested=len(wanted), remaining=tier.remaining)
-    if on_plan:
-        on_plan(plan)
     total, already = plan.total, plan.already_minted
     report = MintReport(total=total, already_minted=already, minted_now=0, plan=plan)
     if dry_run:
