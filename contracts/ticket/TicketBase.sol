@@ -53,6 +53,9 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     uint16 internal _resaleCapBps;
     bool internal _giftsAllowed;
     bool internal _cancelled;
+    // The pause flag, here instead of Pausable's own slot: every transfer and purchase reads this slot
+    // (lock time, cancelled) anyway, so checking the pause costs no extra cold SLOAD (2,100 gas).
+    bool internal _pausedFlag;
     address internal _badge;
 
     Tier[] internal _tiers;
@@ -96,6 +99,21 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     /// @notice Resumes purchases and transfers.
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+    }
+
+    /// @inheritdoc Pausable
+    function paused() public view override returns (bool) {
+        return _pausedFlag;
+    }
+
+    function _pause() internal override whenNotPaused {
+        _pausedFlag = true;
+        emit Paused(_msgSender());
+    }
+
+    function _unpause() internal override whenPaused {
+        _pausedFlag = false;
+        emit Unpaused(_msgSender());
     }
 
     /// @inheritdoc ERC721
