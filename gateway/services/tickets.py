@@ -217,6 +217,10 @@ def _require_gifts(collection: tk.Collection) -> None:
     if not collection.event_info()["gifts_allowed"]:
         raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by resale",
                        code="gifts_not_allowed")
+    _require_not_paused(collection)
+
+
+def _require_not_paused(collection: tk.Collection) -> None:
     if collection.paused():
         raise Conflict("the organiser has paused this event's tickets: no transfers until it resumes",
                        code="enforced_pause")

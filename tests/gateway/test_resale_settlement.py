@@ -60,6 +60,10 @@ def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, i
     listing = _list(client, alice, first, 1)
     own = _buy(client, alice, listing["id"])
     assert own.status_code == 409 and own.json()["error"] == "own_listing"
+    collection.pause(sender=organiser)  # a paused collection moves nothing: refused before recording
+    paused = _buy(client, bob, listing["id"])
+    assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause"
+    collection.unpause(sender=organiser)
     assert _buy(client, bob, str(uuid.uuid4())).json()["error"] == "listing_not_found"
     no_key = client.post(f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}, headers=bob["headers"])
     assert no_key.status_code == 422 and no_key.json()["error"] == "idempotency_key_required"
