@@ -427,6 +427,33 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
                       collection_existed=existed)
 
 
+def differences(spec: EventSpec, collection: Collection) -> list[str]:
+    """Where the deployed collection differs from the event file (a redeploy changes nothing on chain)."""
+    event, tiers = spec.to_configs()
+    info = collection.event_info()
+    found = []
+    for field, mine, theirs in (("event.start", event.start_time, info["start_time"]),
+                                ("event.transfer_lock", event.transfer_lock_time, info["transfer_lock_time"]),
+                                ("event.resale_cap_percent", event.resale_cap_bps, info["resale_cap_bps"]),
+                                ("event.gifts_allowed", event.gifts_allowed, info["gifts_allowed"])):
+        if mine != theirs:
+            found.append(f"{field} is {mine} in the file but {theirs} on chain")
+    chain_tiers = collection.tiers()
+    for i, tier in enumerate(tiers):
+        if i >= len(chain_tiers):
+            found.append(f"tiers[{i}] ({tier.name!r}) is not on chain")
+            continue
+        theirs = chain_tiers[i]
+        for field in ("name", "face_value", "supply", "max_per_wallet", "sale_start", "sale_end"):
+            if getattr(tier, field) != getattr(theirs, field):
+                found.append(f"tiers[{i}].{field} is {getattr(tier, field)} in the file but "
+                             f"{getattr(theirs, field)} on chain")
+    if found:
+        found = [f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
+                 f"{'; '.join(found)}"]
+    return found
+
+
 def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, factory: str | None = None,
                       badge: bool = True, record: str | Path | None = None) -> Deployment:
     """`deploy_event` for an event file, with its deployment record (ticketkit.deployments).
@@ -453,6 +480,8 @@ def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, f
                                                    event=spec.event.name))
 
     done = deploy_event(chain, spec, sender, factory=factory, badge=badge, on_platform=remember)
+    if done.collection_existed:
+        notes += differences(spec, done.collection)
     save_record(where, chain, DeploymentRecord(done.platform.address, done.collection.address,
                                                done.badge.address if done.badge else None, sender.address,
                                                spec.event.name))

@@ -317,3 +317,13 @@ def test_errors_say_what_is_wrong_and_the_command_that_fixes_it(cli, make_event,
     assert event.paused()
     cli("pause", event.address, "--resume")
     assert not event.paused()
+
+
+def test_deploy_rerun_of_an_edited_file_says_what_differs(cli, tmp_path):
+    event_file = tmp_path / "event.toml"
+    event_file.write_text((EXAMPLES / "event.toml").read_text())
+    cli("deploy", event_file)
+    event_file.write_text((EXAMPLES / "event.toml").read_text().replace("supply = 120", "supply = 150"))
+    again = cli("deploy", event_file)
+    assert "already deployed" in again.stdout
+    assert "tiers[1].supply is 150 in the file but 120 on chain" in again.stderr
