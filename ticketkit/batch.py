@@ -36,7 +36,7 @@ from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
 
-__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "plan_by_tier", "job_id",
+__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "job_id",
            "mint_recipients", "refund_all", "Progress", "MintPlan"]
 
 Progress = Callable[[int, int], None]
@@ -187,15 +187,7 @@ def read_recipients(path: str | Path, *, tier_names: Sequence[str] | None = None
         raise InvalidInput("the CSV is not UTF-8 text", where=str(path)) from None
 
 
-# ---------------------------------------------------------------- the plan and what is done
-
-
-def plan_by_tier(rows: Sequence[Recipient]) -> dict[int, list[str]]:
-    """Each tier's recipients in order, one entry per ticket: row i gets the next tickets of its tier."""
-    plan: dict[int, list[str]] = {}
-    for row in rows:
-        plan.setdefault(row.tier_id, []).extend([row.address] * row.quantity)
-    return plan
+# ---------------------------------------------------------------- the job marker (the plan itself: mint_plan.py)
 
 
 def _address_bytes(address: str) -> bytes:
