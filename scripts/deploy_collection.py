@@ -35,13 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         chain = _common.connect(args)
         for warning in settings_warnings(spec, now=chain.timestamp()):
             print(f"warning: {warning}", file=sys.stderr)
-        done = deploy_event_file(chain, path, _common.signer(args), factory=args.factory, badge=not args.no_badge,
-                                 record=args.record)
+        done = deploy_event_file(chain, path, _common.signer(args), factory=args.factory,
+                                 badge=not args.no_badge, record=args.record)
         for note in done.notes:
             print(f"note: {note}", file=sys.stderr)
         if done.platform_deployed or done.factory_from_record:
-            print(f"platform factory {done.platform.address} ({'deployed' if done.platform_deployed else 'recorded'}"
-                  f" in {done.record})")
+            how = "deployed" if done.platform_deployed else "recorded"
+            print(f"platform factory {done.platform.address} ({how} in {done.record})")
         if done.badge is not None:
             print(f"badge {done.badge.address}")
         state = "already deployed" if done.collection_existed else "deployed"

@@ -117,7 +117,8 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
             missing = [c for c in ("address", "tier") if c not in header]
             if missing and len(header) == 1 and ";" in header[0]:
                 raise InvalidInput("the file is separated by semicolons (a spreadsheet's export in some "
-                                   "locales): save it as CSV with commas, e.g. address,tier,quantity", where=where)
+                                   "locales): save it as CSV with commas, e.g. address,tier,quantity",
+                                   where=where)
             if missing:
                 raise InvalidInput(f"the header needs columns address and tier (missing: {', '.join(missing)})",
                                    where=where)
@@ -149,7 +150,8 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
     return rows
 
 
-def _parse_row(cells: list[str], header: list[str], tier_names: Sequence[str] | None, where: str) -> Recipient:
+def _parse_row(cells: list[str], header: list[str], tier_names: Sequence[str] | None,
+               where: str) -> Recipient:
     if len(cells) > len(header):
         hint = " (a comma inside a number? write quantities without separators)" if len(header) >= 3 else ""
         raise InvalidInput(f"{len(cells)} cells, but the header has {len(header)} columns{hint}", where=where)
@@ -187,7 +189,7 @@ def read_recipients(path: str | Path, *, tier_names: Sequence[str] | None = None
         raise InvalidInput("the CSV is not UTF-8 text", where=str(path)) from None
 
 
-# ---------------------------------------------------------------- the job marker (the plan itself: mint_plan.py)
+# ---------------------------------------------------------------- the job marker (the plan: mint_plan.py)
 
 
 def _address_bytes(address: str) -> bytes:

@@ -328,7 +328,8 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
 
 
 class StopSignal(SystemExit):
-    """A stop signal (SIGTERM, SIGHUP) ended the process: raised so `local_chain` stops anvil on the way out."""
+    """A stop signal (SIGTERM, SIGHUP) ended the process: raised so `local_chain` stops anvil on the way
+    out."""
 
 
 def _end_on_stop_signals() -> dict[int, Any]:

@@ -275,8 +275,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
         .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
         sales.append(ResaleSale(id=sale_id, channel="gateway", sold_at=_utc(created), token_id=token_id,
-                                tier_id=tier_id, price_wei=price, cap_wei=cap, ratio=_ratio(int(price), int(cap)),
-                                royalty_wei=royalty))
+                                tier_id=tier_id, price_wei=price, cap_wei=cap,
+                                ratio=_ratio(int(price), int(cap)), royalty_wei=royalty))
     on_chain = session.exec(select(ChainEvent.id, ChainEvent.block_number, ChainEvent.token_id, ChainEvent.price_wei)
                             .where(ChainEvent.chain_id == event.chain_id,
                                    ChainEvent.contract == event.collection_address,
@@ -291,7 +291,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
     sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id))
     ratios = [s.ratio for s in sales if s.ratio is not None]
     return ResaleSection(sold=len(sales), volume_wei=str(sum(int(s.price_wei) for s in sales)),
-                         royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales if s.channel == "gateway")),
+                         royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales
+                                             if s.channel == "gateway")),
                          max_ratio=max(ratios) if ratios else None, sales=sales)
 
 

@@ -14,7 +14,8 @@ from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ti
 from ..runtime import Runtime
 from . import recovery
 from .fans import custodial_account
-from .tickets import AfterSend, _collection, _drop, _replay, _request_hash, _require_not_paused, _send_recorded
+from .tickets import (AfterSend, _collection, _drop, _replay, _request_hash, _require_not_paused,
+                      _send_recorded)
 
 
 def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[ResaleListing, Ticket]]:

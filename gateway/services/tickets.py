@@ -213,10 +213,11 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
 
 
 def _require_gifts(collection: tk.Collection) -> None:
-    """The collection's gift policy and pause, read before anything is recorded (the contract checks them too)."""
+    """The collection's gift policy and pause, read before anything is recorded (the contract checks them
+    too)."""
     if not collection.event_info()["gifts_allowed"]:
-        raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by resale",
-                       code="gifts_not_allowed")
+        raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by "
+                       "resale", code="gifts_not_allowed")
     _require_not_paused(collection)
 
 
