@@ -261,6 +261,7 @@ def to_html(report: EventReport) -> str:
     ratio = report.resale.max_ratio
     tiles = [("tickets sold", report.sales.total), ("checked in", report.checkins.total),
              ("resales", report.resale.sold), ("resale volume", f"{wei_to_eth(report.resale.volume_wei)} ETH"),
+             ("royalty owed (gateway)", f"{wei_to_eth(report.resale.royalty_wei)} ETH"),
              ("max price / cap", "–" if ratio is None else f"{ratio:.1%}"),
              ("badges issued", report.badges.issued), ("badges revoked", report.badges.revoked)]
     indexed = ("not indexed yet: on-chain purchases, check-ins and badges are missing"

@@ -238,6 +238,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     resale_svg = _svg(html, "resale-chart")
     assert len(_marks(resale_svg, "circle", "point")) == 2 and len(_marks(resale_svg, "line", "cap")) == 1
     assert "North door" in html and "0.424 ETH" in html and "90.0%" in html
+    assert "royalty owed (gateway)" in html and "0.0187 ETH" in html
 
 
 def test_the_report_is_the_organisers_own(client, org, gw_event, new_fan, issue):
