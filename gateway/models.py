@@ -423,6 +423,10 @@ class ResaleSettlement(SQLModel, table=True):
     seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     buyer_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     price_wei: str = Field(max_length=80)
+    # What the organiser is owed on this resale: ERC-2981 royaltyInfo(token, price), read when the sale was
+    # recorded (the price is paid off chain, so the contract cannot pay it). None: recorded before 0012.
+    royalty_wei: str | None = Field(default=None, max_length=80)
+    royalty_receiver: str | None = Field(default=None, max_length=42)
     payment_reference: str = Field(max_length=200)
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
@@ -439,6 +443,8 @@ class SettlementPublic(SQLModel):
     ticket_id: uuid.UUID
     buyer_fan: uuid.UUID
     price_wei: str
+    royalty_wei: str | None = None  # owed to `royalty_receiver` (the organiser) out of the price
+    royalty_receiver: str | None = None
     payment_reference: str
     status: str
     tx_hash: str | None

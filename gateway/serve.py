@@ -37,7 +37,7 @@ def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
     badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)
     return platform.create_collection(
         tk.EventConfig("Sample gig", "GIG", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                       resale_cap_bps=11_000, royalty_bps=500),
+                       resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
         [tk.TierConfig("General", face_value=ETH // 20, supply=500, sale_start=now, sale_end=now + 20 * 86400,
                        max_per_wallet=4),
          tk.TierConfig("VIP", face_value=ETH // 5, supply=50, sale_start=now, sale_end=now + 20 * 86400)],

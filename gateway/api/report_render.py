@@ -60,7 +60,9 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
     for sale in report.resale.sales:
         values = {"channel": sale.channel, "token_id": sale.token_id, "tier_id": sale.tier_id,
                   "price_wei": sale.price_wei, "price_eth": wei_to_eth(sale.price_wei), "cap_wei": sale.cap_wei,
-                  "cap_eth": None if sale.cap_wei is None else wei_to_eth(sale.cap_wei), "ratio": sale.ratio}
+                  "cap_eth": None if sale.cap_wei is None else wei_to_eth(sale.cap_wei), "ratio": sale.ratio,
+                  "royalty_wei": sale.royalty_wei,
+                  "royalty_eth": None if sale.royalty_wei is None else wei_to_eth(sale.royalty_wei)}
         for metric, value in values.items():
             add("resale", metric, value, bucket=when(sale.sold_at), key=str(sale.id), label=f"token {sale.token_id}")
     summary = {"tickets_sold": report.sales.total, "sold_gateway": report.sales.gateway,
@@ -68,6 +70,8 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
                "checkins_through_gates": report.checkins.through_gates, "checkins_on_chain": report.checkins.on_chain,
                "resale_sold": report.resale.sold, "resale_volume_wei": report.resale.volume_wei,
                "resale_volume_eth": wei_to_eth(report.resale.volume_wei), "resale_max_ratio": report.resale.max_ratio,
+               "resale_royalty_owed_wei": report.resale.royalty_wei,
+               "resale_royalty_owed_eth": wei_to_eth(report.resale.royalty_wei),
                "badges_issued": report.badges.issued, "badges_revoked": report.badges.revoked,
                "badges_held": report.badges.held}
     for metric, value in summary.items():
@@ -257,6 +261,7 @@ def to_html(report: EventReport) -> str:
     ratio = report.resale.max_ratio
     tiles = [("tickets sold", report.sales.total), ("checked in", report.checkins.total),
              ("resales", report.resale.sold), ("resale volume", f"{wei_to_eth(report.resale.volume_wei)} ETH"),
+             ("royalty owed (gateway)", f"{wei_to_eth(report.resale.royalty_wei)} ETH"),
              ("max price / cap", "–" if ratio is None else f"{ratio:.1%}"),
              ("badges issued", report.badges.issued), ("badges revoked", report.badges.revoked)]
     indexed = ("not indexed yet: on-chain purchases, check-ins and badges are missing"

@@ -13,8 +13,10 @@ Sources, one per figure:
   moment the holder passed the gate; for offline scans that is the gate's clock, not the later sync.
   Plus on-chain check-ins (the indexer's `checkins`) of tickets no gate admitted, as the series
   `on_chain`, timed by their block's timestamp (read from the node; `minute` is None if it cannot be).
-- **Resale**: gateway settlements (`done`) with the listing's price and cap; and resales bought on chain
-  (`ResaleBought` in `chain_events`), whose cap is not on record here (`cap_wei` None).
+- **Resale**: gateway settlements (`done`) with the listing's price and cap and the royalty owed to the
+  organiser (ERC-2981 on the declared price, recorded with the settlement; the buyer pays off chain, so
+  the organiser collects it off chain); and resales bought on chain (`ResaleBought` in `chain_events`),
+  whose cap and royalty are not on record here (None: the contract paid that royalty itself).
 - **Badges**: the indexer's `badges` of the event, issued and revoked.
 
 Buckets are computed in Python from UTC datetimes, so SQLite and PostgreSQL give the same answer.
@@ -109,11 +111,13 @@ class ResaleSale(SQLModel):
     price_wei: str
     cap_wei: str | None  # None: not on record (on-chain resales)
     ratio: float | None  # price / cap
+    royalty_wei: str | None = None  # owed to the organiser (gateway); None: not on record (paid on chain)
 
 
 class ResaleSection(SQLModel):
     sold: int
     volume_wei: str
+    royalty_wei: str = "0"  # owed to the organiser on the gateway's resales (off chain)
     max_ratio: float | None  # over the sales with a known, non-zero cap
     sales: list[ResaleSale]  # by time sold
 
@@ -265,13 +269,14 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
     sales: list[ResaleSale] = []
     settled = session.exec(
         select(ResaleSettlement.id, ResaleSettlement.created_at, ResaleSettlement.price_wei, ResaleListing.cap_wei,
-               Ticket.token_id, Ticket.tier_id)
+               Ticket.token_id, Ticket.tier_id, ResaleSettlement.royalty_wei)
         .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
         .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
         .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")).all()
-    for sale_id, created, price, cap, token_id, tier_id in settled:
+    for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
         sales.append(ResaleSale(id=sale_id, channel="gateway", sold_at=_utc(created), token_id=token_id,
-                                tier_id=tier_id, price_wei=price, cap_wei=cap, ratio=_ratio(int(price), int(cap))))
+                                tier_id=tier_id, price_wei=price, cap_wei=cap,
+                                ratio=_ratio(int(price), int(cap)), royalty_wei=royalty))
     on_chain = session.exec(select(ChainEvent.id, ChainEvent.block_number, ChainEvent.token_id, ChainEvent.price_wei)
                             .where(ChainEvent.chain_id == event.chain_id,
                                    ChainEvent.contract == event.collection_address,
@@ -286,6 +291,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
     sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id))
     ratios = [s.ratio for s in sales if s.ratio is not None]
     return ResaleSection(sold=len(sales), volume_wei=str(sum(int(s.price_wei) for s in sales)),
+                         royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales
+                                             if s.channel == "gateway")),
                          max_ratio=max(ratios) if ratios else None, sales=sales)
 
 

@@ -214,6 +214,7 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     if recipient.id == fan.id:
         raise Unprocessable("a ticket cannot be gifted to its holder", code="same_fan")
     runtime.operator()  # no operator key: refuse before recording anything
+    _require_gifts(_collection(runtime, ticket))
     transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
                         idempotency_key=idempotency_key, request_hash=request_hash)
     if (done := _record(session, transfer, lookup, request_hash)) is not None:
@@ -230,6 +231,21 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     call = collection.contract.functions.gatewayTransfer(ticket.token_id, recipient.address, 0, deadline, signature)
     _send_recorded(session, runtime, transfer, call, _after_send)
     return recovery.complete_gift(session, transfer)
+
+
+def _require_gifts(collection: tk.Collection) -> None:
+    """The collection's gift policy and pause, read before anything is recorded (the contract checks them
+    too)."""
+    if not collection.event_info()["gifts_allowed"]:
+        raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by "
+                       "resale", code="gifts_not_allowed")
+    _require_not_paused(collection)
+
+
+def _require_not_paused(collection: tk.Collection) -> None:
+    if collection.paused():
+        raise Conflict("the organiser has paused this event's tickets: no transfers until it resumes",
+                       code="enforced_pause")
 
 
 # ---- resale listing (off chain, checked against the contract's own rules)

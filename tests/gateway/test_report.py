@@ -172,15 +172,16 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     by_id = {s["id"]: s for s in resale["sales"]}
     assert by_id[sale0["id"]] | {"sold_at": None} == {
         "id": sale0["id"], "channel": "gateway", "sold_at": None, "token_id": a0["token_id"], "tier_id": 0,
-        "price_wei": str(price0), "cap_wei": str(cap0), "ratio": 0.9}
+        "price_wei": str(price0), "cap_wei": str(cap0), "ratio": 0.9, "royalty_wei": str(price0 * 500 // 10_000)}
     assert by_id[sale1["id"]] | {"sold_at": None} == {
         "id": sale1["id"], "channel": "gateway", "sold_at": None, "token_id": b0["token_id"], "tier_id": 1,
-        "price_wei": str(price1), "cap_wei": str(cap1), "ratio": 0.5}
+        "price_wei": str(price1), "cap_wei": str(cap1), "ratio": 0.5, "royalty_wei": str(price1 * 500 // 10_000)}
+    assert resale["royalty_wei"] == str((price0 + price1) * 500 // 10_000)  # owed on the gateway's resales
     [on_chain_sale] = [s for s in resale["sales"] if s["channel"] == "on_chain"]
     resold_at = datetime.fromtimestamp(chain.w3.eth.get_block(resold["blockNumber"])["timestamp"], timezone.utc)
     assert on_chain_sale | {"id": None} == {"id": None, "channel": "on_chain", "sold_at": iso(resold_at),
                                             "token_id": bought[0], "tier_id": 0, "price_wei": str(chain_price),
-                                            "cap_wei": None, "ratio": None}
+                                            "cap_wei": None, "ratio": None, "royalty_wei": None}
     assert report["badges"] == {"issued": 2, "revoked": 1, "held": 1}
 
     # a fixed bucket: one day
@@ -211,7 +212,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     assert {sale_id: {k: v for k, v in s.items() if not k.endswith("_eth")} for sale_id, s in csv_sales.items()} == {
         s["id"]: {"sold_at": when(s["sold_at"]), "channel": s["channel"], "token_id": str(s["token_id"]),
                   "tier_id": str(s["tier_id"]), "price_wei": s["price_wei"], "cap_wei": s["cap_wei"] or "",
-                  "ratio": "" if s["ratio"] is None else str(s["ratio"])}
+                  "ratio": "" if s["ratio"] is None else str(s["ratio"]), "royalty_wei": s["royalty_wei"] or ""}
         for s in resale["sales"]}
     assert (csv_sales[sale0["id"]]["price_eth"], csv_sales[sale0["id"]]["cap_eth"]) == ("0.099", "0.11")
     assert [(s["price_eth"], s["cap_eth"]) for s in csv_sales.values() if s["channel"] == "on_chain"] == [("0.05", "")]
@@ -219,6 +220,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     assert summary["tickets_sold"] == "6" and summary["checkins"] == "5" and summary["resale_sold"] == "3"
     assert summary["resale_volume_wei"] == resale["volume_wei"] and summary["resale_max_ratio"] == "0.9"
     assert summary["resale_volume_eth"] == "0.424"  # 0.099 + 0.275 + 0.05
+    assert summary["resale_royalty_owed_wei"] == resale["royalty_wei"] and summary["resale_royalty_owed_eth"] == "0.0187"
     assert (summary["badges_issued"], summary["badges_revoked"], summary["badges_held"]) == ("2", "1", "1")
 
     # ---- HTML: one chart per figure, a bar per (bucket, tier) and per (minute, gate), a point per capped sale
@@ -236,6 +238,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     resale_svg = _svg(html, "resale-chart")
     assert len(_marks(resale_svg, "circle", "point")) == 2 and len(_marks(resale_svg, "line", "cap")) == 1
     assert "North door" in html and "0.424 ETH" in html and "90.0%" in html
+    assert "royalty owed (gateway)" in html and "0.0187 ETH" in html
 
 
 def test_the_report_is_the_organisers_own(client, org, gw_event, new_fan, issue):
@@ -270,7 +273,7 @@ def test_an_empty_report_and_hostile_names(app, client, org, gw_event, new_fan, 
     assert empty["sales"]["rows"] == [] and empty["sales"]["total"] == 0 and empty["sales"]["bucket"] == "hour"
     assert [t["total"] for t in empty["sales"]["tiers"]] == [0, 0] and empty["indexed_to_block"] is None
     assert empty["checkins"] == {"rows": [], "gates": [], "through_gates": 0, "on_chain": 0, "total": 0}
-    assert empty["resale"] == {"sold": 0, "volume_wei": "0", "max_ratio": None, "sales": []}
+    assert empty["resale"] == {"sold": 0, "volume_wei": "0", "royalty_wei": "0", "max_ratio": None, "sales": []}
     assert empty["badges"] == {"issued": 0, "revoked": 0, "held": 0}
     html = client.get(f"/events/{gw_event['id']}/report.html", headers=org["headers"]).text
     assert html.count("<svg") == 3 and 'class="bar"' not in html and 'class="point"' not in html
