@@ -120,6 +120,13 @@ class _Handle:
     def role(self, role: str) -> bytes:
         return b"\0" * 32 if role in ("DEFAULT_ADMIN_ROLE", "admin") else keccak(text=role)
 
+    def token_uri(self, token_id: int) -> str:
+        return self.call("tokenURI", token_id)
+
+    def set_base_uri(self, base_uri: str, *, sender: LocalAccount) -> TxReceipt:
+        """Points every token URI at `base_uri` + id (admin); emits ERC-4906 `BatchMetadataUpdate`."""
+        return self._send("setBaseURI", base_uri, sender=sender)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address})"
 
