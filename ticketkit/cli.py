@@ -167,6 +167,10 @@ def deploy(
     factory: Annotated[str | None, typer.Option(envvar="TICKETKIT_FACTORY",
                                                 help="An existing platform factory (else deploy one).")] = None,
     badge: Annotated[bool, typer.Option(help="Give attendees soulbound attendance badges.")] = True,
+    gateway_url: Annotated[str | None, typer.Option(
+        envvar="TICKETKIT_GATEWAY_URL",
+        help="The gateway's public URL (GATEWAY_PUBLIC_URL): token URIs point at its metadata, "
+             "replacing the file's base_uri.")] = None,
 ) -> None:
     """Deploy an event's collection (idempotent: the event name is the salt)."""
     spec = load_event_file(event_toml)
@@ -174,7 +178,7 @@ def deploy(
     signer = _signer(key_env, keystore)
     if factory:
         factory = _address(factory, "--factory")
-    done = deploy_event(node, spec, signer, factory=factory, badge=badge)
+    done = deploy_event(node, spec, signer, factory=factory, badge=badge, gateway_url=gateway_url)
     if done.platform_deployed:
         out.print(f"platform factory {done.platform.address}  (pass --factory {done.platform.address} next time)")
     if done.badge is not None:

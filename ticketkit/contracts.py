@@ -92,6 +92,18 @@ def salt_bytes(label: str | bytes) -> bytes:
     return label if isinstance(label, bytes) and len(label) == 32 else keccak(text=str(label))
 
 
+def metadata_base_uri(gateway_url: str, chain_id: int, contract: str) -> str:
+    """The base URI under which a ticketkit gateway at `gateway_url` serves a contract's token metadata:
+    `{gateway_url}/metadata/{chain_id}/{contract}/` (a token's URI is this plus its id)."""
+    url = gateway_url.rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        from .errors import InvalidInput
+
+        raise InvalidInput(f"the gateway URL {gateway_url!r} must start with https:// (or http:// for a local test)",
+                           where="gateway_url")
+    return f"{url}/metadata/{chain_id}/{to_checksum_address(contract)}/"
+
+
 class _Handle:
     NAME = ""
 

@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ from pydantic import (
 )
 
 from .chain import Chain
-from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform
+from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform, metadata_base_uri
 from .errors import InvalidInput
 
 __all__ = ["deploy_event", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
@@ -337,11 +338,14 @@ class Deployment:
 
 
 def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory: str | None = None,
-                 badge: bool = True) -> Deployment:
+                 badge: bool = True, gateway_url: str | None = None) -> Deployment:
     """Create the event's collection (idempotent: the salt is the event name) and its presales.
 
     Without `factory` a new platform is deployed first. With `badge`, the organiser's attendance
     badge (one per organiser and factory, salt BADGE_SALT) is created or found and attached.
+    With `gateway_url` (the gateway's public URL), the collection's and the badge's token URIs point at
+    the gateway's metadata (`metadata_base_uri`, instead of the file's `base_uri`); a collection or badge
+    that already exists is re-pointed with `setBaseURI` (which tells wallets to refresh).
     """
     event_config, tier_configs = spec.to_configs()
     if any(t.presale and t.presale.min_events for t in spec.tiers) and not badge:
@@ -353,12 +357,24 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         platform = Platform(chain, address)
     else:
         platform = deploy_platform(chain, sender)
-    the_badge = (platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, sender=sender)
-                 if badge else None)
+    the_badge = None
+    if badge:
+        badge_address = platform.predict_badge(sender.address, BADGE_SALT)
+        badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
+        badge_existed = bool(chain.w3.eth.get_code(badge_address))
+        the_badge = platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri,
+                                          sender=sender)
+        if gateway_url and badge_existed:
+            the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
     existed = bool(chain.w3.eth.get_code(predicted))
+    if gateway_url:
+        event_config = dataclasses.replace(event_config,
+                                           base_uri=metadata_base_uri(gateway_url, chain.chain_id, predicted))
     collection = platform.create_collection(event_config, tier_configs, salt=spec.event.name, badge=the_badge,
                                             sender=sender)
+    if gateway_url and existed:
+        collection.set_base_uri(event_config.base_uri, sender=sender)
     for tier_id, tier in enumerate(spec.tiers):
         if tier.presale is None:
             continue

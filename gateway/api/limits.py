@@ -83,8 +83,10 @@ def _has_nul(value: object) -> bool:
 
 
 async def refuse_nul_characters(request: Request) -> None:
-    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one."""
-    body = await request.body()  # cached: the route reads the same bytes
+    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one.
+    An image body (organiser art, `image/*`) is binary, kept as bytes, and not looked at."""
+    binary = request.headers.get("content-type", "").lower().startswith("image/")
+    body = b"" if binary else await request.body()  # cached: the route reads the same bytes
     texts = (*request.path_params.values(), *(f"{k}{v}" for k, v in request.query_params.multi_items()))
     nul = b"\x00" in body or any("\x00" in text for text in texts)
     if not nul and b"\\u0000" in body:  # a JSON escape: look at the decoded strings
