@@ -52,6 +52,8 @@ function table(container, caption, head, rows, numeric = []) {
 }
 
 // ---- charts
+const TIME = uPlot.fmtDate("{HH}:{mm}");
+const DAY_TIME = uPlot.fmtDate("{D} {MMM} {HH}:{mm}");
 // Per-minute (or per-bucket) counts of several series, drawn as stacked bars: series i is drawn at the sum of
 // series i..n, largest first, so each shows as its own band; the legend shows each series' own count.
 function stacked(times, names, values) {
@@ -72,14 +74,17 @@ function draw(id, {title, tz, times, names, values, yLabel, step, points = false
   const signature = JSON.stringify([names, tz, capLine]);
   const width = Math.max(280, box.clientWidth || 600);
   const height = width < 600 ? 220 : 280;
+  // The x range from the data itself, half a step either side (uPlot widens a single point by a day of
+  // milliseconds, which is 1,000 days of our seconds).
+  const span = [times[0] - step, times[times.length - 1] + step];
   if (charts[id] && charts[id].signature === signature) {
-    charts[id].raw = raw;
+    Object.assign(charts[id], {raw, span});
     charts[id].plot.setData(data);
     return;
   }
   if (charts[id]) charts[id].plot.destroy();
   box.replaceChildren();
-  const entry = {signature, raw};
+  const entry = {signature, raw, span};
   const bars = uPlot.paths.bars({size: [0.8, 40], align: 0});
   const series = [{label: `Time (${tz})`, value: (u, v) => (v == null ? "" : uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}")(uPlot.tzDate(new Date(v * 1e3), tz)))}];
   names.forEach((name, i) => series.push(points
@@ -91,10 +96,16 @@ function draw(id, {title, tz, times, names, values, yLabel, step, points = false
   const opts = {
     width, height, title: undefined,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), tz),
-    scales: {x: {time: true, range: (u, min, max) => [min - step, max + step]},
+    scales: {x: {time: true, range: () => entry.span},
              y: {range: (u, min, max) => [0, Math.max(points ? 110 : 1, max * 1.1)]}},
     axes: [
-      {label: `Time (${tz})`, labelSize: 24, font: "14px system-ui", labelFont: "bold 14px system-ui", stroke: "#333"},
+      {label: `Time (${tz})`, labelSize: 24, font: "14px system-ui", labelFont: "bold 14px system-ui", stroke: "#333",
+       incrs: [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000],
+       values: (u, splits) => {
+         const wide = u.scales.x.max - u.scales.x.min > 86400;
+         const format = wide ? DAY_TIME : TIME;
+         return splits.map((v) => format(uPlot.tzDate(new Date(v * 1e3), tz)));
+       }},
       {label: yLabel, labelSize: 28, font: "14px system-ui", labelFont: "bold 14px system-ui", stroke: "#333",
        values: (u, splits) => splits.map((v) => (points ? v + "%" : Number.isInteger(v) ? String(v) : "")),
        incrs: points ? [10, 20, 25, 50, 100] : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]},
