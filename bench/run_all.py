@@ -113,6 +113,10 @@ def _from_gate(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _from_metadata(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if _is_number(value)}
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("gas", "bench.gas_report", "gas.json", _from_gas),
     Stage("baselines", "bench.baselines", "baselines.json", _from_baselines),
@@ -120,6 +124,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("indexer", "bench.indexer", "indexer.json", _from_indexer),
     Stage("collection", "bench.collection_10k", "collection_10k.json", _from_collection),
     Stage("gate", "bench.gate_load", "gate.json", _from_gate),
+    Stage("metadata", "bench.metadata", "metadata.json", _from_metadata),
 )
 
 
@@ -155,6 +160,8 @@ GOALS: tuple[Goal, ...] = (
     Goal("indexer.events_per_s", ">=", 5_000, "indexer on SQLite"),
     Goal("indexer.events_per_s_pg", ">=", 5_000, "indexer on PostgreSQL"),
     Goal("e2e.collection_10k_s", "<=", 10, "deploy + mint a 10,000-ticket collection through the library"),
+    Goal("metadata.json_cached_rps", ">=", 500, "token metadata JSON, one gateway worker, per-process cache on"),
+    Goal("report.build_ms", "<=", 1_000, "the organiser report of a 10,000-ticket event (the dashboard polls every 5 s)"),
 )
 
 # Published figures from /work/shared/anchors.md: (our key, op, their figure, what it is).
@@ -210,6 +217,11 @@ DESCRIPTIONS: dict[str, str] = {
     "e2e.collection_10k_s": "createCollection + mint_recipients of 10,000 distinct holders on anvil, wall time",
     "e2e.collection_10k_mint_s": "the mint_recipients part",
     "gate.sched_autogroup": "kernel.sched_autogroup_enabled during the gate stage (turned off for it; bench/gate_load.py says why)",
+    "metadata.json_cached_rps": "GET /metadata/... JSON, 200 tokens round-robin, wrk 8 connections, 1 worker, cache 5 s",
+    "metadata.json_uncached_rps": "the same with metadata_cache_seconds 0: every request reads the chain and the database",
+    "metadata.revalidate_304_rps": "the same with If-None-Match: 304 answers (cache on)",
+    "metadata.svg_cached_rps": "GET .../image.svg, cache on",
+    "report.build_ms": "event_report JSON of report.tickets tickets + as many admissions + a tenth as many refusals, SQLite, median of 5",
     "machine.loadavg_1m_start": "1-minute load average when the run started (the machine has machine.cores cores)",
     "machine.loadavg_1m_end": "1-minute load average when the last stage ended",
 }

@@ -7,16 +7,20 @@ ticket, a revoked badge: 404), the event's name, tiers, details and art from the
 leaves: no fan contact, no account, no holder address (a badge's id contains its holder's address, as on chain;
 the metadata does not repeat it).
 
-Wallets fetch metadata at volume: the chain's answer is kept for `cache_seconds` per token (and an event's
-start time for a minute) in this process, and the routes answer with an ETag and `Cache-Control: public`.
+Wallets fetch metadata at volume: each rendered document (JSON or SVG, with its ETag) is kept for
+`cache_seconds` in this process — a hit reads neither the chain nor the database — and an event's start time
+for a minute; the routes answer with the ETag and `Cache-Control: public`. So an organiser's change of details
+or art, or a check-in, shows within `cache_seconds` (5 by default).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
@@ -92,7 +96,45 @@ class _TTLCache:
 
 _tokens = _TTLCache()
 _events = _TTLCache()
+_documents = _TTLCache()
 EVENT_FACTS_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Document:
+    """A rendered metadata document, or the refusal it got (cached alike)."""
+
+    body: bytes
+    media_type: str
+    etag: str
+    error: NotFound | None = None
+
+
+def token_document(*, session: Session, chain: Callable[[], tk.Chain], chain_id: int, contract: str,
+                   token_id: int, base_url: str, kind: Literal["json", "svg"], cache_seconds: float) -> Document:
+    """The token's metadata JSON or SVG art, from this process's cache when it is younger than `cache_seconds`
+    (NotFound `token_not_found` is cached too, so unknown ids do not each cost a chain read)."""
+
+    def build() -> Document:
+        try:
+            view = token_view(session=session, chain=chain(), chain_id=chain_id, contract=contract,
+                              token_id=token_id, cache_seconds=0)
+        except NotFound as error:
+            return Document(b"", "", "", error)
+        if kind == "svg":
+            body, media = token_svg(view).encode(), "image/svg+xml"
+        else:
+            image = (f"{base_url}/art/{view.art[0]}" if view.art
+                     else f"{base_url}/metadata/{view.chain_id}/{view.contract}/{view.token_id}/image.svg")
+            body = json.dumps(metadata_json(view, image_url=image), ensure_ascii=False,
+                              separators=(",", ":")).encode()
+            media = "application/json"
+        return Document(body, media, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+    document = _documents.get((chain_id, contract.lower(), token_id, kind, base_url), cache_seconds, build)
+    if document.error is not None:
+        raise document.error
+    return document
 
 
 def _missing(kind: str, token_id: int) -> NotFound:

@@ -9,7 +9,6 @@ never changes, so it is cached for good.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Annotated, Literal
 
@@ -34,8 +33,8 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _cached(request: Request, body: bytes, media_type: str, *, max_age: int, immutable: bool = False,
-            extra: dict[str, str] | None = None) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            extra: dict[str, str] | None = None, etag: str | None = None) -> Response:
+    etag = etag or '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = PUBLIC | (extra or {}) | {
         "ETag": etag, "Cache-Control": f"public, max-age={max_age}" + (", immutable" if immutable else "")}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -47,9 +46,14 @@ def _base_url(request: Request, runtime: RuntimeDep) -> str:
     return runtime.settings.public_url or str(request.base_url).rstrip("/")
 
 
-def _view(session: SessionDep, runtime: RuntimeDep, chain_id: int, contract: str, token_id: int) -> service.TokenView:
-    return service.token_view(session=session, chain=runtime.chain(), chain_id=chain_id, contract=contract,
-                              token_id=token_id, cache_seconds=runtime.settings.metadata_cache_seconds)
+def _document(request: Request, session: SessionDep, runtime: RuntimeDep, chain_id: int, contract: str,
+              token_id: int, kind: Literal["json", "svg"]) -> Response:
+    document = service.token_document(session=session, chain=runtime.chain, chain_id=chain_id, contract=contract,
+                                      token_id=token_id, base_url=_base_url(request, runtime), kind=kind,
+                                      cache_seconds=runtime.settings.metadata_cache_seconds)
+    extra = {"Content-Security-Policy": SVG_CSP} if kind == "svg" else None
+    return _cached(request, document.body, document.media_type, max_age=METADATA_MAX_AGE, etag=document.etag,
+                   extra=extra)
 
 
 @router.get("/metadata/{chain_id}/{contract}/{token_id}", response_class=Response,
@@ -57,12 +61,7 @@ def _view(session: SessionDep, runtime: RuntimeDep, chain_id: int, contract: str
 def token_metadata(chain_id: ChainId, contract: Contract, token_id: TokenId, request: Request, session: SessionDep,
                    runtime: RuntimeDep) -> Response:
     """A ticket's or badge's metadata (404 `token_not_found`: never minted, refunded, burned or revoked)."""
-    view = _view(session, runtime, chain_id, contract, token_id)
-    base = _base_url(request, runtime)
-    image = (f"{base}/art/{view.art[0]}" if view.art
-             else f"{base}/metadata/{view.chain_id}/{view.contract}/{view.token_id}/image.svg")
-    body = json.dumps(service.metadata_json(view, image_url=image), ensure_ascii=False, separators=(",", ":"))
-    return _cached(request, body.encode(), "application/json", max_age=METADATA_MAX_AGE)
+    return _document(request, session, runtime, chain_id, contract, token_id, "json")
 
 
 @router.get("/metadata/{chain_id}/{contract}/{token_id}/image.svg", response_class=Response,
@@ -70,9 +69,7 @@ def token_metadata(chain_id: ChainId, contract: Contract, token_id: TokenId, req
 def token_image(chain_id: ChainId, contract: Contract, token_id: TokenId, request: Request, session: SessionDep,
                 runtime: RuntimeDep) -> Response:
     """The art drawn for the token: event, date, tier (a badge: marked attended)."""
-    view = _view(session, runtime, chain_id, contract, token_id)
-    return _cached(request, service.token_svg(view).encode(), "image/svg+xml", max_age=METADATA_MAX_AGE,
-                   extra={"Content-Security-Policy": SVG_CSP})
+    return _document(request, session, runtime, chain_id, contract, token_id, "svg")
 
 
 @router.get("/art/{sha256}", response_class=Response,
