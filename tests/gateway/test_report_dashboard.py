@@ -125,6 +125,13 @@ def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, cli
     expect(_tile(page, "rate")).to_have_text("75.0%")
     assert page.locator("#status").get_attribute("data-generated-at") != generated
     expect(page.locator("#chart-refusals .u-legend")).to_contain_text("bad_signature")
+
+    # the exports, fetched with the key by the page
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sum(int(r["value"]) for r in rows if r["section"] == "refusals_total") == _count(app, GateRefusal, event_id)
+    assert len({r["key"] for r in rows if r["section"] == "attendee"}) == _count(app, Admission, event_id)
     assert errors == []
 
     # ---- axe: landmarks, headings, labels, contrast (nothing above minor), on the sign-in and the dashboard
