@@ -296,21 +296,27 @@ def token_svg(view: TokenView) -> str:
     date = view.starts_at.astimezone(ZoneInfo(view.timezone)) if view.starts_at else None
     title, font = _wrap(view.event_name, max_width=SIZE - 96, size=56, lines=3)
     bg1, bg2 = f"hsl({hue},62%,30%)", f"hsl({(hue + 40) % 360},70%,16%)"
+    uid = f"{view.kind[0]}{view.token_id:x}"  # ids unique per token: a page may inline several of these
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" '
-             f'role="img" aria-labelledby="t">',
-             f"<title id=\"t\">{escape(metadata_json(view, image_url='')['name'])}</title>",
-             f'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
+             f'role="img" aria-labelledby="t-{uid}">',
+             f"<title id=\"t-{uid}\">{escape(metadata_json(view, image_url='')['name'])}</title>",
+             f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
              f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>',
-             f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g)"/>',
+             f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g-{uid})"/>',
              f'<g font-family="{_FONT}" fill="#fff">']
     if view.kind == "ticket":
-        # a ticket: a notched stub line, the event's name large, the date, the tier as a pill
+        # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as a
+        # pill and, once checked in, a USED stamp beside it
         parts.append(f'<line x1="48" y1="372" x2="{SIZE - 48}" y2="372" stroke="#fff" stroke-opacity=".5" '
                      f'stroke-width="3" stroke-dasharray="10 10"/>')
         parts.append(f'<circle cx="0" cy="372" r="26" fill="{bg2}"/><circle cx="{SIZE}" cy="372" r="26" '
                      f'fill="{bg2}"/>')
         parts.append('<text x="48" y="86" font-size="30" font-weight="600" fill-opacity=".85" '
                      'letter-spacing="4">TICKET</text>')
+        number = f"#{view.token_id}"
+        parts.append(f'<text class="number" x="{SIZE - 48}" y="86" font-size="30" font-weight="600" '
+                     f'text-anchor="end" fill-opacity=".85">{escape(number if len(number) < 9 else number[:8] + "…")}'
+                     "</text>")
         y = 86 + 24 + font
         for line in title:
             parts.append(f'<text class="title" x="48" y="{y}" font-size="{font}" font-weight="800">'
@@ -319,18 +325,17 @@ def token_svg(view: TokenView) -> str:
         if date:
             parts.append(f'<text class="date" x="48" y="338" font-size="34" font-weight="600">'
                          f"{escape(date.strftime('%d %b %Y · %H:%M'))}</text>")
-        tier, tier_font = _wrap(view.tier_name or f"Tier {view.tier_id}", max_width=300, size=34, lines=1)
-        width = min(SIZE - 96 - 120, int(len(tier[0]) * tier_font * 0.7) + 40)
+        pill_max = 216 if view.checked_in else SIZE - 96
+        tier, tier_font = _wrap(view.tier_name or f"Tier {view.tier_id}", max_width=pill_max - 40, size=34, lines=1)
+        width = min(pill_max, int(len(tier[0]) * tier_font * 0.7) + 40)
         parts.append(f'<rect x="48" y="404" width="{width}" height="60" rx="30" fill="#fff"/>'
                      f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" font-size="{tier_font}" '
                      f'font-weight="700" text-anchor="middle" fill="{bg2}">{escape(tier[0])}</text>')
-        number = f"#{view.token_id}"
-        parts.append(f'<text x="{SIZE - 48}" y="446" font-size="30" font-weight="600" text-anchor="end" '
-                     f'fill-opacity=".85">{escape(number if len(number) < 9 else number[:8] + "…")}</text>')
         if view.checked_in:
-            parts.append('<g transform="rotate(-14 380 120)"><rect x="290" y="92" width="190" height="58" rx="10" '
-                         'fill="none" stroke="#fff" stroke-width="5"/><text class="stamp" x="385" y="134" '
-                         'font-size="32" font-weight="800" text-anchor="middle">USED</text></g>')
+            parts.append(f'<g transform="rotate(-6 {SIZE - 48 - 82} 434)"><rect x="{SIZE - 48 - 164}" y="404" '
+                         'width="164" height="60" rx="10" fill="none" stroke="#fff" stroke-width="5"/>'
+                         f'<text class="stamp" x="{SIZE - 48 - 82}" y="446" font-size="34" font-weight="800" '
+                         'text-anchor="middle" letter-spacing="2">USED</text></g>')
     else:
         # a badge: a medal with a check mark, ATTENDED, the event's name, the date
         parts.append(f'<circle cx="{SIZE / 2:g}" cy="150" r="92" fill="#fff" fill-opacity=".14" stroke="#fff" '
