@@ -36,7 +36,6 @@ from ticketkit import errors as chain_errors
 from ..errors import NotFound, Unprocessable
 from ..models import ART_TYPES, Event, EventArt, EventDetails, EventDetailsUpdate, Tier, utcnow
 
-ADDRESS_MASK = (1 << 160) - 1
 ART_MAX_BYTES = 60 * 1024  # under the gateway's request body limit (max_body_bytes, 64 KiB by default)
 # The first bytes of each accepted image type: the declared type must match the content.
 _MAGIC: dict[str, tuple[bytes, ...]] = {
@@ -68,10 +67,6 @@ class TokenView:
     checked_in: bool = False
     art: tuple[str, str] | None = None  # (sha256, content type) of the organiser's art, if any
 
-    @property
-    def etag_seed(self) -> str:
-        return repr(self)
-
 
 # ---- small per-process caches of chain reads
 class _TTLCache:
@@ -94,7 +89,6 @@ class _TTLCache:
         return value
 
 
-_tokens = _TTLCache()
 _events = _TTLCache()
 _documents = _TTLCache()
 EVENT_FACTS_SECONDS = 60.0
@@ -118,7 +112,7 @@ def token_document(*, session: Session, chain: Callable[[], tk.Chain], chain_id:
     def build() -> Document:
         try:
             view = token_view(session=session, chain=chain(), chain_id=chain_id, contract=contract,
-                              token_id=token_id, cache_seconds=0)
+                              token_id=token_id)
         except NotFound as error:
             return Document(b"", "", "", error)
         if kind == "svg":
@@ -143,8 +137,7 @@ def _missing(kind: str, token_id: int) -> NotFound:
 
 
 # ---- looking a token up
-def token_view(*, session: Session, chain: tk.Chain, chain_id: int, contract: str, token_id: int,
-               cache_seconds: float) -> TokenView:
+def token_view(*, session: Session, chain: tk.Chain, chain_id: int, contract: str, token_id: int) -> TokenView:
     """The public facts of a ticket or badge of an event registered here; NotFound (`token_not_found`) for a
     token of an unknown contract, or one that does not exist on chain (refunded, burned, revoked)."""
     address = to_checksum_address(contract)
@@ -153,49 +146,36 @@ def token_view(*, session: Session, chain: tk.Chain, chain_id: int, contract: st
     event = session.exec(select(Event).where(Event.chain_id == chain_id,
                                              Event.collection_address == address)).first()
     if event is not None:
-        return _ticket_view(session, chain, event, token_id, cache_seconds)
+        return _ticket_view(session, chain, event, token_id)
     if session.exec(select(Event.id).where(Event.chain_id == chain_id, Event.badge_address == address)).first():
-        return _badge_view(session, chain, address, token_id, cache_seconds)
+        return _badge_view(session, chain, address, token_id)
     raise NotFound(f"{address} is not a collection or badge registered with this gateway", code="token_not_found")
 
 
-def _ticket_view(session: Session, chain: tk.Chain, event: Event, token_id: int, ttl: float) -> TokenView:
-    collection = tk.Collection(chain, event.collection_address)
-
-    def load() -> tuple[int, bool] | None:
-        try:
-            ticket = collection.ticket(token_id)
-        except chain_errors.TicketDoesNotExist:
-            return None
-        return ticket.tier_id, ticket.used
-
-    state = _tokens.get((event.chain_id, event.collection_address, token_id), ttl, load)
-    if state is None:
-        raise _missing("ticket", token_id)
-    tier_id, used = state
-    tier = session.exec(select(Tier).where(Tier.event_id == event.id, Tier.tier_id == tier_id)).first()
-    art = _art_for(session, event.id, (f"tier:{tier_id}", "ticket"))
-    return TokenView(kind="ticket", contract=event.collection_address, token_id=token_id, tier_id=tier_id, tier_name=tier.name if tier else None,
-                     checked_in=used, art=art, **_event_facts(session, chain, event))
+def _ticket_view(session: Session, chain: tk.Chain, event: Event, token_id: int) -> TokenView:
+    try:
+        ticket = tk.Collection(chain, event.collection_address).ticket(token_id)
+    except chain_errors.TicketDoesNotExist:
+        raise _missing("ticket", token_id) from None
+    tier = session.exec(select(Tier).where(Tier.event_id == event.id, Tier.tier_id == ticket.tier_id)).first()
+    return TokenView(kind="ticket", contract=event.collection_address, token_id=token_id, tier_id=ticket.tier_id,
+                     tier_name=tier.name if tier else None, checked_in=ticket.used,
+                     art=_art_for(session, event.id, (f"tier:{ticket.tier_id}", "ticket")),
+                     **_event_facts(session, chain, event))
 
 
-def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int, ttl: float) -> TokenView:
+def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int) -> TokenView:
+    if token_id >> 160 == 0 or token_id >> 224:  # not a badge id (eventId << 160 | holder, eventId a uint64)
+        raise _missing("badge", token_id)
     badge = tk.Badge(chain, address)
-
-    def load() -> str | None:
-        if token_id >> 160 == 0 or token_id >> 224:  # not eventId << 160 | holder
-            return None
-        try:
-            badge.call("locked", token_id)  # reverts BadgeDoesNotExist for a revoked or unknown badge
-            return badge.call("issuerOf", token_id >> 160)
-        except chain_errors.BadgeDoesNotExist:
-            return None
-
-    issuer = _tokens.get((chain.chain_id, address, token_id), ttl, load)
-    event = issuer and session.exec(select(Event).where(Event.chain_id == chain.chain_id,
-                                                        Event.collection_address == issuer,
-                                                        Event.badge_address == address)).first()
-    if not event:
+    try:
+        badge.call("locked", token_id)  # reverts BadgeDoesNotExist for a revoked or never issued badge
+    except chain_errors.BadgeDoesNotExist:
+        raise _missing("badge", token_id) from None
+    issuer = badge.call("issuerOf", token_id >> 160)
+    event = session.exec(select(Event).where(Event.chain_id == chain.chain_id, Event.collection_address == issuer,
+                                             Event.badge_address == address)).first()
+    if event is None:  # an event of this badge not registered here
         raise _missing("badge", token_id)
     return TokenView(kind="badge", contract=address, token_id=token_id, art=_art_for(session, event.id, ("badge",)),
                      **_event_facts(session, chain, event))
