@@ -74,6 +74,10 @@ class _TTLCache:
         self._items: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def get(self, key: Any, ttl: float, load: Any) -> Any:
         now = time.monotonic()
         with self._lock:
@@ -92,6 +96,12 @@ class _TTLCache:
 _events = _TTLCache()
 _documents = _TTLCache()
 EVENT_FACTS_SECONDS = 60.0
+
+
+def forget_documents() -> None:
+    """Drop this process's rendered documents (after an organiser's change; other processes catch up within
+    their `cache_seconds`)."""
+    _documents.clear()
 
 
 @dataclass(frozen=True)
@@ -362,6 +372,7 @@ def set_event_details(*, session: Session, event: Event, data: EventDetailsUpdat
     session.add(details)
     session.commit()
     session.refresh(details)
+    forget_documents()
     return details
 
 
@@ -399,6 +410,7 @@ def put_art(*, session: Session, event: Event, scope: str, content_type: str, da
     session.add(art)
     session.commit()
     session.refresh(art)
+    forget_documents()
     return art
 
 
@@ -412,6 +424,7 @@ def delete_art(*, session: Session, event: Event, scope: str) -> None:
         raise NotFound(f"no art for {scope}", code="art_not_found")
     session.delete(art)
     session.commit()
+    forget_documents()
 
 
 def art_bytes(*, session: Session, sha256: str) -> tuple[bytes, str]:

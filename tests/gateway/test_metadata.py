@@ -40,6 +40,12 @@ SCHEMA = {
 VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_documents():
+    yield
+    service.forget_documents()  # the cache is per process: a test that turned it on leaves nothing behind
+
+
 @pytest.fixture()
 def settings(database_url, chain, operator):  # noqa: F811 - no metadata cache: the test reads right after each change
     return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
@@ -232,3 +238,19 @@ def test_event_details_are_the_organisers_and_checked(client, org, gw_event):
     ok = client.put(url, json={"venue": "Hall", "timezone": "Asia/Tokyo", "description": "Doors 19:00"},
                     headers=org["headers"])
     assert ok.status_code == 200 and client.get(url, headers=org["headers"]).json()["timezone"] == "Asia/Tokyo"
+
+
+def test_the_cache_serves_without_the_chain_and_organiser_changes_show_at_once(app, chain, pointed, organiser, fans,
+                                                                             client, org, gw_event):
+    collection, _ = pointed
+    app.state.runtime.settings.metadata_cache_seconds = 60
+    [token] = collection.buy(0, 1, sender=fans[4])
+    uri = collection.token_uri(token)
+    assert _attrs(_fetch(uri).json())["Checked in"] == "No"
+    collection.check_in([token], sender=organiser)
+    assert _attrs(_fetch(uri).json())["Checked in"] == "No"  # from the cache: no chain read
+    response = client.put(f"/events/{gw_event['id']}/details", headers=org["headers"],
+                          json={"venue": "The Barn", "timezone": "Europe/London"})
+    assert response.status_code == 200
+    fresh = _fetch(uri).json()  # an organiser's change drops the cache at once
+    assert _attrs(fresh)["Venue"] == "The Barn" and _attrs(fresh)["Checked in"] == "Yes"
