@@ -116,6 +116,8 @@ def _from_gate(data: dict[str, Any]) -> dict[str, Any]:
 
 def _from_crowd(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key.startswith("crowd.") and _is_number(value)}
+def _from_metadata(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if _is_number(value)}
 
 
 STAGES: tuple[Stage, ...] = (
@@ -126,6 +128,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("collection", "bench.collection_10k", "collection_10k.json", _from_collection),
     Stage("gate", "bench.gate_load", "gate.json", _from_gate),
     Stage("crowd", "bench.crowd", "crowd.json", _from_crowd),
+    Stage("metadata", "bench.metadata", "metadata.json", _from_metadata),
 )
 
 
@@ -167,6 +170,8 @@ GOALS: tuple[Goal, ...] = (
         Goal(f"crowd.open_read_p99_ms{suffix}", "<=", 100, f"open loop 1,000/s: fan read p99, {db}"),
         Goal(f"crowd.open_scan_p99_ms{suffix}", "<=", 25, f"open loop 1,000/s: gate scan p99, {db}"),
     )),
+    Goal("metadata.json_cached_rps", ">=", 500, "token metadata JSON, one gateway worker, per-process cache on"),
+    Goal("report.build_ms", "<=", 1_000, "the organiser report of a 10,000-ticket event (the dashboard polls every 5 s)"),
 )
 
 # Published figures from /work/shared/anchors.md: (our key, op, their figure, what it is).
@@ -223,6 +228,11 @@ DESCRIPTIONS: dict[str, str] = {
     "e2e.collection_10k_s": "createCollection + mint_recipients of 10,000 distinct holders on anvil, wall time",
     "e2e.collection_10k_mint_s": "the mint_recipients part",
     "gate.sched_autogroup": "kernel.sched_autogroup_enabled during the gate stage (turned off for it; bench/gate_load.py says why)",
+    "metadata.json_cached_rps": "GET /metadata/... JSON, 200 tokens round-robin, wrk 8 connections, 1 worker, cache 5 s",
+    "metadata.json_uncached_rps": "the same with metadata_cache_seconds 0: every request reads the chain and the database",
+    "metadata.revalidate_304_rps": "the same with If-None-Match: 304 answers (cache on)",
+    "metadata.svg_cached_rps": "GET .../image.svg, cache on",
+    "report.build_ms": "event_report JSON of report.tickets tickets + as many admissions + a tenth as many refusals, SQLite, median of 5",
     "machine.loadavg_1m_start": "1-minute load average when the run started (the machine has machine.cores cores)",
     "machine.loadavg_1m_end": "1-minute load average when the last stage ended",
 }

@@ -174,6 +174,10 @@ def deploy(
     badge: Annotated[bool, typer.Option(help="Give attendees soulbound attendance badges.")] = True,
     record: Annotated[Path | None, typer.Option(help="The deployment record (default: EVENT.deployments.json "
                                                      "beside the event file).")] = None,
+    gateway_url: Annotated[str | None, typer.Option(
+        envvar="TICKETKIT_GATEWAY_URL",
+        help="The gateway's public URL (GATEWAY_PUBLIC_URL): token URIs point at its metadata, "
+             "replacing the file's base_uri.")] = None,
 ) -> None:
     """Deploy an event's collection. Safe to rerun: the same file on the same chain finds its deployment."""
     spec = load_event_file(event_toml)
@@ -183,7 +187,8 @@ def deploy(
     signer = _signer(key_env, keystore)
     if factory:
         factory = _address(factory, "--factory")
-    done = deploy_event_file(node, event_toml, signer, factory=factory, badge=badge, record=record)
+    done = deploy_event_file(node, event_toml, signer, factory=factory, badge=badge, record=record,
+                             gateway_url=gateway_url)
     for note in done.notes:
         err.print(f"note: {note}", markup=False)
     if done.platform_deployed:

@@ -92,6 +92,18 @@ def salt_bytes(label: str | bytes) -> bytes:
     return label if isinstance(label, bytes) and len(label) == 32 else keccak(text=str(label))
 
 
+def metadata_base_uri(gateway_url: str, chain_id: int, contract: str) -> str:
+    """The base URI under which a ticketkit gateway at `gateway_url` serves a contract's token metadata:
+    `{gateway_url}/metadata/{chain_id}/{contract}/` (a token's URI is this plus its id)."""
+    url = gateway_url.rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        from .errors import InvalidInput
+
+        raise InvalidInput(f"the gateway URL {gateway_url!r} must start with https:// (or http:// for a local test)",
+                           where="gateway_url")
+    return f"{url}/metadata/{chain_id}/{to_checksum_address(contract)}/"
+
+
 class _Handle:
     NAME = ""
 
@@ -119,6 +131,13 @@ class _Handle:
 
     def role(self, role: str) -> bytes:
         return b"\0" * 32 if role in ("DEFAULT_ADMIN_ROLE", "admin") else keccak(text=role)
+
+    def token_uri(self, token_id: int) -> str:
+        return self.call("tokenURI", token_id)
+
+    def set_base_uri(self, base_uri: str, *, sender: LocalAccount) -> TxReceipt:
+        """Points every token URI at `base_uri` + id (admin); emits ERC-4906 `BatchMetadataUpdate`."""
+        return self._send("setBaseURI", base_uri, sender=sender)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address})"

@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Callable, Sequence
@@ -53,7 +54,7 @@ from pydantic import (
 )
 
 from .chain import Chain
-from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform
+from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform, metadata_base_uri
 from .errors import InvalidInput
 
 __all__ = ["deploy_event", "deploy_event_file", "settings_warnings", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
@@ -384,12 +385,16 @@ class Deployment:
 
 
 def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory: str | None = None,
-                 badge: bool = True, on_platform: Callable[[Platform], None] | None = None) -> Deployment:
+                 badge: bool = True, on_platform: Callable[[Platform], None] | None = None,
+                 gateway_url: str | None = None) -> Deployment:
     """Create the event's collection (idempotent: the salt is the event name) and its presales.
 
     Without `factory` a new platform is deployed first (`on_platform` sees it before anything else is
     sent, so a record of it survives an interrupted deploy). With `badge`, the organiser's attendance
     badge (one per organiser and factory, salt BADGE_SALT) is created or found and attached.
+    With `gateway_url` (the gateway's public URL), the collection's and the badge's token URIs point at
+    the gateway's metadata (`metadata_base_uri`, instead of the file's `base_uri`); a collection or badge
+    that already exists is re-pointed with `setBaseURI` (which tells wallets to refresh).
     """
     event_config, tier_configs = spec.to_configs()
     if any(t.presale and t.presale.min_events for t in spec.tiers) and not badge:
@@ -406,14 +411,26 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         platform = deploy_platform(chain, sender)
         if on_platform:
             on_platform(platform)
-    the_badge = (platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, sender=sender)
-                 if badge else None)
+    the_badge = None
+    if badge:
+        badge_address = platform.predict_badge(sender.address, BADGE_SALT)
+        badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
+        badge_existed = bool(chain.w3.eth.get_code(badge_address))
+        the_badge = platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri,
+                                          sender=sender)
+        if gateway_url and badge_existed:
+            the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
     existed = bool(chain.w3.eth.get_code(predicted))
     if not existed:
         _require_future_start(spec, now)
+    if gateway_url:
+        event_config = dataclasses.replace(event_config,
+                                           base_uri=metadata_base_uri(gateway_url, chain.chain_id, predicted))
     collection = platform.create_collection(event_config, tier_configs, salt=spec.event.name, badge=the_badge,
                                             sender=sender)
+    if gateway_url and existed:
+        collection.set_base_uri(event_config.base_uri, sender=sender)
     for tier_id, tier in enumerate(spec.tiers):
         if tier.presale is None:
             continue
@@ -455,7 +472,8 @@ def differences(spec: EventSpec, collection: Collection) -> list[str]:
 
 
 def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, factory: str | None = None,
-                      badge: bool = True, record: str | Path | None = None) -> Deployment:
+                      badge: bool = True, record: str | Path | None = None,
+                      gateway_url: str | None = None) -> Deployment:
     """`deploy_event` for an event file, with its deployment record (ticketkit.deployments).
 
     Without `factory`, the record of this chain beside the event file (or at `record`) gives the
@@ -479,7 +497,8 @@ def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, f
         save_record(where, chain, DeploymentRecord(platform.address, organiser=sender.address,
                                                    event=spec.event.name))
 
-    done = deploy_event(chain, spec, sender, factory=factory, badge=badge, on_platform=remember)
+    done = deploy_event(chain, spec, sender, factory=factory, badge=badge, on_platform=remember,
+                        gateway_url=gateway_url)
     if done.collection_existed:
         notes += differences(spec, done.collection)
     save_record(where, chain, DeploymentRecord(done.platform.address, done.collection.address,

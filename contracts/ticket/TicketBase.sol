@@ -6,6 +6,7 @@ import {LibString} from "solady/src/utils/LibString.sol";
 import {SafeTransferLib} from "solady/src/utils/SafeTransferLib.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ITicketCollection} from "../interfaces/ITicketCollection.sol";
@@ -39,6 +40,10 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     uint8 internal constant _MOVE_GATEWAY = 2;
     uint8 internal constant _MOVE_GATEWAY_GIFT = 3; // a gateway transfer at price 0
     uint8 internal transient _moving;
+
+    // ERC-4906 has no functions, so `type(IERC4906).interfaceId` is zero: the EIP fixes this id (as
+    // OpenZeppelin's ERC721URIStorage does).
+    bytes4 internal constant _ERC4906_INTERFACE_ID = bytes4(0x49064906);
 
     struct Listing {
         address seller;
@@ -85,9 +90,11 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         return string.concat(_baseTokenURI, LibString.toString(tokenId));
     }
 
-    /// @notice Sets the prefix of every token URI.
+    /// @notice Sets the prefix of every token URI; wallets are told to read every ticket's metadata again
+    /// (ERC-4906 `BatchMetadataUpdate` over all token ids, 1 to 2^256 - 1).
     function setBaseURI(string calldata baseURI) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _baseTokenURI = baseURI;
+        emit IERC4906.BatchMetadataUpdate(1, type(uint256).max);
     }
 
     /// @notice Stops primary and resale purchases, and every transfer (market, gateway, gifts), until
@@ -123,8 +130,8 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         override(ERC721, AccessControl, ERC2981)
         returns (bool)
     {
-        return ERC721.supportsInterface(interfaceId) || AccessControl.supportsInterface(interfaceId)
-            || ERC2981.supportsInterface(interfaceId);
+        return interfaceId == _ERC4906_INTERFACE_ID || ERC721.supportsInterface(interfaceId)
+            || AccessControl.supportsInterface(interfaceId) || ERC2981.supportsInterface(interfaceId);
     }
 
     // ---------------------------------------------------------------- views
