@@ -12,6 +12,8 @@ It forwards HTTP JSON-RPC (single calls and batches) to one upstream node on a t
 
 - `rate_limited`: fraction of requests answered HTTP 429 with `Retry-After: retry_after` (seconds);
 - `bad_gateway`: fraction answered HTTP 502; `burst(502, n)` / `burst(429, n)` answers the next n so;
+- `lost_answers`: fraction forwarded to the node (so executed) whose answer is lost: HTTP 502 (a load
+  balancer timing out on its upstream); `burst("lost", n)` does so to the next n;
 - `hang`: fraction that never get an answer (the handler holds the connection until the client gives up,
   `hang_seconds`, or the proxy closes);
 - `down()` / `up()`: the node is gone (the listening socket and its open connections are closed, so a new
@@ -25,7 +27,7 @@ It forwards HTTP JSON-RPC (single calls and batches) to one upstream node on a t
 
 `methods` (a set of names, or None for all) limits which calls the random faults hit (a batch is hit if any of
 its calls is). `counts` counts what the proxy did: requests, forwarded, calls, "429", "502", hang, stale,
-underpriced, refused_while_down (requests that arrived on a connection opened before `down()`), and
+underpriced, lost, refused_while_down (requests that arrived on a connection opened before `down()`), and
 "method:<name>" per JSON-RPC method.
 """
 
@@ -120,6 +122,7 @@ class FaultProxy:
         self.rate_limited = 0.0
         self.retry_after: float | int = 1
         self.bad_gateway = 0.0
+        self.lost_answers = 0.0
         self.hang = 0.0
         self.hang_seconds = 60.0
         self.stale_blocks = 0
@@ -128,7 +131,7 @@ class FaultProxy:
         self.methods: set[str] | None = None
         self.counts: Counter[str] = Counter()
         self._random = random.Random(seed)
-        self._bursts: list[int] = []
+        self._bursts: list[int | str] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -209,7 +212,7 @@ class FaultProxy:
 
     def clear(self) -> FaultProxy:
         """No faults any more (the counters are kept)."""
-        self.rate_limited = self.bad_gateway = self.hang = 0.0
+        self.rate_limited = self.bad_gateway = self.hang = self.lost_answers = 0.0
         self.stale_blocks = 0
         self.tip_floor = None
         self.methods = None
@@ -217,8 +220,9 @@ class FaultProxy:
             self._bursts.clear()
         return self
 
-    def burst(self, status: int, count: int) -> FaultProxy:
-        """Answer the next `count` requests (those `methods` selects) with HTTP `status` (429 or 5xx)."""
+    def burst(self, status: int | str, count: int) -> FaultProxy:
+        """Answer the next `count` requests (those `methods` selects) with HTTP `status` (429 or 5xx), or
+        "lost" (forward, then answer 502), or "hang"."""
         with self._lock:
             self._bursts.extend([status] * count)
         return self
@@ -242,7 +246,7 @@ class FaultProxy:
         return self.methods is None or any(m in self.methods for m in methods)
 
     def _draw(self, methods: list[str]) -> str | int | None:
-        """The fault for this request: an HTTP status, "hang", or None (drawn in arrival order)."""
+        """The fault for this request: an HTTP status, "hang", "lost", or None (drawn in arrival order)."""
         if not self._selected(methods):
             return None
         with self._lock:
@@ -250,7 +254,8 @@ class FaultProxy:
                 return self._bursts.pop(0)
             roll = self._random.random()
         edge = 0.0
-        for fault, share in ((429, self.rate_limited), (502, self.bad_gateway), ("hang", self.hang)):
+        for fault, share in ((429, self.rate_limited), (502, self.bad_gateway), ("hang", self.hang),
+                             ("lost", self.lost_answers)):
             edge += share
             if roll < edge:
                 return fault
@@ -279,7 +284,7 @@ class FaultProxy:
                 self.counts["hang"] += 1
             self._release.wait(self.hang_seconds)
             return None, {}, b""
-        if fault is not None:
+        if fault is not None and fault != "lost":
             with self._lock:
                 self.counts[str(fault)] += 1
             headers = {"Retry-After": str(self.retry_after)} if fault == 429 else {}
@@ -291,6 +296,10 @@ class FaultProxy:
         payload = answers if isinstance(request, list) else answers[0]
         with self._lock:
             self.counts["forwarded"] += 1
+        if fault == "lost":
+            with self._lock:
+                self.counts["lost"] += 1
+            return 502, {}, json.dumps({"error": "upstream timed out"}).encode()
         return 200, {}, json.dumps(payload).encode()
 
     def _forward(self, calls: list[Any], *, batch: bool) -> list[Any] | None:

@@ -57,6 +57,14 @@ def test_bursts_then_recovers(proxy):
     assert proxy.counts["502"] == 2
 
 
+def test_lost_answers_are_executed_but_not_answered(chain, proxy):
+    head = block_number(chain.url)
+    proxy.burst("lost", 1)
+    assert rpc(proxy.url, "evm_mine").status_code == 502
+    assert block_number(chain.url) == head + 1
+    assert proxy.counts["lost"] == 1 and proxy.counts["forwarded"] == 1
+
+
 def test_methods_limit_the_faults(proxy):
     proxy.set(bad_gateway=1.0, methods={"eth_getBalance"})
     assert rpc(proxy.url, "eth_chainId").status_code == 200
