@@ -279,6 +279,7 @@ class ResilientProvider(JSONBaseProvider):
                         node.stats["ok"] += 1
                     return response
                 except _Stale as behind:
+                    log.debug("%s at %s: %s, asking another node", method, node.name, behind)
                     stale.append((node, behind))
                     tried.append(node)
                     self._sit_out(node, policy.cooldown, probe=True)
@@ -288,6 +289,7 @@ class ResilientProvider(JSONBaseProvider):
                     if any(n not in tried for n in self.nodes):
                         continue  # asking another node is not a retry
                 except _Retry as error:
+                    log.debug("%s attempt %d at %s failed: %s", method, attempt + 1, node.name, error)
                     failures.append(f"{node.name}: {error}")
                     tried.append(node)
                     sit_out = error.sit_out if error.sit_out is not None else self._backoff(attempt)
@@ -299,6 +301,7 @@ class ResilientProvider(JSONBaseProvider):
             if attempt > policy.retries or (deadline is not None and time.monotonic() >= deadline):
                 break
         elapsed = time.monotonic() - started
+        log.info("%s: no node answered after %d attempt(s): %s", method, attempt, "; ".join(failures[-4:]))
         shown = "; ".join(failures[-4:])
         raise RPCUnavailable(f"{method}: no node answered after {attempt} attempt(s) in {elapsed:.1f} s over "
                              f"{len(self.nodes)} node(s) ({shown})")
