@@ -248,7 +248,7 @@ class ResilientProvider(JSONBaseProvider):
         tried: list[_Node] = []
         stale: list[tuple[_Node, _Stale]] = []
         failures: list[str] = []
-        attempt = 0
+        attempt = free_probes = 0
         previous: _Node | None = None
         while True:
             node, wait = self._choose(tried)
@@ -256,10 +256,13 @@ class ResilientProvider(JSONBaseProvider):
                 if deadline is not None and time.monotonic() + wait > deadline:
                     break
                 time.sleep(wait)
-            refused = self._probe(node) if node.probe else None
+            refused, cheap = self._probe(node) if node.probe else (None, False)
             if refused is not None:
                 tried.append(node)
                 failures.append(f"{node.name}: {refused}")
+                if cheap and free_probes < len(self.nodes) * (policy.retries + 1):
+                    free_probes += 1  # a node still refusing connections costs no attempt of this call
+                    continue
             else:
                 timeout = policy.timeout
                 if deadline is not None:
@@ -317,7 +320,8 @@ class ResilientProvider(JSONBaseProvider):
                 if node.avoid_until <= now and node.not_before <= now:
                     return node, 0.0
             pool = fresh or self.nodes
-            node = min(pool, key=lambda n: (n.not_before, n.avoid_until))
+            # allowed soonest; of those, one that only answered an error before one that was down, hung or behind
+            node = min(pool, key=lambda n: (max(n.not_before, now), n.probe, n.avoid_until))
             wait = max(node.not_before - now, 0.0)
             if not fresh:  # a round over every node failed: back off before the next round
                 wait = max(wait, self._backoff(len(tried) // len(self.nodes) - 1))
@@ -339,9 +343,9 @@ class ResilientProvider(JSONBaseProvider):
             node.not_before = max(node.not_before, now + hard)
             node.probe = node.probe or (probe and several)
 
-    def _probe(self, node: _Node) -> str | None:
-        """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: None,
-        else why not."""
+    def _probe(self, node: _Node) -> tuple[str | None, bool]:
+        """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: (None,
+        False), else (why not, whether that cost nothing: the connection was refused)."""
         body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_blockNumber",
                            "params": []}).encode()
         with self._lock:
@@ -352,18 +356,19 @@ class ResilientProvider(JSONBaseProvider):
         except (_Retry, KeyError, TypeError, ValueError) as error:
             hard = error.retry_after or 0.0 if isinstance(error, _Retry) else 0.0
             self._sit_out(node, self.policy.cooldown, probe=True, hard=hard)
-            return f"still down ({error})"
+            cheap = isinstance(error, _Retry) and error.kind == "refused" and not error.executed
+            return f"still down ({error})", cheap
         with self._lock:
             node.head = head
             if head + self.policy.stale_tolerance < self._highest:
                 node.stats["stale"] += 1
                 node.avoid_until = time.monotonic() + self.policy.cooldown
-                return f"still behind (head {head}, highest seen {self._highest})"
+                return f"still behind (head {head}, highest seen {self._highest})", False
             self._highest = max(self._highest, head)
             node.probe = False
             node.avoid_until = 0.0
         log.info("RPC node %s serves again (head %d)", node.name, head)
-        return None
+        return None, False
 
     def _attempt(self, node: _Node, method: str, body: bytes, *, timeout: float) -> Any:
         """One HTTP round trip; _Retry for whatever is the node's fault, else the decoded JSON."""
@@ -468,8 +473,9 @@ class ResilientProvider(JSONBaseProvider):
             try:
                 known = bool(self._attempt(node, "eth_getTransactionByHash", body,
                                            timeout=self.policy.timeout).get("result"))
-            except _Retry:
-                known = False
+            except _Retry as error:  # cannot tell yet: send the same bytes again (safe), which asks again
+                raise _Retry(error.kind, f"re-sent transaction not confirmed known: {error}",
+                             sit_out=error.sit_out, probe=error.probe, retry_after=error.retry_after) from None
         if known:
             self._count(node, "already_known")
             return {"jsonrpc": "2.0", "id": response.get("id"), "result": tx_hash}
