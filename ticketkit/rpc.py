@@ -251,7 +251,7 @@ class ResilientProvider(JSONBaseProvider):
         attempt = free_probes = 0
         previous: _Node | None = None
         while True:
-            node, wait = self._choose(tried)
+            node, wait = self._choose(tried, attempt)
             if wait > 0:
                 if deadline is not None and time.monotonic() + wait > deadline:
                     break
@@ -260,8 +260,9 @@ class ResilientProvider(JSONBaseProvider):
             if refused is not None:
                 tried.append(node)
                 failures.append(f"{node.name}: {refused}")
-                if cheap and free_probes < len(self.nodes) * (policy.retries + 1):
-                    free_probes += 1  # a node still refusing connections costs no attempt of this call
+                if cheap and free_probes < len(self.nodes) * (policy.retries + 1) and any(
+                        not n.probe for n in self.nodes):
+                    free_probes += 1  # while another node serves, one still refusing connections costs no attempt
                     continue
             else:
                 timeout = policy.timeout
@@ -309,7 +310,7 @@ class ResilientProvider(JSONBaseProvider):
         raise RPCUnavailable(f"{method}: no node answered after {attempt} attempt(s) in {elapsed:.1f} s over "
                              f"{len(self.nodes)} node(s) ({shown})")
 
-    def _choose(self, tried: list[_Node]) -> tuple[_Node, float]:
+    def _choose(self, tried: list[_Node], attempt: int) -> tuple[_Node, float]:
         """The next node and how long to wait first: the first in order that is not sitting out and not yet
         tried in this call; else the untried one allowed soonest (a cooldown is a preference: with every node
         sitting out, one is tried at once); else, all tried, the one allowed soonest after a backoff."""
@@ -324,7 +325,7 @@ class ResilientProvider(JSONBaseProvider):
             node = min(pool, key=lambda n: (max(n.not_before, now), n.probe, n.avoid_until))
             wait = max(node.not_before - now, 0.0)
             if not fresh:  # a round over every node failed: back off before the next round
-                wait = max(wait, self._backoff(len(tried) // len(self.nodes) - 1))
+                wait = max(wait, self._backoff(max(attempt - 1, 0)))
             return node, wait
 
     def _backoff(self, attempt: int) -> float:

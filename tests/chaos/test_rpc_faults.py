@@ -19,7 +19,7 @@ FAULTS = dict(rate_limited=0.1, retry_after=0, bad_gateway=0.1, lost_answers=0.0
 
 @pytest.mark.chaos
 def test_transfers_land_exactly_once_under_random_rpc_faults(chain, chaos_settings):
-    count = 500 if chaos_settings.long else 20
+    count = 500 if chaos_settings.long else 12
     sender, receiver = chain.account(3), chain.account(4)
     with FaultProxy(chain.url, seed=chaos_settings.seed) as one, \
             FaultProxy(chain.url, seed=chaos_settings.seed + 1) as two:
