@@ -122,6 +122,7 @@ class _Node:
     not_before: float = 0.0  # never used before then (its Retry-After)
     probe: bool = False  # must answer eth_blockNumber (and not be behind) before it serves again
     head: int = -1
+    chain_id: int | None = None  # as the node answered it (None: not asked yet)
     stats: Counter[str] = field(default_factory=Counter)
 
 
@@ -156,6 +157,7 @@ class ResilientProvider(JSONBaseProvider):
             self.nodes.append(_Node(url=url, session=session, name=redact(url)))
         self._lock = threading.RLock()
         self._highest = -1
+        self._chain_id: int | None = None
         self._random = random.Random(self.policy.seed)
         self._ids = itertools.count()
 
@@ -222,7 +224,7 @@ class ResilientProvider(JSONBaseProvider):
             if seen is not None and chain_id != seen:
                 raise InvalidInput(f"the nodes serve different chains ({seen} and {chain_id} at {node.name})",
                                    where="rpc")
-            seen = chain_id
+            seen = node.chain_id = chain_id
             answered.append(node)
         if seen is None:  # none answered at once: the usual retries
             response = self.make_request(RPCEndpoint("eth_chainId"), [])
@@ -231,10 +233,12 @@ class ResilientProvider(JSONBaseProvider):
             seen = int(response["result"], 16)
             if expected is not None and seen != expected:
                 raise ChainIdMismatch(expected, seen)
+            self._chain_id = seen
             return seen
         for node in self.nodes:
-            if node not in answered:  # down now: it serves again once a probe finds it back
+            if node not in answered:  # down now: it serves again once a probe finds it back (on this chain)
                 self._sit_out(node, self.policy.cooldown, probe=True)
+        self._chain_id = seen
         return seen
 
     # ---- the loop
@@ -352,6 +356,18 @@ class ResilientProvider(JSONBaseProvider):
         with self._lock:
             node.stats["probes"] += 1
         try:
+            if node.chain_id is None and self._chain_id is not None:  # never asked: it was down at connection
+                ask = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId",
+                                  "params": []}).encode()
+                node.chain_id = int(self._attempt(node, "eth_chainId", ask, timeout=self.policy.timeout)["result"],
+                                    16)
+            if node.chain_id is not None and self._chain_id is not None and node.chain_id != self._chain_id:
+                with self._lock:
+                    node.stats["wrong_chain"] += 1
+                    node.avoid_until = float("inf")
+                log.warning("RPC node %s serves chain %d, not %d: it is not used", node.name, node.chain_id,
+                            self._chain_id)
+                return f"serves chain {node.chain_id}, not {self._chain_id}", False
             response = self._attempt(node, "eth_blockNumber", body, timeout=self.policy.timeout)
             head = int(response["result"], 16)
         except (_Retry, KeyError, TypeError, ValueError) as error:
