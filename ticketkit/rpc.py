@@ -446,7 +446,7 @@ class ResilientProvider(JSONBaseProvider):
             head = int(result, 16)
         elif method == "eth_getBlockByNumber" and params:
             tag = params[0]
-            if isinstance(result, dict) and tag in ("latest", "pending") and result.get("number"):
+            if isinstance(result, dict) and tag == "latest" and result.get("number"):
                 head = int(result["number"], 16)
             elif result is None and isinstance(tag, str) and tag.startswith("0x") and len(self.nodes) > 1:
                 with self._lock:
