@@ -12,7 +12,9 @@ export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(PATH)
 
 .PHONY: demo test soak chaos bench serve artifacts deps browser vendor clean
 
-deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28 $(CHROMIUM)
+WRK := /usr/bin/wrk
+
+deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28 $(CHROMIUM) $(WRK)
 
 $(PY_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +33,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -q chromium
 
 browser: $(CHROMIUM)
+
+# Debian's wrk: the load client of tests/gateway/test_crowd.py and of the benchmarks (a process of its own).
+$(WRK):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -q wrk
 
 # The pages' browser libraries, copied from node_modules into gateway/static/vendor (committed).
 vendor: $(NODE_STAMP) $(PY_STAMP)
@@ -69,9 +76,6 @@ soak: deps
 # (bench/run_all.py; a stage that fails is reported "not measured" and makes the target fail).
 # The gate load stage drives the gateway with wrk (Debian's package).
 bench: deps
-	command -v wrk >/dev/null || ($(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -q wrk) || \
-	  echo "wrk could not be installed: the gate stage will be reported as not measured"
 	$(PY) -m bench.run_all
 
 artifacts: deps

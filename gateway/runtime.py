@@ -29,7 +29,7 @@ class Runtime:
         whose every write is one statement, skips BEGIN/ROLLBACK round trips and isolation-level switches."""
         with self._lock:
             if self._autocommit is None:
-                self._autocommit = db.make_engine(self.settings.database_url, autocommit=True)
+                self._autocommit = db.engine_for(self.settings, autocommit=True)
             return self._autocommit
 
     def dispose(self) -> None:
