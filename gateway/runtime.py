@@ -42,7 +42,8 @@ class Runtime:
         with self._lock:
             if self._chain is None:
                 settings = self.settings
-                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries)
+                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
+                                      deadline=settings.rpc_deadline_seconds)
                 self._chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
             return self._chain
 

@@ -260,7 +260,9 @@ class ResilientProvider(JSONBaseProvider):
                 if deadline is not None and time.monotonic() + wait > deadline:
                     break
                 time.sleep(wait)
-            refused, cheap = self._probe(node) if node.probe else (None, False)
+            limit = policy.timeout if deadline is None else min(policy.timeout,
+                                                                 max(deadline - time.monotonic(), 0.001))
+            refused, cheap = self._probe(node, limit) if node.probe else (None, False)
             if refused is not None:
                 tried.append(node)
                 failures.append(f"{node.name}: {refused}")
@@ -269,9 +271,7 @@ class ResilientProvider(JSONBaseProvider):
                     free_probes += 1  # while another node serves, one still refusing connections costs no attempt
                     continue
             else:
-                timeout = policy.timeout
-                if deadline is not None:
-                    timeout = min(timeout, max(deadline - time.monotonic(), 0.001))
+                timeout = limit
                 with self._lock:
                     node.stats["calls"] += 1
                     if attempt:
@@ -348,7 +348,7 @@ class ResilientProvider(JSONBaseProvider):
             node.not_before = max(node.not_before, now + hard)
             node.probe = node.probe or (probe and several)
 
-    def _probe(self, node: _Node) -> tuple[str | None, bool]:
+    def _probe(self, node: _Node, timeout: float) -> tuple[str | None, bool]:
         """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: (None,
         False), else (why not, whether that cost nothing: the connection was refused)."""
         body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_blockNumber",
@@ -359,8 +359,7 @@ class ResilientProvider(JSONBaseProvider):
             if node.chain_id is None and self._chain_id is not None:  # never asked: it was down at connection
                 ask = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId",
                                   "params": []}).encode()
-                node.chain_id = int(self._attempt(node, "eth_chainId", ask, timeout=self.policy.timeout)["result"],
-                                    16)
+                node.chain_id = int(self._attempt(node, "eth_chainId", ask, timeout=timeout)["result"], 16)
             if node.chain_id is not None and self._chain_id is not None and node.chain_id != self._chain_id:
                 with self._lock:
                     node.stats["wrong_chain"] += 1
@@ -368,7 +367,7 @@ class ResilientProvider(JSONBaseProvider):
                 log.warning("RPC node %s serves chain %d, not %d: it is not used", node.name, node.chain_id,
                             self._chain_id)
                 return f"serves chain {node.chain_id}, not {self._chain_id}", False
-            response = self._attempt(node, "eth_blockNumber", body, timeout=self.policy.timeout)
+            response = self._attempt(node, "eth_blockNumber", body, timeout=timeout)
             head = int(response["result"], 16)
         except (_Retry, KeyError, TypeError, ValueError) as error:
             hard = error.retry_after or 0.0 if isinstance(error, _Retry) else 0.0

@@ -18,9 +18,11 @@ class Settings(BaseSettings):
     # Several nodes of the chain, comma-separated (GATEWAY_RPC_URLS): the first is the primary, the next take
     # over while it fails (ticketkit/rpc.py, docs/chains.md). Unset: rpc_url alone.
     rpc_urls: str | None = None
-    # Every JSON-RPC call: seconds per attempt, and attempts after the first (over all nodes).
+    # Every JSON-RPC call: seconds per attempt, attempts after the first (over all nodes), and a bound on the
+    # whole call, retries included (past it: 503 rpc_unavailable, never a request hung on a hanging node).
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     rpc_retries: int = Field(default=4, ge=0)
+    rpc_deadline_seconds: float = Field(default=20.0, gt=0)
     chain_id: int = 31337
     # The gateway's own account: sends mintBatch (MINTER_ROLE) and gatewayTransfer (GATEWAY_ROLE).
     operator_key: SecretStr | None = None

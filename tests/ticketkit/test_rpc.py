@@ -193,6 +193,17 @@ def test_a_hanging_node_costs_at_most_timeout_times_attempts(chain, make_proxy):
     assert time.monotonic() - started < 0.3 + 0.7
 
 
+def test_a_deadline_bounds_the_whole_call(chain, make_proxy):
+    hanging = make_proxy()
+    node = tk.connect(hanging.url, policy=tk.RpcPolicy(timeout=2, retries=5, backoff=0.01, deadline=0.6))
+    hanging.set(hang=1.0)
+    started = time.monotonic()
+    with pytest.raises(tk.RPCUnavailable):
+        node.w3.eth.block_number
+    assert 0.55 <= time.monotonic() - started < 1.5
+    assert hanging.counts["hang"] == 1
+
+
 def test_batches_are_retried(chain, make_proxy):
     proxy = make_proxy()
     node = through(chain, proxy.url)
