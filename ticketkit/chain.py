@@ -25,7 +25,6 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from . import _artifacts
 from .errors import (
     ChainError,
-    ChainIdMismatch,
     ContractRevert,
     NonceError,
     RPCUnavailable,

@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 from eth_utils import keccak
+from web3.exceptions import ProviderConnectionError
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -186,6 +187,16 @@ class ResilientProvider(JSONBaseProvider):
         if isinstance(response, list):
             return sorted(response, key=lambda r: r.get("id", 0))
         return response
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        """Whether a node answers (web3's check: `web3_clientVersion`, with the usual retries)."""
+        try:
+            response = self.make_request(RPCEndpoint("web3_clientVersion"), [])
+        except RPCUnavailable as error:
+            if show_traceback:
+                raise ProviderConnectionError(str(error)) from None
+            return False
+        return "error" not in response
 
     # ---- health and counters
     def stats(self) -> dict[str, dict[str, int]]:

@@ -133,6 +133,7 @@ def test_every_node_down_is_rpc_unavailable_with_urls_redacted(chain, make_proxy
     assert time.monotonic() - started < 2
     assert "connection refused" in str(info.value) and "SECRET" not in str(info.value)
     assert info.value.code == "rpc_unavailable"
+    assert node.w3.is_connected() is False
 
 
 def test_a_stale_node_is_not_trusted(chain, make_proxy):
