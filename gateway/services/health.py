@@ -1,4 +1,4 @@
-"""Is this gateway ready to serve? Each part checked within a bound: the database, the RPC node, the check-in
+"""Is this gateway ready to serve? Each part checked within a bound: the database, the RPC nodes, the check-in
 queue's lag to the chain, the indexer's lag behind the head. Read by `GET /readyz` (503 naming what fails) and
 `GET /metrics` (the queue and lag gauges)."""
 
@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import requests
 from sqlalchemy import func, text
 from sqlmodel import Session, select
+
+from ticketkit.rpc import redact
 
 from ..indexer.models import IndexerCursor
 from ..models import Admission
@@ -49,16 +52,36 @@ def _database(session: Session) -> Check:
     return Check(True, "answers")
 
 
-def _rpc_head(runtime: Runtime) -> tuple[Check, int | None]:
-    """The node's latest block number, asked with a short timeout of its own (the probe must answer quickly)."""
-    settings = runtime.settings
+def _node_head(url: str, timeout: float) -> int | str:
+    """One node's latest block number, or why it has none."""
     try:
-        answer = requests.post(settings.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
-                                                       "params": []}, timeout=settings.ready_rpc_timeout_seconds)
-        head = int(answer.json()["result"], 16)
-    except Exception as error:  # noqa: BLE001 - any failure is "not ready", named
-        return Check(False, f"the RPC node does not answer: {type(error).__name__}"), None
-    return Check(True, f"head {head}", float(head)), head
+        answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+                               timeout=timeout)
+        return int(answer.json()["result"], 16)
+    except Exception as error:  # noqa: BLE001 - any failure is "not answering", named
+        return type(error).__name__
+
+
+def _rpc_head(runtime: Runtime) -> tuple[Check, int | None]:
+    """The nodes' latest block number, each asked at once with a short timeout of its own (the probe must answer
+    quickly): ready while one node answers (the others take over from each other, docs/chains.md); the detail
+    names the nodes that do not (without their paths, where API keys are)."""
+    settings = runtime.settings
+    urls = settings.rpc_endpoints
+    if len(urls) == 1:
+        answers = [_node_head(urls[0], settings.ready_rpc_timeout_seconds)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+            answers = list(pool.map(lambda url: _node_head(url, settings.ready_rpc_timeout_seconds), urls))
+    heads = [a for a in answers if isinstance(a, int)]
+    silent = [f"{redact(url)} ({a})" for url, a in zip(urls, answers) if not isinstance(a, int)]
+    if not heads:
+        what = "the RPC node does not answer" if len(urls) == 1 else "no RPC node answers"
+        return Check(False, f"{what}: {', '.join(silent) if len(urls) > 1 else answers[0]}"), None
+    head = max(heads)
+    detail = f"head {head}" + (f"; {len(heads)} of {len(urls)} nodes answer, not {', '.join(silent)}"
+                               if silent else "")
+    return Check(True, detail, float(head)), head
 
 
 def checkin_lag(session: Session) -> tuple[int, float]:

@@ -327,3 +327,11 @@ def test_deploy_rerun_of_an_edited_file_says_what_differs(cli, tmp_path):
     again = cli("deploy", event_file)
     assert "already deployed" in again.stdout
     assert "tiers[1].supply is 150 in the file but 120 on chain" in again.stderr
+
+
+def test_rpc_takes_several_nodes_the_first_down(cli, chain, make_event):
+    event = make_event()
+    result = cli("status", event.address, "--rpc", f"http://127.0.0.1:1,{chain.url}")
+    assert "General" in result.stdout
+    line = _one_error_line(cli("status", event.address, "--rpc", "ws://127.0.0.1:1", expect=None), "invalid_input")
+    assert "not an http(s) JSON-RPC URL" in line
