@@ -10,6 +10,7 @@ import * as store from "./store.js";
 
 const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
 const TOKEN_KEY = "ticketkit.fanToken";
+const TICKETS_KEY = "ticketkit.fanTickets"; // {savedAt, tickets}: the list as last loaded, for no signal
 const KEYS = "device-keys";
 const $ = (id) => document.getElementById(id);
 
@@ -50,6 +51,14 @@ async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+/** Shown while the page runs on the tickets kept on the phone. */
+function noSignal(savedAt) {
+  const when = new Date(savedAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  status(`No signal: showing your tickets as saved on this phone (${when}). Your code still works at the door.`,
+         "offline");
+  document.body.dataset.offline = "true";
+}
+
 function status(text, kind = "") {
   $("status").textContent = text;
   $("status").className = kind;
@@ -72,6 +81,32 @@ function readFragment() {
     history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
   }
   return ticket;
+}
+
+/** The tickets kept on this phone at the last load ({savedAt, tickets}), or null. */
+function keptTickets() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(TICKETS_KEY) ?? "null");
+    return kept && Array.isArray(kept.tickets) ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The fan's tickets from the gateway, kept on the phone; with no network, the kept ones (a pass works with no
+ * signal: its device key is in IndexedDB, its code is signed here). `offline` says which.
+ */
+async function loadOrKeptTickets(wanted) {
+  try {
+    const list = await loadTickets(wanted);
+    localStorage.setItem(TICKETS_KEY, JSON.stringify({ savedAt: new Date().toISOString(), tickets: list }));
+    return { list, offline: null };
+  } catch (error) {
+    const kept = keptTickets();
+    if (error instanceof ApiError || !kept) throw error; // the gateway answered (401...), or nothing is kept
+    return { list: kept.tickets, offline: kept.savedAt };
+  }
 }
 
 /** The fan's tickets; `wanted` (a ticket id from the link) is fetched on its own if the list lacks it. */
@@ -213,6 +248,7 @@ async function keepScreenOn() {
 function signOut() {
   stopPass();
   localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TICKETS_KEY);
   token = null;
   status("");
   show("sign-in");
@@ -227,10 +263,13 @@ async function start() {
   }
   status("Loading your tickets…");
   try {
-    tickets = await loadTickets(wanted);
+    const { list, offline } = await loadOrKeptTickets(wanted);
+    tickets = list;
     const chosen = tickets.find((t) => t.id === wanted) ?? (tickets.length === 1 ? tickets[0] : null);
+    delete document.body.dataset.offline;
     showList();
     if (chosen) await openPass(chosen);
+    if (offline && $("status").className !== "error") noSignal(offline);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut();
@@ -276,6 +315,7 @@ $("new-code-saved").addEventListener("click", () => {
 $("sign-out").addEventListener("click", signOut);
 $("back").addEventListener("click", () => showList());
 $("rebind").addEventListener("click", () => pass && openPass(pass.ticket, { rebind: true }));
+window.addEventListener("online", () => document.body.dataset.offline && start()); // the signal is back
 document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && tick());
 navigator.serviceWorker?.register("sw.js", { scope: "./" }).catch(() => {});
 start();
