@@ -348,7 +348,10 @@ def test_a_snapshot_is_signed_and_lists_what_a_gate_needs(app, client, gate, hol
                                   snap["signature"])
     payload = json.loads(snap["payload"])
     assert (payload["version"], payload["event_id"], payload["window_seconds"], payload["cancelled"]) == \
-        (1, ticket["event_id"], 15, False)
+        (2, ticket["event_id"], 15, False)
+    assert payload["rules"] == {"order": list(gate_service.REASONS), "window_seconds": 15, "drift_windows": 1,
+                                "entry_policy": "single", "days": [], "timezone": "UTC", "offline_unlisted": "refuse"}
+    assert (payload["event_name"], payload["gate_label"]) == ("Gig", "North door")
     assert abs(payload["generated_at"] - time.time()) < 60
     by_id = {t["id"]: t for t in payload["tickets"]}
     assert by_id[ticket["id"]] == {"id": ticket["id"], "token_id": ticket["token_id"], "tier_id": 0,
