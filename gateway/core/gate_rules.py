@@ -201,10 +201,13 @@ def decide(text: str, *, now: float, rules: Rules, lookup: Callable[[uuid.UUID],
     return Decision(None, scan.ticket, scan.unverified)
 
 
-def state_from_snapshot(ticket: dict) -> TicketState:
-    """A snapshot's ticket entry (docs/gate.md) as a TicketState, as the scanner page reads it."""
+def state_from_snapshot(ticket: dict, *, cancelled: bool = False, local: Sequence[dict] = ()) -> TicketState:
+    """A snapshot's ticket entry (docs/gate.md) as a TicketState, as the scanner page reads it: `cancelled` is
+    the snapshot's event-wide flag, `local` the gate's own records since ({ticket_id, direction, day})."""
+    mine = [r for r in local if r["ticket_id"] == ticket["id"]]
+    entries = ticket.get("entries", 1 if ticket["checked_in"] else 0)
     return TicketState(id=uuid.UUID(ticket["id"]), device_keys=(ticket["device_key"],) if ticket["device_key"] else (),
-                       cancelled=ticket["refunded"], holder_changed=ticket["holder_changed"],
-                       checked_in_on_chain=ticket["checked_in"] and not ticket.get("entries"),
-                       entries=ticket.get("entries", 1 if ticket["checked_in"] else 0),
-                       exits=ticket.get("exits", 0), days_entered=frozenset(ticket.get("days", ())))
+                       cancelled=cancelled or ticket["refunded"], holder_changed=ticket["holder_changed"],
+                       entries=entries + sum(r["direction"] == ENTRY for r in mine),
+                       exits=ticket.get("exits", 0) + sum(r["direction"] == EXIT for r in mine),
+                       days_entered=frozenset(ticket.get("days", ())) | {r["day"] for r in mine if r.get("day")})

@@ -6,6 +6,7 @@ Fixtures (a live uvicorn gateway, Chromium) come from test_pages. Screenshots go
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -73,3 +74,31 @@ def test_the_pass_works_after_a_reload_with_no_network(playwright, launch, live,
     context.set_offline(False)
     assert _verify(client, gate_key, page.locator("#qr").get_attribute("data-code"))["admit"] is True
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+# ---- one rule list: the browser runs the shared vectors
+def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
+    vectors = json.loads((Path(__file__).with_name("gate_vectors.json")).read_text())
+    page = launch().new_page()
+    errors = _watch_errors(page)
+    page.goto(f"{live}/app/scanner")
+    answers = page.evaluate("""async (vectors) => {
+        const {Snapshot, Local} = await import("./static/offline.js");
+        const out = [];
+        for (const suite of vectors.suites) {
+            const snapshot = new Snapshot({tickets: suite.tickets, rules: suite.rules, cancelled: suite.cancelled,
+                                           generated_at: vectors.now - 13});
+            for (const c of suite.cases) {
+                const a = await snapshot.decide(c.code, vectors.now * 1000, new Local(suite.local), c.direction);
+                out.push([suite.name, c.name, a.reason, a.unverified]);
+            }
+        }
+        const newer = new Snapshot({tickets: [], cancelled: false, generated_at: 0,
+                                    rules: {...vectors.suites[0].rules, order: ["malformed_code", "rule_from_2030"]}});
+        out.push(["newer gateway", "unknown rule", (await newer.decide(vectors.suites[0].cases[0].code, 0)).reason,
+                  false]);
+        return out;
+    }""", vectors)
+    expected = [[s["name"], c["name"], c["expect"], c["unverified"]] for s in vectors["suites"] for c in s["cases"]]
+    assert answers == expected + [["newer gateway", "unknown rule", "update_scanner", False]]
+    assert errors == []
