@@ -258,12 +258,30 @@ class TicketPublic(SQLModel):
     tier_id: int
 
 
+class TicketDoor(SQLModel):
+    """What a pass shows beyond the ticket (gate.ticket_doors): the event's details, the ticket's place, its
+    check-in. Times are UTC; `timezone` is the event's, to show them in."""
+
+    venue: str | None = None
+    timezone: str = "UTC"
+    starts_at: datetime | None = None
+    doors_at: datetime | None = None
+    entry_policy: str = "single"
+    entry_days: list[str] = []
+    section: str | None = None
+    row: str | None = None
+    seat: str | None = None
+    checked_in_at: datetime | None = None
+    checked_in_gate: str | None = None  # the gate key's label
+
+
 class FanTicketPublic(TicketPublic):
     """A ticket as its holder sees it (GET /fans/me/tickets, GET /tickets/{id})."""
 
     event_name: str | None = None
     tier_name: str | None = None
     checked_in: bool = False
+    door: TicketDoor | None = None
 
 
 # ---- issuance (organiser mints to fans), idempotent

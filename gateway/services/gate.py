@@ -68,6 +68,7 @@ from ..models import (
     OfflineScanResult,
     Ticket,
     TicketPlace,
+    TicketDoor,
     TicketPlacePublic,
     TicketPlaceBase,
     Tier,
@@ -801,3 +802,30 @@ def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: Tic
     session.add(place)
     session.commit()
     return TicketPlacePublic(ticket_id=ticket_id, section=place.section, row=place.row, seat=place.seat)
+
+
+def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, TicketDoor]:
+    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: three queries for any number."""
+    if not tickets:
+        return {}
+    conn = session.connection()
+    ticket_ids = [t for t, _ in tickets]
+    doors = {row.event_id: row for row in conn.execute(
+        select(ED).where(ED.c.event_id.in_({e for _, e in tickets})))}
+    P = TicketPlace.__table__
+    places = {row.ticket_id: row for row in conn.execute(select(P).where(P.c.ticket_id.in_(ticket_ids)))}
+    admissions = {row.ticket_id: row for row in conn.execute(
+        select(A.c.ticket_id, A.c.scanned_at, K.c.label).select_from(A.join(K, K.c.id == A.c.gate_key_id))
+        .where(A.c.ticket_id.in_(ticket_ids)))}
+    out = {}
+    for ticket_id, event_id in tickets:
+        door, place, admission = doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id)
+        out[ticket_id] = TicketDoor(
+            venue=door and door.venue, timezone=door.timezone if door else "UTC",
+            starts_at=door and door.starts_at and _aware(door.starts_at),
+            doors_at=door and door.doors_at and _aware(door.doors_at),
+            entry_policy=door.entry_policy if door else "single",
+            entry_days=json.loads(door.entry_days) if door else [],
+            section=place and place.section, row=place and place.row, seat=place and place.seat,
+            checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
+    return out

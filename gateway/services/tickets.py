@@ -43,7 +43,7 @@ from ..models import (
     Transfer,
 )
 from ..runtime import Runtime
-from . import recovery, sending
+from . import gate, recovery, sending
 from .fans import custodial_account
 
 R = TypeVar("R", Issuance, Transfer, ResaleListing, ResaleSettlement)
@@ -145,9 +145,13 @@ def fan_tickets(*, session: Session, fan: Fan, ticket_id: uuid.UUID | None = Non
              .where(Ticket.owner_fan_id == fan.id).order_by(Ticket.created_at, Ticket.token_id))
     if ticket_id is not None:
         query = query.where(Ticket.id == ticket_id)
-    return [FanTicketPublic(**TicketPublic.model_validate(ticket, from_attributes=True).model_dump(),
-                            event_name=event_name, tier_name=tier_name, checked_in=admission is not None)
-            for ticket, event_name, tier_name, admission in session.exec(query)]
+    found = [FanTicketPublic(**TicketPublic.model_validate(ticket, from_attributes=True).model_dump(),
+                             event_name=event_name, tier_name=tier_name, checked_in=admission is not None)
+             for ticket, event_name, tier_name, admission in session.exec(query)]
+    doors = gate.ticket_doors(session=session, tickets=[(t.id, t.event_id) for t in found])
+    for ticket in found:
+        ticket.door = doors[ticket.id]
+    return found
 
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
