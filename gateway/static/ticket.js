@@ -161,12 +161,15 @@ function renderPass(ticket) {
   list.replaceChildren();
   for (const [name, value] of rows) {
     if (!value) continue;
+    const item = document.createElement("div"); // a dl may group each term with its detail in a div
     const term = document.createElement("dt");
     term.textContent = name;
     const detail = document.createElement("dd");
     detail.textContent = value;
-    list.append(term, detail);
+    item.append(term, detail);
+    list.append(item);
   }
+  $("back").hidden = tickets.length < 2; // one ticket: no list to go back to
   const used = Boolean(door.checked_in_at);
   const closed = used && (door.entry_policy ?? "single") === "single"; // checked in: no code to show
   $("pass-used").hidden = !used;

@@ -157,7 +157,9 @@ def test_the_pass_shows_the_event_and_its_check_in(launch, live, client, org, gw
         for text in ["Sat, 4 Jul 2026", "18:00", "BST", "17:30", "Hyde Park", "Section B · Row 12 · Seat 7",
                      "General"]:
             expect(details).to_contain_text(text)  # London time: 17:00 UTC is 18:00 BST
-        _in_view(page, "#pass-title")
+        for selector in ["#pass-title", "#pass-details", "#qr", "#countdown-text"]:
+            _in_view(page, selector)  # the code and what it is for, on one screen
+        expect(page.locator("#back")).to_be_hidden()  # one ticket: no list to go back to
         _shot(page, f"pass-{name}")
         assert _axe(page) == [], name
         assert errors == []
@@ -230,7 +232,7 @@ def test_the_scanner_fits_every_screen_and_names_its_gate(launch, live, client, 
         expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "0")
         expect(page.locator("#gate-title")).to_have_text("Gig · North door")
         expect(page.locator("#snapshot-state")).to_contain_text(re.compile(r"list: 0 tickets, \d+ s old"))
-        for selector in ["#gate-title", "#change-key", "#bar", "#counts", "#start"]:
+        for selector in ["#gate-title", "#change-key", "#bar", "#counts", "#start", "#camera"]:
             _in_view(page, selector)
         _shot(page, f"scanner-{name}")
         assert _axe(page) == [], name

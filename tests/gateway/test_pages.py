@@ -181,7 +181,7 @@ def _verify(client, gate_key, code):
 def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live, client, app, new_fan, issue,
                                                         gate_key):
     fan = new_fan()
-    ticket = issue(fan)["tickets"][0]
+    ticket = issue(fan, quantity=2)["tickets"][0]  # two: the pass links back to the list
     phone = playwright.devices["Pixel 7"]
     page = launch().new_context(**phone).new_page()
     errors = _watch_errors(page)
