@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, String, and_, bindparam, cast, select, update
+from sqlalchemy import Engine, String, and_, bindparam, cast, func, select, update
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
@@ -457,12 +457,13 @@ def snapshot_public_key(settings: Settings) -> str:
     return codes.public_key_text(signing_key(settings))
 
 
-def _entry_states(conn: Any, event_id: uuid.UUID, rules: Rules) -> dict[uuid.UUID, tuple[int, list[str]]]:
-    """Per ticket of the event with later entries or exits: (exits, days entered) and, under `entries`, the count
-    of entries after the first (a snapshot's entry state: one query for the whole event)."""
+def _entry_states(conn: Any, event_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None) -> dict[uuid.UUID, list]:
+    """Per ticket with later entries or exits: [entries after the first, exits, days entered] (one query)."""
     states: dict[uuid.UUID, list] = {}
-    for ticket_id, slot, direction in conn.execute(select(GE.c.ticket_id, GE.c.slot, GE.c.direction)
-                                                   .where(GE.c.event_id == event_id)):
+    query = select(GE.c.ticket_id, GE.c.slot, GE.c.direction).where(GE.c.event_id == event_id)
+    if ticket_ids is not None:
+        query = query.where(GE.c.ticket_id.in_(ticket_ids))
+    for ticket_id, slot, direction in conn.execute(query):
         state = states.setdefault(ticket_id, [0, 0, []])
         if direction == EXIT:
             state[1] += 1
@@ -473,43 +474,102 @@ def _entry_states(conn: Any, event_id: uuid.UUID, rules: Rules) -> dict[uuid.UUI
     return states
 
 
-def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike) -> tuple[str, str, str]:
+DELTA_OVERLAP_S = 10.0  # a delta repeats the changes of this long before its cursor (a write committed late)
+DELTA_MAX = 5000  # more changed tickets than this: the answer is a full snapshot
+
+
+class _Cursor(SimpleNamespace):
+    at: float  # unix seconds (the gateway's clock) when the snapshot was read
+    block: int  # the newest indexed block of the collection's chain events then
+
+
+def _cursor_text(at: float, block: int) -> str:
+    return f"{at:.3f}:{block}"
+
+
+def _parse_cursor(text: str) -> _Cursor:
+    try:
+        at, block = text.split(":")
+        cursor = _Cursor(at=float(at), block=int(block))
+    except ValueError:
+        raise Unprocessable("since is a snapshot's cursor (unix seconds:block), as the snapshot gave it",
+                            code="invalid_cursor") from None
+    if not (0 <= cursor.at <= time.time() + 60 and 0 <= cursor.block < 2**63):
+        raise Unprocessable("since is not a cursor this gateway gave", code="invalid_cursor")
+    return cursor
+
+
+def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
+    """The event's tickets whose gate state may have changed since the cursor: new tickets, keys bound or
+    revoked, admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain
+    events after the cursor's block (moves, check-ins, refunds; the indexer commits whole blocks)."""
+    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, timezone.utc)
+    queries = [
+        select(T.c.id).where(T.c.event_id == event.id, T.c.created_at > after),
+        select(DK.c.ticket_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(T.c.event_id == event.id, (DK.c.created_at > after) | (DK.c.revoked_at > after)),
+        select(A.c.ticket_id).where(A.c.event_id == event.id, A.c.admitted_at > after),
+        select(GE.c.ticket_id).where(GE.c.event_id == event.id, GE.c.created_at > after),
+        select(T.c.id).select_from(CE.join(T, and_(T.c.chain_id == CE.c.chain_id, T.c.contract == CE.c.contract,
+                                                   cast(T.c.token_id, String) == CE.c.token_id)))
+        .where(CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address,
+               CE.c.block_number > since.block, CE.c.token_id.is_not(None)),
+    ]
+    changed: set[uuid.UUID] = set()
+    for query in queries:
+        changed.update(conn.execute(query).scalars())
+    return changed
+
+
+def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
+             since: str | None = None) -> tuple[str, str, str]:
     """The event's gate state as JSON text, its signature and the public key: (payload, signature, key).
 
-    It carries the rules (gate_rules.Rules.as_json: their order and parameters) and, with re-entry or day
-    passes, each ticket's entries, exits and days entered."""
+    It carries the rules (gate_rules.Rules.as_json: their order and parameters), each ticket's state (with
+    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is a
+    delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
+    DELTA_MAX changes and it is a full snapshot (`kind` full) again."""
     event = session.get(Event, gate_key.event_id)
     if event is None:
         raise NotFound("no such event", code="event_not_found")
+    cursor = _parse_cursor(since) if since is not None else None
+    read_at = time.time()
     rules = event_rules(session, settings, event.id)
     conn = session.connection()
-    rows = conn.execute(
-        select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"), F.c.address.label("fan_address"),
-               IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"),
-               A.c.id.label("admission_id"), A.c.scanned_at.label("admission_scanned_at"))
-        .select_from(_TICKET_STATE)
-        .where(T.c.event_id == event.id).order_by(T.c.token_id)).all()
-    active: dict[uuid.UUID, Any] = {}
-    revoked = []
-    for key in conn.execute(select(DK.c.ticket_id, DK.c.public_key, DK.c.holder, DK.c.revoked_at)
-                            .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
-                            .where(T.c.event_id == event.id).order_by(DK.c.created_at)):
-        if key.revoked_at is None:
-            active[key.ticket_id] = key  # the newest active key wins (there is one)
-        else:
-            revoked.append({"ticket_id": str(key.ticket_id), "public_key": key.public_key,
-                            "revoked_at": int(_aware(key.revoked_at).timestamp())})
+    block = conn.execute(select(func.max(CE.c.block_number)).where(
+        CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address)).scalar() or 0
+    ids: list[uuid.UUID] | None = None
+    if cursor is not None:
+        changed = _changed_tickets(conn, event, cursor)
+        ids = sorted(changed) if len(changed) <= DELTA_MAX else None
+    delta = ids is not None
+    query = (select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"),
+                    F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"),
+                    IT.c.burned.label("chain_burned"), A.c.id.label("admission_id"),
+                    A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
+             .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
+             .where(T.c.event_id == event.id).order_by(T.c.token_id, DK.c.created_at))
+    revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+                     .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+                     .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None)).order_by(DK.c.revoked_at))
+    if delta:
+        query = query.where(T.c.id.in_(ids))
+        revoked_query = revoked_query.where(DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S,
+                                                                                     timezone.utc))
+    rows = conn.execute(query).all() if not delta or ids else []
+    revoked = [{"ticket_id": str(key.ticket_id), "public_key": key.public_key,
+                "revoked_at": int(_aware(key.revoked_at).timestamp())} for key in conn.execute(revoked_query)]
     cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
                                           "contract": event.collection_address}).first() is not None
-    later = _entry_states(conn, event.id, rules) if rules.entry_policy != "single" else {}
-    tickets = []
-    for row in rows:
-        key = active.get(row.id)
+    later = _entry_states(conn, event.id, ids) if rules.entry_policy != "single" else {}
+    tickets: dict[uuid.UUID, dict] = {}
+    for row in rows:  # by token id; a ticket's newest active key last (there is one)
         holder = row.fan_address or row.chain_owner
         item = {
             "id": str(row.id), "token_id": row.token_id, "tier_id": row.tier_id, "tier_name": row.tier_name,
-            "device_key": key.public_key if key is not None else None,
-            "holder_changed": key is not None and holder is not None and not _same_address(holder, key.holder),
+            "device_key": row.public_key,
+            "holder_changed": row.public_key is not None and holder is not None
+            and not _same_address(holder, row.key_holder),
             "checked_in": row.admission_id is not None or bool(row.chain_used),
             "refunded": bool(row.chain_burned),
         }
@@ -519,13 +579,16 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike) -> 
             if rules.entry_policy == "days" and row.admission_id is not None:
                 days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
             item |= {"entries": first + entries, "exits": exits, "days": sorted(days)}
-        tickets.append(item)
-    payload = json.dumps({"version": 2, "event_id": str(event.id), "event_name": event.name,
-                          "gate_label": getattr(gate_key, "label", None), "chain_id": event.chain_id,
-                          "collection": event.collection_address, "generated_at": int(time.time()),
-                          "window_seconds": settings.gate_window_seconds, "rules": rules.as_json(),
-                          "cancelled": cancelled, "tickets": tickets, "revoked_keys": revoked},
-                         separators=(",", ":"), sort_keys=True)
+        tickets[row.id] = item
+    body = {"version": 2, "kind": "delta" if delta else "full", "event_id": str(event.id),
+            "event_name": event.name, "gate_label": getattr(gate_key, "label", None), "chain_id": event.chain_id,
+            "collection": event.collection_address, "generated_at": int(read_at),
+            "cursor": _cursor_text(read_at, block), "window_seconds": settings.gate_window_seconds,
+            "rules": rules.as_json(), "cancelled": cancelled, "tickets": list(tickets.values()),
+            "revoked_keys": revoked}
+    if delta:
+        body["since"] = since
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
     key = signing_key(settings)
     return payload, codes.sign_bytes(key, payload.encode()), codes.public_key_text(key)
 

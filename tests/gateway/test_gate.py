@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from eth_account.messages import encode_defunct
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from gateway.core import codes
 from gateway.indexer import Indexer
-from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal
+from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal, Ticket
 from gateway.services import gate as gate_service
 
 from .conftest import bearer
@@ -489,3 +489,28 @@ def test_sync_checks_every_code_is_genuine(app, client, gate, holder, new_fan, i
     assert too_many.status_code == 422 and too_many.json()["error"] == "invalid_request"
     no_device = client.post("/gate/sync", json={"scans": []}, headers=gate["headers"])
     assert no_device.status_code == 422
+
+
+def test_a_snapshot_delta_carries_only_what_changed_since_its_cursor(app, client, gate, holder, new_fan, issue):
+    ticket = holder["ticket"]
+    key = bind_key(client, holder["fan"], ticket["id"])
+    issue(new_fan(), key="two", quantity=2)
+    full = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])
+    assert full["kind"] == "full" and len(full["tickets"]) == 3
+    with Session(app.state.runtime.engine) as session:  # the full snapshot was read well before the changes
+        session.exec(update(DeviceKey).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.exec(update(Ticket).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.commit()
+    cursor = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["cursor"]
+    assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True
+    response = client.get("/gate/snapshot", params={"since": cursor}, headers=gate["headers"])
+    assert response.status_code == 200, response.text
+    snap = response.json()
+    assert codes.verify_bytes(codes.load_public_key(snap["public_key"]), snap["payload"].encode(), snap["signature"])
+    delta = json.loads(snap["payload"])
+    assert (delta["kind"], delta["since"]) == ("delta", cursor)
+    assert [t["id"] for t in delta["tickets"]] == [ticket["id"]]  # checked in; the others did not change
+    assert delta["tickets"][0]["checked_in"] is True and delta["cursor"] != cursor
+    for bad in ["yesterday", "1:2:3", f"{time.time() + 3600}:0", "-1:0"]:
+        response = client.get("/gate/snapshot", params={"since": bad}, headers=gate["headers"])
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_cursor"), bad

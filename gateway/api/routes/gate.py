@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -89,9 +89,12 @@ def scan(data: GateScanRequest, key: GateDep, request: Request) -> JSONResponse:
 
 
 @router.get("/gate/snapshot", response_model=GateSnapshot)
-def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateSnapshot:
-    """The event's tickets, device keys, check-ins, revocations and cancellation, signed by the gateway."""
-    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key)
+def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep,
+             since: str | None = Query(default=None, max_length=64)) -> GateSnapshot:
+    """The event's tickets, device keys, check-ins, entries, revocations and cancellation, signed by the
+    gateway; `since` (a snapshot's `cursor`): only what changed since (a delta)."""
+    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key,
+                                                      since=since)
     return GateSnapshot(payload=payload, signature=signature, public_key=public_key)
 
 
