@@ -109,6 +109,17 @@ export class Snapshot {
     return this.tickets.size;
   }
 
+  /** Apply a verified delta's payload (`kind` delta, for this event): its tickets replace theirs, whole. */
+  merge(delta) {
+    if (delta.event_id !== this.data.event_id) throw new Error("a delta for another event");
+    for (const ticket of delta.tickets) this.tickets.set(ticket.id, ticket);
+    for (const name of ["generated_at", "cursor", "rules", "cancelled", "event_name", "gate_label"]) {
+      if (name in delta) this.data[name] = delta[name];
+    }
+    this.rules = delta.rules ?? this.rules;
+    this.windowSeconds = this.rules.window_seconds;
+  }
+
   /** Seconds since the gateway made this list. */
   ageSeconds(nowMs) {
     return Math.max(0, Math.round(nowMs / 1000 - this.data.generated_at));

@@ -6,12 +6,13 @@
 // the admissions not yet synced.
 
 import { Local, Snapshot, dayOf, verifySnapshot } from "./offline.js";
+import * as store from "./store.js";
 
 const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
 const STORE = {
   key: "ticketkit.gate.key",
   device: "ticketkit.gate.device",
-  snapshot: "ticketkit.gate.snapshot",
+  snapshot: "ticketkit.gate.snapshot", // an earlier page's place for the list (now IndexedDB, gate-lists "list")
   records: "ticketkit.gate.records", // [{ticket_id, direction, day, at, nonce}]: this gate's entries and exits
   pending: "ticketkit.gate.pending",
   counts: "ticketkit.gate.counts", // {admitted, refused}: this steward's, on this device
@@ -23,7 +24,8 @@ const MIN_ANSWER_MS = 800; // a different code may replace an answer after this 
 const FRAME_MS = 120;
 const REQUEST_MS = 4000; // longer than this and the gate decides offline
 const RETRY_AFTER_MS = 300; // a scan that failed fast (not a timeout) is tried again once, if time is left
-const SNAPSHOT_MS = 30_000; // a refresh while online (a delta since the last version when the gateway has one)
+const SNAPSHOT_MS = 30_000; // a refresh while online: a delta since the list's cursor
+const MAX_DELTAS = 40; // more kept deltas than this: the next refresh takes the whole list again
 const SYNC_MS = 5_000;
 const MAX_CODE = 512;
 
@@ -96,11 +98,20 @@ async function call(path, body, timeoutMs = REQUEST_MS) {
   return data;
 }
 
-// ---- the snapshot
+// ---- the snapshot: a signed list and the signed deltas since, kept in IndexedDB, each verified when used
+const LIST = "gate-lists";
+let kept = null; // {id: "list", snapshot: {payload, signature}, deltas: [{payload, signature}], publicKey, fetchedAt}
+
 async function useSnapshot(stored) {
   if (!stored || !(await verifySnapshot(stored.snapshot, stored.publicKey))) return false;
-  snapshot = new Snapshot(JSON.parse(stored.snapshot.payload));
+  const taken = new Snapshot(JSON.parse(stored.snapshot.payload));
+  for (const delta of stored.deltas ?? []) {
+    if (!(await verifySnapshot(delta, stored.publicKey))) return false;
+    taken.merge(JSON.parse(delta.payload));
+  }
+  snapshot = taken;
   snapshotAt = stored.fetchedAt;
+  kept = stored;
   // The list has what reached the gateway before it was made: keep only this gate's newer or unsent records.
   const waiting = new Set(pending.map((p) => p.nonce));
   records = records.filter((r) => waiting.has(r.nonce) || r.at > snapshot.data.generated_at * 1000);
@@ -108,23 +119,36 @@ async function useSnapshot(stored) {
   return true;
 }
 
-/** This gate's own entries and exits the snapshot does not have yet. */
+/** This gate's own entries and exits the list does not have yet. */
 function local() {
   return new Local(records);
+}
+
+async function keptList() {
+  const stored = await store.get(LIST, "list").catch(() => null);
+  if (stored) return stored;
+  const old = load(STORE.snapshot, null); // an earlier page's, in localStorage: moved once
+  localStorage.removeItem(STORE.snapshot);
+  return old ? { id: "list", deltas: [], ...old } : null;
 }
 
 async function refreshSnapshot() {
   if (!gateKey) return;
   try {
     const { public_key: publicKey } = await call("gate/snapshot-key");
-    const fresh = await call("gate/snapshot");
-    const stored = { snapshot: { payload: fresh.payload, signature: fresh.signature }, publicKey,
-                     fetchedAt: new Date().toISOString() };
+    const cursor = kept?.publicKey === publicKey && (kept.deltas?.length ?? 0) < MAX_DELTAS
+      ? snapshot?.data.cursor : null;
+    const fresh = await call(cursor ? `gate/snapshot?since=${encodeURIComponent(cursor)}` : "gate/snapshot");
+    const signed = { payload: fresh.payload, signature: fresh.signature };
+    const kind = JSON.parse(fresh.payload).kind ?? "full";
+    const stored = kind === "delta"
+      ? { ...kept, deltas: [...(kept.deltas ?? []), signed], fetchedAt: new Date().toISOString() }
+      : { id: "list", snapshot: signed, deltas: [], publicKey, fetchedAt: new Date().toISOString() };
     if (!(await useSnapshot(stored))) {
-      status("The snapshot's signature does not verify: offline checks use the previous one.", "error");
+      status("The list's signature does not verify: offline checks use the previous one.", "error");
       return;
     }
-    save(STORE.snapshot, stored);
+    await store.put(LIST, stored);
   } catch (error) {
     if (error instanceof Refused) {
       status(error.status === 401 || error.status === 403
@@ -303,6 +327,7 @@ function renderBar() {
   bar.dataset.snapshotTickets = snapshot ? String(snapshot.size) : "";
   bar.dataset.pending = String(pending.length);
   bar.dataset.snapshotAge = snapshot ? String(snapshot.ageSeconds(Date.now())) : "";
+  bar.dataset.deltas = String(kept?.deltas?.length ?? 0);
   $("snapshot-state").textContent = snapshot
     ? `list: ${snapshot.size.toLocaleString()} tickets, ${age(snapshot.ageSeconds(Date.now()))} old`
     : "no list yet";
@@ -411,7 +436,7 @@ async function start() {
   $("change-key").hidden = !gateKey;
   if (!gateKey) return;
   ensureDevice();
-  await useSnapshot(load(STORE.snapshot, null)).catch(() => false);
+  await useSnapshot(await keptList()).catch(() => false);
   renderBar();
   await refreshSnapshot();
   sync();
@@ -435,7 +460,9 @@ function setKey(key) {
   for (const name of [STORE.snapshot, STORE.records, STORE.pending, STORE.counts, ...OLD_STORE]) {
     localStorage.removeItem(name);
   }
+  store.remove(LIST, "list").catch(() => {});
   snapshot = null;
+  kept = null;
   records = [];
   pending = [];
   counts = { admitted: 0, refused: 0 };

@@ -324,22 +324,16 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
                                                                                  issue, gate_key, tmp_path):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    code_file = tmp_path / "qr.y4m"
-    # the scanner takes its list before the fan links a phone
-    page_browser = launch()
-    page = page_browser.new_context(permissions=["camera"]).new_page()
+    key = codes.new_device_key()  # the fan's phone, linked only after the gate took its list
+    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(key, ticket["id"])))
+    context = browser.new_context(permissions=["camera"])
+    page = context.new_page()
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "1")
-    stored = page.evaluate("localStorage.getItem('ticketkit.gate.snapshot')")
-    key = _bind(client, fan, ticket["id"])
-    browser = launch(_y4m(code_file, _code_for(key, ticket["id"])))
-    context = browser.new_context(permissions=["camera"])
-    context.add_init_script(f"localStorage.setItem('ticketkit.gate.snapshot', {json.dumps(stored)});"
-                            f"localStorage.setItem('ticketkit.gate.key', {json.dumps(gate_key)});")
-    page = context.new_page()
-    page.route("**/gate/snapshot", lambda route: route.abort())  # no newer list reaches this gate
-    page.goto(f"{live}/app/scanner")
-    expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "1")
+    page.route("**/gate/snapshot*", lambda route: route.abort())  # no newer list reaches this gate
+    linked = client.post(f"/tickets/{ticket['id']}/device", json={"public_key": codes.public_key_text(key)},
+                         headers=fan["headers"])
+    assert linked.status_code == 201, linked.text
     context.set_offline(True)
     expect(page.locator("#bar")).to_have_attribute("data-online", "false")
     page.click("#start")
@@ -347,3 +341,29 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
     expect(answer).to_have_attribute("data-reason", "not_in_list", timeout=15_000)
     expect(answer).to_contain_text(re.compile(r"Not in this gate's list \(list \d+ s old\)"))
     assert "not set up on a phone" not in answer.text_content()
+
+
+def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, issue, gate_key):
+    fan = new_fan()
+    first, second = issue(fan, quantity=2)["tickets"]
+    page = launch().new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url) if "/gate/snapshot?" in request.url
+            or request.url.endswith("/gate/snapshot") else None)
+    page.goto(f"{live}/app/scanner#key={gate_key}")
+    expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
+    key = _bind(client, fan, second["id"])
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # what a regained signal does: refresh now
+    expect(page.locator("#bar")).to_have_attribute("data-deltas", "1")
+    assert "?since=" in requests[-1] and "?since=" not in requests[0], requests
+    page.reload()  # the list and its delta come back from IndexedDB, verified again
+    expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
+    answer = page.evaluate("""async (code) => {
+        const {Snapshot} = await import("./static/offline.js");
+        const store = await import("./static/store.js");
+        const kept = await store.get("gate-lists", "list");
+        const list = new Snapshot(JSON.parse(kept.snapshot.payload));
+        for (const d of kept.deltas) list.merge(JSON.parse(d.payload));
+        return (await list.decide(code, Date.now())).admit;
+    }""", codes.sign_code(key, second["id"]))
+    assert answer is True  # the key linked after the full list arrived with the delta
