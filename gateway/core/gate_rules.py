@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import codes
 
-__all__ = ["Decision", "ENTRY", "EXIT", "GENUINE", "ORDER", "POLICIES", "Rules", "TicketState", "day_of",
-           "decide", "state_from_snapshot"]
+__all__ = ["CHECKED_IN", "Decision", "ENTRY", "EXIT", "FIELDS", "GENUINE", "HOLDER_CHANGED", "ORDER", "POLICIES",
+           "REFUNDED", "Rules", "TicketState", "day_of", "decide", "list_id", "state_from_snapshot"]
 
 ENTRY, EXIT = "entry", "exit"
 POLICIES = ("single", "reentry", "days")
@@ -201,13 +201,27 @@ def decide(text: str, *, now: float, rules: Rules, lookup: Callable[[uuid.UUID],
     return Decision(None, scan.ticket, scan.unverified)
 
 
-def state_from_snapshot(ticket: dict, *, cancelled: bool = False, local: Sequence[dict] = ()) -> TicketState:
-    """A snapshot's ticket entry (docs/gate.md) as a TicketState, as the scanner page reads it: `cancelled` is
-    the snapshot's event-wide flag, `local` the gate's own records since ({ticket_id, direction, day})."""
-    mine = [r for r in local if r["ticket_id"] == ticket["id"]]
-    entries = ticket.get("entries", 1 if ticket["checked_in"] else 0)
-    return TicketState(id=uuid.UUID(ticket["id"]), device_keys=(ticket["device_key"],) if ticket["device_key"] else (),
-                       cancelled=cancelled or ticket["refunded"], holder_changed=ticket["holder_changed"],
+# ---- the snapshot's compact ticket list (docs/gate.md): one array per ticket, keyed by `list_id`
+HOLDER_CHANGED, CHECKED_IN, REFUNDED = 1, 2, 4  # the flags' bits
+FIELDS = ("id", "token_id", "tier_id", "device_key", "flags", "entries", "exits", "days")
+
+
+def list_id(ticket_id: uuid.UUID) -> str:
+    """A ticket's id in a snapshot: base64url of its UUID's first 8 bytes (11 characters). A code names the
+    whole UUID and its signature covers it; the list only has to find the ticket's key."""
+    return codes.b64url(ticket_id.bytes[:8])
+
+
+def state_from_snapshot(row: list, ticket_id: uuid.UUID, *, cancelled: bool = False,
+                        local: Sequence[dict] = ()) -> TicketState:
+    """A snapshot's ticket (its array) as a TicketState, as the scanner page reads it: `cancelled` is the
+    snapshot's event-wide flag, `local` the gate's own records since ({ticket_id, direction, day})."""
+    flags = row[4]
+    mine = [r for r in local if r["ticket_id"] == str(ticket_id)]
+    entries = row[5] if len(row) > 5 else (1 if flags & CHECKED_IN else 0)
+    return TicketState(id=ticket_id, device_keys=(row[3],) if row[3] else (),
+                       cancelled=cancelled or bool(flags & REFUNDED), holder_changed=bool(flags & HOLDER_CHANGED),
                        entries=entries + sum(r["direction"] == ENTRY for r in mine),
-                       exits=ticket.get("exits", 0) + sum(r["direction"] == EXIT for r in mine),
-                       days_entered=frozenset(ticket.get("days", ())) | {r["day"] for r in mine if r.get("day")})
+                       exits=(row[6] if len(row) > 6 else 0) + sum(r["direction"] == EXIT for r in mine),
+                       days_entered=frozenset(row[7] if len(row) > 7 else ()) | {r["day"] for r in mine
+                                                                                    if r.get("day")})

@@ -562,30 +562,36 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
     cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
                                           "contract": event.collection_address}).first() is not None
     later = _entry_states(conn, event.id, ids) if rules.entry_policy != "single" else {}
-    tickets: dict[uuid.UUID, dict] = {}
+    tickets: dict[str, list] = {}
+    tiers: dict[str, str] = {}
+    owner_of: dict[str, uuid.UUID] = {}  # list id -> ticket
+    compress, list_id, entry_policy = codes.compress_public_key, gate_rules.list_id, rules.entry_policy
     for row in rows:  # by token id; a ticket's newest active key last (there is one)
         holder = row.fan_address or row.chain_owner
-        item = {
-            "id": str(row.id), "token_id": row.token_id, "tier_id": row.tier_id, "tier_name": row.tier_name,
-            "device_key": row.public_key,
-            "holder_changed": row.public_key is not None and holder is not None
-            and not _same_address(holder, row.key_holder),
-            "checked_in": row.admission_id is not None or bool(row.chain_used),
-            "refunded": bool(row.chain_burned),
-        }
-        if rules.entry_policy != "single":
+        flags = (gate_rules.HOLDER_CHANGED if row.public_key is not None and holder is not None
+                 and not _same_address(holder, row.key_holder) else 0) \
+            | (gate_rules.CHECKED_IN if row.admission_id is not None or row.chain_used else 0) \
+            | (gate_rules.REFUNDED if row.chain_burned else 0)
+        short = list_id(row.id)
+        if owner_of.setdefault(short, row.id) != row.id:  # two tickets, one list id (~1 in 10^9 at 80k): neither
+            tickets.pop(short, None)
+            continue
+        item = [short, row.token_id, row.tier_id, compress(row.public_key) if row.public_key else None, flags]
+        if row.tier_name is not None:
+            tiers[str(row.tier_id)] = row.tier_name
+        if entry_policy != "single":
             entries, exits, days = later.get(row.id, (0, 0, []))
             first = 1 if row.admission_id is not None or row.chain_used else 0
-            if rules.entry_policy == "days" and row.admission_id is not None:
+            if entry_policy == "days" and row.admission_id is not None:
                 days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
-            item |= {"entries": first + entries, "exits": exits, "days": sorted(days)}
-        tickets[row.id] = item
-    body = {"version": 2, "kind": "delta" if delta else "full", "event_id": str(event.id),
+            item += [first + entries, exits, sorted(days)]
+        tickets[short] = item
+    body = {"version": 3, "kind": "delta" if delta else "full", "event_id": str(event.id),
             "event_name": event.name, "gate_label": getattr(gate_key, "label", None), "chain_id": event.chain_id,
             "collection": event.collection_address, "generated_at": int(read_at),
             "cursor": _cursor_text(read_at, block), "window_seconds": settings.gate_window_seconds,
-            "rules": rules.as_json(), "cancelled": cancelled, "tickets": list(tickets.values()),
-            "revoked_keys": revoked}
+            "rules": rules.as_json(), "cancelled": cancelled, "tiers": tiers, "fields": list(gate_rules.FIELDS),
+            "tickets": list(tickets.values()), "revoked_keys": revoked}
     if delta:
         body["since"] = since
     payload = json.dumps(body, separators=(",", ":"), sort_keys=True)

@@ -90,16 +90,70 @@ const RULES = {
   },
 };
 
+// A list's ticket: [id, token_id, tier_id, device_key, flags, entries?, exits?, days?] (docs/gate.md).
+const HOLDER_CHANGED = 1;
+const CHECKED_IN = 2;
+const REFUNDED = 4;
+
+/** A ticket's id in a list: base64url of its UUID's first 8 bytes. */
+export function listId(ticketId) {
+  return gate.b64urlEncode(gate.uuidToBytes(ticketId).slice(0, 8));
+}
+
+function ticketOf(row) {
+  const flags = row[4];
+  return { token_id: row[1], tier_id: row[2], device_key: row[3], holder_changed: Boolean(flags & HOLDER_CHANGED),
+           checked_in: Boolean(flags & CHECKED_IN), refunded: Boolean(flags & REFUNDED), entries: row[5],
+           exits: row[6], days: row[7] };
+}
+
+// P-256: y^2 = x^3 - 3x + b (mod p); for browsers whose WebCrypto imports no compressed point.
+const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+function modPow(base, exponent, modulus) {
+  let result = 1n;
+  base %= modulus;
+  while (exponent > 0n) {
+    if (exponent & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+    exponent >>= 1n;
+  }
+  return result;
+}
+
+function decompress(bytes) {
+  const x = BigInt(`0x${Array.from(bytes.slice(1), (b) => b.toString(16).padStart(2, "0")).join("")}`);
+  let y = modPow(((x * x * x - 3n * x + B) % P + P) % P, (P + 1n) / 4n, P);
+  if ((y & 1n) !== BigInt(bytes[0] & 1)) y = P - y;
+  const hex = (n) => n.toString(16).padStart(64, "0");
+  const out = Uint8Array.from(`04${hex(x)}${hex(y)}`.match(/../g), (pair) => parseInt(pair, 16));
+  return out;
+}
+
+/** A list's key (compressed point, 33 bytes base64url) as a CryptoKey that verifies. */
+async function importListKey(text) {
+  const raw = gate.b64urlDecode(text);
+  if (!raw || raw.length !== 33 || (raw[0] !== 2 && raw[0] !== 3)) return gate.importPublicKey(text);
+  const ECDSA = { name: "ECDSA", namedCurve: "P-256" };
+  try {
+    return await crypto.subtle.importKey("raw", raw, ECDSA, false, ["verify"]);
+  } catch {
+    return crypto.subtle.importKey("raw", decompress(raw), ECDSA, false, ["verify"]);
+  }
+}
+
 export class Snapshot {
   /**
    * `data`: the parsed payload of a verified snapshot (docs/gate.md): {event_id, event_name, gate_label,
-   * cancelled, generated_at, rules, tickets: [{id, token_id, tier_id, tier_name, device_key, holder_changed,
-   * checked_in, refunded, entries?, exits?, days?}], ...}.
+   * cancelled, generated_at, cursor, rules, tiers: {tier_id: name}, tickets: [[id, token_id, tier_id, device_key,
+   * flags, entries?, exits?, days?]], ...}.
    */
   constructor(data) {
     this.data = data;
+    this.tiers = data.tiers ?? {};
     this.tickets = new Map();
-    for (const ticket of data.tickets) this.tickets.set(ticket.id, ticket);
+    for (const row of data.tickets) this.tickets.set(row[0], row);
     this.rules = data.rules ?? { ...V1_RULES, window_seconds: data.window_seconds ?? gate.WINDOW_SECONDS };
     this.windowSeconds = this.rules.window_seconds;
     this.keys = new Map(); // public key text -> CryptoKey
@@ -112,10 +166,11 @@ export class Snapshot {
   /** Apply a verified delta's payload (`kind` delta, for this event): its tickets replace theirs, whole. */
   merge(delta) {
     if (delta.event_id !== this.data.event_id) throw new Error("a delta for another event");
-    for (const ticket of delta.tickets) this.tickets.set(ticket.id, ticket);
+    for (const row of delta.tickets) this.tickets.set(row[0], row);
     for (const name of ["generated_at", "cursor", "rules", "cancelled", "event_name", "gate_label"]) {
       if (name in delta) this.data[name] = delta[name];
     }
+    Object.assign(this.tiers, delta.tiers ?? {});
     this.rules = delta.rules ?? this.rules;
     this.windowSeconds = this.rules.window_seconds;
   }
@@ -126,13 +181,12 @@ export class Snapshot {
   }
 
   async publicKey(text) {
-    if (!this.keys.has(text)) this.keys.set(text, await gate.importPublicKey(text));
+    if (!this.keys.has(text)) this.keys.set(text, await importListKey(text));
     return this.keys.get(text);
   }
 
-  /** The ticket's entry state: the snapshot's, plus what this gate recorded since (`local`, a Local). */
-  state(ticket, local) {
-    const id = ticket.id;
+  /** The ticket's entry state: the list's, plus what this gate recorded since (`local`, a Local). */
+  state(id, ticket, local) {
     const listedEntries = ticket.entries ?? (ticket.checked_in ? 1 : 0);
     const days = new Set([...(ticket.days ?? []), ...(local.days.get(id) ?? [])]);
     return { entries: listedEntries + (local.entries.get(id) ?? 0), exits: (ticket.exits ?? 0)
@@ -146,12 +200,13 @@ export class Snapshot {
   async decide(code, nowMs, local = new Local(), direction = "entry") {
     const parsed = gate.parseCode(code);
     if (!parsed) return refuse("malformed_code");
-    const ticket = this.tickets.get(parsed.ticketId);
+    const row = this.tickets.get(listId(parsed.ticketId));
+    const ticket = row ? ticketOf(row) : null;
     const scan = { rules: this.rules, nowMs, direction, parsed, ticket, unverified: false, genuine: false,
                    cancelled: Boolean(this.data.cancelled),
-                   state: ticket ? this.state(ticket, local) : null };
-    const about = ticket ? { ticket_id: ticket.id, token_id: ticket.token_id, tier_id: ticket.tier_id,
-                             tier_name: ticket.tier_name ?? null } : {};
+                   state: ticket ? this.state(parsed.ticketId, ticket, local) : null };
+    const about = ticket ? { ticket_id: parsed.ticketId, token_id: ticket.token_id, tier_id: ticket.tier_id,
+                             tier_name: this.tiers[ticket.tier_id] ?? null } : {};
     for (const name of this.rules.order) {
       const rule = RULES[name];
       if (!rule) return refuse("update_scanner", about);

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gateway.core import codes
+from gateway.core import gate_rules
 from gateway.core.gate_rules import Rules
 
 PATH = Path(__file__).with_name("gate_vectors.json")
@@ -20,14 +21,23 @@ NOW = datetime(2026, 7, 3, 23, 30, 5, tzinfo=timezone.utc).timestamp()  # 4 July
 KEYS = [codes.load_private_key(f"{i + 1:064x}") for i in range(8)]
 
 
-def _ticket(n: int, key: int | None, **state) -> dict:
-    return {"id": str(uuid.UUID(int=n)), "token_id": n, "tier_id": 0, "tier_name": "General",
-            "device_key": codes.public_key_text(KEYS[key]) if key is not None else None, "holder_changed": False,
-            "checked_in": False, "refunded": False} | state
+def _uuid(n: int) -> uuid.UUID:
+    return uuid.UUID(int=(n << 96) | n)  # distinct in the first 8 bytes: a list's ticket id
+
+
+def _ticket(n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, **entry) -> list:
+    """A list's ticket (docs/gate.md): [id, token_id, tier_id, device_key (compressed), flags, entries?...]."""
+    flags = (gate_rules.HOLDER_CHANGED * holder_changed) | (gate_rules.CHECKED_IN * checked_in) \
+        | (gate_rules.REFUNDED * refunded)
+    row = [gate_rules.list_id(_uuid(n)), n, 0,
+           codes.compress_public_key(codes.public_key_text(KEYS[key])) if key is not None else None, flags]
+    if entry:
+        row += [entry["entries"], entry["exits"], entry.get("days", [])]
+    return row
 
 
 def _code(key: int, n: int, windows: int = 0) -> str:
-    return codes.sign_code(KEYS[key], uuid.UUID(int=n), codes.window_of(NOW) + windows)
+    return codes.sign_code(KEYS[key], _uuid(n), codes.window_of(NOW) + windows)
 
 
 def _case(name, code, expect, *, direction="entry", online=None, unverified=False) -> dict:
@@ -45,7 +55,7 @@ def build() -> dict:
         "cancelled": False,
         "tickets": [_ticket(1, 0), _ticket(2, 1, checked_in=True), _ticket(3, 2, holder_changed=True),
                     _ticket(4, None), _ticket(5, 3, refunded=True), _ticket(6, 4)],
-        "local": [{"ticket_id": str(uuid.UUID(int=6)), "direction": "entry", "day": None}],
+        "local": [{"ticket_id": str(_uuid(6)), "direction": "entry", "day": None}],
         "cases": [
             _case("admits", _code(0, 1), None),
             _case("one window early (drift)", _code(0, 1, -1), None),
@@ -79,7 +89,7 @@ def build() -> dict:
         "tickets": [_ticket(1, 0, entries=0, exits=0), _ticket(2, 1, checked_in=True, entries=1, exits=0),
                     _ticket(3, 2, checked_in=True, entries=2, exits=2), _ticket(4, 3, checked_in=True, entries=1,
                                                                                  exits=0)],
-        "local": [{"ticket_id": str(uuid.UUID(int=4)), "direction": "exit", "day": None}],
+        "local": [{"ticket_id": str(_uuid(4)), "direction": "exit", "day": None}],
         "cases": [
             _case("first entry", _code(0, 1), None),
             _case("exit before any entry", _code(0, 1), "not_inside", direction="exit"),
@@ -99,7 +109,7 @@ def build() -> dict:
                     _ticket(2, 1, checked_in=True, entries=1, exits=0, days=["2026-07-03"]),
                     _ticket(3, 2, checked_in=True, entries=2, exits=0, days=["2026-07-03", "2026-07-04"]),
                     _ticket(4, 3, entries=0, exits=0, days=[])],
-        "local": [{"ticket_id": str(uuid.UUID(int=4)), "direction": "entry", "day": "2026-07-04"}],
+        "local": [{"ticket_id": str(_uuid(4)), "direction": "entry", "day": "2026-07-04"}],
         "cases": [
             _case("first day", _code(0, 1), None),
             _case("came yesterday (UTC still says yesterday)", _code(1, 2), None),
@@ -115,7 +125,10 @@ def build() -> dict:
         "cases": [_case("not valid today", _code(0, 1), "not_valid_today"),
                   _case("a screenshot is a screenshot first", _code(0, 1, -2), "expired_code")],
     }
-    return {"now": NOW, "suites": [single, cancelled, unlisted, reentry, days, off_day]}
+    suites = [single, cancelled, unlisted, reentry, days, off_day]
+    for suite in suites:
+        suite["tiers"] = {"0": "General"}
+    return {"now": NOW, "suites": suites}
 
 
 if __name__ == "__main__":

@@ -28,10 +28,13 @@ def test_the_vectors_file_is_what_the_generator_writes():
 
 
 def _lookup(suite):
-    tickets = {uuid.UUID(t["id"]): t for t in suite["tickets"]}
-    return lambda ticket_id: (gate_rules.state_from_snapshot(tickets[ticket_id], cancelled=suite["cancelled"],
-                                                             local=suite["local"])
-                              if ticket_id in tickets else None)
+    tickets = {row[0]: row for row in suite["tickets"]}
+
+    def lookup(ticket_id):
+        row = tickets.get(gate_rules.list_id(ticket_id))
+        return None if row is None else gate_rules.state_from_snapshot(row, ticket_id, cancelled=suite["cancelled"],
+                                                                      local=suite["local"])
+    return lookup
 
 
 @pytest.mark.parametrize(("suite", "case"), CASES, ids=[f"{s['name']}: {c['name']}" for s, c in CASES])
