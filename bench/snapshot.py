@@ -1,7 +1,7 @@
 """A stadium's gate list: an 80,000-ticket event with 40 gates, its signed snapshot built, refreshed by delta and
 loaded in the scanner page in Chromium.
 
-    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100]
+    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100] [--out bench/results/snapshot.json]
 
 A SQLite gateway database (migrated) seeded with plain INSERTs: one event, `--gates` gate keys, `--tickets`
 tickets, each with its own P-256 device key (a real point: the keys are what a list is mostly made of, and
@@ -19,7 +19,7 @@ random bytes do not compress), a quarter already admitted. The seed rows are dat
   ECDSA verify, rules), median over 20 different tickets' codes.
 
 Goals (bench/run_all.py): build <= 2 s, <= 4 MB compressed, delta <= 50 ms, scanner ready <= 3 s, an offline
-decision <= 5 ms. Writes bench/results/snapshot.json. Never a timed test.
+decision <= 5 ms. Writes bench/results/snapshot.json (--out). Never a timed test.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import secrets
 import socket
 import statistics
@@ -173,6 +174,7 @@ def _in_chromium(url: str, seeded: dict, tickets: int) -> dict[str, float]:
 
 
 def measure(tickets: int, gates: int, changes: int) -> dict[str, float]:
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tk-snapshot-") as tmp:
         settings = Settings(database_url=f"sqlite:///{tmp}/gateway.db", key_encryption_secret="bench-snapshot",
                             run_migrations=False)
@@ -206,7 +208,8 @@ def measure(tickets: int, gates: int, changes: int) -> dict[str, float]:
         return {"tickets": tickets, "gates": gates, "build_s": round(statistics.median(builds), 3),
                 "bytes": len(raw), "gzip_bytes": len(gzip.compress(raw, 6)),
                 "delta_ms": round(statistics.median(deltas) * 1000, 2), "delta_changes": changes,
-                "delta_tickets": carried, "delta_bytes": len(delta.encode()), **browser}
+                "delta_tickets": carried, "delta_bytes": len(delta.encode()), **browser,
+                "loadavg_1m_start": load_start, "loadavg_1m_end": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -214,11 +217,11 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=80_000)
     parser.add_argument("--gates", type=int, default=40)
     parser.add_argument("--changes", type=int, default=100)
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "snapshot.json")
     args = parser.parse_args()
     result = measure(args.tickets, args.gates, args.changes)
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "snapshot.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

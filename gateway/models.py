@@ -456,8 +456,8 @@ class DeviceKey(SQLModel, table=True):
     public_key: str = Field(max_length=100)  # base64url of the 65-byte uncompressed point
     holder: str = Field(max_length=42)
     bound_by: str = Field(max_length=16)  # gateway | wallet
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
+    revoked_at: datetime | None = Field(default=None, index=True)
 
 
 class Admission(SQLModel, table=True):
@@ -475,7 +475,7 @@ class Admission(SQLModel, table=True):
     source: str = Field(default="online", max_length=16)  # online | offline
     nonce: str | None = Field(default=None, max_length=64)  # the gate's id of this scan: a retry is answered again
     scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
-    admitted_at: datetime = Field(default_factory=utcnow)
+    admitted_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
     chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done | cancelled
     batch_id: uuid.UUID | None = Field(default=None, foreign_key="checkin_batches.id")
 
@@ -597,7 +597,7 @@ class GateEntry(SQLModel, table=True):
     source: str = Field(default="online", max_length=16)  # online | offline
     nonce: str | None = Field(default=None, max_length=64)
     scanned_at: datetime = Field(default_factory=utcnow)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
 
 
 # gate API schemas (docs/gate.md is the specification of every field)

@@ -500,24 +500,28 @@ def _parse_cursor(text: str) -> _Cursor:
 
 
 def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
-    """The event's tickets whose gate state may have changed since the cursor: new tickets, keys bound or
-    revoked, admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain
-    events after the cursor's block (moves, check-ins, refunds; the indexer commits whole blocks)."""
+    """The event's tickets whose gate state may have changed since the cursor: keys bound or revoked,
+    admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain events
+    after the cursor's block (mints, moves, check-ins, refunds; the indexer commits whole blocks)."""
     after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, timezone.utc)
+    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
+    # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
     queries = [
-        select(T.c.id).where(T.c.event_id == event.id, T.c.created_at > after),
-        select(DK.c.ticket_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
-        .where(T.c.event_id == event.id, (DK.c.created_at > after) | (DK.c.revoked_at > after)),
-        select(A.c.ticket_id).where(A.c.event_id == event.id, A.c.admitted_at > after),
-        select(GE.c.ticket_id).where(GE.c.event_id == event.id, GE.c.created_at > after),
-        select(T.c.id).select_from(CE.join(T, and_(T.c.chain_id == CE.c.chain_id, T.c.contract == CE.c.contract,
-                                                   cast(T.c.token_id, String) == CE.c.token_id)))
+        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(DK.c.created_at > after),
+        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(DK.c.revoked_at > after),
+        select(A.c.ticket_id, A.c.event_id).where(A.c.admitted_at > after),
+        select(GE.c.ticket_id, GE.c.event_id).where(GE.c.created_at > after),
+        select(T.c.id, T.c.event_id).select_from(CE.join(T, and_(T.c.chain_id == CE.c.chain_id,
+                                                                 T.c.contract == CE.c.contract,
+                                                                 cast(T.c.token_id, String) == CE.c.token_id)))
         .where(CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address,
                CE.c.block_number > since.block, CE.c.token_id.is_not(None)),
     ]
     changed: set[uuid.UUID] = set()
     for query in queries:
-        changed.update(conn.execute(query).scalars())
+        changed.update(ticket_id for ticket_id, event_id in conn.execute(query) if event_id == event.id)
     return changed
 
 
@@ -548,14 +552,16 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
                     IT.c.burned.label("chain_burned"), A.c.id.label("admission_id"),
                     A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
              .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
-             .where(T.c.event_id == event.id).order_by(T.c.token_id, DK.c.created_at))
+             .order_by(T.c.token_id, DK.c.created_at))
     revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
                      .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
                      .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None)).order_by(DK.c.revoked_at))
+    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of them.
+    query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
     if delta:
-        query = query.where(T.c.id.in_(ids))
-        revoked_query = revoked_query.where(DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S,
-                                                                                     timezone.utc))
+        revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+                         .where(DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
+                                DK.c.ticket_id.in_(ids)).order_by(DK.c.revoked_at))
     rows = conn.execute(query).all() if not delta or ids else []
     revoked = [{"ticket_id": str(key.ticket_id), "public_key": key.public_key,
                 "revoked_at": int(_aware(key.revoked_at).timestamp())} for key in conn.execute(revoked_query)]

@@ -1,5 +1,6 @@
 """the door: an event's entry policy and pass details (event_doors), a ticket's place (ticket_places), entries
-and exits after the first admission (gate_entries, unique per ticket and slot)
+and exits after the first admission (gate_entries, unique per ticket and slot); the timestamps that snapshot
+deltas look up (device_keys created/revoked, gate_admissions admitted) indexed
 
 Revision ID: 0013
 Revises: 0010
@@ -60,10 +61,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('gate_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gate_entries_event_id'), ['event_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gate_entries_created_at'), ['created_at'], unique=False)
+    with op.batch_alter_table('device_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_device_keys_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_device_keys_revoked_at'), ['revoked_at'], unique=False)
+    with op.batch_alter_table('gate_admissions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gate_admissions_admitted_at'), ['admitted_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('gate_admissions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gate_admissions_admitted_at'))
+    with op.batch_alter_table('device_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_device_keys_revoked_at'))
+        batch_op.drop_index(batch_op.f('ix_device_keys_created_at'))
     with op.batch_alter_table('gate_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gate_entries_created_at'))
         batch_op.drop_index(batch_op.f('ix_gate_entries_event_id'))
     op.drop_table('gate_entries')
     op.drop_table('ticket_places')
