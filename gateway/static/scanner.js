@@ -192,7 +192,10 @@ async function decide(code) {
   const nonce = newNonce(); // one decision, one nonce: the online tries and the offline scan share it
   try {
     const answer = await scanOnline(code, nonce, direction);
-    if (answer.admit) remember(answer.ticket_id, nonce);
+    // Single entry: a ticket the gateway says is in counts here offline too (another gate admitted it after
+    // this gate's list was made).
+    const single = (snapshot?.rules?.entry_policy ?? "single") === "single";
+    if (answer.admit || (single && answer.reason === "already_checked_in")) remember(answer.ticket_id, nonce);
     sync(); // the network is back: send what waits
     return { ...answer, source: "online" };
   } catch (error) {

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 from sqlmodel import Session
 
+from gateway import db
 from gateway.core import codes, gate_rules
 from gateway.models import Admission, GateEntry, GateRefusal
 from gateway.services import gate as gate_service
 
 from .test_gate import _fresh_cancellation_cache, bind_key, gate, holder, make_gate_key, post, rows  # noqa: F401
-from .test_gate_concurrency import servers  # noqa: F401 - fixture
 
 TODAY = datetime.now(timezone.utc).date()
 
@@ -141,38 +141,58 @@ def test_offline_entries_and_exits_sync_once(app, client, org, gw_event, gate, h
 SCANS = 30
 
 
-def test_simultaneous_scans_for_one_reentry_admit_exactly_one(app, client, org, gw_event, gate, holder, servers):
-    """The ticket is out after its first entry and an exit; 30 scans at once over 3 gateway processes for its
-    second entry: exactly one admits (entry:2), the others are refused already_checked_in."""
-    set_door(client, org, gw_event["id"], entry_policy="reentry")
+@pytest.mark.parametrize("policy", ["reentry", "days"])
+def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(app, settings, client, org, gw_event, gate,
+                                                                  holder, policy):
+    """Re-entry: the ticket is out after its first entry and an exit; day pass: it entered yesterday. 30 scans
+    at once for its next entry, through the whole scan (rules, then the entry write) over 5 engines (as 5
+    processes would have): exactly one admits, the others are refused already_checked_in.
+    (test_gate_concurrency.py races first entries over real processes; this write is the same kind of INSERT.)"""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True
-    assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})["admit"]
+    ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")
+    moment = time.time()
+    if policy == "reentry":
+        set_door(client, org, gw_event["id"], entry_policy="reentry")
+        assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True
+        assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})["admit"]
+        slots = ["entry:2", "exit:1"]
+    else:
+        set_door(client, org, gw_event["id"], entry_policy="days", entry_days=[str(TODAY - timedelta(days=1)),
+                                                                            str(TODAY)])
+        yesterday = moment - 86_400
+        with Session(app.state.runtime.engine) as session:
+            assert gate_service.scan(session=session, settings=settings, gate_key=ref, unix_time=yesterday,
+                                     code=codes.sign_code(key, ticket["id"], codes.window_of(yesterday))).admit
+        slots = [f"day:{TODAY}"]
+    engines = [db.make_engine(settings.database_url) for _ in range(5)]
     barrier = threading.Barrier(SCANS)
-    answers: list[dict | None] = [None] * SCANS
+    answers: list = [None] * SCANS
     errors: list[BaseException] = []
 
     def scan(i: int) -> None:
         try:
-            with httpx.Client(base_url=servers[i % len(servers)], timeout=60) as http:
-                http.get("/gate/snapshot-key")  # connected before the race
-                code = codes.sign_code(key, ticket["id"])
+            with Session(engines[i % len(engines)]) as session:
+                session.connection()  # connected before the race
+                code = codes.sign_code(key, ticket["id"], codes.window_of(moment))
                 barrier.wait(timeout=60)
-                response = http.post("/gate/scan", json={"code": code, "device": f"s{i}"}, headers=gate["headers"])
-                assert response.status_code == 200, response.text
-                answers[i] = response.json()
+                answers[i] = gate_service.scan(session=session, settings=settings, gate_key=ref, code=code,
+                                               device=f"s{i}", unix_time=moment)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
             barrier.abort()
 
     threads = [threading.Thread(target=scan, args=(i,)) for i in range(SCANS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for engine in engines:
+            engine.dispose()
     assert not errors, errors
-    assert sum(a["admit"] for a in answers) == 1, answers
-    assert {a["reason"] for a in answers if not a["admit"]} == {"already_checked_in"}
-    assert sorted(e.slot for e in rows(app, GateEntry)) == ["entry:2", "exit:1"]
-    assert len(rows(app, GateRefusal)) == SCANS - 1
+    assert sum(a.admit for a in answers) == 1, answers
+    assert {a.reason for a in answers if not a.admit} == {"already_checked_in"}
+    assert sorted(e.slot for e in rows(app, GateEntry)) == slots
+    assert len(rows(app, GateRefusal)) == SCANS - 1 and len(rows(app, Admission)) == 1
