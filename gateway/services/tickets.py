@@ -45,7 +45,7 @@ from ..models import (
     Transfer,
 )
 from ..runtime import Runtime
-from . import recovery, sending
+from . import gate, recovery, sending
 from .fans import FanRef, custodial_account
 
 R = TypeVar("R", Issuance, Transfer, ResaleListing, ResaleSettlement)
@@ -160,15 +160,20 @@ def fan_tickets(*, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | N
     """The tickets the fan holds (or the one `ticket_id`), with event and tier names and the gate state.
 
     A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for the columns it
-    shows, rows turned into answers without validating the database's own values again."""
+    shows, rows turned into answers without validating the database's own values again; then what each pass
+    shows about its door (gate.ticket_doors)."""
     if ticket_id is None:
         rows = session.connection().execute(_FAN_TICKETS, {"fan_id": fan.id})
     else:
         rows = session.connection().execute(_FAN_TICKET, {"fan_id": fan.id, "ticket_id": ticket_id})
-    return [FanTicketPublic.model_construct(id=id_, event_id=event_id, chain_id=chain_id, contract=contract,
-                                            token_id=token_id, tier_id=tier_id, event_name=event_name,
-                                            tier_name=tier_name, checked_in=admission is not None)
-            for id_, event_id, chain_id, contract, token_id, tier_id, event_name, tier_name, admission in rows]
+    found = [FanTicketPublic.model_construct(id=id_, event_id=event_id, chain_id=chain_id, contract=contract,
+                                             token_id=token_id, tier_id=tier_id, event_name=event_name,
+                                             tier_name=tier_name, checked_in=admission is not None)
+             for id_, event_id, chain_id, contract, token_id, tier_id, event_name, tier_name, admission in rows]
+    doors = gate.ticket_doors(session=session, tickets=[(t.id, t.event_id) for t in found])
+    for ticket in found:
+        ticket.door = doors[ticket.id]
+    return found
 
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
