@@ -892,15 +892,18 @@ def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]
     admissions = {row.ticket_id: row for row in conn.execute(
         select(A.c.ticket_id, A.c.scanned_at, K.c.label).select_from(A.join(K, K.c.id == A.c.gate_key_id))
         .where(A.c.ticket_id.in_(ticket_ids)))}
-    out = {}
-    for ticket_id, event_id in tickets:
-        door, place, admission = doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id)
-        out[ticket_id] = TicketDoor(
-            venue=door and door.venue, timezone=door.timezone if door else "UTC",
-            starts_at=door and door.starts_at and _aware(door.starts_at),
-            doors_at=door and door.doors_at and _aware(door.doors_at),
-            entry_policy=door.entry_policy if door else "single",
-            entry_days=json.loads(door.entry_days) if door else [],
-            section=place and place.section, row=place and place.row, seat=place and place.seat,
-            checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
-    return out
+    return {ticket_id: ticket_door(doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id))
+            for ticket_id, event_id in tickets}
+
+
+def ticket_door(door: Any, place: Any, admission: Any) -> TicketDoor:
+    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
+    label), each None where there is none — the one place that decides what a pass shows about its door."""
+    return TicketDoor(
+        venue=door and door.venue, timezone=door.timezone if door else "UTC",
+        starts_at=door and door.starts_at and _aware(door.starts_at),
+        doors_at=door and door.doors_at and _aware(door.doors_at),
+        entry_policy=door.entry_policy if door else "single",
+        entry_days=json.loads(door.entry_days) if door else [],
+        section=place and place.section, row=place and place.row, seat=place and place.seat,
+        checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
