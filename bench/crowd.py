@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -46,7 +46,7 @@ import ticketkit as tk
 from ticketkit.chain import _free_port
 
 from bench import load
-from bench.gate_load import _autogroups_off, _collection, _current_autogroup, _database
+from bench.gate_load import _collection, _database, measure_and_write
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
@@ -225,17 +225,10 @@ def main() -> None:
     load.raise_open_files_limit()
     result: dict[str, float] = {"crowd.workers": args.workers, "crowd.connections": args.connections,
                                 "crowd.seconds": args.seconds, "crowd.open_rate": args.open_rate}
-    with nullcontext(_current_autogroup()) if args.keep_autogroup else _autogroups_off() as autogroup:
-        for kind in args.db.split(","):
-            result |= measure(kind, workers=args.workers, seconds=args.seconds, connections=args.connections,
-                              fans=args.fans, open_rate=args.open_rate,
-                              overrides=dict(item.split("=", 1) for item in args.set))
-    if autogroup is not None:
-        result["crowd.sched_autogroup"] = autogroup
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result.items():
-        print(f"{key:>36}: {value}")
+    overrides = dict(item.split("=", 1) for item in args.set)
+    measure_and_write("crowd", result, lambda kind: measure(
+        kind, workers=args.workers, seconds=args.seconds, connections=args.connections, fans=args.fans,
+        open_rate=args.open_rate, overrides=overrides), args.db, keep_autogroup=args.keep_autogroup, out=args.out)
 
 
 if __name__ == "__main__":
