@@ -12,6 +12,11 @@ import {Refunds} from "./ticket/Refunds.sol";
 /// @notice Deployed once as an implementation; each event is a cheap EIP-1167 clone made by
 /// {TicketFactory} and set up with {initialize}.
 contract TicketCollection is Initializable, PrimarySale, ResaleMarket, CheckIn, Refunds {
+    /// @notice The resale cap must be at least 100% of face value (10,000 basis points).
+    error ResaleCapBelowFaceValue(uint16 resaleCapBps);
+    /// @notice A collection's start time must be in the future.
+    error StartTimeInPast(uint64 startTime, uint256 now);
+
     constructor() EIP712("ticketkit TicketCollection", "1") {
         _disableInitializers();
     }
@@ -24,14 +29,7 @@ contract TicketCollection is Initializable, PrimarySale, ResaleMarket, CheckIn, 
         if (config.resaleCapBps < 10_000) revert ResaleCapBelowFaceValue(config.resaleCapBps);
         // A start already passed would free the refund reserve at once and make cancelEvent impossible.
         if (config.startTime <= block.timestamp) revert StartTimeInPast(config.startTime, block.timestamp);
-        _name = config.name;
-        _symbol = config.symbol;
-        _baseTokenURI = config.baseURI;
-        _startTime = config.startTime;
-        _transferLockTime = config.transferLockTime;
-        _resaleCapBps = config.resaleCapBps;
-        _giftsAllowed = config.giftsAllowed;
-        _badge = config.badge;
+        _setEvent(config);
         address receiver = config.royaltyReceiver == address(0) ? organiser : config.royaltyReceiver;
         _setDefaultRoyalty(receiver, config.royaltyBps);
         _grantRole(DEFAULT_ADMIN_ROLE, organiser);

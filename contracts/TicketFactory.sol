@@ -5,7 +5,6 @@ import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ITicketCollection} from "./interfaces/ITicketCollection.sol";
 import {IAttendanceBadge} from "./interfaces/IAttendanceBadge.sol";
-import {TicketCollection} from "./TicketCollection.sol";
 import {AttendanceBadge} from "./AttendanceBadge.sol";
 
 /// @title Makes badges and ticket collections as EIP-1167 clones at predictable addresses.
@@ -54,7 +53,7 @@ contract TicketFactory {
             revert NotBadgeAdmin(config.badge, msg.sender);
         }
         collection = Clones.cloneDeterministic(collectionImplementation, _salt(msg.sender, salt));
-        TicketCollection(collection).initialize(msg.sender, config, tiers);
+        ITicketCollection(collection).initialize(msg.sender, config, tiers);
         if (config.badge != address(0)) IAttendanceBadge(config.badge).registerIssuer(collection);
         emit CollectionCreated(collection, msg.sender, config.badge, salt);
     }

@@ -85,7 +85,8 @@ __all__ = [
 
 
 class AccessControlBadConfirmation(ContractRevert):
-    """The contract reverted with AccessControlBadConfirmation.
+    """The caller of a function is not the expected one. NOTE: Don't confuse with
+    {AccessControlUnauthorizedAccount}.
 
     `error AccessControlBadConfirmation()`, in TicketCollection, AttendanceBadge.
     """
@@ -96,7 +97,7 @@ class AccessControlBadConfirmation(ContractRevert):
 
 
 class AccessControlUnauthorizedAccount(ContractRevert):
-    """The contract reverted with AccessControlUnauthorizedAccount.
+    """The `account` is missing a role.
 
     `error AccessControlUnauthorizedAccount(address account, bytes32 neededRole)`, in TicketCollection,
     AttendanceBadge.
@@ -114,7 +115,7 @@ class AccessControlUnauthorizedAccount(ContractRevert):
 
 
 class AccountBalanceOverflow(ContractRevert):
-    """The contract reverted with AccountBalanceOverflow.
+    """The recipient's balance has overflowed.
 
     `error AccountBalanceOverflow()`, in TicketCollection, AttendanceBadge.
     """
@@ -125,7 +126,7 @@ class AccountBalanceOverflow(ContractRevert):
 
 
 class ApprovalsDisabled(ContractRevert):
-    """The contract reverted with ApprovalsDisabled.
+    """Tickets cannot be approved to third parties.
 
     `error ApprovalsDisabled()`, in TicketCollection.
     """
@@ -136,7 +137,7 @@ class ApprovalsDisabled(ContractRevert):
 
 
 class AuthorizationExpired(ContractRevert):
-    """The contract reverted with AuthorizationExpired.
+    """The holder's transfer authorization has expired.
 
     `error AuthorizationExpired(uint256 deadline)`, in TicketCollection.
     """
@@ -152,7 +153,7 @@ class AuthorizationExpired(ContractRevert):
 
 
 class BadgeDoesNotExist(ContractRevert):
-    """The contract reverted with BadgeDoesNotExist.
+    """The token does not exist.
 
     `error BadgeDoesNotExist(uint256 tokenId)`, in AttendanceBadge.
     """
@@ -168,7 +169,7 @@ class BadgeDoesNotExist(ContractRevert):
 
 
 class BadgeIsSoulbound(ContractRevert):
-    """The contract reverted with BadgeIsSoulbound.
+    """Badges never move and cannot be approved.
 
     `error BadgeIsSoulbound(uint256 tokenId)`, in AttendanceBadge.
     """
@@ -184,7 +185,7 @@ class BadgeIsSoulbound(ContractRevert):
 
 
 class BalanceQueryForZeroAddress(ContractRevert):
-    """The contract reverted with BalanceQueryForZeroAddress.
+    """Cannot query the balance for the zero address.
 
     `error BalanceQueryForZeroAddress()`, in TicketCollection, AttendanceBadge.
     """
@@ -195,7 +196,7 @@ class BalanceQueryForZeroAddress(ContractRevert):
 
 
 class ECDSAInvalidSignature(ContractRevert):
-    """The contract reverted with ECDSAInvalidSignature.
+    """The signature derives the `address(0)`.
 
     `error ECDSAInvalidSignature()`, in TicketCollection.
     """
@@ -206,7 +207,7 @@ class ECDSAInvalidSignature(ContractRevert):
 
 
 class ECDSAInvalidSignatureLength(ContractRevert):
-    """The contract reverted with ECDSAInvalidSignatureLength.
+    """The signature has an invalid length.
 
     `error ECDSAInvalidSignatureLength(uint256 length)`, in TicketCollection.
     """
@@ -222,7 +223,7 @@ class ECDSAInvalidSignatureLength(ContractRevert):
 
 
 class ECDSAInvalidSignatureS(ContractRevert):
-    """The contract reverted with ECDSAInvalidSignatureS.
+    """The signature has an S value that is in the upper half order.
 
     `error ECDSAInvalidSignatureS(bytes32 s)`, in TicketCollection.
     """
@@ -238,7 +239,7 @@ class ECDSAInvalidSignatureS(ContractRevert):
 
 
 class ERC2981InvalidDefaultRoyalty(ContractRevert):
-    """The contract reverted with ERC2981InvalidDefaultRoyalty.
+    """The default royalty set is invalid (eg. (numerator / denominator) >= 1).
 
     `error ERC2981InvalidDefaultRoyalty(uint256 numerator, uint256 denominator)`, in TicketCollection.
     """
@@ -255,7 +256,7 @@ class ERC2981InvalidDefaultRoyalty(ContractRevert):
 
 
 class ERC2981InvalidDefaultRoyaltyReceiver(ContractRevert):
-    """The contract reverted with ERC2981InvalidDefaultRoyaltyReceiver.
+    """The default royalty receiver is invalid.
 
     `error ERC2981InvalidDefaultRoyaltyReceiver(address receiver)`, in TicketCollection.
     """
@@ -271,7 +272,7 @@ class ERC2981InvalidDefaultRoyaltyReceiver(ContractRevert):
 
 
 class ERC2981InvalidTokenRoyalty(ContractRevert):
-    """The contract reverted with ERC2981InvalidTokenRoyalty.
+    """The royalty set for a specific `tokenId` is invalid (eg. (numerator / denominator) >= 1).
 
     `error ERC2981InvalidTokenRoyalty(uint256 tokenId, uint256 numerator, uint256 denominator)`, in
     TicketCollection.
@@ -290,7 +291,7 @@ class ERC2981InvalidTokenRoyalty(ContractRevert):
 
 
 class ERC2981InvalidTokenRoyaltyReceiver(ContractRevert):
-    """The contract reverted with ERC2981InvalidTokenRoyaltyReceiver.
+    """The royalty receiver for `tokenId` is invalid.
 
     `error ERC2981InvalidTokenRoyaltyReceiver(uint256 tokenId, address receiver)`, in TicketCollection.
     """
@@ -307,7 +308,7 @@ class ERC2981InvalidTokenRoyaltyReceiver(ContractRevert):
 
 
 class EnforcedPause(ContractRevert):
-    """The contract reverted with EnforcedPause.
+    """The operation failed because the contract is paused.
 
     `error EnforcedPause()`, in TicketCollection.
     """
@@ -318,7 +319,7 @@ class EnforcedPause(ContractRevert):
 
 
 class EventAlreadyStarted(ContractRevert):
-    """The contract reverted with EventAlreadyStarted.
+    """An event cannot be cancelled once it has started.
 
     `error EventAlreadyStarted(uint64 startTime)`, in TicketCollection.
     """
@@ -334,7 +335,7 @@ class EventAlreadyStarted(ContractRevert):
 
 
 class EventIsCancelled(ContractRevert):
-    """The contract reverted with EventIsCancelled.
+    """The event is cancelled: nothing is sold, minted, moved or checked in any more.
 
     `error EventIsCancelled()`, in TicketCollection.
     """
@@ -345,7 +346,7 @@ class EventIsCancelled(ContractRevert):
 
 
 class EventNotCancelled(ContractRevert):
-    """The contract reverted with EventNotCancelled.
+    """Refunds open only once the event is cancelled.
 
     `error EventNotCancelled()`, in TicketCollection.
     """
@@ -356,7 +357,7 @@ class EventNotCancelled(ContractRevert):
 
 
 class ExceedsWithdrawable(ContractRevert):
-    """The contract reverted with ExceedsWithdrawable.
+    """More than the withdrawable proceeds was asked for: the rest is owed to refunds or credits.
 
     `error ExceedsWithdrawable(uint256 amount, uint256 available)`, in TicketCollection.
     """
@@ -373,7 +374,7 @@ class ExceedsWithdrawable(ContractRevert):
 
 
 class ExpectedPause(ContractRevert):
-    """The contract reverted with ExpectedPause.
+    """The operation failed because the contract is not paused.
 
     `error ExpectedPause()`, in TicketCollection.
     """
@@ -384,7 +385,7 @@ class ExpectedPause(ContractRevert):
 
 
 class FaceValueLocked(ContractRevert):
-    """The contract reverted with FaceValueLocked.
+    """A tier's face value cannot change once a ticket of it exists.
 
     `error FaceValueLocked(uint256 tierId, uint256 minted)`, in TicketCollection.
     """
@@ -401,7 +402,7 @@ class FaceValueLocked(ContractRevert):
 
 
 class FailedCall(ContractRevert):
-    """The contract reverted with FailedCall.
+    """A call to an address target failed. The target may have reverted.
 
     `error FailedCall()`, in TicketCollection.
     """
@@ -412,7 +413,7 @@ class FailedCall(ContractRevert):
 
 
 class FailedDeployment(ContractRevert):
-    """The contract reverted with FailedDeployment.
+    """The deployment failed.
 
     `error FailedDeployment()`, in TicketFactory.
     """
@@ -423,7 +424,7 @@ class FailedDeployment(ContractRevert):
 
 
 class GiftsNotAllowed(ContractRevert):
-    """The contract reverted with GiftsNotAllowed.
+    """This collection does not allow gifts: nothing moves for free.
 
     `error GiftsNotAllowed(uint256 tokenId)`, in TicketCollection.
     """
@@ -439,7 +440,8 @@ class GiftsNotAllowed(ContractRevert):
 
 
 class ImplementationWithoutCode(ContractRevert):
-    """The contract reverted with ImplementationWithoutCode.
+    """An implementation must be a deployed contract: a clone of an empty account would accept every call (and
+    ETH) and do nothing.
 
     `error ImplementationWithoutCode(address implementation)`, in TicketFactory.
     """
@@ -455,7 +457,7 @@ class ImplementationWithoutCode(ContractRevert):
 
 
 class InsufficientBalance(ContractRevert):
-    """The contract reverted with InsufficientBalance.
+    """The ETH balance of the account is not enough to perform the operation.
 
     `error InsufficientBalance(uint256 balance, uint256 needed)`, in TicketCollection, TicketFactory.
     """
@@ -472,7 +474,7 @@ class InsufficientBalance(ContractRevert):
 
 
 class InsufficientPayment(ContractRevert):
-    """The contract reverted with InsufficientPayment.
+    """Less than the price was sent.
 
     `error InsufficientPayment(uint256 required, uint256 sent)`, in TicketCollection.
     """
@@ -489,7 +491,7 @@ class InsufficientPayment(ContractRevert):
 
 
 class InvalidAccountNonce(ContractRevert):
-    """The contract reverted with InvalidAccountNonce.
+    """The nonce used for an `account` is not the expected current nonce.
 
     `error InvalidAccountNonce(address account, uint256 currentNonce)`, in TicketCollection.
     """
@@ -506,7 +508,7 @@ class InvalidAccountNonce(ContractRevert):
 
 
 class InvalidHolderSignature(ContractRevert):
-    """The contract reverted with InvalidHolderSignature.
+    """The transfer authorization is not signed by the holder.
 
     `error InvalidHolderSignature(uint256 tokenId, address signer)`, in TicketCollection.
     """
@@ -523,7 +525,7 @@ class InvalidHolderSignature(ContractRevert):
 
 
 class InvalidInitialization(ContractRevert):
-    """The contract reverted with InvalidInitialization.
+    """The contract is already initialized.
 
     `error InvalidInitialization()`, in TicketCollection, AttendanceBadge.
     """
@@ -534,7 +536,7 @@ class InvalidInitialization(ContractRevert):
 
 
 class InvalidPresaleRule(ContractRevert):
-    """The contract reverted with InvalidPresaleRule.
+    """A presale rule needs at most as many badges as events, and a badge contract.
 
     `error InvalidPresaleRule(uint32 minEvents, uint256 eventCount)`, in TicketCollection.
     """
@@ -551,7 +553,7 @@ class InvalidPresaleRule(ContractRevert):
 
 
 class InvalidSaleWindow(ContractRevert):
-    """The contract reverted with InvalidSaleWindow.
+    """The sale window ends before it starts.
 
     `error InvalidSaleWindow(uint64 saleStart, uint64 saleEnd)`, in TicketCollection.
     """
@@ -579,7 +581,7 @@ class InvalidShortString(ContractRevert):
 
 
 class IssuerAlreadyRegistered(ContractRevert):
-    """The contract reverted with IssuerAlreadyRegistered.
+    """An issuer is registered once.
 
     `error IssuerAlreadyRegistered(address issuer, uint64 eventId)`, in AttendanceBadge.
     """
@@ -596,7 +598,7 @@ class IssuerAlreadyRegistered(ContractRevert):
 
 
 class ListingAboveMaxPrice(ContractRevert):
-    """The contract reverted with ListingAboveMaxPrice.
+    """The listing's price is above the most the buyer agreed to pay (re-listed higher?).
 
     `error ListingAboveMaxPrice(uint256 tokenId, uint256 price, uint256 maxPrice)`, in TicketCollection.
     """
@@ -614,7 +616,7 @@ class ListingAboveMaxPrice(ContractRevert):
 
 
 class NotAnIssuer(ContractRevert):
-    """The contract reverted with NotAnIssuer.
+    """Only registered issuers mint.
 
     `error NotAnIssuer(address caller)`, in AttendanceBadge.
     """
@@ -630,7 +632,7 @@ class NotAnIssuer(ContractRevert):
 
 
 class NotBadgeAdmin(ContractRevert):
-    """The contract reverted with NotBadgeAdmin.
+    """A collection may only mint the badges of a badge contract its organiser administers.
 
     `error NotBadgeAdmin(address badge, address caller)`, in TicketFactory.
     """
@@ -647,7 +649,7 @@ class NotBadgeAdmin(ContractRevert):
 
 
 class NotInitializing(ContractRevert):
-    """The contract reverted with NotInitializing.
+    """The contract is not initializing.
 
     `error NotInitializing()`, in TicketCollection, AttendanceBadge.
     """
@@ -658,7 +660,7 @@ class NotInitializing(ContractRevert):
 
 
 class NotListed(ContractRevert):
-    """The contract reverted with NotListed.
+    """The ticket is not listed for resale (by the caller).
 
     `error NotListed(uint256 tokenId)`, in TicketCollection.
     """
@@ -674,7 +676,7 @@ class NotListed(ContractRevert):
 
 
 class NotOwnerNorApproved(ContractRevert):
-    """The contract reverted with NotOwnerNorApproved.
+    """Only the token owner or an approved account can manage the token.
 
     `error NotOwnerNorApproved()`, in TicketCollection, AttendanceBadge.
     """
@@ -685,7 +687,7 @@ class NotOwnerNorApproved(ContractRevert):
 
 
 class NotRefundable(ContractRevert):
-    """The contract reverted with NotRefundable.
+    """The ticket was airdropped, not paid on chain, so it has no on-chain refund.
 
     `error NotRefundable(uint256 tokenId)`, in TicketCollection.
     """
@@ -701,7 +703,7 @@ class NotRefundable(ContractRevert):
 
 
 class NotTicketOwner(ContractRevert):
-    """The contract reverted with NotTicketOwner.
+    """The caller does not hold this ticket.
 
     `error NotTicketOwner(uint256 tokenId, address caller)`, in TicketCollection.
     """
@@ -718,7 +720,7 @@ class NotTicketOwner(ContractRevert):
 
 
 class NothingToWithdraw(ContractRevert):
-    """The contract reverted with NothingToWithdraw.
+    """Nothing is credited to this account.
 
     `error NothingToWithdraw(address account)`, in TicketCollection.
     """
@@ -734,7 +736,7 @@ class NothingToWithdraw(ContractRevert):
 
 
 class PresaleNotEligible(ContractRevert):
-    """The contract reverted with PresaleNotEligible.
+    """The presale is on and the buyer is not eligible (badges or Merkle proof).
 
     `error PresaleNotEligible(uint256 tierId, address buyer)`, in TicketCollection.
     """
@@ -751,7 +753,7 @@ class PresaleNotEligible(ContractRevert):
 
 
 class PriceAboveCap(ContractRevert):
-    """The contract reverted with PriceAboveCap.
+    """The price exceeds face value x the resale cap.
 
     `error PriceAboveCap(uint256 tokenId, uint256 price, uint256 cap)`, in TicketCollection.
     """
@@ -769,7 +771,7 @@ class PriceAboveCap(ContractRevert):
 
 
 class ReentrancyGuardReentrantCall(ContractRevert):
-    """The contract reverted with ReentrancyGuardReentrantCall.
+    """Unauthorized reentrant call.
 
     `error ReentrancyGuardReentrantCall()`, in TicketCollection.
     """
@@ -780,7 +782,7 @@ class ReentrancyGuardReentrantCall(ContractRevert):
 
 
 class ResaleCapBelowFaceValue(ContractRevert):
-    """The contract reverted with ResaleCapBelowFaceValue.
+    """The resale cap must be at least 100% of face value (10,000 basis points).
 
     `error ResaleCapBelowFaceValue(uint16 resaleCapBps)`, in TicketCollection.
     """
@@ -796,7 +798,7 @@ class ResaleCapBelowFaceValue(ContractRevert):
 
 
 class SafeCastOverflowedUintDowncast(ContractRevert):
-    """The contract reverted with SafeCastOverflowedUintDowncast.
+    """Value doesn't fit in an uint of `bits` size.
 
     `error SafeCastOverflowedUintDowncast(uint8 bits, uint256 value)`, in TicketCollection.
     """
@@ -813,7 +815,7 @@ class SafeCastOverflowedUintDowncast(ContractRevert):
 
 
 class SaleNotOpen(ContractRevert):
-    """The contract reverted with SaleNotOpen.
+    """The tier's sale window is not open.
 
     `error SaleNotOpen(uint256 tierId, uint64 saleStart, uint64 saleEnd)`, in TicketCollection.
     """
@@ -831,7 +833,7 @@ class SaleNotOpen(ContractRevert):
 
 
 class SoldOut(ContractRevert):
-    """The contract reverted with SoldOut.
+    """Not enough tickets left in the tier.
 
     `error SoldOut(uint256 tierId, uint256 requested, uint256 remaining)`, in TicketCollection.
     """
@@ -849,7 +851,7 @@ class SoldOut(ContractRevert):
 
 
 class StartTimeInPast(ContractRevert):
-    """The contract reverted with StartTimeInPast.
+    """A collection's start time must be in the future.
 
     `error StartTimeInPast(uint64 startTime, uint256 now)`, in TicketCollection.
     """
@@ -882,7 +884,7 @@ class StringTooLong(ContractRevert):
 
 
 class SupplyBelowMinted(ContractRevert):
-    """The contract reverted with SupplyBelowMinted.
+    """A tier's supply cannot drop below what is minted.
 
     `error SupplyBelowMinted(uint256 tierId, uint32 supply, uint32 minted)`, in TicketCollection.
     """
@@ -900,7 +902,7 @@ class SupplyBelowMinted(ContractRevert):
 
 
 class TicketAlreadyUsed(ContractRevert):
-    """The contract reverted with TicketAlreadyUsed.
+    """The ticket is checked in: it never moves or sells again.
 
     `error TicketAlreadyUsed(uint256 tokenId)`, in TicketCollection.
     """
@@ -916,7 +918,7 @@ class TicketAlreadyUsed(ContractRevert):
 
 
 class TicketDoesNotExist(ContractRevert):
-    """The contract reverted with TicketDoesNotExist.
+    """The ticket does not exist (never minted, or refunded).
 
     `error TicketDoesNotExist(uint256 tokenId)`, in TicketCollection.
     """
@@ -932,7 +934,7 @@ class TicketDoesNotExist(ContractRevert):
 
 
 class TierDoesNotExist(ContractRevert):
-    """The contract reverted with TierDoesNotExist.
+    """The tier does not exist.
 
     `error TierDoesNotExist(uint256 tierId)`, in TicketCollection.
     """
@@ -948,7 +950,7 @@ class TierDoesNotExist(ContractRevert):
 
 
 class TokenAlreadyExists(ContractRevert):
-    """The contract reverted with TokenAlreadyExists.
+    """The token already exists.
 
     `error TokenAlreadyExists()`, in TicketCollection, AttendanceBadge.
     """
@@ -959,7 +961,7 @@ class TokenAlreadyExists(ContractRevert):
 
 
 class TokenDoesNotExist(ContractRevert):
-    """The contract reverted with TokenDoesNotExist.
+    """The token does not exist.
 
     `error TokenDoesNotExist()`, in TicketCollection, AttendanceBadge.
     """
@@ -970,7 +972,7 @@ class TokenDoesNotExist(ContractRevert):
 
 
 class TooManyTiers(ContractRevert):
-    """The contract reverted with TooManyTiers.
+    """A collection has at most `limit` (65,536) tiers.
 
     `error TooManyTiers(uint256 limit)`, in TicketCollection.
     """
@@ -986,7 +988,7 @@ class TooManyTiers(ContractRevert):
 
 
 class TransferFromIncorrectOwner(ContractRevert):
-    """The contract reverted with TransferFromIncorrectOwner.
+    """The token must be owned by `from`.
 
     `error TransferFromIncorrectOwner()`, in TicketCollection, AttendanceBadge.
     """
@@ -997,7 +999,7 @@ class TransferFromIncorrectOwner(ContractRevert):
 
 
 class TransferNotAllowed(ContractRevert):
-    """The contract reverted with TransferNotAllowed.
+    """Tickets move only through the resale market, the gateway, or as gifts the collection allows.
 
     `error TransferNotAllowed(uint256 tokenId, address caller)`, in TicketCollection.
     """
@@ -1014,7 +1016,7 @@ class TransferNotAllowed(ContractRevert):
 
 
 class TransferToNonERC721ReceiverImplementer(ContractRevert):
-    """The contract reverted with TransferToNonERC721ReceiverImplementer.
+    """Cannot safely transfer to a contract that does not implement the ERC721Receiver interface.
 
     `error TransferToNonERC721ReceiverImplementer()`, in TicketCollection, AttendanceBadge.
     """
@@ -1025,7 +1027,7 @@ class TransferToNonERC721ReceiverImplementer(ContractRevert):
 
 
 class TransferToZeroAddress(ContractRevert):
-    """The contract reverted with TransferToZeroAddress.
+    """Cannot mint or transfer to the zero address.
 
     `error TransferToZeroAddress()`, in TicketCollection, AttendanceBadge.
     """
@@ -1036,7 +1038,7 @@ class TransferToZeroAddress(ContractRevert):
 
 
 class TransfersLocked(ContractRevert):
-    """The contract reverted with TransfersLocked.
+    """The transfer lock time has passed: tickets no longer move.
 
     `error TransfersLocked(uint256 tokenId, uint64 transferLockTime)`, in TicketCollection.
     """
@@ -1053,7 +1055,7 @@ class TransfersLocked(ContractRevert):
 
 
 class UnexpectedPayment(ContractRevert):
-    """The contract reverted with UnexpectedPayment.
+    """ETH sent with a gift would be stranded: send none.
 
     `error UnexpectedPayment(uint256 value)`, in TicketCollection.
     """
@@ -1069,7 +1071,7 @@ class UnexpectedPayment(ContractRevert):
 
 
 class WalletCapExceeded(ContractRevert):
-    """The contract reverted with WalletCapExceeded.
+    """This wallet would exceed the tier's per-wallet cap.
 
     `error WalletCapExceeded(uint256 tierId, address wallet, uint32 maxPerWallet)`, in TicketCollection.
     """
@@ -1087,7 +1089,7 @@ class WalletCapExceeded(ContractRevert):
 
 
 class ZeroQuantity(ContractRevert):
-    """The contract reverted with ZeroQuantity.
+    """Buy or mint at least one ticket.
 
     `error ZeroQuantity()`, in TicketCollection.
     """
@@ -1098,7 +1100,7 @@ class ZeroQuantity(ContractRevert):
 
 
 class ZeroSupply(ContractRevert):
-    """The contract reverted with ZeroSupply.
+    """A tier needs a supply above zero.
 
     `error ZeroSupply()`, in TicketCollection.
     """
