@@ -45,12 +45,18 @@ abstract contract Payments is TicketBase {
 
     /// @dev `amount` was paid on chain for tickets: it stays refundable until the event starts.
     function _addToRefundReserve(uint256 amount) internal {
-        _refundReserve += amount;
+        // Cannot overflow: the reserve never exceeds the ether this contract received.
+        unchecked {
+            _refundReserve += amount;
+        }
     }
 
     /// @dev `amount` of the reserve was refunded.
     function _takeFromRefundReserve(uint256 amount) internal {
-        _refundReserve -= amount;
+        // Cannot underflow: `amount` is the face value of tickets paid on chain, all counted in the reserve.
+        unchecked {
+            _refundReserve -= amount;
+        }
     }
 
     /// @dev Pays `amount` to `account` with a stipend too small to re-enter; if that fails (a contract

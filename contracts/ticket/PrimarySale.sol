@@ -131,8 +131,15 @@ abstract contract PrimarySale is Payments {
         return _bought[tierId][wallet];
     }
 
-    function _faceValueOf(uint256 tierId) internal view override returns (uint96) {
-        return _tiers[tierId].faceValue;
+    /// @dev For a tier id read from a ticket: tiers are never removed, so it exists and the array's
+    /// bounds check (a cold SLOAD of its length, 2,100 gas on a refund or a listing) is skipped. A `Tier`
+    /// takes 5 slots and `faceValue` is the low 96 bits of its first (tests/contracts check face values
+    /// and caps of tiers beyond the first, so a change of the struct's layout fails them).
+    function _faceValueOf(uint256 tierId) internal view override returns (uint96 faceValue) {
+        assembly ("memory-safe") {
+            mstore(0x00, _tiers.slot)
+            faceValue := and(sload(add(keccak256(0x00, 0x20), mul(tierId, 5))), 0xffffffffffffffffffffffff)
+        }
     }
 
     function _buy(uint256 tierId, uint256 quantity, bytes32[] memory proof)
@@ -177,7 +184,7 @@ abstract contract PrimarySale is Payments {
         return minEvents != 0 && IAttendanceBadge(_badgeContract()).attendedCount(buyer, t.presaleEvents) >= minEvents;
     }
 
-    function _addTier(TierConfig memory config) internal returns (uint256 tierId) {
+    function _addTier(TierConfig memory config) internal override returns (uint256 tierId) {
         _validateTier(config);
         tierId = _tiers.length;
         if (tierId > _TIER_MASK) revert TooManyTiers(uint256(_TIER_MASK) + 1);

@@ -34,7 +34,9 @@ abstract contract Refunds is Payments {
         for (uint256 i; i < tokenIds.length; ++i) {
             uint256 tokenId = tokenIds[i];
             if (_ownerOf(tokenId) != msg.sender) revert NotTicketOwner(tokenId, msg.sender);
-            total += _refund(tokenId, msg.sender);
+            uint96 extra = _getExtraData(tokenId);
+            if (extra & _PAID == 0) revert NotRefundable(tokenId);
+            total += _refund(tokenId, msg.sender, extra);
         }
         _takeFromRefundReserve(total);
         Address.sendValue(payable(msg.sender), total);
@@ -50,15 +52,19 @@ abstract contract Refunds is Payments {
         returns (uint256 refunded)
     {
         if (!_isCancelled()) revert EventNotCancelled();
+        uint256 total;
         for (uint256 i; i < tokenIds.length; ++i) {
             uint256 tokenId = tokenIds[i];
             address holder = _ownerOf(tokenId);
-            if (holder == address(0) || _getExtraData(tokenId) & _PAID == 0) continue;
-            uint256 amount = _refund(tokenId, holder);
-            _takeFromRefundReserve(amount);
+            if (holder == address(0)) continue;
+            uint96 extra = _getExtraData(tokenId);
+            if (extra & _PAID == 0) continue;
+            uint256 amount = _refund(tokenId, holder, extra);
+            total += amount;
             _pay(holder, amount);
             ++refunded;
         }
+        _takeFromRefundReserve(total); // once per batch: one storage write, not one per ticket
     }
 
     /// @notice Sends `amount` of the organiser's proceeds to `to`; never money owed to refunds or credits.
@@ -74,9 +80,8 @@ abstract contract Refunds is Payments {
         return address(this).balance - owed();
     }
 
-    function _refund(uint256 tokenId, address holder) private returns (uint256 amount) {
-        uint96 extra = _getExtraData(tokenId);
-        if (extra & _PAID == 0) revert NotRefundable(tokenId);
+    /// @dev Burns `tokenId` (its `extra` data read by the caller, paid on chain) and returns its face value.
+    function _refund(uint256 tokenId, address holder, uint96 extra) private returns (uint256 amount) {
         amount = _faceValueOf(extra & _TIER_MASK);
         _burn(tokenId);
         emit Refunded(tokenId, holder, amount);

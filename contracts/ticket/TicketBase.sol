@@ -8,6 +8,7 @@ import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ITicketCollection} from "../interfaces/ITicketCollection.sol";
 
 /// @title The event's settings and the one transfer rule shared by every part of a ticket collection.
@@ -20,7 +21,15 @@ import {ITicketCollection} from "../interfaces/ITicketCollection.sol";
 /// event's settings; {PrimarySale} the tiers and sales counts; {ResaleMarket} the listings and the
 /// resale cap rule; {Payments} the refund reserve and the credits. What this contract needs from a
 /// module it declares below as an unimplemented internal function, which that module implements.
-abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, ReentrancyGuardTransient, ITicketCollection {
+abstract contract TicketBase is
+    ERC721,
+    AccessControl,
+    ERC2981,
+    Pausable,
+    ReentrancyGuardTransient,
+    Initializable,
+    ITicketCollection
+{
     /// @notice May mint (airdrop) tickets without payment.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
     /// @notice May check tickets in.
@@ -61,6 +70,40 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     // (lock time, cancelled) anyway, so checking the pause costs no extra cold SLOAD (2,100 gas).
     bool private _pausedFlag;
     address private _badge;
+
+    /// @notice The resale cap must be at least 100% of face value (10,000 basis points).
+    error ResaleCapBelowFaceValue(uint16 resaleCapBps);
+    /// @notice A collection's start time must be in the future.
+    error StartTimeInPast(uint64 startTime, uint256 now);
+
+    // ---------------------------------------------------------------- set-up
+
+    /// @notice Sets up a clone for `organiser`, who receives the admin, minter and gate roles; the
+    /// tiers are added by {PrimarySale}.
+    function initialize(address organiser, EventConfig calldata config, TierConfig[] calldata tiers)
+        external
+        initializer
+    {
+        if (config.resaleCapBps < 10_000) revert ResaleCapBelowFaceValue(config.resaleCapBps);
+        // A start already passed would free the refund reserve at once and make cancelEvent impossible.
+        if (config.startTime <= block.timestamp) revert StartTimeInPast(config.startTime, block.timestamp);
+        _name = config.name;
+        _symbol = config.symbol;
+        _baseTokenURI = config.baseURI;
+        _startTime = config.startTime;
+        _transferLockTime = config.transferLockTime;
+        _resaleCapBps = config.resaleCapBps;
+        _giftsAllowed = config.giftsAllowed;
+        _badge = config.badge;
+        address receiver = config.royaltyReceiver == address(0) ? organiser : config.royaltyReceiver;
+        _setDefaultRoyalty(receiver, config.royaltyBps);
+        _grantRole(DEFAULT_ADMIN_ROLE, organiser);
+        _grantRole(MINTER_ROLE, organiser);
+        _grantRole(GATE_ROLE, organiser);
+        for (uint256 i; i < tiers.length; ++i) {
+            _addTier(tiers[i]);
+        }
+    }
 
     // ---------------------------------------------------------------- metadata
 
@@ -204,6 +247,9 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
 
     // ---------------------------------------------------------------- what the modules provide
 
+    /// @dev Validates and adds a tier; returns its id. Implemented by {PrimarySale}.
+    function _addTier(TierConfig memory config) internal virtual returns (uint256 tierId);
+
     /// @dev The face value of tier `tierId` (an existing tier). Implemented by {PrimarySale}.
     function _faceValueOf(uint256 tierId) internal view virtual returns (uint96);
 
@@ -215,18 +261,6 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     function _endListing(uint256 tokenId) internal virtual;
 
     // ---------------------------------------------------------------- the event's settings, for the modules
-
-    /// @dev Writes the event's settings (once, from {TicketCollection-initialize}).
-    function _setEvent(EventConfig calldata config) internal {
-        _name = config.name;
-        _symbol = config.symbol;
-        _baseTokenURI = config.baseURI;
-        _startTime = config.startTime;
-        _transferLockTime = config.transferLockTime;
-        _resaleCapBps = config.resaleCapBps;
-        _giftsAllowed = config.giftsAllowed;
-        _badge = config.badge;
-    }
 
     /// @dev Marks the event cancelled (for good).
     function _markCancelled() internal {
@@ -250,8 +284,11 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     }
 
     function _requireTransfersOpen(uint256 tokenId) internal view {
-        if (_cancelled) revert EventIsCancelled();
-        if (block.timestamp >= _transferLockTime) revert TransfersLocked(tokenId, _transferLockTime);
+        // Both read before either check: the optimizer then loads their shared slot once, not twice.
+        bool cancelled = _cancelled;
+        uint64 lockTime = _transferLockTime;
+        if (cancelled) revert EventIsCancelled();
+        if (block.timestamp >= lockTime) revert TransfersLocked(tokenId, lockTime);
     }
 
     function _requireNotCancelled() internal view {
