@@ -133,7 +133,8 @@ def render(artifacts: Mapping[str, Mapping[str, Any]]) -> str:
                 continue
             known = errors.setdefault(entry["name"], entry)
             if _signature(known) != _signature(entry):
-                raise ValueError(f"two errors named {entry['name']}: {_signature(known)} and {_signature(entry)}")
+                raise ValueError(
+                    f"two errors named {entry['name']}: {_signature(known)} and {_signature(entry)}")
             raised_by.setdefault(entry["name"], []).append(contract)
     names = sorted(errors)
     out = [_HEADER.rstrip("\n"), "", "__all__ = ["]

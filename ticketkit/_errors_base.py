@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from eth_utils import keccak
 
 __all__ = [
-    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable", "ChainIdMismatch",
-    "NonceError", "TransactionFailed", "ContractRevert", "snake_case",
+    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable",
+    "ChainIdMismatch", "NonceError", "TransactionFailed", "ContractRevert", "snake_case",
 ]
 
 
