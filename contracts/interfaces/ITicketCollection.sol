@@ -4,8 +4,8 @@ pragma solidity ^0.8.28;
 /// @title A ticket collection as its callers see it: types, functions, events, and the errors shared by
 /// its modules.
 /// @dev Every error names the rule that was broken and carries the values that broke it. Errors raised by
-/// one module only are declared beside that module (OpenZeppelin style): {PrimarySale}, {ResaleMarket},
-/// {Payments}, {Refunds}, {TicketCollection}. The role and access functions come from OpenZeppelin's
+/// one module only are declared beside that module (OpenZeppelin style): {TicketBase} (set-up), {PrimarySale},
+/// {ResaleMarket}, {Payments}, {Refunds}. The role and access functions come from OpenZeppelin's
 /// IAccessControl, the token functions from ERC-721 and ERC-2981, and `nonces` from OpenZeppelin's Nonces.
 interface ITicketCollection {
     /// @notice What an organiser sets once per event.
