@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from ._errors_base import ContractRevert, snake_case
 
@@ -30,24 +30,28 @@ Import them from `ticketkit.errors`, which also holds the base classes and the o
 
 from __future__ import annotations
 
-from typing import ClassVar
+{builtins}from typing import ClassVar
 
 from ._errors_base import ContractRevert
 
 '''
 
 
-def _python_type(abi_type: str) -> str:
+_TYPE_NAMES = frozenset({"int", "bool", "str", "bytes", "tuple"})
+
+
+def _python_type(abi_type: str, prefix: str = "") -> str:
+    """`prefix` is "builtins." in a class with a field named like a type (`StringTooLong(string str)`)."""
     if abi_type.endswith("]"):
-        return f"tuple[{_python_type(abi_type[: abi_type.rindex('[')])}, ...]"
+        return f"{prefix}tuple[{_python_type(abi_type[: abi_type.rindex('[')], prefix)}, ...]"
     if abi_type.startswith(("uint", "int")):
-        return "int"
+        return f"{prefix}int"
     if abi_type == "bool":
-        return "bool"
+        return f"{prefix}bool"
     if abi_type in ("address", "string"):
-        return "str"
+        return f"{prefix}str"
     if abi_type.startswith("bytes"):
-        return "bytes"
+        return f"{prefix}bytes"
     raise ValueError(f"no Python type for ABI type {abi_type!r}: teach ticketkit._codegen")
 
 
@@ -97,18 +101,20 @@ def _render_class(entry: Mapping[str, Any], contracts: list[str], paragraphs: li
     summary = paragraphs or [f"The contract reverted with {name}."]
     where = f"`{declaration}`, in {', '.join(contracts)}."
     described = [f"`{n}`: {params[n]}" for n, _ in fields if params.get(n)]
+    prefix = "builtins." if _TYPE_NAMES & {n for n, _ in fields} else ""
+    selector = function_signature_to_4byte_selector(_signature(entry)).hex()
     lines = [f"class {name}(ContractRevert):"]
     lines += _docstring([*summary, where, *described], "    ")
     lines += [
         "",
-        f'    error_name: ClassVar[str] = "{name}"',
-        f'    code: ClassVar[str] = "{snake_case(name)}"',
-        f'    selector: ClassVar[str] = "0x{function_signature_to_4byte_selector(_signature(entry)).hex()}"',
+        f'    error_name: ClassVar[{prefix}str] = "{name}"',
+        f'    code: ClassVar[{prefix}str] = "{snake_case(name)}"',
+        f'    selector: ClassVar[{prefix}str] = "0x{selector}"',
     ]
     if fields:
         lines.append("")
-        lines += [f"    {n}: {_python_type(t)}" for n, t in fields]
-        arguments = ", ".join(f"{n}: {_python_type(t)}" for n, t in fields)
+        lines += [f"    {n}: {_python_type(t, prefix)}" for n, t in fields]
+        arguments = ", ".join(f"{n}: {_python_type(t, prefix)}" for n, t in fields)
         passed = ", ".join(f"{n}={n}" for n, _ in fields)
         head = f"    def __init__(self, *, {arguments}) -> None:"
         lines.append("")
@@ -116,7 +122,7 @@ def _render_class(entry: Mapping[str, Any], contracts: list[str], paragraphs: li
             lines.append(head)
         else:
             lines += ["    def __init__(", "        self,", "        *,",
-                      *(f"        {n}: {_python_type(t)}," for n, t in fields), "    ) -> None:"]
+                      *(f"        {n}: {_python_type(t, prefix)}," for n, t in fields), "    ) -> None:"]
         call = f"        super().__init__({passed})"
         lines += [call] if len(call) <= _WIDTH else [
             "        super().__init__(", *(f"            {n}={n}," for n, _ in fields), "        )"]
@@ -137,7 +143,8 @@ def render(artifacts: Mapping[str, Mapping[str, Any]]) -> str:
                     f"two errors named {entry['name']}: {_signature(known)} and {_signature(entry)}")
             raised_by.setdefault(entry["name"], []).append(contract)
     names = sorted(errors)
-    out = [_HEADER.rstrip("\n"), "", "__all__ = ["]
+    shadowing = any(_TYPE_NAMES & {i["name"] for i in errors[n]["inputs"]} for n in names)
+    out = [_HEADER.format(builtins="import builtins\n" if shadowing else "").rstrip("\n"), "", "__all__ = ["]
     out += [f'    "{name}",' for name in names]
     out.append("]")
     for name in names:

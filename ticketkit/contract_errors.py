@@ -7,6 +7,7 @@ Import them from `ticketkit.errors`, which also holds the base classes and the o
 
 from __future__ import annotations
 
+import builtins
 from typing import ClassVar
 
 from ._errors_base import ContractRevert
@@ -873,13 +874,13 @@ class StringTooLong(ContractRevert):
     `error StringTooLong(string str)`, in TicketCollection.
     """
 
-    error_name: ClassVar[str] = "StringTooLong"
-    code: ClassVar[str] = "string_too_long"
-    selector: ClassVar[str] = "0x305a27a9"
+    error_name: ClassVar[builtins.str] = "StringTooLong"
+    code: ClassVar[builtins.str] = "string_too_long"
+    selector: ClassVar[builtins.str] = "0x305a27a9"
 
-    str: str
+    str: builtins.str
 
-    def __init__(self, *, str: str) -> None:
+    def __init__(self, *, str: builtins.str) -> None:
         super().__init__(str=str)
 
 

@@ -9,7 +9,11 @@ import {Payments} from "./Payments.sol";
 /// @dev Owns the tiers, the token id counter and the per-wallet purchase counts; the other modules
 /// read a tier's face value through {_faceValueOf}.
 abstract contract PrimarySale is Payments {
-    Tier[] private _tiers;
+    // A mapping and a count rather than an array: a ticket's tier always exists, so reading its face value
+    // needs no bounds check (the array's would cost a cold SLOAD of its length, 2,100 gas, on every
+    // refund and listing); {_tier} checks ids that come from callers.
+    mapping(uint256 tierId => Tier) private _tiers;
+    uint256 private _tierCount;
     uint256 private _totalMinted;
     mapping(uint256 tierId => mapping(address wallet => uint256)) private _bought;
 
@@ -113,7 +117,7 @@ abstract contract PrimarySale is Payments {
 
     /// @notice Number of tiers; tier ids run from 0 to tierCount() - 1.
     function tierCount() external view returns (uint256) {
-        return _tiers.length;
+        return _tierCount;
     }
 
     /// @notice A tier with its sales count and presale rule.
@@ -131,15 +135,9 @@ abstract contract PrimarySale is Payments {
         return _bought[tierId][wallet];
     }
 
-    /// @dev For a tier id read from a ticket: tiers are never removed, so it exists and the array's
-    /// bounds check (a cold SLOAD of its length, 2,100 gas on a refund or a listing) is skipped. A `Tier`
-    /// takes 5 slots and `faceValue` is the low 96 bits of its first (tests/contracts check face values
-    /// and caps of tiers beyond the first, so a change of the struct's layout fails them).
-    function _faceValueOf(uint256 tierId) internal view override returns (uint96 faceValue) {
-        assembly ("memory-safe") {
-            mstore(0x00, _tiers.slot)
-            faceValue := and(sload(add(keccak256(0x00, 0x20), mul(tierId, 5))), 0xffffffffffffffffffffffff)
-        }
+    /// @dev For a tier id read from a ticket, so an existing tier: unchecked.
+    function _faceValueOf(uint256 tierId) internal view override returns (uint96) {
+        return _tiers[tierId].faceValue;
     }
 
     function _buy(uint256 tierId, uint256 quantity, bytes32[] memory proof)
@@ -186,9 +184,10 @@ abstract contract PrimarySale is Payments {
 
     function _addTier(TierConfig memory config) internal override returns (uint256 tierId) {
         _validateTier(config);
-        tierId = _tiers.length;
+        tierId = _tierCount;
         if (tierId > _TIER_MASK) revert TooManyTiers(uint256(_TIER_MASK) + 1);
-        _writeTier(_tiers.push(), config);
+        _tierCount = tierId + 1;
+        _writeTier(_tiers[tierId], config);
         emit TierAdded(tierId, config.name, config.faceValue, config.supply);
     }
 
@@ -202,7 +201,7 @@ abstract contract PrimarySale is Payments {
     }
 
     function _tier(uint256 tierId) private view returns (Tier storage) {
-        if (tierId >= _tiers.length) revert TierDoesNotExist(tierId);
+        if (tierId >= _tierCount) revert TierDoesNotExist(tierId);
         return _tiers[tierId];
     }
 
