@@ -21,8 +21,7 @@ abstract contract Refunds is Payments {
     /// @notice Cancels the event (only before it starts): sales and transfers stop, refunds open.
     function cancelEvent() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireNotCancelled();
-        uint64 startTime = _eventStart();
-        if (block.timestamp >= startTime) revert EventAlreadyStarted(startTime);
+        if (block.timestamp >= _eventStart()) revert EventAlreadyStarted(_eventStart());
         _markCancelled();
         emit EventCancelled(block.timestamp);
     }
