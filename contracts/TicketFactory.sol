@@ -5,8 +5,6 @@ import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ITicketCollection} from "./interfaces/ITicketCollection.sol";
 import {IAttendanceBadge} from "./interfaces/IAttendanceBadge.sol";
-import {TicketCollection} from "./TicketCollection.sol";
-import {AttendanceBadge} from "./AttendanceBadge.sol";
 
 /// @title Makes badges and ticket collections as EIP-1167 clones at predictable addresses.
 /// @notice Addresses derive from (caller, salt), so a deploy that is retried finds its earlier result.
@@ -40,7 +38,7 @@ contract TicketFactory {
         returns (address badge)
     {
         badge = Clones.cloneDeterministic(badgeImplementation, _salt(msg.sender, salt));
-        AttendanceBadge(badge).initialize(msg.sender, address(this), name, symbol, baseURI);
+        IAttendanceBadge(badge).initialize(msg.sender, address(this), name, symbol, baseURI);
         emit BadgeCreated(badge, msg.sender, salt);
     }
 
@@ -54,7 +52,7 @@ contract TicketFactory {
             revert NotBadgeAdmin(config.badge, msg.sender);
         }
         collection = Clones.cloneDeterministic(collectionImplementation, _salt(msg.sender, salt));
-        TicketCollection(collection).initialize(msg.sender, config, tiers);
+        ITicketCollection(collection).initialize(msg.sender, config, tiers);
         if (config.badge != address(0)) IAttendanceBadge(config.badge).registerIssuer(collection);
         emit CollectionCreated(collection, msg.sender, config.badge, salt);
     }

@@ -21,6 +21,7 @@ def test_artifact_matches_sources(compiled, name):
     assert shipped["bytecode"] == compiled[name]["bytecode"]
     assert shipped["deployedBytecode"] == compiled[name]["deployedBytecode"]
     assert shipped["abi"] == compiled[name]["abi"]
+    assert (shipped["userdoc"], shipped["devdoc"]) == (compiled[name]["userdoc"], compiled[name]["devdoc"])
 
 
 def test_runtime_fits_the_code_size_limit():

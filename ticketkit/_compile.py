@@ -1,7 +1,8 @@
 """Compile contracts/ with the pinned solcjs (through the `tools/solc` shim and py-solc-x).
 
 Developers only: users of the package get the artifacts written by this module and need no Node.
-Run `python -m ticketkit._compile` (or `make artifacts`) after changing a contract.
+Run `python -m ticketkit._compile` (or `make artifacts`) after changing a contract: it writes the
+artifacts (ABI, bytecode, NatSpec) and, from them, the exception classes in ticketkit/contract_errors.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ticketkit import _codegen
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -23,7 +26,9 @@ PRODUCT_CONTRACTS = ("TicketCollection", "AttendanceBadge", "TicketFactory")
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 1000},
     "evmVersion": "cancun",
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+    "outputSelection": {
+        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "userdoc", "devdoc"]}
+    },
 }
 
 
@@ -71,12 +76,15 @@ def compile_sources(files: dict[str, Path]) -> dict[str, dict[str, Any]]:
                 "abi": data["abi"],
                 "bytecode": "0x" + data["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
+                "userdoc": data["userdoc"],
+                "devdoc": data["devdoc"],
             }
     return contracts
 
 
-def build(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
-    """Compile the product contracts and write their artifacts; returns the files written."""
+def build(out_dir: Path = ARTIFACTS_DIR, errors_module: Path = _codegen.OUTPUT) -> list[Path]:
+    """Compile the product contracts, write their artifacts and the contract errors module generated
+    from them; returns the files written."""
     files = source_files()
     compiled = compile_sources(files)
     digest = sources_digest(files)
@@ -88,11 +96,15 @@ def build(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
         path = out_dir / f"{name}.json"
         path.write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n")
         written.append(path)
+    written.append(_codegen.write({name: compiled[name] for name in PRODUCT_CONTRACTS}, errors_module))
     return written
 
 
 if __name__ == "__main__":
     os.chdir(ROOT)
     for written_path in build():
+        if written_path.suffix != ".json":
+            print(f"wrote {written_path.relative_to(ROOT)}", file=sys.stderr)
+            continue
         size = (len(json.loads(written_path.read_text())["deployedBytecode"]) - 2) // 2
         print(f"wrote {written_path.relative_to(ROOT)} (runtime {size:,} bytes)", file=sys.stderr)

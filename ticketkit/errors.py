@@ -4,231 +4,52 @@
     ├── InvalidInput (also a ValueError): event files, CSVs, arguments — caught before anything is sent
     ├── ChainError: the node — RPCUnavailable, ChainIdMismatch, NonceError, TransactionFailed
     └── ContractRevert: a decoded custom error of our contracts, one class per Solidity error,
-        carrying its arguments as attributes (e.g. PriceAboveCap.price, PriceAboveCap.cap)
+        carrying its arguments as typed attributes (e.g. PriceAboveCap.price, PriceAboveCap.cap)
+
+The ContractRevert classes are written out in `ticketkit/contract_errors.py`, generated from the
+shipped ABIs and the contracts' NatSpec by `make artifacts` (a test fails when it is stale); they are
+re-exported here, so `ticketkit.errors.PriceAboveCap` is the name to use. `ContractRevert.explain()`
+adds the organiser's hint (which command fixes it) kept by hand in `_errors_base.py`.
 
 Callers match on classes or on `code`, never on message text. Messages never contain keys.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any, ClassVar
-
-from eth_utils import keccak
+from . import contract_errors
+from ._errors_base import (
+    ROLE_NAMES,
+    ChainError,
+    ChainIdMismatch,
+    ContractRevert,
+    InvalidInput,
+    NonceError,
+    RPCUnavailable,
+    TicketkitError,
+    TransactionFailed,
+    role_name,
+    snake_case,
+)
+from .contract_errors import *  # noqa: F403 - the generated classes, listed in contract_errors.__all__
 
 __all__ = [
-    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable", "ChainIdMismatch", "NonceError",
-    "TransactionFailed", "ContractRevert", "error_class",
+    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable",
+    "ChainIdMismatch", "NonceError", "TransactionFailed", "ContractRevert", "error_class",
 ]
+__all__ += contract_errors.__all__
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
-class TicketkitError(Exception):
-    """Root of every error ticketkit raises."""
-
-    code: ClassVar[str] = "ticketkit_error"
-
-
-class InvalidInput(TicketkitError, ValueError):
-    """Bad input, refused before anything reaches the chain. `where` names the field or line."""
-
-    code = "invalid_input"
-
-    def __init__(self, message: str, *, where: str | None = None):
-        self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
-
-
-class ChainError(TicketkitError):
-    """The node or a transaction failed for a reason other than a contract rule."""
-
-    code = "chain_error"
-
-
-class RPCUnavailable(ChainError):
-    """The JSON-RPC endpoint does not answer."""
-
-    code = "rpc_unavailable"
-
-
-class ChainIdMismatch(ChainError):
-    """The node serves another chain than the one expected."""
-
-    code = "chain_id_mismatch"
-
-    def __init__(self, expected: int, actual: int):
-        self.expected, self.actual = expected, actual
-        super().__init__(f"expected chain id {expected}, the node serves {actual}")
-
-
-class NonceError(ChainError):
-    """A nonce was already used or is too high (another process sends from the same account?)."""
-
-    code = "nonce_error"
-
-
-class TransactionFailed(ChainError):
-    """A transaction reverted without a decodable reason, ran out of gas, or was dropped."""
-
-    code = "transaction_failed"
-
-
-class ContractRevert(TicketkitError):
-    """A contract refused: `name` is the Solidity error, `args` its decoded arguments."""
-
-    code: ClassVar[str] = "contract_revert"
-    error_name: ClassVar[str] = ""
-
-    def __init__(self, **args: Any):
-        self.args_dict = args
-        for key, value in args.items():
-            setattr(self, key, value)
-        shown = ", ".join(f"{k}={'0x' + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else repr(v)}"
-                          for k, v in args.items())
-        super().__init__(f"{self.error_name or type(self).__name__}({shown})")
-
-    @property
-    def name(self) -> str:
-        return self.error_name
-
-    def explain(self, contract: str | None = None) -> str:
-        """What went wrong in an organiser's words, with the command that fixes it (`contract`: the
-        address the command ran against). Falls back to the error's docstring; always ends with the raw
-        error, so nothing is hidden."""
-        explain = _EXPLAIN.get(self.error_name)
-        where = contract or "COLLECTION"
-        text = explain(self, where) if explain is not None else (type(self).__doc__ or "").strip().rstrip(".")
-        return f"{text} ({self})" if text else str(self)
-
-
-_REGISTRY: dict[str, type[ContractRevert]] = {}
+_REGISTRY: dict[str, type[ContractRevert]] = {
+    name: getattr(contract_errors, name) for name in contract_errors.__all__
+}
 
 
 def error_class(name: str) -> type[ContractRevert]:
-    """The exception class for Solidity error `name` (made on first use for library errors)."""
+    """The exception class of Solidity error `name`: the generated one for every error in our ABIs;
+    for a name in no ABI, a plain ContractRevert subclass made once on first use."""
     cls = _REGISTRY.get(name)
     if cls is None:
-        cls = type(name, (ContractRevert,), {"error_name": name, "code": _snake(name),
-                                             "__doc__": f"The contract reverted with {name}."})
+        namespace = {"error_name": name, "code": snake_case(name), "__module__": __name__,
+                     "__doc__": f"The contract reverted with {name}."}
+        cls = type(name, (ContractRevert,), namespace)
         _REGISTRY[name] = cls
     return cls
-
-
-def _declare(name: str, doc: str) -> type[ContractRevert]:
-    cls = error_class(name)
-    cls.__doc__ = doc
-    cls.__module__ = __name__
-    globals()[name] = cls
-    __all__.append(name)
-    return cls
-
-
-# Our contracts' errors, declared so they can be imported and matched by name.
-for _name, _doc in {
-    "ResaleCapBelowFaceValue": "The resale cap must be at least 100% of face value.",
-    "ZeroSupply": "A tier needs a supply above zero.",
-    "InvalidSaleWindow": "The sale window ends before it starts.",
-    "TooManyTiers": "A collection has at most 65,536 tiers.",
-    "TierDoesNotExist": "No tier with this id.",
-    "FaceValueLocked": "A tier's face value cannot change once a ticket of it exists.",
-    "SupplyBelowMinted": "A tier's supply cannot drop below what is minted.",
-    "InvalidPresaleRule": "A presale rule needs k <= number of events, and a badge contract.",
-    "StartTimeInPast": "A collection's start time must be in the future.",
-    "ImplementationWithoutCode": "The factory's implementations must be deployed contracts.",
-    "GiftsNotAllowed": "This collection does not allow gifts: nothing moves for free.",
-    "ListingAboveMaxPrice": "The listing's price is above the most the buyer agreed to pay (re-listed higher?).",
-    "ZeroQuantity": "Buy or mint at least one ticket.",
-    "SaleNotOpen": "The tier's sale window is not open.",
-    "SoldOut": "Not enough tickets left in the tier.",
-    "WalletCapExceeded": "This wallet would exceed the tier's per-wallet cap.",
-    "InsufficientPayment": "Less than the price was sent.",
-    "PresaleNotEligible": "The presale is on and the buyer is not eligible.",
-    "TicketDoesNotExist": "No such ticket (never minted, or refunded).",
-    "NotTicketOwner": "The caller does not hold this ticket.",
-    "TicketAlreadyUsed": "The ticket is checked in: it never moves or sells again.",
-    "PriceAboveCap": "The price exceeds face value x the resale cap.",
-    "NotListed": "The ticket is not listed for resale (by the caller).",
-    "TransferNotAllowed": "Tickets move only through the market, the gateway, or as allowed gifts.",
-    "TransfersLocked": "The transfer lock time has passed.",
-    "ApprovalsDisabled": "Tickets cannot be approved to third parties.",
-    "UnexpectedPayment": "ETH sent with a gift would be stranded: send none.",
-    "AuthorizationExpired": "The holder's transfer authorization has expired.",
-    "InvalidHolderSignature": "The transfer authorization is not signed by the holder.",
-    "EventIsCancelled": "The event is cancelled.",
-    "EventNotCancelled": "Refunds open only once the event is cancelled.",
-    "EventAlreadyStarted": "An event cannot be cancelled after it starts.",
-    "NotRefundable": "The ticket was not paid on chain, so it has no on-chain refund.",
-    "NothingToWithdraw": "Nothing is credited to this account.",
-    "ExceedsWithdrawable": "More than the withdrawable proceeds was asked for.",
-    "BadgeIsSoulbound": "Attendance badges never move and cannot be approved.",
-    "NotAnIssuer": "Only the badge's registered collections mint badges.",
-    "IssuerAlreadyRegistered": "This collection is already an event of the badge.",
-    "BadgeDoesNotExist": "No such badge.",
-    "NotBadgeAdmin": "A collection can only use a badge contract its organiser administers.",
-    "AccessControlUnauthorizedAccount": "The sender lacks the role this needs.",
-    "EnforcedPause": "The collection is paused: no sales and no transfers until the organiser unpauses it.",
-}.items():
-    _declare(_name, _doc)
-
-
-# ---------------------------------------------------------------- explanations for organisers
-
-ROLE_NAMES: dict[bytes, str] = {bytes(32): "DEFAULT_ADMIN_ROLE"}
-for _role in ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE"):
-    ROLE_NAMES[keccak(text=_role)] = _role
-_ROLE_USE = {"DEFAULT_ADMIN_ROLE": "the organiser's admin role (deploy, cancel, refund, presale, pause)",
-             "MINTER_ROLE": "may airdrop tickets", "GATE_ROLE": "may check tickets in",
-             "GATEWAY_ROLE": "may move tickets on a holder's signature"}
-
-
-def role_name(role: bytes | str) -> str:
-    """DEFAULT_ADMIN_ROLE, MINTER_ROLE, GATE_ROLE, GATEWAY_ROLE, or the role's hex."""
-    raw = bytes.fromhex(role[2:] if role.startswith("0x") else role) if isinstance(role, str) else bytes(role)
-    return ROLE_NAMES.get(raw, "0x" + raw.hex())
-
-
-def _missing_role(e: ContractRevert, where: str) -> str:
-    name = role_name(e.neededRole)
-    use = f" ({_ROLE_USE[name]})" if name in _ROLE_USE else ""
-    if name == "DEFAULT_ADMIN_ROLE":
-        return (f"{e.account} is not an admin of {where}{use}: sign with the organiser's key that deployed it "
-                "(--key-env / --keystore)")
-    return (f"{e.account} lacks {name} on {where}{use}: an admin grants it with "
-            f"`ticketkit grant {where} {name} {e.account}`")
-
-
-def _when(timestamp: int) -> str:
-    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-_EXPLAIN: dict[str, Callable[[ContractRevert, str], str]] = {
-    "AccessControlUnauthorizedAccount": _missing_role,
-    "EventNotCancelled": lambda e, w: f"the event is not cancelled, so there is nothing to refund: cancel it first "
-                                      f"with `ticketkit cancel {w}`, then rerun the refund",
-    "EventIsCancelled": lambda e, w: "the event is cancelled: nothing can be sold, minted or moved any more; refund "
-                                     f"holders with `ticketkit refund {w}`",
-    "EventAlreadyStarted": lambda e, w: f"the event started at {_when(e.startTime)}: it can no longer be cancelled",
-    "StartTimeInPast": lambda e, w: f"the start time {_when(e.startTime)} has passed: set event.start in the future",
-    "SoldOut": lambda e, w: f"tier {e.tierId} has {e.remaining} tickets left and {e.requested} were asked: raise the "
-                            "tier's supply or mint fewer",
-    "TierDoesNotExist": lambda e, w: f"tier {e.tierId} does not exist: `ticketkit status {w}` lists the tiers",
-    "EnforcedPause": lambda e, w: "the collection is paused: no sales and no transfers until an admin unpauses it",
-    "GiftsNotAllowed": lambda e, w: f"ticket {e.tokenId} cannot be given away: this collection does not allow gifts "
-                                    "(event file: gifts_allowed)",
-    "TransfersLocked": lambda e, w: f"tickets stopped moving at the transfer lock ({_when(e.transferLockTime)})",
-    "NotRefundable": lambda e, w: f"ticket {e.tokenId} was airdropped, not paid on chain: it has no on-chain refund",
-    "ExceedsWithdrawable": lambda e, w: f"only {e.available} wei can be withdrawn now ({e.amount} asked): the rest "
-                                        "is owed to refunds or credits",
-    "InvalidPresaleRule": lambda e, w: (f"a presale needing {e.minEvents} badges of {e.eventCount} events is "
-                                        "impossible, or the collection has no attendance badge"),
-    "NotBadgeAdmin": lambda e, w: f"{e.caller} is not an admin of badge {e.badge}: deploy with the badge's organiser key",
-    "ListingAboveMaxPrice": lambda e, w: f"ticket {e.tokenId} is now listed at {e.price} wei, above the {e.maxPrice} "
-                                         "wei agreed: look at the listing again",
-    "ImplementationWithoutCode": lambda e, w: f"{e.implementation} has no contract code: deploy the implementations "
-                                              "first (ticketkit deploy does)",
-}

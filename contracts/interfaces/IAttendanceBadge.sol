@@ -3,6 +3,15 @@ pragma solidity ^0.8.28;
 
 /// @title What a ticket collection and the factory need from an attendance badge.
 interface IAttendanceBadge {
+    /// @notice Sets up a clone: `admin` (the organiser) may revoke and register; `registrar` may register.
+    function initialize(
+        address admin,
+        address registrar,
+        string calldata name_,
+        string calldata symbol_,
+        string calldata baseURI
+    ) external;
+
     /// @notice Registers `issuer` (a ticket collection) as a new event; returns its event id.
     function registerIssuer(address issuer) external returns (uint64 eventId);
 

@@ -33,11 +33,12 @@ abstract contract CheckIn is TicketBase {
             emit IERC4906.MetadataUpdate(tokenId);
             holders[admitted++] = holder;
         }
-        if (admitted != 0 && _badge != address(0)) {
+        address badge = _badgeContract();
+        if (admitted != 0 && badge != address(0)) {
             assembly ("memory-safe") {
                 mstore(holders, admitted) // shrink to the admitted holders
             }
-            IAttendanceBadge(_badge).issue(holders);
+            IAttendanceBadge(badge).issue(holders);
         }
     }
 

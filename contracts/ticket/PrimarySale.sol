@@ -3,10 +3,43 @@ pragma solidity ^0.8.28;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IAttendanceBadge} from "../interfaces/IAttendanceBadge.sol";
-import {TicketBase} from "./TicketBase.sol";
+import {Payments} from "./Payments.sol";
 
 /// @title Tiers, the on-chain primary sale with its presale rule, and organiser airdrops.
-abstract contract PrimarySale is TicketBase {
+/// @dev Owns the tiers, the token id counter and the per-wallet purchase counts; the other modules
+/// read a tier's face value through {_faceValueOf}.
+abstract contract PrimarySale is Payments {
+    // A mapping and a count rather than an array: a ticket's tier always exists, so reading its face value
+    // needs no bounds check (the array's would cost a cold SLOAD of its length, 2,100 gas, on every
+    // refund and listing); {_tier} checks ids that come from callers.
+    mapping(uint256 tierId => Tier) private _tiers;
+    uint256 private _tierCount;
+    uint256 private _totalMinted;
+    mapping(uint256 tierId => mapping(address wallet => uint256)) private _bought;
+
+    /// @notice A tier needs a supply above zero.
+    error ZeroSupply();
+    /// @notice The sale window ends before it starts.
+    error InvalidSaleWindow(uint64 saleStart, uint64 saleEnd);
+    /// @notice A collection has at most `limit` (65,536) tiers.
+    error TooManyTiers(uint256 limit);
+    /// @notice A tier's face value cannot change once a ticket of it exists.
+    error FaceValueLocked(uint256 tierId, uint256 minted);
+    /// @notice A tier's supply cannot drop below what is minted.
+    error SupplyBelowMinted(uint256 tierId, uint32 supply, uint32 minted);
+    /// @notice A presale rule needs at most as many badges as events, and a badge contract.
+    error InvalidPresaleRule(uint32 minEvents, uint256 eventCount);
+    /// @notice Buy or mint at least one ticket.
+    error ZeroQuantity();
+    /// @notice The tier's sale window is not open.
+    error SaleNotOpen(uint256 tierId, uint64 saleStart, uint64 saleEnd);
+    /// @notice Not enough tickets left in the tier.
+    error SoldOut(uint256 tierId, uint256 requested, uint256 remaining);
+    /// @notice This wallet would exceed the tier's per-wallet cap.
+    error WalletCapExceeded(uint256 tierId, address wallet, uint32 maxPerWallet);
+    /// @notice The presale is on and the buyer is not eligible (badges or Merkle proof).
+    error PresaleNotEligible(uint256 tierId, address buyer);
+
     /// @notice Adds a tier; returns its id.
     function addTier(TierConfig calldata config) external onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256 tierId) {
         return _addTier(config);
@@ -34,7 +67,7 @@ abstract contract PrimarySale is TicketBase {
         bytes32 merkleRoot
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         Tier storage t = _tier(tierId);
-        if (minEvents > eventIds.length || (minEvents != 0 && _badge == address(0))) {
+        if (minEvents > eventIds.length || (minEvents != 0 && _badgeContract() == address(0))) {
             revert InvalidPresaleRule(minEvents, eventIds.length);
         }
         t.presaleEnd = endsAt;
@@ -82,6 +115,31 @@ abstract contract PrimarySale is TicketBase {
         return _presaleEligible(_tier(tierId), buyer, new bytes32[](0));
     }
 
+    /// @notice Number of tiers; tier ids run from 0 to tierCount() - 1.
+    function tierCount() external view returns (uint256) {
+        return _tierCount;
+    }
+
+    /// @notice A tier with its sales count and presale rule.
+    function tier(uint256 tierId) external view returns (Tier memory) {
+        return _tier(tierId);
+    }
+
+    /// @notice Tickets minted so far; token ids run from 1 to totalMinted() (refunded ones are burned).
+    function totalMinted() external view returns (uint256) {
+        return _totalMinted;
+    }
+
+    /// @notice Primary purchases of `wallet` in `tierId` (counted against the per-wallet cap).
+    function boughtBy(uint256 tierId, address wallet) external view returns (uint256) {
+        return _bought[tierId][wallet];
+    }
+
+    /// @dev For a tier id read from a ticket, so an existing tier: unchecked.
+    function _faceValueOf(uint256 tierId) internal view override returns (uint96) {
+        return _tiers[tierId].faceValue;
+    }
+
     function _buy(uint256 tierId, uint256 quantity, bytes32[] memory proof)
         private
         whenNotPaused
@@ -104,7 +162,7 @@ abstract contract PrimarySale is TicketBase {
         _bought[tierId][msg.sender] = bought;
         uint256 price = uint256(t.faceValue) * quantity;
         if (msg.value < price) revert InsufficientPayment(price, msg.value);
-        _refundReserve += price;
+        _addToRefundReserve(price);
         firstTokenId = _allocate(tierId, quantity);
         uint96 extra = uint96(tierId) | _PAID;
         for (uint256 i; i < quantity; ++i) {
@@ -121,14 +179,15 @@ abstract contract PrimarySale is TicketBase {
             if (MerkleProof.verify(proof, t.presaleRoot, leaf)) return true;
         }
         uint32 minEvents = t.presaleMinEvents;
-        return minEvents != 0 && IAttendanceBadge(_badge).attendedCount(buyer, t.presaleEvents) >= minEvents;
+        return minEvents != 0 && IAttendanceBadge(_badgeContract()).attendedCount(buyer, t.presaleEvents) >= minEvents;
     }
 
-    function _addTier(TierConfig memory config) internal returns (uint256 tierId) {
+    function _addTier(TierConfig memory config) internal override returns (uint256 tierId) {
         _validateTier(config);
-        tierId = _tiers.length;
+        tierId = _tierCount;
         if (tierId > _TIER_MASK) revert TooManyTiers(uint256(_TIER_MASK) + 1);
-        _writeTier(_tiers.push(), config);
+        _tierCount = tierId + 1;
+        _writeTier(_tiers[tierId], config);
         emit TierAdded(tierId, config.name, config.faceValue, config.supply);
     }
 
@@ -139,6 +198,23 @@ abstract contract PrimarySale is TicketBase {
         t.maxPerWallet = config.maxPerWallet;
         t.saleStart = config.saleStart;
         t.saleEnd = config.saleEnd;
+    }
+
+    function _tier(uint256 tierId) private view returns (Tier storage) {
+        if (tierId >= _tierCount) revert TierDoesNotExist(tierId);
+        return _tiers[tierId];
+    }
+
+    /// @dev Takes `quantity` tickets of `tierId` out of its supply; returns the first of the
+    /// consecutive token ids they will have.
+    function _allocate(uint256 tierId, uint256 quantity) private returns (uint256 first) {
+        Tier storage t = _tier(tierId);
+        uint256 remaining = t.supply - t.minted;
+        if (quantity == 0) revert ZeroQuantity();
+        if (quantity > remaining) revert SoldOut(tierId, quantity, remaining);
+        t.minted += uint32(quantity);
+        first = _totalMinted + 1;
+        _totalMinted += quantity;
     }
 
     function _validateTier(TierConfig memory config) private pure {

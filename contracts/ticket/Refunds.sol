@@ -2,58 +2,68 @@
 pragma solidity ^0.8.28;
 
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
-import {TicketBase} from "./TicketBase.sol";
+import {Payments} from "./Payments.sol";
 
 /// @title Cancellation, refunds, and the organiser's proceeds.
 /// @dev Money in the contract = refund reserve (face value of tickets paid on chain) + credits
 /// (payments that could not be pushed) + proceeds. Until the event starts, or forever once it is
-/// cancelled, the reserve is owed to holders and cannot be withdrawn.
-abstract contract Refunds is TicketBase {
+/// cancelled, the reserve is owed to holders and cannot be withdrawn (see {Payments}).
+abstract contract Refunds is Payments {
+    /// @notice Refunds open only once the event is cancelled.
+    error EventNotCancelled();
+    /// @notice An event cannot be cancelled once it has started.
+    error EventAlreadyStarted(uint64 startTime);
+    /// @notice The ticket was airdropped, not paid on chain, so it has no on-chain refund.
+    error NotRefundable(uint256 tokenId);
+    /// @notice More than the withdrawable proceeds was asked for: the rest is owed to refunds or credits.
+    error ExceedsWithdrawable(uint256 amount, uint256 available);
+
     /// @notice Cancels the event (only before it starts): sales and transfers stop, refunds open.
     function cancelEvent() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireNotCancelled();
-        if (block.timestamp >= _startTime) revert EventAlreadyStarted(_startTime);
-        _cancelled = true;
+        if (block.timestamp >= _eventStart()) revert EventAlreadyStarted(_eventStart());
+        _markCancelled();
         emit EventCancelled(block.timestamp);
     }
 
     /// @notice Burns your tickets of a cancelled event and pays you their face value.
     /// @return total The amount refunded.
     function claimRefund(uint256[] calldata tokenIds) external nonReentrant returns (uint256 total) {
-        if (!_cancelled) revert EventNotCancelled();
+        if (!_isCancelled()) revert EventNotCancelled();
         for (uint256 i; i < tokenIds.length; ++i) {
             uint256 tokenId = tokenIds[i];
             if (_ownerOf(tokenId) != msg.sender) revert NotTicketOwner(tokenId, msg.sender);
-            total += _refund(tokenId, msg.sender);
+            uint96 extra = _getExtraData(tokenId);
+            if (extra & _PAID == 0) revert NotRefundable(tokenId);
+            total += _refund(tokenId, msg.sender, extra);
         }
-        _refundReserve -= total;
+        _takeFromRefundReserve(total);
         Address.sendValue(payable(msg.sender), total);
     }
 
     /// @notice Refunds tickets of a cancelled event to their holders (organiser push). Tickets
     /// already refunded or not paid on chain are skipped, so a batch can be re-sent after a crash.
     /// @return refunded How many tickets this call refunded.
-    function refundBatch(uint256[] calldata tokenIds) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant returns (uint256 refunded) {
-        if (!_cancelled) revert EventNotCancelled();
+    function refundBatch(uint256[] calldata tokenIds)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        nonReentrant
+        returns (uint256 refunded)
+    {
+        if (!_isCancelled()) revert EventNotCancelled();
+        uint256 total;
         for (uint256 i; i < tokenIds.length; ++i) {
             uint256 tokenId = tokenIds[i];
             address holder = _ownerOf(tokenId);
-            if (holder == address(0) || _getExtraData(tokenId) & _PAID == 0) continue;
-            uint256 amount = _refund(tokenId, holder);
-            _refundReserve -= amount;
+            if (holder == address(0)) continue;
+            uint96 extra = _getExtraData(tokenId);
+            if (extra & _PAID == 0) continue;
+            uint256 amount = _refund(tokenId, holder, extra);
+            total += amount;
             _pay(holder, amount);
             ++refunded;
         }
-    }
-
-    /// @notice Pays out what was credited to you (royalties or refunds that could not be pushed).
-    function withdrawCredit() external nonReentrant {
-        uint256 amount = _credits[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        _credits[msg.sender] = 0;
-        _creditsTotal -= amount;
-        emit CreditWithdrawn(msg.sender, amount);
-        Address.sendValue(payable(msg.sender), amount);
+        _takeFromRefundReserve(total); // once per batch: one storage write, not one per ticket
     }
 
     /// @notice Sends `amount` of the organiser's proceeds to `to`; never money owed to refunds or credits.
@@ -69,26 +79,9 @@ abstract contract Refunds is TicketBase {
         return address(this).balance - owed();
     }
 
-    /// @notice What the contract owes: credits, plus the refund reserve while refunds are possible.
-    function owed() public view returns (uint256) {
-        bool refundable = _cancelled || block.timestamp < _startTime;
-        return _creditsTotal + (refundable ? _refundReserve : 0);
-    }
-
-    /// @notice The face value of tickets paid on chain and not refunded.
-    function refundReserve() external view returns (uint256) {
-        return _refundReserve;
-    }
-
-    /// @notice What `account` can collect with {withdrawCredit}.
-    function creditOf(address account) external view returns (uint256) {
-        return _credits[account];
-    }
-
-    function _refund(uint256 tokenId, address holder) private returns (uint256 amount) {
-        uint96 extra = _getExtraData(tokenId);
-        if (extra & _PAID == 0) revert NotRefundable(tokenId);
-        amount = _tiers[extra & _TIER_MASK].faceValue;
+    /// @dev Burns `tokenId` (its `extra` data read by the caller, paid on chain) and returns its face value.
+    function _refund(uint256 tokenId, address holder, uint96 extra) private returns (uint256 amount) {
+        amount = _faceValueOf(extra & _TIER_MASK);
         _burn(tokenId);
         emit Refunded(tokenId, holder, amount);
     }

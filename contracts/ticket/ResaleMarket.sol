@@ -5,16 +5,36 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {TicketBase} from "./TicketBase.sol";
+import {Payments} from "./Payments.sol";
 
 /// @title The resale market inside the collection, and gateway transfers.
 /// @dev Both paths cap the price against FACE VALUE (never the last price, so the cap cannot
 /// compound). The market pays the seller the price less the ERC-2981 royalty and the royalty
 /// receiver the rest; gateway transfers are paid off chain, so the gateway declares the price.
-abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
+/// Owns the listings and the cap rule ({_requireWithinCap}); the transfer rule ends a listing
+/// through {_endListing}.
+abstract contract ResaleMarket is Payments, EIP712, Nonces {
     /// @notice The EIP-712 type a holder signs to let the gateway move one ticket.
     bytes32 public constant GATEWAY_TRANSFER_TYPEHASH =
         keccak256("GatewayTransfer(uint256 tokenId,address to,uint256 price,uint256 nonce,uint256 deadline)");
+
+    struct Listing {
+        address seller;
+        uint96 price;
+    }
+
+    mapping(uint256 tokenId => Listing) private _listings;
+
+    /// @notice The price exceeds face value x the resale cap.
+    error PriceAboveCap(uint256 tokenId, uint256 price, uint256 cap);
+    /// @notice The ticket is not listed for resale (by the caller).
+    error NotListed(uint256 tokenId);
+    /// @notice The listing's price is above the most the buyer agreed to pay (re-listed higher?).
+    error ListingAboveMaxPrice(uint256 tokenId, uint256 price, uint256 maxPrice);
+    /// @notice The holder's transfer authorization has expired.
+    error AuthorizationExpired(uint256 deadline);
+    /// @notice The transfer authorization is not signed by the holder.
+    error InvalidHolderSignature(uint256 tokenId, address signer);
 
     /// @notice Lists your ticket for resale at `price` (at most {resaleCapOf}). Re-listing changes the price.
     function list(uint256 tokenId, uint256 price) external {
@@ -22,8 +42,7 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
         uint96 extra = _getExtraData(tokenId);
         if (extra & _USED != 0) revert TicketAlreadyUsed(tokenId);
         _requireTransfersOpen(tokenId);
-        uint256 cap = _capOf(extra);
-        if (price > cap) revert PriceAboveCap(tokenId, price, cap);
+        _requireWithinCap(tokenId, extra, price);
         _listings[tokenId] = Listing(msg.sender, SafeCast.toUint96(price));
         emit Listed(tokenId, msg.sender, price);
     }
@@ -68,8 +87,7 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
         );
         address signer = ECDSA.recover(digest, signature);
         if (signer != from) revert InvalidHolderSignature(tokenId, signer);
-        uint256 cap = _capOf(_getExtraData(tokenId));
-        if (price > cap) revert PriceAboveCap(tokenId, price, cap);
+        _requireWithinCap(tokenId, _getExtraData(tokenId), price);
         _moving = price == 0 ? _MOVE_GATEWAY_GIFT : _MOVE_GATEWAY;
         _transfer(from, to, tokenId);
         _moving = _MOVE_NONE;
@@ -79,5 +97,32 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
     /// @notice The EIP-712 domain separator of this collection (differs per clone).
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// @notice The highest price `tokenId` may change hands for: face value x resale cap.
+    function resaleCapOf(uint256 tokenId) external view returns (uint256) {
+        return _capOf(_extraOf(tokenId));
+    }
+
+    function _listingOf(uint256 tokenId) internal view override returns (address seller, uint96 price) {
+        Listing memory listing = _listings[tokenId];
+        return (listing.seller, listing.price);
+    }
+
+    function _endListing(uint256 tokenId) internal override {
+        if (_listings[tokenId].seller != address(0)) {
+            delete _listings[tokenId];
+            emit ListingCancelled(tokenId);
+        }
+    }
+
+    /// @dev The resale cap rule, for the market and the gateway alike: against face value, never the last price.
+    function _requireWithinCap(uint256 tokenId, uint96 extra, uint256 price) private view {
+        uint256 cap = _capOf(extra);
+        if (price > cap) revert PriceAboveCap(tokenId, price, cap);
+    }
+
+    function _capOf(uint96 extra) private view returns (uint256) {
+        return uint256(_faceValueOf(extra & _TIER_MASK)) * _resaleCap() / 10_000;
     }
 }

@@ -3,21 +3,33 @@ pragma solidity ^0.8.28;
 
 import {ERC721} from "solady/src/tokens/ERC721.sol";
 import {LibString} from "solady/src/utils/LibString.sol";
-import {SafeTransferLib} from "solady/src/utils/SafeTransferLib.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ITicketCollection} from "../interfaces/ITicketCollection.sol";
 
-/// @title State and the one transfer rule shared by every part of a ticket collection.
+/// @title The event's settings and the one transfer rule shared by every part of a ticket collection.
 /// @dev Built on solady's ERC721 because it packs 96 bits of per-token data into the owner's slot:
 /// a ticket's tier, "used" and "paid on chain" flags live there, so minting writes one slot per
 /// ticket and check-in rewrites a slot already read (no extra cold slot). Every movement of a token
 /// (mint, burn, transferFrom, both safeTransferFrom) passes `_beforeTokenTransfer`, where the
 /// transfer policy is enforced once.
-abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, ReentrancyGuardTransient, ITicketCollection {
+/// Each module owns its state, private, and offers internal functions to the others: this one the
+/// event's settings; {PrimarySale} the tiers and sales counts; {ResaleMarket} the listings and the
+/// resale cap rule; {Payments} the refund reserve and the credits. What this contract needs from a
+/// module it declares below as an unimplemented internal function, which that module implements.
+abstract contract TicketBase is
+    ERC721,
+    AccessControl,
+    ERC2981,
+    Pausable,
+    ReentrancyGuardTransient,
+    Initializable,
+    ITicketCollection
+{
     /// @notice May mint (airdrop) tickets without payment.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
     /// @notice May check tickets in.
@@ -45,32 +57,53 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     // OpenZeppelin's ERC721URIStorage does).
     bytes4 internal constant _ERC4906_INTERFACE_ID = bytes4(0x49064906);
 
-    struct Listing {
-        address seller;
-        uint96 price;
-    }
-
-    string internal _name;
-    string internal _symbol;
-    string internal _baseTokenURI;
-    uint64 internal _startTime;
-    uint64 internal _transferLockTime;
-    uint16 internal _resaleCapBps;
-    bool internal _giftsAllowed;
-    bool internal _cancelled;
+    string private _name;
+    string private _symbol;
+    string private _baseTokenURI;
+    // One slot: every transfer and purchase reads it, so each of these costs at most one cold SLOAD.
+    uint64 private _startTime;
+    uint64 private _transferLockTime;
+    uint16 private _resaleCapBps;
+    bool private _giftsAllowed;
+    bool private _cancelled;
     // The pause flag, here instead of Pausable's own slot: every transfer and purchase reads this slot
     // (lock time, cancelled) anyway, so checking the pause costs no extra cold SLOAD (2,100 gas).
-    bool internal _pausedFlag;
-    address internal _badge;
+    bool private _pausedFlag;
+    address private _badge;
 
-    Tier[] internal _tiers;
-    uint256 internal _totalMinted;
-    mapping(uint256 tierId => mapping(address wallet => uint256)) internal _bought;
-    mapping(uint256 tokenId => Listing) internal _listings;
+    /// @notice The resale cap must be at least 100% of face value (10,000 basis points).
+    error ResaleCapBelowFaceValue(uint16 resaleCapBps);
+    /// @notice A collection's start time must be in the future.
+    error StartTimeInPast(uint64 startTime, uint256 now);
 
-    uint256 internal _refundReserve; // face value of tickets paid on chain and not refunded
-    uint256 internal _creditsTotal; // sum of `_credits`
-    mapping(address account => uint256) internal _credits; // payments that could not be pushed
+    // ---------------------------------------------------------------- set-up
+
+    /// @notice Sets up a clone for `organiser`, who receives the admin, minter and gate roles; the
+    /// tiers are added by {PrimarySale}.
+    function initialize(address organiser, EventConfig calldata config, TierConfig[] calldata tiers)
+        external
+        initializer
+    {
+        if (config.resaleCapBps < 10_000) revert ResaleCapBelowFaceValue(config.resaleCapBps);
+        // A start already passed would free the refund reserve at once and make cancelEvent impossible.
+        if (config.startTime <= block.timestamp) revert StartTimeInPast(config.startTime, block.timestamp);
+        _name = config.name;
+        _symbol = config.symbol;
+        _baseTokenURI = config.baseURI;
+        _startTime = config.startTime;
+        _transferLockTime = config.transferLockTime;
+        _resaleCapBps = config.resaleCapBps;
+        _giftsAllowed = config.giftsAllowed;
+        _badge = config.badge;
+        address receiver = config.royaltyReceiver == address(0) ? organiser : config.royaltyReceiver;
+        _setDefaultRoyalty(receiver, config.royaltyBps);
+        _grantRole(DEFAULT_ADMIN_ROLE, organiser);
+        _grantRole(MINTER_ROLE, organiser);
+        _grantRole(GATE_ROLE, organiser);
+        for (uint256 i; i < tiers.length; ++i) {
+            _addTier(tiers[i]);
+        }
+    }
 
     // ---------------------------------------------------------------- metadata
 
@@ -109,7 +142,7 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
     }
 
     /// @inheritdoc Pausable
-    function paused() public view override returns (bool) {
+    function paused() public view override(Pausable, ITicketCollection) returns (bool) {
         return _pausedFlag;
     }
 
@@ -152,50 +185,25 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
         return (_startTime, _transferLockTime, _resaleCapBps, _giftsAllowed, _badge, _cancelled);
     }
 
-    /// @notice Number of tiers; tier ids run from 0 to tierCount() - 1.
-    function tierCount() external view returns (uint256) {
-        return _tiers.length;
-    }
-
-    /// @notice A tier with its sales count and presale rule.
-    function tier(uint256 tierId) external view returns (Tier memory) {
-        return _tier(tierId);
-    }
-
-    /// @notice Tickets minted so far; token ids run from 1 to totalMinted() (refunded ones are burned).
-    function totalMinted() external view returns (uint256) {
-        return _totalMinted;
-    }
-
     /// @notice Everything about one ticket: owner, tier, face value, used, listing.
     function ticket(uint256 tokenId) external view returns (TicketInfo memory info) {
         address owner = _ownerOf(tokenId);
         if (owner == address(0)) revert TicketDoesNotExist(tokenId);
         uint96 extra = _getExtraData(tokenId);
         uint16 tierId = uint16(extra & _TIER_MASK);
-        Listing memory listing = _listings[tokenId];
+        (address seller, uint96 price) = _listingOf(tokenId);
         bool used = extra & _USED != 0;
         // A listing that can no longer be bought (checked in, transfers locked, cancelled) is not shown.
         bool buyable = !used && !_cancelled && block.timestamp < _transferLockTime;
         info = TicketInfo({
             owner: owner,
             tierId: tierId,
-            faceValue: _tiers[tierId].faceValue,
+            faceValue: _faceValueOf(tierId),
             used: used,
             paidOnChain: extra & _PAID != 0,
-            listedBy: buyable ? listing.seller : address(0),
-            listedPrice: buyable ? listing.price : 0
+            listedBy: buyable ? seller : address(0),
+            listedPrice: buyable ? price : 0
         });
-    }
-
-    /// @notice The highest price `tokenId` may change hands for: face value x resale cap.
-    function resaleCapOf(uint256 tokenId) public view returns (uint256) {
-        return _capOf(_extraOf(tokenId));
-    }
-
-    /// @notice Primary purchases of `wallet` in `tierId` (counted against the per-wallet cap).
-    function boughtBy(uint256 tierId, address wallet) external view returns (uint256) {
-        return _bought[tierId][wallet];
     }
 
     // ---------------------------------------------------------------- approvals are closed
@@ -234,58 +242,61 @@ abstract contract TicketBase is ERC721, AccessControl, ERC2981, Pausable, Reentr
                 revert GiftsNotAllowed(tokenId);
             }
         }
-        if (_listings[tokenId].seller != address(0)) {
-            delete _listings[tokenId];
-            emit ListingCancelled(tokenId);
-        }
+        _endListing(tokenId);
     }
 
-    // ---------------------------------------------------------------- helpers
+    // ---------------------------------------------------------------- what the modules provide
+
+    /// @dev Validates and adds a tier; returns its id. Implemented by {PrimarySale}.
+    function _addTier(TierConfig memory config) internal virtual returns (uint256 tierId);
+
+    /// @dev The face value of tier `tierId` (an existing tier). Implemented by {PrimarySale}.
+    function _faceValueOf(uint256 tierId) internal view virtual returns (uint96);
+
+    /// @dev The resale listing of `tokenId` (seller zero: none). Implemented by {ResaleMarket}.
+    function _listingOf(uint256 tokenId) internal view virtual returns (address seller, uint96 price);
+
+    /// @dev Ends any listing of `tokenId`: called by the transfer rule on every move and burn. Implemented
+    /// by {ResaleMarket}.
+    function _endListing(uint256 tokenId) internal virtual;
+
+    // ---------------------------------------------------------------- the event's settings, for the modules
+
+    /// @dev Marks the event cancelled (for good).
+    function _markCancelled() internal {
+        _cancelled = true;
+    }
+
+    function _isCancelled() internal view returns (bool) {
+        return _cancelled;
+    }
+
+    function _eventStart() internal view returns (uint64) {
+        return _startTime;
+    }
+
+    function _resaleCap() internal view returns (uint16) {
+        return _resaleCapBps;
+    }
+
+    function _badgeContract() internal view returns (address) {
+        return _badge;
+    }
 
     function _requireTransfersOpen(uint256 tokenId) internal view {
-        if (_cancelled) revert EventIsCancelled();
-        if (block.timestamp >= _transferLockTime) revert TransfersLocked(tokenId, _transferLockTime);
+        // Both read before either check: the optimizer then loads their shared slot once, not twice.
+        bool cancelled = _cancelled;
+        uint64 lockTime = _transferLockTime;
+        if (cancelled) revert EventIsCancelled();
+        if (block.timestamp >= lockTime) revert TransfersLocked(tokenId, lockTime);
     }
 
     function _requireNotCancelled() internal view {
         if (_cancelled) revert EventIsCancelled();
     }
 
-    function _tier(uint256 tierId) internal view returns (Tier storage) {
-        if (tierId >= _tiers.length) revert TierDoesNotExist(tierId);
-        return _tiers[tierId];
-    }
-
     function _extraOf(uint256 tokenId) internal view returns (uint96) {
         if (!_exists(tokenId)) revert TicketDoesNotExist(tokenId);
         return _getExtraData(tokenId);
-    }
-
-    function _capOf(uint96 extra) internal view returns (uint256) {
-        return uint256(_tiers[extra & _TIER_MASK].faceValue) * _resaleCapBps / 10_000;
-    }
-
-    /// @dev Takes `quantity` tickets of `tierId` out of its supply; returns the first of the
-    /// consecutive token ids they will have.
-    function _allocate(uint256 tierId, uint256 quantity) internal returns (uint256 first) {
-        Tier storage t = _tier(tierId);
-        uint256 remaining = t.supply - t.minted;
-        if (quantity == 0) revert ZeroQuantity();
-        if (quantity > remaining) revert SoldOut(tierId, quantity, remaining);
-        t.minted += uint32(quantity);
-        first = _totalMinted + 1;
-        _totalMinted += quantity;
-    }
-
-    /// @dev Pays `amount` to `account` with a stipend too small to re-enter; if that fails (a contract
-    /// that rejects or needs more gas), the amount is credited for {withdrawCredit}. Nobody can block
-    /// a sale or a refund batch by refusing money.
-    function _pay(address account, uint256 amount) internal {
-        if (amount == 0) return;
-        if (!SafeTransferLib.trySafeTransferETH(account, amount, SafeTransferLib.GAS_STIPEND_NO_STORAGE_WRITES)) {
-            _credits[account] += amount;
-            _creditsTotal += amount;
-            emit PaymentCredited(account, amount);
-        }
     }
 }
