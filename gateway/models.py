@@ -1,7 +1,8 @@
 """Database tables and API schemas: per entity Base -> Create -> table -> Public. UUID keys everywhere.
 
 Amounts in wei are stored and returned as decimal strings (they overflow 64-bit integers and JSON
-numbers); requests accept integers.
+numbers); requests accept integers or decimal strings, never booleans or fractions (`Wei`). Request counts are
+strict integers and request times strict date-time strings within a sane range (`Count`, `Instant`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import uuid
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Strict, StringConstraints
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 MAX_WEI = 2**256 - 1
@@ -20,6 +21,40 @@ MAX_WEI = 2**256 - 1
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _amount(value: object) -> object:
+    """An amount in wei: an integer or a string of decimal digits; `true` or `1.5` is not an amount."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("an amount in wei is an integer or a string of decimal digits")
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 78:
+            raise ValueError("an amount in wei is an integer or a string of decimal digits")
+        return int(value)
+    return value
+
+
+def _date_time_text(value: object) -> object:
+    """A date-time is a string (RFC 3339), as the schema says: not a number of seconds."""
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("a date-time string, e.g. 2026-07-04T19:42:00+02:00")
+    return value
+
+
+def _sane_instant(value: datetime) -> datetime:
+    """Within years 2000-2999 once in UTC (converting far-off times with an offset overflows)."""
+    try:
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value
+    except OverflowError:
+        raise ValueError("a date-time between the years 2000 and 2999") from None
+    if not 2000 <= utc.year <= 2999:
+        raise ValueError("a date-time between the years 2000 and 2999")
+    return value
+
+
+Wei = Annotated[int, BeforeValidator(_amount), Field(ge=0, le=2**256 - 1)]
+Count = Annotated[int, Strict()]
+Instant = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_sane_instant)]
 
 
 # ---- organisers and API keys
@@ -287,8 +322,8 @@ class FanTicketPublic(TicketPublic):
 # ---- issuance (organiser mints to fans), idempotent
 class IssueRequest(SQLModel):
     fan_id: uuid.UUID
-    tier_id: int = Field(ge=0, lt=2**16)
-    quantity: int = Field(default=1, ge=1, le=50)
+    tier_id: Count = Field(ge=0, lt=2**16)
+    quantity: Count = Field(default=1, ge=1, le=50)
     payment_reference: str = Field(min_length=1, max_length=200)
 
 
@@ -354,7 +389,7 @@ class TransferPublic(SQLModel):
 
 # ---- resale listings (off chain; settled later by a paid gateway transfer), idempotent
 class ResaleRequest(SQLModel):
-    price_wei: int = Field(ge=0, le=MAX_WEI)
+    price_wei: Wei
 
 
 class ResaleListing(SQLModel, table=True):
@@ -406,6 +441,10 @@ class ResaleSettlement(SQLModel, table=True):
     seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     buyer_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     price_wei: str = Field(max_length=80)
+    # What the organiser is owed on this resale: ERC-2981 royaltyInfo(token, price), read when the sale was
+    # recorded (the price is paid off chain, so the contract cannot pay it). None: recorded before 0012.
+    royalty_wei: str | None = Field(default=None, max_length=80)
+    royalty_receiver: str | None = Field(default=None, max_length=42)
     payment_reference: str = Field(max_length=200)
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
@@ -422,6 +461,8 @@ class SettlementPublic(SQLModel):
     ticket_id: uuid.UUID
     buyer_fan: uuid.UUID
     price_wei: str
+    royalty_wei: str | None = None  # owed to `royalty_receiver` (the organiser) out of the price
+    royalty_receiver: str | None = None
     payment_reference: str
     status: str
     tx_hash: str | None
@@ -661,7 +702,7 @@ class GateSnapshotKey(SQLModel):
 class OfflineScan(SQLModel):
     code: str = Field(max_length=512)
     direction: Literal["entry", "exit"] = "entry"
-    scanned_at: datetime  # by the gate's clock; without an offset: UTC
+    scanned_at: Instant  # by the gate's clock; without an offset: UTC
     nonce: str | None = Field(default=None, min_length=1, max_length=64)  # as sent to /gate/scan
 
 
@@ -817,3 +858,55 @@ class FanExport(SQLModel):
     tickets: list[FanTicketPublic]
     transfers: list[FanTransferPublic]  # sent and received: gifts and resale settlements
     listings: list[ResaleListingPublic]
+
+
+# ---- token metadata (issue 16): an event's public details and the organiser's art. Nothing here is personal.
+ART_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+class EventDetailsBase(SQLModel):
+    """What wallets and the organiser's dashboard show about an event beyond the chain (public)."""
+
+    venue: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name ("Europe/London"): dates in metadata, charts
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class EventDetailsUpdate(EventDetailsBase):
+    venue: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+
+
+class EventDetails(EventDetailsBase, table=True):
+    __tablename__ = "event_details"
+    event_id: uuid.UUID = Field(foreign_key="events.id", primary_key=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EventDetailsPublic(EventDetailsBase):
+    event_id: uuid.UUID
+
+
+class EventArt(SQLModel, table=True):
+    """An image the organiser uploaded for the event's tickets (all, or one tier) or its badges; served by its
+    digest (`/art/{sha256}`), so it can be cached for good."""
+
+    __tablename__ = "event_art"
+    __table_args__ = (UniqueConstraint("event_id", "scope"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id")
+    scope: str = Field(max_length=16)  # "ticket" (every tier) | "tier:<id>" | "badge"
+    content_type: str = Field(max_length=32)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventArtPublic(SQLModel):
+    scope: str
+    content_type: str
+    sha256: str
+    size: int
+    url: str
+    created_at: datetime

@@ -29,7 +29,7 @@ class Runtime:
         whose every write is one statement, skips BEGIN/ROLLBACK round trips and isolation-level switches."""
         with self._lock:
             if self._autocommit is None:
-                self._autocommit = db.make_engine(self.settings.database_url, autocommit=True)
+                self._autocommit = db.engine_for(self.settings, autocommit=True)
             return self._autocommit
 
     def dispose(self) -> None:
@@ -41,7 +41,10 @@ class Runtime:
         """The chain connection, made on first use (RPCUnavailable/ChainIdMismatch propagate)."""
         with self._lock:
             if self._chain is None:
-                self._chain = tk.connect(self.settings.rpc_url, chain_id=self.settings.chain_id)
+                settings = self.settings
+                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
+                                      deadline=settings.rpc_deadline_seconds)
+                self._chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
             return self._chain
 
     def operator(self) -> LocalAccount:

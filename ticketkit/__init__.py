@@ -12,6 +12,7 @@
 
 from . import errors
 from .chain import ANVIL_KEYS, Chain, connect, local_chain
+from .rpc import RpcPolicy
 from .contracts import (
     SKIP_ALREADY_USED,
     SKIP_NOT_FOUND,
@@ -23,6 +24,7 @@ from .contracts import (
     Tier,
     TierConfig,
     deploy_platform,
+    metadata_base_uri,
 )
 from .errors import (
     ChainError,
@@ -37,9 +39,9 @@ from .errors import (
 
 __all__ = [
     "ANVIL_KEYS", "Badge", "Chain", "ChainError", "ChainIdMismatch", "Collection", "ContractRevert",
-    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "SKIP_ALREADY_USED",
-    "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
-    "deploy_platform", "errors", "local_chain",
+    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "RpcPolicy",
+    "SKIP_ALREADY_USED", "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed",
+    "connect", "deploy_platform", "errors", "local_chain", "metadata_base_uri",
 ]
 
 # Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).

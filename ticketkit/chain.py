@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -25,13 +26,13 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from . import _artifacts
 from .errors import (
     ChainError,
-    ChainIdMismatch,
     ContractRevert,
     NonceError,
     RPCUnavailable,
     TransactionFailed,
     error_class,
 )
+from .rpc import ResilientProvider, RpcPolicy
 
 __all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS", "decode_revert", "translate_error"]
 
@@ -255,16 +256,15 @@ class Chain:
         self._nonces.clear()
 
 
-def connect(url: str, *, chain_id: int | None = None, timeout: float = 10.0) -> Chain:
-    """Connect to a JSON-RPC node; raises RPCUnavailable or ChainIdMismatch."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
-    try:
-        actual = w3.eth.chain_id
-    except Exception as error:  # noqa: BLE001
-        raise RPCUnavailable(f"no JSON-RPC node answers at {url} ({type(error).__name__})") from None
-    if chain_id is not None and actual != chain_id:
-        raise ChainIdMismatch(chain_id, actual)
-    return Chain(w3=w3, chain_id=actual)
+def connect(url: str | Sequence[str], *, chain_id: int | None = None, timeout: float = 10.0,
+            policy: RpcPolicy | None = None) -> Chain:
+    """Connect to one JSON-RPC node or several of one chain (a list, or URLs separated by commas: the first is
+    the primary, the others take over when it fails; ticketkit/rpc.py). Every call has `timeout` seconds per
+    attempt and is retried (`policy`, default RpcPolicy(timeout=timeout)). Raises RPCUnavailable when no node
+    answers, ChainIdMismatch when one serves another chain than `chain_id`, InvalidInput for a bad URL."""
+    provider = ResilientProvider(url, policy or RpcPolicy(timeout=timeout))
+    actual = provider.check_chain_id(chain_id)
+    return Chain(w3=Web3(provider), chain_id=actual)
 
 
 def _free_port() -> int:
@@ -295,13 +295,17 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
             "--gas-limit", "30000000", "--code-size-limit", "24576", *extra_args]
     if block_time:
         args += ["--block-time", str(block_time)]
+    main_thread = threading.current_thread() is threading.main_thread()
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "NO_COLOR": "1"})
+                               env={**os.environ, "NO_COLOR": "1"},
+                               preexec_fn=_die_with_parent() if main_thread else None)
+    restore = _end_on_stop_signals() if main_thread else {}
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                chain = connect(url, chain_id=chain_id, timeout=2)
+                connect(url, chain_id=chain_id, policy=RpcPolicy(timeout=2, retries=0))
+                chain = connect(url, chain_id=chain_id)
                 break
             except RPCUnavailable:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -319,3 +323,41 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+        for signum, handler in restore.items():
+            signal.signal(signum, handler)
+
+
+class StopSignal(SystemExit):
+    """A stop signal (SIGTERM, SIGHUP) ended the process: raised so `local_chain` stops anvil on the way
+    out."""
+
+
+def _end_on_stop_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP kill Python without unwinding, which would leave anvil running (re-parented to
+    PID 1); while a local chain runs they raise StopSignal instead, so every `finally` runs. Handlers that
+    someone else installed are left alone (uvicorn installs its own while it serves, then restores these
+    and re-raises the signal). Returns the handlers to restore."""
+    def stop(signum: int, _frame: Any) -> None:
+        raise StopSignal(128 + signum)
+
+    replaced = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            replaced[signum] = signal.signal(signum, stop)
+    return replaced
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """In the child before exec: ask Linux to SIGTERM anvil if its parent dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the signal handlers above still apply
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return set_death_signal

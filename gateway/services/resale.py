@@ -14,7 +14,8 @@ from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ti
 from ..runtime import Runtime
 from . import recovery
 from .fans import custodial_account
-from .tickets import AfterSend, _collection, _drop, _replay, _request_hash, _send_recorded
+from .tickets import (AfterSend, _collection, _drop, _replay, _request_hash, _require_not_paused,
+                      _send_recorded)
 
 
 def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[ResaleListing, Ticket]]:
@@ -58,10 +59,13 @@ def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uui
     collection = _collection(runtime, ticket)
     if collection.is_used(ticket.token_id):
         raise Conflict("the ticket was already used", code="ticket_already_used", token_id=str(ticket.token_id))
+    _require_not_paused(collection)
     seller = session.get(Fan, listing.seller_fan_id)
     runtime.operator()  # no operator key: refuse before recording anything
+    receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(listing_id=listing.id, ticket_id=ticket.id, seller_fan_id=listing.seller_fan_id,
-                                  buyer_fan_id=fan.id, price_wei=listing.price_wei,
+                                  buyer_fan_id=fan.id, price_wei=listing.price_wei, royalty_wei=str(royalty),
+                                  royalty_receiver=receiver,
                                   payment_reference=data.payment_reference, idempotency_key=idempotency_key,
                                   request_hash=request_hash)
     listing.status = "settling"
