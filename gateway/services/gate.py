@@ -880,27 +880,21 @@ def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: Tic
 
 
 def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, TicketDoor]:
-    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: three queries for any number."""
+    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: one query for any number."""
     if not tickets:
         return {}
-    conn = session.connection()
-    ticket_ids = [t for t, _ in tickets]
-    doors = {row.event_id: row for row in conn.execute(
-        select(ED).where(ED.c.event_id.in_({e for _, e in tickets})))}
     P = TicketPlace.__table__
-    places = {row.ticket_id: row for row in conn.execute(select(P).where(P.c.ticket_id.in_(ticket_ids)))}
-    admissions = {row.ticket_id: row for row in conn.execute(
-        select(A.c.ticket_id, A.c.scanned_at, K.c.label).select_from(A.join(K, K.c.id == A.c.gate_key_id))
-        .where(A.c.ticket_id.in_(ticket_ids)))}
+    rows = session.connection().execute(
+        select(T.c.id, ED.c.venue, ED.c.timezone, ED.c.starts_at, ED.c.doors_at, ED.c.entry_policy, ED.c.entry_days,
+               P.c.section, P.c.row, P.c.seat, A.c.scanned_at, K.c.label)
+        .select_from(T.outerjoin(ED, ED.c.event_id == T.c.event_id).outerjoin(P, P.c.ticket_id == T.c.id)
+                     .outerjoin(A, A.c.ticket_id == T.c.id).outerjoin(K, K.c.id == A.c.gate_key_id))
+        .where(T.c.id.in_([t for t, _ in tickets])))
     out = {}
-    for ticket_id, event_id in tickets:
-        door, place, admission = doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id)
-        out[ticket_id] = TicketDoor(
-            venue=door and door.venue, timezone=door.timezone if door else "UTC",
-            starts_at=door and door.starts_at and _aware(door.starts_at),
-            doors_at=door and door.doors_at and _aware(door.doors_at),
-            entry_policy=door.entry_policy if door else "single",
-            entry_days=json.loads(door.entry_days) if door else [],
-            section=place and place.section, row=place and place.row, seat=place and place.seat,
-            checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
+    for row in rows:
+        out[row.id] = TicketDoor(
+            venue=row.venue, timezone=row.timezone or "UTC", starts_at=row.starts_at and _aware(row.starts_at),
+            doors_at=row.doors_at and _aware(row.doors_at), entry_policy=row.entry_policy or "single",
+            entry_days=json.loads(row.entry_days) if row.entry_days else [], section=row.section, row=row.row,
+            seat=row.seat, checked_in_at=row.scanned_at and _aware(row.scanned_at), checked_in_gate=row.label)
     return out
