@@ -549,7 +549,7 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
     delta = ids is not None
     query = (select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"),
                     F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"),
-                    IT.c.burned.label("chain_burned"), A.c.id.label("admission_id"),
+                    IT.c.burned.label("chain_burned"), A.c.id.is_not(None).label("admitted"),
                     A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
              .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
              .order_by(T.c.token_id, DK.c.created_at))
@@ -576,7 +576,7 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
         holder = row.fan_address or row.chain_owner
         flags = (gate_rules.HOLDER_CHANGED if row.public_key is not None and holder is not None
                  and not _same_address(holder, row.key_holder) else 0) \
-            | (gate_rules.CHECKED_IN if row.admission_id is not None or row.chain_used else 0) \
+            | (gate_rules.CHECKED_IN if row.admitted or row.chain_used else 0) \
             | (gate_rules.REFUNDED if row.chain_burned else 0)
         short = list_id(row.id)
         if owner_of.setdefault(short, row.id) != row.id:  # two tickets, one list id (~1 in 10^9 at 80k): neither
@@ -587,8 +587,8 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
             tiers[str(row.tier_id)] = row.tier_name
         if entry_policy != "single":
             entries, exits, days = later.get(row.id, (0, 0, []))
-            first = 1 if row.admission_id is not None or row.chain_used else 0
-            if entry_policy == "days" and row.admission_id is not None:
+            first = 1 if row.admitted or row.chain_used else 0
+            if entry_policy == "days" and row.admitted:
                 days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
             item += [first + entries, exits, sorted(days)]
         tickets[short] = item
