@@ -593,7 +593,8 @@ class EventDoorSet(SQLModel):
 
     entry_policy: Literal["single", "reentry", "days"] = "single"
     entry_days: list[date] = Field(default=[], max_length=60)
-    tier_policies: dict[int, Literal["single", "reentry", "days"]] = Field(default={}, max_length=100)  # overrides
+    # a tier's own policy, over the event's
+    tier_policies: dict[int, Literal["single", "reentry", "days"]] = Field(default={}, max_length=100)
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     venue: str | None = Field(default=None, max_length=200)
     starts_at: datetime | None = None

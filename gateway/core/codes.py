@@ -169,7 +169,8 @@ def compress_public_key(text: str) -> str:
     data = base64.urlsafe_b64decode(text + "=")
     if len(data) != 65:
         raise CodeError("not an uncompressed public key")
-    return base64.urlsafe_b64encode(bytes((2 | (data[64] & 1),)) + data[1:33]).decode("ascii")  # 44, no padding
+    compressed = bytes((2 | (data[64] & 1),)) + data[1:33]
+    return base64.urlsafe_b64encode(compressed).decode("ascii")  # 44 characters, no padding
 
 
 @lru_cache(maxsize=65536)

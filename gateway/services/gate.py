@@ -199,7 +199,8 @@ def _rules_of(door: Any, settings: Settings) -> Rules:
         return base
     return replace(base, entry_policy=door.entry_policy, days=tuple(json.loads(door.entry_days)),
                    timezone=door.timezone, offline_unlisted=door.offline_unlisted,
-                   tier_policies=tuple(sorted((int(k), v) for k, v in json.loads(door.tier_policies).items())))
+                   tier_policies=tuple(sorted((int(tier), policy)
+                                              for tier, policy in json.loads(door.tier_policies).items())))
 
 
 def event_rules(session: Session, settings: Settings, event_id: uuid.UUID) -> Rules:
@@ -286,7 +287,8 @@ def _ticket_state(session: Session, settings: Settings, row: Any, event_id: uuid
     holder = row.fan_address or row.chain_owner  # None: not indexed yet, the binding's check stands
     entries, exits, days = _entry_state(session, row, rules)
     return TicketState(
-        row.id, tier_id=row.tier_id, device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
+        row.id, tier_id=row.tier_id,
+        device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
         cancelled=bool(row.chain_burned) or _event_cancelled(session, event_id, row.chain_id, row.contract,
                                                              settings.gate_cache_seconds),
         holder_changed=holder is not None and row.public_key is not None and not _same_address(holder,
@@ -890,17 +892,20 @@ def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]
         return {}
     P = TicketPlace.__table__
     rows = session.connection().execute(
-        select(T.c.id, T.c.tier_id, ED.c.venue, ED.c.timezone, ED.c.starts_at, ED.c.doors_at, ED.c.entry_policy,
-               ED.c.entry_days, ED.c.tier_policies, P.c.section, P.c.row, P.c.seat, A.c.scanned_at, K.c.label)
+        select(T.c.id, T.c.tier_id, ED.c.venue, ED.c.timezone, ED.c.starts_at, ED.c.doors_at,
+               ED.c.entry_policy, ED.c.entry_days, ED.c.tier_policies, P.c.section, P.c.row, P.c.seat,
+               A.c.scanned_at, K.c.label)
         .select_from(T.outerjoin(ED, ED.c.event_id == T.c.event_id).outerjoin(P, P.c.ticket_id == T.c.id)
                      .outerjoin(A, A.c.ticket_id == T.c.id).outerjoin(K, K.c.id == A.c.gate_key_id))
         .where(T.c.id.in_([t for t, _ in tickets])))
     out = {}
     for row in rows:
         out[row.id] = TicketDoor(
-            venue=row.venue, timezone=row.timezone or "UTC", starts_at=row.starts_at and _aware(row.starts_at),
+            venue=row.venue, timezone=row.timezone or "UTC",
+            starts_at=row.starts_at and _aware(row.starts_at),
             doors_at=row.doors_at and _aware(row.doors_at),
-            entry_policy=json.loads(row.tier_policies or "{}").get(str(row.tier_id), row.entry_policy or "single"),
+            entry_policy=json.loads(row.tier_policies or "{}").get(str(row.tier_id),
+                                                                   row.entry_policy or "single"),
             entry_days=json.loads(row.entry_days) if row.entry_days else [], section=row.section, row=row.row,
             seat=row.seat, checked_in_at=row.scanned_at and _aware(row.scanned_at), checked_in_gate=row.label)
     return out

@@ -109,15 +109,16 @@ def test_the_pass_works_after_a_reload_with_no_network(playwright, launch, live,
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
-def test_the_pass_works_after_a_browser_restart_with_no_network(playwright, live, client, new_fan, issue, gate_key,
-                                                                tmp_path):
+def test_the_pass_works_after_a_browser_restart_with_no_network(playwright, live, client, new_fan, issue,
+                                                                gate_key, tmp_path):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     profile = tmp_path / "profile"  # the phone's browser profile, kept across the restart
 
     def browser():
         phone = {k: v for k, v in playwright.devices["Pixel 7"].items() if k != "default_browser_type"}
-        return playwright.chromium.launch_persistent_context(str(profile), executable_path=str(CHROMIUM), **phone)
+        return playwright.chromium.launch_persistent_context(str(profile), executable_path=str(CHROMIUM),
+                                                             **phone)
 
     context = browser()
     page = context.pages[0] if context.pages else context.new_page()
