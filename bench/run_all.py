@@ -117,6 +117,8 @@ def _from_gate(data: dict[str, Any]) -> dict[str, Any]:
 
 def _from_crowd(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key.startswith("crowd.") and _is_number(value)}
+
+
 def _from_metadata(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if _is_number(value)}
 

@@ -886,26 +886,18 @@ def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: Tic
     return TicketPlacePublic(ticket_id=ticket_id, section=place.section, row=place.row, seat=place.seat)
 
 
-def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, TicketDoor]:
-    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: one query for any number."""
-    if not tickets:
-        return {}
-    P = TicketPlace.__table__
-    rows = session.connection().execute(
-        select(T.c.id, T.c.tier_id, ED.c.venue, ED.c.timezone, ED.c.starts_at, ED.c.doors_at,
-               ED.c.entry_policy, ED.c.entry_days, ED.c.tier_policies, P.c.section, P.c.row, P.c.seat,
-               A.c.scanned_at, K.c.label)
-        .select_from(T.outerjoin(ED, ED.c.event_id == T.c.event_id).outerjoin(P, P.c.ticket_id == T.c.id)
-                     .outerjoin(A, A.c.ticket_id == T.c.id).outerjoin(K, K.c.id == A.c.gate_key_id))
-        .where(T.c.id.in_([t for t, _ in tickets])))
-    out = {}
-    for row in rows:
-        out[row.id] = TicketDoor(
-            venue=row.venue, timezone=row.timezone or "UTC",
-            starts_at=row.starts_at and _aware(row.starts_at),
-            doors_at=row.doors_at and _aware(row.doors_at),
-            entry_policy=json.loads(row.tier_policies or "{}").get(str(row.tier_id),
-                                                                   row.entry_policy or "single"),
-            entry_days=json.loads(row.entry_days) if row.entry_days else [], section=row.section, row=row.row,
-            seat=row.seat, checked_in_at=row.scanned_at and _aware(row.scanned_at), checked_in_gate=row.label)
-    return out
+def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = None) -> TicketDoor:
+    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
+    label), each None where there is none — the one place that decides what a pass shows about its door. The
+    entry policy is the ticket's own: its tier's (`tier_policies`), else the event's."""
+    policy = "single"
+    if door is not None:
+        policy = json.loads(door.tier_policies or "{}").get(str(tier_id), door.entry_policy)
+    return TicketDoor(
+        venue=door and door.venue, timezone=door.timezone if door else "UTC",
+        starts_at=door and door.starts_at and _aware(door.starts_at),
+        doors_at=door and door.doors_at and _aware(door.doors_at),
+        entry_policy=policy,
+        entry_days=json.loads(door.entry_days) if door else [],
+        section=place and place.section, row=place and place.row, seat=place and place.seat,
+        checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
