@@ -584,6 +584,7 @@ class EventDoor(EventDoorBase, table=True):
     __tablename__ = "event_doors"
     event_id: uuid.UUID = Field(foreign_key="events.id", primary_key=True)
     entry_days: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of ISO dates
+    tier_policies: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON {tier_id: policy}
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -592,6 +593,8 @@ class EventDoorSet(SQLModel):
 
     entry_policy: Literal["single", "reentry", "days"] = "single"
     entry_days: list[date] = Field(default=[], max_length=60)
+    # a tier's own policy, over the event's
+    tier_policies: dict[int, Literal["single", "reentry", "days"]] = Field(default={}, max_length=100)
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     venue: str | None = Field(default=None, max_length=200)
     starts_at: datetime | None = None
@@ -602,6 +605,7 @@ class EventDoorSet(SQLModel):
 class EventDoorPublic(EventDoorBase):
     event_id: uuid.UUID
     entry_days: list[str]
+    tier_policies: dict[int, str] = {}
 
 
 class TicketPlaceBase(SQLModel):

@@ -20,7 +20,7 @@ The first rule that applies refuses, with its name as the reason:
     expired_code       a window other than the gate's own +- `drift_windows`
     cancelled          the event was cancelled, or the ticket refunded
     not_owner          the ticket changed hands after its phone was linked
-    no_exit            an exit scan, but the event's policy has no re-entry
+    no_exit            an exit scan, but the ticket's policy (its tier's, else the event's) has no re-entry
     not_inside         an exit scan of a ticket that is not inside
     not_valid_today    a day pass on a day it is not valid for (the event's time zone)
     already_checked_in single: admitted before; reentry: inside (no exit since the last entry);
@@ -29,6 +29,7 @@ The first rule that applies refuses, with its name as the reason:
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,17 +57,31 @@ class Rules:
     days: tuple[str, ...] = ()  # days: the ISO dates a pass is valid on, in `timezone`
     timezone: str = "UTC"  # IANA name: the event's
     offline_unlisted: str = "refuse"  # refuse | admit
+    tier_policies: tuple[tuple[int, str], ...] = ()  # (tier_id, policy): a tier's own entry policy
+
+    def policy_for(self, tier_id: int | None) -> str:
+        """The entry policy of a ticket of `tier_id`: its tier's, else the event's."""
+        for tier, policy in self.tier_policies:
+            if tier == tier_id:
+                return policy
+        return self.entry_policy
+
+    @property
+    def policies(self) -> set[str]:
+        return {self.entry_policy, *(policy for _, policy in self.tier_policies)}
 
     def as_json(self) -> dict:
         return {"order": list(ORDER), "window_seconds": self.window_seconds, "drift_windows": self.drift_windows,
                 "entry_policy": self.entry_policy, "days": list(self.days), "timezone": self.timezone,
-                "offline_unlisted": self.offline_unlisted}
+                "offline_unlisted": self.offline_unlisted,
+                "tier_policies": {str(tier): policy for tier, policy in self.tier_policies}}
 
     @classmethod
     def from_json(cls, data: dict) -> Rules:
         return cls(window_seconds=data["window_seconds"], drift_windows=data["drift_windows"],
                    entry_policy=data["entry_policy"], days=tuple(data["days"]), timezone=data["timezone"],
-                   offline_unlisted=data["offline_unlisted"])
+                   offline_unlisted=data["offline_unlisted"],
+                   tier_policies=tuple(sorted((int(k), v) for k, v in data.get("tier_policies", {}).items())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,7 @@ class TicketState:
 
     id: uuid.UUID
     event_matches: bool = True
+    tier_id: int | None = None
     device_keys: tuple[str, ...] = ()  # online: the active key; sync: every key ever bound; offline: listed
     cancelled: bool = False  # the event cancelled or the ticket refunded
     holder_changed: bool = False
@@ -153,10 +169,14 @@ def _expired(s: _Scan) -> bool:
     return abs(s.code.window - current) > s.rules.drift_windows
 
 
+def _policy(s: _Scan) -> str:
+    return s.rules.policy_for(s.ticket.tier_id)
+
+
 def _already(s: _Scan) -> bool:
     if s.direction != ENTRY:
         return False
-    t, policy = s.ticket, s.rules.entry_policy
+    t, policy = s.ticket, _policy(s)
     if policy == "reentry":
         return _entries(t) > t.exits
     if policy == "days":
@@ -175,9 +195,9 @@ _RULES: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
     ("expired_code", _expired),
     ("cancelled", lambda s: s.ticket.cancelled),
     ("not_owner", lambda s: s.ticket.holder_changed),
-    ("no_exit", lambda s: s.direction == EXIT and s.rules.entry_policy != "reentry"),
+    ("no_exit", lambda s: s.direction == EXIT and _policy(s) != "reentry"),
     ("not_inside", lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits),
-    ("not_valid_today", lambda s: s.direction == ENTRY and s.rules.entry_policy == "days"
+    ("not_valid_today", lambda s: s.direction == ENTRY and _policy(s) == "days"
      and day_of(s.now, s.rules.timezone) not in s.rules.days),
     ("already_checked_in", _already),
 )
@@ -209,7 +229,7 @@ FIELDS = ("id", "token_id", "tier_id", "device_key", "flags", "entries", "exits"
 def list_id(ticket_id: uuid.UUID) -> str:
     """A ticket's id in a snapshot: base64url of its UUID's first 8 bytes (11 characters). A code names the
     whole UUID and its signature covers it; the list only has to find the ticket's key."""
-    return codes.b64url(ticket_id.bytes[:8])
+    return base64.urlsafe_b64encode(ticket_id.bytes[:8])[:11].decode("ascii")
 
 
 def state_from_snapshot(row: list, ticket_id: uuid.UUID, *, cancelled: bool = False,
@@ -219,7 +239,7 @@ def state_from_snapshot(row: list, ticket_id: uuid.UUID, *, cancelled: bool = Fa
     flags = row[4]
     mine = [r for r in local if r["ticket_id"] == str(ticket_id)]
     entries = row[5] if len(row) > 5 else (1 if flags & CHECKED_IN else 0)
-    return TicketState(id=ticket_id, device_keys=(row[3],) if row[3] else (),
+    return TicketState(id=ticket_id, tier_id=row[2], device_keys=(row[3],) if row[3] else (),
                        cancelled=cancelled or bool(flags & REFUNDED), holder_changed=bool(flags & HOLDER_CHANGED),
                        entries=entries + sum(r["direction"] == ENTRY for r in mine),
                        exits=(row[6] if len(row) > 6 else 0) + sum(r["direction"] == EXIT for r in mine),

@@ -198,7 +198,9 @@ def _rules_of(door: Any, settings: Settings) -> Rules:
     if door is None:
         return base
     return replace(base, entry_policy=door.entry_policy, days=tuple(json.loads(door.entry_days)),
-                   timezone=door.timezone, offline_unlisted=door.offline_unlisted)
+                   timezone=door.timezone, offline_unlisted=door.offline_unlisted,
+                   tier_policies=tuple(sorted((int(tier), policy)
+                                              for tier, policy in json.loads(door.tier_policies).items())))
 
 
 def event_rules(session: Session, settings: Settings, event_id: uuid.UUID) -> Rules:
@@ -261,10 +263,11 @@ def authenticate_gate_key(engine: Engine, token: str) -> GateKeyRef:
 def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, frozenset[str]]:
     """(entries, exits, days entered) of a ticket: its admission is the first entry; gate_entries the rest."""
     entries = 1 if row.admission_id is not None else 0
-    if rules.entry_policy == "single" or row.admission_id is None and not row.chain_used:
+    policy = rules.policy_for(row.tier_id)
+    if policy == "single" or row.admission_id is None and not row.chain_used:
         return entries, 0, frozenset()
     exits, days = 0, set()
-    if row.admission_id is not None and rules.entry_policy == "days":
+    if row.admission_id is not None and policy == "days":
         days.add(gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone))
     for slot, direction in session.connection().execute(
             select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)):
@@ -284,7 +287,8 @@ def _ticket_state(session: Session, settings: Settings, row: Any, event_id: uuid
     holder = row.fan_address or row.chain_owner  # None: not indexed yet, the binding's check stands
     entries, exits, days = _entry_state(session, row, rules)
     return TicketState(
-        row.id, device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
+        row.id, tier_id=row.tier_id,
+        device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
         cancelled=bool(row.chain_burned) or _event_cancelled(session, event_id, row.chain_id, row.contract,
                                                              settings.gate_cache_seconds),
         holder_changed=holder is not None and row.public_key is not None and not _same_address(holder,
@@ -376,7 +380,7 @@ def _entry_insert(dialect: str, columns: tuple[str, ...]) -> Any:
 def _slot(rules: Rules, state: TicketState, direction: str, scanned_at: datetime) -> str:
     if direction == EXIT:
         return f"exit:{state.exits + 1}"
-    if rules.entry_policy == "days":
+    if rules.policy_for(state.tier_id) == "days":
         return f"day:{gate_rules.day_of(scanned_at.timestamp(), rules.timezone)}"
     return f"entry:{max(state.entries, 1 if state.checked_in_on_chain else 0) + 1}"
 
@@ -549,7 +553,7 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
     delta = ids is not None
     query = (select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"),
                     F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"),
-                    IT.c.burned.label("chain_burned"), A.c.id.label("admission_id"),
+                    IT.c.burned.label("chain_burned"), A.c.id.is_not(None).label("admitted"),
                     A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
              .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
              .order_by(T.c.token_id, DK.c.created_at))
@@ -567,16 +571,16 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
                 "revoked_at": int(_aware(key.revoked_at).timestamp())} for key in conn.execute(revoked_query)]
     cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
                                           "contract": event.collection_address}).first() is not None
-    later = _entry_states(conn, event.id, ids) if rules.entry_policy != "single" else {}
+    later = _entry_states(conn, event.id, ids) if rules.policies != {"single"} else {}
     tickets: dict[str, list] = {}
     tiers: dict[str, str] = {}
     owner_of: dict[str, uuid.UUID] = {}  # list id -> ticket
-    compress, list_id, entry_policy = codes.compress_public_key, gate_rules.list_id, rules.entry_policy
+    compress, list_id, policy_for = codes.compress_public_key, gate_rules.list_id, rules.policy_for
     for row in rows:  # by token id; a ticket's newest active key last (there is one)
         holder = row.fan_address or row.chain_owner
         flags = (gate_rules.HOLDER_CHANGED if row.public_key is not None and holder is not None
                  and not _same_address(holder, row.key_holder) else 0) \
-            | (gate_rules.CHECKED_IN if row.admission_id is not None or row.chain_used else 0) \
+            | (gate_rules.CHECKED_IN if row.admitted or row.chain_used else 0) \
             | (gate_rules.REFUNDED if row.chain_burned else 0)
         short = list_id(row.id)
         if owner_of.setdefault(short, row.id) != row.id:  # two tickets, one list id (~1 in 10^9 at 80k): neither
@@ -585,10 +589,11 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
         item = [short, row.token_id, row.tier_id, compress(row.public_key) if row.public_key else None, flags]
         if row.tier_name is not None:
             tiers[str(row.tier_id)] = row.tier_name
-        if entry_policy != "single":
+        policy = policy_for(row.tier_id)
+        if policy != "single":
             entries, exits, days = later.get(row.id, (0, 0, []))
-            first = 1 if row.admission_id is not None or row.chain_used else 0
-            if entry_policy == "days" and row.admission_id is not None:
+            first = 1 if row.admitted or row.chain_used else 0
+            if policy == "days" and row.admitted:
                 days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
             item += [first + entries, exits, sorted(days)]
         tickets[short] = item
@@ -838,6 +843,7 @@ def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, pub
 def _door_public(event_id: uuid.UUID, door: EventDoor | None) -> EventDoorPublic:
     door = door or EventDoor(event_id=event_id)
     return EventDoorPublic(event_id=event_id, entry_policy=door.entry_policy, entry_days=json.loads(door.entry_days),
+                           tier_policies={int(k): v for k, v in json.loads(door.tier_policies).items()},
                            timezone=door.timezone, venue=door.venue, starts_at=door.starts_at and _aware(door.starts_at),
                            doors_at=door.doors_at and _aware(door.doors_at), offline_unlisted=door.offline_unlisted)
 
@@ -855,10 +861,11 @@ def set_door(*, session: Session, event: Event, data: EventDoorSet) -> EventDoor
     except ValueError as error:
         raise Unprocessable(str(error), code="invalid_timezone") from None
     days = sorted({day.isoformat() for day in data.entry_days})
-    if data.entry_policy == "days" and not days:
+    if "days" in {data.entry_policy, *data.tier_policies.values()} and not days:
         raise Unprocessable("a day pass names the days it is valid on (entry_days)", code="entry_days_required")
     row = session.get(EventDoor, event.id) or EventDoor(event_id=event.id)
     row.entry_policy, row.entry_days, row.timezone = data.entry_policy, json.dumps(days), data.timezone
+    row.tier_policies = json.dumps({str(tier): policy for tier, policy in sorted(data.tier_policies.items())})
     row.venue, row.starts_at, row.doors_at = data.venue, data.starts_at, data.doors_at
     row.offline_unlisted, row.updated_at = data.offline_unlisted, utcnow()
     session.add(row)
@@ -879,31 +886,18 @@ def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: Tic
     return TicketPlacePublic(ticket_id=ticket_id, section=place.section, row=place.row, seat=place.seat)
 
 
-def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, TicketDoor]:
-    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: three queries for any number."""
-    if not tickets:
-        return {}
-    conn = session.connection()
-    ticket_ids = [t for t, _ in tickets]
-    doors = {row.event_id: row for row in conn.execute(
-        select(ED).where(ED.c.event_id.in_({e for _, e in tickets})))}
-    P = TicketPlace.__table__
-    places = {row.ticket_id: row for row in conn.execute(select(P).where(P.c.ticket_id.in_(ticket_ids)))}
-    admissions = {row.ticket_id: row for row in conn.execute(
-        select(A.c.ticket_id, A.c.scanned_at, K.c.label).select_from(A.join(K, K.c.id == A.c.gate_key_id))
-        .where(A.c.ticket_id.in_(ticket_ids)))}
-    return {ticket_id: ticket_door(doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id))
-            for ticket_id, event_id in tickets}
-
-
-def ticket_door(door: Any, place: Any, admission: Any) -> TicketDoor:
+def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = None) -> TicketDoor:
     """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
-    label), each None where there is none — the one place that decides what a pass shows about its door."""
+    label), each None where there is none — the one place that decides what a pass shows about its door. The
+    entry policy is the ticket's own: its tier's (`tier_policies`), else the event's."""
+    policy = "single"
+    if door is not None:
+        policy = json.loads(door.tier_policies or "{}").get(str(tier_id), door.entry_policy)
     return TicketDoor(
         venue=door and door.venue, timezone=door.timezone if door else "UTC",
         starts_at=door and door.starts_at and _aware(door.starts_at),
         doors_at=door and door.doors_at and _aware(door.doors_at),
-        entry_policy=door.entry_policy if door else "single",
+        entry_policy=policy,
         entry_days=json.loads(door.entry_days) if door else [],
         section=place and place.section, row=place and place.row, seat=place and place.seat,
         checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)

@@ -151,7 +151,7 @@ def _fan_tickets_query() -> Select:
                       events.c.name.label("event_name"), tiers.c.name.label("tier_name"),
                       admissions.c.id.label("admission_id"), admissions.c.scanned_at, keys.c.label,
                       doors.c.event_id.label("door_event_id"), doors.c.venue, doors.c.timezone, doors.c.starts_at,
-                      doors.c.doors_at, doors.c.entry_policy, doors.c.entry_days,
+                      doors.c.doors_at, doors.c.entry_policy, doors.c.entry_days, doors.c.tier_policies,
                       places.c.ticket_id.label("place_ticket_id"), places.c.section, places.c.row, places.c.seat)
             .select_from(tickets.join(events, events.c.id == t.event_id)
                          .outerjoin(tiers, (tiers.c.event_id == t.event_id) & (tiers.c.tier_id == t.tier_id))
@@ -183,7 +183,7 @@ def fan_tickets(*, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | N
                 checked_in=row.admission_id is not None,
                 door=gate.ticket_door(row if row.door_event_id is not None else None,
                                       row if row.place_ticket_id is not None else None,
-                                      row if row.admission_id is not None else None))
+                                      row if row.admission_id is not None else None, row.tier_id))
             for row in rows]
 
 

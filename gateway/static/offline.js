@@ -58,7 +58,12 @@ export class Local {
   }
 }
 
-// Each rule: (scan) -> true to refuse. `scan`: {rules, nowMs, direction, parsed, ticket, state, unverified}.
+/** The entry policy of a ticket of `tierId`: its tier's (`tier_policies`), else the event's. */
+export function policyFor(rules, tierId) {
+  return (rules?.tier_policies ?? {})[tierId] ?? rules?.entry_policy ?? "single";
+}
+
+// Each rule: (scan) -> true to refuse. `scan`: {rules, policy, nowMs, direction, parsed, ticket, state, ...}.
 const entries = (s) => s.state.entries;
 const RULES = {
   malformed_code: (s) => !s.parsed,
@@ -78,14 +83,14 @@ const RULES = {
     > s.rules.drift_windows,
   cancelled: (s) => s.cancelled || s.ticket.refunded,
   not_owner: (s) => s.ticket.holder_changed,
-  no_exit: (s) => s.direction === "exit" && s.rules.entry_policy !== "reentry",
+  no_exit: (s) => s.direction === "exit" && s.policy !== "reentry",
   not_inside: (s) => s.direction === "exit" && entries(s) <= s.state.exits,
-  not_valid_today: (s) => s.direction === "entry" && s.rules.entry_policy === "days"
+  not_valid_today: (s) => s.direction === "entry" && s.policy === "days"
     && !s.rules.days.includes(dayOf(s.nowMs, s.rules.timezone)),
   already_checked_in: (s) => {
     if (s.direction !== "entry") return false;
-    if (s.rules.entry_policy === "reentry") return entries(s) > s.state.exits;
-    if (s.rules.entry_policy === "days") return s.state.days.has(dayOf(s.nowMs, s.rules.timezone));
+    if (s.policy === "reentry") return entries(s) > s.state.exits;
+    if (s.policy === "days") return s.state.days.has(dayOf(s.nowMs, s.rules.timezone));
     return entries(s) > 0;
   },
 };
@@ -202,7 +207,8 @@ export class Snapshot {
     if (!parsed) return refuse("malformed_code");
     const row = this.tickets.get(listId(parsed.ticketId));
     const ticket = row ? ticketOf(row) : null;
-    const scan = { rules: this.rules, nowMs, direction, parsed, ticket, unverified: false, genuine: false,
+    const scan = { rules: this.rules, policy: policyFor(this.rules, ticket?.tier_id), nowMs, direction, parsed,
+                   ticket, unverified: false, genuine: false,
                    cancelled: Boolean(this.data.cancelled),
                    state: ticket ? this.state(parsed.ticketId, ticket, local) : null };
     const about = ticket ? { ticket_id: parsed.ticketId, token_id: ticket.token_id, tier_id: ticket.tier_id,

@@ -5,7 +5,7 @@
 // the gate key, this device's name, the last verified snapshot with its key, the tickets admitted here, and
 // the admissions not yet synced.
 
-import { Local, Snapshot, dayOf, verifySnapshot } from "./offline.js";
+import { Local, Snapshot, dayOf, policyFor, verifySnapshot } from "./offline.js";
 import * as store from "./store.js";
 
 const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
@@ -194,8 +194,10 @@ async function decide(code) {
     const answer = await scanOnline(code, nonce, direction);
     // Single entry: a ticket the gateway says is in counts here offline too (another gate admitted it after
     // this gate's list was made).
-    const single = (snapshot?.rules?.entry_policy ?? "single") === "single";
-    if (answer.admit || (single && answer.reason === "already_checked_in")) remember(answer.ticket_id, nonce);
+    const single = policyFor(snapshot?.rules, answer.tier_id) === "single";
+    if (answer.admit || (single && answer.reason === "already_checked_in")) {
+      remember(answer.ticket_id, answer.tier_id, nonce);
+    }
     sync(); // the network is back: send what waits
     return { ...answer, source: "online" };
   } catch (error) {
@@ -212,15 +214,15 @@ async function decide(code) {
     // own admission instead of reporting a conflict.
     pending.push({ code, scanned_at: new Date().toISOString(), ticket_id: answer.ticket_id, nonce, direction });
     save(STORE.pending, pending);
-    remember(answer.ticket_id, nonce);
+    remember(answer.ticket_id, answer.tier_id, nonce);
   }
   return { ...answer, source: "offline" };
 }
 
-function remember(ticketId, nonce) {
+function remember(ticketId, tierId, nonce) {
   if (!ticketId) return;
   const rules = snapshot?.rules;
-  const day = rules?.entry_policy === "days" ? dayOf(Date.now(), rules.timezone) : null;
+  const day = policyFor(rules, tierId) === "days" ? dayOf(Date.now(), rules.timezone) : null;
   records.push({ ticket_id: ticketId, direction, day, at: Date.now(), nonce });
   save(STORE.records, records);
 }
@@ -277,7 +279,7 @@ function showAnswer(answer) {
 }
 
 function refusal(answer) {
-  const policy = snapshot?.rules?.entry_policy;
+  const policy = policyFor(snapshot?.rules, answer.tier_id);
   if (answer.reason === "already_checked_in" && ALREADY[policy]) return ALREADY[policy];
   const text = REASONS[answer.reason];
   if (typeof text === "function") return text(age(snapshot ? snapshot.ageSeconds(Date.now()) : 0));
@@ -342,7 +344,8 @@ function renderBar() {
   const title = [data?.event_name, data?.gate_label].filter(Boolean).join(" · ");
   $("gate-title").textContent = title || "ticketkit gate";
   document.title = `${title ? `${title} · ` : ""}Gate scanner · ticketkit`;
-  const reentry = snapshot?.rules?.entry_policy === "reentry";
+  const rules = snapshot?.rules;
+  const reentry = [rules?.entry_policy, ...Object.values(rules?.tier_policies ?? {})].includes("reentry");
   $("direction").hidden = !reentry;
   if (!reentry && direction !== "entry") setDirection("entry");
 }

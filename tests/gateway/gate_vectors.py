@@ -25,11 +25,12 @@ def _uuid(n: int) -> uuid.UUID:
     return uuid.UUID(int=(n << 96) | n)  # distinct in the first 8 bytes: a list's ticket id
 
 
-def _ticket(n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, **entry) -> list:
+def _ticket(n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, tier=0,
+            **entry) -> list:
     """A list's ticket (docs/gate.md): [id, token_id, tier_id, device_key (compressed), flags, entries?...]."""
     flags = (gate_rules.HOLDER_CHANGED * holder_changed) | (gate_rules.CHECKED_IN * checked_in) \
         | (gate_rules.REFUNDED * refunded)
-    row = [gate_rules.list_id(_uuid(n)), n, 0,
+    row = [gate_rules.list_id(_uuid(n)), n, tier,
            codes.compress_public_key(codes.public_key_text(KEYS[key])) if key is not None else None, flags]
     if entry:
         row += [entry["entries"], entry["exits"], entry.get("days", [])]
@@ -125,9 +126,25 @@ def build() -> dict:
         "cases": [_case("not valid today", _code(0, 1), "not_valid_today"),
                   _case("a screenshot is a screenshot first", _code(0, 1, -2), "expired_code")],
     }
-    suites = [single, cancelled, unlisted, reentry, days, off_day]
+    per_tier = {
+        "name": "a tier's own policy (VIP: re-entry; the event: single)",
+        "rules": w | {"tier_policies": {"1": "reentry"}},
+        "cancelled": False,
+        "tickets": [_ticket(1, 0, checked_in=True, entries=1, exits=0),
+                    _ticket(2, 1, checked_in=True, tier=1, entries=1, exits=1),
+                    _ticket(3, 2, checked_in=True, tier=1, entries=1, exits=0)],
+        "cases": [
+            _case("general: in once", _code(0, 1), "already_checked_in"),
+            _case("general: no exits", _code(0, 1), "no_exit", direction="exit"),
+            _case("VIP: out, back in", _code(1, 2), None),
+            _case("VIP: inside, exit", _code(2, 3), None, direction="exit"),
+            _case("VIP: inside, no second entry", _code(2, 3), "already_checked_in"),
+        ],
+        "local": [],
+    }
+    suites = [single, cancelled, unlisted, reentry, days, off_day, per_tier]
     for suite in suites:
-        suite["tiers"] = {"0": "General"}
+        suite["tiers"] = {"0": "General", "1": "VIP"}
     return {"now": NOW, "suites": suites}
 
 

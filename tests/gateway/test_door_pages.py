@@ -17,6 +17,7 @@ from gateway.core import codes
 
 from .conftest import bearer
 from .test_pages import (  # noqa: F401 - fixtures
+    CHROMIUM,
     CODE,
     GREEN,
     RED,
@@ -106,6 +107,37 @@ def test_the_pass_works_after_a_reload_with_no_network(playwright, launch, live,
     context.set_offline(False)
     assert _verify(client, gate_key, page.locator("#qr").get_attribute("data-code"))["admit"] is True
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_the_pass_works_after_a_browser_restart_with_no_network(playwright, live, client, new_fan, issue,
+                                                                gate_key, tmp_path):
+    fan = new_fan()
+    ticket = issue(fan)["tickets"][0]
+    profile = tmp_path / "profile"  # the phone's browser profile, kept across the restart
+
+    def browser():
+        phone = {k: v for k, v in playwright.devices["Pixel 7"].items() if k != "default_browser_type"}
+        return playwright.chromium.launch_persistent_context(str(profile), executable_path=str(CHROMIUM),
+                                                             **phone)
+
+    context = browser()
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(f"{live}/app/ticket#token={fan['session_token']}")
+    expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
+    _controlled(page)
+    context.close()  # the browser quits (or the phone restarts it)
+    context = browser()
+    try:
+        context.set_offline(True)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(f"{live}/app/ticket")  # from the home screen, no network
+        expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
+        expect(page.locator("#status")).to_contain_text("No signal")
+        code = page.locator("#qr").get_attribute("data-code")
+        assert str(codes.decode(code).ticket_id) == ticket["id"]
+        assert _verify(client, gate_key, code)["admit"] is True  # the gate takes it (the gate is online)
+    finally:
+        context.close()
 
 
 # ---- one rule list: the browser runs the shared vectors
@@ -280,11 +312,13 @@ def test_reentry_at_the_scanner_entry_exit_and_back_in(launch, live, client, org
     answer = page.locator("#answer")
     expect(answer).to_have_attribute("data-admit", "true", timeout=15_000)
     expect(answer).to_have_css("background-color", GREEN)
+    expect(page.locator("body")).to_have_attribute("data-last-signal", "admit")  # its beep played (WebAudio)
     assert _axe(page) == []  # the answer's text reaches 4.5:1 on green
     _shot(page, "scanner-admit-phone")
     expect(answer).to_have_attribute("data-reason", "already_checked_in", timeout=10_000)
     expect(answer).to_contain_text("Already inside")
     expect(answer).to_have_css("background-color", RED)
+    expect(page.locator("body")).to_have_attribute("data-last-signal", "refuse")
     assert _axe(page) == []  # and on red
     _shot(page, "scanner-refuse-phone")
     page.locator("#direction-exit").dispatch_event("click")  # the steward's tap (the answer covers the screen)

@@ -353,7 +353,8 @@ def test_a_snapshot_is_signed_and_lists_what_a_gate_needs(app, client, gate, hol
     assert payload["fields"] == ["id", "token_id", "tier_id", "device_key", "flags", "entries", "exits", "days"]
     assert payload["tiers"] == {"0": "General"}
     assert payload["rules"] == {"order": list(gate_service.REASONS), "window_seconds": 15, "drift_windows": 1,
-                                "entry_policy": "single", "days": [], "timezone": "UTC", "offline_unlisted": "refuse"}
+                                "entry_policy": "single", "days": [], "timezone": "UTC",
+                                "offline_unlisted": "refuse", "tier_policies": {}}
     assert (payload["event_name"], payload["gate_label"]) == ("Gig", "North door")
     assert abs(payload["generated_at"] - time.time()) < 60
     by_id = {t[0]: t for t in payload["tickets"]}

@@ -33,7 +33,7 @@ def test_door_settings_are_the_organisers_and_checked(client, org, gw_event, new
     event = gw_event["id"]
     assert client.get(f"/events/{event}/door", headers=org["headers"]).json() == {
         "event_id": event, "entry_policy": "single", "entry_days": [], "timezone": "UTC", "venue": None,
-        "starts_at": None, "doors_at": None, "offline_unlisted": "refuse"}
+        "starts_at": None, "doors_at": None, "offline_unlisted": "refuse", "tier_policies": {}}
     done = set_door(client, org, event, entry_policy="days", entry_days=["2026-07-04", "2026-07-03", "2026-07-04"],
                     timezone="Europe/London", venue="Hyde Park", starts_at="2026-07-03T17:00:00Z",
                     doors_at="2026-07-03T16:00:00+00:00", offline_unlisted="admit")
@@ -81,6 +81,32 @@ def test_reentry_exit_reopens_entry_and_only_the_first_entry_checks_in(app, clie
     [listed] = payload["tickets"]  # [id, token_id, tier_id, key, flags, entries, exits, days]
     assert (listed[4], listed[5], listed[6]) == (gate_rules.CHECKED_IN, 2, 1)
     assert payload["rules"]["entry_policy"] == "reentry"
+
+
+def test_a_tier_has_its_own_entry_policy(app, client, org, gw_event, gate, new_fan, issue):
+    """The event is single entry; its VIP tier (1) lets people out and back in."""
+    done = set_door(client, org, gw_event["id"], tier_policies={"1": "reentry"})
+    assert done["tier_policies"] == {"1": "reentry"}
+    fan = new_fan()
+    [vip] = issue(fan, tier_id=1, ref="vip")["tickets"]
+    [general] = issue(fan, ref="general")["tickets"]
+    vip_key, general_key = bind_key(client, fan, vip["id"]), bind_key(client, fan, general["id"])
+
+    def scan(key, ticket, direction="entry"):
+        code = codes.sign_code(key, ticket["id"])
+        return post(client, gate, "scan", {"code": code, "direction": direction})
+
+    assert [scan(vip_key, vip, d)["admit"] for d in ("entry", "exit", "entry")] == [True, True, True]
+    assert scan(general_key, general)["admit"] is True
+    assert scan(general_key, general, "exit")["reason"] == "no_exit"
+    assert scan(general_key, general)["reason"] == "already_checked_in"
+    mine = client.get("/fans/me/tickets", headers=fan["headers"]).json()
+    passes = {t["id"]: t["door"]["entry_policy"] for t in mine}
+    assert passes == {vip["id"]: "reentry", general["id"]: "single"}  # the pass knows its own
+    payload = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])
+    assert payload["rules"]["tier_policies"] == {"1": "reentry"}
+    listed = {row[2]: row for row in payload["tickets"]}
+    assert listed[1][5:7] == [2, 1] and len(listed[0]) == 5  # entry state only where a policy needs it
 
 
 def test_an_event_without_reentry_has_no_exits(client, gate, holder):

@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('offline_unlisted', S(length=16), nullable=False),
     sa.Column('event_id', sa.Uuid(), nullable=False),
     sa.Column('entry_days', sa.Text(), nullable=False),
+    sa.Column('tier_policies', sa.Text(), nullable=False),
     sa.Column('updated_at', UTC(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], ),
     sa.PrimaryKeyConstraint('event_id')
