@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     lane_gate_limit: int = Field(default=6, ge=1, le=64)
     lane_gate_queue: int = Field(default=1000, ge=0)
     # While the doors' lane has work, the other lane runs at most this many requests at once (the doors first).
-    lane_api_limit_while_doors_busy: int = Field(default=1, ge=1, le=64)
+    lane_api_limit_while_doors_busy: int = Field(default=2, ge=1, le=64)
     lane_wait_seconds: float = Field(default=10.0, gt=0)
     # Database timeouts: waiting for a pooled connection (should never happen: see above), connecting, and one
     # statement on PostgreSQL (SQLite: its lock wait, 5 s). Past them: 503 with a code, never a hang.

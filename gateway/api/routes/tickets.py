@@ -16,7 +16,7 @@ from ...errors import NotFound
 from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...services import tickets as service
 from ...services import recovery
-from ..deps import FanDep, FanRefDep, IdempotencyKey, RuntimeDep, SessionDep
+from ..deps import FanDep, FanRefDep, IdempotencyKey, ReadSessionDep, RuntimeDep, SessionDep
 from . import listings
 from ..routing import OneTripRoute
 
@@ -45,12 +45,12 @@ router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start, route_class=On
 
 
 @router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
-def my_tickets(session: SessionDep, fan: FanRefDep) -> list[FanTicketPublic]:
+def my_tickets(session: ReadSessionDep, fan: FanRefDep) -> list[FanTicketPublic]:
     return service.fan_tickets(session=session, fan=fan)
 
 
 @router.get("/tickets/{ticket_id}", response_model=FanTicketPublic)
-def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanRefDep) -> FanTicketPublic:
+def get_ticket(ticket_id: uuid.UUID, session: ReadSessionDep, fan: FanRefDep) -> FanTicketPublic:
     found = service.fan_tickets(session=session, fan=fan, ticket_id=ticket_id)
     if not found:
         raise NotFound("no such ticket", code="ticket_not_found")
