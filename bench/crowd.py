@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -121,11 +121,13 @@ def server(settings: Settings, workers: int):
         gateway_process.stop(process, timeout=30)
 
 
-def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float, connections: int) -> dict:
+def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float, connections: int,
+              gate_url: str) -> dict:
     """bench/openloop.py in a process of its own: 90 % fan reads, 10 % gate scans at a constant rate."""
     run = subprocess.run([sys.executable, "-m", "bench.openloop", url, "--rate", str(rate), "--seconds", str(seconds),
                           "--connections", str(connections), "--mix", f"{reads}:GET:/fans/me/tickets:0.9",
-                          "--mix", f"{scans}:POST:/gate/scan:0.1"], capture_output=True, text=True,
+                          "--mix", f"{scans}:POST:/gate/scan:0.1", "--gate-url", gate_url],
+                         capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=seconds + 120)
     if run.returncode != 0:
         raise RuntimeError(f"the open-loop client failed: {run.stderr[-2000:]}")
@@ -133,7 +135,7 @@ def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float
 
 
 def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: int, open_rate: float,
-            overrides: dict[str, str] | None = None) -> dict:
+            overrides: dict[str, str] | None = None, gate_workers: int = 0) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
     out: dict[str, float] = {}
@@ -148,7 +150,8 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])
             errors = shed = 0
-            with server(settings, workers) as url:
+            with server(settings, workers) as url, \
+                    (server(settings, gate_workers) if gate_workers else nullcontext(url)) as gate_url:
                 def closed(path: str, lines: Path, method: str = "GET", conns: int = connections,
                            secs: float = seconds) -> dict:
                     nonlocal errors, shed
@@ -166,7 +169,7 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                 out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
                 out[f"crowd.reads_p50_ms{sfx}"] = saturated["p50_ms"]
                 out[f"crowd.reads_p99_ms{sfx}"] = saturated["p99_ms"]
-                verify = closed("/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST")
+                verify = closed("/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST")  # one server
                 out[f"crowd.verify_rps{sfx}"] = verify["rps"]
                 out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
                 out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
@@ -177,7 +180,7 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                     flood = load.start(url + "/fans/me/tickets", reads, connections=connections - 100,
                                        seconds=seconds)
                     time.sleep(2)  # the flood first
-                    doors = load.figures(load.start(url + "/gate/scan", scans, method="POST", connections=100,
+                    doors = load.figures(load.start(gate_url + "/gate/scan", scans, method="POST", connections=100,
                                                     seconds=seconds - 4, pause_ms=pause))
                     flooded = load.figures(flood)
                     errors += flooded["errors"] + doors["errors"]
@@ -187,7 +190,8 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                     out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
                 # Open loop: a constant arrival rate, latency from each request's due time.
                 opened = open_loop(url, reads, code_lines(directory / "open.txt", gate_token, keys),
-                                   rate=open_rate, seconds=min(seconds, 20), connections=connections)
+                                   rate=open_rate, seconds=min(seconds, 20), connections=connections,
+                                   gate_url=gate_url)
                 paths = opened["paths"]
                 out[f"crowd.open_read_p99_ms{sfx}"] = paths["/fans/me/tickets"]["p99_ms"]
                 out[f"crowd.open_scan_p99_ms{sfx}"] = paths["/gate/scan"]["p99_ms"]
@@ -215,6 +219,9 @@ def main() -> None:
     parser.add_argument("--fans", type=int, default=200)
     parser.add_argument("--open-rate", type=float, default=1000)
     parser.add_argument("--out", default="bench/results/crowd.json")
+    parser.add_argument("--gate-workers", type=int, default=0,
+                        help="a second ticketkit-gateway (this many workers, same database) for the gate's "
+                             "traffic, as a deployment routing /gate/* to servers of its own would run; 0: one server")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
                         help="a gateway setting for this run (e.g. lane_api_limit=2), to compare configurations")
     parser.add_argument("--keep-autogroup", action="store_true",
@@ -228,7 +235,9 @@ def main() -> None:
     overrides = dict(item.split("=", 1) for item in args.set)
     measure_and_write("crowd", result, lambda kind: measure(
         kind, workers=args.workers, seconds=args.seconds, connections=args.connections, fans=args.fans,
-        open_rate=args.open_rate, overrides=overrides), args.db, keep_autogroup=args.keep_autogroup, out=args.out)
+        open_rate=args.open_rate, overrides=overrides, gate_workers=args.gate_workers), args.db,
+        keep_autogroup=args.keep_autogroup, out=args.out)
+    result["crowd.gate_workers"] = args.gate_workers
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class Mix:
     requests: list[bytes]
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    host: str = "127.0.0.1"
+    port: int = 80
+    idle: deque = field(default_factory=deque)
+    available: asyncio.Event | None = None
 
 
 def _requests(host: str, method: str, path: str, lines_file: str) -> list[bytes]:
@@ -68,16 +72,20 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connections: int) -> dict:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    idle: deque = deque()
-    for _ in range(connections):
-        idle.append(await asyncio.open_connection(host, port, limit=1 << 20))
-    available = asyncio.Event()
-    available.set()
+async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connections: int,
+              gate_url: str | None = None) -> dict:
+    """Each mix has keep-alive connections of its own (its share of `connections`), to `url`, or to `gate_url`
+    for /gate/ paths when the doors have a server of their own."""
+    async def connect(mix: Mix):  # noqa: ANN202
+        return await asyncio.open_connection(mix.host, mix.port, limit=1 << 20)
+
+    for mix in mixes:
+        parts = urlsplit(gate_url if gate_url and mix.path.startswith("/gate/") else url)
+        mix.host, mix.port = parts.hostname or "127.0.0.1", parts.port or 80
+        mix.idle = deque([await connect(mix) for _ in range(max(1, round(connections * mix.share)))])
+        mix.available = asyncio.Event()
     lags: list[float] = []
-    errors = Counter()
+    errors: Counter = Counter()
     pending: set[asyncio.Task] = set()
     total = int(rate * seconds)
     weights = [m.share for m in mixes]
@@ -89,16 +97,15 @@ async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connectio
             status = await asyncio.wait_for(_exchange(reader, writer, request), timeout=30)
             mix.statuses[status] += 1
             mix.latencies.append(time.perf_counter() - due)
-            idle.append(connection)
-            available.set()
+            mix.idle.append(connection)
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
             errors[type(error).__name__] += 1
             writer.close()
             try:  # replace the broken connection
-                idle.append(await asyncio.open_connection(host, port, limit=1 << 20))
-                available.set()
+                mix.idle.append(await connect(mix))
             except OSError:
                 errors["reconnect"] += 1
+        mix.available.set()
 
     start = time.perf_counter() + 0.2
     for i in range(total):
@@ -106,12 +113,12 @@ async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connectio
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        while not idle:
-            available.clear()
-            await available.wait()
-        lags.append(time.perf_counter() - due)
         mix = rng.choices(mixes, weights)[0]
-        task = asyncio.ensure_future(one(mix, mix.requests[i % len(mix.requests)], due, idle.popleft()))
+        while not mix.idle:
+            mix.available.clear()
+            await mix.available.wait()
+        lags.append(time.perf_counter() - due)
+        task = asyncio.ensure_future(one(mix, mix.requests[i % len(mix.requests)], due, mix.idle.popleft()))
         pending.add(task)
         task.add_done_callback(pending.discard)
     sent_by = time.perf_counter()
@@ -125,8 +132,8 @@ async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connectio
             "p50_ms": round(_percentile(mix.latencies, 0.50) * 1000, 2),
             "p99_ms": round(_percentile(mix.latencies, 0.99) * 1000, 2),
             "max_ms": round(max(mix.latencies, default=0) * 1000, 2)}
-    for _, writer in idle:
-        writer.close()
+        for _, writer in mix.idle:
+            writer.close()
     return result
 
 
@@ -137,6 +144,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--mix", action="append", required=True, help="FILE:METHOD:PATH:SHARE")
+    parser.add_argument("--gate-url", help="where /gate/ paths go (the doors' own server), if not URL")
     args = parser.parse_args()
     host = urlsplit(args.url).netloc
     mixes = []
@@ -152,7 +160,7 @@ def main() -> None:
     from bench.load import raise_open_files_limit
 
     raise_open_files_limit()
-    print(json.dumps(asyncio.run(run(args.url, mixes, args.rate, args.seconds, args.connections))))
+    print(json.dumps(asyncio.run(run(args.url, mixes, args.rate, args.seconds, args.connections, args.gate_url))))
 
 
 if __name__ == "__main__":
