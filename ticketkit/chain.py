@@ -28,6 +28,7 @@ from .errors import (
     ChainError,
     ChainIdMismatch,
     ContractRevert,
+    FeeCeilingExceeded,
     NonceError,
     NonceTaken,
     RPCUnavailable,
@@ -120,6 +121,8 @@ class Chain:
         self.confirmations = chain_profile.confirmations
         self.stuck_blocks = chain_profile.stuck_blocks
         self.poll_seconds = min(max(chain_profile.block_seconds / 4, 0.05), 1.0)
+        # How long a send waits for fees to fall under the ceiling before it gives up (nothing signed).
+        self.fee_wait_seconds = 300.0
         self.store: tx.Store = tx.MemoryStore()
         self._nonces = tx.NonceManager(lambda a: self.w3.eth.get_transaction_count(a, "pending"))  # type: ignore[arg-type]
         self._pipelines: dict[str, tx.Pipeline] = {}
@@ -198,8 +201,12 @@ class Chain:
         pipeline = self.pipeline(sender)
         rec = pipeline.submit(to=to_checksum_address(to) if to else None, data=data,
                               value=int(tx_fields.get("value", 0)), gas=int(tx_fields["gas"]))
-        if not rec.attempts:  # waits for fees under the ceiling
-            pipeline.wait(rec, timeout=0, poll=0)
+        if not rec.attempts:  # the fees needed are above the ceiling: wait for them to fall, or give up
+            try:
+                pipeline.wait_until_sent(rec, timeout=self.fee_wait_seconds, poll=self.poll_seconds)
+            except FeeCeilingExceeded:
+                pipeline.abandon(rec)  # nothing was signed: the caller may try again later
+                raise
         tx_hash = HexBytes(rec.attempts[0].tx_hash)
         if not wait:
             return tx_hash

@@ -56,7 +56,8 @@ class Attempt:
     raw: str
     max_fee: int
     tip: int
-    block: int  # the head when it was signed
+    block: int  # the head when it was signed (or last sent again)
+    resends: int = 0  # times these bytes were sent again after the node dropped them
 
     @property
     def fees(self) -> Fees:
@@ -257,6 +258,24 @@ class Pipeline:
                                         f"({rec.status}); it stays tracked")
             time.sleep(poll)
 
+    def wait_until_sent(self, rec: TxRecord, *, timeout: float, poll: float = 0.05) -> None:
+        """Tick until `rec` is signed and sent (it may wait for fees under the ceiling); FeeCeilingExceeded
+        past `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not rec.attempts and not rec.finished:
+            if time.monotonic() > deadline:
+                raise FeeCeilingExceeded(*self._ceiling_numbers(rec))
+            time.sleep(poll)
+            self.tick()
+
+    def abandon(self, rec: TxRecord) -> None:
+        """Give up a record nothing was signed for (no nonce taken): it never will be."""
+        with self.lock:
+            if rec.attempts:
+                raise ValueError("a record with a signed transaction cannot be abandoned: it may still be mined")
+            rec.status, rec.error = "failed", "abandoned before signing"
+            self._save(rec)
+
     def _ceiling_numbers(self, rec: TxRecord) -> tuple[int, int]:
         base, _ = self.policy.next_base_fee(self._rpc_fn)
         return base + self.policy.tip_floor, self.policy.ceiling or 0
@@ -389,6 +408,7 @@ class Pipeline:
         if len(rec.attempts) > 1:
             log.warning("the node refuses replacement %s: %s (the earlier version stays)", attempt.tx_hash, message)
             rec.attempts.pop()
+            rec.attempts[-1].block = attempt.block  # try again `stuck_blocks` from now, not every tick
             self._save(rec)
             return
         # The node refuses the first version outright: nothing holds the nonce, so the record fails and the
@@ -401,16 +421,19 @@ class Pipeline:
         raise TransactionFailed(f"eth_sendRawTransaction: {message}")
 
     def _resend(self, rec: TxRecord, head: int) -> None:
-        """The transaction is not in the node's pool: the same bytes if their fees still do, else a replacement."""
+        """The transaction is not in the node's pool: the same bytes if their fees still do (twice at most: a
+        node that keeps dropping them knows better than the fee history), else a replacement."""
         last = rec.attempts[-1]
         try:
-            affordable = self.policy.affordable(last.fees, self._rpc_fn) and last.tip >= self.policy.tip_floor
+            affordable = (last.resends < 2 and last.tip >= self.policy.tip_floor
+                          and self.policy.affordable(last.fees, self._rpc_fn))
         except ChainError:
             affordable = False
         if not affordable:
             self._replace(rec, head)
             return
         rec.resends += 1
+        last.resends += 1
         self.stats["resends"] += 1
         last.block = head
         self._save(rec)
