@@ -41,7 +41,9 @@ class Runtime:
         """The chain connection, made on first use (RPCUnavailable/ChainIdMismatch propagate)."""
         with self._lock:
             if self._chain is None:
-                self._chain = tk.connect(self.settings.rpc_url, chain_id=self.settings.chain_id)
+                settings = self.settings
+                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries)
+                self._chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
             return self._chain
 
     def operator(self) -> LocalAccount:

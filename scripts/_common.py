@@ -52,7 +52,8 @@ def parser(description: str) -> argparse.ArgumentParser:
                                        "TICKETKIT_CHAIN_ID, TICKETKIT_PRIVATE_KEY, TICKETKIT_KEYSTORE, "
                                        "TICKETKIT_KEYSTORE_PASSWORD, TICKETKIT_COLLECTION.")
     p.add_argument("--rpc", default=os.environ.get("TICKETKIT_RPC") or None,
-                   help=f"JSON-RPC URL (env TICKETKIT_RPC; under `ape run` ape's provider; else {DEFAULT_RPC})")
+                   help=f"JSON-RPC URL, or several comma-separated, the primary first (env TICKETKIT_RPC; "
+                        f"under `ape run` ape's provider; else {DEFAULT_RPC})")
     p.add_argument("--chain-id", type=int, default=None, help="expected chain id (env TICKETKIT_CHAIN_ID)")
     p.add_argument("--key-env", default=DEFAULT_KEY_ENV,
                    help=f"environment variable with the organiser's hex key (default {DEFAULT_KEY_ENV})")

@@ -12,6 +12,7 @@
 
 from . import errors
 from .chain import ANVIL_KEYS, Chain, connect, local_chain
+from .rpc import RpcPolicy
 from .contracts import (
     SKIP_ALREADY_USED,
     SKIP_NOT_FOUND,
@@ -37,8 +38,8 @@ from .errors import (
 
 __all__ = [
     "ANVIL_KEYS", "Badge", "Chain", "ChainError", "ChainIdMismatch", "Collection", "ContractRevert",
-    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "SKIP_ALREADY_USED",
-    "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
+    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "RpcPolicy",
+    "SKIP_ALREADY_USED", "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
     "deploy_platform", "errors", "local_chain",
 ]
 

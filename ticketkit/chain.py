@@ -35,6 +35,7 @@ from .errors import (
     TransactionFailed,
     error_class,
 )
+from .rpc import ResilientProvider, RpcPolicy
 
 __all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS", "decode_revert", "translate_error"]
 
@@ -332,16 +333,15 @@ class Chain:
             self._pipelines.clear()
 
 
-def connect(url: str, *, chain_id: int | None = None, timeout: float = 10.0) -> Chain:
-    """Connect to a JSON-RPC node; raises RPCUnavailable or ChainIdMismatch."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
-    try:
-        actual = w3.eth.chain_id
-    except Exception as error:  # noqa: BLE001
-        raise RPCUnavailable(f"no JSON-RPC node answers at {url} ({type(error).__name__})") from None
-    if chain_id is not None and actual != chain_id:
-        raise ChainIdMismatch(chain_id, actual)
-    return Chain(w3=w3, chain_id=actual)
+def connect(url: str | Sequence[str], *, chain_id: int | None = None, timeout: float = 10.0,
+            policy: RpcPolicy | None = None) -> Chain:
+    """Connect to one JSON-RPC node or several of one chain (a list, or URLs separated by commas: the first is
+    the primary, the others take over when it fails; ticketkit/rpc.py). Every call has `timeout` seconds per
+    attempt and is retried (`policy`, default RpcPolicy(timeout=timeout)). Raises RPCUnavailable when no node
+    answers, ChainIdMismatch when one serves another chain than `chain_id`, InvalidInput for a bad URL."""
+    provider = ResilientProvider(url, policy or RpcPolicy(timeout=timeout))
+    actual = provider.check_chain_id(chain_id)
+    return Chain(w3=Web3(provider), chain_id=actual)
 
 
 def _free_port() -> int:
@@ -378,7 +378,8 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
         deadline = time.monotonic() + 20
         while True:
             try:
-                chain = connect(url, chain_id=chain_id, timeout=2)
+                connect(url, chain_id=chain_id, policy=RpcPolicy(timeout=2, retries=0))
+                chain = connect(url, chain_id=chain_id)
                 break
             except RPCUnavailable:
                 if process.poll() is not None or time.monotonic() > deadline:

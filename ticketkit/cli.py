@@ -50,7 +50,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # ---------------------------------------------------------------- shared options
 
-Rpc = Annotated[str, typer.Option("--rpc", envvar="TICKETKIT_RPC", help="JSON-RPC URL of the node.")]
+Rpc = Annotated[str, typer.Option("--rpc", envvar="TICKETKIT_RPC",
+                                  help="JSON-RPC URL of the node; several of one chain comma-separated (the "
+                                       "first is the primary, the next take over while it fails).")]
 ChainId = Annotated[int | None, typer.Option("--chain-id", envvar="TICKETKIT_CHAIN_ID",
                                              help="Refuse to run unless the node serves this chain id.")]
 KeyEnv = Annotated[str, typer.Option("--key-env", help="Environment variable holding the organiser's hex key.")]

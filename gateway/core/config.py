@@ -7,12 +7,20 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ticketkit.rpc import parse_urls
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./gateway.db"
     rpc_url: str = "http://127.0.0.1:8545"
+    # Several nodes of the chain, comma-separated (GATEWAY_RPC_URLS): the first is the primary, the next take
+    # over while it fails (ticketkit/rpc.py, docs/chains.md). Unset: rpc_url alone.
+    rpc_urls: str | None = None
+    # Every JSON-RPC call: seconds per attempt, and attempts after the first (over all nodes).
+    rpc_timeout_seconds: float = Field(default=10.0, gt=0)
+    rpc_retries: int = Field(default=4, ge=0)
     chain_id: int = 31337
     # The gateway's own account: sends mintBatch (MINTER_ROLE) and gatewayTransfer (GATEWAY_ROLE).
     operator_key: SecretStr | None = None
@@ -46,6 +54,19 @@ class Settings(BaseSettings):
     # JSON object per line (which also turns uvicorn's lines into JSON).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+
+    @property
+    def rpc_endpoints(self) -> list[str]:
+        """The node URLs, primary first."""
+        return parse_urls(self.rpc_urls or self.rpc_url)
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_urls(value)  # InvalidInput (a ValueError): the settings refuse it
+            return value
+        return None
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ def test_reused_nonce_is_a_nonce_error(chain, fans):
 
 def test_unknown_rpc_is_rpc_unavailable():
     with pytest.raises(tk.RPCUnavailable):
-        tk.connect("http://127.0.0.1:9", timeout=1)
+        tk.connect("http://127.0.0.1:9", policy=tk.RpcPolicy(timeout=1, retries=1))
 
 
 def test_wrong_chain_id(chain):

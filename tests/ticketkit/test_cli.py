@@ -205,3 +205,11 @@ def test_keystore_signs_and_wrong_password_is_one_line(cli, make_event, tmp_path
     monkeypatch.setenv("TICKETKIT_KEYSTORE_PASSWORD", "s3cret")
     result = cli("checkin", event.address, 5, "--keystore", keystore, "--key-env", "UNSET_VAR")
     assert "skipped 5: no such ticket" in result.stdout
+
+
+def test_rpc_takes_several_nodes_the_first_down(cli, chain, make_event):
+    event = make_event()
+    result = cli("status", event.address, "--rpc", f"http://127.0.0.1:1,{chain.url}")
+    assert "General" in result.stdout
+    line = _one_error_line(cli("status", event.address, "--rpc", "ws://127.0.0.1:1", expect=None), "invalid_input")
+    assert "not an http(s) JSON-RPC URL" in line
