@@ -15,6 +15,7 @@ from ticketkit.tx import FeePolicy, Fees, profile
 from ticketkit.tx.fees import GWEI
 
 from ..chaos.miner import Miner
+from ..chaos.proxy import FaultProxy
 
 ETH = 10**18
 
@@ -237,3 +238,18 @@ def test_replacement_fees_and_chain_defaults(chain):
     for chain_id in (1, 137, 80002, 8453, 42161):
         assert profile(chain_id).confirmations > 0
     assert profile(31337).confirmations == 0
+
+
+@pytest.mark.parametrize("style", ["bor", "legacy"])
+def test_a_node_tip_floor_of_30_gwei_is_learned(style):
+    """Polygon's nodes refuse tips under ~30 gwei; on a chain whose profile does not know it, the pipeline
+    learns the floor from the refusal (the minimum it names, or by doubling) and the transaction lands."""
+    with tk.local_chain() as upstream, FaultProxy(upstream.url, seed=13) as proxy:
+        proxy.set(tip_floor=30 * GWEI, tip_floor_style=style)
+        chain = tk.connect(proxy.url)
+        sender = upstream.account(0)
+        receipt = chain.send_raw({"to": upstream.account(1).address, "value": 1, "gas": 21_000}, sender)
+        assert receipt["status"] == 1
+        assert chain.w3.eth.get_transaction(receipt["transactionHash"])["maxPriorityFeePerGas"] >= 30 * GWEI
+        assert proxy.counts["underpriced"] >= 1
+        assert chain.w3.eth.get_transaction_count(sender.address, "latest") == 1  # one nonce, no gap

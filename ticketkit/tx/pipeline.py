@@ -25,6 +25,7 @@ this process or after a restart from the store, picks up from there.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -46,6 +47,8 @@ FINISHED = frozenset({"final", "reverted", "failed"})
 # How many ticks in a row a record's nonce may be used with no receipt for any of its versions before it is
 # declared taken (a node may count a nonce a moment before it serves the receipt).
 _TAKEN_AFTER = 3
+# A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
+_MAX_LEARNED_TIP = 10_000 * 10**9
 
 
 @dataclass
@@ -140,7 +143,8 @@ def _classify(message: str) -> str:
         return "known"
     if "nonce too low" in text or "nonce is too low" in text or "nonce has already been used" in text:
         return "nonce_low"
-    if "underpriced" in text or "fee too low" in text or "tip too low" in text or "gas price too low" in text:
+    if ("underpriced" in text or "fee too low" in text or "tip too low" in text or "gas price too low" in text
+            or "below minimum" in text):
         return "underpriced"
     if "max fee per gas less than block base fee" in text or "fee cap less than block base fee" in text:
         return "under_base"
@@ -399,10 +403,19 @@ class Pipeline:
         if kind in ("known", "nonce_low"):
             return  # the node has it, or a version of it is mined: the next tick finds the receipt
         if kind == "underpriced":
-            log.warning("the node refuses tip %d wei as underpriced (%s): raising the tip floor", attempt.tip,
-                        message)
-            self.policy.raise_floor(attempt.tip)
-            return  # the next tick sees it missing from the pool and replaces it with higher fees
+            # The node's tip floor is above ours (Polygon's nodes: "gas tip cap X, minimum needed Y"): learn it
+            # (the minimum it names, else twice the refused tip) and sign again at once with higher fees.
+            needed = re.search(r"minimum needed (\d+)", message)
+            before = self.policy.tip_floor
+            if needed:
+                self.policy.tip_floor = max(self.policy.tip_floor, int(needed.group(1)))
+            else:
+                self.policy.raise_floor(attempt.tip)
+            log.warning("the node refuses tip %d wei as underpriced (%s): tip floor %d -> %d wei", attempt.tip,
+                        message, before, self.policy.tip_floor)
+            if self.policy.tip_floor > before and self.policy.tip_floor <= _MAX_LEARNED_TIP:
+                self._replace(rec, attempt.block)
+            return
         if kind == "under_base":
             return  # the next tick replaces it
         if len(rec.attempts) > 1:
