@@ -16,7 +16,7 @@ from .api.routes import pages
 from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
-from .services import checkin_queue
+from .services import checkin_queue, sending
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The background threads that are enabled: the check-in queue to the chain, the indexer."""
-    with checkin_queue.running(app.state.runtime):
+    """The background threads that are enabled: the sending worker (every operator transaction), the check-in
+    queue to the chain, the indexer."""
+    with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):
         async with _indexer_lifespan(app):
             yield
 

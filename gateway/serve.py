@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                             chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
                             key_encryption_secret=secrets.token_hex(32),
                             indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0,
-                            checkin_queue_enabled=True, checkin_confirmations=0)
+                            checkin_queue_enabled=True, confirmations=0)
         app = create_app(settings)
         runtime = app.state.runtime
         with Session(runtime.engine) as session:

@@ -124,7 +124,7 @@ def settings(database_url, anvil, operator):
     anvil.start()
     return Settings(database_url=database_url, rpc_url=anvil.url, chain_id=31337,
                     operator_key=operator.key.to_0x_hex(),
-                    key_encryption_secret="test-secret-not-for-production", checkin_confirmations=0)
+                    key_encryption_secret="test-secret-not-for-production", confirmations=0)
 
 
 @pytest.fixture()

@@ -217,7 +217,7 @@ def test_soak(tmp_path, soak_database):
                             operator_key=operator.key.to_0x_hex(), key_encryption_secret=secret,
                             indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
                             indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5,
-                            checkin_confirmations=CONFIRMATIONS)
+                            confirmations=CONFIRMATIONS)
         port, log_path = _free_port(), tmp_path / "server.log"
         with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
             server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)

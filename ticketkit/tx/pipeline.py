@@ -44,9 +44,6 @@ __all__ = ["Attempt", "TxRecord", "Store", "MemoryStore", "Pipeline", "FINISHED"
 log = logging.getLogger("ticketkit.tx")
 
 FINISHED = frozenset({"final", "reverted", "failed"})
-# How many ticks in a row a record's nonce may be used with no receipt for any of its versions before it is
-# declared taken (a node may count a nonce a moment before it serves the receipt).
-_TAKEN_AFTER = 3
 # A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
 _MAX_LEARNED_TIP = 10_000 * 10**9
 
@@ -91,7 +88,6 @@ class TxRecord:
     error: str | None = None
     reorgs: int = 0
     resends: int = 0
-    taken_ticks: int = 0
     gap_seen: int | None = None
 
     @property
@@ -317,16 +313,18 @@ class Pipeline:
             if latest is None:
                 latest = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "latest"]))
             if rec.nonce is not None and rec.nonce < latest:
-                rec.taken_ticks += 1
-                if rec.taken_ticks >= _TAKEN_AFTER:
-                    rec.status = "failed"
-                    rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
-                    log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
-                    self._save(rec)
+                # The nonce is used: by one of our versions mined just now (ask again), or by another transaction.
+                for attempt in reversed(rec.attempts):
+                    receipt = self._receipt(attempt.tx_hash)
+                    if receipt is not None:
+                        self._mined(rec, receipt, head)
+                        return
+                rec.status = "failed"
+                rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
+                log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
+                self._save(rec)
                 return
             last = rec.attempts[-1]
-            if head <= last.block:
-                return  # not a block yet since it was sent
             if self.rpc("eth_getTransactionByHash", [last.tx_hash]) is None:
                 self._resend(rec, head)  # dropped (by the node, a fee spike, a reorganisation)
             elif head - last.block >= self.stuck_blocks:
@@ -347,7 +345,6 @@ class Pipeline:
         rec.contract_address = receipt.get("contractAddress")
         rec.error = None if _int(receipt["status"]) == 1 else "reverted"
         rec.waiting = None
-        rec.taken_ticks = 0
         self._finish_if_deep(rec, head)
         if rec.status == "mined":
             self._save(rec)
@@ -446,7 +443,8 @@ class Pipeline:
             self._replace(rec, head)
             return
         rec.resends += 1
-        last.resends += 1
+        if head > last.block:  # a block passed without it: counts towards replacing it instead
+            last.resends += 1
         self.stats["resends"] += 1
         last.block = head
         self._save(rec)
