@@ -304,6 +304,7 @@ class IssuancePublic(SQLModel):
     event_id: uuid.UUID
     fan_id: uuid.UUID
     payment_reference: str
+    status: str  # pending (its transaction is not final yet: `tickets` is empty) | done
     tx_hash: str | None
     tickets: list[TicketPublic]
 
