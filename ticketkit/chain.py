@@ -152,6 +152,9 @@ class Chain:
                 found = tx.Pipeline(self._request, self.chain_id, sender, policy=self.fee_policy,
                                     confirmations=self.confirmations, stuck_blocks=self.stuck_blocks,
                                     store=self.store, nonces=self._nonces)
+                unfinished = getattr(self.store, "unfinished", None)
+                if unfinished is not None:  # a journal: what an interrupted run left in flight is tracked again
+                    found.resume(unfinished(sender.address))
                 self._pipelines[key] = found
             return found
 

@@ -80,6 +80,12 @@ class Worker:
         except httpx.HTTPError as error:
             self.problems.append(f"{op}: {type(error).__name__}: {error}")
             return None
+        deadline = time.monotonic() + 60
+        while (response.status_code == 409 and response.json().get("error") == "request_in_progress"
+               or response.status_code == expect and response.content
+               and response.json().get("status") == "pending") and time.monotonic() < deadline:
+            time.sleep(0.2)  # its transaction is not final yet: ask again with the same Idempotency-Key
+            response = self.client.request(method, path, **kwargs)
         if response.status_code != expect:
             self.problems.append(f"{op}: {response.status_code} {response.text[:300]}")
             return None
@@ -217,7 +223,7 @@ def test_soak(tmp_path, soak_database):
                             operator_key=operator.key.to_0x_hex(), key_encryption_secret=secret,
                             indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
                             indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5,
-                            confirmations=CONFIRMATIONS)
+                            confirmations=CONFIRMATIONS, send_wait_seconds=10)  # the fans act on what they got
         port, log_path = _free_port(), tmp_path / "server.log"
         with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
             server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)

@@ -11,6 +11,7 @@ import pytest
 from eth_account import Account
 
 import ticketkit as tk
+from ticketkit import tx
 from ticketkit.tx import FeePolicy, Fees, profile
 from ticketkit.tx.fees import GWEI
 
@@ -253,3 +254,26 @@ def test_a_node_tip_floor_of_30_gwei_is_learned(style):
         assert chain.w3.eth.get_transaction(receipt["transactionHash"])["maxPriorityFeePerGas"] >= 30 * GWEI
         assert proxy.counts["underpriced"] >= 1
         assert chain.w3.eth.get_transaction_count(sender.address, "latest") == 1  # one nonce, no gap
+
+
+def test_the_journal_resumes_what_an_interrupted_run_left_in_flight(tmp_path):
+    """A run records each transaction in the journal before broadcasting it; the node then loses it (e.g. a
+    restart without its pool) and the run is killed. The next run's first send finishes it at the same nonce."""
+    journal = tx.Journal(tmp_path / "journal.jsonl")
+    with tk.local_chain() as chain:
+        sender, to = chain.account(0), chain.account(1).address
+        chain.store = journal
+        chain.rpc("evm_setAutomine", [False])
+        chain.send_raw({"to": to, "value": 7, "gas": 21_000}, sender, wait=False)
+        chain.rpc("anvil_dropAllTransactions")
+        chain.rpc("evm_setAutomine", [True])
+        [left] = journal.unfinished(sender.address)
+        assert left.status == "sent" and left.nonce == 0
+
+        rerun = tk.connect(chain.url)  # a new process
+        rerun.store = tx.Journal(tmp_path / "journal.jsonl")
+        rerun.wait_for_pending(sender.address)  # the batch commands start so
+        receipt = rerun.send_raw({"to": to, "value": 8, "gas": 21_000}, sender)
+        assert rerun.w3.eth.get_transaction(receipt["transactionHash"])["nonce"] == 1
+        assert rerun.w3.eth.get_transaction(left.attempts[0].tx_hash)["value"] == 7  # the same bytes, nonce 0
+        assert journal.unfinished() == []
