@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(PATH)
 
-.PHONY: demo test soak bench serve artifacts deps browser vendor clean
+.PHONY: demo test soak chaos bench serve artifacts deps browser vendor clean
 
 deps: $(PY_STAMP) $(NODE_STAMP) .solcx/solc-v0.8.28 $(CHROMIUM)
 
@@ -57,6 +57,11 @@ soak: deps
 	TICKETKIT_SOAK_STEPS=$(SOAK_STEPS) TICKETKIT_SOAK_EXAMPLES=$(SOAK_EXAMPLES) SOAK_MIN_STEPS=10000 \
 	  $(PY) -m pytest -p tests.hardening.stepcount tests/contracts/test_invariants.py -q -s
 	HARDENING_FUZZ_EXAMPLES=200 HARDENING_SOAK_SECONDS=120 $(PY) -m pytest tests/hardening -q -s
+
+# Issue 13's random-fault scenario at full size (bench/chaos.py; CI runs a small one, tests/chaos/test_scenario.py):
+# 2,000 tickets, 200 gifts, 100 resales, 2,000 admissions on 1-second blocks, SQLite and PostgreSQL.
+chaos: deps
+	$(PY) -m bench.chaos
 
 # Every benchmark, one after another, then bench/results/latest.json and docs/benchmarks.md
 # (bench/run_all.py; a stage that fails is reported "not measured" and makes the target fail).

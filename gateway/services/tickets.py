@@ -89,6 +89,18 @@ def _record_with_transaction(session: Session, runtime: Runtime, record: Issuanc
     return _answer(session, runtime, record, row.id)
 
 
+def refuse_if_holder_busy(session: Session, holder: Fan) -> None:
+    """A holder's gateway-transfer authorisations carry the contract's per-holder nonce, used in order: one
+    signed while another of the holder's is still on its way to the chain would be void once that one lands.
+    So a holder has one at a time: 409 `holder_transfer_pending` (try again once it is done)."""
+    gifts = select(Transfer.id).where(Transfer.from_fan_id == holder.id, Transfer.status == "pending")
+    sales = select(ResaleSettlement.id).where(ResaleSettlement.seller_fan_id == holder.id,
+                                              ResaleSettlement.status == "pending")
+    if session.exec(gifts).first() is not None or session.exec(sales).first() is not None:
+        raise Conflict("the holder has another transfer on its way to the chain: try again once it is done",
+                       code="holder_transfer_pending")
+
+
 def _answer(session: Session, runtime: Runtime, record: R, tx_id: uuid.UUID) -> R:
     """The pending record; with `send_wait_seconds`, the record once its transaction is final (holding no
     database connection while it waits), or the contract's error if it reverted."""
@@ -168,6 +180,7 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     if recipient.id == fan.id:
         raise Unprocessable("a ticket cannot be gifted to its holder", code="same_fan")
     runtime.operator()  # no operator key: refuse before recording anything
+    refuse_if_holder_busy(session, fan)
     transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
                         idempotency_key=idempotency_key, request_hash=request_hash)
     collection = _collection(runtime, ticket)

@@ -81,9 +81,14 @@ class Worker:
             self.problems.append(f"{op}: {type(error).__name__}: {error}")
             return None
         deadline = time.monotonic() + 60
-        while (response.status_code == 409 and response.json().get("error") == "request_in_progress"
-               or response.status_code == expect and response.content
-               and response.json().get("status") == "pending") and time.monotonic() < deadline:
+        def pending(response: httpx.Response) -> bool:
+            body = response.json() if response.content else None
+            if not isinstance(body, dict):
+                return False
+            return (response.status_code == 409 and body.get("error") == "request_in_progress"
+                    or response.status_code == expect and body.get("status") == "pending")
+
+        while pending(response) and time.monotonic() < deadline:
             time.sleep(0.2)  # its transaction is not final yet: ask again with the same Idempotency-Key
             response = self.client.request(method, path, **kwargs)
         if response.status_code != expect:
@@ -236,6 +241,23 @@ def test_soak(tmp_path, soak_database):
 
 
 def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+    stop_blocks = threading.Event()
+
+    def blocks() -> None:  # blocks keep coming, as on a live chain: a write pending its confirmations gets them
+        while not stop_blocks.wait(0.5):
+            try:
+                chain.rpc("anvil_mine", [1])
+            except Exception:  # noqa: BLE001, S112 - the node is stopping
+                continue
+
+    threading.Thread(target=blocks, name="blocks", daemon=True).start()
+    try:
+        _soak_run(chain, collection, server, base, database_url, secret, log_path)
+    finally:
+        stop_blocks.set()
+
+
+def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
     operator_key = chain.account(9).key.to_0x_hex()
     setup = httpx.Client(base_url=base, timeout=30)
     org = setup.post("/organisers", json={"name": "Soak organiser"}).json()
