@@ -171,6 +171,8 @@ class Pipeline:
         self.by_hash: dict[str, TxRecord] = {}
         self.lock = threading.RLock()
         self.stats = {"sent": 0, "replacements": 0, "resends": 0, "reorgs": 0, "gap_fills": 0}
+        self._latest_memo: int | None = None
+        self._fees_at: tuple[int, Fees] | None = None  # (head, suggestion): one fee query per block
 
     # ---- the node
     def rpc(self, method: str, params: Sequence[Any]) -> Any:
@@ -229,18 +231,24 @@ class Pipeline:
             if not todo:
                 return []
             head = _int(self.rpc("eth_blockNumber", []))
-            latest = None
-            if any(r.status == "sent" for r in todo):
-                latest = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "latest"]))
+            self._latest_memo = None  # the node's mined nonce count, read once per tick if a record needs it
             changed = []
             for rec in todo:
                 before = rec.status
-                self._advance(rec, head, latest)
+                self._advance(rec, head, None)
                 if rec.status != before:
                     changed.append(rec)
-            if latest is not None:
-                self._fill_gap(head, latest)
+            if self._latest_memo is not None:  # some record had no receipt: is a gap holding it back?
+                self._fill_gap(head, self._latest_memo)
+            for rec in todo:  # finished records leave the working set (`by_hash` still finds them)
+                if rec.finished:
+                    self.records.pop(rec.id, None)
             return changed
+
+    def _latest(self) -> int:
+        if self._latest_memo is None:
+            self._latest_memo = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "latest"]))
+        return self._latest_memo
 
     def wait(self, rec: TxRecord, *, timeout: float = 120, poll: float = 0.05) -> TxRecord:
         """Tick until `rec` is finished; past `timeout` raise (FeeCeilingExceeded if it waits for fees)."""
@@ -310,8 +318,7 @@ class Pipeline:
                 if receipt is not None:
                     self._mined(rec, receipt, head)
                     return
-            if latest is None:
-                latest = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "latest"]))
+            latest = self._latest() if latest is None else latest
             if rec.nonce is not None and rec.nonce < latest:
                 # The nonce is used: by one of our versions mined just now (ask again), or by another transaction.
                 for attempt in reversed(rec.attempts):
@@ -355,7 +362,13 @@ class Pipeline:
     # ---- signing and sending
     def _sign_and_send(self, rec: TxRecord, head: int, *, fresh: bool) -> None:
         try:
-            fees = self.policy.suggest(self._rpc_fn)
+            cached = self._fees_at
+            if (cached is not None and cached[0] == head and cached[1].tip >= self.policy.tip_floor
+                    and (self.policy.ceiling is None or cached[1].max_fee <= self.policy.ceiling)):
+                fees = cached[1]
+            else:
+                fees = self.policy.suggest(self._rpc_fn)
+                self._fees_at = (head, fees)
         except FeeCeilingExceeded as error:
             self._wait_for_fees(rec, error)
             return
