@@ -71,21 +71,23 @@ def test_a_worker_dying_between_the_chain_and_the_database_is_finished_by_the_ne
 
 
 def test_a_transaction_reverted_on_chain_drops_its_record_and_frees_the_key(app, client, later, collection,
-                                                                           new_fan, issue):
+                                                                           new_fan, issue, organiser):
     alice, bob, carol = new_fan(), new_fan(), new_fan()
     later.settings.send_wait_seconds = 30
     [ticket] = issue(alice)["tickets"]
     later.settings.send_wait_seconds = 0
     assert gift(client, alice, bob, ticket, "to-bob").json()["status"] == "pending"
-    assert gift(client, alice, carol, ticket, "to-carol").json()["status"] == "pending"  # estimated before either
+    refused = gift(client, alice, carol, ticket, "to-carol")  # her authorisation nonce is taken by the first
+    assert (refused.status_code, refused.json()["error"]) == (409, "holder_transfer_pending")
+    collection.cancel_event(sender=organiser)  # before the worker sends the gift: nothing moves any more
     sending.settle(later)
     with Session(later.engine) as session:
-        transfers = session.exec(select(Transfer)).all()
-        rows = {row.kind: row for row in session.exec(select(ChainTransaction).where(ChainTransaction.kind == "gift"))
-                if row.status == "reverted"}
-    assert [(t.to_fan_id.hex, t.status) for t in transfers] == [(bob["id"].replace("-", ""), "done")]
-    assert rows["gift"].error.startswith("InvalidHolderSignature")  # alice's authorisation was used up
-    assert collection.owner_of(ticket["token_id"]) == bob["address"]
+        assert session.exec(select(Transfer)).all() == []  # dropped
+        [row] = session.exec(select(ChainTransaction).where(ChainTransaction.kind == "gift")).all()
+    assert row.status == "reverted" and row.error.startswith("EventIsCancelled")
+    assert collection.owner_of(ticket["token_id"]) == alice["address"]
+    again = gift(client, alice, bob, ticket, "to-bob")  # the key is free again; the contract refuses at once
+    assert (again.status_code, again.json()["error"]) == (409, "event_is_cancelled")
 
 
 def _mined_then_reorged(later, depth):
