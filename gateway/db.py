@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, create_engine
 
+from .core import metrics
+from .core.config import Settings
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; processes then meet at SQLite's own lock only
@@ -24,9 +28,35 @@ except ImportError:  # Windows: no flock; processes then meet at SQLite's own lo
 HERE = Path(__file__).resolve().parent
 
 
-def make_engine(database_url: str, *, autocommit: bool = False) -> Engine:
-    """The gateway's engine; `autocommit`: every statement commits on its own, set once per connection."""
-    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+BACKGROUND_CONNECTIONS = 4  # the indexer, the check-in queue, the transaction sender, start-up work
+PROBE_CONNECTIONS = 2  # /readyz and /metrics (their lane's limit, api/admission.py)
+
+
+def pool_sizes(settings: Settings) -> tuple[int, int]:
+    """(main engine, autocommit engine): one connection for every request a process may run on each at once
+    (every lane's limit; the gate's verify and scan use the autocommit engine, its other routes and every
+    authentication on a cache miss the main one) and for the background threads, so no thread ever waits for
+    a connection held by a request that waits for a thread."""
+    main = settings.lane_api_limit + settings.lane_gate_limit + PROBE_CONNECTIONS + BACKGROUND_CONNECTIONS
+    return main, settings.lane_gate_limit + 1
+
+
+def engine_for(settings: Settings, *, autocommit: bool = False) -> Engine:
+    main, gate = pool_sizes(settings)
+    return make_engine(settings.database_url, autocommit=autocommit, pool_size=gate if autocommit else main,
+                       max_overflow=0, pool_timeout=settings.db_pool_timeout_seconds,
+                       connect_timeout=settings.db_connect_timeout_seconds,
+                       statement_timeout=settings.db_statement_timeout_seconds)
+
+
+def make_engine(database_url: str, *, autocommit: bool = False, pool_size: int = 5, max_overflow: int = 10,
+                pool_timeout: float = 30.0, connect_timeout: int = 5, statement_timeout: float | None = None) -> Engine:
+    """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits at
+    most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines come
+    from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts and tests."""
+    options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"check_same_thread": False}, **options)
 
@@ -40,13 +70,26 @@ def make_engine(database_url: str, *, autocommit: bool = False) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
-        return engine
+        return _measured(engine, "autocommit" if autocommit else "main", pool_size)
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+    if statement_timeout:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
     if autocommit:
         # The gate's hot path: no liveness round trip per checkout (a third of a verify on PostgreSQL). A
         # connection that died is invalidated with its pool on first use; that request fails once and the
-        # scanner retries it (same nonce). A pool as deep as the busy doors, so no request opens a connection.
-        return create_engine(database_url, pool_size=16, max_overflow=16, **options)
-    return create_engine(database_url, pool_pre_ping=True)
+        # scanner retries it (same nonce).
+        return _measured(create_engine(database_url, connect_args=connect_args, **options), "autocommit", pool_size)
+    return _measured(create_engine(database_url, connect_args=connect_args, pool_pre_ping=True, **options), "main",
+                     pool_size)
+
+
+def _measured(engine: Engine, name: str, size: int) -> Engine:
+    """Connections in use, for /metrics (gateway_db_connections_in_use)."""
+    in_use = metrics.POOL_IN_USE.labels(name)
+    metrics.POOL_SIZE.labels(name).set(size)
+    event.listen(engine, "checkout", lambda *_: in_use.inc())
+    event.listen(engine, "checkin", lambda *_: in_use.dec())
+    return engine
 
 
 _writer_locks: dict[tuple[int, str], threading.Lock] = {}

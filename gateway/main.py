@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+
+import anyio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,13 +13,17 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from . import db
 from .api import errors
+from .api.admission import Admission, AdmissionMiddleware, Lane, drain_on_signals
 from .api.limits import BodySizeLimit, refuse_nul_characters
-from .api.routes import devices, events, fans, gate, organisers, presale, reports, tickets
+from .api.routes import devices, events, fans, gate, health, organisers, presale, reports, tickets
 from .api.routes import pages
 from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue, sending
+
+
+SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,8 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.run_migrations:
         db.upgrade(settings.database_url)
     app = FastAPI(title="ticketkit gateway", lifespan=_lifespan)
-    app.state.runtime = Runtime(settings=settings, engine=db.make_engine(settings.database_url))
+    app.state.runtime = Runtime(settings=settings, engine=db.engine_for(settings))
+    app.state.admission = Admission(lanes(settings))
     errors.install(app)
+    app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
     # Routes are matched in order: the gate's, called thousands of times a second at the doors, first.
     for module in (gate, organisers, events, fans, tickets, devices, reports, presale):
@@ -34,16 +43,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     pages.install(app)  # the fan and gate pages, no Node at run time
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware, admission=app.state.admission)  # added last: the outermost
     return app
+
+
+def lanes(settings: Settings) -> dict[str, Lane]:
+    """The admission lanes (api/admission.py): the doors', everyone else's, and the probes'."""
+    wait = settings.lane_wait_seconds
+    gate = Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait)
+    return {"gate": gate,
+            "api": Lane("api", settings.lane_api_limit, settings.lane_api_queue, wait, yields_to=gate,
+                        limit_when_yielding=settings.lane_api_limit_while_doors_busy),
+            "probe": Lane("probe", db.PROBE_CONNECTIONS, 16, wait)}
+
+
+def thread_tokens(settings: Settings) -> int:
+    """Threads for requests: one per request the lanes may run at once (an admitted request never waits for
+    one), and a few for start-up work."""
+    return settings.lane_api_limit + settings.lane_gate_limit + db.PROBE_CONNECTIONS + 4
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The background threads that are enabled: the sending worker (every operator transaction), the check-in
-    queue to the chain, the indexer."""
-    with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):
-        async with _indexer_lifespan(app):
-            yield
+    """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
+    the sending worker (every operator transaction), the check-in queue to the chain, the indexer."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
+    # A thread back from the database waits for Python's interpreter lock until the running thread gives it up,
+    # at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying that
+    # wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    restore_signals = drain_on_signals(app.state.admission)
+    try:
+        with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):
+            async with _indexer_lifespan(app):
+                yield
+    finally:
+        restore_signals()
 
 
 @asynccontextmanager
@@ -65,4 +100,4 @@ async def _indexer_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        thread.join(timeout=10)
+        thread.join(timeout=4)  # a poll in progress ends at its RPC timeout; the thread is a daemon

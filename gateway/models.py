@@ -1,7 +1,8 @@
 """Database tables and API schemas: per entity Base -> Create -> table -> Public. UUID keys everywhere.
 
 Amounts in wei are stored and returned as decimal strings (they overflow 64-bit integers and JSON
-numbers); requests accept integers.
+numbers); requests accept integers or decimal strings, never booleans or fractions (`Wei`). Request counts are
+strict integers and request times strict date-time strings within a sane range (`Count`, `Instant`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Strict, StringConstraints
 
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -20,6 +21,40 @@ MAX_WEI = 2**256 - 1
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _amount(value: object) -> object:
+    """An amount in wei: an integer or a string of decimal digits; `true` or `1.5` is not an amount."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("an amount in wei is an integer or a string of decimal digits")
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 78:
+            raise ValueError("an amount in wei is an integer or a string of decimal digits")
+        return int(value)
+    return value
+
+
+def _date_time_text(value: object) -> object:
+    """A date-time is a string (RFC 3339), as the schema says: not a number of seconds."""
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("a date-time string, e.g. 2026-07-04T19:42:00+02:00")
+    return value
+
+
+def _sane_instant(value: datetime) -> datetime:
+    """Within years 2000-2999 once in UTC (converting far-off times with an offset overflows)."""
+    try:
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value
+    except OverflowError:
+        raise ValueError("a date-time between the years 2000 and 2999") from None
+    if not 2000 <= utc.year <= 2999:
+        raise ValueError("a date-time between the years 2000 and 2999")
+    return value
+
+
+Wei = Annotated[int, BeforeValidator(_amount), Field(ge=0, le=2**256 - 1)]
+Count = Annotated[int, Strict()]
+Instant = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_sane_instant)]
 
 
 # ---- organisers and API keys
@@ -269,8 +304,8 @@ class FanTicketPublic(TicketPublic):
 # ---- issuance (organiser mints to fans), idempotent
 class IssueRequest(SQLModel):
     fan_id: uuid.UUID
-    tier_id: int = Field(ge=0, lt=2**16)
-    quantity: int = Field(default=1, ge=1, le=50)
+    tier_id: Count = Field(ge=0, lt=2**16)
+    quantity: Count = Field(default=1, ge=1, le=50)
     payment_reference: str = Field(min_length=1, max_length=200)
 
 
@@ -337,7 +372,7 @@ class TransferPublic(SQLModel):
 
 # ---- resale listings (off chain; settled later by a paid gateway transfer), idempotent
 class ResaleRequest(SQLModel):
-    price_wei: int = Field(ge=0, le=MAX_WEI)
+    price_wei: Wei
 
 
 class ResaleListing(SQLModel, table=True):
@@ -592,7 +627,7 @@ class GateSnapshotKey(SQLModel):
 
 class OfflineScan(SQLModel):
     code: str = Field(max_length=512)
-    scanned_at: datetime  # by the gate's clock; without an offset: UTC
+    scanned_at: Instant  # by the gate's clock; without an offset: UTC
     nonce: str | None = Field(default=None, min_length=1, max_length=64)  # as sent to /gate/scan
 
 

@@ -1,5 +1,5 @@
-"""Run the gateway as processes of its own (`uvicorn --factory gateway.main:create_app`), configured by
-GATEWAY_* environment variables only: what several-process tests, fault tests and the gate benchmark start.
+"""Run the gateway as processes of its own (the production server, `python -m gateway.server`), configured by
+GATEWAY_* environment variables only: what several-process tests, fault tests and the benchmarks start.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ def settings_env(settings: Settings, **overrides: Any) -> dict[str, str]:
 
 def spawn(settings: Settings, *, port: int, workers: int = 1, log: IO[Any] | None = None,
           log_level: str = "warning", access_log: bool = False, **overrides: Any) -> subprocess.Popen:
-    """Start a gateway on 127.0.0.1:`port` (`workers` processes behind one socket); see `wait_serving`."""
+    """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
+    processes behind one socket; see `wait_serving`."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
            **settings_env(settings, **overrides)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "gateway.main:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--log-level", log_level]
-    if not access_log:
-        command.append("--no-access-log")
+    command = [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--log-level", log_level]
+    if access_log:
+        command.append("--access-log")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
@@ -48,7 +49,7 @@ def wait_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> No
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{url}/gate/snapshot-key", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -31,7 +31,7 @@ class Runtime:
         whose every write is one statement, skips BEGIN/ROLLBACK round trips and isolation-level switches."""
         with self._lock:
             if self._autocommit is None:
-                self._autocommit = db.make_engine(self.settings.database_url, autocommit=True)
+                self._autocommit = db.engine_for(self.settings, autocommit=True)
             return self._autocommit
 
     def dispose(self) -> None:
@@ -44,7 +44,8 @@ class Runtime:
         with self._lock:
             if self._chain is None:
                 settings = self.settings
-                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries)
+                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
+                                      deadline=settings.rpc_deadline_seconds)
                 chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
                 chain.fee_policy = self.fee_policy()
                 chain.confirmations = self.confirmations()

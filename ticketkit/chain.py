@@ -26,7 +26,6 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from . import _artifacts, tx
 from .errors import (
     ChainError,
-    ChainIdMismatch,
     ContractRevert,
     FeeCeilingExceeded,
     NonceError,

@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 from eth_utils import keccak
+from web3.exceptions import ProviderConnectionError
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -122,6 +123,7 @@ class _Node:
     not_before: float = 0.0  # never used before then (its Retry-After)
     probe: bool = False  # must answer eth_blockNumber (and not be behind) before it serves again
     head: int = -1
+    chain_id: int | None = None  # as the node answered it (None: not asked yet)
     stats: Counter[str] = field(default_factory=Counter)
 
 
@@ -156,6 +158,7 @@ class ResilientProvider(JSONBaseProvider):
             self.nodes.append(_Node(url=url, session=session, name=redact(url)))
         self._lock = threading.RLock()
         self._highest = -1
+        self._chain_id: int | None = None
         self._random = random.Random(self.policy.seed)
         self._ids = itertools.count()
 
@@ -184,6 +187,16 @@ class ResilientProvider(JSONBaseProvider):
         if isinstance(response, list):
             return sorted(response, key=lambda r: r.get("id", 0))
         return response
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        """Whether a node answers (web3's check: `web3_clientVersion`, with the usual retries)."""
+        try:
+            response = self.make_request(RPCEndpoint("web3_clientVersion"), [])
+        except RPCUnavailable as error:
+            if show_traceback:
+                raise ProviderConnectionError(str(error)) from None
+            return False
+        return "error" not in response
 
     # ---- health and counters
     def stats(self) -> dict[str, dict[str, int]]:
@@ -222,7 +235,7 @@ class ResilientProvider(JSONBaseProvider):
             if seen is not None and chain_id != seen:
                 raise InvalidInput(f"the nodes serve different chains ({seen} and {chain_id} at {node.name})",
                                    where="rpc")
-            seen = chain_id
+            seen = node.chain_id = chain_id
             answered.append(node)
         if seen is None:  # none answered at once: the usual retries
             response = self.make_request(RPCEndpoint("eth_chainId"), [])
@@ -231,10 +244,12 @@ class ResilientProvider(JSONBaseProvider):
             seen = int(response["result"], 16)
             if expected is not None and seen != expected:
                 raise ChainIdMismatch(expected, seen)
+            self._chain_id = seen
             return seen
         for node in self.nodes:
-            if node not in answered:  # down now: it serves again once a probe finds it back
+            if node not in answered:  # down now: it serves again once a probe finds it back (on this chain)
                 self._sit_out(node, self.policy.cooldown, probe=True)
+        self._chain_id = seen
         return seen
 
     # ---- the loop
@@ -248,22 +263,26 @@ class ResilientProvider(JSONBaseProvider):
         tried: list[_Node] = []
         stale: list[tuple[_Node, _Stale]] = []
         failures: list[str] = []
-        attempt = 0
+        attempt = free_probes = 0
         previous: _Node | None = None
         while True:
-            node, wait = self._choose(tried)
+            node, wait = self._choose(tried, attempt)
             if wait > 0:
                 if deadline is not None and time.monotonic() + wait > deadline:
                     break
                 time.sleep(wait)
-            refused = self._probe(node) if node.probe else None
+            limit = policy.timeout if deadline is None else min(policy.timeout,
+                                                                 max(deadline - time.monotonic(), 0.001))
+            refused, cheap = self._probe(node, limit) if node.probe else (None, False)
             if refused is not None:
                 tried.append(node)
                 failures.append(f"{node.name}: {refused}")
+                if cheap and free_probes < len(self.nodes) * (policy.retries + 1) and any(
+                        not n.probe for n in self.nodes):
+                    free_probes += 1  # while another node serves, one still refusing connections costs no attempt
+                    continue
             else:
-                timeout = policy.timeout
-                if deadline is not None:
-                    timeout = min(timeout, max(deadline - time.monotonic(), 0.001))
+                timeout = limit
                 with self._lock:
                     node.stats["calls"] += 1
                     if attempt:
@@ -279,6 +298,7 @@ class ResilientProvider(JSONBaseProvider):
                         node.stats["ok"] += 1
                     return response
                 except _Stale as behind:
+                    log.debug("%s at %s: %s, asking another node", method, node.name, behind)
                     stale.append((node, behind))
                     tried.append(node)
                     self._sit_out(node, policy.cooldown, probe=True)
@@ -288,6 +308,7 @@ class ResilientProvider(JSONBaseProvider):
                     if any(n not in tried for n in self.nodes):
                         continue  # asking another node is not a retry
                 except _Retry as error:
+                    log.debug("%s attempt %d at %s failed: %s", method, attempt + 1, node.name, error)
                     failures.append(f"{node.name}: {error}")
                     tried.append(node)
                     sit_out = error.sit_out if error.sit_out is not None else self._backoff(attempt)
@@ -299,11 +320,12 @@ class ResilientProvider(JSONBaseProvider):
             if attempt > policy.retries or (deadline is not None and time.monotonic() >= deadline):
                 break
         elapsed = time.monotonic() - started
+        log.info("%s: no node answered after %d attempt(s): %s", method, attempt, "; ".join(failures[-4:]))
         shown = "; ".join(failures[-4:])
         raise RPCUnavailable(f"{method}: no node answered after {attempt} attempt(s) in {elapsed:.1f} s over "
                              f"{len(self.nodes)} node(s) ({shown})")
 
-    def _choose(self, tried: list[_Node]) -> tuple[_Node, float]:
+    def _choose(self, tried: list[_Node], attempt: int) -> tuple[_Node, float]:
         """The next node and how long to wait first: the first in order that is not sitting out and not yet
         tried in this call; else the untried one allowed soonest (a cooldown is a preference: with every node
         sitting out, one is tried at once); else, all tried, the one allowed soonest after a backoff."""
@@ -314,10 +336,11 @@ class ResilientProvider(JSONBaseProvider):
                 if node.avoid_until <= now and node.not_before <= now:
                     return node, 0.0
             pool = fresh or self.nodes
-            node = min(pool, key=lambda n: (n.not_before, n.avoid_until))
+            # allowed soonest; of those, one that only answered an error before one that was down, hung or behind
+            node = min(pool, key=lambda n: (max(n.not_before, now), n.probe, n.avoid_until))
             wait = max(node.not_before - now, 0.0)
             if not fresh:  # a round over every node failed: back off before the next round
-                wait = max(wait, self._backoff(len(tried) // len(self.nodes) - 1))
+                wait = max(wait, self._backoff(max(attempt - 1, 0)))
             return node, wait
 
     def _backoff(self, attempt: int) -> float:
@@ -336,31 +359,43 @@ class ResilientProvider(JSONBaseProvider):
             node.not_before = max(node.not_before, now + hard)
             node.probe = node.probe or (probe and several)
 
-    def _probe(self, node: _Node) -> str | None:
-        """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: None,
-        else why not."""
+    def _probe(self, node: _Node, timeout: float) -> tuple[str | None, bool]:
+        """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: (None,
+        False), else (why not, whether that cost nothing: the connection was refused)."""
         body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_blockNumber",
                            "params": []}).encode()
         with self._lock:
             node.stats["probes"] += 1
         try:
-            response = self._attempt(node, "eth_blockNumber", body, timeout=self.policy.timeout)
+            if node.chain_id is None and self._chain_id is not None:  # never asked: it was down at connection
+                ask = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId",
+                                  "params": []}).encode()
+                node.chain_id = int(self._attempt(node, "eth_chainId", ask, timeout=timeout)["result"], 16)
+            if node.chain_id is not None and self._chain_id is not None and node.chain_id != self._chain_id:
+                with self._lock:
+                    node.stats["wrong_chain"] += 1
+                    node.avoid_until = float("inf")
+                log.warning("RPC node %s serves chain %d, not %d: it is not used", node.name, node.chain_id,
+                            self._chain_id)
+                return f"serves chain {node.chain_id}, not {self._chain_id}", False
+            response = self._attempt(node, "eth_blockNumber", body, timeout=timeout)
             head = int(response["result"], 16)
         except (_Retry, KeyError, TypeError, ValueError) as error:
             hard = error.retry_after or 0.0 if isinstance(error, _Retry) else 0.0
             self._sit_out(node, self.policy.cooldown, probe=True, hard=hard)
-            return f"still down ({error})"
+            cheap = isinstance(error, _Retry) and error.kind == "refused" and not error.executed
+            return f"still down ({error})", cheap
         with self._lock:
             node.head = head
             if head + self.policy.stale_tolerance < self._highest:
                 node.stats["stale"] += 1
                 node.avoid_until = time.monotonic() + self.policy.cooldown
-                return f"still behind (head {head}, highest seen {self._highest})"
+                return f"still behind (head {head}, highest seen {self._highest})", False
             self._highest = max(self._highest, head)
             node.probe = False
             node.avoid_until = 0.0
         log.info("RPC node %s serves again (head %d)", node.name, head)
-        return None
+        return None, False
 
     def _attempt(self, node: _Node, method: str, body: bytes, *, timeout: float) -> Any:
         """One HTTP round trip; _Retry for whatever is the node's fault, else the decoded JSON."""
@@ -421,7 +456,7 @@ class ResilientProvider(JSONBaseProvider):
             head = int(result, 16)
         elif method == "eth_getBlockByNumber" and params:
             tag = params[0]
-            if isinstance(result, dict) and tag in ("latest", "pending") and result.get("number"):
+            if isinstance(result, dict) and tag == "latest" and result.get("number"):
                 head = int(result["number"], 16)
             elif result is None and isinstance(tag, str) and tag.startswith("0x") and len(self.nodes) > 1:
                 with self._lock:
@@ -465,8 +500,9 @@ class ResilientProvider(JSONBaseProvider):
             try:
                 known = bool(self._attempt(node, "eth_getTransactionByHash", body,
                                            timeout=self.policy.timeout).get("result"))
-            except _Retry:
-                known = False
+            except _Retry as error:  # cannot tell yet: send the same bytes again (safe), which asks again
+                raise _Retry(error.kind, f"re-sent transaction not confirmed known: {error}",
+                             sit_out=error.sit_out, probe=error.probe, retry_after=error.retry_after) from None
         if known:
             self._count(node, "already_known")
             return {"jsonrpc": "2.0", "id": response.get("id"), "result": tx_hash}

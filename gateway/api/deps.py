@@ -3,8 +3,8 @@ current gate key (a `gate` API key scoped to one event)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
 from ..core.security import hash_token
-from ..errors import Unauthorized, Unprocessable
+from ..errors import Unauthorized
 from ..models import ApiKey, Fan, Organiser
 from ..runtime import Runtime
 from ..services import fans, gate
 
 _bearer = HTTPBearer(auto_error=False)
+T = TypeVar("T")
 
 
 async def get_runtime(request: Request) -> Runtime:  # async: no I/O, so no trip to the threadpool
@@ -27,19 +28,39 @@ async def get_runtime(request: Request) -> Runtime:  # async: no I/O, so no trip
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with Session(runtime.engine) as session:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """This request's session. Made without I/O (async: no thread trip); it takes a pooled connection at its first
+    statement and gives it back within the same thread trip: the endpoint's (routing.OneTripRoute closes it) or an
+    authentication dependency's (`_released`). So no request holds a connection while it waits for a thread."""
+    session = Session(runtime.engine)
+    try:
         yield session
+    finally:
+        session.close()  # closed already at the end of the endpoint's trip: nothing to send here
+
+
+def _released(session: Session, authenticate: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run `authenticate` on the request's session, then end its transaction so that the connection goes back
+    to the pool before this thread trip ends; what was loaded stays loaded (no refresh in the endpoint)."""
+    try:
+        found = authenticate(session=session, **kwargs)
+    except BaseException:
+        session.rollback()
+        raise
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    return found
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def current_organiser(session: SessionDep, credentials: Credentials) -> Organiser:
-    if credentials is None:
-        raise Unauthorized("an organiser API key is required (Authorization: Bearer ...)")
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(credentials.credentials),
+def _organiser(*, session: Session, token: str) -> Organiser:
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token),
                                             ApiKey.revoked_at.is_(None))).first()  # type: ignore[union-attr]
     if key is None or key.role != "organiser":
         raise Unauthorized("unknown or revoked organiser API key")
@@ -47,6 +68,12 @@ def current_organiser(session: SessionDep, credentials: Credentials) -> Organise
     if organiser is None:
         raise Unauthorized("unknown or revoked organiser API key")
     return organiser
+
+
+async def current_organiser(session: SessionDep, credentials: Credentials) -> Organiser:
+    if credentials is None:
+        raise Unauthorized("an organiser API key is required (Authorization: Bearer ...)")
+    return await run_in_threadpool(_released, session, _organiser, token=credentials.credentials)
 
 
 async def current_gate_key(request: Request, credentials: Credentials) -> gate.GateKeyRef:
@@ -64,22 +91,43 @@ async def current_gate_key(request: Request, credentials: Credentials) -> gate.G
     return key
 
 
-def current_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan:
+def fan_in_thread(session: Session, credentials: HTTPAuthorizationCredentials | None, runtime: Runtime) -> Fan:
+    """The calling fan, for code already in a thread trip (a route that accepts a fan token optionally)."""
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
     return fans.authenticate(session=session, token=credentials.credentials,
                              idle_days=runtime.settings.fan_session_idle_days)
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
-    if not idempotency_key:
-        raise Unprocessable("the Idempotency-Key header is required", code="idempotency_key_required")
-    if len(idempotency_key) > 200:
-        raise Unprocessable("the Idempotency-Key header is at most 200 characters", code="invalid_idempotency_key")
+async def current_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan:
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    return await run_in_threadpool(_released, session, fans.authenticate, token=credentials.credentials,
+                                   idle_days=runtime.settings.fan_session_idle_days)
+
+
+async def current_fan_ref(request: Request, credentials: Credentials) -> fans.FanRef:
+    """The calling fan for read-only routes: from this process's cache (no I/O, no thread) when the token was
+    authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip with a session of its own."""
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    ref = fans.cached_fan(credentials.credentials, settings.fan_auth_cache_seconds)
+    if ref is None:
+        ref = await run_in_threadpool(fans.authenticate_ref, runtime.engine, credentials.credentials,
+                                      settings.fan_session_idle_days)
+    return ref
+
+
+async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, max_length=200)]) -> str:
+    """Required where declared (the OpenAPI document says so); missing or too long: 422
+    `idempotency_key_required` / `invalid_idempotency_key` (api/errors.py)."""
     return idempotency_key
 
 
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
+FanRefDep = Annotated[fans.FanRef, Depends(current_fan_ref)]
 GateDep = Annotated[gate.GateKeyRef, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

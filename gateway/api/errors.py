@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ticketkit as tk
@@ -55,31 +57,51 @@ def _jsonable(value: object) -> object:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
-    def _gateway(_: Request, error: GatewayError) -> JSONResponse:
+    async def _gateway(_: Request, error: GatewayError) -> JSONResponse:
         return JSONResponse(_body(error.code, error.detail, **error.extra), status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
-    def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in error.errors()]
+        for e in errors:
+            if e["loc"] == ["header", "idempotency-key"]:  # required, at most 200 characters (deps.IdempotencyKey)
+                code = "idempotency_key_required" if e["type"] in ("missing", "string_too_short") else \
+                    "invalid_idempotency_key"
+                return JSONResponse(_body(code, "the Idempotency-Key header is required: 1 to 200 characters, "
+                                                "the same for every retry of one request"), status_code=422)
         return JSONResponse(_body("invalid_request", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(_body(_HTTP_CODES.get(error.status_code, "http_error"), error.detail),
                             status_code=error.status_code, headers=getattr(error, "headers", None))
 
     @app.exception_handler(tk.ContractRevert)
-    def _revert(_: Request, error: tk.ContractRevert) -> JSONResponse:
+    async def _revert(_: Request, error: tk.ContractRevert) -> JSONResponse:
         args = {k: _jsonable(v) for k, v in error.args_dict.items()}
         return JSONResponse(_body(error.code, str(error), args=args), status_code=409)
 
     @app.exception_handler(tk.InvalidInput)
-    def _invalid(_: Request, error: tk.InvalidInput) -> JSONResponse:
+    async def _invalid(_: Request, error: tk.InvalidInput) -> JSONResponse:
         return JSONResponse(_body(error.code, str(error)), status_code=422)
 
     @app.exception_handler(tk.ChainError)
-    def _chain(_: Request, error: tk.ChainError) -> JSONResponse:
+    async def _chain(_: Request, error: tk.ChainError) -> JSONResponse:
         log.warning("chain error: %s", error.code)
         status = 503 if isinstance(error, tk.RPCUnavailable) else 502
         return JSONResponse(_body(error.code, "the blockchain node failed; retry with the same Idempotency-Key"),
                             status_code=status)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _pool_timeout(_: Request, error: SQLAlchemyTimeout) -> JSONResponse:
+        # Every admitted request has a connection of its own (api/admission.py, db.py): this is a fault, not load.
+        log.warning("database pool exhausted: %s", error)
+        return JSONResponse(_body("database_busy", "the database is busy: retry", retry_after=1), status_code=503,
+                            headers={"Retry-After": "1"})
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, error: OperationalError) -> JSONResponse:
+        """The database did not answer in time (statement timeout, a lock held too long) or went away."""
+        log.warning("database unavailable: %s", type(error.orig).__name__)
+        return JSONResponse(_body("database_unavailable", "the database did not answer in time: retry",
+                                  retry_after=1), status_code=503, headers={"Retry-After": "1"})

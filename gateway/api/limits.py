@@ -4,6 +4,7 @@ characters in any input with 422 (a router dependency, main.py)."""
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,19 +73,48 @@ class BodySizeLimit:
                 await self._reject(send)
 
 
+MAX_DEPTH = 32  # no request schema nests deeper than a few levels
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether JSON nests arrays/objects deeper than MAX_DEPTH (brackets inside strings do not count). Parsing
+    such a body recurses once per level: thousands of levels are a RecursionError, not an answer."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for char in _STRING.sub(b"", body):
+        if char in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
+
+
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """Whether any string (key or value) in decoded JSON holds a NUL; iterative, whatever the nesting."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
 async def refuse_nul_characters(request: Request) -> None:
-    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one."""
+    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one; and no
+    body may nest deeper than MAX_DEPTH (422 `too_deeply_nested`)."""
     body = await request.body()  # cached: the route reads the same bytes
+    if _too_deep(body):
+        raise Unprocessable(f"JSON nested deeper than {MAX_DEPTH} levels", code="too_deeply_nested")
     texts = (*request.path_params.values(), *(f"{k}{v}" for k, v in request.query_params.multi_items()))
     nul = b"\x00" in body or any("\x00" in text for text in texts)
     if not nul and b"\\u0000" in body:  # a JSON escape: look at the decoded strings

@@ -18,9 +18,11 @@ class Settings(BaseSettings):
     # Several nodes of the chain, comma-separated (GATEWAY_RPC_URLS): the first is the primary, the next take
     # over while it fails (ticketkit/rpc.py, docs/chains.md). Unset: rpc_url alone.
     rpc_urls: str | None = None
-    # Every JSON-RPC call: seconds per attempt, and attempts after the first (over all nodes).
+    # Every JSON-RPC call: seconds per attempt, attempts after the first (over all nodes), and a bound on the
+    # whole call, retries included (past it: 503 rpc_unavailable, never a request hung on a hanging node).
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     rpc_retries: int = Field(default=4, ge=0)
+    rpc_deadline_seconds: float = Field(default=20.0, gt=0)
     chain_id: int = 31337
     # The gateway's own account: sends mintBatch (MINTER_ROLE) and gatewayTransfer (GATEWAY_ROLE).
     operator_key: SecretStr | None = None
@@ -61,6 +63,30 @@ class Settings(BaseSettings):
     # A write (issue, gift, buy) answers at once with status `pending` (0), or waits up to this many seconds
     # for its transaction to be final, holding no database connection while it waits.
     send_wait_seconds: float = Field(default=0, ge=0)
+    # Under a crowd (docs/gateway.md, "Under a crowd"): per process, each lane runs at most `limit` requests at
+    # once and queues at most `queue` more, each for at most `lane_wait_seconds`; beyond that, 503 `overloaded`
+    # at once. The gate's lane (/gate/*) is its own: a fan flood never queues in front of the doors. The engines'
+    # pools hold a connection for every request that may run (db.pool_sizes), so nothing waits for one.
+    lane_api_limit: int = Field(default=6, ge=1, le=64)
+    lane_api_queue: int = Field(default=2000, ge=0)
+    lane_gate_limit: int = Field(default=6, ge=1, le=64)
+    lane_gate_queue: int = Field(default=1000, ge=0)
+    # While the doors' lane has work, the other lane runs at most this many requests at once (the doors first).
+    lane_api_limit_while_doors_busy: int = Field(default=1, ge=1, le=64)
+    lane_wait_seconds: float = Field(default=10.0, gt=0)
+    # Database timeouts: waiting for a pooled connection (should never happen: see above), connecting, and one
+    # statement on PostgreSQL (SQLite: its lock wait, 5 s). Past them: 503 with a code, never a hang.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_statement_timeout_seconds: float = Field(default=15.0, gt=0)
+    # The fans' read-only hot paths (GET /fans/me, /fans/me/tickets, /tickets/{id}) reuse a session token's
+    # authentication in this process for this long (a revoked session reads for at most this long; writes always
+    # authenticate afresh).
+    fan_auth_cache_seconds: float = Field(default=2.0, ge=0)
+    # GET /readyz: how long it waits for the RPC node, and the lags past which the gateway says it is not ready.
+    ready_rpc_timeout_seconds: float = Field(default=2.0, gt=0)
+    ready_max_checkin_lag_seconds: float = Field(default=300.0, gt=0)
+    ready_max_indexer_lag_blocks: int = Field(default=50, ge=0)
     # A fan session unused for this many days expires (401 session_expired; the fan signs in again with the
     # account's recovery code). 0: sessions never expire.
     fan_session_idle_days: float = Field(default=180, ge=0)

@@ -1,7 +1,8 @@
 """The gateway's log lines on standard error: plain text, or one JSON object per line for a log collector.
 
-`configure(level, log_format)` (called by create_app with the settings') sets the `gateway` loggers' level and format, and with the JSON
-format also uvicorn's (its server and access lines), so that one process writes one kind of line. Idempotent:
+`configure(level, log_format)` (called by create_app with the settings') sets the `gateway` (and `ticketkit.rpc`)
+loggers' level and format, and with the JSON format also uvicorn's (its server and access lines), so that one
+process writes one kind of line. Idempotent:
 calling it again replaces what it set before. Nothing secret is logged (tests/hardening greps a demo's logs).
 """
 
@@ -44,11 +45,12 @@ def configure(level: str = "info", log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
-    gateway = logging.getLogger("gateway")
-    for old in [h for h in gateway.handlers if h.get_name() == _HANDLER_NAME]:
-        gateway.removeHandler(old)
-    gateway.addHandler(handler)
-    gateway.setLevel(level.upper())
+    for name in ("gateway", "ticketkit.rpc"):  # ticketkit.rpc: nodes failing over, back, or all failing
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
     if log_format == "json":
         for name in ("uvicorn", "uvicorn.access"):  # handlers uvicorn installed before it loaded the app
             for uvicorn_handler in logging.getLogger(name).handlers:

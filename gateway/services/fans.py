@@ -3,7 +3,9 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -11,7 +13,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -71,6 +73,52 @@ def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
     return fan
 
 
+@dataclass(frozen=True)
+class FanRef:
+    """Who a session token belongs to, for the read-only hot paths (no ORM instance, no session needed)."""
+
+    id: uuid.UUID
+    address: str
+    wallet_address: str | None
+
+
+_ref_cache: dict[str, tuple[float, FanRef]] = {}  # token hash -> (when authenticated, the fan)
+
+
+def cached_fan(token: str, ttl: float) -> FanRef | None:
+    """A fan this process authenticated by `token` less than `ttl` seconds ago (no I/O), else None."""
+    cached = _ref_cache.get(hash_token(token))
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    return None
+
+
+def authenticate_ref(engine: Engine, token: str, idle_days: float) -> FanRef:
+    """`authenticate` in a session of its own (opened and closed here), then cached for `cached_fan`.
+
+    A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's ttl
+    (`fan_auth_cache_seconds`); every write authenticates afresh."""
+    with Session(engine) as session:
+        fan = authenticate(session=session, token=token, idle_days=idle_days)
+        ref = FanRef(fan.id, fan.address, fan.wallet_address)
+    if len(_ref_cache) > 100_000:
+        _ref_cache.clear()
+    _ref_cache[hash_token(token)] = (time.monotonic(), ref)
+    return ref
+
+
+def _forget_fan(fan_id: uuid.UUID) -> None:
+    """Sessions revoked here stop reading here at once (other processes: within the cache's ttl)."""
+    for key, (_, ref) in list(_ref_cache.items()):
+        if ref.id == fan_id:
+            _ref_cache.pop(key, None)
+
+
+def forget_sessions() -> None:
+    """Empty this process's cache (tests; a revocation is otherwise seen within the cache's ttl)."""
+    _ref_cache.clear()
+
+
 def _recovery_code(fan_id: uuid.UUID) -> str:
     """`tkr_<account id, 32 hex>_<secret>`: one string for the fan to keep, naming its account."""
     return f"tkr_{fan_id.hex}_{secrets.token_urlsafe(32)}"
@@ -102,6 +150,8 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
                         .values(revoked_at=utcnow()))
     row, token = _add_session(session, fan.id)
     session.commit()
+    if data.sign_out_everywhere:
+        _forget_fan(fan.id)
     session.refresh(row)
     return row, token, code
 
@@ -150,6 +200,7 @@ def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanS
     row.revoked_at = utcnow()
     session.add(row)
     session.commit()
+    _ref_cache.pop(row.token_hash, None)
     session.refresh(row)
     return row
 

@@ -27,7 +27,7 @@ It forwards HTTP JSON-RPC (single calls and batches) to one upstream node on a t
 
 `methods` (a set of names, or None for all) limits which calls the random faults hit (a batch is hit if any of
 its calls is). `counts` counts what the proxy did: requests, forwarded, calls, "429", "502", hang, stale,
-underpriced, lost, refused_while_down (requests that arrived on a connection opened before `down()`), and
+underpriced, lost, upstream_unreachable (the node behind failed), refused_while_down (requests that arrived on a connection opened before `down()`), and
 "method:<name>" per JSON-RPC method.
 """
 
@@ -292,6 +292,8 @@ class FaultProxy:
             return int(fault), headers, json.dumps({"error": text}).encode()
         answers = self._forward(calls, batch=isinstance(request, list))
         if answers is None:
+            with self._lock:
+                self.counts["upstream_unreachable"] += 1
             return 502, {}, json.dumps({"error": "upstream unreachable"}).encode()
         payload = answers if isinstance(request, list) else answers[0]
         with self._lock:

@@ -56,3 +56,20 @@ def test_settings_take_one_url_or_several():
     assert several.rpc_endpoints == ["http://b:2", "https://c/k"]
     with pytest.raises(ValidationError, match="not an http"):
         Settings(key_encryption_secret=secret, rpc_urls="http://b:2,ftp://c")
+
+
+def test_readyz_is_ready_while_one_node_answers_and_names_the_others(app, client, nodes):
+    from gateway.services import health
+
+    primary, second = nodes
+    health._cache.clear()
+    assert client.get("/readyz").json()["status"] == "ready"
+    primary.down()
+    health._cache.clear()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert f"1 of 2 nodes answer, not {primary.url} (ConnectionError)" in ready.text
+    second.down()
+    health._cache.clear()
+    refused = client.get("/readyz")
+    assert refused.status_code == 503 and refused.json()["failing"] == ["rpc"]

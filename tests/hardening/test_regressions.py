@@ -9,6 +9,10 @@
    unique key: a 500, and the issuance stayed pending for good (the soak).
 6. GET /tickets/by-token/{contract}/{token_id} with a token id over 2**31 - 1 (the route allows < 2**63) →
    PostgreSQL's INTEGER column refused the comparison: a 500 (the fuzz with 200 examples).
+7. (issue 12) A JSON body nested 400 deep holding a \u0000 escape → RecursionError in the NUL check: a 500 on
+   every route. `/gate/sync` with `scanned_at` 0001-01-01T00:00:00+14:00 or 9999-12-31T23:59:59-14:00 →
+   OverflowError: a 500. `{"price_wei": false}` → a listing at price 0 (201); an integer `scanned_at` accepted
+   though the schema says a date-time string. The OpenAPI document marked `Idempotency-Key` optional.
 """
 
 from __future__ import annotations
@@ -112,3 +116,43 @@ def test_an_issuance_completes_when_the_indexer_recorded_its_mint_first(world, c
         tickets = session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id)).all()
         assert len(tickets) == 2 and {str(t.owner_fan_id) for t in tickets} == {world.fans["y"]["id"]}
         assert len(session.exec(select(Ticket).where(Ticket.issuance_id.is_(None))).all()) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_deeply_nested_body_is_a_4xx_on_every_kind_of_route(world, database_url):
+    nested = "[" * 400 + '"\\u0000"' + "]" * 400
+    deeper = "[" * 5000 + "]" * 5000
+    headers = {"Content-Type": "application/json"}
+    for path in ("/organisers", "/fans", "/gate/sync", f"/tickets/{world.tickets['x']['id']}/resale"):
+        for body in (nested, '{"name": ' + nested + "}", deeper):
+            response = world.client.post(path, content=body, headers=headers | bearer(world.fans["x"]["session_token"]))
+            assert 400 <= response.status_code < 500 and "error" in response.json(), (path, response.text)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_offline_scan_times_out_of_range_or_not_text_are_422(world, database_url):
+    gate = bearer(world.gate_keys["a"]["api_key"])
+    for scanned_at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", 1_700_000_000, True):
+        response = world.client.post("/gate/sync", headers=gate,
+                                     json={"device": "d1", "scans": [{"code": "TK1.x", "scanned_at": scanned_at}]})
+        assert response.status_code == 422 and response.json()["error"] == "invalid_request", response.text
+        assert response.json()["detail"][0]["loc"][-1] == "scanned_at"
+
+
+def test_amounts_are_integers_or_digit_strings_never_booleans_or_fractions(world):
+    ticket = world.tickets["x"]
+    for price in (False, True, 1.5, "1e18", "-1", "0x10", None):
+        response = world.client.post(f"/tickets/{ticket['id']}/resale", json={"price_wei": price},
+                                     headers=bearer(world.fans["x"]["session_token"]) | idempotency())
+        assert response.status_code == 422 and response.json()["error"] == "invalid_request", (price, response.text)
+
+
+def test_the_document_marks_idempotency_key_required_where_it_is(world):
+    document = world.client.get("/openapi.json").json()
+    needing = [(path, method) for path, item in document["paths"].items() for method, op in item.items()
+               if any(p["name"].lower() == "idempotency-key" for p in op.get("parameters", ()))]
+    assert ("/tickets/{ticket_id}/gift", "post") in needing and len(needing) >= 4
+    for path, method in needing:
+        [parameter] = [p for p in document["paths"][path][method]["parameters"]
+                       if p["name"].lower() == "idempotency-key"]
+        assert parameter["required"] is True, (path, method)

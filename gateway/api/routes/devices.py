@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from ...models import DeviceBindRequest, DeviceKeyPublic, DeviceMessage, Fan, TicketPublic
 from ...services import gate as service
 from ..deps import Credentials, RuntimeDep, SessionDep, current_fan
+from ..routing import OneTripRoute
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], route_class=OneTripRoute)
 
 
-def optional_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan | None:
+async def optional_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan | None:
     """The fan of a session token if one is sent (then it must be valid), else None."""
-    return None if credentials is None else current_fan(session, credentials, runtime)
+    return None if credentials is None else await current_fan(session, credentials, runtime)
 
 
 OptionalFanDep = Annotated[Fan | None, Depends(optional_fan)]

@@ -10,8 +10,9 @@ from ...services import events as service
 from ...services import organisers as organiser_service
 from ...services import tickets as ticket_service
 from ..deps import IdempotencyKey, OrganiserDep, RuntimeDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], route_class=OneTripRoute)
 
 
 def _public(session: SessionDep, event: Event) -> EventPublic:

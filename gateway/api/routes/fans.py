@@ -7,10 +7,12 @@ from fastapi import APIRouter, Request
 from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanRecovered, FanSession, FanSessionCreated,
                        FanSessionPublic, RecoverRequest, RecoveryCode, WalletChallengePublic, WalletLinkRequest)
 from ...services import fans as service
+from ...services.fans import FanRef
 from ...services import tickets as ticket_service
-from ..deps import FanDep, RuntimeDep, SessionDep
+from ..deps import FanDep, FanRefDep, RuntimeDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/fans", tags=["fans"])
+router = APIRouter(prefix="/fans", tags=["fans"], route_class=OneTripRoute)
 
 
 @router.post("", status_code=201, response_model=FanCreated)
@@ -37,11 +39,11 @@ def new_recovery_code(fan: FanDep, session: SessionDep) -> RecoveryCode:
 
 
 @router.get("/me", response_model=FanPublic)
-def me(fan: FanDep) -> FanPublic:
+async def me(fan: FanRefDep) -> FanPublic:
     return _public(fan)
 
 
-def _public(fan: Fan) -> FanPublic:
+def _public(fan: Fan | FanRef) -> FanPublic:
     return FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address)
 
 

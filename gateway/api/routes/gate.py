@@ -34,8 +34,9 @@ from ...services import events as event_service
 from ...services import gate as service
 from ...runtime import Runtime
 from ..deps import GateDep, OrganiserDep, RuntimeDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(tags=["gate"])
+router = APIRouter(tags=["gate"], route_class=OneTripRoute)
 
 
 @contextmanager

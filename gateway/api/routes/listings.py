@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from ...models import BuyRequest, ListingOffer, ResaleListingPublic, ResaleSettlement, SettlementPublic
 from ...services import resale as service
 from ..deps import FanDep, IdempotencyKey, RuntimeDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(tags=["listings"])
+router = APIRouter(tags=["listings"], route_class=OneTripRoute)
 
 
 def settlement_public(settlement: ResaleSettlement) -> SettlementPublic:

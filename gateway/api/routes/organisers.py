@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from ...models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, OrganiserCreate, OrganiserCreated
 from ...services import organisers as service
 from ..deps import OrganiserDep, SessionDep
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/organisers", tags=["organisers"])
+router = APIRouter(prefix="/organisers", tags=["organisers"], route_class=OneTripRoute)
 
 
 @router.post("", status_code=201, response_model=OrganiserCreated)

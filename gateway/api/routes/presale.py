@@ -21,9 +21,10 @@ from ...models import (Event, PresaleEligibility, PresaleProof, PresaleRule, Pre
                        PresaleSnapshot, PresaleSnapshotCreate, PresaleSnapshotDetail, PresaleSnapshotPublic)
 from ...services import events as event_service
 from ...services import presale as service
-from ..deps import Credentials, OrganiserDep, RuntimeDep, SessionDep, current_fan
+from ..deps import Credentials, OrganiserDep, RuntimeDep, SessionDep, fan_in_thread
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"])
+router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"], route_class=OneTripRoute)
 TierId = Annotated[int, Path(ge=0, lt=2**16)]
 
 
@@ -35,7 +36,7 @@ def _addresses(session: Session, runtime: RuntimeDep, credentials: Credentials, 
         return [to_checksum_address(address)]
     if credentials is None:
         raise Unprocessable("give ?address=0x... or a fan session token", code="address_required")
-    fan = current_fan(session, credentials, runtime)
+    fan = fan_in_thread(session, credentials, runtime)
     return [fan.address] + ([fan.wallet_address] if fan.wallet_address else [])
 
 

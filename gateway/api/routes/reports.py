@@ -18,8 +18,9 @@ from ...services import report as service
 from ...services.report import Bucket, EventReport
 from ..deps import OrganiserDep, RuntimeDep, SessionDep
 from ..report_render import VIEWER_HTML, VIEWER_SCRIPT_HASH, to_csv, to_html
+from ..routing import OneTripRoute
 
-router = APIRouter(prefix="/events", tags=["reports"])
+router = APIRouter(prefix="/events", tags=["reports"], route_class=OneTripRoute)
 
 BucketQuery = Annotated[Bucket | None, Query(description="sales bucket; default: from the span of the sales")]
 

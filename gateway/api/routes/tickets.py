@@ -11,22 +11,23 @@ from fastapi import APIRouter
 from ...errors import NotFound
 from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...services import tickets as service
-from ..deps import FanDep, IdempotencyKey, RuntimeDep, SessionDep
+from ..deps import FanDep, FanRefDep, IdempotencyKey, RuntimeDep, SessionDep
 from . import listings
+from ..routing import OneTripRoute
 
 log = logging.getLogger("gateway")
 
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(tags=["tickets"], route_class=OneTripRoute)
 
 
 @router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
-def my_tickets(session: SessionDep, fan: FanDep) -> list[FanTicketPublic]:
+def my_tickets(session: SessionDep, fan: FanRefDep) -> list[FanTicketPublic]:
     return service.fan_tickets(session=session, fan=fan)
 
 
 @router.get("/tickets/{ticket_id}", response_model=FanTicketPublic)
-def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanDep) -> FanTicketPublic:
+def get_ticket(ticket_id: uuid.UUID, session: SessionDep, fan: FanRefDep) -> FanTicketPublic:
     found = service.fan_tickets(session=session, fan=fan, ticket_id=ticket_id)
     if not found:
         raise NotFound("no such ticket", code="ticket_not_found")

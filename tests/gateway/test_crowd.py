@@ -1,0 +1,124 @@
+"""A crowd on a real gateway process (the production server), from a load client in a process of its own (wrk),
+on SQLite and PostgreSQL: far more concurrent requests than the gateway has connections, threads or lane slots.
+
+Nothing here is a speed goal (bench/crowd.py measures those); what must hold: no deadlock, every answer a 2xx or
+a 503 with a code, a gate scan sent in the middle of a fan flood is answered, `/healthz` answers throughout, a fan
+read answers once the flood stops, and SIGTERM stops the server mid-flood within 10 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from bench import load
+from gateway import process as gateway_process
+from gateway.core import codes
+from ticketkit.chain import _free_port
+
+from .conftest import bearer
+from .test_gate import bind_key, make_gate_key
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian's package) is installed by make test")
+
+# A deliberately small gateway: 2 requests at once per lane, 40 queued for the fans' lane, so a few database
+# connections (db.pool_sizes: 10 and 3) against 300 connections from the crowd.
+SMALL = {"lane_api_limit": 2, "lane_api_queue": 40, "lane_gate_limit": 2, "lane_gate_queue": 40,
+         "run_migrations": False}
+CROWD = 300
+
+
+@pytest.fixture()
+def crowd(client, org, gw_event, new_fan, issue, tmp_path):
+    """Three fans with a ticket each (the first bound to a device key), a gate key, the request lines."""
+    fans = [new_fan() for _ in range(3)]
+    tickets = [issue(fan)["tickets"][0] for fan in fans]
+    key = bind_key(client, fans[0], tickets[0]["id"])
+    gate = make_gate_key(client, org, gw_event["id"], label="Main gate")
+    reads = load.lines(tmp_path / "reads.txt", [(fan["session_token"], "-") for fan in fans])
+    return {"fans": fans, "ticket": tickets[0], "key": key, "gate": gate, "reads": reads}
+
+
+@pytest.fixture()
+def server(settings, tmp_path):
+    port = _free_port()
+    log = (tmp_path / "gateway.log").open("w")
+    process = gateway_process.spawn(settings, port=port, log=log, **SMALL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        gateway_process.wait_serving(url, process)
+        yield url, process
+    finally:
+        gateway_process.stop(process, timeout=5)
+        log.close()
+
+
+class Prober(threading.Thread):
+    """GET /healthz every 50 ms for as long as it runs; records each answer's status and time."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.answers, self.stop = url, [], threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=5.0) as client:
+            while not self.stop.is_set():
+                started = time.perf_counter()
+                try:
+                    status = client.get("/healthz").status_code
+                except httpx.HTTPError as error:
+                    status = type(error).__name__
+                self.answers.append((status, time.perf_counter() - started))
+                time.sleep(0.05)
+
+
+def test_a_fan_flood_never_starves_the_doors(crowd, server):
+    url, _ = server
+    prober = Prober(url)
+    prober.start()
+    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=4)
+    time.sleep(1.5)  # the flood is on: every slot of the fans' lane taken, its queue full
+    code = codes.sign_code(crowd["key"], crowd["ticket"]["id"])
+    scan = httpx.post(f"{url}/gate/scan", json={"code": code}, headers=crowd["gate"]["headers"], timeout=10)
+    figures = load.figures(flood)
+    prober.stop.set()
+    prober.join()
+
+    assert scan.status_code == 200 and scan.json()["admit"] is True, scan.text
+    assert figures["errors"] == 0, figures  # nothing but 2xx and deliberate 503s, no timeouts, no resets
+    assert figures["ok"] > 0 and figures["shed_503"] > 0, figures  # it served, and it shed what it could not
+    assert prober.answers and all(status == 200 for status, _ in prober.answers), prober.answers
+    assert max(seconds for _, seconds in prober.answers) < 2.0, prober.answers
+    after = httpx.get(f"{url}/fans/me/tickets", headers=crowd["fans"][1]["headers"], timeout=5)
+    assert after.status_code == 200 and len(after.json()) == 1
+
+
+def test_what_is_shed_is_a_503_with_a_code_and_retry_after(crowd, server):
+    url, _ = server
+    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=3)
+    time.sleep(1.0)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        answers = [client.get("/fans/me/tickets", headers=bearer(crowd["fans"][2]["session_token"]))
+                   for _ in range(20)]
+    load.figures(flood)
+    shed = [a for a in answers if a.status_code == 503]
+    assert {a.status_code for a in answers} <= {200, 503}
+    assert shed, "20 reads during a flood of 300 connections against 42 places: some must be shed"
+    assert all(a.json()["error"] == "overloaded" and a.headers["Retry-After"] == "1" for a in shed)
+
+
+def test_sigterm_stops_the_server_mid_flood(crowd, server):
+    url, process = server
+    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=8)
+    time.sleep(1.5)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    assert time.monotonic() - sent < 10
+    raw = load.figures(flood)["raw"]
+    assert raw["other_status"] == 0, raw  # in flight: finished; queued: 503 shutting_down; then connections close
