@@ -277,3 +277,27 @@ def test_the_journal_resumes_what_an_interrupted_run_left_in_flight(tmp_path):
         assert rerun.w3.eth.get_transaction(receipt["transactionHash"])["nonce"] == 1
         assert rerun.w3.eth.get_transaction(left.attempts[0].tx_hash)["value"] == 7  # the same bytes, nonce 0
         assert journal.unfinished() == []
+
+
+def test_a_transaction_at_the_ceiling_dropped_again_and_again_is_sent_again_not_stalled(live, miner):
+    """Priced at the ceiling, a bump can never be signed; dropped from the pool, the same bytes go out again
+    (found by the chaos scenario: such transactions waited for good)."""
+    chain, collection = live
+    organiser = chain.account(0)
+    chain.fee_policy.ceiling = 5 * GWEI
+    miner.set_base_fee(3 * GWEI)  # 2 × base + tip > 5 gwei: the max fee is capped at the ceiling
+    miner.mine(1)
+    before = collection.total_minted()
+    pipeline = chain.pipeline(organiser)
+    with miner.paused():
+        tx_hash = collection.mint_batch(0, [chain.account(6).address], sender=organiser, wait=False)
+        _, rec = chain._record_of(tx_hash)
+        assert rec.attempts[0].max_fee == 5 * GWEI
+        for _ in range(4):
+            miner.drop_all()
+            miner.mine(1)
+            pipeline.tick()
+        assert rec.status == "sent" and rec.resends >= 3 and not rec.waiting
+        assert all(a.max_fee <= 5 * GWEI for a in rec.attempts)
+    chain.wait(tx_hash, timeout=30)
+    assert collection.total_minted() - before == 1

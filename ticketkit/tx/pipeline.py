@@ -286,7 +286,10 @@ class Pipeline:
 
     def _ceiling_numbers(self, rec: TxRecord) -> tuple[int, int]:
         base, _ = self.policy.next_base_fee(self._rpc_fn)
-        return base + self.policy.tip_floor, self.policy.ceiling or 0
+        needed = base + self.policy.tip_floor
+        if rec.attempts:  # a replacement must also beat the version in the pool by 12.5 %
+            needed = max(needed, rec.attempts[-1].max_fee * 9 // 8 + 1)
+        return needed, self.policy.ceiling or 0
 
     def _save(self, rec: TxRecord) -> None:
         self.store.save(rec)
@@ -424,7 +427,7 @@ class Pipeline:
             log.warning("the node refuses tip %d wei as underpriced (%s): tip floor %d -> %d wei", attempt.tip,
                         message, before, self.policy.tip_floor)
             if self.policy.tip_floor > before and self.policy.tip_floor <= _MAX_LEARNED_TIP:
-                self._replace(rec, attempt.block)
+                self._reprice(rec, attempt.block)
             return
         if kind == "under_base":
             return  # the next tick replaces it
@@ -445,7 +448,7 @@ class Pipeline:
 
     def _resend(self, rec: TxRecord, head: int) -> None:
         """The transaction is not in the node's pool: the same bytes if their fees still do (twice at most: a
-        node that keeps dropping them knows better than the fee history), else a replacement."""
+        node that keeps dropping them knows better than the fee history), else a new version (`_reprice`)."""
         last = rec.attempts[-1]
         try:
             affordable = (last.resends < 2 and last.tip >= self.policy.tip_floor
@@ -453,22 +456,51 @@ class Pipeline:
         except ChainError:
             affordable = False
         if not affordable:
-            self._replace(rec, head)
+            self._reprice(rec, head)
             return
+        self._send_again(rec, head)
+
+    def _send_again(self, rec: TxRecord, head: int) -> None:
+        last = rec.attempts[-1]
         rec.resends += 1
-        if head > last.block:  # a block passed without it: counts towards replacing it instead
+        if head > last.block:  # a block passed without it: counts towards a new version instead
             last.resends += 1
         self.stats["resends"] += 1
         last.block = head
+        rec.waiting = None
         self._save(rec)
         self._broadcast(rec)
 
+    def _reprice(self, rec: TxRecord, head: int) -> None:
+        """A new version of a transaction the node no longer has: bumped fees, or — if the bump would pass the
+        ceiling — fresh fees under it (no replacement rule applies to a transaction the pool does not hold); if
+        those are no better than the last version's, the same bytes again."""
+        last = rec.attempts[-1]
+        try:
+            fees = self.policy.bump(last.fees, self._rpc_fn)
+        except FeeCeilingExceeded:
+            try:
+                fees = self.policy.suggest(self._rpc_fn)
+            except FeeCeilingExceeded as error:
+                self._wait_for_fees(rec, error)
+                return
+            if fees.max_fee <= last.max_fee and fees.tip <= last.tip:
+                last.resends = 0  # the best the ceiling allows is what it has: keep offering it
+                self._send_again(rec, head)
+                return
+        self._new_version(rec, fees, head)
+
     def _replace(self, rec: TxRecord, head: int) -> None:
+        """A new version of a transaction still in the pool (stuck): fees bumped ≥ 12.5 %, as nodes require. Past
+        the ceiling it is not signed: the version in the pool stays and may still be mined (`waiting` says why)."""
         try:
             fees = self.policy.bump(rec.attempts[-1].fees, self._rpc_fn)
         except FeeCeilingExceeded as error:
             self._wait_for_fees(rec, error)
             return
+        self._new_version(rec, fees, head)
+
+    def _new_version(self, rec: TxRecord, fees: Fees, head: int) -> None:
         log.info("replacing transaction %s (nonce %s) with max fee %d, tip %d", rec.tx_hash, rec.nonce,
                  fees.max_fee, fees.tip)
         self.stats["replacements"] += 1
