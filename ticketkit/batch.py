@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field

@@ -40,7 +40,6 @@ from ..models import (
     ResaleRequest,
     ResaleSettlement,
     Ticket,
-    TicketPublic,
     Tier,
     Transfer,
 )

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from sqlmodel import Session, select
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
