@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -46,7 +46,7 @@ import ticketkit as tk
 from ticketkit.chain import _free_port
 
 from bench import load
-from bench.gate_load import _autogroups_off, _collection, _current_autogroup, _database
+from bench.gate_load import _collection, _database, measure_and_write
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
@@ -132,7 +132,8 @@ def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: int, open_rate: float) -> dict:
+def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: int, open_rate: float,
+            overrides: dict[str, str] | None = None) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
     out: dict[str, float] = {}
@@ -141,7 +142,8 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
             organiser, operator = chain.account(0), chain.account(9)
             collection = _collection(chain, organiser, operator, 2 * fans)
             settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
+                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32),
+                                **(overrides or {}))
             tokens, gate_token, keys = seed(settings, collection, fans)
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])
@@ -213,6 +215,8 @@ def main() -> None:
     parser.add_argument("--fans", type=int, default=200)
     parser.add_argument("--open-rate", type=float, default=1000)
     parser.add_argument("--out", default="bench/results/crowd.json")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                        help="a gateway setting for this run (e.g. lane_api_limit=2), to compare configurations")
     parser.add_argument("--keep-autogroup", action="store_true",
                         help="leave kernel.sched_autogroup_enabled as it is (see bench/gate_load.py)")
     args = parser.parse_args()
@@ -221,16 +225,10 @@ def main() -> None:
     load.raise_open_files_limit()
     result: dict[str, float] = {"crowd.workers": args.workers, "crowd.connections": args.connections,
                                 "crowd.seconds": args.seconds, "crowd.open_rate": args.open_rate}
-    with nullcontext(_current_autogroup()) if args.keep_autogroup else _autogroups_off() as autogroup:
-        for kind in args.db.split(","):
-            result |= measure(kind, workers=args.workers, seconds=args.seconds, connections=args.connections,
-                              fans=args.fans, open_rate=args.open_rate)
-    if autogroup is not None:
-        result["crowd.sched_autogroup"] = autogroup
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result.items():
-        print(f"{key:>36}: {value}")
+    overrides = dict(item.split("=", 1) for item in args.set)
+    measure_and_write("crowd", result, lambda kind: measure(
+        kind, workers=args.workers, seconds=args.seconds, connections=args.connections, fans=args.fans,
+        open_rate=args.open_rate, overrides=overrides), args.db, keep_autogroup=args.keep_autogroup, out=args.out)
 
 
 if __name__ == "__main__":

@@ -248,7 +248,7 @@ def measure(chain: Chain) -> dict[str, int]:
 
     # -- resale
     gas["list"] = _gas(chain.send(cf.list(bought, RESALE_PRICE), buyer))
-    gas["resale_buy"] = _gas(chain.send(cf.buyResale(bought), resale_buyer, value=RESALE_PRICE))
+    gas["resale_buy"] = _gas(chain.send(cf.buyResale(bought, RESALE_PRICE), resale_buyer, value=RESALE_PRICE))
     assert collection.owner_of(bought) == resale_buyer.address
 
     # -- refunds: paid tickets held by distinct holders, then the event is cancelled

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -272,15 +273,23 @@ def main() -> None:
     levels = [int(c) for c in args.connections.split(",")]
     result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": levels[0],
                                 "gate.tickets": args.tickets}
-    with nullcontext(_current_autogroup()) if args.keep_autogroup else _autogroups_off() as autogroup:
-        for kind in args.db.split(","):
-            result |= measure(kind, args.tickets, args.workers, args.seconds, levels)
+    measure_and_write("gate", result, lambda kind: measure(kind, args.tickets, args.workers, args.seconds, levels),
+                      args.db, keep_autogroup=args.keep_autogroup, out=args.out)
+
+
+def measure_and_write(prefix: str, result: dict[str, float], measure_one: Callable[[str], dict[str, float]],
+                      databases: str, *, keep_autogroup: bool, out: str) -> None:
+    """`measure_one` for each database of the comma list in turn, with the kernel's autogroups off for the run
+    (unless `keep_autogroup`), then `out` (JSON, with `<prefix>.sched_autogroup`) and a listing."""
+    with nullcontext(_current_autogroup()) if keep_autogroup else _autogroups_off() as autogroup:
+        for kind in databases.split(","):
+            result |= measure_one(kind)
     if autogroup is not None:
-        result["gate.sched_autogroup"] = autogroup
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        result[f"{prefix}.sched_autogroup"] = autogroup
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
-        print(f"{key:>26}: {value}")
+        print(f"{key:>36}: {value}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import {ERC721} from "solady/src/tokens/ERC721.sol";
 import {LibString} from "solady/src/utils/LibString.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IERC5192} from "./interfaces/IERC5192.sol";
 import {IAttendanceBadge} from "./interfaces/IAttendanceBadge.sol";
 
@@ -19,6 +20,8 @@ contract AttendanceBadge is ERC721, AccessControl, Initializable, IERC5192, IAtt
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
     uint96 private constant _REVOKED = 1;
+    // ERC-4906 has no functions, so `type(IERC4906).interfaceId` is zero: the EIP fixes this id.
+    bytes4 private constant _ERC4906_INTERFACE_ID = bytes4(0x49064906);
 
     string private _name;
     string private _symbol;
@@ -79,8 +82,16 @@ contract AttendanceBadge is ERC721, AccessControl, Initializable, IERC5192, IAtt
             if (_ownerOf(tokenId) != address(0) || _getExtraData(tokenId) & _REVOKED != 0) continue;
             _mint(holders[i], tokenId);
             emit Locked(tokenId);
+            emit IERC4906.MetadataUpdate(tokenId);
             ++minted;
         }
+    }
+
+    /// @notice Sets the prefix of every badge's token URI; wallets are told to read every badge's metadata
+    /// again (ERC-4906 `BatchMetadataUpdate` over all token ids).
+    function setBaseURI(string calldata baseURI) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _baseTokenURI = baseURI;
+        emit IERC4906.BatchMetadataUpdate(0, type(uint256).max);
     }
 
     /// @notice Burns a badge for good: it no longer counts and is never issued again.
@@ -90,6 +101,7 @@ contract AttendanceBadge is ERC721, AccessControl, Initializable, IERC5192, IAtt
         _setExtraData(tokenId, _REVOKED);
         _burn(tokenId);
         emit BadgeRevoked(tokenId, holder, uint64(tokenId >> 160));
+        emit IERC4906.MetadataUpdate(tokenId);
     }
 
     /// @inheritdoc IAttendanceBadge
@@ -158,7 +170,8 @@ contract AttendanceBadge is ERC721, AccessControl, Initializable, IERC5192, IAtt
 
     /// @inheritdoc ERC721
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
-        return interfaceId == type(IERC5192).interfaceId || ERC721.supportsInterface(interfaceId)
+        return interfaceId == type(IERC5192).interfaceId || interfaceId == _ERC4906_INTERFACE_ID
+            || ERC721.supportsInterface(interfaceId)
             || AccessControl.supportsInterface(interfaceId);
     }
 

@@ -22,6 +22,8 @@ contract TicketCollection is Initializable, PrimarySale, ResaleMarket, CheckIn, 
         initializer
     {
         if (config.resaleCapBps < 10_000) revert ResaleCapBelowFaceValue(config.resaleCapBps);
+        // A start already passed would free the refund reserve at once and make cancelEvent impossible.
+        if (config.startTime <= block.timestamp) revert StartTimeInPast(config.startTime, block.timestamp);
         _name = config.name;
         _symbol = config.symbol;
         _baseTokenURI = config.baseURI;

@@ -23,8 +23,13 @@ contract TicketFactory {
 
     /// @notice A collection may only mint the badges of a badge contract its organiser administers.
     error NotBadgeAdmin(address badge, address caller);
+    /// @notice An implementation must be a deployed contract: a clone of an empty account would accept
+    /// every call (and ETH) and do nothing.
+    error ImplementationWithoutCode(address implementation);
 
     constructor(address collectionImplementation_, address badgeImplementation_) {
+        if (collectionImplementation_.code.length == 0) revert ImplementationWithoutCode(collectionImplementation_);
+        if (badgeImplementation_.code.length == 0) revert ImplementationWithoutCode(badgeImplementation_);
         collectionImplementation = collectionImplementation_;
         badgeImplementation = badgeImplementation_;
     }

@@ -15,7 +15,7 @@ from . import db
 from .api import errors
 from .api.admission import Admission, AdmissionMiddleware, Lane, drain_on_signals
 from .api.limits import BodySizeLimit, refuse_nul_characters
-from .api.routes import devices, events, fans, gate, health, organisers, presale, reports, tickets
+from .api.routes import devices, events, fans, gate, health, metadata, organisers, presale, reports, tickets
 from .api.routes import pages
 from .core import logs
 from .core.config import Settings
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
     # Routes are matched in order: the gate's, called thousands of times a second at the doors, first.
-    for module in (gate, organisers, events, fans, tickets, devices, reports, presale):
+    for module in (gate, organisers, events, fans, tickets, devices, reports, presale, metadata):
         api.include_router(module.router)
     app.include_router(api)
     pages.install(app)  # the fan and gate pages, no Node at run time

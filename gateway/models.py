@@ -8,12 +8,12 @@ strict integers and request times strict date-time strings within a sane range (
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Strict, StringConstraints
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 MAX_WEI = 2**256 - 1
@@ -293,12 +293,30 @@ class TicketPublic(SQLModel):
     tier_id: int
 
 
+class TicketDoor(SQLModel):
+    """What a pass shows beyond the ticket (gate.ticket_doors): the event's details, the ticket's place, its
+    check-in. Times are UTC; `timezone` is the event's, to show them in."""
+
+    venue: str | None = None
+    timezone: str = "UTC"
+    starts_at: datetime | None = None
+    doors_at: datetime | None = None
+    entry_policy: str = "single"
+    entry_days: list[str] = []
+    section: str | None = None
+    row: str | None = None
+    seat: str | None = None
+    checked_in_at: datetime | None = None
+    checked_in_gate: str | None = None  # the gate key's label
+
+
 class FanTicketPublic(TicketPublic):
     """A ticket as its holder sees it (GET /fans/me/tickets, GET /tickets/{id})."""
 
     event_name: str | None = None
     tier_name: str | None = None
     checked_in: bool = False
+    door: TicketDoor | None = None
 
 
 # ---- issuance (organiser mints to fans), idempotent
@@ -424,6 +442,10 @@ class ResaleSettlement(SQLModel, table=True):
     seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     buyer_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     price_wei: str = Field(max_length=80)
+    # What the organiser is owed on this resale: ERC-2981 royaltyInfo(token, price), read when the sale was
+    # recorded (the price is paid off chain, so the contract cannot pay it). None: recorded before 0012.
+    royalty_wei: str | None = Field(default=None, max_length=80)
+    royalty_receiver: str | None = Field(default=None, max_length=42)
     payment_reference: str = Field(max_length=200)
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
@@ -440,6 +462,8 @@ class SettlementPublic(SQLModel):
     ticket_id: uuid.UUID
     buyer_fan: uuid.UUID
     price_wei: str
+    royalty_wei: str | None = None  # owed to `royalty_receiver` (the organiser) out of the price
+    royalty_receiver: str | None = None
     payment_reference: str
     status: str
     tx_hash: str | None
@@ -498,8 +522,8 @@ class DeviceKey(SQLModel, table=True):
     public_key: str = Field(max_length=100)  # base64url of the 65-byte uncompressed point
     holder: str = Field(max_length=42)
     bound_by: str = Field(max_length=16)  # gateway | wallet
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
+    revoked_at: datetime | None = Field(default=None, index=True)
 
 
 class Admission(SQLModel, table=True):
@@ -517,7 +541,7 @@ class Admission(SQLModel, table=True):
     source: str = Field(default="online", max_length=16)  # online | offline
     nonce: str | None = Field(default=None, max_length=64)  # the gate's id of this scan: a retry is answered again
     scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
-    admitted_at: datetime = Field(default_factory=utcnow)
+    admitted_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
     chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done | cancelled
     batch_id: uuid.UUID | None = Field(default=None, foreign_key="checkin_batches.id")
 
@@ -568,6 +592,80 @@ class GateRefusal(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# ---- the door (issue 15): an event's entry policy and the details a pass shows, a ticket's place, and the
+# entries and exits after a ticket's first admission (re-entry, day passes). docs/gate.md "Entry policies".
+class EventDoorBase(SQLModel):
+    entry_policy: str = Field(default="single", max_length=16)  # single | reentry | days
+    timezone: str = Field(default="UTC", max_length=64)  # IANA: the event's; days and times are in it
+    venue: str | None = Field(default=None, max_length=200)
+    starts_at: datetime | None = None
+    doors_at: datetime | None = None
+    offline_unlisted: str = Field(default="refuse", max_length=16)  # refuse | admit: a ticket not in a gate's list
+
+
+class EventDoor(EventDoorBase, table=True):
+    """One per event (none: single entry, UTC, no details)."""
+
+    __tablename__ = "event_doors"
+    event_id: uuid.UUID = Field(foreign_key="events.id", primary_key=True)
+    entry_days: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of ISO dates
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EventDoorSet(SQLModel):
+    """PUT /events/{id}/door: every field (what is left out takes its default)."""
+
+    entry_policy: Literal["single", "reentry", "days"] = "single"
+    entry_days: list[date] = Field(default=[], max_length=60)
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    venue: str | None = Field(default=None, max_length=200)
+    starts_at: datetime | None = None
+    doors_at: datetime | None = None
+    offline_unlisted: Literal["refuse", "admit"] = "refuse"
+
+
+class EventDoorPublic(EventDoorBase):
+    event_id: uuid.UUID
+    entry_days: list[str]
+
+
+class TicketPlaceBase(SQLModel):
+    section: str | None = Field(default=None, max_length=50)
+    row: str | None = Field(default=None, max_length=20)
+    seat: str | None = Field(default=None, max_length=20)
+
+
+class TicketPlace(TicketPlaceBase, table=True):
+    """Where a ticket sits, when it has a place (none: standing / free seating)."""
+
+    __tablename__ = "ticket_places"
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", primary_key=True)
+
+
+class TicketPlacePublic(TicketPlaceBase):
+    ticket_id: uuid.UUID
+
+
+class GateEntry(SQLModel, table=True):
+    """An entry or exit after a ticket's first admission (gate_admissions, the check-in, stays the first).
+    `slot` names it (`entry:2`, `exit:1`, `day:2026-07-04`): unique per ticket, so of simultaneous scans
+    for one entry exactly one inserts the row."""
+
+    __tablename__ = "gate_entries"
+    __table_args__ = (UniqueConstraint("ticket_id", "slot"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    slot: str = Field(max_length=32)
+    direction: str = Field(max_length=8)  # entry | exit
+    gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")
+    device: str | None = Field(default=None, max_length=100)
+    source: str = Field(default="online", max_length=16)  # online | offline
+    nonce: str | None = Field(default=None, max_length=64)
+    scanned_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
+
+
 # gate API schemas (docs/gate.md is the specification of every field)
 B64Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{87}$")]  # 65-byte point, base64url
 
@@ -599,6 +697,7 @@ class DeviceMessage(SQLModel):
 
 class GateVerifyRequest(SQLModel):
     code: str = Field(max_length=512)
+    direction: Literal["entry", "exit"] = "entry"  # exit: re-entry events (the policy reentry)
 
 
 class GateScanRequest(GateVerifyRequest):
@@ -627,6 +726,7 @@ class GateSnapshotKey(SQLModel):
 
 class OfflineScan(SQLModel):
     code: str = Field(max_length=512)
+    direction: Literal["entry", "exit"] = "entry"
     scanned_at: Instant  # by the gate's clock; without an offset: UTC
     nonce: str | None = Field(default=None, min_length=1, max_length=64)  # as sent to /gate/scan
 
@@ -783,3 +883,55 @@ class FanExport(SQLModel):
     tickets: list[FanTicketPublic]
     transfers: list[FanTransferPublic]  # sent and received: gifts and resale settlements
     listings: list[ResaleListingPublic]
+
+
+# ---- token metadata (issue 16): an event's public details and the organiser's art. Nothing here is personal.
+ART_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+class EventDetailsBase(SQLModel):
+    """What wallets and the organiser's dashboard show about an event beyond the chain (public)."""
+
+    venue: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name ("Europe/London"): dates in metadata, charts
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class EventDetailsUpdate(EventDetailsBase):
+    venue: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+
+
+class EventDetails(EventDetailsBase, table=True):
+    __tablename__ = "event_details"
+    event_id: uuid.UUID = Field(foreign_key="events.id", primary_key=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EventDetailsPublic(EventDetailsBase):
+    event_id: uuid.UUID
+
+
+class EventArt(SQLModel, table=True):
+    """An image the organiser uploaded for the event's tickets (all, or one tier) or its badges; served by its
+    digest (`/art/{sha256}`), so it can be cached for good."""
+
+    __tablename__ = "event_art"
+    __table_args__ = (UniqueConstraint("event_id", "scope"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="events.id")
+    scope: str = Field(max_length=16)  # "ticket" (every tier) | "tier:<id>" | "badge"
+    content_type: str = Field(max_length=32)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False), repr=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventArtPublic(SQLModel):
+    scope: str
+    content_type: str
+    sha256: str
+    size: int
+    url: str
+    created_at: datetime

@@ -37,7 +37,7 @@ def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
     badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)
     return platform.create_collection(
         tk.EventConfig("Sample gig", "GIG", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                       resale_cap_bps=11_000, royalty_bps=500),
+                       resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
         [tk.TierConfig("General", face_value=ETH // 20, supply=500, sale_start=now, sale_end=now + 20 * 86400,
                        max_per_wallet=4),
          tk.TierConfig("VIP", face_value=ETH // 5, supply=50, sale_start=now, sale_end=now + 20 * 86400)],
@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
             _, gate_token = create_gate_key(session=session, event=event, label="Main gate")
             event_id, fan_id = event.id, fan.id
         url = f"http://{args.host}:{port}"
+        # wallets read the tickets' and badges' metadata from this gateway (ERC-4906 tells them to refresh)
+        collection.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, collection.address), sender=organiser)
+        badge = collection.badge()
+        if badge is not None:
+            badge.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, badge.address), sender=organiser)
         print(f"gateway:        {url}  (API docs: {url}/docs)")
         print(f"chain:          {chain.url} (anvil, chain id {chain.chain_id})")  # type: ignore[attr-defined]
         print(f"database:       {database}")
@@ -90,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"fan recovery:   {fan_recovery}  (signs in on the fan page if the token is lost)")
         print(f"gate key:       {gate_token}")
         print(f"fan page:       {url}/app/ticket#token={fan_token}  (2 tickets; open on a phone via HTTPS)")
-        print(f"scanner page:   {url}/app/scanner#key={gate_token}", flush=True)
+        print(f"scanner page:   {url}/app/scanner#key={gate_token}")
+        print(f"dashboard:      {url}/events/{event_id}/report/view  (sign in with the organiser key)")
+        print(f"metadata:       {collection.token_uri(1)}  (ticket 1, as wallets read it)", flush=True)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_level="warning"))
         if args.seconds is not None:
             timer = threading.Timer(args.seconds, lambda: setattr(server, "should_exit", True))

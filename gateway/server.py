@@ -13,6 +13,7 @@ figures. SIGTERM or Ctrl-C: queued requests are answered 503 `shutting_down` at 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import resource
 import shutil
@@ -64,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     import uvicorn
 
-    print(f"ticketkit-gateway: http://{args.host}:{args.port} with {args.workers} worker(s), database "
-          f"{settings.database_url.split('@')[-1]}, open-files limit {limit}", file=sys.stderr, flush=True)
+    from .core import logs
+
+    logs.configure(settings.log_level, settings.log_format)  # text or JSON, like every other line
+    logging.getLogger("gateway").info("ticketkit-gateway: http://%s:%s with %d worker(s), database %s, open-files "
+                                      "limit %d", args.host, args.port, args.workers,
+                                      settings.database_url.split("@")[-1], limit)
     try:
         uvicorn.run("gateway.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level=args.log_level, access_log=args.access_log, backlog=BACKLOG,

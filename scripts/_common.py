@@ -123,16 +123,12 @@ def signer(args: argparse.Namespace) -> Any:
 
 
 def collection(chain: tk.Chain, address: str | None) -> tk.Collection:
-    from eth_utils import is_address
+    from ticketkit.deployments import collection_address
 
     if not address:
-        raise tk.InvalidInput("give the collection's address (or set TICKETKIT_COLLECTION)", where="collection")
-    if not is_address(address):
-        raise tk.InvalidInput(f"{address!r} is not an address", where="collection")
-    found = tk.Collection(chain, address)
-    if not chain.w3.eth.get_code(found.address):
-        raise tk.InvalidInput(f"no contract at {found.address} on chain {chain.chain_id}", where="collection")
-    return found
+        raise tk.InvalidInput("give the collection's address or its deployed event file (or set "
+                              "TICKETKIT_COLLECTION)", where="collection")
+    return tk.Collection(chain, collection_address(chain, address, where="collection")).require_collection()
 
 
 def required(value: Any, what: str, env: str) -> Any:
@@ -148,6 +144,9 @@ def run(body: Callable[[argparse.Namespace], Any], p: argparse.ArgumentParser,
     code = 0
     try:
         body(args)
+    except tk.ContractRevert as error:
+        print(f"error [{error.code}]: {error.explain(getattr(args, 'collection', None))}", file=sys.stderr)
+        code = 2
     except tk.TicketkitError as error:
         print(f"error [{error.code}]: {error}", file=sys.stderr)
         code = 2

@@ -1,6 +1,8 @@
-"""Deploy an event described in a TOML file (idempotent: the event name is the salt).
+"""Deploy an event described in a TOML file; safe to rerun (the record beside the file finds it).
 
-    python scripts/deploy_collection.py examples/event.toml --factory 0x...
+    python scripts/deploy_collection.py examples/event.toml [--factory 0x...]
+
+The deployment is recorded per chain in EVENT.deployments.json beside the event file (ticketkit.deployments).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
 import _common  # noqa: E402
 
-from ticketkit.event_file import deploy_event, load_event_file
+from ticketkit.event_file import deploy_event_file, load_event_file, settings_warnings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,13 +25,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--factory", default=os.environ.get("TICKETKIT_FACTORY"),
                    help="an existing platform factory; without it a new one is deployed (env TICKETKIT_FACTORY)")
     p.add_argument("--no-badge", action="store_true", help="no attendance badges")
+    p.add_argument("--record", default=os.environ.get("TICKETKIT_DEPLOYMENTS"),
+                   help="deployment record (default EVENT.deployments.json beside the event file; "
+                        "env TICKETKIT_DEPLOYMENTS)")
 
     def body(args):
-        spec = load_event_file(_common.required(args.event_file, "event_file", "TICKETKIT_EVENT_FILE"))
+        path = _common.required(args.event_file, "event_file", "TICKETKIT_EVENT_FILE")
+        spec = load_event_file(path)
         chain = _common.connect(args)
-        done = deploy_event(chain, spec, _common.signer(args), factory=args.factory, badge=not args.no_badge)
-        if done.platform_deployed:
-            print(f"platform factory {done.platform.address}")
+        for warning in settings_warnings(spec, now=chain.timestamp()):
+            print(f"warning: {warning}", file=sys.stderr)
+        done = deploy_event_file(chain, path, _common.signer(args), factory=args.factory,
+                                 badge=not args.no_badge, record=args.record)
+        for note in done.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if done.platform_deployed or done.factory_from_record:
+            how = "deployed" if done.platform_deployed else "recorded"
+            print(f"platform factory {done.platform.address} ({how} in {done.record})")
         if done.badge is not None:
             print(f"badge {done.badge.address}")
         state = "already deployed" if done.collection_existed else "deployed"

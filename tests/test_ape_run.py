@@ -41,6 +41,7 @@ def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         NO_PROXY=LOCAL, no_proxy=LOCAL,
         NO_COLOR="1",
     )
+    env["TICKETKIT_DEPLOYMENTS"] = str(tmp_path / "event.deployments.json")  # not beside examples/event.toml
     env.update(extra)
     return env
 

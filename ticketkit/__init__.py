@@ -24,6 +24,7 @@ from .contracts import (
     Tier,
     TierConfig,
     deploy_platform,
+    metadata_base_uri,
 )
 from .errors import (
     ChainError,
@@ -39,8 +40,8 @@ from .errors import (
 __all__ = [
     "ANVIL_KEYS", "Badge", "Chain", "ChainError", "ChainIdMismatch", "Collection", "ContractRevert",
     "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "RpcPolicy",
-    "SKIP_ALREADY_USED", "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed", "connect",
-    "deploy_platform", "errors", "local_chain",
+    "SKIP_ALREADY_USED", "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed",
+    "connect", "deploy_platform", "errors", "local_chain", "metadata_base_uri",
 ]
 
 # Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).

@@ -3,15 +3,14 @@
     rows = read_recipients("recipients.csv", tier_names=[t.name for t in collection.tiers()])
     report = mint_recipients(collection, rows, sender=organiser, chunk_size=200, progress=print)
 
-The plan is deterministic: the CSV's rows, expanded by quantity, give each tier an ordered list of
-recipients, and the list is cut into chunks. Nothing is recorded off chain. Each `mintBatch`
-transaction carries a job marker after its ABI arguments (the contract ignores trailing calldata):
-32 bytes of job id (a hash of chain id, collection, tier and the tier's planned recipient list) and
-32 bytes with the offset of the chunk in that list. A rerun reads the collection's `TicketsMinted`
-logs of the tier, finds the transactions marked with its job id, checks their recipients against
-the plan and mints only the parts of the plan no marked transaction covers. A run waits for the
-sender's pending transactions to clear first, so a chunk that is sent but not yet mined is never
-sent twice.
+The CSV says how many airdropped tickets of each tier each recipient should have. A run compares
+it with what the collection's logs say was airdropped (`mint_plan.plan_mint`) and mints exactly the
+difference: added rows, raised quantities; rows already minted are skipped, whatever their order or
+whichever run sent them; tickets on chain beyond the file are reported, never burned. Nothing is
+recorded off chain. A run waits for the sender's pending transactions to clear first, so a chunk that
+is sent but not yet mined is counted, never sent twice. Each `mintBatch` transaction carries a job
+marker after its ABI arguments (the contract ignores trailing calldata): 32 bytes naming the run's
+plan and 32 bytes with the chunk's offset in it, so a transaction can be traced to its run.
 
 `refund_all` pushes refunds of every ticket paid on chain that still exists; the contract skips
 tickets already refunded, so it is safe to rerun at any point.
@@ -34,9 +33,10 @@ from eth_utils import is_address, is_checksum_address, keccak, to_checksum_addre
 from .chain import Chain, translate_error
 from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
+from .mint_plan import MintPlan, plan_mint
 
-__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "plan_by_tier", "job_id",
-           "minted_ranges", "mint_recipients", "refund_all", "Progress"]
+__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "job_id",
+           "mint_recipients", "refund_all", "Progress", "MintPlan"]
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) when a run starts and after each chunk is sent."""
@@ -61,6 +61,7 @@ class MintReport:
     already_minted: int  # found on chain before this run
     minted_now: int  # minted by this run
     transactions: list[str] = field(default_factory=list)
+    plan: MintPlan | None = None  # what the run found and meant to mint
 
     @property
     def done(self) -> bool:
@@ -95,11 +96,16 @@ def _resolve_tier(value: str, tier_names: Sequence[str] | None, where: str) -> i
 
 def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None = None,
                      source: str = "<csv>") -> list[Recipient]:
-    """Validate CSV text (header: address, tier[, quantity]); InvalidInput names the bad line."""
+    """Validate CSV text (header: address, tier[, quantity]).
+
+    Every bad line is reported at once: InvalidInput's `where` names the first, its message lists
+    them all and `problems` holds (where, message) for each.
+    """
     reader = csv.reader(lines)
     header: list[str] | None = None
     rows: list[Recipient] = []
     seen: dict[tuple[str, int], int] = {}
+    problems: list[tuple[str, str]] = []
     for cells in reader:
         line = reader.line_num
         where = f"{source}:{line}"
@@ -108,42 +114,66 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
         if header is None:
             header = [c.strip().lower() for c in cells]
             missing = [c for c in ("address", "tier") if c not in header]
+            if missing and len(header) == 1 and ";" in header[0]:
+                raise InvalidInput("the file is separated by semicolons (a spreadsheet's export in some "
+                                   "locales): save it as CSV with commas, e.g. address,tier,quantity",
+                                   where=where)
             if missing:
                 raise InvalidInput(f"the header needs columns address and tier (missing: {', '.join(missing)})",
                                    where=where)
             if len(set(header)) != len(header):
                 raise InvalidInput("a column is named twice in the header", where=where)
             continue
-        if len(cells) > len(header):
-            raise InvalidInput(f"{len(cells)} cells, but the header has {len(header)} columns", where=where)
-        row = dict(zip(header, (c.strip() for c in cells)))
-        address = row.get("address", "")
-        if not address:
-            raise InvalidInput("no address", where=where)
-        if not is_address(address):
-            raise InvalidInput(f"{address!r} is not a valid address", where=where)
-        digits = address[2:]
-        if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
-            raise InvalidInput(f"{address!r} has a wrong checksum (a typo?)", where=where)
-        address = to_checksum_address(address)
-        if address == ZERO:
-            raise InvalidInput("the zero address cannot hold tickets", where=where)
-        if not row.get("tier"):
-            raise InvalidInput("no tier", where=where)
-        tier_id = _resolve_tier(row["tier"], tier_names, where)
-        quantity_text = row.get("quantity") or "1"
-        if not quantity_text.isdigit() or not 1 <= int(quantity_text) <= MAX_QUANTITY:
-            raise InvalidInput(f"quantity {quantity_text!r} is not a whole number from 1 to {MAX_QUANTITY}",
-                               where=where)
-        key = (address, tier_id)
+        try:
+            row = _parse_row(cells, header, tier_names, where)
+        except InvalidInput as error:
+            problems.append((where, str(error).removeprefix(f"{where}: ")))
+            continue
+        key = (row.address, row.tier_id)
         if key in seen:
-            raise InvalidInput(f"duplicate row: {address} already has tier {row['tier']!r} on line {seen[key]} "
-                               "(use the quantity column for several tickets)", where=where)
+            problems.append((where, f"duplicate row: {row.address} already has tier {row.tier_id} on line "
+                                    f"{seen[key]} (use the quantity column for several tickets)"))
+            continue
         seen[key] = line
-        rows.append(Recipient(address, tier_id, int(quantity_text), line))
+        rows.append(Recipient(row.address, row.tier_id, row.quantity, line))
     if header is None:
         raise InvalidInput("the CSV is empty (expected a header: address,tier,quantity)", where=source)
+    if problems:
+        message = problems[0][1]
+        if len(problems) > 1:
+            message += f"\n{len(problems)} lines are wrong in all; fix them all and rerun:" + "".join(
+                f"\n  {w}: {m}" for w, m in problems)
+        error = InvalidInput(message, where=problems[0][0])
+        error.problems = problems  # type: ignore[attr-defined]
+        raise error
     return rows
+
+
+def _parse_row(cells: list[str], header: list[str], tier_names: Sequence[str] | None,
+               where: str) -> Recipient:
+    if len(cells) > len(header):
+        hint = " (a comma inside a number? write quantities without separators)" if len(header) >= 3 else ""
+        raise InvalidInput(f"{len(cells)} cells, but the header has {len(header)} columns{hint}", where=where)
+    row = dict(zip(header, (c.strip() for c in cells)))
+    address = row.get("address", "")
+    if not address:
+        raise InvalidInput("no address", where=where)
+    if not is_address(address):
+        raise InvalidInput(f"{address!r} is not a valid address", where=where)
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        raise InvalidInput(f"{address!r} has a wrong checksum (a typo?)", where=where)
+    address = to_checksum_address(address)
+    if address == ZERO:
+        raise InvalidInput("the zero address cannot hold tickets", where=where)
+    if not row.get("tier"):
+        raise InvalidInput("no tier", where=where)
+    tier_id = _resolve_tier(row["tier"], tier_names, where)
+    quantity_text = row.get("quantity") or "1"
+    if not quantity_text.isdigit() or not 1 <= int(quantity_text) <= MAX_QUANTITY:
+        raise InvalidInput(f"quantity {quantity_text!r} is not a whole number from 1 to {MAX_QUANTITY}",
+                           where=where)
+    return Recipient(address, tier_id, int(quantity_text), 0)
 
 
 def read_recipients(path: str | Path, *, tier_names: Sequence[str] | None = None) -> list[Recipient]:
@@ -158,15 +188,7 @@ def read_recipients(path: str | Path, *, tier_names: Sequence[str] | None = None
         raise InvalidInput("the CSV is not UTF-8 text", where=str(path)) from None
 
 
-# ---------------------------------------------------------------- the plan and what is done
-
-
-def plan_by_tier(rows: Sequence[Recipient]) -> dict[int, list[str]]:
-    """Each tier's recipients in order, one entry per ticket: row i gets the next tickets of its tier."""
-    plan: dict[int, list[str]] = {}
-    for row in rows:
-        plan.setdefault(row.tier_id, []).extend([row.address] * row.quantity)
-    return plan
+# ---------------------------------------------------------------- the job marker (the plan: mint_plan.py)
 
 
 def _address_bytes(address: str) -> bytes:
@@ -177,7 +199,7 @@ def _address_bytes(address: str) -> bytes:
 
 
 def job_id(collection: Collection, tier_id: int, planned: Sequence[str]) -> bytes:
-    """The marker of one tier's airdrop: the same plan on the same collection gives the same id."""
+    """The marker of one run's airdrop of a tier (`planned`: its recipients, one per ticket)."""
     return _job_id(collection, tier_id, [_address_bytes(a) for a in planned])
 
 
@@ -190,66 +212,6 @@ def _job_id(collection: Collection, tier_id: int, planned: Sequence[bytes]) -> b
 
 def _marker(job: bytes, offset: int) -> bytes:
     return job + offset.to_bytes(32, "big")
-
-
-def minted_ranges(collection: Collection, tier_id: int, planned: Sequence[str], *,
-                  from_block: int = 0) -> list[tuple[int, int]]:
-    """The [start, end) slices of `planned` already minted by transactions of this job, merged."""
-    return _minted_ranges(collection, tier_id, planned, job_id(collection, tier_id, planned), from_block)
-
-
-def _minted_ranges(collection: Collection, tier_id: int, planned: Sequence[str], job: bytes,
-                   from_block: int) -> list[tuple[int, int]]:
-    w3 = collection.chain.w3
-    event = collection.contract.events.TicketsMinted()
-    topic = event.topic
-    try:
-        logs = w3.eth.get_logs({"address": collection.address, "fromBlock": from_block, "toBlock": "latest",
-                                "topics": [topic, "0x" + tier_id.to_bytes(32, "big").hex()]})
-    except Exception as error:  # noqa: BLE001
-        raise translate_error(error) from None
-    ranges: list[tuple[int, int]] = []
-    seen: set[bytes] = set()
-    for log in logs:
-        tx_hash = bytes(log["transactionHash"])
-        if tx_hash in seen:
-            continue
-        seen.add(tx_hash)
-        tx = w3.eth.get_transaction(tx_hash)
-        data = bytes(tx["input"])
-        if len(data) < 4 + _MARKER_BYTES or data[-_MARKER_BYTES:-32] != job:
-            continue
-        if tx["to"] is None or to_checksum_address(tx["to"]) != collection.address:
-            continue
-        offset = int.from_bytes(data[-32:], "big")
-        _fn, args = collection.contract.decode_function_input(data[:-_MARKER_BYTES])
-        recipients = [to_checksum_address(a) for a in args["recipients"]]
-        expected = list(planned[offset:offset + len(recipients)])
-        if recipients != expected:
-            raise ChainError(f"transaction {tx_hash.hex()} carries this job's marker but other recipients "
-                             "than the plan: refusing to guess what is done")
-        ranges.append((offset, offset + len(recipients)))
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            if start < merged[-1][1]:
-                raise ChainError(f"tickets {start}..{merged[-1][1]} of tier {tier_id}'s plan were minted twice")
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _gaps(done: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
-    gaps, position = [], 0
-    for start, end in done:
-        if start > position:
-            gaps.append((position, start))
-        position = max(position, end)
-    if position < total:
-        gaps.append((position, total))
-    return gaps
-
 
 
 _MINT_SELECTOR = keccak(text="mintBatch(uint256,address[])")[:4]
@@ -315,40 +277,46 @@ def _wait_all(collection: Collection, hashes: Sequence[bytes]) -> list[Any]:
     return receipts
 
 
-def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: LocalAccount, *,
+def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: LocalAccount | None, *,
                     chunk_size: int = 200, progress: Progress | None = None, from_block: int = 0,
-                    pending_timeout: float = 120) -> MintReport:
-    """Mint the plan of `rows`, skipping what earlier runs of the same plan minted. Safe to rerun.
+                    pending_timeout: float = 120, on_plan: Callable[[MintPlan], None] | None = None,
+                    dry_run: bool = False) -> MintReport:
+    """Mint what `rows` ask for and the collection's airdrops do not hold yet (`mint_plan`). Safe to rerun.
 
-    Chunks are sent one after another with consecutive nonces, up to MAX_IN_FLIGHT of them
-    unconfirmed at once; then the rest are awaited. One gas estimate per tier covers every chunk
-    (see `_mint_gas_limit`). At about 48k gas a ticket, 200 per transaction (9.5M gas) stays well
-    under a 30M block gas limit. If a chunk fails, no further chunk is sent and the failure is raised
-    once the chunks already sent are settled; a rerun mints what is still missing.
+    `on_plan` sees the plan before anything is sent; with `dry_run` the run stops there (`sender` may
+    then be None: no pending transactions are awaited). Chunks are sent one after another with
+    consecutive nonces, up to MAX_IN_FLIGHT of them unconfirmed at once; then the rest are awaited.
+    One gas estimate per tier covers every chunk (see `_mint_gas_limit`). At about 48k gas a ticket,
+    200 per transaction (9.5M gas) stays well under a 30M block gas limit. If a chunk fails, no further
+    chunk is sent and the failure is raised once the chunks already sent are settled; a rerun mints
+    what is still missing.
     """
     if chunk_size < 1:
         raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
-    plan = plan_by_tier(rows)
-    collection.chain.wait_for_pending(sender.address, pending_timeout)
+    if sender is None and not dry_run:
+        raise InvalidInput("a mint needs the organiser's key", where="sender")
+    if sender is not None:
+        collection.chain.wait_for_pending(sender.address, pending_timeout)
     if collection.event_info()["cancelled"]:
         raise error_class("EventIsCancelled")()
-    todo: list[tuple[int, int, int]] = []  # (tier, start, end)
-    already = 0
-    total = sum(len(p) for p in plan.values())
-    raw_plan = {tier_id: [_address_bytes(a) for a in planned] for tier_id, planned in plan.items()}
+    plan = plan_mint(collection, rows, from_block=from_block)
+    if on_plan:
+        on_plan(plan)
+    for tier_id, wanted in sorted(plan.to_mint.items()):
+        tier = collection.tier(tier_id)
+        if len(wanted) > tier.remaining:
+            raise error_class("SoldOut")(tierId=tier_id, requested=len(wanted), remaining=tier.remaining)
+    total, already = plan.total, plan.already_minted
+    report = MintReport(total=total, already_minted=already, minted_now=0, plan=plan)
+    if dry_run:
+        return report
+    assert sender is not None
+    raw_plan = {tier_id: [_address_bytes(a) for a in wanted] for tier_id, wanted in plan.to_mint.items()}
     jobs = {tier_id: _job_id(collection, tier_id, raw) for tier_id, raw in raw_plan.items()}
-    for tier_id, planned in sorted(plan.items()):
-        tier = collection.tier(tier_id)  # raises TierDoesNotExist
-        done = _minted_ranges(collection, tier_id, planned, jobs[tier_id], from_block)
-        done_count = sum(end - start for start, end in done)
-        already += done_count
-        missing = len(planned) - done_count
-        if missing > tier.remaining:
-            raise error_class("SoldOut")(tierId=tier_id, requested=missing, remaining=tier.remaining)
-        for start, end in _gaps(done, len(planned)):
-            for chunk_start in range(start, end, chunk_size):
-                todo.append((tier_id, chunk_start, min(chunk_start + chunk_size, end)))
-    report = MintReport(total=total, already_minted=already, minted_now=0)
+    todo: list[tuple[int, int, int]] = []  # (tier, start, end) in raw_plan[tier]
+    for tier_id, raw in sorted(raw_plan.items()):
+        for chunk_start in range(0, len(raw), chunk_size):
+            todo.append((tier_id, chunk_start, min(chunk_start + chunk_size, len(raw))))
     if progress:
         progress(already, total)
     chain = collection.chain

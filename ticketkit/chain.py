@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -374,8 +375,11 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
             "--gas-limit", "30000000", "--code-size-limit", "24576", *extra_args]
     if block_time:
         args += ["--block-time", str(block_time)]
+    main_thread = threading.current_thread() is threading.main_thread()
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "NO_COLOR": "1"})
+                               env={**os.environ, "NO_COLOR": "1"},
+                               preexec_fn=_die_with_parent() if main_thread else None)
+    restore = _end_on_stop_signals() if main_thread else {}
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -399,3 +403,41 @@ def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: f
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+        for signum, handler in restore.items():
+            signal.signal(signum, handler)
+
+
+class StopSignal(SystemExit):
+    """A stop signal (SIGTERM, SIGHUP) ended the process: raised so `local_chain` stops anvil on the way
+    out."""
+
+
+def _end_on_stop_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP kill Python without unwinding, which would leave anvil running (re-parented to
+    PID 1); while a local chain runs they raise StopSignal instead, so every `finally` runs. Handlers that
+    someone else installed are left alone (uvicorn installs its own while it serves, then restores these
+    and re-raises the signal). Returns the handlers to restore."""
+    def stop(signum: int, _frame: Any) -> None:
+        raise StopSignal(128 + signum)
+
+    replaced = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            replaced[signum] = signal.signal(signum, stop)
+    return replaced
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """In the child before exec: ask Linux to SIGTERM anvil if its parent dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the signal handlers above still apply
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return set_death_signal

@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -29,14 +30,16 @@ from typing import Annotated, Any, TypeVar
 import typer
 from eth_utils import is_address, to_checksum_address
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import errors, tx
-from .batch import mint_recipients, read_recipients, refund_all
+from .batch import MintPlan, mint_recipients, read_recipients, refund_all
 from .chain import Chain, connect, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
-from .event_file import deploy_event, load_event_file, parse_datetime
+from .deployments import collection_address
+from .event_file import deploy_event_file, load_event_file, parse_datetime, settings_warnings
 from .keys import DEFAULT_KEY_ENV, Signer, load_signer
 
 __all__ = ["app", "main"]
@@ -61,7 +64,9 @@ KeyEnv = Annotated[str, typer.Option("--key-env", help="Environment variable hol
 Keystore = Annotated[Path | None, typer.Option("--keystore", envvar="TICKETKIT_KEYSTORE",
                                                help="Encrypted keystore JSON of the organiser's key "
                                                     "(password: TICKETKIT_KEYSTORE_PASSWORD or a prompt).")]
-CollectionArg = Annotated[str, typer.Argument(help="Address of the event's ticket collection.")]
+CollectionArg = Annotated[str, typer.Argument(metavar="COLLECTION",
+                                              help="The event's collection: its address, or the event file "
+                                                   "deployed on this chain (found in its deployment record).")]
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 
@@ -77,6 +82,8 @@ def _handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except errors.ContractRevert as error:
+            raise _fail(error.code, error.explain(kwargs.get("collection"))) from None
         except errors.TicketkitError as error:
             raise _fail(error.code, str(error)) from None
         except KeyboardInterrupt:
@@ -125,11 +132,8 @@ def _address(value: str, what: str) -> str:
     return to_checksum_address(value)
 
 
-def _collection(chain: Chain, address: str) -> Collection:
-    address = _address(address, "COLLECTION")
-    if not chain.w3.eth.get_code(address):
-        raise errors.InvalidInput(f"no contract at {address} on chain {chain.chain_id}", where="COLLECTION")
-    return Collection(chain, address)
+def _collection(chain: Chain, value: str) -> Collection:
+    return Collection(chain, collection_address(chain, value)).require_collection()
 
 
 def _eth(wei: int) -> str:
@@ -191,22 +195,40 @@ def deploy(
     event_toml: Annotated[Path, typer.Argument(help="The event description (see examples/event.toml).")],
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
     factory: Annotated[str | None, typer.Option(envvar="TICKETKIT_FACTORY",
-                                                help="An existing platform factory (else deploy one).")] = None,
+                                                help="An existing platform factory (else the one recorded "
+                                                     "for this chain, else a new one).")] = None,
     badge: Annotated[bool, typer.Option(help="Give attendees soulbound attendance badges.")] = True,
+    record: Annotated[Path | None, typer.Option(help="The deployment record (default: EVENT.deployments.json "
+                                                     "beside the event file).")] = None,
+    gateway_url: Annotated[str | None, typer.Option(
+        envvar="TICKETKIT_GATEWAY_URL",
+        help="The gateway's public URL (GATEWAY_PUBLIC_URL): token URIs point at its metadata, "
+             "replacing the file's base_uri.")] = None,
 ) -> None:
-    """Deploy an event's collection (idempotent: the event name is the salt)."""
+    """Deploy an event's collection. Safe to rerun: the same file on the same chain finds its deployment."""
     spec = load_event_file(event_toml)
     node = _connect(rpc, chain_id)
+    for warning in settings_warnings(spec, now=node.timestamp()):
+        err.print(f"warning: {warning}", markup=False)
     signer = _signer(key_env, keystore)
     if factory:
         factory = _address(factory, "--factory")
-    done = deploy_event(node, spec, signer, factory=factory, badge=badge)
+    done = deploy_event_file(node, event_toml, signer, factory=factory, badge=badge, record=record,
+                             gateway_url=gateway_url)
+    for note in done.notes:
+        err.print(f"note: {note}", markup=False)
     if done.platform_deployed:
-        out.print(f"platform factory {done.platform.address}  (pass --factory {done.platform.address} next time)")
+        out.print(f"platform factory {done.platform.address}  (deployed; recorded in {done.record})", markup=False)
+    elif done.factory_from_record:
+        out.print(f"platform factory {done.platform.address}  (from {done.record})", markup=False)
     if done.badge is not None:
         out.print(f"badge {done.badge.address}  (event id {done.badge.event_id_of(done.collection.address)})")
-    state = "already deployed" if done.collection_existed else "deployed"
-    out.print(f"collection {done.collection.address}  ({state}: {spec.event.name}, {len(spec.tiers)} tiers)")
+    if done.collection_existed:
+        out.print(f"collection {done.collection.address}  (already deployed at {done.collection.address}: "
+                  f"{spec.event.name}, {len(spec.tiers)} tiers)", markup=False)
+    else:
+        out.print(f"collection {done.collection.address}  (deployed: {spec.event.name}, {len(spec.tiers)} tiers)",
+                  markup=False)
 
 
 @app.command()
@@ -216,17 +238,36 @@ def mint(
     csv_file: Annotated[Path, typer.Argument(metavar="CSV", help="Columns: address, tier (name or index), quantity.")],
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=1000, help="Tickets per transaction.")] = 200,
-    from_block: Annotated[int, typer.Option(help="Where to look for earlier runs (the collection's block).")] = 0,
+    from_block: Annotated[int, typer.Option(help="Where to look for earlier airdrops (the collection's block).")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and send nothing.")] = False,
 ) -> None:
-    """Airdrop tickets to the recipients of a CSV. Rerun the same command to resume after a crash."""
+    """Airdrop tickets so each recipient holds what the CSV says: mints only the difference. Safe to rerun.
+
+    Before sending it prints the plan: to mint, already minted, on chain but not in the file (kept).
+    """
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
-    rows = read_recipients(csv_file, tier_names=[t.name for t in target.tiers()])
-    signer = _signer(key_env, keystore)
+    names = [t.name for t in target.tiers()]
+    rows = read_recipients(csv_file, tier_names=names)
+    signer = None if dry_run else _signer(key_env, keystore)
+
+    def show(plan: MintPlan) -> None:
+        out.print(f"plan for {target.address} (chain {node.chain_id}), {csv_file}:", markup=False)
+        for line in plan.describe(names):
+            if line.startswith("warning"):
+                err.print(line, markup=False)
+            else:
+                out.print(f"  {line}", markup=False)
+        if dry_run:
+            out.print("dry run: nothing sent")
+
+    if dry_run:
+        mint_recipients(target, rows, None, from_block=from_block, on_plan=show, dry_run=True)
+        return
     bar, update = _progress("minting")
-    with bar:
+    with bar:  # the plan prints above the bar, before anything is sent
         report = mint_recipients(target, rows, signer, chunk_size=chunk_size, progress=update,
-                                 from_block=from_block)
+                                 from_block=from_block, on_plan=show)
     out.print(f"{report.minted_now} tickets minted now, {report.already_minted} were already minted "
               f"({report.total} planned, {len(report.transactions)} transactions)")
 
@@ -366,10 +407,64 @@ def refund(
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     signer = _signer(key_env, keystore)
+    if not target.event_info()["cancelled"]:
+        raise errors.error_class("EventNotCancelled")()
     bar, update = _progress("refunding")
     with bar:
         report = refund_all(target, signer, chunk_size=chunk_size, progress=update)
     out.print(f"{report.refunded} tickets refunded ({report.found} found, {len(report.transactions)} transactions)")
+
+
+ROLES = ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE", "DEFAULT_ADMIN_ROLE")
+
+
+@app.command()
+@_handles_errors
+def grant(
+    collection: CollectionArg,
+    role: Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")],
+    account: Annotated[str, typer.Argument(help="The address that gets the role.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away instead.")] = False,
+    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+) -> None:
+    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE moves
+    tickets on holders' signatures."""
+    if role.upper() not in ROLES:
+        raise errors.InvalidInput(f"no role {role!r}: use one of {', '.join(ROLES)}", where="ROLE")
+    role, who = role.upper(), _address(account, "ACCOUNT")
+    node = _connect(rpc, chain_id)
+    target = _collection(node, collection)
+    signer = _signer(key_env, keystore)
+    name = "revokeRole" if revoke else "grantRole"
+    target._send(name, target.role(role), who, sender=signer)
+    out.print(f"{role} {'revoked from' if revoke else 'granted to'} {who} on {target.address}", markup=False)
+
+
+@app.command()
+@_handles_errors
+def pause(
+    collection: CollectionArg,
+    resume: Annotated[bool, typer.Option("--resume", help="Unpause: sales and transfers start again.")] = False,
+    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+) -> None:
+    """Stop sales and every transfer (market, gateway, gifts) until --resume. Refunds and check-in go on."""
+    node = _connect(rpc, chain_id)
+    target = _collection(node, collection)
+    signer = _signer(key_env, keystore)
+    if resume:
+        target.unpause(sender=signer)
+        out.print(f"{target.address} resumed: sales and transfers are open again", markup=False)
+    else:
+        target.pause(sender=signer)
+        out.print(f"{target.address} paused; resume with: ticketkit pause {target.address} --resume", markup=False)
+
+
+def _when(timestamp: int) -> str:
+    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _percent(bps: int) -> str:
+    return f"{bps / 100:g}%"
 
 
 @app.command()
@@ -378,7 +473,7 @@ def status(
     collection: CollectionArg,
     rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None,
 ) -> None:
-    """Per tier: sold, remaining, listed for resale, checked in; and the money."""
+    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the money."""
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     tiers = target.tiers()
@@ -400,16 +495,51 @@ def status(
         existing[ticket.tier_id] = existing.get(ticket.tier_id, 0) + 1
         listed[ticket.tier_id] = listed.get(ticket.tier_id, 0) + (ticket.listed_by is not None)
         used[ticket.tier_id] = used.get(ticket.tier_id, 0) + ticket.used
-    table = Table(title=f"{target.call('name')} ({target.address})")
+    now = node.timestamp()
+    state = "cancelled" if info["cancelled"] else ("started" if now >= info["start_time"] else "upcoming")
+    receiver, royalty_bps = target.royalty_info(0, 10_000)
+    badge = info["badge"] if info["badge"] != "0x" + "0" * 40 else None
+    settings = [
+        ("collection", f"{target.call('name')} ({target.call('symbol')}) at {target.address}, chain {node.chain_id}"),
+        ("state", f"{state}{', PAUSED (no sales, no transfers)' if target.paused() else ''}"),
+        ("start", _when(info["start_time"])),
+        ("transfer lock", f"{_when(info['transfer_lock_time'])} (nothing moves from then on)"),
+        ("resale cap", f"{_percent(info['resale_cap_bps'])} of face value"),
+        ("royalty", f"{_percent(royalty_bps)} of each resale to {receiver}"),
+        ("gifts", "allowed (holders may give tickets away)" if info["gifts_allowed"] else
+         "not allowed (tickets change hands only by resale)"),
+        ("badge", badge or "none (no attendance badges)"),
+    ]
+    tier_lines: list[str] = []
+    for t in tiers:
+        cap = f"max {t.max_per_wallet} per wallet" if t.max_per_wallet else "no per-wallet cap"
+        line = f"sale {_when(t.sale_start)} to {_when(t.sale_end)}; {cap}"
+        if t.presale_end > now:
+            rules = []
+            if t.presale_min_events:
+                rules.append(f"badges of at least {t.presale_min_events} of events {list(t.presale_events)}")
+            if t.presale_root != bytes(32):
+                rules.append(f"the snapshot 0x{t.presale_root.hex()}")
+            line += f"; presale until {_when(t.presale_end)} for holders of {' or '.join(rules) or 'nobody'}"
+        elif t.presale_end:
+            line += f"; presale ended {_when(t.presale_end)}"
+        tier_lines.append(f"tier {t.tier_id} {t.name}: {line}")
+    width = max(len(label) for label, _ in settings)
+    for label, value in settings:
+        out.print(f"{label + ':':<{width + 1}} {value}", markup=False)
+    for text in tier_lines:
+        out.print(text, markup=False)
+    table = Table(title=None)
     for column in ("tier", "name", "price", "sold", "remaining", "refunded", "listed", "checked in"):
-        table.add_column(column, justify="left" if column in ("name",) else "right")
+        table.add_column(column, justify="left" if column in ("name",) else "right",
+                         no_wrap=True)
     for t in tiers:
         table.add_row(str(t.tier_id), t.name, _eth(t.face_value), str(t.minted), str(t.remaining),
                       str(t.minted - existing.get(t.tier_id, 0)), str(listed[t.tier_id]), str(used[t.tier_id]))
-    out.print(table)
-    state = "cancelled" if info["cancelled"] else (
-        "started" if node.timestamp() >= info["start_time"] else "upcoming")
-    out.print(f"event: {state}; proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
+    # As wide as the table needs, whatever the terminal (or pipe) width: names are never cut.
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(highlight=False, width=max(out.width, needed)).print(table)
+    out.print(f"money: proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
               f"owed {_eth(target.owed())} (refund reserve {_eth(target.refund_reserve())})")
 
 

@@ -92,6 +92,18 @@ def salt_bytes(label: str | bytes) -> bytes:
     return label if isinstance(label, bytes) and len(label) == 32 else keccak(text=str(label))
 
 
+def metadata_base_uri(gateway_url: str, chain_id: int, contract: str) -> str:
+    """The base URI under which a ticketkit gateway at `gateway_url` serves a contract's token metadata:
+    `{gateway_url}/metadata/{chain_id}/{contract}/` (a token's URI is this plus its id)."""
+    url = gateway_url.rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        from .errors import InvalidInput
+
+        raise InvalidInput(f"the gateway URL {gateway_url!r} must start with https:// (or http:// for a local test)",
+                           where="gateway_url")
+    return f"{url}/metadata/{chain_id}/{to_checksum_address(contract)}/"
+
+
 class _Handle:
     NAME = ""
 
@@ -119,6 +131,13 @@ class _Handle:
 
     def role(self, role: str) -> bytes:
         return b"\0" * 32 if role in ("DEFAULT_ADMIN_ROLE", "admin") else keccak(text=role)
+
+    def token_uri(self, token_id: int) -> str:
+        return self.call("tokenURI", token_id)
+
+    def set_base_uri(self, base_uri: str, *, sender: LocalAccount) -> TxReceipt:
+        """Points every token URI at `base_uri` + id (admin); emits ERC-4906 `BatchMetadataUpdate`."""
+        return self._send("setBaseURI", base_uri, sender=sender)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address})"
@@ -202,6 +221,35 @@ class Collection(_Handle):
     def badge(self) -> Badge | None:
         address = self.event_info()["badge"]
         return None if address == ZERO else Badge(self.chain, address)
+
+    def royalty_info(self, token_id: int, price: int) -> tuple[str, int]:
+        """ERC-2981: who is owed how much of a resale of `token_id` at `price`."""
+        receiver, amount = self.call("royaltyInfo", token_id, price)
+        return to_checksum_address(receiver), int(amount)
+
+    def require_collection(self) -> "Collection":
+        """Raise InvalidInput unless a ticket collection answers at this address (code alone is not enough:
+        a factory, a badge or any other contract would fail later with a bare revert)."""
+        from .errors import InvalidInput, RPCUnavailable
+
+        where = f"{self.address} on chain {self.chain.chain_id}"
+        if not self.chain.w3.eth.get_code(self.address):
+            raise InvalidInput(f"no contract at {where}: use the collection address `ticketkit deploy` printed",
+                               where="COLLECTION")
+        try:
+            self.call("eventInfo")
+            self.call("tierCount")
+        except RPCUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - any failure means "not one of ours"
+            raise InvalidInput(f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
+                               "collection): use the collection address `ticketkit deploy` printed",
+                               where="COLLECTION") from None
+        return self
+
+    def paused(self) -> bool:
+        """Whether the organiser paused the collection (no sales, no transfers)."""
+        return self.call("paused")
 
     def is_used(self, token_id: int) -> bool:
         return self.call("isUsed", token_id)
@@ -303,10 +351,16 @@ class Collection(_Handle):
     def cancel_listing(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
         return self._send("cancelListing", token_id, sender=sender)
 
-    def buy_resale(self, token_id: int, *, sender: LocalAccount, value: int | None = None) -> TxReceipt:
+    def buy_resale(self, token_id: int, *, sender: LocalAccount, value: int | None = None,
+                   max_price: int | None = None) -> TxReceipt:
+        """Buy a listed ticket for at most `max_price` (default: the listed price read now, what the buyer
+        saw, or `value` if given; a re-listing above it reverts ListingAboveMaxPrice). `value` defaults to
+        `max_price`."""
+        if max_price is None:
+            max_price = value if value is not None else (self.ticket(token_id).listed_price or 0)
         if value is None:
-            value = self.ticket(token_id).listed_price or 0
-        return self._send("buyResale", token_id, sender=sender, value=value)
+            value = max_price
+        return self._send("buyResale", token_id, max_price, sender=sender, value=value)
 
     def gift(self, token_id: int, to: str, *, sender: LocalAccount) -> TxReceipt:
         """The holder moves their own ticket for free (only if the collection allows gifts)."""

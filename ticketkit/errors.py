@@ -14,10 +14,14 @@ Callers match on classes or on `code`, never on message text. Messages never con
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from eth_utils import keccak
+
 __all__ = [
-    "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable", "ChainIdMismatch", "NonceError",
+    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable", "ChainIdMismatch", "NonceError",
     "TransactionFailed", "FeeCeilingExceeded", "NonceTaken", "ContractRevert", "error_class",
 ]
 
@@ -108,12 +112,22 @@ class ContractRevert(TicketkitError):
         self.args_dict = args
         for key, value in args.items():
             setattr(self, key, value)
-        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        shown = ", ".join(f"{k}={'0x' + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else repr(v)}"
+                          for k, v in args.items())
         super().__init__(f"{self.error_name or type(self).__name__}({shown})")
 
     @property
     def name(self) -> str:
         return self.error_name
+
+    def explain(self, contract: str | None = None) -> str:
+        """What went wrong in an organiser's words, with the command that fixes it (`contract`: the
+        address the command ran against). Falls back to the error's docstring; always ends with the raw
+        error, so nothing is hidden."""
+        explain = _EXPLAIN.get(self.error_name)
+        where = contract or "COLLECTION"
+        text = explain(self, where) if explain is not None else (type(self).__doc__ or "").strip().rstrip(".")
+        return f"{text} ({self})" if text else str(self)
 
 
 _REGISTRY: dict[str, type[ContractRevert]] = {}
@@ -148,6 +162,10 @@ for _name, _doc in {
     "FaceValueLocked": "A tier's face value cannot change once a ticket of it exists.",
     "SupplyBelowMinted": "A tier's supply cannot drop below what is minted.",
     "InvalidPresaleRule": "A presale rule needs k <= number of events, and a badge contract.",
+    "StartTimeInPast": "A collection's start time must be in the future.",
+    "ImplementationWithoutCode": "The factory's implementations must be deployed contracts.",
+    "GiftsNotAllowed": "This collection does not allow gifts: nothing moves for free.",
+    "ListingAboveMaxPrice": "The listing's price is above the most the buyer agreed to pay (re-listed higher?).",
     "ZeroQuantity": "Buy or mint at least one ticket.",
     "SaleNotOpen": "The tier's sale window is not open.",
     "SoldOut": "Not enough tickets left in the tier.",
@@ -177,6 +195,64 @@ for _name, _doc in {
     "BadgeDoesNotExist": "No such badge.",
     "NotBadgeAdmin": "A collection can only use a badge contract its organiser administers.",
     "AccessControlUnauthorizedAccount": "The sender lacks the role this needs.",
-    "EnforcedPause": "Sales are paused.",
+    "EnforcedPause": "The collection is paused: no sales and no transfers until the organiser unpauses it.",
 }.items():
     _declare(_name, _doc)
+
+
+# ---------------------------------------------------------------- explanations for organisers
+
+ROLE_NAMES: dict[bytes, str] = {bytes(32): "DEFAULT_ADMIN_ROLE"}
+for _role in ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE"):
+    ROLE_NAMES[keccak(text=_role)] = _role
+_ROLE_USE = {"DEFAULT_ADMIN_ROLE": "the organiser's admin role (deploy, cancel, refund, presale, pause)",
+             "MINTER_ROLE": "may airdrop tickets", "GATE_ROLE": "may check tickets in",
+             "GATEWAY_ROLE": "may move tickets on a holder's signature"}
+
+
+def role_name(role: bytes | str) -> str:
+    """DEFAULT_ADMIN_ROLE, MINTER_ROLE, GATE_ROLE, GATEWAY_ROLE, or the role's hex."""
+    raw = bytes.fromhex(role[2:] if role.startswith("0x") else role) if isinstance(role, str) else bytes(role)
+    return ROLE_NAMES.get(raw, "0x" + raw.hex())
+
+
+def _missing_role(e: ContractRevert, where: str) -> str:
+    name = role_name(e.neededRole)
+    use = f" ({_ROLE_USE[name]})" if name in _ROLE_USE else ""
+    if name == "DEFAULT_ADMIN_ROLE":
+        return (f"{e.account} is not an admin of {where}{use}: sign with the organiser's key that deployed it "
+                "(--key-env / --keystore)")
+    return (f"{e.account} lacks {name} on {where}{use}: an admin grants it with "
+            f"`ticketkit grant {where} {name} {e.account}`")
+
+
+def _when(timestamp: int) -> str:
+    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+_EXPLAIN: dict[str, Callable[[ContractRevert, str], str]] = {
+    "AccessControlUnauthorizedAccount": _missing_role,
+    "EventNotCancelled": lambda e, w: f"the event is not cancelled, so there is nothing to refund: cancel it first "
+                                      f"with `ticketkit cancel {w}`, then rerun the refund",
+    "EventIsCancelled": lambda e, w: "the event is cancelled: nothing can be sold, minted or moved any more; refund "
+                                     f"holders with `ticketkit refund {w}`",
+    "EventAlreadyStarted": lambda e, w: f"the event started at {_when(e.startTime)}: it can no longer be cancelled",
+    "StartTimeInPast": lambda e, w: f"the start time {_when(e.startTime)} has passed: set event.start in the future",
+    "SoldOut": lambda e, w: f"tier {e.tierId} has {e.remaining} tickets left and {e.requested} were asked: raise the "
+                            "tier's supply or mint fewer",
+    "TierDoesNotExist": lambda e, w: f"tier {e.tierId} does not exist: `ticketkit status {w}` lists the tiers",
+    "EnforcedPause": lambda e, w: "the collection is paused: no sales and no transfers until an admin unpauses it",
+    "GiftsNotAllowed": lambda e, w: f"ticket {e.tokenId} cannot be given away: this collection does not allow gifts "
+                                    "(event file: gifts_allowed)",
+    "TransfersLocked": lambda e, w: f"tickets stopped moving at the transfer lock ({_when(e.transferLockTime)})",
+    "NotRefundable": lambda e, w: f"ticket {e.tokenId} was airdropped, not paid on chain: it has no on-chain refund",
+    "ExceedsWithdrawable": lambda e, w: f"only {e.available} wei can be withdrawn now ({e.amount} asked): the rest "
+                                        "is owed to refunds or credits",
+    "InvalidPresaleRule": lambda e, w: (f"a presale needing {e.minEvents} badges of {e.eventCount} events is "
+                                        "impossible, or the collection has no attendance badge"),
+    "NotBadgeAdmin": lambda e, w: f"{e.caller} is not an admin of badge {e.badge}: deploy with the badge's organiser key",
+    "ListingAboveMaxPrice": lambda e, w: f"ticket {e.tokenId} is now listed at {e.price} wei, above the {e.maxPrice} "
+                                         "wei agreed: look at the listing again",
+    "ImplementationWithoutCode": lambda e, w: f"{e.implementation} has no contract code: deploy the implementations "
+                                              "first (ticketkit deploy does)",
+}

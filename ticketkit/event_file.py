@@ -28,10 +28,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,10 @@ from pydantic import (
 )
 
 from .chain import Chain
-from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform
+from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform, metadata_base_uri
 from .errors import InvalidInput
 
-__all__ = ["deploy_event", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
+__all__ = ["deploy_event", "deploy_event_file", "settings_warnings", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
            "parse_amount", "parse_datetime"]
 
 _UNITS = {"eth": 10**18, "ether": 10**18, "gwei": 10**9, "wei": 1}
@@ -327,6 +328,50 @@ def load_event_file(path: str | Path) -> EventSpec:
 BADGE_SALT = "ticketkit-attendance"
 
 
+def _require_future_start(spec: EventSpec, now: int) -> None:
+    """The contract refuses a start time that has passed (StartTimeInPast): say so before sending anything."""
+    if int(spec.event.start.timestamp()) <= now:
+        raise InvalidInput(f"the event starts at {spec.event.start.isoformat()}, which has passed on this chain "
+                           f"(its time is {_iso(now)}): a collection must start in the future, or refunds could "
+                           "never apply; set event.start to the real date", where="event.start")
+
+
+def _iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def settings_warnings(spec: EventSpec, *, now: int) -> list[str]:
+    """Settings that validate but probably do not mean what the organiser wants (`now`: chain time)."""
+    e = spec.event
+    start, lock = int(e.start.timestamp()), int(e.transfer_lock.timestamp())
+    found = []
+    if start <= now:
+        found.append(f"event.start {e.start.isoformat()} has passed (chain time {_iso(now)}): the deploy will "
+                     "be refused")
+    elif lock <= now:
+        found.append(f"event.transfer_lock {e.transfer_lock.isoformat()} has passed: tickets can never be "
+                     "resold or given")
+    for tier in spec.tiers:
+        name = f"tier {tier.name!r}"
+        if tier.sale_end > e.start:
+            found.append(f"{name}: sale_end {tier.sale_end.isoformat()} is after the event starts "
+                         f"({e.start.isoformat()}): tickets bought after the start cannot be refunded on chain")
+        if int(tier.sale_end.timestamp()) <= now:
+            found.append(f"{name}: the sale window ended ({tier.sale_end.isoformat()}): nobody can buy this tier")
+        if tier.max_per_wallet > tier.supply:
+            found.append(f"{name}: max_per_wallet {tier.max_per_wallet} is above the supply {tier.supply} "
+                         "(no cap in effect)")
+        if tier.presale is not None:
+            ends = tier.presale.ends
+            if ends <= tier.sale_start:
+                found.append(f"{name}: presale ends {ends.isoformat()}, before the sale opens "
+                             f"({tier.sale_start.isoformat()}): the presale never applies")
+            elif ends >= tier.sale_end:
+                found.append(f"{name}: presale ends {ends.isoformat()}, at or after the sale ends "
+                             f"({tier.sale_end.isoformat()}): only eligible buyers can ever buy")
+    return found
+
+
 @dataclass(frozen=True)
 class Deployment:
     platform: Platform
@@ -334,18 +379,29 @@ class Deployment:
     badge: Badge | None
     platform_deployed: bool  # a new factory was deployed (no factory given)
     collection_existed: bool  # the collection was there already (same organiser, same event name)
+    record: Path | None = None  # the deployment record written (deploy_event_file)
+    factory_from_record: bool = False  # the factory came from the record of an earlier run
+    notes: tuple[str, ...] = ()  # why a record was not used, settings worth a second look
 
 
 def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory: str | None = None,
-                 badge: bool = True) -> Deployment:
+                 badge: bool = True, on_platform: Callable[[Platform], None] | None = None,
+                 gateway_url: str | None = None) -> Deployment:
     """Create the event's collection (idempotent: the salt is the event name) and its presales.
 
-    Without `factory` a new platform is deployed first. With `badge`, the organiser's attendance
+    Without `factory` a new platform is deployed first (`on_platform` sees it before anything else is
+    sent, so a record of it survives an interrupted deploy). With `badge`, the organiser's attendance
     badge (one per organiser and factory, salt BADGE_SALT) is created or found and attached.
+    With `gateway_url` (the gateway's public URL), the collection's and the badge's token URIs point at
+    the gateway's metadata (`metadata_base_uri`, instead of the file's `base_uri`); a collection or badge
+    that already exists is re-pointed with `setBaseURI` (which tells wallets to refresh).
     """
     event_config, tier_configs = spec.to_configs()
     if any(t.presale and t.presale.min_events for t in spec.tiers) and not badge:
         raise InvalidInput("a presale by attended events needs attendance badges", where="tiers.presale")
+    now = chain.timestamp()
+    if not factory:
+        _require_future_start(spec, now)
     if factory:
         address = to_checksum_address(factory)
         if not chain.w3.eth.get_code(address):
@@ -353,12 +409,28 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         platform = Platform(chain, address)
     else:
         platform = deploy_platform(chain, sender)
-    the_badge = (platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, sender=sender)
-                 if badge else None)
+        if on_platform:
+            on_platform(platform)
+    the_badge = None
+    if badge:
+        badge_address = platform.predict_badge(sender.address, BADGE_SALT)
+        badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
+        badge_existed = bool(chain.w3.eth.get_code(badge_address))
+        the_badge = platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri,
+                                          sender=sender)
+        if gateway_url and badge_existed:
+            the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
     existed = bool(chain.w3.eth.get_code(predicted))
+    if not existed:
+        _require_future_start(spec, now)
+    if gateway_url:
+        event_config = dataclasses.replace(event_config,
+                                           base_uri=metadata_base_uri(gateway_url, chain.chain_id, predicted))
     collection = platform.create_collection(event_config, tier_configs, salt=spec.event.name, badge=the_badge,
                                             sender=sender)
+    if gateway_url and existed:
+        collection.set_base_uri(event_config.base_uri, sender=sender)
     for tier_id, tier in enumerate(spec.tiers):
         if tier.presale is None:
             continue
@@ -370,3 +442,68 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
                                    event_ids=tier.presale.event_ids, sender=sender)
     return Deployment(platform, collection, the_badge, platform_deployed=not factory,
                       collection_existed=existed)
+
+
+def differences(spec: EventSpec, collection: Collection) -> list[str]:
+    """Where the deployed collection differs from the event file (a redeploy changes nothing on chain)."""
+    event, tiers = spec.to_configs()
+    info = collection.event_info()
+    found = []
+    for field, mine, theirs in (("event.start", event.start_time, info["start_time"]),
+                                ("event.transfer_lock", event.transfer_lock_time, info["transfer_lock_time"]),
+                                ("event.resale_cap_percent", event.resale_cap_bps, info["resale_cap_bps"]),
+                                ("event.gifts_allowed", event.gifts_allowed, info["gifts_allowed"])):
+        if mine != theirs:
+            found.append(f"{field} is {mine} in the file but {theirs} on chain")
+    chain_tiers = collection.tiers()
+    for i, tier in enumerate(tiers):
+        if i >= len(chain_tiers):
+            found.append(f"tiers[{i}] ({tier.name!r}) is not on chain")
+            continue
+        theirs = chain_tiers[i]
+        for field in ("name", "face_value", "supply", "max_per_wallet", "sale_start", "sale_end"):
+            if getattr(tier, field) != getattr(theirs, field):
+                found.append(f"tiers[{i}].{field} is {getattr(tier, field)} in the file but "
+                             f"{getattr(theirs, field)} on chain")
+    if found:
+        found = [f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
+                 f"{'; '.join(found)}"]
+    return found
+
+
+def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, factory: str | None = None,
+                      badge: bool = True, record: str | Path | None = None,
+                      gateway_url: str | None = None) -> Deployment:
+    """`deploy_event` for an event file, with its deployment record (ticketkit.deployments).
+
+    Without `factory`, the record of this chain beside the event file (or at `record`) gives the
+    factory of an earlier run, so a rerun finds the collection instead of deploying a second platform.
+    The record is written as soon as a new factory exists and again once the collection does.
+    """
+    from .deployments import DeploymentRecord, find_record, record_path, save_record
+
+    spec = load_event_file(path)
+    where = Path(record) if record is not None else record_path(path)
+    notes: list[str] = []
+    from_record = False
+    if not factory:
+        found, why = find_record(where, chain)
+        if why:
+            notes.append(why)
+        if found is not None:
+            factory, from_record = found.factory, True
+
+    def remember(platform: Platform) -> None:
+        save_record(where, chain, DeploymentRecord(platform.address, organiser=sender.address,
+                                                   event=spec.event.name))
+
+    done = deploy_event(chain, spec, sender, factory=factory, badge=badge, on_platform=remember,
+                        gateway_url=gateway_url)
+    if done.collection_existed:
+        notes += differences(spec, done.collection)
+    save_record(where, chain, DeploymentRecord(done.platform.address, done.collection.address,
+                                               done.badge.address if done.badge else None, sender.address,
+                                               spec.event.name))
+    return Deployment(done.platform, done.collection, done.badge, done.platform_deployed,
+                      done.collection_existed, record=where, factory_from_record=from_record,
+                      notes=tuple(notes))

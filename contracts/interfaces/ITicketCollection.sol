@@ -81,6 +81,7 @@ interface ITicketCollection {
     error FaceValueLocked(uint256 tierId, uint256 minted);
     error SupplyBelowMinted(uint256 tierId, uint32 supply, uint32 minted);
     error InvalidPresaleRule(uint32 minEvents, uint256 eventCount);
+    error StartTimeInPast(uint64 startTime, uint256 now);
 
     // ---- primary sale ----
     error ZeroQuantity();
@@ -97,6 +98,8 @@ interface ITicketCollection {
     error PriceAboveCap(uint256 tokenId, uint256 price, uint256 cap);
     error NotListed(uint256 tokenId);
     error TransferNotAllowed(uint256 tokenId, address caller);
+    error GiftsNotAllowed(uint256 tokenId);
+    error ListingAboveMaxPrice(uint256 tokenId, uint256 price, uint256 maxPrice);
     error TransfersLocked(uint256 tokenId, uint64 transferLockTime);
     error ApprovalsDisabled();
     error UnexpectedPayment(uint256 value);

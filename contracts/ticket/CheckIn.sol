@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IAttendanceBadge} from "../interfaces/IAttendanceBadge.sol";
 import {TicketBase} from "./TicketBase.sol";
 
@@ -9,7 +10,8 @@ abstract contract CheckIn is TicketBase {
     /// @notice Marks each ticket used and mints its holder's badge. A ticket already used, or that
     /// does not exist (refunded), is skipped with {CheckInSkipped} rather than reverting the batch:
     /// the gate has already decided admission, and one duplicate must not hold back the others.
-    /// A used ticket is never admitted twice and never moves again.
+    /// A used ticket is never admitted twice and never moves again. Each ticket checked in emits ERC-4906
+    /// `MetadataUpdate`, so wallets show it as used.
     /// @return admitted How many tickets of the batch were checked in.
     function checkIn(uint256[] calldata tokenIds) external onlyRole(GATE_ROLE) returns (uint256 admitted) {
         _requireNotCancelled();
@@ -28,6 +30,7 @@ abstract contract CheckIn is TicketBase {
             }
             _setExtraData(tokenId, extra | _USED);
             emit CheckedIn(tokenId, holder);
+            emit IERC4906.MetadataUpdate(tokenId);
             holders[admitted++] = holder;
         }
         if (admitted != 0 && _badge != address(0)) {

@@ -60,7 +60,8 @@ abstract contract PrimarySale is TicketBase {
     }
 
     /// @notice Mints one ticket of `tierId` to each recipient (repeat an address for several), free:
-    /// for tickets sold off chain or given away. Not refundable on chain.
+    /// for tickets sold off chain or given away. Not refundable on chain. Not counted against the
+    /// tier's per-wallet cap, which limits purchases: what the organiser airdrops is the organiser's call.
     /// @return firstTokenId Recipient i receives token firstTokenId + i.
     function mintBatch(uint256 tierId, address[] calldata recipients)
         external

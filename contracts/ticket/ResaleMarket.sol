@@ -35,10 +35,13 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
         emit ListingCancelled(tokenId);
     }
 
-    /// @notice Buys a listed ticket at its listed price; any excess payment is returned.
-    function buyResale(uint256 tokenId) external payable whenNotPaused nonReentrant {
+    /// @notice Buys a listed ticket at its listed price, if that is at most `maxPrice` (what the buyer
+    /// saw: a seller re-listing higher in front of the purchase cannot take more); any excess payment
+    /// is returned. Refused while paused (by the transfer rule).
+    function buyResale(uint256 tokenId, uint256 maxPrice) external payable nonReentrant {
         Listing memory listing = _listings[tokenId];
         if (listing.seller == address(0)) revert NotListed(tokenId);
+        if (listing.price > maxPrice) revert ListingAboveMaxPrice(tokenId, listing.price, maxPrice);
         if (msg.value < listing.price) revert InsufficientPayment(listing.price, msg.value);
         _moving = _MOVE_MARKET;
         _transfer(listing.seller, msg.sender, tokenId); // the transfer rule deletes the listing
@@ -51,7 +54,8 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
     }
 
     /// @notice Moves `tokenId` to `to` on the holder's EIP-712 {GATEWAY_TRANSFER_TYPEHASH} signature,
-    /// for a `price` paid off chain, which is checked against the cap and emitted.
+    /// for a `price` paid off chain, which is checked against the cap and emitted. At price 0 it is a
+    /// gift: refused when the collection does not allow gifts. Like every transfer, refused while paused.
     function gatewayTransfer(uint256 tokenId, address to, uint256 price, uint256 deadline, bytes calldata signature)
         external
         onlyRole(GATEWAY_ROLE)
@@ -66,7 +70,7 @@ abstract contract ResaleMarket is TicketBase, EIP712, Nonces {
         if (signer != from) revert InvalidHolderSignature(tokenId, signer);
         uint256 cap = _capOf(_getExtraData(tokenId));
         if (price > cap) revert PriceAboveCap(tokenId, price, cap);
-        _moving = _MOVE_GATEWAY;
+        _moving = price == 0 ? _MOVE_GATEWAY_GIFT : _MOVE_GATEWAY;
         _transfer(from, to, tokenId);
         _moving = _MOVE_NONE;
         emit GatewayTransferred(tokenId, from, to, price);

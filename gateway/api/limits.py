@@ -111,8 +111,10 @@ def _has_nul(value: object) -> bool:
 
 async def refuse_nul_characters(request: Request) -> None:
     """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one; and no
-    body may nest deeper than MAX_DEPTH (422 `too_deeply_nested`)."""
-    body = await request.body()  # cached: the route reads the same bytes
+    body may nest deeper than MAX_DEPTH (422 `too_deeply_nested`). An image body (organiser art, `image/*`) is
+    binary, kept as bytes, and not looked at."""
+    binary = request.headers.get("content-type", "").lower().startswith("image/")
+    body = b"" if binary else await request.body()  # cached: the route reads the same bytes
     if _too_deep(body):
         raise Unprocessable(f"JSON nested deeper than {MAX_DEPTH} levels", code="too_deeply_nested")
     texts = (*request.path_params.values(), *(f"{k}{v}" for k, v in request.query_params.multi_items()))

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
-    "CODE_LENGTH", "CodeError", "Code", "DOMAIN", "PREFIX", "WINDOW_SECONDS", "b64url", "code_message", "decode",
+    "CODE_LENGTH", "CodeError", "Code", "DOMAIN", "PREFIX", "WINDOW_SECONDS", "b64url", "code_message",
+    "compress_public_key", "decode",
     "derive_signing_key", "encode", "load_private_key", "load_public_key", "new_device_key", "public_key_text",
     "sign_bytes", "sign_code", "verify_bytes", "verify_code_signature", "window_accepted", "window_of",
 ]
@@ -161,12 +162,28 @@ def public_key_text(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey)
     return b64url(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
 
 
+def compress_public_key(text: str) -> str:
+    """An uncompressed key's text (87 characters) as its compressed point (33 bytes: 0x02|0x03 || x, 44
+    characters), as gate snapshots carry keys. Byte arithmetic only: the point is not checked here."""
+    data = _unb64url(text, 65)
+    return b64url(bytes((2 | (data[64] & 1),)) + data[1:33])
+
+
 @lru_cache(maxsize=65536)
 def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
-    """A device (or snapshot) public key from its text; CodeError unless it is a point on P-256.
+    """A device (or snapshot) public key from its text, uncompressed (87 characters, what devices bind) or
+    compressed (44, what snapshots carry); CodeError unless it is a point on P-256.
 
     Cached: a gate sees the same keys again and again, and loading a point costs more than the lookup.
     """
+    if isinstance(text, str) and len(text) == 44:
+        data = _unb64url(text, 33)
+        if data[0] not in (2, 3):
+            raise CodeError("a compressed public key is 0x02|0x03 || x")
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, data)
+        except ValueError:
+            raise CodeError("not a point on P-256") from None
     data = _unb64url(text, 65)
     if data[0] != 4:
         raise CodeError("a public key is an uncompressed point (0x04 || x || y)")

@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     # JSON object per line (which also turns uvicorn's lines into JSON).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    # The gateway's public URL (https://tickets.example): token metadata links its images there, and
+    # `ticketkit deploy --gateway-url` sets contracts' base URI to `{public_url}/metadata/{chain}/{address}/`.
+    # Unset: links use the address each request came in on.
+    public_url: str | None = None
+    # How long this process reuses what the chain said about a token for its metadata (seconds; wallets
+    # fetch metadata at volume). 0: read the chain on every request.
+    metadata_cache_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("GATEWAY_PUBLIC_URL must start with https:// (or http:// for a local test)")
+        return value.rstrip("/")
 
     @property
     def rpc_endpoints(self) -> list[str]:

@@ -36,14 +36,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, String, and_, bindparam, cast, select, update
+from sqlalchemy import Engine, String, and_, bindparam, cast, func, select, update
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
 import ticketkit as tk
 
 from .. import db
-from ..core import codes
+from ..core import codes, gate_rules
+from ..core.gate_rules import ENTRY, EXIT, Rules, TicketState
 from ..core.config import Settings
 from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -55,21 +56,29 @@ from ..models import (
     DeviceKey,
     DeviceMessage,
     Event,
+    EventDoor,
+    EventDoorPublic,
+    EventDoorSet,
     Fan,
     GateConflict,
     GateConflictPublic,
+    GateEntry,
     GateRefusal,
     OfflineScan,
     OfflineScanResult,
     Ticket,
+    TicketPlace,
+    TicketDoor,
+    TicketPlacePublic,
+    TicketPlaceBase,
     Tier,
     utcnow,
 )
 from ..runtime import Runtime
 
-# Refusal reasons, in the order they are checked (docs/gate.md).
-REASONS = ("malformed_code", "unknown_ticket", "wrong_event", "no_device_key", "bad_signature", "expired_code",
-           "cancelled", "not_owner", "already_checked_in")
+# Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
+REASONS = gate_rules.ORDER
+_ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1:]  # what a sync decides on the ticket's state now
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
@@ -83,6 +92,8 @@ K = ApiKey.__table__
 C = GateConflict.__table__
 R = GateRefusal.__table__
 CE = ChainEvent.__table__
+ED = EventDoor.__table__
+GE = GateEntry.__table__
 
 # A ticket with what the gate decides on: its tier, its holder (account or chain), its admission. Every join
 # is on a primary or unique key. Shared by the live check and the offline snapshot.
@@ -98,7 +109,7 @@ _LOOKUP = (
            TR.c.name.label("tier_name"), F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"),
            IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"), DK.c.public_key,
            DK.c.holder.label("key_holder"), A.c.id.label("admission_id"), A.c.gate_key_id.label("admission_gate"),
-           A.c.nonce.label("admission_nonce"))
+           A.c.nonce.label("admission_nonce"), A.c.scanned_at.label("admission_scanned_at"))
     .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
     .where(T.c.id == bindparam("ticket_id"))
     .order_by(DK.c.created_at.desc())
@@ -125,6 +136,8 @@ class Verdict:
 class _Checked:
     verdict: Verdict
     row: Any = None  # the lookup row, once the ticket was found
+    state: TicketState | None = None
+    rules: Rules | None = None
 
 
 # ---- small helpers
@@ -173,6 +186,31 @@ def forget_cancellations() -> None:
     with _cancel_lock:
         _cancel_cache.clear()
     _key_cache.clear()
+    _rules_cache.clear()
+
+
+# ---- an event's rules (entry policy, days, time zone, offline policy), reused for gate_cache_seconds
+_rules_cache: dict[uuid.UUID, tuple[float, Rules]] = {}
+
+
+def _rules_of(door: Any, settings: Settings) -> Rules:
+    base = Rules(window_seconds=settings.gate_window_seconds)
+    if door is None:
+        return base
+    return replace(base, entry_policy=door.entry_policy, days=tuple(json.loads(door.entry_days)),
+                   timezone=door.timezone, offline_unlisted=door.offline_unlisted)
+
+
+def event_rules(session: Session, settings: Settings, event_id: uuid.UUID) -> Rules:
+    """The event's gate rules; a change reaches every process within `gate_cache_seconds`."""
+    now = time.monotonic()
+    cached = _rules_cache.get(event_id)
+    if cached is not None and now - cached[0] < settings.gate_cache_seconds:
+        return cached[1]
+    door = session.connection().execute(select(ED).where(ED.c.event_id == event_id)).first()
+    rules = _rules_of(door, settings)
+    _rules_cache[event_id] = (now, rules)
+    return rules
 
 
 # ---- gate keys, cached per process
@@ -220,39 +258,68 @@ def authenticate_gate_key(engine: Engine, token: str) -> GateKeyRef:
 
 
 # ---- checking a code
-def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str, unix_time: float) -> _Checked:
-    try:
-        code = codes.decode(text)
-    except codes.CodeError:
-        return _Checked(Verdict(False, "malformed_code"))
-    row = session.connection().execute(_LOOKUP, {"ticket_id": code.ticket_id}).first()
-    if row is None:
-        return _Checked(Verdict(False, "unknown_ticket"))
+def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, frozenset[str]]:
+    """(entries, exits, days entered) of a ticket: its admission is the first entry; gate_entries the rest."""
+    entries = 1 if row.admission_id is not None else 0
+    if rules.entry_policy == "single" or row.admission_id is None and not row.chain_used:
+        return entries, 0, frozenset()
+    exits, days = 0, set()
+    if row.admission_id is not None and rules.entry_policy == "days":
+        days.add(gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone))
+    for slot, direction in session.connection().execute(
+            select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)):
+        if direction == EXIT:
+            exits += 1
+        else:
+            entries += 1
+            if slot.startswith("day:"):
+                days.add(slot[4:])
+    return entries, exits, frozenset(days)
+
+
+def _ticket_state(session: Session, settings: Settings, row: Any, event_id: uuid.UUID, rules: Rules,
+                  keys: tuple[str, ...] | None = None) -> TicketState:
     if row.event_id != event_id:
-        return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
-    verdict = Verdict(False, None, row.id, row.token_id, row.tier_id, row.tier_name)
-    if row.public_key is None:
-        return _Checked(verdict.refuse("no_device_key"), row)
-    if not codes.verify_code_signature(codes.load_public_key(row.public_key), code):
-        return _Checked(verdict.refuse("bad_signature"), row)
-    if not codes.window_accepted(code.window, unix_time, settings.gate_window_seconds):
-        return _Checked(verdict.refuse("expired_code"), row)
-    if row.chain_burned or _event_cancelled(session, event_id, row.chain_id, row.contract,
-                                            settings.gate_cache_seconds):
-        return _Checked(verdict.refuse("cancelled"), row)
+        return TicketState(row.id, event_matches=False)
     holder = row.fan_address or row.chain_owner  # None: not indexed yet, the binding's check stands
-    if holder is not None and not _same_address(holder, row.key_holder):
-        return _Checked(verdict.refuse("not_owner"), row)
-    if row.admission_id is not None or row.chain_used:
-        return _Checked(verdict.refuse("already_checked_in"), row)
-    return _Checked(replace(verdict, admit=True), row)
+    entries, exits, days = _entry_state(session, row, rules)
+    return TicketState(
+        row.id, device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
+        cancelled=bool(row.chain_burned) or _event_cancelled(session, event_id, row.chain_id, row.contract,
+                                                             settings.gate_cache_seconds),
+        holder_changed=holder is not None and row.public_key is not None and not _same_address(holder,
+                                                                                               row.key_holder),
+        checked_in_on_chain=bool(row.chain_used), entries=entries, exits=exits, days_entered=days)
+
+
+def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str, unix_time: float,
+           direction: str = ENTRY) -> _Checked:
+    """The rule list (gate_rules.decide) over the ticket's state read in one query (two with re-entry/days)."""
+    rules = event_rules(session, settings, event_id)
+    found: list[Any] = []
+
+    def lookup(ticket_id: uuid.UUID) -> TicketState | None:
+        row = session.connection().execute(_LOOKUP, {"ticket_id": ticket_id}).first()
+        if row is None:
+            return None
+        found.append(row)
+        return _ticket_state(session, settings, row, event_id, rules)
+
+    decision = gate_rules.decide(text, now=unix_time, rules=rules, lookup=lookup, direction=direction)
+    if not found:
+        return _Checked(Verdict(False, decision.reason))
+    row = found[0]
+    if decision.reason == "wrong_event":
+        return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
+    return _Checked(Verdict(decision.admit, decision.reason, row.id, row.token_id, row.tier_id, row.tier_name), row,
+                    decision.ticket, rules)
 
 
 def verify_code(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str,
-                unix_time: float | None = None) -> Verdict:
-    """Would this code admit at this gate now? Reads only (one query)."""
+                unix_time: float | None = None, direction: str = ENTRY) -> Verdict:
+    """Would this code admit (or let out) at this gate now? Reads only (one query)."""
     unix_time = time.time() if unix_time is None else unix_time
-    return _check(session, settings, gate_key.event_id, code, unix_time).verdict
+    return _check(session, settings, gate_key.event_id, code, unix_time, direction).verdict
 
 
 # ---- the check-in
@@ -300,9 +367,56 @@ def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.
         session.commit()
 
 
+@lru_cache(maxsize=8)
+def _entry_insert(dialect: str, columns: tuple[str, ...]) -> Any:
+    return (db.insert(dialect, GE).values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["ticket_id", "slot"]).returning(GE.c.id))
+
+
+def _slot(rules: Rules, state: TicketState, direction: str, scanned_at: datetime) -> str:
+    if direction == EXIT:
+        return f"exit:{state.exits + 1}"
+    if rules.entry_policy == "days":
+        return f"day:{gate_rules.day_of(scanned_at.timestamp(), rules.timezone)}"
+    return f"entry:{max(state.entries, 1 if state.checked_in_on_chain else 0) + 1}"
+
+
+def enter(session: Session, *, checked: _Checked, event_id: uuid.UUID, gate_key_id: uuid.UUID, device: str | None,
+          source: str, scanned_at: datetime, nonce: str | None, direction: str = ENTRY) -> tuple[bool, Any]:
+    """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in (`admit`:
+    on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records only, one
+    INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans for one
+    entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the entry)."""
+    row, state = checked.row, checked.state
+    if direction == ENTRY and row.admission_id is None and not row.chain_used:
+        return admit(session, event_id=event_id, ticket_id=row.id, token_id=row.token_id, gate_key_id=gate_key_id,
+                     device=device, source=source, scanned_at=scanned_at, nonce=nonce)
+    values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": row.id,
+              "slot": _slot(checked.rules, state, direction, scanned_at), "direction": direction,
+              "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
+              "scanned_at": scanned_at, "created_at": utcnow()}
+    statement = _entry_insert(session.get_bind().dialect.name, tuple(values))
+    with _writing(session):
+        inserted = session.connection().execute(statement, values).first() is not None
+        session.commit()
+    if inserted:
+        return True, SimpleNamespace(**values)
+    return False, session.connection().execute(
+        select(GE).where(GE.c.ticket_id == row.id, GE.c.slot == values["slot"])).one()
+
+
+def _decided_here(session: Session, row: Any, gate_key_id: uuid.UUID, nonce: str) -> bool:
+    """Whether this gate key's decision `nonce` already admitted (or let out) the ticket: a retry."""
+    if row.admission_nonce == nonce and row.admission_gate == gate_key_id:
+        return True
+    return session.connection().execute(select(GE.c.id).where(
+        GE.c.ticket_id == row.id, GE.c.nonce == nonce, GE.c.gate_key_id == gate_key_id).limit(1)).first() is not None
+
+
 def scan(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str, device: str | None = None,
-         nonce: str | None = None, unix_time: float | None = None) -> Verdict:
-    """Check a code and, if it admits, check the ticket in (`admit`). Refusals are recorded with their reason.
+         nonce: str | None = None, unix_time: float | None = None, direction: str = ENTRY) -> Verdict:
+    """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the exit.
+    Refusals are recorded with their reason.
 
     A repeated `nonce` from the same gate key whose scan admitted the ticket is answered `admit` again
     (a retry after a lost response), without a second admission.
@@ -310,18 +424,18 @@ def scan(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: s
     unix_time = time.time() if unix_time is None else unix_time
     scanned_at = datetime.fromtimestamp(unix_time, timezone.utc)
     event_id = gate_key.event_id
-    checked = _check(session, settings, event_id, code, unix_time)
-    verdict, row = checked.verdict, checked.row
-    if verdict.reason == "already_checked_in" and nonce is not None and row.admission_nonce == nonce \
-            and row.admission_gate == gate_key.id:
+    checked = _check(session, settings, event_id, code, unix_time, direction)
+    verdict = checked.verdict
+    if verdict.reason in ("already_checked_in", "not_inside") and nonce is not None \
+            and _decided_here(session, checked.row, gate_key.id, nonce):
         return replace(verdict, admit=True, reason=None)
     if verdict.admit:
-        admitted, existing = admit(session, event_id=event_id, ticket_id=row.id, token_id=row.token_id,
-                                   gate_key_id=gate_key.id, device=device, source="online", scanned_at=scanned_at,
-                                   nonce=nonce)
-        if admitted or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
+        entered, existing = enter(session, checked=checked, event_id=event_id, gate_key_id=gate_key.id,
+                                  device=device, source="online", scanned_at=scanned_at, nonce=nonce,
+                                  direction=direction)
+        if entered or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
             return verdict
-        verdict = verdict.refuse("already_checked_in")
+        verdict = verdict.refuse("already_checked_in" if direction == ENTRY else "not_inside")
     _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, verdict=verdict, device=device,
                     source="online", scanned_at=scanned_at)
     return verdict
@@ -343,45 +457,150 @@ def snapshot_public_key(settings: Settings) -> str:
     return codes.public_key_text(signing_key(settings))
 
 
-def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike) -> tuple[str, str, str]:
-    """The event's gate state as JSON text, its signature and the public key: (payload, signature, key)."""
+def _entry_states(conn: Any, event_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None) -> dict[uuid.UUID, list]:
+    """Per ticket with later entries or exits: [entries after the first, exits, days entered] (one query)."""
+    states: dict[uuid.UUID, list] = {}
+    query = select(GE.c.ticket_id, GE.c.slot, GE.c.direction).where(GE.c.event_id == event_id)
+    if ticket_ids is not None:
+        query = query.where(GE.c.ticket_id.in_(ticket_ids))
+    for ticket_id, slot, direction in conn.execute(query):
+        state = states.setdefault(ticket_id, [0, 0, []])
+        if direction == EXIT:
+            state[1] += 1
+        else:
+            state[0] += 1
+            if slot.startswith("day:"):
+                state[2].append(slot[4:])
+    return states
+
+
+DELTA_OVERLAP_S = 10.0  # a delta repeats the changes of this long before its cursor (a write committed late)
+DELTA_MAX = 5000  # more changed tickets than this: the answer is a full snapshot
+
+
+class _Cursor(SimpleNamespace):
+    at: float  # unix seconds (the gateway's clock) when the snapshot was read
+    block: int  # the newest indexed block of the collection's chain events then
+
+
+def _cursor_text(at: float, block: int) -> str:
+    return f"{at:.3f}:{block}"
+
+
+def _parse_cursor(text: str) -> _Cursor:
+    try:
+        at, block = text.split(":")
+        cursor = _Cursor(at=float(at), block=int(block))
+    except ValueError:
+        raise Unprocessable("since is a snapshot's cursor (unix seconds:block), as the snapshot gave it",
+                            code="invalid_cursor") from None
+    if not (0 <= cursor.at <= time.time() + 60 and 0 <= cursor.block < 2**63):
+        raise Unprocessable("since is not a cursor this gateway gave", code="invalid_cursor")
+    return cursor
+
+
+def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
+    """The event's tickets whose gate state may have changed since the cursor: keys bound or revoked,
+    admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain events
+    after the cursor's block (mints, moves, check-ins, refunds; the indexer commits whole blocks)."""
+    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, timezone.utc)
+    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
+    # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
+    queries = [
+        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(DK.c.created_at > after),
+        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(DK.c.revoked_at > after),
+        select(A.c.ticket_id, A.c.event_id).where(A.c.admitted_at > after),
+        select(GE.c.ticket_id, GE.c.event_id).where(GE.c.created_at > after),
+        select(T.c.id, T.c.event_id).select_from(CE.join(T, and_(T.c.chain_id == CE.c.chain_id,
+                                                                 T.c.contract == CE.c.contract,
+                                                                 cast(T.c.token_id, String) == CE.c.token_id)))
+        .where(CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address,
+               CE.c.block_number > since.block, CE.c.token_id.is_not(None)),
+    ]
+    changed: set[uuid.UUID] = set()
+    for query in queries:
+        changed.update(ticket_id for ticket_id, event_id in conn.execute(query) if event_id == event.id)
+    return changed
+
+
+def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
+             since: str | None = None) -> tuple[str, str, str]:
+    """The event's gate state as JSON text, its signature and the public key: (payload, signature, key).
+
+    It carries the rules (gate_rules.Rules.as_json: their order and parameters), each ticket's state (with
+    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is a
+    delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
+    DELTA_MAX changes and it is a full snapshot (`kind` full) again."""
     event = session.get(Event, gate_key.event_id)
     if event is None:
         raise NotFound("no such event", code="event_not_found")
+    cursor = _parse_cursor(since) if since is not None else None
+    read_at = time.time()
+    rules = event_rules(session, settings, event.id)
     conn = session.connection()
-    rows = conn.execute(
-        select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"), F.c.address.label("fan_address"),
-               IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"),
-               A.c.id.label("admission_id"))
-        .select_from(_TICKET_STATE)
-        .where(T.c.event_id == event.id).order_by(T.c.token_id)).all()
-    active: dict[uuid.UUID, Any] = {}
-    revoked = []
-    for key in conn.execute(select(DK.c.ticket_id, DK.c.public_key, DK.c.holder, DK.c.revoked_at)
-                            .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
-                            .where(T.c.event_id == event.id).order_by(DK.c.created_at)):
-        if key.revoked_at is None:
-            active[key.ticket_id] = key  # the newest active key wins (there is one)
-        else:
-            revoked.append({"ticket_id": str(key.ticket_id), "public_key": key.public_key,
-                            "revoked_at": int(_aware(key.revoked_at).timestamp())})
+    block = conn.execute(select(func.max(CE.c.block_number)).where(
+        CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address)).scalar() or 0
+    ids: list[uuid.UUID] | None = None
+    if cursor is not None:
+        changed = _changed_tickets(conn, event, cursor)
+        ids = sorted(changed) if len(changed) <= DELTA_MAX else None
+    delta = ids is not None
+    query = (select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"),
+                    F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"),
+                    IT.c.burned.label("chain_burned"), A.c.id.label("admission_id"),
+                    A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
+             .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
+             .order_by(T.c.token_id, DK.c.created_at))
+    revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+                     .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+                     .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None)).order_by(DK.c.revoked_at))
+    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of them.
+    query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
+    if delta:
+        revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+                         .where(DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
+                                DK.c.ticket_id.in_(ids)).order_by(DK.c.revoked_at))
+    rows = conn.execute(query).all() if not delta or ids else []
+    revoked = [{"ticket_id": str(key.ticket_id), "public_key": key.public_key,
+                "revoked_at": int(_aware(key.revoked_at).timestamp())} for key in conn.execute(revoked_query)]
     cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
                                           "contract": event.collection_address}).first() is not None
-    tickets = []
-    for row in rows:
-        key = active.get(row.id)
+    later = _entry_states(conn, event.id, ids) if rules.entry_policy != "single" else {}
+    tickets: dict[str, list] = {}
+    tiers: dict[str, str] = {}
+    owner_of: dict[str, uuid.UUID] = {}  # list id -> ticket
+    compress, list_id, entry_policy = codes.compress_public_key, gate_rules.list_id, rules.entry_policy
+    for row in rows:  # by token id; a ticket's newest active key last (there is one)
         holder = row.fan_address or row.chain_owner
-        tickets.append({
-            "id": str(row.id), "token_id": row.token_id, "tier_id": row.tier_id, "tier_name": row.tier_name,
-            "device_key": key.public_key if key is not None else None,
-            "holder_changed": key is not None and holder is not None and not _same_address(holder, key.holder),
-            "checked_in": row.admission_id is not None or bool(row.chain_used),
-            "refunded": bool(row.chain_burned),
-        })
-    payload = json.dumps({"version": 1, "event_id": str(event.id), "chain_id": event.chain_id,
-                          "collection": event.collection_address, "generated_at": int(time.time()),
-                          "window_seconds": settings.gate_window_seconds, "cancelled": cancelled,
-                          "tickets": tickets, "revoked_keys": revoked}, separators=(",", ":"), sort_keys=True)
+        flags = (gate_rules.HOLDER_CHANGED if row.public_key is not None and holder is not None
+                 and not _same_address(holder, row.key_holder) else 0) \
+            | (gate_rules.CHECKED_IN if row.admission_id is not None or row.chain_used else 0) \
+            | (gate_rules.REFUNDED if row.chain_burned else 0)
+        short = list_id(row.id)
+        if owner_of.setdefault(short, row.id) != row.id:  # two tickets, one list id (~1 in 10^9 at 80k): neither
+            tickets.pop(short, None)
+            continue
+        item = [short, row.token_id, row.tier_id, compress(row.public_key) if row.public_key else None, flags]
+        if row.tier_name is not None:
+            tiers[str(row.tier_id)] = row.tier_name
+        if entry_policy != "single":
+            entries, exits, days = later.get(row.id, (0, 0, []))
+            first = 1 if row.admission_id is not None or row.chain_used else 0
+            if entry_policy == "days" and row.admission_id is not None:
+                days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
+            item += [first + entries, exits, sorted(days)]
+        tickets[short] = item
+    body = {"version": 3, "kind": "delta" if delta else "full", "event_id": str(event.id),
+            "event_name": event.name, "gate_label": getattr(gate_key, "label", None), "chain_id": event.chain_id,
+            "collection": event.collection_address, "generated_at": int(read_at),
+            "cursor": _cursor_text(read_at, block), "window_seconds": settings.gate_window_seconds,
+            "rules": rules.as_json(), "cancelled": cancelled, "tiers": tiers, "fields": list(gate_rules.FIELDS),
+            "tickets": list(tickets.values()), "revoked_keys": revoked}
+    if delta:
+        body["since"] = since
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
     key = signing_key(settings)
     return payload, codes.sign_bytes(key, payload.encode()), codes.public_key_text(key)
 
@@ -392,52 +611,78 @@ def _key_refs(session: Session, gate_key_ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return dict(session.connection().execute(select(K.c.id, K.c.label).where(K.c.id.in_(gate_key_ids))).all())
 
 
+def _recorded_here(session: Session, row: Any, gate_key_id: uuid.UUID, device: str, scanned_at: datetime,
+                   nonce: str | None) -> bool:
+    """Whether this offline scan is on record already: this very scan synced before (gate key, device,
+    `scanned_at`), or the gate's online try of the same decision (`nonce`) admitted the ticket."""
+    conn = session.connection()
+    if row.admission_id is not None:
+        admission = conn.execute(select(A.c.gate_key_id, A.c.device, A.c.source, A.c.scanned_at, A.c.nonce)
+                                 .where(A.c.id == row.admission_id)).one()
+        if admission.gate_key_id == gate_key_id and (
+                nonce is not None and admission.nonce == nonce
+                or admission.device == device and admission.source == "offline"
+                and _aware(admission.scanned_at) == scanned_at):
+            return True
+    for entry in conn.execute(select(GE.c.gate_key_id, GE.c.device, GE.c.source, GE.c.scanned_at, GE.c.nonce)
+                              .where(GE.c.ticket_id == row.id, GE.c.gate_key_id == gate_key_id)):
+        if nonce is not None and entry.nonce == nonce or entry.device == device and entry.source == "offline" \
+                and _aware(entry.scanned_at) == scanned_at:
+            return True
+    return False
+
+
 def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, device: str, item: OfflineScan,
               labels: dict[uuid.UUID, str | None]) -> OfflineScanResult:
     scanned_at = _aware(item.scanned_at)
     event_id = gate_key.event_id
+    rules = event_rules(session, settings, event_id)
+    found: list[Any] = []
 
-    def rejected(reason: str, ticket: Any = None) -> OfflineScanResult:
-        ticket_id = ticket.id if ticket is not None else None
+    def rejected(reason: str, row: Any = None) -> OfflineScanResult:
+        ticket_id = row.id if row is not None else None
         _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, device=device, source="offline",
                         scanned_at=scanned_at, verdict=Verdict(False, reason, ticket_id))
-        ours = ticket is not None and reason != "wrong_event"
+        ours = row is not None and reason != "wrong_event"
         return OfflineScanResult(result="rejected", reason=reason, ticket_id=ticket_id,
-                                 token_id=ticket.token_id if ours else None)
+                                 token_id=row.token_id if ours else None)
 
-    try:
-        code = codes.decode(item.code)
-    except codes.CodeError:
-        return rejected("malformed_code")
-    conn = session.connection()
-    ticket = conn.execute(select(T.c.id, T.c.event_id, T.c.token_id).where(T.c.id == code.ticket_id)).first()
-    if ticket is None:
-        return rejected("unknown_ticket")
-    if ticket.event_id != event_id:
-        return rejected("wrong_event", ticket)
-    # Genuine: signed by a key bound to this ticket at some point. The gate decided with its snapshot; a
-    # key revoked since still made a genuine code, and the admission it led to is recorded as it happened.
-    keys = conn.execute(select(DK.c.public_key).where(DK.c.ticket_id == ticket.id)).scalars().all()
-    if not keys:
-        return rejected("no_device_key", ticket)
-    if not any(codes.verify_code_signature(codes.load_public_key(k), code) for k in set(keys)):
-        return rejected("bad_signature", ticket)
-    if not codes.window_accepted(code.window, scanned_at.timestamp(), settings.gate_window_seconds):
-        return rejected("expired_code", ticket)
-    admitted, existing = admit(session, event_id=event_id, ticket_id=ticket.id, token_id=ticket.token_id,
-                               gate_key_id=gate_key.id, device=device, source="offline", scanned_at=scanned_at,
-                               nonce=item.nonce)
-    result = OfflineScanResult(result="admitted", ticket_id=ticket.id, token_id=ticket.token_id)
-    if admitted:
-        return result
-    same_scan = existing.gate_key_id == gate_key.id and existing.device == device and existing.source == "offline" \
-        and _aware(existing.scanned_at) == scanned_at
-    # The gate's own decision, admitted online, whose answer it never got (it then decided offline).
-    same_decision = item.nonce is not None and existing.gate_key_id == gate_key.id and existing.nonce == item.nonce
-    if same_scan or same_decision:
+    # Genuine: signed by a key bound to this ticket at some point. The gate decided with its snapshot; a key
+    # revoked since still made a genuine code, and the admission it led to is recorded as it happened.
+    def every_key(ticket_id: uuid.UUID) -> TicketState | None:
+        row = session.connection().execute(_LOOKUP, {"ticket_id": ticket_id}).first()
+        if row is None:
+            return None
+        found.append(row)
+        keys = tuple(set(session.connection().execute(
+            select(DK.c.public_key).where(DK.c.ticket_id == row.id)).scalars().all()))
+        return _ticket_state(session, settings, row, event_id, rules, keys=keys)
+
+    genuine = gate_rules.decide(item.code, now=scanned_at.timestamp(), rules=rules, lookup=every_key,
+                                direction=item.direction, only=gate_rules.GENUINE)
+    row = found[0] if found else None
+    if not genuine.admit:
+        return rejected(genuine.reason, row)
+    result = OfflineScanResult(result="admitted", ticket_id=row.id, token_id=row.token_id)
+    if _recorded_here(session, row, gate_key.id, device, scanned_at, item.nonce):
         result.result = "already_admitted_here"
         return result
-    conflict = (_insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=ticket.id,
+    # What the offline gate could not know: the ticket's entries and exits since its snapshot.
+    now = gate_rules.decide(item.code, now=scanned_at.timestamp(), rules=rules, lookup=lambda _: genuine.ticket,
+                            direction=item.direction, only=_ENTRY_RULES)
+    if now.admit:
+        checked = _Checked(Verdict(True), row, genuine.ticket, rules)
+        entered, _ = enter(session, checked=checked, event_id=event_id, gate_key_id=gate_key.id, device=device,
+                           source="offline", scanned_at=scanned_at, nonce=item.nonce, direction=item.direction)
+        if entered:
+            return result
+    elif now.reason in ("no_exit", "not_valid_today"):
+        return rejected(now.reason, row)
+    # Entered (or let out) by another scan first: the one on record counts, this one is kept as a conflict.
+    existing = session.connection().execute(select(A).where(A.c.ticket_id == row.id)).first()
+    if existing is None:  # checked in on chain only, with no admission at a gate to name
+        return rejected("already_checked_in", row)
+    conflict = (_insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=row.id,
                                            admission_id=existing.id, gate_key_id=gate_key.id, device=device,
                                            scanned_at=scanned_at, created_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
@@ -587,3 +832,78 @@ def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, pub
     session.commit()
     session.refresh(current)
     return current
+
+
+# ---- the door: an event's entry policy and pass details, a ticket's place (the organiser's)
+def _door_public(event_id: uuid.UUID, door: EventDoor | None) -> EventDoorPublic:
+    door = door or EventDoor(event_id=event_id)
+    return EventDoorPublic(event_id=event_id, entry_policy=door.entry_policy, entry_days=json.loads(door.entry_days),
+                           timezone=door.timezone, venue=door.venue, starts_at=door.starts_at and _aware(door.starts_at),
+                           doors_at=door.doors_at and _aware(door.doors_at), offline_unlisted=door.offline_unlisted)
+
+
+def door(*, session: Session, event_id: uuid.UUID) -> EventDoorPublic:
+    """The event's door settings (the defaults when none were set: single entry, UTC)."""
+    return _door_public(event_id, session.get(EventDoor, event_id))
+
+
+def set_door(*, session: Session, event: Event, data: EventDoorSet) -> EventDoorPublic:
+    """Set the event's entry policy and pass details (every field; idempotent). 422 `invalid_timezone` for a
+    zone that is not an IANA name, `entry_days_required` for a day pass with no days."""
+    try:
+        gate_rules.day_of(0, data.timezone)
+    except ValueError as error:
+        raise Unprocessable(str(error), code="invalid_timezone") from None
+    days = sorted({day.isoformat() for day in data.entry_days})
+    if data.entry_policy == "days" and not days:
+        raise Unprocessable("a day pass names the days it is valid on (entry_days)", code="entry_days_required")
+    row = session.get(EventDoor, event.id) or EventDoor(event_id=event.id)
+    row.entry_policy, row.entry_days, row.timezone = data.entry_policy, json.dumps(days), data.timezone
+    row.venue, row.starts_at, row.doors_at = data.venue, data.starts_at, data.doors_at
+    row.offline_unlisted, row.updated_at = data.offline_unlisted, utcnow()
+    session.add(row)
+    session.commit()
+    _rules_cache.pop(event.id, None)  # other processes: within gate_cache_seconds
+    return _door_public(event.id, row)
+
+
+def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: TicketPlaceBase) -> TicketPlacePublic:
+    """Set (or clear, all fields null) where a ticket of the event sits: section, row, seat."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or ticket.event_id != event.id:
+        raise NotFound("no such ticket in this event", code="ticket_not_found")
+    place = session.get(TicketPlace, ticket_id) or TicketPlace(ticket_id=ticket_id)
+    place.section, place.row, place.seat = data.section, data.row, data.seat
+    session.add(place)
+    session.commit()
+    return TicketPlacePublic(ticket_id=ticket_id, section=place.section, row=place.row, seat=place.seat)
+
+
+def ticket_doors(*, session: Session, tickets: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, TicketDoor]:
+    """What each pass shows beyond the ticket, for (ticket id, event id) pairs: three queries for any number."""
+    if not tickets:
+        return {}
+    conn = session.connection()
+    ticket_ids = [t for t, _ in tickets]
+    doors = {row.event_id: row for row in conn.execute(
+        select(ED).where(ED.c.event_id.in_({e for _, e in tickets})))}
+    P = TicketPlace.__table__
+    places = {row.ticket_id: row for row in conn.execute(select(P).where(P.c.ticket_id.in_(ticket_ids)))}
+    admissions = {row.ticket_id: row for row in conn.execute(
+        select(A.c.ticket_id, A.c.scanned_at, K.c.label).select_from(A.join(K, K.c.id == A.c.gate_key_id))
+        .where(A.c.ticket_id.in_(ticket_ids)))}
+    return {ticket_id: ticket_door(doors.get(event_id), places.get(ticket_id), admissions.get(ticket_id))
+            for ticket_id, event_id in tickets}
+
+
+def ticket_door(door: Any, place: Any, admission: Any) -> TicketDoor:
+    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
+    label), each None where there is none — the one place that decides what a pass shows about its door."""
+    return TicketDoor(
+        venue=door and door.venue, timezone=door.timezone if door else "UTC",
+        starts_at=door and door.starts_at and _aware(door.starts_at),
+        doors_at=door and door.doors_at and _aware(door.doors_at),
+        entry_policy=door.entry_policy if door else "single",
+        entry_days=json.loads(door.entry_days) if door else [],
+        section=place and place.section, row=place and place.row, seat=place and place.seat,
+        checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)

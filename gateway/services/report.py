@@ -13,15 +13,29 @@ Sources, one per figure:
   moment the holder passed the gate; for offline scans that is the gate's clock, not the later sync.
   Plus on-chain check-ins (the indexer's `checkins`) of tickets no gate admitted, as the series
   `on_chain`, timed by their block's timestamp (read from the node; `minute` is None if it cannot be).
-- **Resale**: gateway settlements (`done`) with the listing's price and cap; and resales bought on chain
-  (`ResaleBought` in `chain_events`), whose cap is not on record here (`cap_wei` None).
+- **Resale**: gateway settlements (`done`) with the listing's price and cap and the royalty owed to the
+  organiser (ERC-2981 on the declared price, recorded with the settlement; the buyer pays off chain, so
+  the organiser collects it off chain); and resales bought on chain (`ResaleBought` in `chain_events`),
+  whose cap and royalty are not on record here (None: the contract paid that royalty itself).
 - **Badges**: the indexer's `badges` of the event, issued and revoked.
+- **Doors** (the live dashboard): refusals (`gate_refusals`) per reason and minute; gate conflicts; attendance
+  (tickets not refunded — `Refunded` in `chain_events` — against tickets checked in) and check-ins per tier; the
+  check-in queue to the chain (admissions not yet `done`, the oldest one's wait).
+- **Revenue**: primary = face value × tickets sold and not refunded, per tier. Royalties: from each on-chain
+  `ResaleBought` (its `royalty`), and for gateway resales the royalty recorded with each settlement (a settlement
+  from before that record: price × the collection's ERC-2981 rate read from the chain, `royaltyInfo`), as
+  `royalties_computed`; None if such a rate cannot be read.
+- **Attendees** (exports only): one pseudonymous row per ticket checked in — token, tier, entry time, gate;
+  no account, address or contact.
+
+Times are UTC in the JSON; `timezone` (the event's details, default UTC) is the zone the dashboard shows.
 
 Buckets are computed in Python from UTC datetimes, so SQLite and PostgreSQL give the same answer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -35,7 +49,8 @@ from web3.exceptions import Web3Exception
 import ticketkit as tk
 
 from ..indexer.models import Badge, ChainEvent, Checkin, IndexerContract
-from ..models import Admission, ApiKey, Event, ResaleListing, ResaleSettlement, Ticket, Tier, utcnow
+from ..models import (Admission, ApiKey, Event, EventDetails, GateConflict, GateRefusal, ResaleListing,
+                      ResaleSettlement, Ticket, Tier, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +81,10 @@ class TierSales(SQLModel):
     gateway: int
     on_chain: int
     total: int
+    refunded: int = 0
+    checked_in: int = 0  # tickets of the tier checked in (gates and on chain)
+    face_value_wei: str | None = None
+    revenue_wei: str = "0"  # face value x (total - refunded)
 
 
 class SalesSection(SQLModel):
@@ -109,11 +128,13 @@ class ResaleSale(SQLModel):
     price_wei: str
     cap_wei: str | None  # None: not on record (on-chain resales)
     ratio: float | None  # price / cap
+    royalty_wei: str | None = None  # owed to the organiser (gateway); None: not on record (paid on chain)
 
 
 class ResaleSection(SQLModel):
     sold: int
     volume_wei: str
+    royalty_wei: str = "0"  # owed to the organiser on the gateway's resales (off chain)
     max_ratio: float | None  # over the sales with a known, non-zero cap
     sales: list[ResaleSale]  # by time sold
 
@@ -124,15 +145,77 @@ class BadgeSection(SQLModel):
     held: int
 
 
+class RefusalRow(SQLModel):
+    """Refused scans of one reason in one minute (only minutes with refusals)."""
+
+    minute: datetime
+    reason: str
+    count: int
+
+
+class ReasonCount(SQLModel):
+    reason: str
+    count: int
+
+
+class RefusalSection(SQLModel):
+    rows: list[RefusalRow]
+    reasons: list[ReasonCount]  # most frequent first
+    total: int
+
+
+class AttendanceSection(SQLModel):
+    tickets: int  # sold and not refunded
+    refunded: int
+    checked_in: int
+    no_shows: int  # tickets not checked in (during doors: not arrived yet)
+    rate: float | None  # checked_in / tickets
+    conflicts: int  # tickets admitted at a second gate offline (docs/gate.md)
+
+
+class RevenueSection(SQLModel):
+    primary_wei: str
+    royalty_bps: int | None  # the collection's ERC-2981 rate; None: could not be read
+    royalties_wei: str | None  # None: some royalties could not be known
+    royalties_on_chain_wei: str  # from ResaleBought events
+    royalties_computed_wei: str | None  # gateway resales: price x royalty_bps
+
+
+class QueueSection(SQLModel):
+    """Gate admissions on their way to the chain (checkIn batches)."""
+
+    waiting: int  # queued or sent, not yet done
+    oldest_waiting_at: datetime | None  # admitted_at of the oldest waiting admission
+    lag_seconds: float | None  # how long it has waited (0 when nothing waits)
+    done: int
+
+
+class AttendeeRow(SQLModel):
+    """One ticket checked in, without any personal data."""
+
+    token_id: int
+    tier_id: int | None
+    tier_name: str | None
+    entered_at: datetime | None  # the gate's scan time; on-chain check-ins: the block's time
+    gate: str | None  # the gate's label (or id); "on chain" for a check-in without a gate
+    source: str  # online | offline | on_chain
+
+
 class EventReport(SQLModel):
     event_id: uuid.UUID
     event_name: str | None
+    timezone: str = "UTC"  # the event's IANA time zone, for display
     generated_at: datetime
     indexed_to_block: int | None  # how far the indexer has read the collection; None: not yet
     sales: SalesSection
     checkins: CheckinSection
     resale: ResaleSection
     badges: BadgeSection
+    refusals: RefusalSection
+    attendance: AttendanceSection
+    revenue: RevenueSection
+    queue: QueueSection
+    attendees: list[AttendeeRow] | None = None  # only when asked for (exports)
 
 
 # ---- helpers
@@ -167,6 +250,20 @@ def wei_to_eth(wei: int | str) -> str:
     whole, fraction = divmod(int(wei), 10**18)
     digits = f"{fraction:018d}".rstrip("0")
     return f"{whole}.{digits}" if digits else str(whole)
+
+
+def chain_royalty_bps(chain: Callable[[], tk.Chain], collection: str) -> Callable[[], int | None]:
+    """The collection's ERC-2981 default rate in basis points, read from the node (None if it cannot be)."""
+
+    def read() -> int | None:
+        try:
+            _, amount = tk.Collection(chain(), collection).call("royaltyInfo", 1, 10_000)
+            return int(amount)
+        except (tk.ChainError, OSError, Web3Exception) as error:
+            log.warning("report: royalty rate unavailable (%s)", type(error).__name__)
+            return None
+
+    return read
 
 
 def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> BlockTimes:
@@ -265,13 +362,14 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
     sales: list[ResaleSale] = []
     settled = session.exec(
         select(ResaleSettlement.id, ResaleSettlement.created_at, ResaleSettlement.price_wei, ResaleListing.cap_wei,
-               Ticket.token_id, Ticket.tier_id)
+               Ticket.token_id, Ticket.tier_id, ResaleSettlement.royalty_wei)
         .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
         .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
         .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")).all()
-    for sale_id, created, price, cap, token_id, tier_id in settled:
+    for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
         sales.append(ResaleSale(id=sale_id, channel="gateway", sold_at=_utc(created), token_id=token_id,
-                                tier_id=tier_id, price_wei=price, cap_wei=cap, ratio=_ratio(int(price), int(cap))))
+                                tier_id=tier_id, price_wei=price, cap_wei=cap,
+                                ratio=_ratio(int(price), int(cap)), royalty_wei=royalty))
     on_chain = session.exec(select(ChainEvent.id, ChainEvent.block_number, ChainEvent.token_id, ChainEvent.price_wei)
                             .where(ChainEvent.chain_id == event.chain_id,
                                    ChainEvent.contract == event.collection_address,
@@ -286,6 +384,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
     sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id))
     ratios = [s.ratio for s in sales if s.ratio is not None]
     return ResaleSection(sold=len(sales), volume_wei=str(sum(int(s.price_wei) for s in sales)),
+                         royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales
+                                             if s.channel == "gateway")),
                          max_ratio=max(ratios) if ratios else None, sales=sales)
 
 
@@ -295,19 +395,121 @@ def _badges(session: Session, event: Event) -> BadgeSection:
     return BadgeSection(issued=len(revoked_flags), revoked=revoked, held=len(revoked_flags) - revoked)
 
 
+def _refusals(session: Session, event: Event) -> RefusalSection:
+    counts: Counter[tuple[datetime, str]] = Counter()
+    for reason, scanned_at in session.exec(select(GateRefusal.reason, GateRefusal.scanned_at)
+                                           .where(GateRefusal.event_id == event.id)).all():
+        counts[(minute_start(scanned_at), reason)] += 1
+    per_reason: Counter[str] = Counter()
+    for (_, reason), n in counts.items():
+        per_reason[reason] += n
+    return RefusalSection(rows=[RefusalRow(minute=m, reason=r, count=n) for (m, r), n in sorted(counts.items())],
+                          reasons=[ReasonCount(reason=r, count=n)
+                                   for r, n in sorted(per_reason.items(), key=lambda x: (-x[1], x[0]))],
+                          total=sum(per_reason.values()))
+
+
+def _refunded_tokens(session: Session, event: Event) -> set[int]:
+    return {int(t) for t in session.exec(select(ChainEvent.token_id).where(
+        ChainEvent.chain_id == event.chain_id, ChainEvent.contract == event.collection_address,
+        ChainEvent.name == "Refunded")).all() if t is not None}
+
+
+def _attendees(session: Session, event: Event, tiers: dict[int, Tier], block_times: BlockTimes) -> list[AttendeeRow]:
+    tier_of = dict(session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all())
+    rows: list[AttendeeRow] = []
+    admitted = set()
+    for token_id, scanned_at, source, gate_id, label in session.exec(
+            select(Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label)
+            .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+            .where(Admission.event_id == event.id)).all():
+        admitted.add(token_id)
+        tier_id = tier_of.get(token_id)
+        rows.append(AttendeeRow(token_id=token_id, tier_id=tier_id, tier_name=tiers[tier_id].name
+                                if tier_id in tiers else None, entered_at=_utc(scanned_at),
+                                gate=label or str(gate_id), source=source))
+    chain_only = [(t, b) for t, b in session.exec(select(Checkin.token_id, Checkin.block_number)
+                                                  .where(Checkin.event_id == event.id)).all() if t not in admitted]
+    times = block_times(b for _, b in chain_only) if chain_only else {}
+    for token_id, block in chain_only:
+        tier_id = tier_of.get(token_id)
+        rows.append(AttendeeRow(token_id=token_id, tier_id=tier_id, tier_name=tiers[tier_id].name
+                                if tier_id in tiers else None, entered_at=times.get(block), gate="on chain",
+                                source=ON_CHAIN))
+    rows.sort(key=lambda r: (r.entered_at is None, r.entered_at or datetime.min.replace(tzinfo=timezone.utc),
+                             r.token_id))
+    return rows
+
+
+def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
+    waiting = session.exec(select(Admission.admitted_at).where(
+        Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
+        .order_by(Admission.admitted_at)).all()  # type: ignore[arg-type]
+    done = len(session.exec(select(Admission.id).where(Admission.event_id == event.id,
+                                                       Admission.chain_status == "done")).all())
+    oldest = _utc(waiting[0]) if waiting else None
+    return QueueSection(waiting=len(waiting), oldest_waiting_at=oldest, done=done,
+                        lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+
+
+def _revenue(sales: SalesSection, resale: ResaleSection, on_chain_royalty: int, bps: int | None) -> RevenueSection:
+    """Royalties of gateway resales: as recorded with each settlement (ERC-2981 on the declared price); a
+    settlement from before that record: price x the collection's rate (None if the rate cannot be read)."""
+    primary = sum(int(t.revenue_wei) for t in sales.tiers)
+    gateway = [s for s in resale.sales if s.channel == "gateway"]
+    recorded = sum(int(s.royalty_wei) for s in gateway if s.royalty_wei is not None)
+    unrecorded = [int(s.price_wei) for s in gateway if s.royalty_wei is None]
+    computed = None if unrecorded and bps is None else recorded + sum(p * (bps or 0) // 10_000 for p in unrecorded)
+    total = None if computed is None else on_chain_royalty + computed
+    return RevenueSection(primary_wei=str(primary), royalty_bps=bps, royalties_on_chain_wei=str(on_chain_royalty),
+                          royalties_computed_wei=None if computed is None else str(computed),
+                          royalties_wei=None if total is None else str(total))
+
+
 def event_report(*, session: Session, event: Event, block_times: BlockTimes, bucket: Bucket | None = None,
-                 now: datetime | None = None) -> EventReport:
+                 now: datetime | None = None, royalty_bps: Callable[[], int | None] | None = None,
+                 attendees: bool = False) -> EventReport:
     """The report of one event (the caller checks it is the organiser's). Reads only.
 
     `bucket` fixes the sales bucket; by default it follows the span of the sales (`choose_bucket`).
     `block_times` times on-chain check-ins and resales (`chain_block_times(runtime.chain)`).
+    `royalty_bps` reads the collection's royalty rate (`chain_royalty_bps`); without it, gateway resales'
+    royalties are unknown. `attendees` adds the pseudonymous attendee list (exports).
     """
+    now = now or utcnow()
     tiers = {t.tier_id: t for t in session.exec(select(Tier).where(Tier.event_id == event.id)).all()}
     indexed = session.exec(select(IndexerContract.indexed_to).where(
         IndexerContract.chain_id == event.chain_id, IndexerContract.address == event.collection_address)).first()
-    return EventReport(event_id=event.id, event_name=event.name, generated_at=now or utcnow(),
-                       indexed_to_block=indexed,
-                       sales=_sales(session, event, tiers, bucket),
-                       checkins=_checkins(session, event, block_times),
-                       resale=_resale(session, event, block_times),
-                       badges=_badges(session, event))
+    details = session.get(EventDetails, event.id)
+    sales = _sales(session, event, tiers, bucket)
+    checkins = _checkins(session, event, block_times)
+    resale = _resale(session, event, block_times)
+
+    # per tier: refunds, check-ins, revenue
+    tier_of = dict(session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all())
+    refunded = _refunded_tokens(session, event)
+    checked = set(session.exec(select(Admission.token_id).where(Admission.event_id == event.id)).all())
+    checked |= set(session.exec(select(Checkin.token_id).where(Checkin.event_id == event.id)).all())
+    refunded_per: Counter[int] = Counter(tier_of[t] for t in refunded if t in tier_of)
+    checked_per: Counter[int] = Counter(tier_of[t] for t in checked if t in tier_of)
+    for t in sales.tiers:
+        t.refunded, t.checked_in = refunded_per[t.tier_id], checked_per[t.tier_id]
+        face = tiers[t.tier_id].face_value_wei if t.tier_id in tiers else None
+        t.face_value_wei = face
+        t.revenue_wei = str(int(face) * (t.total - t.refunded)) if face is not None else "0"
+    tickets = sales.total - len(refunded & set(tier_of))
+    conflicts = len(session.exec(select(GateConflict.id).where(GateConflict.event_id == event.id)).all())
+    attendance = AttendanceSection(tickets=tickets, refunded=sales.total - tickets, checked_in=checkins.total,
+                                   no_shows=max(0, tickets - checkins.total),
+                                   rate=checkins.total / tickets if tickets else None, conflicts=conflicts)
+    on_chain_royalty = 0
+    for args in session.exec(select(ChainEvent.args).where(
+            ChainEvent.chain_id == event.chain_id, ChainEvent.contract == event.collection_address,
+            ChainEvent.name == "ResaleBought")).all():
+        on_chain_royalty += int(json.loads(args or "{}").get("royalty", 0))
+    bps = royalty_bps() if royalty_bps is not None else None
+    return EventReport(event_id=event.id, event_name=event.name, timezone=details.timezone if details else "UTC",
+                       generated_at=now, indexed_to_block=indexed, sales=sales, checkins=checkins, resale=resale,
+                       badges=_badges(session, event), refusals=_refusals(session, event), attendance=attendance,
+                       revenue=_revenue(sales, resale, on_chain_royalty, bps), queue=_queue(session, event, now),
+                       attendees=_attendees(session, event, tiers, block_times) if attendees else None)

@@ -12,7 +12,7 @@ from ..errors import Conflict, NotFound
 from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ticket
 from ..runtime import Runtime
 from .fans import custodial_account
-from .tickets import _collection, _record_with_transaction, _replay, _request_hash, refuse_if_holder_busy
+from .tickets import _collection, _record_with_transaction, _replay, _request_hash, _require_not_paused, refuse_if_holder_busy
 
 
 def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[ResaleListing, Ticket]]:
@@ -56,11 +56,14 @@ def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uui
     collection = _collection(runtime, ticket)
     if collection.is_used(ticket.token_id):
         raise Conflict("the ticket was already used", code="ticket_already_used", token_id=str(ticket.token_id))
+    _require_not_paused(collection)
     seller = session.get(Fan, listing.seller_fan_id)
     runtime.operator()  # no operator key: refuse before recording anything
     refuse_if_holder_busy(session, seller)  # type: ignore[arg-type]
+    receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(listing_id=listing.id, ticket_id=ticket.id, seller_fan_id=listing.seller_fan_id,
-                                  buyer_fan_id=fan.id, price_wei=listing.price_wei,
+                                  buyer_fan_id=fan.id, price_wei=listing.price_wei, royalty_wei=str(royalty),
+                                  royalty_receiver=receiver,
                                   payment_reference=data.payment_reference, idempotency_key=idempotency_key,
                                   request_hash=request_hash)
     price = int(settlement.price_wei)

@@ -29,7 +29,9 @@ from ticketkit.chain import decode_revert
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
     Admission,
+    ApiKey,
     Event,
+    EventDoor,
     Fan,
     FanTicketPublic,
     GiftRequest,
@@ -40,11 +42,12 @@ from ..models import (
     ResaleRequest,
     ResaleSettlement,
     Ticket,
+    TicketPlace,
     Tier,
     Transfer,
 )
 from ..runtime import Runtime
-from . import sending
+from . import gate, sending
 from .fans import FanRef, custodial_account
 
 R = TypeVar("R", Issuance, Transfer, ResaleListing, ResaleSettlement)
@@ -129,17 +132,26 @@ def fan_ticket(*, session: Session, fan: Fan, ticket_id: uuid.UUID) -> Ticket:
 
 
 def _fan_tickets_query() -> Select:
-    """Built once (a Core statement, compiled once and cached by SQLAlchemy): the fan's tickets, oldest first."""
-    tickets, events, tiers = Ticket.__table__.c, Event.__table__.c, Tier.__table__.c  # type: ignore[attr-defined]
-    admissions = Admission.__table__.c  # type: ignore[attr-defined]
-    return (sa_select(tickets.id, tickets.event_id, tickets.chain_id, tickets.contract, tickets.token_id,
-                      tickets.tier_id, events.name, tiers.name, admissions.id)
-            .select_from(Ticket.__table__.join(Event.__table__, events.id == tickets.event_id)  # type: ignore[attr-defined]
-                         .outerjoin(Tier.__table__, (tiers.event_id == tickets.event_id)  # type: ignore[attr-defined]
-                                    & (tiers.tier_id == tickets.tier_id))
-                         .outerjoin(Admission.__table__, admissions.ticket_id == tickets.id))  # type: ignore[attr-defined]
-            .where(tickets.owner_fan_id == bindparam("fan_id"))
-            .order_by(tickets.created_at, tickets.token_id))
+    """Built once (a Core statement, compiled once and cached by SQLAlchemy): the fan's tickets, oldest first,
+    with their event and tier names, their admission and gate, their event's door and their place."""
+    tickets, events, tiers = Ticket.__table__, Event.__table__, Tier.__table__  # type: ignore[attr-defined]
+    admissions, keys = Admission.__table__, ApiKey.__table__  # type: ignore[attr-defined]
+    doors, places = EventDoor.__table__, TicketPlace.__table__  # type: ignore[attr-defined]
+    t = tickets.c
+    return (sa_select(t.id, t.event_id, t.chain_id, t.contract, t.token_id, t.tier_id,
+                      events.c.name.label("event_name"), tiers.c.name.label("tier_name"),
+                      admissions.c.id.label("admission_id"), admissions.c.scanned_at, keys.c.label,
+                      doors.c.event_id.label("door_event_id"), doors.c.venue, doors.c.timezone, doors.c.starts_at,
+                      doors.c.doors_at, doors.c.entry_policy, doors.c.entry_days,
+                      places.c.ticket_id.label("place_ticket_id"), places.c.section, places.c.row, places.c.seat)
+            .select_from(tickets.join(events, events.c.id == t.event_id)
+                         .outerjoin(tiers, (tiers.c.event_id == t.event_id) & (tiers.c.tier_id == t.tier_id))
+                         .outerjoin(admissions, admissions.c.ticket_id == t.id)
+                         .outerjoin(keys, keys.c.id == admissions.c.gate_key_id)
+                         .outerjoin(doors, doors.c.event_id == t.event_id)
+                         .outerjoin(places, places.c.ticket_id == t.id))
+            .where(t.owner_fan_id == bindparam("fan_id"))
+            .order_by(t.created_at, t.token_id))
 
 
 _FAN_TICKETS = _fan_tickets_query()
@@ -147,18 +159,23 @@ _FAN_TICKET = _FAN_TICKETS.where(Ticket.__table__.c.id == bindparam("ticket_id")
 
 
 def fan_tickets(*, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None) -> list[FanTicketPublic]:
-    """The tickets the fan holds (or the one `ticket_id`), with event and tier names and the gate state.
+    """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what the
+    pass shows about its door (gate.ticket_door).
 
-    A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for the columns it
+    A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for everything it
     shows, rows turned into answers without validating the database's own values again."""
     if ticket_id is None:
         rows = session.connection().execute(_FAN_TICKETS, {"fan_id": fan.id})
     else:
         rows = session.connection().execute(_FAN_TICKET, {"fan_id": fan.id, "ticket_id": ticket_id})
-    return [FanTicketPublic.model_construct(id=id_, event_id=event_id, chain_id=chain_id, contract=contract,
-                                            token_id=token_id, tier_id=tier_id, event_name=event_name,
-                                            tier_name=tier_name, checked_in=admission is not None)
-            for id_, event_id, chain_id, contract, token_id, tier_id, event_name, tier_name, admission in rows]
+    return [FanTicketPublic.model_construct(
+                id=row.id, event_id=row.event_id, chain_id=row.chain_id, contract=row.contract,
+                token_id=row.token_id, tier_id=row.tier_id, event_name=row.event_name, tier_name=row.tier_name,
+                checked_in=row.admission_id is not None,
+                door=gate.ticket_door(row if row.door_event_id is not None else None,
+                                      row if row.place_ticket_id is not None else None,
+                                      row if row.admission_id is not None else None))
+            for row in rows]
 
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
@@ -201,6 +218,7 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
         raise Unprocessable("a ticket cannot be gifted to its holder", code="same_fan")
     runtime.operator()  # no operator key: refuse before recording anything
     refuse_if_holder_busy(session, fan)
+    _require_gifts(_collection(runtime, ticket))
     transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
                         idempotency_key=idempotency_key, request_hash=request_hash)
     collection = _collection(runtime, ticket)
@@ -209,6 +227,21 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     call = collection.gateway_transfer_call(ticket.token_id, recipient.address, 0, deadline, holder)
     del holder
     return _record_with_transaction(session, runtime, transfer, "gift", call, lookup, request_hash)
+
+
+def _require_gifts(collection: tk.Collection) -> None:
+    """The collection's gift policy and pause, read before anything is recorded (the contract checks them
+    too)."""
+    if not collection.event_info()["gifts_allowed"]:
+        raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by "
+                       "resale", code="gifts_not_allowed")
+    _require_not_paused(collection)
+
+
+def _require_not_paused(collection: tk.Collection) -> None:
+    if collection.paused():
+        raise Conflict("the organiser has paused this event's tickets: no transfers until it resumes",
+                       code="enforced_pause")
 
 
 # ---- resale listing (off chain, checked against the contract's own rules)

@@ -2,12 +2,15 @@
 // IndexedDB (not localStorage) because it keeps CryptoKey objects, non-extractable keys included.
 
 const DB_NAME = "ticketkit";
-const STORES = ["device-keys"];
+const VERSION = 2;
+// device-keys: the fan's keys (ticket page); gate-lists: the scanner's signed list and its deltas (too big for
+// localStorage at stadium size: 80,000 tickets are tens of megabytes of JSON).
+const STORES = ["device-keys", "gate-lists"];
 let opening = null;
 
 function open() {
   opening ??= new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
+    const request = indexedDB.open(DB_NAME, VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;
       for (const name of STORES) {

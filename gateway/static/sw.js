@@ -1,10 +1,12 @@
 // The pages' service worker (served as /app/sw.js, scope /app/): the pages and their files load with no
 // network, from the copy kept at the last visit. The JSON API is never cached: it is always the network's.
 
-const CACHE = "ticketkit-pages-v1";
+const CACHE = "ticketkit-pages-v2";
 const FILES = [
   "ticket", "scanner", "static/app.css", "static/gatecode.js", "static/store.js", "static/ticket.js",
   "static/offline.js", "static/scanner.js", "static/vendor/jsQR.js", "static/vendor/qrcode.mjs",
+  "static/ticket.webmanifest", "static/scanner.webmanifest", "static/icon.svg", "static/icon-192.png",
+  "static/icon-512.png",
 ];
 
 self.addEventListener("install", (event) => {

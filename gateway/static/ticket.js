@@ -10,6 +10,7 @@ import * as store from "./store.js";
 
 const API = new URL("../", location.href); // the gateway's root, whatever path it is mounted under
 const TOKEN_KEY = "ticketkit.fanToken";
+const TICKETS_KEY = "ticketkit.fanTickets"; // {savedAt, tickets}: the list as last loaded, for no signal
 const KEYS = "device-keys";
 const $ = (id) => document.getElementById(id);
 
@@ -50,14 +51,23 @@ async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+/** Shown while the page runs on the tickets kept on the phone. */
+function noSignal(savedAt) {
+  const when = new Date(savedAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  status(`No signal: showing your tickets as saved on this phone (${when}). Your code still works at the door.`,
+         "offline");
+  document.body.dataset.offline = "true";
+}
+
 function status(text, kind = "") {
   $("status").textContent = text;
   $("status").className = kind;
 }
 
 function show(section) {
-  for (const id of ["sign-in", "tickets", "pass"]) $(id).hidden = id !== section;
+  for (const id of ["tickets", "pass"]) $(id).hidden = id !== section;
   $("recover").hidden = section !== "sign-in";
+  $("sign-in-token").hidden = section !== "sign-in";
   $("sign-out").hidden = section === "sign-in";
 }
 
@@ -72,6 +82,32 @@ function readFragment() {
     history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
   }
   return ticket;
+}
+
+/** The tickets kept on this phone at the last load ({savedAt, tickets}), or null. */
+function keptTickets() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(TICKETS_KEY) ?? "null");
+    return kept && Array.isArray(kept.tickets) ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The fan's tickets from the gateway, kept on the phone; with no network, the kept ones (a pass works with no
+ * signal: its device key is in IndexedDB, its code is signed here). `offline` says which.
+ */
+async function loadOrKeptTickets(wanted) {
+  try {
+    const list = await loadTickets(wanted);
+    localStorage.setItem(TICKETS_KEY, JSON.stringify({ savedAt: new Date().toISOString(), tickets: list }));
+    return { list, offline: null };
+  } catch (error) {
+    const kept = keptTickets();
+    if (error instanceof ApiError || !kept) throw error; // the gateway answered (401...), or nothing is kept
+    return { list: kept.tickets, offline: kept.savedAt };
+  }
 }
 
 /** The fan's tickets; `wanted` (a ticket id from the link) is fetched on its own if the list lacks it. */
@@ -89,7 +125,64 @@ async function loadTickets(wanted) {
 
 function ticketLabel(ticket) {
   const tier = ticket.tier_name ?? `tier ${ticket.tier_id}`;
-  return `${ticket.event_name ? `${ticket.event_name} · ` : ""}Ticket #${ticket.token_id} · ${tier}`;
+  const when = ticket.door?.starts_at ? ` · ${moment(ticket.door.starts_at, ticket.door, true)}` : "";
+  return `${ticket.event_name ? `${ticket.event_name} · ` : ""}Ticket #${ticket.token_id} · ${tier}${when}`;
+}
+
+/** A time in the event's time zone: "Sat 4 Jul 2026, 18:00" (with `date`), else "18:00". */
+function moment(iso, door, date = false) {
+  const options = { timeZone: door?.timezone ?? "UTC", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (date) {
+    Object.assign(options, { weekday: "short", day: "numeric", month: "short", year: "numeric",
+                             timeZoneName: "short" });
+  }
+  return new Intl.DateTimeFormat([], options).format(new Date(iso));
+}
+
+function dayLabel(day) {
+  return new Intl.DateTimeFormat([], { timeZone: "UTC", weekday: "short", day: "numeric", month: "short" })
+    .format(new Date(`${day}T12:00:00Z`));
+}
+
+/** The pass's details: when, doors, where, the seat; its check-in; the code only while it can still admit. */
+function renderPass(ticket) {
+  const door = ticket.door ?? {};
+  $("pass-title").textContent = ticket.event_name ?? "Your ticket";
+  const rows = [
+    ["When", door.starts_at && moment(door.starts_at, door, true)],
+    ["Doors", door.doors_at && moment(door.doors_at, door)],
+    ["Where", door.venue],
+    ["Seat", [door.section && `Section ${door.section}`, door.row && `Row ${door.row}`,
+              door.seat && `Seat ${door.seat}`].filter(Boolean).join(" · ")],
+    ["Valid on", door.entry_policy === "days" && door.entry_days.map(dayLabel).join(", ")],
+    ["Ticket", `#${ticket.token_id} · ${ticket.tier_name ?? `tier ${ticket.tier_id}`}`],
+  ];
+  const list = $("pass-details");
+  list.replaceChildren();
+  for (const [name, value] of rows) {
+    if (!value) continue;
+    const item = document.createElement("div"); // a dl may group each term with its detail in a div
+    const term = document.createElement("dt");
+    term.textContent = name;
+    const detail = document.createElement("dd");
+    detail.textContent = value;
+    item.append(term, detail);
+    list.append(item);
+  }
+  $("back").hidden = tickets.length < 2; // one ticket: no list to go back to
+  const used = Boolean(door.checked_in_at);
+  const closed = used && (door.entry_policy ?? "single") === "single"; // checked in: no code to show
+  $("pass-used").hidden = !used;
+  $("pass-used").textContent = used
+    ? `Checked in at ${moment(door.checked_in_at, door)}${door.checked_in_gate ? `, ${door.checked_in_gate}` : ""}`
+    : "";
+  $("pass-code").hidden = closed;
+  $("pass").dataset.state = closed ? "used" : "live";
+  const policy = { reentry: "Re-entry allowed: have your code scanned on the way out.",
+                   days: "One entry on each day the pass is valid." }[door.entry_policy];
+  $("pass-policy").hidden = !policy;
+  $("pass-policy").textContent = policy ?? "";
+  return closed;
 }
 
 function showList() {
@@ -131,9 +224,13 @@ async function deviceKey(ticketId, { rebind = false } = {}) {
 async function openPass(ticket, options) {
   stopPass();
   const mine = ++generation;
-  $("pass-title").textContent = ticketLabel(ticket);
   $("qr").dataset.ticketId = ticket.id;
   show("pass");
+  if (renderPass(ticket)) {
+    status("");
+    watchTicket(ticket, mine);
+    return;
+  }
   status("Preparing this phone…");
   try {
     const key = await deviceKey(ticket.id, options);
@@ -143,6 +240,7 @@ async function openPass(ticket, options) {
     await tick();
     timer = setInterval(tick, 250);
     keepScreenOn();
+    watchTicket(ticket, mine);
   } catch (error) {
     status(`Could not prepare the code: ${error.message}`, "error");
   }
@@ -150,9 +248,40 @@ async function openPass(ticket, options) {
 
 function stopPass() {
   clearInterval(timer);
+  clearInterval(watcher);
   timer = null;
+  watcher = null;
   pass = null;
   generation++;
+  releaseScreen();
+}
+
+let watcher = null;
+const WATCH_MS = 10_000;
+
+/** While the pass is open and online, its check-in shows within WATCH_MS (then the code goes). */
+function watchTicket(ticket, mine) {
+  clearInterval(watcher);
+  watcher = setInterval(async () => {
+    if (mine !== generation || !navigator.onLine || document.visibilityState !== "visible") return;
+    try {
+      const fresh = await api(`tickets/${ticket.id}`);
+      if (mine !== generation) return;
+      const before = JSON.stringify(ticket.door ?? null);
+      if (JSON.stringify(fresh.door ?? null) === before) return;
+      tickets = tickets.map((t) => (t.id === fresh.id ? fresh : t));
+      localStorage.setItem(TICKETS_KEY, JSON.stringify({ savedAt: new Date().toISOString(), tickets }));
+      if (renderPass(fresh)) {
+        clearInterval(timer);
+        timer = null;
+        pass = null;
+        releaseScreen();
+      }
+      ticket = fresh;
+    } catch {
+      // no signal now: the pass keeps showing what it knows
+    }
+  }, WATCH_MS);
 }
 
 let signing = false;
@@ -202,17 +331,29 @@ function drawCode(code, w) {
   canvas.dataset.window = String(w);
 }
 
+let wakeLock = null;
+
+/** The screen stays on while a live code shows, where the browser allows (Screen Wake Lock API). */
 async function keepScreenOn() {
+  if (!pass || wakeLock) return;
   try {
-    await navigator.wakeLock?.request("screen");
+    wakeLock = await navigator.wakeLock?.request("screen") ?? null;
+    wakeLock?.addEventListener("release", () => { wakeLock = null; document.body.dataset.awake = "false"; });
+    document.body.dataset.awake = String(Boolean(wakeLock));
   } catch {
-    // not allowed here (no user gesture, low battery): the code still works
+    document.body.dataset.awake = "false"; // not allowed here (hidden page, low battery): the code still works
   }
+}
+
+function releaseScreen() {
+  wakeLock?.release().catch(() => {});
+  wakeLock = null;
 }
 
 function signOut() {
   stopPass();
   localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TICKETS_KEY);
   token = null;
   status("");
   show("sign-in");
@@ -227,16 +368,19 @@ async function start() {
   }
   status("Loading your tickets…");
   try {
-    tickets = await loadTickets(wanted);
+    const { list, offline } = await loadOrKeptTickets(wanted);
+    tickets = list;
     const chosen = tickets.find((t) => t.id === wanted) ?? (tickets.length === 1 ? tickets[0] : null);
+    delete document.body.dataset.offline;
     showList();
     if (chosen) await openPass(chosen);
+    if (offline && $("status").className !== "error") noSignal(offline);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       signOut();
       status(error.code === "session_expired"
         ? "You were signed out after a long time away. Sign in again with your recovery code."
-        : "That session token is not valid. Paste the one you were given, or use your recovery code.", "error");
+        : "That sign-in did not work. Use your recovery code.", "error");
     } else {
       status(`Could not load your tickets: ${error.message}`, "error");
     }
@@ -273,9 +417,19 @@ $("new-code-saved").addEventListener("click", () => {
   $("new-code-value").textContent = "";
   $("new-code").hidden = true;
 });
-$("sign-out").addEventListener("click", signOut);
+$("sign-out").addEventListener("click", () => $("confirm-sign-out").showModal());
+$("sign-out-cancel").addEventListener("click", () => $("confirm-sign-out").close());
+$("sign-out-ok").addEventListener("click", () => {
+  $("confirm-sign-out").close();
+  signOut();
+});
 $("back").addEventListener("click", () => showList());
 $("rebind").addEventListener("click", () => pass && openPass(pass.ticket, { rebind: true }));
-document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && tick());
+window.addEventListener("online", () => document.body.dataset.offline && start()); // the signal is back
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState !== "visible") return;
+  tick();
+  keepScreenOn(); // a wake lock is released when the page is hidden: take it again
+});
 navigator.serviceWorker?.register("sw.js", { scope: "./" }).catch(() => {});
 start();

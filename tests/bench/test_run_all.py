@@ -40,6 +40,11 @@ def results(tmp_path, signature_result):
                          "postgresql": {**backend, "events_per_s": 4_000}},
         "collection_10k.json": {"tickets": 10_000, "chunk_size": 200, "deploy_s": 0.03, "mint_s": 0.9,
                                 "total_s": 0.93, "gas_per_ticket": 47_354, "transactions": 50},
+        "metadata.json": {"metadata.json_cached_rps": 900.5, "metadata.json_uncached_rps": 120.0,
+                          "report.build_ms": 400.0, "report.tickets": 10_000, "date": "2026-12-06T11:40:42Z"},
+        "snapshot.json": {"tickets": 80_000, "gates": 40, "build_s": 1.7, "bytes": 5_829_685,
+                          "gzip_bytes": 3_793_172, "delta_ms": 7.2, "delta_changes": 100, "delta_tickets": 100,
+                          "scanner_ready_s": 2.8, "scanner_reload_s": 0.4, "offline_decision_ms": 0.2},
     }
     for name, data in files.items():
         (out / name).write_text(json.dumps(data))

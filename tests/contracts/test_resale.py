@@ -20,7 +20,7 @@ def _gas_cost(receipt) -> int:
 
 
 def _buy_resale_receipt(chain, event, token, sender, value):
-    return chain.send(event.contract.functions.buyResale(token), sender, value=value)
+    return chain.send(event.contract.functions.buyResale(token, value), sender, value=value)
 
 
 # ------------------------------------------------------------------ listing
@@ -162,7 +162,7 @@ def test_buy_resale_underpayment(event, fans):
     [token] = event.buy(GENERAL, 1, sender=alice)
     event.list_for_resale(token, CAP, sender=alice)
     with pytest.raises(errors.InsufficientPayment) as info:
-        event.buy_resale(token, sender=bob, value=CAP - 1)
+        event.buy_resale(token, sender=bob, value=CAP - 1, max_price=CAP)
     assert (info.value.required, info.value.sent) == (CAP, CAP - 1)
     assert event.owner_of(token) == alice.address
     assert event.ticket(token).listed_by == alice.address

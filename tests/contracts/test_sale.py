@@ -523,3 +523,20 @@ def test_closing_presale_opens_general_sale(chain, event, organiser, fans):
         event.buy(GENERAL, 1, sender=fans[5])
     event.set_presale(GENERAL, ends_at=0, sender=organiser)
     assert event.buy(GENERAL, 1, sender=fans[5]) == [1]
+
+
+def test_start_time_in_the_past_refused_at_creation(chain, make_event):
+    now = chain.timestamp()
+    with pytest.raises(errors.StartTimeInPast) as info:
+        make_event(start_time=now - 3600, transfer_lock_time=now - 7200)
+    assert info.value.startTime == now - 3600 and info.value.code == "start_time_in_past"
+
+
+def test_factory_refuses_implementations_without_code(chain, organiser):
+    implementation = chain.deploy("AttendanceBadge", organiser)
+    empty = "0x" + "12" * 20
+    with pytest.raises(errors.ImplementationWithoutCode) as info:
+        chain.deploy("TicketFactory", organiser, empty, implementation)
+    assert info.value.implementation == chain.w3.to_checksum_address(empty)
+    with pytest.raises(errors.ImplementationWithoutCode):
+        chain.deploy("TicketFactory", organiser, implementation, empty)

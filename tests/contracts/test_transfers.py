@@ -55,9 +55,9 @@ def _deadline(chain, seconds=3600):
 def test_no_gifts_every_transfer_path_refused(chain, event, fans, path):
     alice, bob = fans[0], fans[1]
     [token] = event.buy(GENERAL, 1, sender=alice)
-    with pytest.raises(errors.TransferNotAllowed) as info:
+    with pytest.raises(errors.GiftsNotAllowed) as info:
         PATHS[path](chain, event, alice, alice.address, bob.address, token)
-    assert (info.value.tokenId, info.value.caller) == (token, alice.address)
+    assert info.value.tokenId == token and info.value.code == "gifts_not_allowed"
     assert event.owner_of(token) == alice.address
 
 
@@ -323,3 +323,73 @@ def test_gift_with_eth_attached_is_refused(chain, gift_event, fans):
         chain.send(call, alice, value=1)
     assert info.value.value == 1
     assert gift_event.owner_of(token) == alice.address
+
+
+# ------------------------------------------------------------------ the policy on every path (issue 14)
+
+
+def test_gateway_transfer_at_price_zero_is_a_gift(chain, event, make_event, organiser, fans, gateway):
+    alice, bob = fans[0], fans[1]
+    [token] = event.buy(GENERAL, 1, sender=alice)
+    deadline = _deadline(chain)
+    signature = event.sign_gateway_transfer(token, bob.address, 0, deadline, alice)
+    with pytest.raises(errors.GiftsNotAllowed) as info:
+        event.gateway_transfer(token, bob.address, 0, deadline, signature, sender=gateway)
+    assert info.value.tokenId == token and event.owner_of(token) == alice.address
+    paid = event.sign_gateway_transfer(token, bob.address, FACE, deadline, alice)  # a sale still moves
+    event.gateway_transfer(token, bob.address, FACE, deadline, paid, sender=gateway)
+    assert event.owner_of(token) == bob.address
+
+    gifts = make_event(gifts_allowed=True)
+    gifts.grant_role(GATEWAY, gateway.address, sender=organiser)
+    [free] = gifts.buy(GENERAL, 1, sender=alice)
+    signature = gifts.sign_gateway_transfer(free, bob.address, 0, deadline, alice)
+    gifts.gateway_transfer(free, bob.address, 0, deadline, signature, sender=gateway)
+    assert gifts.owner_of(free) == bob.address
+
+
+def test_pause_stops_every_transfer_path(chain, make_event, organiser, fans):
+    gifts = make_event(gifts_allowed=True)
+    alice, bob, gateway = fans[0], fans[1], fans[8]
+    gifts.grant_role(GATEWAY, gateway.address, sender=organiser)
+    a, b, c = gifts.buy(GENERAL, 3, sender=alice)
+    gifts.list_for_resale(a, CAP, sender=alice)
+    deadline = _deadline(chain)
+    signature = gifts.sign_gateway_transfer(b, bob.address, FACE, deadline, alice)
+    gifts.pause(sender=organiser)
+    with pytest.raises(errors.EnforcedPause):
+        gifts.buy_resale(a, sender=bob)
+    with pytest.raises(errors.EnforcedPause):
+        gifts.gateway_transfer(b, bob.address, FACE, deadline, signature, sender=gateway)
+    with pytest.raises(errors.EnforcedPause) as info:
+        gifts.gift(c, bob.address, sender=alice)
+    assert info.value.code == "enforced_pause"
+    assert gifts.balance_of(alice.address) == 3
+    gifts.unpause(sender=organiser)
+    gifts.gateway_transfer(b, bob.address, FACE, deadline, signature, sender=gateway)
+    gifts.gift(c, bob.address, sender=alice)
+    assert gifts.balance_of(bob.address) == 2
+
+
+def test_buy_resale_takes_at_most_what_the_buyer_saw(event, fans):
+    alice, bob = fans[0], fans[1]
+    [token] = event.buy(GENERAL, 1, sender=alice)
+    event.list_for_resale(token, FACE, sender=alice)
+    seen = event.ticket(token).listed_price
+    event.list_for_resale(token, CAP, sender=alice)  # re-listed higher in front of the buyer
+    with pytest.raises(errors.ListingAboveMaxPrice) as info:
+        event.buy_resale(token, sender=bob, max_price=seen, value=CAP)
+    assert (info.value.price, info.value.maxPrice) == (CAP, FACE)
+    assert event.owner_of(token) == alice.address
+    event.buy_resale(token, sender=bob, max_price=CAP)
+    assert event.owner_of(token) == bob.address
+
+
+def test_ticket_hides_a_listing_that_cannot_be_bought_after_the_lock(chain, event, fans):
+    alice = fans[0]
+    [token] = event.buy(GENERAL, 1, sender=alice)
+    event.list_for_resale(token, CAP, sender=alice)
+    assert event.ticket(token).listed_by == alice.address
+    chain.travel_to(event.event_info()["transfer_lock_time"])
+    shown = event.ticket(token)
+    assert shown.listed_by is None and shown.listed_price is None

@@ -104,8 +104,8 @@ def org(client):
 
 @pytest.fixture()
 def collection(make_event, organiser, operator):
-    """A collection whose roles let the gateway operator mint and move tickets."""
-    event = make_event()
+    """A collection (gifts allowed) whose roles let the gateway operator mint and move tickets."""
+    event = make_event(gifts_allowed=True)
     event.grant_role("MINTER_ROLE", operator.address, sender=organiser)
     event.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
     return event

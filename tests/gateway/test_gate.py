@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from eth_account.messages import encode_defunct
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from gateway.core import codes
 from gateway.indexer import Indexer
-from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal
+from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal, Ticket
 from gateway.services import gate as gate_service
 
 from .conftest import bearer
@@ -189,8 +189,9 @@ def test_a_moved_ticket_stops_admitting_until_the_new_holder_binds(client, gate,
     assert gift.status_code == 201, gift.text
     assert post(client, gate, "scan", {"code": codes.sign_code(alice_key, ticket["id"])})["reason"] == "not_owner"
     [entry] = [t for t in json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["tickets"]
-               if t["id"] == ticket["id"]]
-    assert (entry["device_key"], entry["holder_changed"]) == (codes.public_key_text(alice_key), True)  # offline too
+               if t[0] == gate_service.gate_rules.list_id(uuid.UUID(ticket["id"]))]
+    assert (entry[3], entry[4]) == (codes.compress_public_key(codes.public_key_text(alice_key)),
+                                    gate_service.gate_rules.HOLDER_CHANGED)  # offline too
     again = client.post(f"/tickets/{ticket['id']}/device", json={"public_key": codes.public_key_text(alice_key)},
                         headers=alice["headers"])
     assert again.status_code == 404  # alice cannot bind it any more
@@ -348,15 +349,21 @@ def test_a_snapshot_is_signed_and_lists_what_a_gate_needs(app, client, gate, hol
                                   snap["signature"])
     payload = json.loads(snap["payload"])
     assert (payload["version"], payload["event_id"], payload["window_seconds"], payload["cancelled"]) == \
-        (1, ticket["event_id"], 15, False)
+        (3, ticket["event_id"], 15, False)
+    assert payload["fields"] == ["id", "token_id", "tier_id", "device_key", "flags", "entries", "exits", "days"]
+    assert payload["tiers"] == {"0": "General"}
+    assert payload["rules"] == {"order": list(gate_service.REASONS), "window_seconds": 15, "drift_windows": 1,
+                                "entry_policy": "single", "days": [], "timezone": "UTC", "offline_unlisted": "refuse"}
+    assert (payload["event_name"], payload["gate_label"]) == ("Gig", "North door")
     assert abs(payload["generated_at"] - time.time()) < 60
-    by_id = {t["id"]: t for t in payload["tickets"]}
-    assert by_id[ticket["id"]] == {"id": ticket["id"], "token_id": ticket["token_id"], "tier_id": 0,
-                                   "tier_name": "General", "device_key": codes.public_key_text(key),
-                                   "holder_changed": False, "checked_in": True, "refunded": False}
-    assert by_id[second["id"]]["device_key"] == codes.public_key_text(current)
-    assert by_id[second["id"]]["checked_in"] is False
-    assert by_id[unbound["id"]]["device_key"] is None
+    by_id = {t[0]: t for t in payload["tickets"]}
+    listed = lambda t: by_id[gate_service.gate_rules.list_id(uuid.UUID(t["id"]))]  # noqa: E731
+    assert listed(ticket) == [codes.b64url(uuid.UUID(ticket["id"]).bytes[:8]), ticket["token_id"], 0,
+                              codes.compress_public_key(codes.public_key_text(key)), 2]  # flags: checked in
+    assert codes.load_public_key(listed(ticket)[3]).public_numbers() == key.public_key().public_numbers()
+    assert listed(second)[3] == codes.compress_public_key(codes.public_key_text(current))
+    assert listed(second)[4] == 0
+    assert listed(unbound)[3] is None
     assert [(r["ticket_id"], r["public_key"]) for r in payload["revoked_keys"]] == \
         [(second["id"], codes.public_key_text(replaced))]
     # the same key signs in every process: configured, or derived from the secret
@@ -486,3 +493,28 @@ def test_sync_checks_every_code_is_genuine(app, client, gate, holder, new_fan, i
     assert too_many.status_code == 422 and too_many.json()["error"] == "invalid_request"
     no_device = client.post("/gate/sync", json={"scans": []}, headers=gate["headers"])
     assert no_device.status_code == 422
+
+
+def test_a_snapshot_delta_carries_only_what_changed_since_its_cursor(app, client, gate, holder, new_fan, issue):
+    ticket = holder["ticket"]
+    key = bind_key(client, holder["fan"], ticket["id"])
+    issue(new_fan(), key="two", quantity=2)
+    full = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])
+    assert full["kind"] == "full" and len(full["tickets"]) == 3
+    with Session(app.state.runtime.engine) as session:  # the full snapshot was read well before the changes
+        session.exec(update(DeviceKey).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.exec(update(Ticket).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.commit()
+    cursor = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["cursor"]
+    assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True
+    response = client.get("/gate/snapshot", params={"since": cursor}, headers=gate["headers"])
+    assert response.status_code == 200, response.text
+    snap = response.json()
+    assert codes.verify_bytes(codes.load_public_key(snap["public_key"]), snap["payload"].encode(), snap["signature"])
+    delta = json.loads(snap["payload"])
+    assert (delta["kind"], delta["since"]) == ("delta", cursor)
+    assert [t[0] for t in delta["tickets"]] == [gate_service.gate_rules.list_id(uuid.UUID(ticket["id"]))]
+    assert delta["tickets"][0][4] == 2 and delta["cursor"] != cursor  # checked in; the others did not change
+    for bad in ["yesterday", "1:2:3", f"{time.time() + 3600}:0", "-1:0"]:
+        response = client.get("/gate/snapshot", params={"since": bad}, headers=gate["headers"])
+        assert (response.status_code, response.json()["error"]) == (422, "invalid_cursor"), bad

@@ -95,7 +95,7 @@ def test_events_are_indexed_and_records_equal_the_chain(engine, chain, giftable,
 
 def test_gateway_issued_tickets_keep_their_record_and_follow_gifts(engine, chain, register, make_event, client,
                                                                    org, new_fan):
-    collection = make_event()
+    collection = make_event(gifts_allowed=True)
     event = register(collection)
     alice, bob = new_fan(), new_fan()
     issued = client.post(f"/events/{event['id']}/tickets/issue",

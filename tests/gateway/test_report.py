@@ -1,5 +1,6 @@
-"""The organiser report (JSON, CSV, HTML) over real flows: tickets issued through the gateway and bought on chain,
-gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges via the indexer."""
+"""The organiser report (JSON, CSV, HTML tables) over real flows: tickets issued through the gateway and bought on
+chain, gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges via the indexer.
+The live dashboard in a browser: tests/gateway/test_report_dashboard.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import csv
 import io
 import re
 import uuid
-import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
 import ticketkit as tk
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from gateway.api.report_render import VIEWER_SCRIPT, VIEWER_SCRIPT_HASH
+from gateway.api.report_render import VIEWER_HTML
 from gateway.indexer import Indexer
 from gateway.indexer.models import Checkin
 from gateway.models import Admission, Event, Ticket
@@ -24,7 +24,6 @@ from .conftest import bearer
 
 ETH = 10**18
 DAY = datetime(2030, 5, 1, tzinfo=timezone.utc)
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -83,14 +82,11 @@ def _block_minute(chain, number):
     return datetime.fromtimestamp(stamp, timezone.utc).replace(second=0)
 
 
-def _svg(page: str, chart_id: str) -> ET.Element:
-    match = re.search(rf'<svg id="{chart_id}".*?</svg>', page, re.S)
-    assert match, chart_id
-    return ET.fromstring(match.group(0))  # well-formed XML
-
-
-def _marks(svg: ET.Element, tag: str, cls: str) -> list[ET.Element]:
-    return [e for e in svg.iter(SVG + tag) if e.get("class") == cls]
+def _table_rows(page: str, caption: str) -> list[list[str]]:
+    """The body cells of the HTML table with `caption`."""
+    match = re.search(rf"<caption[^>]*>{re.escape(caption)}</caption>.*?<tbody>(.*?)</tbody>", page, re.S)
+    assert match, caption
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", match.group(1), re.S)]
 
 
 def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, gw_event, collection, chain, organiser,
@@ -148,9 +144,23 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
         {"bucket": iso(at(12, 0)), "tier_id": 0, "tier_name": "General", "gateway": 0, "on_chain": 2, "total": 2},
     ]
     assert sales["tiers"] == [
-        {"tier_id": 0, "tier_name": "General", "supply": 100, "gateway": 3, "on_chain": 2, "total": 5},
-        {"tier_id": 1, "tier_name": "VIP", "supply": 10, "gateway": 1, "on_chain": 0, "total": 1},
+        {"tier_id": 0, "tier_name": "General", "supply": 100, "gateway": 3, "on_chain": 2, "total": 5, "refunded": 0,
+         "checked_in": 4, "face_value_wei": str(ETH // 10), "revenue_wei": str(5 * ETH // 10)},
+        {"tier_id": 1, "tier_name": "VIP", "supply": 10, "gateway": 1, "on_chain": 0, "total": 1, "refunded": 0,
+         "checked_in": 1, "face_value_wei": str(ETH // 2), "revenue_wei": str(ETH // 2)},
     ]
+    # the doors: attendance, the queue to the chain (the test's admissions are still queued), revenue
+    assert report["attendance"] == {"tickets": 6, "refunded": 0, "checked_in": 5, "no_shows": 1, "rate": 5 / 6,
+                                    "conflicts": 0}
+    assert report["queue"] == {"waiting": 4, "oldest_waiting_at": iso(at(19, 0, 10)), "done": 0,
+                               "lag_seconds": 0.0}  # admitted "in 2030": a wait is never negative
+    assert report["timezone"] == "UTC" and report["attendees"] is None
+    on_chain_royalty = chain_price * 500 // 10_000  # make_event: royalty 5%
+    computed = price0 * 500 // 10_000 + price1 * 500 // 10_000
+    assert report["revenue"] == {"primary_wei": str(ETH), "royalty_bps": 500,
+                                 "royalties_on_chain_wei": str(on_chain_royalty),
+                                 "royalties_computed_wei": str(computed),
+                                 "royalties_wei": str(on_chain_royalty + computed)}
     assert (sales["gateway"], sales["on_chain"], sales["total"]) == (4, 2, 6)
 
     checkins = report["checkins"]
@@ -172,15 +182,16 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     by_id = {s["id"]: s for s in resale["sales"]}
     assert by_id[sale0["id"]] | {"sold_at": None} == {
         "id": sale0["id"], "channel": "gateway", "sold_at": None, "token_id": a0["token_id"], "tier_id": 0,
-        "price_wei": str(price0), "cap_wei": str(cap0), "ratio": 0.9}
+        "price_wei": str(price0), "cap_wei": str(cap0), "ratio": 0.9, "royalty_wei": str(price0 * 500 // 10_000)}
     assert by_id[sale1["id"]] | {"sold_at": None} == {
         "id": sale1["id"], "channel": "gateway", "sold_at": None, "token_id": b0["token_id"], "tier_id": 1,
-        "price_wei": str(price1), "cap_wei": str(cap1), "ratio": 0.5}
+        "price_wei": str(price1), "cap_wei": str(cap1), "ratio": 0.5, "royalty_wei": str(price1 * 500 // 10_000)}
+    assert resale["royalty_wei"] == str((price0 + price1) * 500 // 10_000)  # owed on the gateway's resales
     [on_chain_sale] = [s for s in resale["sales"] if s["channel"] == "on_chain"]
     resold_at = datetime.fromtimestamp(chain.w3.eth.get_block(resold["blockNumber"])["timestamp"], timezone.utc)
     assert on_chain_sale | {"id": None} == {"id": None, "channel": "on_chain", "sold_at": iso(resold_at),
                                             "token_id": bought[0], "tier_id": 0, "price_wei": str(chain_price),
-                                            "cap_wei": None, "ratio": None}
+                                            "cap_wei": None, "ratio": None, "royalty_wei": None}
     assert report["badges"] == {"issued": 2, "revoked": 1, "held": 1}
 
     # a fixed bucket: one day
@@ -211,7 +222,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     assert {sale_id: {k: v for k, v in s.items() if not k.endswith("_eth")} for sale_id, s in csv_sales.items()} == {
         s["id"]: {"sold_at": when(s["sold_at"]), "channel": s["channel"], "token_id": str(s["token_id"]),
                   "tier_id": str(s["tier_id"]), "price_wei": s["price_wei"], "cap_wei": s["cap_wei"] or "",
-                  "ratio": "" if s["ratio"] is None else str(s["ratio"])}
+                  "ratio": "" if s["ratio"] is None else str(s["ratio"]), "royalty_wei": s["royalty_wei"] or ""}
         for s in resale["sales"]}
     assert (csv_sales[sale0["id"]]["price_eth"], csv_sales[sale0["id"]]["cap_eth"]) == ("0.099", "0.11")
     assert [(s["price_eth"], s["cap_eth"]) for s in csv_sales.values() if s["channel"] == "on_chain"] == [("0.05", "")]
@@ -219,23 +230,24 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(app, client, org, 
     assert summary["tickets_sold"] == "6" and summary["checkins"] == "5" and summary["resale_sold"] == "3"
     assert summary["resale_volume_wei"] == resale["volume_wei"] and summary["resale_max_ratio"] == "0.9"
     assert summary["resale_volume_eth"] == "0.424"  # 0.099 + 0.275 + 0.05
+    assert summary["resale_royalty_owed_wei"] == resale["royalty_wei"] and summary["resale_royalty_owed_eth"] == "0.0187"
     assert (summary["badges_issued"], summary["badges_revoked"], summary["badges_held"]) == ("2", "1", "1")
 
-    # ---- HTML: one chart per figure, a bar per (bucket, tier) and per (minute, gate), a point per capped sale
+    # ---- HTML: the same figures as tables (times in the event's zone, UTC by default), no script, no charts
     page = client.get(f"/events/{event_id}/report.html", headers=org["headers"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src" not in page.headers["content-security-policy"]
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
     html = page.text
-    assert html.count("<svg") == 3 and "<script" not in html and not re.search(r"\b(src|href)=", html)
-    sales_bars = _marks(_svg(html, "sales-chart"), "rect", "bar")
-    assert len(sales_bars) == 4 and sorted(b.get("data-series") for b in sales_bars) == ["0", "0", "0", "1"]
-    checkin_bars = _marks(_svg(html, "checkins-chart"), "rect", "bar")
-    assert sorted(b.get("data-series") for b in checkin_bars) == sorted([north["id"], north["id"], south["id"],
-                                                                         "on_chain"])
-    resale_svg = _svg(html, "resale-chart")
-    assert len(_marks(resale_svg, "circle", "point")) == 2 and len(_marks(resale_svg, "line", "cap")) == 1
-    assert "North door" in html and "0.424 ETH" in html and "90.0%" in html
+    assert "<svg" not in html and "<script" not in html and not re.search(r"\b(src|href)=", html)
+    assert "<main>" in html and "<h1>" in html
+    assert sorted(_table_rows(html, "Check-ins per gate")) == sorted(
+        [[g["gate_label"] or g["gate"], str(g["count"])] for g in checkins["gates"]])
+    assert len(_table_rows(html, "Check-ins per gate per minute")) == len(checkins["rows"])
+    assert "North door" in html and "0.424 ETH" in html  # the resale volume tile
+    assert [r[6] for r in _table_rows(html, "Resales, price against the cap")].count("90.0%") == 1
+    assert "2030-05-01 19:00:00 UTC" in html  # check-in minutes, in the event's zone (UTC: none set)
+    assert "royalty owed (gateway)" in html and "0.0187 ETH" in html
 
 
 def test_the_report_is_the_organisers_own(client, org, gw_event, new_fan, issue):
@@ -255,14 +267,13 @@ def test_the_report_is_the_organisers_own(client, org, gw_event, new_fan, issue)
         unknown = client.get(path.replace(gw_event["id"], str(uuid.uuid4())), headers=org["headers"])
         assert unknown.status_code == 404 and unknown.json()["error"] == "event_not_found"
 
-    # the browser viewer: a static page with no data, whose only script is the one its CSP allows
+    # the dashboard: a static page with no data; its scripts are the gateway's own files, no inline script
     viewer = client.get(f"/events/{gw_event['id']}/report/view")
-    assert viewer.status_code == 200 and "Gig" not in viewer.text and "<svg" not in viewer.text
+    assert viewer.status_code == 200 and viewer.text == VIEWER_HTML and "Gig" not in viewer.text
     csp = viewer.headers["content-security-policy"]
-    assert f"script-src '{VIEWER_SCRIPT_HASH}'" in csp and "connect-src 'self'" in csp
-    assert re.findall(r"<script>(.*?)</script>", viewer.text, re.S) == [VIEWER_SCRIPT]
-    assert 'fetch("../report.html"' in VIEWER_SCRIPT and "Authorization" in VIEWER_SCRIPT
-    assert '<iframe id="report" sandbox ' in viewer.text  # the report runs no script even if it held one
+    assert "script-src 'self';" in csp and "connect-src 'self'" in csp and "unsafe-eval" not in csp
+    assert re.findall(r"<script[^>]*>", viewer.text) == [
+        '<script src="../../../app/static/vendor/uPlot.iife.min.js">', '<script src="../../../app/static/report.js">']
 
 
 def test_an_empty_report_and_hostile_names(app, client, org, gw_event, new_fan, issue):
@@ -270,10 +281,13 @@ def test_an_empty_report_and_hostile_names(app, client, org, gw_event, new_fan, 
     assert empty["sales"]["rows"] == [] and empty["sales"]["total"] == 0 and empty["sales"]["bucket"] == "hour"
     assert [t["total"] for t in empty["sales"]["tiers"]] == [0, 0] and empty["indexed_to_block"] is None
     assert empty["checkins"] == {"rows": [], "gates": [], "through_gates": 0, "on_chain": 0, "total": 0}
-    assert empty["resale"] == {"sold": 0, "volume_wei": "0", "max_ratio": None, "sales": []}
+    assert empty["resale"] == {"sold": 0, "volume_wei": "0", "royalty_wei": "0", "max_ratio": None, "sales": []}
     assert empty["badges"] == {"issued": 0, "revoked": 0, "held": 0}
     html = client.get(f"/events/{gw_event['id']}/report.html", headers=org["headers"]).text
-    assert html.count("<svg") == 3 and 'class="bar"' not in html and 'class="point"' not in html
+    assert _table_rows(html, "Check-ins per gate") == [] and _table_rows(html, "Refusals by reason") == []
+    assert empty["refusals"] == {"rows": [], "reasons": [], "total": 0}
+    assert empty["attendance"] == {"tickets": 0, "refunded": 0, "checked_in": 0, "no_shows": 0, "rate": None,
+                                   "conflicts": 0}
 
     # a gate named like a formula and like markup: quoted in the CSV, escaped in the HTML
     [ticket] = issue(new_fan())["tickets"]
@@ -285,7 +299,7 @@ def test_an_empty_report_and_hostile_names(app, client, org, gw_event, new_fan, 
     assert [r["label"] for r in rows if r["section"] == "checkins"] == ["'" + label]
     html = client.get(f"/events/{gw_event['id']}/report.html", headers=org["headers"]).text
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert len(_marks(_svg(html, "checkins-chart"), "rect", "bar")) == 1
+    assert len(_table_rows(html, "Check-ins per gate per minute")) == 1
 
 
 def test_on_chain_check_ins_without_a_block_time_are_counted_not_plotted(app, client, org, gw_event, collection,

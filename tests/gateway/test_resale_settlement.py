@@ -29,6 +29,9 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
     settlement = bought.json()
     assert settlement["status"] == "done" and settlement["price_wei"] == str(cap)
     assert settlement["payment_reference"] == "stripe:pi_9" and settlement["tx_hash"].startswith("0x")
+    # ERC-2981 on the declared price: owed to the organiser (the royalty receiver), recorded with the sale
+    assert (settlement["royalty_receiver"], settlement["royalty_wei"]) == (
+        collection.chain.account(0).address, str(cap * 500 // 10_000))
     assert collection.owner_of(ticket["token_id"]) == bob["address"]
     receipt = collection.chain.w3.eth.get_transaction_receipt(settlement["tx_hash"])
     [moved] = collection.events(receipt, "GatewayTransferred")
@@ -57,6 +60,10 @@ def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, i
     listing = _list(client, alice, first, 1)
     own = _buy(client, alice, listing["id"])
     assert own.status_code == 409 and own.json()["error"] == "own_listing"
+    collection.pause(sender=organiser)  # a paused collection moves nothing: refused before recording
+    paused = _buy(client, bob, listing["id"])
+    assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause"
+    collection.unpause(sender=organiser)
     assert _buy(client, bob, str(uuid.uuid4())).json()["error"] == "listing_not_found"
     no_key = client.post(f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}, headers=bob["headers"])
     assert no_key.status_code == 422 and no_key.json()["error"] == "idempotency_key_required"

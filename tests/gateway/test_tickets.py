@@ -97,6 +97,30 @@ def test_gift_refusals(client, new_fan, issue):
     assert client.post(url, json={"to_fan": alice["id"]}, headers=alice["headers"]).status_code == 422
 
 
+def test_gift_obeys_the_gift_policy_and_pause(client, org, make_event, collection, organiser, operator, new_fan, issue):
+    alice, bob = new_fan(), new_fan()
+    [ticket] = issue(alice)["tickets"]
+    url, headers = f"/tickets/{ticket['id']}/gift", alice["headers"] | {"Idempotency-Key": "paused"}
+    collection.pause(sender=organiser)
+    paused = client.post(url, json={"to_fan": bob["id"]}, headers=headers)
+    assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause", paused.text
+    collection.unpause(sender=organiser)
+    assert client.post(url, json={"to_fan": bob["id"]}, headers=headers).status_code == 201  # the key is reusable
+
+    no_gifts = make_event()
+    for role in ("MINTER_ROLE", "GATEWAY_ROLE"):
+        no_gifts.grant_role(role, operator.address, sender=organiser)
+    event = client.post("/events", json={"collection_address": no_gifts.address, "name": "No gifts"},
+                        headers=org["headers"]).json()
+    issued = client.post(f"/events/{event['id']}/tickets/issue", headers=org["headers"] | {"Idempotency-Key": "ng"},
+                         json={"fan_id": alice["id"], "tier_id": 0, "quantity": 1, "payment_reference": "ng"})
+    [kept] = issued.json()["tickets"]
+    refused = client.post(f"/tickets/{kept['id']}/gift", json={"to_fan": bob["id"]},
+                          headers=alice["headers"] | {"Idempotency-Key": "ng-gift"})
+    assert refused.status_code == 409 and refused.json()["error"] == "gifts_not_allowed", refused.text
+    assert no_gifts.owner_of(kept["token_id"]) == alice["address"] and no_gifts.nonce_of(alice["address"]) == 0
+
+
 def test_resale_is_capped_and_idempotent(client, collection, new_fan, issue):
     alice = new_fan()
     [ticket] = issue(alice)["tickets"]

@@ -215,7 +215,7 @@ def test_soak(tmp_path, soak_database):
         badge = platform.create_badge("Soak badges", "SOAKB", salt="soak-badge", sender=organiser)
         collection = platform.create_collection(
             tk.EventConfig("Soak", "SOAK", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                           resale_cap_bps=11_000, royalty_bps=500),
+                           resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
             [tk.TierConfig("General", face_value=FACE, supply=100_000, sale_start=now - 1,
                            sale_end=now + 20 * 86400)],
             salt="soak", badge=badge, sender=organiser)

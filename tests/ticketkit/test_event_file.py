@@ -124,3 +124,25 @@ def test_parse_amount(text, wei):
 def test_parse_amount_refuses(text):
     with pytest.raises(ValueError):
         parse_amount(text)
+
+
+def test_deploy_with_a_gateway_url_points_token_uris_at_its_metadata(chain, organiser, fans):
+    import ticketkit as tk
+    from ticketkit.event_file import deploy_event
+
+    spec = parse_event_toml(GOOD)
+    done = deploy_event(chain, spec, organiser, gateway_url="https://gw.example/")
+    [token] = done.collection.mint_batch(0, [fans[0].address], sender=organiser)
+    base = f"https://gw.example/metadata/{chain.chain_id}/{done.collection.address}/"
+    assert tk.metadata_base_uri("https://gw.example/", chain.chain_id, done.collection.address) == base
+    assert done.collection.token_uri(token) == f"{base}{token}"  # not the file's ipfs://x/
+    done.collection.check_in([token], sender=organiser)
+    badge_id = done.badge.badge_id(done.badge.event_id_of(done.collection.address), fans[0].address)
+    assert done.badge.token_uri(badge_id).startswith(f"https://gw.example/metadata/{chain.chain_id}/{done.badge.address}/")
+
+    # Deployed already: the same command with another URL re-points both (setBaseURI).
+    again = deploy_event(chain, spec, organiser, factory=done.platform.address, gateway_url="https://new.example")
+    assert again.collection_existed and again.collection.token_uri(token).startswith("https://new.example/metadata/")
+    assert again.badge.token_uri(badge_id).startswith("https://new.example/metadata/")
+    with pytest.raises(InvalidInput, match="https://"):
+        deploy_event(chain, spec, organiser, factory=done.platform.address, gateway_url="gw.example")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -22,6 +22,8 @@ from ...models import (
     Event,
     GateAnswer,
     GateConflictPublic,
+    EventDoorPublic,
+    EventDoorSet,
     GateEventPublic,
     GateScanRequest,
     GateSnapshot,
@@ -29,6 +31,8 @@ from ...models import (
     GateSyncAnswer,
     GateSyncRequest,
     GateVerifyRequest,
+    TicketPlaceBase,
+    TicketPlacePublic,
 )
 from ...services import events as event_service
 from ...services import gate as service
@@ -73,7 +77,7 @@ def verify(data: GateVerifyRequest, key: GateDep, request: Request) -> JSONRespo
     runtime: Runtime = request.app.state.runtime
     with _single_statements(runtime) as session:
         return _answer(service.verify_code(session=session, settings=runtime.settings, gate_key=key,
-                                           code=data.code))
+                                           code=data.code, direction=data.direction))
 
 
 @router.post("/gate/scan", response_model=GateAnswer)
@@ -82,13 +86,16 @@ def scan(data: GateScanRequest, key: GateDep, request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     with _single_statements(runtime) as session:
         return _answer(service.scan(session=session, settings=runtime.settings, gate_key=key, code=data.code,
-                                    device=data.device, nonce=data.nonce))
+                                    device=data.device, nonce=data.nonce, direction=data.direction))
 
 
 @router.get("/gate/snapshot", response_model=GateSnapshot)
-def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateSnapshot:
-    """The event's tickets, device keys, check-ins, revocations and cancellation, signed by the gateway."""
-    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key)
+def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep,
+             since: str | None = Query(default=None, max_length=64)) -> GateSnapshot:
+    """The event's tickets, device keys, check-ins, entries, revocations and cancellation, signed by the
+    gateway; `since` (a snapshot's `cursor`): only what changed since (a delta)."""
+    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key,
+                                                      since=since)
     return GateSnapshot(payload=payload, signature=signature, public_key=public_key)
 
 
@@ -110,3 +117,26 @@ def gate_conflicts(event_id: uuid.UUID, session: SessionDep, organiser: Organise
     """Tickets admitted twice while gates were offline (the event's organiser)."""
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
     return service.event_conflicts(session=session, event=event)
+
+
+@router.get("/events/{event_id}/door", response_model=EventDoorPublic)
+def get_door(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> EventDoorPublic:
+    """The event's entry policy (single, reentry, days) and the details its passes show."""
+    event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return service.door(session=session, event_id=event.id)
+
+
+@router.put("/events/{event_id}/door", response_model=EventDoorPublic)
+def put_door(event_id: uuid.UUID, data: EventDoorSet, session: SessionDep,
+             organiser: OrganiserDep) -> EventDoorPublic:
+    """Set the event's entry policy and pass details (docs/gate.md, "Entry policies")."""
+    event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return service.set_door(session=session, event=event, data=data)
+
+
+@router.put("/events/{event_id}/tickets/{ticket_id}/place", response_model=TicketPlacePublic)
+def put_place(event_id: uuid.UUID, ticket_id: uuid.UUID, data: TicketPlaceBase, session: SessionDep,
+              organiser: OrganiserDep) -> TicketPlacePublic:
+    """Where a ticket sits (section, row, seat), shown on its pass."""
+    event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
+    return service.set_place(session=session, event=event, ticket_id=ticket_id, data=data)

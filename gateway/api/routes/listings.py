@@ -18,6 +18,7 @@ router = APIRouter(tags=["listings"], route_class=OneTripRoute)
 def settlement_public(settlement: ResaleSettlement) -> SettlementPublic:
     return SettlementPublic(id=settlement.id, listing_id=settlement.listing_id, ticket_id=settlement.ticket_id,
                             buyer_fan=settlement.buyer_fan_id, price_wei=settlement.price_wei,
+                            royalty_wei=settlement.royalty_wei, royalty_receiver=settlement.royalty_receiver,
                             payment_reference=settlement.payment_reference, status=settlement.status,
                             tx_hash=settlement.tx_hash)
 

@@ -26,11 +26,15 @@ _TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
 }
 
 # Everything the pages load comes from this origin; the API is the only thing they connect to.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; object-src 'none'; "
+        "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+        "object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _HEADERS = {
     "Cache-Control": "no-cache",  # revalidate (ETag): a deploy reaches phones at their next load

@@ -18,6 +18,12 @@ FILES: dict[str, str] = {
     "jsQR.js": "jsqr/dist/jsQR.js",  # QR decoder (scanner page), Apache-2.0, a classic script: window.jsQR
     "jsQR.LICENSE.txt": "jsqr/LICENSE",
     "qrcode.mjs": "qrcode-generator/dist/qrcode.mjs",  # QR generator (ticket page), MIT (licence in the file)
+    # Time-series charts (the organiser's dashboard), MIT, 51 KB minified, no dependencies; a classic script:
+    # window.uPlot. Chosen over Chart.js (which needs a separate date adapter for time axes) for its size and
+    # its time zone support (uPlot.tzDate).
+    "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
+    "uPlot.LICENSE.txt": "uplot/LICENSE",
 }
 
 

@@ -5,7 +5,7 @@ pragma solidity ^0.8.28;
 interface ITargetCollection {
     function buy(uint256 tierId, uint256 quantity) external payable returns (uint256 firstTokenId);
     function list(uint256 tokenId, uint256 price) external;
-    function buyResale(uint256 tokenId) external payable;
+    function buyResale(uint256 tokenId, uint256 maxPrice) external payable;
     function claimRefund(uint256[] calldata tokenIds) external returns (uint256 total);
     function withdrawCredit() external;
 }
@@ -53,7 +53,7 @@ contract Attacker {
     }
 
     function buyResale(uint256 tokenId) external payable {
-        _forward(address(collection), msg.value, abi.encodeCall(ITargetCollection.buyResale, (tokenId)));
+        _forward(address(collection), msg.value, abi.encodeCall(ITargetCollection.buyResale, (tokenId, msg.value)));
     }
 
     function claimRefund(uint256[] calldata tokenIds) external {
@@ -71,7 +71,7 @@ contract Attacker {
         bytes memory data;
         uint256 value;
         if (m == Mode.ReenterBuyResale) {
-            data = abi.encodeCall(ITargetCollection.buyResale, (targetToken));
+            data = abi.encodeCall(ITargetCollection.buyResale, (targetToken, type(uint256).max));
             value = msg.value;
         } else if (m == Mode.ReenterClaimRefund) {
             uint256[] memory ids = new uint256[](1);

@@ -1,0 +1,5 @@
+"""`python -m ticketkit …` is the `ticketkit` command."""
+
+from .cli import main
+
+main()
