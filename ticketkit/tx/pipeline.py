@@ -46,6 +46,7 @@ log = logging.getLogger("ticketkit.tx")
 FINISHED = frozenset({"final", "reverted", "failed"})
 # A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
 _MAX_LEARNED_TIP = 10_000 * 10**9
+_PER_TICK = frozenset({"eth_feeHistory", "eth_maxPriorityFeePerGas"})
 
 
 @dataclass
@@ -172,6 +173,7 @@ class Pipeline:
         self.lock = threading.RLock()
         self.stats = {"sent": 0, "replacements": 0, "resends": 0, "reorgs": 0, "gap_fills": 0}
         self._latest_memo: int | None = None
+        self._tick_cache: dict[tuple[str, str], Any] = {}
         self._fees_at: tuple[int, Fees] | None = None  # (head, suggestion): one fee query per block
 
     # ---- the node
@@ -184,7 +186,13 @@ class Pipeline:
         return response.get("result")
 
     def _rpc_fn(self, method: str, params: Sequence[Any]) -> Any:
-        return self.rpc(method, params)
+        """The fee policy's calls, answered once per tick (the head does not move within one)."""
+        if method not in _PER_TICK:
+            return self.rpc(method, params)
+        key = (method, repr(params))
+        if key not in self._tick_cache:
+            self._tick_cache[key] = self.rpc(method, params)
+        return self._tick_cache[key]
 
     # ---- records
     def record(self, *, to: str | None, data: str, value: int = 0, gas: int, label: str = "",
@@ -220,6 +228,7 @@ class Pipeline:
         rec = self.record(to=to, data=data, value=value, gas=gas, label=label)
         with self.lock:
             head = _int(self.rpc("eth_blockNumber", []))
+            self._tick_cache = {}
             self._advance(rec, head, None)
         return rec
 
@@ -232,6 +241,7 @@ class Pipeline:
                 return []
             head = _int(self.rpc("eth_blockNumber", []))
             self._latest_memo = None  # the node's mined nonce count, read once per tick if a record needs it
+            self._tick_cache = {}
             changed = []
             for rec in todo:
                 before = rec.status
@@ -316,19 +326,16 @@ class Pipeline:
                 self._finish_if_deep(rec, head)
                 return
         if rec.status == "sent":
-            for attempt in reversed(rec.attempts):
-                receipt = self._receipt(attempt.tx_hash)
-                if receipt is not None:
-                    self._mined(rec, receipt, head)
-                    return
             latest = self._latest() if latest is None else latest
             if rec.nonce is not None and rec.nonce < latest:
-                # The nonce is used: by one of our versions mined just now (ask again), or by another transaction.
-                for attempt in reversed(rec.attempts):
-                    receipt = self._receipt(attempt.tx_hash)
-                    if receipt is not None:
-                        self._mined(rec, receipt, head)
-                        return
+                # The nonce is used: by one of our versions (which one counts: the one with a receipt), or by
+                # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask for.)
+                for _ in range(2):  # twice: a version mined between the count and the first ask
+                    for attempt in reversed(rec.attempts):
+                        receipt = self._receipt(attempt.tx_hash)
+                        if receipt is not None:
+                            self._mined(rec, receipt, head)
+                            return
                 rec.status = "failed"
                 rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
                 log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
