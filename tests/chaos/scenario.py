@@ -123,7 +123,7 @@ def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, a
         now = chain.timestamp()
         collection = platform.create_collection(
             tk.EventConfig("Chaos", "CHS", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                           resale_cap_bps=11_000, royalty_bps=500),
+                           resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
             [tk.TierConfig("General", face_value=ETH // 100, supply=tickets, sale_start=now - 1,
                            sale_end=now + 20 * 86400)],
             salt="chaos", badge=platform.create_badge("Chaos badges", "CHB", salt="chaos-badge", sender=organiser),
