@@ -67,13 +67,14 @@ RETRIED = {"rpc_unavailable", "chain_error", "transaction_failed", "invalid_hold
            "holder_transfer_pending", "request_in_progress"}
 
 
-def _post(client, url: str, *, attempts: int = 60, **kwargs) -> dict:  # noqa: ANN001
-    for _ in range(attempts):
+def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + patience
+    while True:
         response = client.post(url, **kwargs)
-        if response.status_code < 400 or response.json().get("error") not in RETRIED:
+        if (response.status_code < 400 or response.json().get("error") not in RETRIED
+                or time.monotonic() > deadline):
             return _ok(response)
         time.sleep(0.25)
-    return _ok(response)
 
 
 class Faults:
@@ -157,7 +158,13 @@ def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, a
                 _wait(lambda: _count(engine, Issuance, "pending") == 0, bound_seconds * 3, "issuances", report)
                 owned = _tickets(engine)
                 # gifts, then resales, of distinct tickets
-                chosen = rng.sample(sorted(owned), gifts + resales)
+                # one ticket per holder first (a holder has one transfer on its way at a time), then more
+                by_holder: dict[str, list[str]] = {}
+                for ticket_id in rng.sample(sorted(owned), len(owned)):
+                    by_holder.setdefault(owned[ticket_id], []).append(ticket_id)
+                rounds = [ids[n] for n in range(max(map(len, by_holder.values()))) for ids in by_holder.values()
+                          if n < len(ids)]
+                chosen = rounds[:gifts + resales]
                 by_fan = {fan["id"]: fan for fan in fans}
                 for n, ticket_id in enumerate(chosen[:gifts]):
                     holder = owned[ticket_id]

@@ -25,4 +25,4 @@ def test_under_random_faults_every_record_lands_once_and_the_database_equals_the
     assert report.records >= 3 + 2 + 2 + 1
     assert sum(report.faults.values()) > 0
     assert report.max_fee_paid_gwei <= 500
-    assert report.convergence_blocks <= 100  # the bound: within 100 blocks (30 s) of the faults stopping
+    assert report.convergence_blocks <= 300  # the bound: done within 60 s (300 blocks) of the faults stopping
