@@ -330,22 +330,33 @@ class Pipeline:
             if rec.nonce is not None and rec.nonce < latest:
                 # The nonce is used: by one of our versions (which one counts: the one with a receipt), or by
                 # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask for.)
-                for _ in range(2):  # twice: a version mined between the count and the first ask
-                    for attempt in reversed(rec.attempts):
-                        receipt = self._receipt(attempt.tx_hash)
-                        if receipt is not None:
-                            self._mined(rec, receipt, head)
-                            return
-                rec.status = "failed"
-                rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
-                log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
-                self._save(rec)
-                return
+                if self._find_receipt(rec, head):
+                    return
+                # No version has a receipt. Before calling the nonce taken, count again and ask again: the count
+                # may be older than a reorganisation that just removed our version's block (then it is sent
+                # again below), or a version may have been mined meanwhile.
+                self._latest_memo = None
+                if rec.nonce < self._latest():
+                    if self._find_receipt(rec, head):
+                        return
+                    rec.status = "failed"
+                    rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
+                    log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
+                    self._save(rec)
+                    return
             last = rec.attempts[-1]
             if self.rpc("eth_getTransactionByHash", [last.tx_hash]) is None:
                 self._resend(rec, head)  # dropped (by the node, a fee spike, a reorganisation)
             elif head - last.block >= self.stuck_blocks:
                 self._replace(rec, head)
+
+    def _find_receipt(self, rec: TxRecord, head: int) -> bool:
+        for attempt in reversed(rec.attempts):
+            receipt = self._receipt(attempt.tx_hash)
+            if receipt is not None:
+                self._mined(rec, receipt, head)
+                return True
+        return False
 
     def _finish_if_deep(self, rec: TxRecord, head: int) -> None:
         if head - (rec.mined_block or 0) >= self.confirmations:
