@@ -79,7 +79,9 @@ def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa
 
 class Faults:
     """Random faults on the node until stopped: base-fee spikes ×10–×50, every pending transaction dropped,
-    reorganisations of depth 1–3; the proxy answers 429 to 10 % and 502 to 5 % of requests meanwhile."""
+    reorganisations of depth 1–3 (the scenario's confirmations, 3, cover them: a deeper reorganisation than the
+    confirmation depth undoes what was final, by definition); the proxy answers 429 to 10 % and 502 to 5 % of
+    requests meanwhile."""
 
     def __init__(self, chain: tk.Chain, proxy: FaultProxy, *, seed: int, every: float):
         self.chain, self.proxy, self.rng, self.every = chain, proxy, random.Random(seed), every
@@ -114,7 +116,7 @@ class Faults:
 
 
 def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, admissions: int,
-                 per_issue: int = 10, block_time: float = 1.0, confirmations: int = 2, seed: int = 13,
+                 per_issue: int = 10, block_time: float = 1.0, confirmations: int = 3, seed: int = 13,
                  fault_every: float = 2.0, bound_seconds: float = 120.0) -> ScenarioReport:
     rng = random.Random(seed)
     report = ScenarioReport()

@@ -89,7 +89,6 @@ class TxRecord:
     error: str | None = None
     reorgs: int = 0
     resends: int = 0
-    gap_seen: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -533,13 +532,11 @@ class Pipeline:
             return
         lowest = min(waiting, key=lambda r: r.nonce)  # type: ignore[arg-type, return-value]
         if lowest.nonce is None or lowest.nonce <= latest:
-            lowest.gap_seen = None
-            return
+                return
         held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != "failed"}
-        if lowest.gap_seen is None:
-            lowest.gap_seen = head
-            return
-        if head - lowest.gap_seen < self.stuck_blocks:
+        # Stateless (a worker rebuilt from its store each round sees the same): the lowest record has waited
+        # `stuck_blocks` since it was first sent, and the gap is still there.
+        if head - min(a.block for a in lowest.attempts) < self.stuck_blocks:
             return
         pending = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "pending"]))
         for nonce in range(max(latest, pending), lowest.nonce):
@@ -553,5 +550,4 @@ class Pipeline:
             self.store.save(filler)
             self._track(filler)
             self._sign_and_send(filler, head, fresh=True)
-        lowest.gap_seen = None
 
