@@ -59,9 +59,13 @@ test: deps
 # The fault scenarios (tests/chaos, marker `chaos`) at the issue's size, longer than CI: the `chaos_settings`
 # fixture reads these (docs/chains.md). CHAOS_SEED picks the faults; the same seed gives the same faults.
 CHAOS_SEED ?= 13
+# Then the gateway's random-fault scenario at the issue's size (bench/chaos.py, writes bench/results/chaos.json;
+# CI runs a small one, tests/chaos/test_scenario.py): 2,000 tickets, 200 gifts, 100 resales, 2,000 admissions
+# on 1-second blocks, SQLite and PostgreSQL.
 chaos: deps
 	TICKETKIT_CHAOS=long TICKETKIT_CHAOS_SEED=$(CHAOS_SEED) $(PY) -m pytest tests/chaos -m chaos -p no:xdist -q -s \
 	  $(PYTEST_ARGS)
+	$(PY) -m bench.chaos
 
 # Longer than CI (docs/hardening.md): the contracts' state machine for SOAK_EXAMPLES x SOAK_STEPS (at least
 # 10,000 steps, counted: fewer fails), then the hardening suite with a deeper fuzz and a longer load soak.

@@ -13,6 +13,7 @@ anvil compete with the next), writing its own JSON in bench/results/:
     gate         bench.gate_load       gate.json           the gateway's verify and check-in under HTTP load
     crowd        bench.crowd           crowd.json          2,000 connections: saturation, the doors in a fan flood, open loop
     snapshot     bench.snapshot        snapshot.json       an 80,000-ticket gate list: build, size, delta, scanner
+    chaos        bench.chaos           chaos.json          issue 13's random-fault scenario (also `make chaos`)
 
 The gate stage runs when bench/gate_load.py exists (it needs `wrk`); without it, a gate.json already in
 bench/results/ is merged as it is. Its numbers are taken as they are: a flat object with keys
@@ -84,6 +85,15 @@ def _from_signatures(data: dict[str, Any]) -> dict[str, Any]:
             "sig.secp256k1_recover_per_s": data["secp256k1_recover_per_s"]}
 
 
+def _from_chaos(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for backend, suffix in (("sqlite", ""), ("postgresql", "_pg")):
+        for key in ("convergence_blocks", "replacements", "fee_over_base_ratio", "records", "mismatches"):
+            if backend in data:
+                out[f"chaos.{key}{suffix}"] = data[backend][key]
+    return out
+
+
 def _from_indexer(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"indexer.tickets": data["tickets"]}
     for backend, suffix in (("sqlite", ""), ("postgresql", "_pg")):
@@ -137,6 +147,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("crowd", "bench.crowd", "crowd.json", _from_crowd),
     Stage("metadata", "bench.metadata", "metadata.json", _from_metadata),
     Stage("snapshot", "bench.snapshot", "snapshot.json", _from_snapshot),
+    Stage("chaos", "bench.chaos", "chaos.json", _from_chaos),
 )
 
 
@@ -164,6 +175,8 @@ GOALS: tuple[Goal, ...] = (
     Goal("gas.mint_distinct_per_ticket", "<", "baseline.oz_erc721_mint_distinct_per_ticket",
          "mint to distinct holders: below a plain OpenZeppelin ERC-721"),
     Goal("gas.checkin_with_badge_per_ticket", "<=", 60_000, "check-in with badge, per ticket"),
+    Goal("chaos.mismatches", "<=", 0, "database = chain after random faults (issue 13), SQLite"),
+    Goal("chaos.mismatches_pg", "<=", 0, "database = chain after random faults (issue 13), PostgreSQL"),
     Goal("indexer.events_per_s", ">=", 5_000, "indexer on SQLite"),
     Goal("indexer.events_per_s_pg", ">=", 5_000, "indexer on PostgreSQL"),
     Goal("e2e.collection_10k_s", "<=", 10, "deploy + mint a 10,000-ticket collection through the library"),
@@ -555,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ran.append(stage)
                 continue
             extra: list[str] = []
-            if stage.name == "indexer" and not _postgres_up():
+            if stage.name in ("indexer", "chaos") and not _postgres_up():
                 extra.append("--no-postgres")
                 problems["indexer (PostgreSQL)"] = "no PostgreSQL at 127.0.0.1:5432: indexed into SQLite only"
             failure = run_stage(stage, args.results, extra)

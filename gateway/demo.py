@@ -43,7 +43,9 @@ def run() -> dict[str, object]:
             collection.grant_role(role, operator.address, sender=organiser)
         settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}", rpc_url=chain.url,  # type: ignore[attr-defined]
                             chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
-                            key_encryption_secret=secrets.token_hex(32))
+                            key_encryption_secret=secrets.token_hex(32),
+                            send_wait_seconds=30,  # each write answers once its transaction is final,
+                            sender_enabled=False)  # and drives the sending worker itself (so does the drain)
         app = create_app(settings)
         with TestClient(app) as client:
             def key() -> dict[str, str]:

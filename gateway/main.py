@@ -20,7 +20,7 @@ from .api.routes import pages
 from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
-from .services import checkin_queue
+from .services import checkin_queue, sending
 
 
 SWITCH_INTERVAL = 0.001
@@ -66,7 +66,7 @@ def thread_tokens(settings: Settings) -> int:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
-    the check-in queue to the chain, the indexer."""
+    the sending worker (every operator transaction), the check-in queue to the chain, the indexer."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
     # A thread back from the database waits for Python's interpreter lock until the running thread gives it up,
     # at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying that
@@ -74,7 +74,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sys.setswitchinterval(SWITCH_INTERVAL)
     restore_signals = drain_on_signals(app.state.admission)
     try:
-        with checkin_queue.running(app.state.runtime):
+        with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):
             async with _indexer_lifespan(app):
                 yield
     finally:

@@ -357,6 +357,7 @@ class IssuancePublic(SQLModel):
     event_id: uuid.UUID
     fan_id: uuid.UUID
     payment_reference: str
+    status: str  # pending (its transaction is not final yet: `tickets` is empty) | done
     tx_hash: str | None
     tickets: list[TicketPublic]
 
@@ -471,14 +472,38 @@ class SettlementPublic(SQLModel):
 Role = Literal["organiser", "gate"]
 
 
-# ---- operator nonces
-class OperatorNonce(SQLModel, table=True):
-    """The next nonce of an operator account, shared by every gateway process on the database."""
+# ---- the outbox of the one transaction pipeline (ticketkit.tx; gateway/services/sending.py)
+class ChainTransaction(SQLModel, table=True):
+    """One operator transaction, recorded in the same database transaction as the write it serves (`kind`,
+    `record_id`) before anything is signed. The sending worker signs it (`nonce`, `attempts`: every signed
+    version with its fees), broadcasts, replaces and confirms it, and applies its outcome to the record exactly
+    once (`applied`). Its status is the pipeline's: queued | sent | mined | final | reverted | failed."""
 
-    __tablename__ = "operator_nonces"
-    chain_id: int = Field(primary_key=True)
-    address: str = Field(max_length=42, primary_key=True)
-    next_nonce: int
+    __tablename__ = "chain_transactions"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    chain_id: int
+    sender: str = Field(max_length=42)
+    kind: str = Field(max_length=16)  # issuance | gift | settlement | checkin | filler
+    record_id: uuid.UUID | None = Field(default=None, index=True)
+    to: str | None = Field(default=None, max_length=42)
+    data: str = Field(sa_column=Column(Text, nullable=False), repr=False)
+    value: str = Field(default="0", max_length=78)
+    gas: int
+    nonce: int | None = None
+    status: str = Field(default="queued", max_length=16, index=True)
+    attempts: str = Field(default="[]", sa_column=Column(Text, nullable=False), repr=False)  # JSON
+    mined_hash: str | None = Field(default=None, max_length=66)
+    mined_block: int | None = None
+    mined_block_hash: str | None = Field(default=None, max_length=66)
+    gas_used: int | None = None
+    effective_gas_price: str | None = Field(default=None, max_length=78)
+    waiting: str | None = Field(default=None, max_length=300)  # why it is not sent (the fee ceiling)
+    error: str | None = Field(default=None, max_length=300)
+    reorgs: int = 0
+    resends: int = 0
+    applied: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 # ---- the gate: device keys bound to tickets, admissions (the check-in record and the queue to the chain),

@@ -23,6 +23,8 @@ class Runtime:
     _chain: tk.Chain | None = None
     _autocommit: Engine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fees: tk.tx.FeePolicy | None = None
+    _fee_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def autocommit_engine(self) -> Engine:
         """The same database, each statement committing on its own (made on first use): the gate's hot path,
@@ -44,8 +46,27 @@ class Runtime:
                 settings = self.settings
                 policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
                                       deadline=settings.rpc_deadline_seconds)
-                self._chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
+                chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
+                chain.fee_policy = self.fee_policy()
+                chain.confirmations = self.confirmations()
+                self._chain = chain
             return self._chain
+
+    def fee_policy(self) -> tk.tx.FeePolicy:
+        """The operator's fee policy (one per runtime: a tip floor learned from the node's refusals stays)."""
+        with self._fee_lock:
+            if self._fees is None:
+                self._fees = tk.tx.FeePolicy.for_chain(self.settings.chain_id, max_fee_gwei=self.settings.max_fee_gwei,
+                                                       tip_floor_gwei=self.settings.tip_floor_gwei)
+            return self._fees
+
+    def confirmations(self) -> int:
+        configured = self.settings.confirmations
+        return tk.tx.profile(self.settings.chain_id).confirmations if configured is None else configured
+
+    def stuck_blocks(self) -> int:
+        configured = self.settings.stuck_blocks
+        return tk.tx.profile(self.settings.chain_id).stuck_blocks if configured is None else configured
 
     def operator(self) -> LocalAccount:
         key = self.settings.operator_key

@@ -23,6 +23,7 @@ from ticketkit.chain import _free_port
 from .core.config import Settings
 from .main import create_app
 from .models import EventCreate, FanCreate, IssueRequest, OrganiserCreate
+from .services import sending
 from .services.events import register_event
 from .services.fans import create_fan
 from .services.organisers import create_gate_key, create_organiser
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                             chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
                             key_encryption_secret=secrets.token_hex(32),
                             indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0,
-                            checkin_queue_enabled=True, checkin_confirmations=0)
+                            checkin_queue_enabled=True, confirmations=0)
         app = create_app(settings)
         runtime = app.state.runtime
         with Session(runtime.engine) as session:
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             issue_tickets(session=session, runtime=runtime, organiser=org, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
                           idempotency_key="serve-sample")
+            sending.settle(runtime)  # the sample tickets exist before anything is printed
             _, gate_token = create_gate_key(session=session, event=event, label="Main gate")
             event_id, fan_id = event.id, fan.id
         url = f"http://{args.host}:{port}"

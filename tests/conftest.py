@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 import ticketkit as tk
 
 ETH = 10**18
+
+
+# The CLI's transaction journal (ticketkit.tx.Journal) goes to a temporary directory, not the working tree.
+os.environ.setdefault("TICKETKIT_JOURNAL", os.path.join(tempfile.mkdtemp(prefix="ticketkit-journal-"), "journal.jsonl"))
 
 
 @pytest.fixture(scope="session")

@@ -55,3 +55,6 @@ __all__ += [
     "load_event_file", "load_signer", "mint_recipients", "read_recipients", "refund_all",
 ]
 __all__ += ["presale"]
+from . import tx  # noqa: E402  - the one transaction pipeline: fees, nonces, replacement, finality
+
+__all__ += ["tx"]

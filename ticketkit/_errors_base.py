@@ -75,6 +75,28 @@ class TransactionFailed(ChainError):
     code = "transaction_failed"
 
 
+class FeeCeilingExceeded(ChainError):
+    """The fees a transaction needs now are above the operator's ceiling (`max_fee_per_gas`): it waits.
+
+    `needed` is the lowest max fee per gas that could be mined in the next block (its base fee plus the
+    tip floor), `ceiling` the operator's setting, both in wei."""
+
+    code = "fee_ceiling_exceeded"
+
+    def __init__(self, needed: int, ceiling: int):
+        self.needed, self.ceiling = needed, ceiling
+        super().__init__(f"the next block needs a max fee of {needed / 1e9:.3f} gwei per gas, above the ceiling "
+                         f"of {ceiling / 1e9:.3f} gwei: the transaction waits until fees fall (or raise the "
+                         "ceiling: TICKETKIT_MAX_FEE_GWEI / GATEWAY_MAX_FEE_GWEI)")
+
+
+class NonceTaken(ChainError):
+    """A recorded transaction's nonce was used by a transaction that is not one of its versions: it can never
+    be mined (something else sends from the same account)."""
+
+    code = "nonce_taken"
+
+
 class ContractRevert(TicketkitError):
     """A contract refused: `name` is the Solidity error, `args` its decoded arguments."""
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -226,15 +225,6 @@ def _mint_calldata(tier_id: int, recipients: Sequence[bytes], marker: bytes) -> 
     return _MINT_SELECTOR + abi_encode(["uint256", "address[]"], [tier_id, list(recipients)]) + marker
 
 
-def _fee_fields(chain: Chain) -> dict[str, int]:
-    """EIP-1559 fees as Chain.send_raw sets them, read once for several transactions."""
-    try:
-        base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-    except Exception as error:  # noqa: BLE001
-        raise translate_error(error) from None
-    return {"maxPriorityFeePerGas": 1, "maxFeePerGas": 2 * base + 1}
-
-
 def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: LocalAccount) -> int:
     """A gas limit for any chunk of at most `size` tickets of `tier_id`, from one estimate.
 
@@ -260,30 +250,19 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
 
 
 def _confirm(chain: Chain, tx_hash: bytes, tx: dict[str, Any], timeout: float = 120) -> None:
-    """Wait until `tx_hash` is mined and check its status, without decoding the receipt's logs.
-
-    A chunk's receipt holds one log per ticket; formatting 200 logs through web3 cost more than
-    the rest of the chunk's work. A failed transaction raises as Chain.wait does, with the reason
-    decoded by replaying `tx`.
-    """
-    deadline = time.monotonic() + timeout
-    param = "0x" + bytes(tx_hash).hex()
-    while True:
-        try:
-            response = chain.w3.provider.make_request("eth_getTransactionReceipt", [param])
-        except Exception as error:  # noqa: BLE001
-            raise translate_error(error) from None
-        if "error" in response:
-            raise ChainError(f"eth_getTransactionReceipt: {response['error']}")
-        receipt = response.get("result")
-        if receipt is not None:
-            break
-        if time.monotonic() > deadline:
-            raise ChainError("no receipt in time: the transaction may be pending or dropped")
-        time.sleep(0.05)
-    if int(receipt["status"], 16) != 1:
-        chain.wait(tx_hash, tx)  # raises with the decoded reason
-        raise ChainError(f"transaction {param} failed")
+    """Wait until the chunk sent as `tx_hash` is final (the pipeline replaces it if it is stuck or dropped, and
+    sends it again if a reorganisation removes it) and check its status, without decoding the receipt's logs
+    (a chunk's receipt holds one log per ticket). A failed transaction raises as Chain.wait does, with the
+    reason decoded by replaying `tx`."""
+    found = chain._record_of(tx_hash)
+    if found is None:
+        chain.wait(tx_hash, tx, timeout)
+        return
+    pipeline, rec = found
+    pipeline.wait(rec, timeout=timeout, poll=chain.poll_seconds)
+    if rec.status != "final":
+        chain.wait(tx_hash, tx, timeout)  # raises with the decoded reason
+        raise ChainError(f"transaction {rec.tx_hash} failed")
 
 
 def _wait_all(collection: Collection, hashes: Sequence[bytes]) -> list[Any]:
@@ -360,16 +339,13 @@ def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: L
         except (ChainError, ContractRevert) as error:
             failure = failure or error
 
-    fees: dict[str, int] = {}
     try:
-        for index, (tier_id, start, end) in enumerate(todo):
+        for tier_id, start, end in todo:
             if failure is not None:
                 break
-            if index % MAX_IN_FLIGHT == 0:
-                fees = _fee_fields(chain)
             data = _mint_calldata(tier_id, raw_plan[tier_id][start:end], _marker(jobs[tier_id], start))
             tx = {"from": sender.address, "to": collection.address, "value": 0, "data": data,
-                  "chainId": chain.chain_id, "gas": gas_limits[tier_id], **fees}
+                  "gas": gas_limits[tier_id]}
             tx_hash = chain.send_raw(tx, sender, wait=False)
             hashes.append(tx_hash)
             in_flight.append((tx_hash, tx, end - start))

@@ -20,14 +20,17 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 
-from . import _artifacts
+from . import _artifacts, tx
 from .errors import (
     ChainError,
     ContractRevert,
+    FeeCeilingExceeded,
     NonceError,
+    NonceTaken,
     RPCUnavailable,
     TransactionFailed,
     error_class,
@@ -99,7 +102,9 @@ def translate_error(error: Exception) -> Exception:
 
 @dataclass
 class Chain:
-    """A connection to one chain. Sends transactions signed locally, keeps nonces per sender.
+    """A connection to one chain. Sends transactions signed locally through the one pipeline (ticketkit.tx):
+    fees from the node under the chain's tip floor and the operator's ceiling, one nonce manager per sender,
+    stuck or dropped transactions replaced, a receipt final once `confirmations` blocks are above it.
 
     Errors come out as ticketkit exceptions: a contract's custom error as its own class.
     """
@@ -110,9 +115,18 @@ class Chain:
     _lock: threading.Lock = threading.Lock()
 
     def __post_init__(self) -> None:
-        self._nonces: dict[str, int] = {}
+        chain_profile = tx.profile(self.chain_id)
         self._contracts: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.fee_policy = tx.FeePolicy.for_chain(self.chain_id)
+        self.confirmations = chain_profile.confirmations
+        self.stuck_blocks = chain_profile.stuck_blocks
+        self.poll_seconds = min(max(chain_profile.block_seconds / 4, 0.05), 1.0)
+        # How long a send waits for fees to fall under the ceiling before it gives up (nothing signed).
+        self.fee_wait_seconds = 300.0
+        self.store: tx.Store = tx.MemoryStore()
+        self._nonces = tx.NonceManager(lambda a: self.w3.eth.get_transaction_count(a, "pending"))  # type: ignore[arg-type]
+        self._pipelines: dict[str, tx.Pipeline] = {}
 
     # ---- accounts
     def account(self, index: int) -> LocalAccount:
@@ -122,68 +136,132 @@ class Chain:
     def balance(self, address: str) -> int:
         return self.w3.eth.get_balance(to_checksum_address(address))
 
-    # ---- transactions
-    def _next_nonce(self, address: str) -> int:
+    # ---- the pipeline
+    def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
+        try:
+            return self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type, return-value]
+        except Exception as error:  # noqa: BLE001
+            raise translate_error(error) from None
+
+    def pipeline(self, sender: LocalAccount) -> tx.Pipeline:
+        """The one pipeline of `sender` on this chain (made on first use; it owns the sender's nonces)."""
+        key = sender.address.lower()
         with self._lock:
-            if address not in self._nonces:
-                self._nonces[address] = self.w3.eth.get_transaction_count(address, "pending")
-            nonce = self._nonces[address]
-            self._nonces[address] = nonce + 1
-            return nonce
+            found = self._pipelines.get(key)
+            if found is None:
+                found = tx.Pipeline(self._request, self.chain_id, sender, policy=self.fee_policy,
+                                    confirmations=self.confirmations, stuck_blocks=self.stuck_blocks,
+                                    store=self.store, nonces=self._nonces)
+                unfinished = getattr(self.store, "unfinished", None)
+                if unfinished is not None:  # a journal: what an interrupted run left in flight is tracked again
+                    found.resume(unfinished(sender.address))
+                self._pipelines[key] = found
+            return found
+
+    def _record_of(self, tx_hash: bytes | str) -> tuple[tx.Pipeline, tx.TxRecord] | None:
+        key = (tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex()).lower()
+        for pipeline in list(self._pipelines.values()):
+            rec = pipeline.by_hash.get(key)
+            if rec is not None:
+                return pipeline, rec
+        return None
+
+    def _next_nonce(self, address: str) -> int:
+        return self._nonces.take(address)
 
     def reset_nonce(self, address: str) -> None:
-        """Forget the cached nonce of `address` (after a failure that did not use it)."""
-        with self._lock:
-            self._nonces.pop(address, None)
+        """Read `address`'s nonce from the node again (another process sent from it)."""
+        self._nonces.forget(address)
 
+    # ---- transactions
     def send(self, call: Any, sender: LocalAccount, *, value: int = 0, gas: int | None = None,
              wait: bool = True) -> Any:
-        """Estimate, sign and send a contract call; returns the receipt (or the hash if not `wait`).
+        """Estimate, then send a contract call through the pipeline; returns the receipt once final (or the
+        first version's hash if not `wait`: `wait(hash)` follows the record whichever version is mined).
 
-        A revert found while estimating raises before anything is sent.
+        A revert found while estimating raises before anything is recorded or sent.
         """
-        tx = {"from": sender.address, "value": value, "chainId": self.chain_id}
+        fields = {"from": sender.address, "value": value, "chainId": self.chain_id}
         try:
             if gas is None:
-                gas = int(call.estimate_gas(tx) * 1.2) + 10_000
-            tx = call.build_transaction({**tx, "gas": gas, "nonce": self._next_nonce(sender.address)})
+                gas = int(call.estimate_gas(fields) * 1.2) + 10_000
+            built = call.build_transaction({**fields, "gas": gas, "nonce": 0, "maxFeePerGas": 1,
+                                            "maxPriorityFeePerGas": 1})
         except Exception as error:  # noqa: BLE001 - translated or re-raised
             raise translate_error(error) from None
-        return self.send_raw(tx, sender, wait=wait)
+        return self.send_raw({k: built[k] for k in ("to", "data", "value", "gas") if k in built}, sender, wait=wait)
 
-    def send_raw(self, tx: dict[str, Any], sender: LocalAccount, *, wait: bool = True) -> Any:
-        """Sign and send a prepared transaction."""
-        if "nonce" not in tx:
-            tx = {**tx, "nonce": self._next_nonce(sender.address)}
-        tx.setdefault("chainId", self.chain_id)
-        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-            base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-            tx["maxPriorityFeePerGas"] = 1
-            tx["maxFeePerGas"] = 2 * base + 1
-        signed = sender.sign_transaction(tx)
+    def send_raw(self, tx_fields: dict[str, Any], sender: LocalAccount, *, wait: bool = True) -> Any:
+        """Send a prepared transaction ({to, data, value, gas}) through the pipeline.
+
+        With an explicit `nonce` it is signed and sent once as given, outside the pipeline (no tracking).
+        """
+        if "nonce" in tx_fields:
+            return self._send_once(tx_fields, sender, wait=wait)
+        data = tx_fields.get("data", "0x")
+        if isinstance(data, (bytes, bytearray)):
+            data = "0x" + bytes(data).hex()
+        to = tx_fields.get("to")
+        pipeline = self.pipeline(sender)
+        rec = pipeline.submit(to=to_checksum_address(to) if to else None, data=data,
+                              value=int(tx_fields.get("value", 0)), gas=int(tx_fields["gas"]))
+        if not rec.attempts:  # the fees needed are above the ceiling: wait for them to fall, or give up
+            try:
+                pipeline.wait_until_sent(rec, timeout=self.fee_wait_seconds, poll=self.poll_seconds)
+            except FeeCeilingExceeded:
+                pipeline.abandon(rec)  # nothing was signed: the caller may try again later
+                raise
+        tx_hash = HexBytes(rec.attempts[0].tx_hash)
+        if not wait:
+            return tx_hash
+        return self.wait(tx_hash, {"from": sender.address, **tx_fields})
+
+    def _send_once(self, tx_fields: dict[str, Any], sender: LocalAccount, *, wait: bool) -> Any:
+        fields = {**tx_fields, "chainId": self.chain_id}
+        if "gasPrice" not in fields and "maxFeePerGas" not in fields:
+            fields.update(self.fee_policy.suggest(self.pipeline(sender).rpc).fields())
+        signed = sender.sign_transaction(fields)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Exception as error:  # noqa: BLE001
-            self.reset_nonce(sender.address)
             raise translate_error(error) from None
-        if not wait:
-            return tx_hash
-        return self.wait(tx_hash, tx)
+        return self.wait(tx_hash, fields) if wait else tx_hash
 
-    def wait(self, tx_hash: bytes, tx: dict[str, Any] | None = None, timeout: float = 120) -> Any:
-        """The receipt of `tx_hash`; a failed transaction raises with its decoded reason."""
+    def wait(self, tx_hash: bytes | str, tx_fields: dict[str, Any] | None = None, timeout: float = 120) -> Any:
+        """The receipt of the transaction sent as `tx_hash` once final (whichever version of it was mined); a
+        failed transaction raises with its decoded reason."""
+        found = self._record_of(tx_hash)
+        if found is not None:
+            pipeline, rec = found
+            pipeline.wait(rec, timeout=timeout, poll=self.poll_seconds)
+            if rec.status == "failed":
+                raise NonceTaken(rec.error or "the nonce was used by another transaction")
+            tx_hash = rec.mined_hash  # type: ignore[assignment]
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
         except Exception as error:  # noqa: BLE001
             raise translate_error(error) from None
         if receipt["status"] != 1:
-            raise self._revert_reason(receipt, tx)
+            raise self._revert_reason(receipt, tx_fields)
         return receipt
+
+    def wait_all(self, sender: LocalAccount | None = None, *, timeout: float = 120) -> None:
+        """Tick the pipelines (of `sender`, or all) until none of their records is unfinished."""
+        pipelines = [self.pipeline(sender)] if sender is not None else list(self._pipelines.values())
+        deadline = time.monotonic() + timeout
+        for pipeline in pipelines:
+            for rec in pipeline.unfinished():
+                pipeline.wait(rec, timeout=max(deadline - time.monotonic(), 0), poll=self.poll_seconds)
 
     def wait_for_pending(self, address: str, timeout: float = 120, poll: float = 0.5) -> None:
         """Wait until none of `address`'s transactions is pending, so the chain shows all it sent (a node
-        answers a send before it mines it); then this process's nonce for it is read again from the node."""
+        answers a send before it mines it); then this process's nonce for it is read again from the node.
+        The pipeline's own records of `address` are driven to final first (replaced if stuck)."""
         deadline = time.monotonic() + timeout
+        pipeline = self._pipelines.get(address.lower())
+        if pipeline is not None:
+            for rec in pipeline.unfinished():
+                pipeline.wait(rec, timeout=max(deadline - time.monotonic(), 0), poll=self.poll_seconds)
         while True:
             try:
                 pending = self.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
@@ -253,7 +331,9 @@ class Chain:
 
     def revert_to(self, snapshot_id: str) -> None:
         self.rpc("evm_revert", [snapshot_id])
-        self._nonces.clear()
+        self._nonces.forget()
+        with self._lock:
+            self._pipelines.clear()
 
 
 def connect(url: str | Sequence[str], *, chain_id: int | None = None, timeout: float = 10.0,

@@ -17,7 +17,9 @@ environment variable named by --key-env (default TICKETKIT_PRIVATE_KEY). Errors 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -32,7 +34,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import errors
+from . import errors, tx
 from .batch import MintPlan, mint_recipients, read_recipients, refund_all
 from .chain import Chain, connect, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
@@ -92,7 +94,29 @@ def _handles_errors(fn: F) -> F:
 
 
 def _connect(rpc: str, chain_id: int | None) -> Chain:
-    return connect(rpc, chain_id=chain_id)
+    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the environment:
+    TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS, and a journal of
+    every transaction (TICKETKIT_JOURNAL, default .ticketkit/journal-<chain id>.jsonl): a rerun first finishes
+    what an interrupted run left in flight."""
+    chain = connect(rpc, chain_id=chain_id)
+    env = os.environ
+    try:
+        max_fee = float(env["TICKETKIT_MAX_FEE_GWEI"]) if env.get("TICKETKIT_MAX_FEE_GWEI") else None
+        floor = float(env["TICKETKIT_TIP_FLOOR_GWEI"]) if env.get("TICKETKIT_TIP_FLOOR_GWEI") else None
+        confirmations = int(env["TICKETKIT_CONFIRMATIONS"]) if env.get("TICKETKIT_CONFIRMATIONS") else None
+    except ValueError as error:
+        raise errors.InvalidInput(f"not a number: {error}", where="TICKETKIT_MAX_FEE_GWEI/TIP_FLOOR_GWEI/"
+                                                                 "CONFIRMATIONS") from None
+    chain.fee_policy = tx.FeePolicy.for_chain(chain.chain_id, max_fee_gwei=max_fee, tip_floor_gwei=floor)
+    if confirmations is not None:
+        chain.confirmations = confirmations
+    chain.store = tx.Journal(env.get("TICKETKIT_JOURNAL") or Path(".ticketkit") / f"journal-{chain.chain_id}.jsonl")
+    if not logging.getLogger("ticketkit.tx").handlers:  # say why a transaction waits or is replaced
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("ticketkit: %(message)s"))
+        logging.getLogger("ticketkit.tx").addHandler(handler)
+        logging.getLogger("ticketkit.tx").setLevel(logging.WARNING)
+    return chain
 
 
 def _signer(key_env: str, keystore: Path | None) -> Signer:

@@ -284,6 +284,22 @@ class Collection(_Handle):
                     merkle_root: bytes = b"\0" * 32, sender: LocalAccount) -> TxReceipt:
         return self._send("setPresale", tier_id, ends_at, min_events, list(event_ids), merkle_root, sender=sender)
 
+    # ---- calls, built for a sender that records them before sending (the gateway's outbox): `.estimate_gas`,
+    # `.address` and the calldata of a web3 contract function
+    def mint_batch_call(self, tier_id: int, recipients: Sequence[str]) -> Any:
+        """The `mintBatch` call minting one ticket per recipient (needs MINTER_ROLE)."""
+        return self.contract.functions.mintBatch(tier_id, [to_checksum_address(r) for r in recipients])
+
+    def check_in_call(self, token_ids: Sequence[int]) -> Any:
+        """The `checkIn` call of a batch (needs GATE_ROLE): marks each ticket used and mints its badge."""
+        return self.contract.functions.checkIn(list(token_ids))
+
+    def gateway_transfer_call(self, token_id: int, to: str, price: int, deadline: int, holder: LocalAccount) -> Any:
+        """The `gatewayTransfer` call moving `token_id` to `to` at `price`, authorised by `holder`'s signature
+        (needs GATEWAY_ROLE to send)."""
+        signature = self.sign_gateway_transfer(token_id, to, price, deadline, holder)
+        return self.contract.functions.gatewayTransfer(token_id, to_checksum_address(to), price, deadline, signature)
+
     def mint_batch(self, tier_id: int, recipients: Sequence[str], *, sender: LocalAccount,
                    wait: bool = True) -> Any:
         """Mint one ticket per recipient. Returns the token ids (or the tx hash if not `wait`)."""

@@ -2,7 +2,9 @@
 
     TicketkitError
     ├── InvalidInput (also a ValueError): event files, CSVs, arguments — caught before anything is sent
-    ├── ChainError: the node — RPCUnavailable, ChainIdMismatch, NonceError, TransactionFailed
+    ├── ChainError: the node — RPCUnavailable, ChainIdMismatch, NonceError, TransactionFailed,
+    │   FeeCeilingExceeded (a transaction waits: the fees it needs pass the operator's ceiling),
+    │   NonceTaken (another transaction, not one of ours, took a recorded transaction's nonce)
     └── ContractRevert: a decoded custom error of our contracts, one class per Solidity error,
         carrying its arguments as typed attributes (e.g. PriceAboveCap.price, PriceAboveCap.cap)
 
@@ -22,8 +24,10 @@ from ._errors_base import (
     ChainError,
     ChainIdMismatch,
     ContractRevert,
+    FeeCeilingExceeded,
     InvalidInput,
     NonceError,
+    NonceTaken,
     RPCUnavailable,
     TicketkitError,
     TransactionFailed,
@@ -34,7 +38,8 @@ from .contract_errors import *  # noqa: F403 - the generated classes, listed in 
 
 __all__ = [
     "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable",
-    "ChainIdMismatch", "NonceError", "TransactionFailed", "ContractRevert", "error_class",
+    "ChainIdMismatch", "NonceError", "TransactionFailed", "FeeCeilingExceeded", "NonceTaken", "ContractRevert",
+    "error_class",
 ]
 __all__ += contract_errors.__all__
 

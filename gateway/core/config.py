@@ -47,8 +47,22 @@ class Settings(BaseSettings):
     checkin_queue_enabled: bool = False
     checkin_batch_size: int = 100
     checkin_poll_seconds: float = 1.0
-    # A check-in batch is done once its receipt is this many blocks deep (a reorganisation above it is redone).
-    checkin_confirmations: int = Field(default=12, ge=0)
+    # The one transaction pipeline (ticketkit.tx, services/sending.py, docs/chains.md). Every operator
+    # transaction (issuances, gifts, resale settlements, check-in batches) is done once its receipt is
+    # `confirmations` blocks deep (unset: the chain's default, ticketkit.tx.PROFILES; a reorganisation above it
+    # is redone); a transaction not mined within `stuck_blocks` blocks is replaced with fees 12.5 % higher.
+    # The tip is at least `tip_floor_gwei` (unset: the chain's floor); `max_fee_gwei` is the most the operator
+    # ever pays per gas (unset: no ceiling): above it transactions wait, and /readyz says why.
+    confirmations: int | None = Field(default=None, ge=0)
+    stuck_blocks: int | None = Field(default=None, ge=1)
+    tip_floor_gwei: float | None = Field(default=None, ge=0)
+    max_fee_gwei: float | None = Field(default=None, gt=0)
+    # The sending worker (one per chain and operator across processes, by lease): how often it looks.
+    sender_enabled: bool = True
+    sender_poll_seconds: float = Field(default=0.5, gt=0)
+    # A write (issue, gift, buy) answers at once with status `pending` (0), or waits up to this many seconds
+    # for its transaction to be final, holding no database connection while it waits.
+    send_wait_seconds: float = Field(default=0, ge=0)
     # Under a crowd (docs/gateway.md, "Under a crowd"): per process, each lane runs at most `limit` requests at
     # once and queues at most `queue` more, each for at most `lane_wait_seconds`; beyond that, 503 `overloaded`
     # at once. The gate's lane (/gate/*) is its own: a fan flood never queues in front of the doors. The engines'

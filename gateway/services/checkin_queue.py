@@ -5,33 +5,29 @@ queued → sent → done. The operator sends the collection's `checkIn`, which m
 the attendance badges; it needs the collection's GATE_ROLE (the organiser grants it, like MINTER_ROLE).
 
 A batch goes: claim up to `max_batch` queued admissions of one event, oldest first, under a new pending
-CheckinBatch (the admissions `sent`; commit) → `sending.prepare` (estimate — a contract refusal gives the
-admissions back —, a nonce from the database, sign) → commit the hash and the signed bytes on the batch →
-broadcast → receipt `confirmations` blocks deep → batch `done`, admissions `done`. A receipt not deep enough
-yet leaves the batch pending: if a reorganisation drops the transaction, the next reconciliation sees no
-receipt and sends it again (or queues the admissions again), so nothing is marked done that the chain forgot.
-So a pending batch is in one of three states, and `reconcile_batch` decides it from the chain:
+CheckinBatch (the admissions `sent`; commit) → estimate `Collection.check_in_call` (a contract refusal gives the
+admissions back) → its outbox row (services/sending.py) committed → the sending worker signs, broadcasts,
+replaces and confirms it like every operator transaction, and applies the outcome (`apply_outcome`) once the
+receipt is `confirmations` blocks deep: success → batch done, admissions done (tickets the contract skipped,
+already used or gone, are done too: the chain has decided them); a revert, or a transaction that can never be
+mined → batch `failed`, its admissions queued again. A reorganisation that removes the receipt before it is
+deep enough is the pipeline's business: the same transaction is sent again and lands once.
 
-- no `tx_hash`: nothing was sent. Given back to the queue (the batch row deleted) once older than
-  `stale_after` seconds; a younger one may belong to a drainer still preparing it, whose recording step is
-  conditional on the batch still being pending and unsent, so it never broadcasts a batch given back.
-- a receipt (deep enough): success → done (tickets the contract skipped, already used or gone, are done too:
-  the chain has decided them); a revert → `failed`, its admissions queued again.
-- no receipt: if the operator's nonce of the recorded transaction is used, the transaction can never be
-  mined → `failed`, its admissions queued again; otherwise the recorded bytes are broadcast again.
+A pending batch without an outbox row was claimed by a drainer that died before recording it: given back
+to the queue (the batch row deleted) once older than `stale_after` seconds.
 
 Every outcome is a claim (`UPDATE … WHERE status = 'pending'`) in one database transaction with the
-admissions it moves, so two drainers, or a drainer and a reconciler, apply it once. Two drainers never claim
-the same admissions: PostgreSQL takes them with FOR UPDATE SKIP LOCKED; on SQLite the batch's INSERT, the
-claim's first statement, takes the database's write lock, which serialises claims. On chain a ticket is
-checked in at most once whatever happens, because the contract skips used tickets.
+admissions it moves, so it applies once. Two drainers never claim the same admissions: PostgreSQL takes them
+with FOR UPDATE SKIP LOCKED; on SQLite the batch's INSERT, the claim's first statement, takes the database's
+write lock, which serialises claims. On chain a ticket is checked in at most once whatever happens, because
+the contract skips used tickets.
 
 An event cancelled on chain is final: `checkIn` reverts with EventIsCancelled, and its admissions become
 `cancelled` (never sent again; the holders are refunded instead) rather than waiting in the queue forever.
 
-An RPC failure leaves everything as it is (queued, or pending with its recorded transaction) and raises
-RPCUnavailable; the next drain picks up from there. `CheckinQueue` runs `drain_once` in a thread for the app's
-lifetime (`settings.checkin_queue_enabled`), backing off while the node is down.
+An RPC failure leaves everything as it is (queued, or pending with its outbox row) and raises RPCUnavailable;
+the next drain picks up from there. `CheckinQueue` runs `drain_once` in a thread for the app's lifetime
+(`settings.checkin_queue_enabled`), backing off while the node is down.
 """
 
 from __future__ import annotations
@@ -47,15 +43,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, select
-from web3.exceptions import TimeExhausted
 from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
-from ..models import Admission, CheckinBatch, Event, utcnow
+from ..models import Admission, ChainTransaction, CheckinBatch, Event, utcnow
 from ..runtime import Runtime
 from . import sending
 
@@ -70,16 +65,19 @@ SKIP_REASONS = {tk.SKIP_NOT_FOUND: "not found", tk.SKIP_ALREADY_USED: "already u
 class DrainReport:
     """What one `drain_once` did."""
 
-    sent: int = 0  # new batches broadcast
+    sent: int = 0  # new batches recorded in the outbox
     done: int = 0  # batches finished, new or reconciled
     checked_in: int = 0  # admissions marked done
     skipped: int = 0  # of the tickets in finished batches, those the contract skipped (already used, gone)
     requeued: int = 0  # admissions given back to the queue (a batch never sent, dropped or reverted)
     cancelled: int = 0  # admissions of events cancelled on chain, taken out of the queue for good
-    pending: int = 0  # batches still pending at the end (not mined yet, or being prepared elsewhere)
+    pending: int = 0  # batches still pending at the end (not final yet, or being prepared elsewhere)
     gas_used: int = 0  # by the batches finished
-    nonce_gap: str | None = None  # 'rebroadcast' or 'filled' if the operator's nonces had a gap (sending.py)
     refused: dict[uuid.UUID, str] = field(default_factory=dict)  # events whose checkIn the contract refuses
+
+    def add(self, other: DrainReport) -> None:
+        for name in ("done", "checked_in", "skipped", "requeued", "cancelled", "gas_used"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass(frozen=True)
@@ -92,20 +90,16 @@ class _Claim:
 
 # ---- draining
 def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 60.0,
-               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = (), confirmations: int = 0) -> DrainReport:
-    """Reconcile the pending batches, then send every event's queued admissions, `max_batch` per transaction.
-
-    Events in `hold` are not sent this time. A batch that is not mined within `receipt_timeout` seconds, or
-    whose receipt is less than `confirmations` blocks deep, stays pending (the next drain reconciles it) and
-    ends its event's turn. RPC failures raise RPCUnavailable with everything left queued or pending.
-    """
+               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = ()) -> DrainReport:
+    """Give back stale unrecorded batches, then record every event's queued admissions as batches of
+    `max_batch`, and run the sending worker up to `receipt_timeout` seconds: batches final by then are done
+    (or queued again), the others stay pending for the worker. Events in `hold` are not sent this time. RPC
+    failures raise RPCUnavailable with everything left queued or pending."""
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
-    if confirmations < 0:
-        raise ValueError("confirmations must not be negative")
     try:
         return _drain(runtime, max_batch=max_batch, stale_after=stale_after, receipt_timeout=receipt_timeout,
-                      hold=set(hold), confirmations=confirmations)
+                      hold=set(hold))
     except tk.TicketkitError:
         raise
     except Exception as error:  # noqa: BLE001 - web3 transport errors become ticketkit's; others re-raise
@@ -116,19 +110,13 @@ def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 6
 
 
 def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_timeout: float,
-           hold: set[uuid.UUID], confirmations: int) -> DrainReport:
+           hold: set[uuid.UUID]) -> DrainReport:
     chain, engine = runtime.chain(), runtime.engine
     runtime.operator()  # no operator key: nothing to do
     chain.w3.eth.block_number  # noqa: B018 - the node answers, or nothing is touched
     report = DrainReport()
+    _give_back_stale(engine, stale_after, report)
     with Session(engine) as session:
-        pending = list(session.exec(select(CheckinBatch.id).where(CheckinBatch.status == "pending")
-                                    .order_by(CheckinBatch.created_at)))  # type: ignore[arg-type]
-    for batch_id in pending:
-        reconcile_batch(runtime, batch_id, report, stale_after=stale_after, confirmations=confirmations)
-    # The worker also keeps the operator's nonces contiguous (a gap would hold every later batch back).
-    report.nonce_gap = sending.fill_nonce_gap(chain, engine, runtime.operator(), grace=stale_after)
-    with Session(engine) as session:  # after reconciling, which may have queued some again
         queued = select(Admission.event_id).where(Admission.chain_status == "queued")
         events = list(session.exec(select(Event.id, Event.collection_address)
                                    .where(Event.id.in_(queued))))  # type: ignore[attr-defined]
@@ -136,9 +124,27 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
         if event_id in hold:
             continue
         while (claim := _claim(engine, event_id, collection, max_batch)) is not None:
-            if _send(runtime, claim, report, receipt_timeout=receipt_timeout, confirmations=confirmations) != "done":
+            if _record(runtime, claim, report) != "recorded":
                 break
+    _run_worker(runtime, report, receipt_timeout)
     return report
+
+
+def _run_worker(runtime: Runtime, report: DrainReport, timeout: float) -> None:
+    """Run the sending worker until no check-in batch is pending or `timeout` passes; fold what it finished
+    into `report`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = sending.run_once(runtime)
+        if sent is not None and sent.checkin is not None:
+            report.add(sent.checkin)
+        with Session(runtime.engine) as session:
+            pending = session.exec(select(func.count()).select_from(CheckinBatch)  # type: ignore[call-overload]
+                                   .where(CheckinBatch.status == "pending")).one()
+        if not pending or time.monotonic() > deadline:
+            report.pending = pending
+            return
+        time.sleep(0.05)
 
 
 def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int) -> _Claim | None:
@@ -166,58 +172,49 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
     return _Claim(batch_id, event_id, collection, token_ids)
 
 
-def _send(runtime: Runtime, claim: _Claim, report: DrainReport, *, receipt_timeout: float,
-          confirmations: int) -> str:
-    """Prepare, record, broadcast and wait for one claimed batch: 'done', 'failed', 'refused', 'cancelled' or
-    'pending'."""
-    chain, engine, operator = runtime.chain(), runtime.engine, runtime.operator()
-    collection = tk.Collection(chain, claim.collection)
-    call = collection.contract.functions.checkIn(claim.token_ids)
-    try:
-        prepared = sending.prepare(chain, call, operator, engine)
-    except Exception as error:
-        if isinstance(error, tk.errors.EventIsCancelled):
-            report.cancelled += _cancel(engine, claim.batch_id)
-            log.warning("event %s is cancelled on chain: its queued admissions will not be checked in",
-                        claim.event_id)
-            return "cancelled"
-        _give_back(engine, claim.batch_id, error=None)  # nothing was sent
-        if isinstance(error, tk.ContractRevert | tk.TransactionFailed):
-            report.refused[claim.event_id] = type(error).__name__
-            log.warning("checkIn refused for event %s: %s", claim.event_id, error)
-            return "refused"
-        raise
-    nonce = prepared.tx["nonce"]
-    unsent = (BATCHES.c.id == claim.batch_id) & (BATCHES.c.status == "pending") & BATCHES.c.tx_hash.is_(None)
-    try:
-        with engine.begin() as conn:  # on record before it exists anywhere else
-            recorded = conn.execute(update(BATCHES).where(unsent)
-                                    .values(tx_hash=prepared.tx_hash, raw_tx=prepared.raw_tx)).rowcount == 1
-    except Exception:
-        sending.release_nonce(engine, chain.chain_id, operator.address, nonce)
-        raise
-    if not recorded:  # a reconciler gave the batch back while it was being prepared
-        sending.release_nonce(engine, chain.chain_id, operator.address, nonce)
-        return "failed"
-    sending.broadcast(chain, prepared.raw_tx, operator.address)
+def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
+    """Estimate the claimed batch's checkIn and put it in the outbox: 'recorded', 'refused', 'cancelled' or
+    'failed' (given back meanwhile)."""
+    engine = runtime.engine
+    call = tk.Collection(runtime.chain(), claim.collection).check_in_call(claim.token_ids)
+    with Session(engine) as session:
+        try:
+            sending.enqueue(session, runtime, kind="checkin", record_id=claim.batch_id, call=call)
+        except Exception as error:
+            session.rollback()
+            if isinstance(error, tk.errors.EventIsCancelled):
+                report.cancelled += _cancel(engine, claim.batch_id)
+                log.warning("event %s is cancelled on chain: its queued admissions will not be checked in",
+                            claim.event_id)
+                return "cancelled"
+            _give_back(engine, claim.batch_id, error=None)  # nothing was sent
+            if isinstance(error, tk.ContractRevert | tk.TransactionFailed):
+                report.refused[claim.event_id] = type(error).__name__
+                log.warning("checkIn refused for event %s: %s", claim.event_id, error)
+                return "refused"
+            raise
+        still = session.execute(update(BATCHES).where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
+                                .values(error=None)).rowcount == 1
+        if not still:  # given back while it was being estimated
+            session.rollback()
+            return "failed"
+        session.commit()
     report.sent += 1
-    receipt = _wait(chain, prepared.tx_hash, receipt_timeout)
-    if receipt is None or not _deep_enough(chain, receipt, confirmations):
-        report.pending += 1
-        return "pending"
-    return _settle(engine, collection, claim.batch_id, receipt, report)
+    return "recorded"
 
 
-def _deep_enough(chain: tk.Chain, receipt: Any, confirmations: int) -> bool:
-    return confirmations == 0 or chain.w3.eth.block_number - receipt["blockNumber"] >= confirmations
-
-
-def _wait(chain: tk.Chain, tx_hash: str, timeout: float) -> Any | None:
-    """The receipt, or None if the transaction is not mined within `timeout` seconds."""
-    try:
-        return chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
-    except TimeExhausted:
-        return None
+def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None, sent: Any) -> str:
+    """The sending worker's call once a batch's transaction is finished: `receipt` (successful) settles it,
+    None queues its admissions again. Folds the counts into `sent.checkin` (a DrainReport)."""
+    if sent.checkin is None:
+        sent.checkin = DrainReport()
+    report: DrainReport = sent.checkin
+    if receipt is None:
+        _give_back(runtime.engine, row.record_id, error=(row.error or f"transaction {row.status}")[:200],
+                   report=report)
+        return "dropped"
+    collection = tk.Collection(runtime.chain(), row.to)
+    return _settle(runtime.engine, collection, row.record_id, receipt, report)
 
 
 # ---- outcomes (each a claim on the pending batch, with the admissions it moves)
@@ -236,7 +233,8 @@ def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, rece
         note = "skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
     with engine.begin() as conn:
         claimed = conn.execute(update(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.status == "pending")
-                               .values(status="done", done_at=utcnow(), error=note)).rowcount == 1
+                               .values(status="done", done_at=utcnow(), error=note,
+                                       tx_hash=receipt["transactionHash"].to_0x_hex())).rowcount == 1
         if not claimed:
             return "done"  # finished by another drainer
         moved = conn.execute(update(ADMISSIONS).where(ADMISSIONS.c.batch_id == batch_id,
@@ -280,47 +278,22 @@ def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
     return moved
 
 
-# ---- reconciling
+# ---- batches a dead drainer claimed and never recorded
 def _age(created: datetime) -> timedelta:
     if created.tzinfo is None:
         created = created.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc) - created
 
 
-def reconcile_batch(runtime: Runtime, batch_id: uuid.UUID, report: DrainReport, *, stale_after: float = 60.0,
-                    wait_seconds: float = 5.0, confirmations: int = 0) -> str:
-    """Decide one pending batch from the chain: 'done', 'failed' (queued again) or 'pending' (undecided)."""
-    engine, chain = runtime.engine, runtime.chain()
+def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) -> None:
+    recorded = select(ChainTransaction.record_id).where(ChainTransaction.kind == "checkin")
     with Session(engine) as session:
-        batch = session.get(CheckinBatch, batch_id)
-        event = session.get(Event, batch.event_id) if batch is not None else None
-    if batch is None or event is None or batch.status != "pending":
-        return batch.status if batch is not None else "failed"
-    if batch.tx_hash is None or batch.raw_tx is None:
-        if _age(batch.created_at) < timedelta(seconds=stale_after):
-            report.pending += 1  # maybe still being prepared by another drainer
-            return "pending"
-        _give_back(engine, batch.id, error=None, report=report)
-        return "failed"
-    collection = tk.Collection(chain, event.collection_address)
-    receipt = sending.receipt_of(chain, batch.tx_hash)
-    if receipt is None:
-        sender, nonce = sending.sender_and_nonce(batch.raw_tx)
-        if chain.w3.eth.get_transaction_count(sender, "latest") > nonce:  # type: ignore[arg-type]
-            receipt = sending.receipt_of(chain, batch.tx_hash)  # mined just now, or another took the nonce
-            if receipt is None:
-                _give_back(engine, batch.id, error=f"dropped: nonce {nonce} used by another transaction",
-                           report=report)
-                return "failed"
-        elif sending.rebroadcast(chain, batch.raw_tx):
-            receipt = _wait(chain, batch.tx_hash, wait_seconds)
-        else:
-            log.warning("the node refuses check-in batch %s (%s) again; it stays pending", batch.id,
-                        batch.tx_hash)
-    if receipt is None or not _deep_enough(chain, receipt, confirmations):
-        report.pending += 1
-        return "pending"
-    return _settle(engine, collection, batch.id, receipt, report)
+        stale = [(batch_id, created) for batch_id, created in session.exec(
+            select(CheckinBatch.id, CheckinBatch.created_at).where(
+                CheckinBatch.status == "pending", CheckinBatch.id.not_in(recorded)))  # type: ignore[attr-defined]
+                 if _age(created) >= timedelta(seconds=stale_after)]
+    for batch_id, _ in stale:
+        _give_back(engine, batch_id, error=None, report=report)
 
 
 # ---- the runner
@@ -330,9 +303,8 @@ class CheckinQueue:
     likewise."""
 
     def __init__(self, runtime: Runtime, *, batch_size: int = 100, poll_seconds: float = 1.0,
-                 stale_after: float = 60.0, max_backoff: float = 30.0, confirmations: int = 0):
+                 stale_after: float = 60.0, max_backoff: float = 30.0):
         self.runtime = runtime
-        self.confirmations = confirmations
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.stale_after = stale_after
@@ -349,7 +321,7 @@ class CheckinQueue:
             hold = {event_id for event_id, (until, _) in held.items() if until > now}
             try:
                 report = drain_once(self.runtime, max_batch=self.batch_size, stale_after=self.stale_after,
-                                    hold=hold, confirmations=self.confirmations)
+                                    hold=hold, receipt_timeout=0)
             except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
                 failures += 1
                 if failures == 1:
@@ -376,7 +348,7 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
         yield None
         return
     queue = CheckinQueue(runtime, batch_size=settings.checkin_batch_size,
-                         poll_seconds=settings.checkin_poll_seconds, confirmations=settings.checkin_confirmations)
+                         poll_seconds=settings.checkin_poll_seconds)
     stop = threading.Event()
     thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ from ticketkit.rpc import redact
 from ..indexer.models import IndexerCursor
 from ..models import Admission
 from ..runtime import Runtime
+from . import sending
 
 CACHE_SECONDS = 1.0  # probes every few hundred milliseconds cost one check a second
 
@@ -117,6 +118,13 @@ def _measure(runtime: Runtime) -> Readiness:
             checks["checkin_queue"] = Check(
                 waited <= limit, f"{queued} admissions not on chain yet, the oldest for {waited:.0f} s"
                 + ("" if waited <= limit else f" (more than {limit:g} s)"), waited)
+            outbox = sending.health(runtime.engine, head=head)
+            checks["sending"] = Check(
+                outbox.ok, (outbox.reason or "") if not outbox.ok else
+                f"{outbox.pending} transactions on their way"
+                + ("" if outbox.oldest_pending_blocks is None else
+                   f", the oldest sent {outbox.oldest_pending_blocks} blocks ago"),
+                float(outbox.pending))
             if settings.indexer_enabled:
                 lag = indexer_lag(session, settings.chain_id, head)
                 allowed = settings.indexer_confirmations + settings.ready_max_indexer_lag_blocks

@@ -1,21 +1,16 @@
-"""Finishing or dropping `pending` records after a crash or a node failure mid-send.
+"""The outcomes of issuances, gifts and resale settlements, applied by the sending worker (services/sending.py)
+once their transaction is final: `done` (tickets recorded or moved), or dropped (the contract reverted, or the
+transaction can never be mined: nothing happened on chain, so the Idempotency-Key can be used again).
 
-Every write that sends a transaction commits the signed transaction and its hash before broadcasting
-it, so a pending record is in one of three states: no hash yet (nothing was sent — dropped once it is
-older than `stale_after` seconds, younger ones may still be in flight in another request), a hash with a
-receipt (finished, or dropped if the transaction reverted), or a hash without a receipt (the recorded
-transaction is sent again; if the node refuses it, the ticket's current owner decides).
-
-Completion and dropping are claims (`UPDATE/DELETE ... WHERE status = 'pending'`), so a reconciler and
-the original request racing each other apply the outcome exactly once.
+Completion and dropping are claims (`UPDATE/DELETE ... WHERE status = 'pending'`), so an outcome applied twice
+(a worker that dies between applying it and marking its outbox row) takes effect once.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
@@ -26,23 +21,24 @@ import ticketkit as tk
 from .. import db
 from ..models import Issuance, ResaleListing, ResaleSettlement, Ticket, Transfer, utcnow
 from ..runtime import Runtime
-from . import sending
 
 log = logging.getLogger("gateway.recovery")
 
-Outcome = Literal["done", "dropped", "pending"]
 Record = Issuance | Transfer | ResaleSettlement
 
 
-def _claim(session: Session, model: type[Record], record_id: Any) -> bool:
+def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str | None = None) -> bool:
+    values: dict[str, Any] = {"status": "done"}
+    if tx_hash is not None:
+        values["tx_hash"] = tx_hash
     result = session.execute(update(model).where(model.id == record_id, model.status == "pending")  # type: ignore[arg-type]
-                             .values(status="done").execution_options(synchronize_session=False))
+                             .values(**values).execution_options(synchronize_session=False))
     return result.rowcount == 1
 
 
 # ---- completing (the transaction is mined and succeeded)
 def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, receipt: Any) -> Issuance:
-    if _claim(session, Issuance, issuance.id):
+    if _claim(session, Issuance, issuance.id, issuance.tx_hash):
         from ..models import Event
 
         event = session.get(Event, issuance.event_id)
@@ -70,7 +66,7 @@ def _cancel_active_listings(session: Session, ticket_id: Any) -> None:
 
 
 def complete_gift(session: Session, transfer: Transfer) -> Transfer:
-    if _claim(session, Transfer, transfer.id):
+    if _claim(session, Transfer, transfer.id, transfer.tx_hash):
         ticket = session.get(Ticket, transfer.ticket_id)
         ticket.owner_fan_id = transfer.to_fan_id  # type: ignore[union-attr]
         session.add(ticket)
@@ -81,7 +77,7 @@ def complete_gift(session: Session, transfer: Transfer) -> Transfer:
 
 
 def complete_settlement(session: Session, settlement: ResaleSettlement) -> ResaleSettlement:
-    if _claim(session, ResaleSettlement, settlement.id):
+    if _claim(session, ResaleSettlement, settlement.id, settlement.tx_hash):
         ticket = session.get(Ticket, settlement.ticket_id)
         ticket.owner_fan_id = settlement.buyer_fan_id  # type: ignore[union-attr]
         listing = session.get(ResaleListing, settlement.listing_id)
@@ -125,71 +121,21 @@ def complete(session: Session, runtime: Runtime, record: Record, receipt: Any) -
     return complete_gift(session, record)
 
 
-# ---- deciding
-def _age(record: Record) -> timedelta:
-    created = record.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - created
+# ---- applying (called by the sending worker)
+KINDS = {"issuance": Issuance, "gift": Transfer, "settlement": ResaleSettlement}
 
 
-def _recipient(session: Session, record: Record) -> str | None:
-    from ..models import Fan
-
-    if isinstance(record, Issuance):
-        return None
-    fan_id = record.buyer_fan_id if isinstance(record, ResaleSettlement) else record.to_fan_id
-    fan = session.get(Fan, fan_id)
-    return fan.address if fan is not None else None
-
-
-def reconcile_record(session: Session, runtime: Runtime, record: Record, *, stale_after: float = 60,
-                     wait_seconds: float = 10) -> Outcome:
-    """Finish or drop one pending record from what the chain says; 'pending' if it cannot tell yet."""
-    if record.status != "pending":
+def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
+    """Complete the record of outbox `row` with its successful `receipt`, or drop it (`receipt` None): 'done',
+    'dropped', or 'gone' (the record was already decided)."""
+    model = KINDS[row.kind]
+    with Session(runtime.engine) as session:
+        record = session.get(model, row.record_id)
+        if record is None or record.status != "pending":
+            return "gone"
+        if receipt is None:
+            log.warning("%s %s dropped: %s", row.kind, row.record_id, row.error or "not mined")
+            return "dropped" if drop(session, record) else "gone"
+        record.tx_hash = row.mined_hash
+        complete(session, runtime, record, receipt)
         return "done"
-    if record.tx_hash is None:
-        if _age(record) < timedelta(seconds=stale_after):
-            return "pending"  # maybe still being prepared by the request that made it
-        return "dropped" if drop(session, record) else "done"
-    chain = runtime.chain()
-    receipt = sending.receipt_of(chain, record.tx_hash)
-    if receipt is None and record.raw_tx and sending.rebroadcast(chain, record.raw_tx):
-        try:
-            receipt = chain.w3.eth.wait_for_transaction_receipt(record.tx_hash, timeout=wait_seconds,  # type: ignore[arg-type]
-                                                                poll_latency=0.05)
-        except Exception:  # noqa: BLE001 - not mined yet: still pending
-            return "pending"
-    if receipt is not None:
-        if receipt["status"] == 1:
-            complete(session, runtime, record, receipt)
-            return "done"
-        return "dropped" if drop(session, record) else "done"
-    # The node refuses the recorded transaction (its nonce was used by another) and has no receipt for it.
-    recipient = _recipient(session, record)
-    ticket = session.get(Ticket, record.ticket_id) if not isinstance(record, Issuance) else None
-    if recipient is not None and ticket is not None:
-        owner = tk.Collection(chain, ticket.contract).owner_of(ticket.token_id)
-        if owner.lower() == recipient.lower():
-            complete(session, runtime, record, None)
-            return "done"
-    return "dropped" if drop(session, record) else "done"
-
-
-def reconcile_pending(session: Session, runtime: Runtime, *, stale_after: float = 60) -> dict[str, int]:
-    """Reconcile every pending issuance, gift and settlement; returns how many ended in each outcome."""
-    counts = {"done": 0, "dropped": 0, "pending": 0}
-    for model in (Issuance, Transfer, ResaleSettlement):
-        ids = list(session.exec(select(model.id).where(model.status == "pending")))  # type: ignore[attr-defined]
-        for record_id in ids:
-            record = session.get(model, record_id)
-            if record is None:
-                continue
-            try:
-                outcome = reconcile_record(session, runtime, record, stale_after=stale_after)
-            except tk.TicketkitError as error:
-                log.warning("could not reconcile %s %s: %s", model.__tablename__, record_id, error)
-                session.rollback()
-                outcome = "pending"
-            counts[outcome] += 1
-    return counts

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..errors import Conflict, NotFound
 from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ticket
 from ..runtime import Runtime
-from . import recovery
 from .fans import custodial_account
-from .tickets import (AfterSend, _collection, _drop, _replay, _request_hash, _require_not_paused,
-                      _send_recorded)
+from .tickets import _collection, _record_with_transaction, _replay, _request_hash, _require_not_paused, refuse_if_holder_busy
 
 
 def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[ResaleListing, Ticket]]:
@@ -41,12 +38,12 @@ def cancel_listing(*, session: Session, fan: Fan, listing_id: uuid.UUID) -> Resa
 
 
 def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uuid.UUID, data: BuyRequest,
-                idempotency_key: str, _after_send: AfterSend = None) -> ResaleSettlement:
+                idempotency_key: str) -> ResaleSettlement:
     """The only write path for resale purchases; idempotent under the buyer's Idempotency-Key."""
     request_hash = _request_hash(listing=listing_id, **data.model_dump())
     lookup = select(ResaleSettlement).where(ResaleSettlement.buyer_fan_id == fan.id,
                                             ResaleSettlement.idempotency_key == idempotency_key)
-    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
+    if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     listing = session.get(ResaleListing, listing_id)
     if listing is None:
@@ -62,30 +59,19 @@ def buy_listing(*, session: Session, runtime: Runtime, fan: Fan, listing_id: uui
     _require_not_paused(collection)
     seller = session.get(Fan, listing.seller_fan_id)
     runtime.operator()  # no operator key: refuse before recording anything
+    refuse_if_holder_busy(session, seller)  # type: ignore[arg-type]
     receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(listing_id=listing.id, ticket_id=ticket.id, seller_fan_id=listing.seller_fan_id,
                                   buyer_fan_id=fan.id, price_wei=listing.price_wei, royalty_wei=str(royalty),
                                   royalty_receiver=receiver,
                                   payment_reference=data.payment_reference, idempotency_key=idempotency_key,
                                   request_hash=request_hash)
-    listing.status = "settling"
-    session.add_all([listing, settlement])
-    try:
-        session.commit()
-    except IntegrityError:  # a twin request with this key, or another buyer, got there first
-        session.rollback()
-        if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
-            return done
-        raise Conflict("the listing is being sold", code="listing_not_active") from None
     price = int(settlement.price_wei)
-    try:
-        deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
-        holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
-        signature = collection.sign_gateway_transfer(ticket.token_id, fan.address, price, deadline, holder)
-        del holder
-    except Exception:
-        _drop(session, settlement)
-        raise
-    call = collection.contract.functions.gatewayTransfer(ticket.token_id, fan.address, price, deadline, signature)
-    _send_recorded(session, runtime, settlement, call, _after_send)
-    return recovery.complete_settlement(session, settlement)
+    deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
+    holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
+    call = collection.gateway_transfer_call(ticket.token_id, fan.address, price, deadline, holder)
+    del holder
+    listing.status = "settling"
+    return _record_with_transaction(session, runtime, settlement, "settlement", call, lookup, request_hash,
+                                    also=(listing,), conflict=Conflict("the listing is being sold",
+                                                                       code="listing_not_active"))

@@ -1,171 +1,346 @@
-"""Operator transactions that are on record before they exist anywhere else.
+"""The gateway's side of the one transaction pipeline (ticketkit.tx): the outbox and its worker.
 
-`prepare` estimates (a contract refusal raises here, before anything is sent), takes a nonce and signs;
-the caller commits the hash and the signed bytes, and only then calls `broadcast`. After a crash the
-record holds everything needed to find the transaction or send it again (see services/recovery.py).
+A write that needs the chain (an issuance, a gift, a resale settlement, a check-in batch) estimates its call
+(a contract refusal raises here, before anything is recorded), then `enqueue`s a ChainTransaction in the SAME
+database transaction as its own record, and returns: the record is `pending`. No request waits for the chain
+holding a database connection.
 
-A process that dies between taking a nonce and recording its transaction leaves a gap: every later operator
-transaction waits behind it in the node's pool. `fill_nonce_gap` (run by the check-in queue's worker) closes
-it once the gap has lasted `grace` seconds (a live request between taking a nonce and broadcasting is a gap
-too, for milliseconds): a recorded transaction holding that nonce is sent again, else a zero-value transfer to
-itself takes the nonce.
+The worker (`run_once`, in a thread for the app's lifetime: `running`) is one per chain and operator across
+every process (`db.try_lease`). Each round it reads the unfinished outbox rows, lets ticketkit's Pipeline move
+them (sign with a nonce and fees — saved before broadcasting —, broadcast, find receipts, replace what is stuck
+or dropped, send again what a reorganisation removed, wait `confirmations` blocks), and applies the outcome of
+each finished row to its record exactly once (`applied`; each outcome is also a claim on the record's
+`pending` status): done, or dropped (the contract reverted, or the nonce was taken: nothing happened on chain).
+One nonce manager: the outbox's nonces and the node's count; no nonce is handed out without being saved with
+its signed transaction, so there is no gap to leave.
+
+`health(engine)` is what /readyz and /metrics show: pending transactions, the oldest one's age, and whether
+anything waits because the fees it needs are above the operator's ceiling (and why).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-import rlp
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from sqlalchemy import Engine, select, update
-from web3.exceptions import TransactionNotFound
+from sqlalchemy import Engine, func, insert, select, update
+from sqlmodel import Session
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
+from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord
 
 from .. import db
-from ..models import CheckinBatch, Issuance, OperatorNonce, ResaleSettlement, Transfer
+from ..models import ChainTransaction, utcnow
+from ..runtime import Runtime
 
 log = logging.getLogger("gateway.sending")
 
-
-@dataclass(frozen=True)
-class Prepared:
-    tx_hash: str
-    raw_tx: str
-    tx: dict[str, Any]
+OUTBOX = ChainTransaction.__table__  # type: ignore[attr-defined]
+_FIELDS = ("nonce", "status", "mined_hash", "mined_block", "mined_block_hash", "gas_used", "waiting", "error",
+           "reorgs", "resends")
 
 
-def allocate_nonce(engine: Engine, chain_id: int, address: str, pending: int) -> int:
-    """Take the operator's next nonce in a short transaction of its own, so every process agrees.
-
-    The nonce is max(the stored next nonce, `pending` - the node's pending transaction count); the
-    row then holds nonce + 1. PostgreSQL locks the row (SELECT ... FOR UPDATE); on SQLite the first
-    write (the INSERT) takes the database's write lock, which serialises the rest.
-    """
-    table = OperatorNonce.__table__  # type: ignore[attr-defined]
-    key = (table.c.chain_id == chain_id) & (table.c.address == address)
-    with engine.begin() as conn:
-        conn.execute(db.insert(engine.dialect.name, table).values(chain_id=chain_id, address=address, next_nonce=pending)
-                     .on_conflict_do_nothing(index_elements=["chain_id", "address"]))
-        stored = conn.execute(select(table.c.next_nonce).where(key).with_for_update()).scalar_one()
-        nonce = max(stored, pending)
-        conn.execute(update(table).where(key).values(next_nonce=nonce + 1))
-    return nonce
-
-
-def release_nonce(engine: Engine, chain_id: int, address: str, nonce: int) -> None:
-    """Give back a nonce that was never sent, if no later one was taken since (else it stays a gap).
-
-    Best effort: it runs on failure paths, where the original error matters more.
-    """
-    table = OperatorNonce.__table__  # type: ignore[attr-defined]
+# ---- recording
+def enqueue(session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UUID, call: Any,
+            value: int = 0) -> ChainTransaction:
+    """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded) and
+    add its outbox row to `session`: the caller commits it with its own record."""
+    operator = runtime.operator()
     try:
+        gas = int(call.estimate_gas({"from": operator.address, "value": value}) * 1.2) + 10_000
+        data = call._encode_transaction_data()
+    except Exception as error:  # noqa: BLE001 - translated
+        raise translate_error(error) from None
+    row = ChainTransaction(chain_id=runtime.settings.chain_id, sender=operator.address, kind=kind,
+                           record_id=record_id, to=call.address, data=data, value=str(value), gas=gas)
+    session.add(row)
+    return row
+
+
+def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction | None:
+    """The newest outbox row serving `record_id`."""
+    return session.exec(select(ChainTransaction).where(ChainTransaction.record_id == record_id)  # type: ignore[call-overload]
+                        .order_by(ChainTransaction.created_at.desc())).scalars().first()  # type: ignore[attr-defined]
+
+
+def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
+    """Wait up to `timeout` seconds for the outbox row `tx_id` to be applied (None if it is not yet), holding no
+    database connection in between; drives the worker itself when no other holder of the lease does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(runtime.engine) as session:
+            row = session.get(ChainTransaction, tx_id)
+            if row is not None:
+                session.expunge(row)
+        if row is None or row.applied:
+            return row
+        if time.monotonic() > deadline:
+            return None
+        if run_once(runtime) is None:
+            time.sleep(0.05)  # another worker holds the lease: it will apply it
+        else:
+            time.sleep(0.02)
+
+
+# ---- the store the pipeline saves into
+def _record_of(row: ChainTransaction) -> TxRecord:
+    attempts = [Attempt(**a) for a in json.loads(row.attempts)]
+    return TxRecord(sender=row.sender, to=row.to, data=row.data, value=int(row.value), gas=row.gas, label=row.kind,
+                    id=row.id.hex, nonce=row.nonce, status=row.status, attempts=attempts, mined_hash=row.mined_hash,
+                    mined_block=row.mined_block, mined_block_hash=row.mined_block_hash, gas_used=row.gas_used,
+                    effective_gas_price=int(row.effective_gas_price) if row.effective_gas_price else None,
+                    waiting=row.waiting, error=row.error, reorgs=row.reorgs, resends=row.resends)
+
+
+class OutboxStore:
+    """Saves the pipeline's records into chain_transactions, one short database transaction each."""
+
+    def __init__(self, engine: Engine, chain_id: int):
+        self.engine, self.chain_id = engine, chain_id
+
+    def save(self, rec: TxRecord) -> None:
+        values: dict[str, Any] = {name: getattr(rec, name) for name in _FIELDS}
+        values["attempts"] = json.dumps([vars(a) for a in rec.attempts])
+        values["effective_gas_price"] = str(rec.effective_gas_price) if rec.effective_gas_price else None
+        values["error"] = values["error"][:300] if values["error"] else None
+        values["waiting"] = values["waiting"][:300] if values["waiting"] else None
+        values["updated_at"] = utcnow()
+        with self.engine.begin() as conn:
+            if conn.execute(update(OUTBOX).where(OUTBOX.c.id == uuid.UUID(rec.id)).values(**values)).rowcount == 0:
+                conn.execute(insert(OUTBOX).values(  # a record the pipeline made itself (a nonce-gap filler)
+                    id=uuid.UUID(rec.id), chain_id=self.chain_id, sender=rec.sender, kind="filler", to=rec.to,
+                    data=rec.data, value=str(rec.value), gas=rec.gas, applied=True, created_at=utcnow(), **values))
+
+
+# ---- the worker
+@dataclass
+class SendReport:
+    """What one `run_once` did."""
+
+    pending: int = 0  # outbox rows unfinished at the end
+    applied: list[tuple[str, uuid.UUID | None, str]] = field(default_factory=list)  # (kind, record, outcome)
+    checkin: Any = None  # a checkin_queue.DrainReport of the check-in batches finished
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _lease_name(runtime: Runtime) -> str:
+    return f"sender:{runtime.settings.chain_id}:{runtime.operator().address.lower()}"
+
+
+def run_once(runtime: Runtime) -> SendReport | None:
+    """One round of the worker; None if another worker holds the lease (it does the work)."""
+    lease = db.try_lease(runtime.engine, _lease_name(runtime))
+    if lease is None:
+        return None
+    try:
+        return _round(runtime)
+    finally:
+        lease.release()
+
+
+def _round(runtime: Runtime) -> SendReport:
+    chain, engine, operator = runtime.chain(), runtime.engine, runtime.operator()
+    report = SendReport()
+    with Session(engine) as session:
+        rows = list(session.exec(select(ChainTransaction)  # type: ignore[call-overload]
+                                 .where(ChainTransaction.chain_id == runtime.settings.chain_id,
+                                        ChainTransaction.sender == operator.address,
+                                        ChainTransaction.status.not_in(FINISHED))  # type: ignore[attr-defined]
+                                 .order_by(ChainTransaction.created_at)).scalars())
+    if rows:
+        pipeline = Pipeline(chain._request, chain.chain_id, operator, policy=runtime.fee_policy(),
+                            confirmations=runtime.confirmations(), stuck_blocks=runtime.stuck_blocks(),
+                            store=OutboxStore(engine, chain.chain_id),
+                            nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")))  # type: ignore[arg-type]
+        pipeline.resume(_record_of(row) for row in rows)
+        pipeline.tick()
+        report.stats = dict(pipeline.stats)
+        _STATS.add(pipeline.stats)
+    _apply_finished(runtime, report)
+    with Session(engine) as session:
+        report.pending = session.exec(select(func.count()).select_from(ChainTransaction)  # type: ignore[call-overload]
+                                      .where(ChainTransaction.status.not_in(FINISHED))).scalar_one()  # type: ignore[attr-defined]
+    return report
+
+
+def _apply_finished(runtime: Runtime, report: SendReport) -> None:
+    """Apply each finished, unapplied row's outcome to its record, then mark the row applied."""
+    engine = runtime.engine
+    with Session(engine) as session:
+        rows = list(session.exec(select(ChainTransaction).where(ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
+                                                                ChainTransaction.applied.is_(False))  # type: ignore[attr-defined]
+                                 .order_by(ChainTransaction.created_at)).scalars())
+        for row in rows:
+            session.expunge(row)
+    for row in rows:
+        receipt = None
+        if row.status in ("final", "reverted") and row.mined_hash:
+            receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)  # type: ignore[arg-type]
+        if row.status == "reverted":
+            row.error = _revert_reason(runtime, row, receipt)
+        outcome = _apply(runtime, row, receipt, report)
         with engine.begin() as conn:
-            conn.execute(update(table).where((table.c.chain_id == chain_id) & (table.c.address == address)
-                                             & (table.c.next_nonce == nonce + 1)).values(next_nonce=nonce))
-    except Exception:  # noqa: BLE001, S110 - best effort
-        pass
+            conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(applied=True, error=row.error))
+        report.applied.append((row.kind, row.record_id, outcome))
 
 
-def prepare(chain: tk.Chain, call: Any, sender: LocalAccount, engine: Engine) -> Prepared:
-    """Estimate, take a nonce from the database (see `allocate_nonce`) and sign."""
-    tx: dict[str, Any] = {"from": sender.address, "value": 0, "chainId": chain.chain_id}
+def _revert_reason(runtime: Runtime, row: ChainTransaction, receipt: Any) -> str:
+    chain = runtime.chain()
+    error = chain._revert_reason(receipt, {"from": row.sender, "to": row.to, "data": row.data,
+                                           "value": int(row.value)})
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+def raise_outcome(row: ChainTransaction) -> None:
+    """For a request that waited: raise what made its transaction fail (the contract's error when known)."""
+    if row.status == "final":
+        return
+    name = (row.error or "").split(":", 1)[0]
+    if row.status == "reverted" and name in tk.errors._REGISTRY:
+        raise tk.errors.error_class(name)()
+    raise tk.TransactionFailed(f"the transaction did not go through: {row.error or row.status}")
+
+
+def _apply(runtime: Runtime, row: ChainTransaction, receipt: Any, report: SendReport) -> str:
+    from . import checkin_queue, recovery  # they import this module
+
+    succeeded = receipt is not None and receipt["status"] == 1
+    if row.kind == "checkin":
+        return checkin_queue.apply_outcome(runtime, row, receipt if succeeded else None, report)
+    if row.kind in recovery.KINDS:
+        return recovery.apply_outcome(runtime, row, receipt if succeeded else None)
+    return "done"
+
+
+# ---- health (for /readyz and /metrics)
+@dataclass(frozen=True)
+class Health:
+    """The outbox at a glance. `waiting_for_fees` counts transactions not sent because the fees they need are
+    above the operator's ceiling; `reason` says so in words (None when nothing waits)."""
+
+    pending: int
+    oldest_pending_seconds: float | None
+    oldest_pending_blocks: int | None
+    waiting_for_fees: int
+    reason: str | None
+    replacements: int
+
+    @property
+    def ok(self) -> bool:
+        return self.waiting_for_fees == 0
+
+
+def health(engine: Engine, *, head: int | None = None) -> Health:
+    """The outbox's health; `head` (the chain's block number) gives the oldest signed transaction's age in
+    blocks."""
+    with Session(engine) as session:
+        unfinished = ChainTransaction.status.not_in(FINISHED)  # type: ignore[attr-defined]
+        pending, oldest = session.exec(select(func.count(), func.min(ChainTransaction.created_at))  # type: ignore[call-overload]
+                                       .where(unfinished)).one()
+        waiting = list(session.exec(select(ChainTransaction.waiting).where(  # type: ignore[call-overload]
+            unfinished, ChainTransaction.waiting.is_not(None)).limit(1)).scalars())  # type: ignore[union-attr]
+        waiting_count = session.exec(select(func.count()).select_from(ChainTransaction).where(  # type: ignore[call-overload]
+            unfinished, ChainTransaction.waiting.is_not(None))).scalar_one()  # type: ignore[union-attr]
+        attempts = list(session.exec(select(ChainTransaction.attempts).where(unfinished)).scalars())  # type: ignore[call-overload]
+        oldest_block = None
+        for raw in attempts:
+            blocks = [a["block"] for a in json.loads(raw)]
+            if blocks:
+                oldest_block = min(blocks) if oldest_block is None else min(oldest_block, min(blocks))
+    age = None
+    if oldest is not None:
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=timezone.utc)
+        age = (datetime.now(timezone.utc) - oldest).total_seconds()
+    return Health(pending=pending, oldest_pending_seconds=age,
+                  oldest_pending_blocks=None if head is None or oldest_block is None else head - oldest_block,
+                  waiting_for_fees=waiting_count, reason=waiting[0] if waiting else None,
+                  replacements=_STATS.totals.get("replacements", 0))
+
+
+class _Stats:
+    """Counters of this process's pipeline rounds (replacements, resends, reorganisations, gap fills)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stats: dict[str, int]) -> None:
+        with self._lock:
+            for key, value in stats.items():
+                self.totals[key] = self.totals.get(key, 0) + value
+
+
+_STATS = _Stats()
+
+
+# ---- the runner
+class Sender:
+    """`run_once` in a loop every `poll_seconds`; after a failure (node down) with exponential backoff."""
+
+    def __init__(self, runtime: Runtime, *, poll_seconds: float = 0.5, max_backoff: float = 30.0):
+        self.runtime, self.poll_seconds, self.max_backoff = runtime, poll_seconds, max_backoff
+
+    def run_forever(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                run_once(self.runtime)
+            except Exception as error:  # noqa: BLE001 - a worker survives the node and the database blinking
+                failures += 1
+                if failures == 1:
+                    log.exception("sending worker: round failed")
+                else:
+                    log.warning("sending worker: round failed (%d in a row): %s", failures, error)
+            else:
+                failures = 0
+            delay = min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff) if failures else self.poll_seconds
+            stop.wait(delay)
+
+
+@contextmanager
+def running(runtime: Runtime) -> Iterator[Sender | None]:
+    """With `settings.sender_enabled` and an operator key, the worker's thread for the duration of the block."""
+    settings = runtime.settings
+    if not settings.sender_enabled or settings.operator_key is None:
+        yield None
+        return
+    sender = Sender(runtime, poll_seconds=settings.sender_poll_seconds)
+    stop = threading.Event()
+    thread = threading.Thread(target=sender.run_forever, args=(stop,), name="sender", daemon=True)
+    thread.start()
     try:
-        gas = int(call.estimate_gas(tx) * 1.2) + 10_000
-        pending = chain.w3.eth.get_transaction_count(sender.address, "pending")
-    except Exception as error:  # noqa: BLE001 - translated
-        raise translate_error(error) from None
-    nonce = allocate_nonce(engine, chain.chain_id, sender.address, pending)
-    try:
-        tx = call.build_transaction({**tx, "gas": gas, "nonce": nonce})
-        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-            base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-            tx["maxPriorityFeePerGas"] = 1
-            tx["maxFeePerGas"] = 2 * base + 1
-        signed = sender.sign_transaction(tx)
-    except Exception as error:  # noqa: BLE001 - translated
-        release_nonce(engine, chain.chain_id, sender.address, nonce)
-        raise translate_error(error) from None
-    return Prepared(tx_hash=signed.hash.to_0x_hex(), raw_tx=signed.raw_transaction.to_0x_hex(), tx=tx)
+        yield sender
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
-def broadcast(chain: tk.Chain, raw_tx: str, sender_address: str) -> None:
-    try:
-        chain.w3.eth.send_raw_transaction(raw_tx)
-    except Exception as error:  # noqa: BLE001
-        chain.reset_nonce(sender_address)
-        raise translate_error(error) from None
+def unfinished_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(ChainTransaction)  # type: ignore[call-overload]
+                            .where(ChainTransaction.status.not_in(FINISHED))).scalar_one()  # type: ignore[attr-defined]
 
 
-def rebroadcast(chain: tk.Chain, raw_tx: str) -> bool:
-    """Send a recorded transaction again; False if the node will not take it (e.g. its nonce is used)."""
-    try:
-        chain.w3.eth.send_raw_transaction(raw_tx)
-    except Exception as error:  # noqa: BLE001
-        return "already known" in str(error).lower()
-    return True
-
-
-def receipt_of(chain: tk.Chain, tx_hash: str) -> Any | None:
-    try:
-        return chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        return None
-
-
-def sender_and_nonce(raw_tx: str) -> tuple[str, int]:
-    """The sender and nonce of a signed transaction (typed: [chainId, nonce, ...]; legacy: [nonce, ...])."""
-    data = bytes.fromhex(raw_tx.removeprefix("0x"))
-    typed = data[0] < 0x7F
-    fields = rlp.decode(data[1:] if typed else data)
-    return Account.recover_transaction(raw_tx), int.from_bytes(fields[1] if typed else fields[0], "big")
-
-
-_RECORDS = (Issuance, Transfer, ResaleSettlement, CheckinBatch)
-_gap_seen: dict[tuple[int, str, int], float] = {}  # (chain, operator, nonce) -> when first seen missing
-
-
-def _recorded_with_nonce(engine: Engine, address: str, nonce: int) -> str | None:
-    """The signed transaction of a pending record that holds `nonce` of `address`, if any."""
-    with engine.connect() as conn:
-        for model in _RECORDS:
-            table = model.__table__  # type: ignore[attr-defined]
-            for (raw,) in conn.execute(select(table.c.raw_tx).where(table.c.status == "pending",
-                                                                   table.c.raw_tx.is_not(None))):
-                if sender_and_nonce(raw) == (address, nonce):
-                    return raw
-    return None
-
-
-def fill_nonce_gap(chain: tk.Chain, engine: Engine, sender: LocalAccount, *, grace: float = 60.0) -> str | None:
-    """Close a gap below the nonces already given out: 'rebroadcast', 'filled', or None (no gap, or too young)."""
-    table = OperatorNonce.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        stored = conn.execute(select(table.c.next_nonce).where(table.c.chain_id == chain.chain_id,
-                                                               table.c.address == sender.address)).scalar()
-    pending = chain.w3.eth.get_transaction_count(sender.address, "pending")
-    if stored is None or stored <= pending:
-        return None
-    key = (chain.chain_id, sender.address, pending)
-    now = time.monotonic()
-    if now - _gap_seen.setdefault(key, now) < grace:
-        return None  # maybe a live request between taking the nonce and broadcasting its transaction
-    raw = _recorded_with_nonce(engine, sender.address, pending)
-    if raw is not None:
-        rebroadcast(chain, raw)
-        del _gap_seen[key]
-        return "rebroadcast"
-    base = chain.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-    signed = sender.sign_transaction({"to": sender.address, "value": 0, "gas": 21_000, "nonce": pending,
-                                      "chainId": chain.chain_id, "maxPriorityFeePerGas": 1,
-                                      "maxFeePerGas": 2 * base + 1})
-    broadcast(chain, signed.raw_transaction.to_0x_hex(), sender.address)
-    del _gap_seen[key]
-    log.warning("operator nonce %d was taken and never sent: filled with a zero-value transfer (%s)", pending,
-                signed.hash.to_0x_hex())
-    return "filled"
+def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
+    """Run the worker until every outbox row is finished and applied (tests, the demo, `make chaos`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run_once(runtime)
+        with Session(runtime.engine) as session:
+            left = session.exec(select(func.count()).select_from(ChainTransaction).where(  # type: ignore[call-overload]
+                ChainTransaction.applied.is_(False))).scalar_one()  # type: ignore[attr-defined]
+        if left == 0:
+            return
+        if time.monotonic() > deadline:
+            raise tk.ChainError(f"{left} operator transaction(s) not final after {timeout:.0f} s")
+        time.sleep(0.05)

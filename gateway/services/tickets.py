@@ -1,13 +1,14 @@
 """Tickets: issuing (organiser), reading, gifting and listing for resale (fan).
 
 Each write is idempotent under the caller's Idempotency-Key: the request is recorded (status
-`pending`) and committed BEFORE anything is sent on chain, so a retry can never send twice. A retry
-of a finished request returns the stored result; a retry with another body is refused
-(`idempotency_key_reused`); a retry while the first is pending is refused (`request_in_progress`).
-If the contract refuses, nothing happened on chain: the record is dropped and the key can be reused.
-The signed transaction and its hash are committed before it is broadcast: if the process dies or the
-node fails mid-way the record stays `pending`, and services/recovery.py finishes or drops it — at app
-start, and when the caller retries with the same Idempotency-Key.
+`pending`) together with its operator transaction in the outbox (services/sending.py) and committed BEFORE
+anything is signed or sent, so a retry can never send twice. A retry of a finished request returns the
+stored result; a retry with another body is refused (`idempotency_key_reused`); a retry while the first is
+pending is refused (`request_in_progress`). If the contract refuses when the call is estimated, nothing is
+recorded. The answer is the pending record (or, with `send_wait_seconds`, the finished one): the sending
+worker signs, broadcasts, replaces and confirms the transaction, then completes the record (services/
+recovery.py) once it is `confirmations` blocks deep — or drops it if the contract reverted on chain, and the
+key can be used again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam
@@ -47,83 +47,74 @@ from ..models import (
     Transfer,
 )
 from ..runtime import Runtime
-from . import gate, recovery, sending
+from . import gate, sending
 from .fans import FanRef, custodial_account
 
 R = TypeVar("R", Issuance, Transfer, ResaleListing, ResaleSettlement)
-AfterSend = Callable[[], None] | None  # a test hook: runs after the broadcast, before the outcome is recorded
 
 
 def _request_hash(**payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _replay(existing: R | None, request_hash: str, *, session: Session | None = None,
-            runtime: Runtime | None = None) -> R | None:
-    """The stored result of a finished request; None if there is none (or a pending one was dropped).
-
-    A pending record is reconciled with the chain first (given a session and runtime): finished if its
-    transaction went through, dropped if nothing happened; still undecided → 409 request_in_progress.
-    """
+def _replay(existing: R | None, request_hash: str) -> R | None:
+    """The stored result of a finished request; None if there is none. A pending one → 409
+    request_in_progress (the sending worker finishes or drops it)."""
     if existing is None:
         return None
     if existing.request_hash != request_hash:
         raise Unprocessable("this Idempotency-Key was used for another request", code="idempotency_key_reused")
     if getattr(existing, "status", "done") == "pending":
-        outcome = "pending"
-        if session is not None and runtime is not None:
-            outcome = recovery.reconcile_record(session, runtime, existing)  # type: ignore[arg-type]
-        if outcome == "dropped":
-            return None
-        if outcome == "pending":
-            raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
-        session.refresh(existing)  # type: ignore[union-attr]
+        raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
     return existing
 
 
-def _record(session: Session, row: SQLModel, lookup: Any, request_hash: str) -> Any:
-    """Insert the pending record; if a concurrent twin won the race, replay it instead."""
-    session.add(row)
+def _record_with_transaction(session: Session, runtime: Runtime, record: Issuance | Transfer | ResaleSettlement,
+                             kind: str, call: Any, lookup: Any, request_hash: str,
+                             also: tuple[SQLModel, ...] = (), conflict: Exception | None = None) -> Any:
+    """Estimate `call` (a contract refusal raises, nothing recorded), then commit the pending record, `also`
+    and the outbox row in one transaction. A concurrent twin with the same key: its result is replayed."""
+    session.add(record)
+    session.add_all(also)
+    try:
+        row = sending.enqueue(session, runtime, kind=kind, record_id=record.id, call=call)
+    except Exception:
+        session.rollback()
+        raise
     try:
         session.commit()
-    except IntegrityError:
+    except IntegrityError:  # a twin request with this key (or, with `conflict`, a rival) got there first
         session.rollback()
-        return _replay(session.exec(lookup).first(), request_hash)
-    return None
-
-
-def _drop(session: Session, row: SQLModel) -> None:
-    recovery.drop(session, row)  # type: ignore[arg-type]
-
-
-def _send_recorded(session: Session, runtime: Runtime, record: Issuance | Transfer | ResaleSettlement, call: Any,
-                   after_send: AfterSend) -> Any:
-    """Prepare the operator's transaction, commit it on the record, broadcast, wait: the receipt.
-
-    A refusal before sending drops the record (and re-raises); a revert on chain drops it too. A failure
-    after the commit leaves the record pending, with everything the reconciler needs.
-    """
-    chain, operator = runtime.chain(), runtime.operator()
-    try:
-        prepared = sending.prepare(chain, call, operator, session.get_bind())
-    except Exception:
-        _drop(session, record)
+        if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
+            return done
+        if conflict is not None:
+            raise conflict from None
         raise
-    record.tx_hash, record.raw_tx = prepared.tx_hash, prepared.raw_tx
-    session.add(record)
-    try:
-        session.commit()  # on record before it exists anywhere else
-    except Exception:
-        sending.release_nonce(session.get_bind(), chain.chain_id, operator.address, prepared.tx["nonce"])
-        raise
-    sending.broadcast(chain, prepared.raw_tx, operator.address)
-    if after_send is not None:
-        after_send()
-    try:
-        return chain.wait(bytes.fromhex(prepared.tx_hash[2:]), prepared.tx)
-    except tk.ContractRevert:
-        _drop(session, record)
-        raise
+    return _answer(session, runtime, record, row.id)
+
+
+def refuse_if_holder_busy(session: Session, holder: Fan) -> None:
+    """A holder's gateway-transfer authorisations carry the contract's per-holder nonce, used in order: one
+    signed while another of the holder's is still on its way to the chain would be void once that one lands.
+    So a holder has one at a time: 409 `holder_transfer_pending` (try again once it is done)."""
+    gifts = select(Transfer.id).where(Transfer.from_fan_id == holder.id, Transfer.status == "pending")
+    sales = select(ResaleSettlement.id).where(ResaleSettlement.seller_fan_id == holder.id,
+                                              ResaleSettlement.status == "pending")
+    if session.exec(gifts).first() is not None or session.exec(sales).first() is not None:
+        raise Conflict("the holder has another transfer on its way to the chain: try again once it is done",
+                       code="holder_transfer_pending")
+
+
+def _answer(session: Session, runtime: Runtime, record: R, tx_id: uuid.UUID) -> R:
+    """The pending record; with `send_wait_seconds`, the record once its transaction is final (holding no
+    database connection while it waits), or the contract's error if it reverted."""
+    wait = runtime.settings.send_wait_seconds
+    if wait > 0:
+        row = sending.await_outcome(runtime, tx_id, wait)
+        if row is not None and row.status != "final":
+            sending.raise_outcome(row)
+    session.refresh(record)
+    return record
 
 
 def _collection(runtime: Runtime, ticket_or_event: Ticket | Event) -> tk.Collection:
@@ -193,12 +184,12 @@ def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
 
 # ---- issue (organiser mints to a fan account)
 def issue_tickets(*, session: Session, runtime: Runtime, organiser: Organiser, event: Event, data: IssueRequest,
-                  idempotency_key: str, _after_send: AfterSend = None) -> Issuance:
+                  idempotency_key: str) -> Issuance:
     """The only write path for minting: mintBatch to the fan's custodial address, sent by the operator."""
     request_hash = _request_hash(event=event.id, **data.model_dump())
     lookup = select(Issuance).where(Issuance.organiser_id == organiser.id,
                                     Issuance.idempotency_key == idempotency_key)
-    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
+    if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     fan = session.get(Fan, data.fan_id)
     if fan is None:
@@ -207,21 +198,17 @@ def issue_tickets(*, session: Session, runtime: Runtime, organiser: Organiser, e
     issuance = Issuance(organiser_id=organiser.id, event_id=event.id, fan_id=fan.id, tier_id=data.tier_id,
                         quantity=data.quantity, payment_reference=data.payment_reference,
                         idempotency_key=idempotency_key, request_hash=request_hash)
-    if (done := _record(session, issuance, lookup, request_hash)) is not None:
-        return done
-    collection = _collection(runtime, event)
-    call = collection.contract.functions.mintBatch(data.tier_id, [fan.address] * data.quantity)
-    receipt = _send_recorded(session, runtime, issuance, call, _after_send)
-    return recovery.complete_issuance(session, runtime, issuance, receipt)
+    call = _collection(runtime, event).mint_batch_call(data.tier_id, [fan.address] * data.quantity)
+    return _record_with_transaction(session, runtime, issuance, "issuance", call, lookup, request_hash)
 
 
 # ---- gift (fan to fan, through a gateway transfer at price 0)
 def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid.UUID, data: GiftRequest,
-                idempotency_key: str, _after_send: AfterSend = None) -> Transfer:
+                idempotency_key: str) -> Transfer:
     """The only write path for gifts: the fan's custodial key signs, the operator sends gatewayTransfer."""
     request_hash = _request_hash(ticket=ticket_id, **data.model_dump())
     lookup = select(Transfer).where(Transfer.from_fan_id == fan.id, Transfer.idempotency_key == idempotency_key)
-    if (done := _replay(session.exec(lookup).first(), request_hash, session=session, runtime=runtime)) is not None:
+    if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     ticket = fan_ticket(session=session, fan=fan, ticket_id=ticket_id)
     recipient = session.get(Fan, data.to_fan)
@@ -230,23 +217,16 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     if recipient.id == fan.id:
         raise Unprocessable("a ticket cannot be gifted to its holder", code="same_fan")
     runtime.operator()  # no operator key: refuse before recording anything
+    refuse_if_holder_busy(session, fan)
     _require_gifts(_collection(runtime, ticket))
     transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
                         idempotency_key=idempotency_key, request_hash=request_hash)
-    if (done := _record(session, transfer, lookup, request_hash)) is not None:
-        return done
     collection = _collection(runtime, ticket)
-    try:
-        deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
-        holder = custodial_account(fan, secret=runtime.secret())
-        signature = collection.sign_gateway_transfer(ticket.token_id, recipient.address, 0, deadline, holder)
-        del holder
-    except Exception:
-        _drop(session, transfer)
-        raise
-    call = collection.contract.functions.gatewayTransfer(ticket.token_id, recipient.address, 0, deadline, signature)
-    _send_recorded(session, runtime, transfer, call, _after_send)
-    return recovery.complete_gift(session, transfer)
+    deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
+    holder = custodial_account(fan, secret=runtime.secret())
+    call = collection.gateway_transfer_call(ticket.token_id, recipient.address, 0, deadline, holder)
+    del holder
+    return _record_with_transaction(session, runtime, transfer, "gift", call, lookup, request_hash)
 
 
 def _require_gifts(collection: tk.Collection) -> None:

@@ -68,7 +68,9 @@ def operator(chain):
 def settings(database_url, chain, operator):
     return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
                     operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    checkin_confirmations=0)  # anvil mines a block per transaction and no more
+                    confirmations=0,  # anvil mines a block per transaction and no more
+                    send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
+                    sender_enabled=False)  # drives the worker itself: no background thread racing the tests
 
 
 @pytest.fixture()

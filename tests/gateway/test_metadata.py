@@ -50,7 +50,7 @@ def _no_cached_documents():
 def settings(database_url, chain, operator):  # noqa: F811 - no metadata cache: the test reads right after each change
     return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
                     operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    checkin_confirmations=0, metadata_cache_seconds=0)
+                    confirmations=0, metadata_cache_seconds=0, send_wait_seconds=30, sender_enabled=False)
 
 
 @pytest.fixture()

@@ -26,7 +26,8 @@ def settings(database_url, chain, operator, nodes):
     primary, second = nodes
     return Settings(database_url=database_url, rpc_urls=f"{primary.url}, {second.url}", chain_id=chain.chain_id,
                     operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    checkin_confirmations=0, rpc_timeout_seconds=2, rpc_retries=3)
+                    confirmations=0, rpc_timeout_seconds=2, rpc_retries=3, send_wait_seconds=30,
+                    sender_enabled=False)
 
 
 def test_the_first_node_down_the_second_serves_a_write(client, nodes, collection, new_fan, issue):

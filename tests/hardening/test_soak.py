@@ -80,6 +80,17 @@ class Worker:
         except httpx.HTTPError as error:
             self.problems.append(f"{op}: {type(error).__name__}: {error}")
             return None
+        deadline = time.monotonic() + 60
+        def pending(response: httpx.Response) -> bool:
+            body = response.json() if response.content else None
+            if not isinstance(body, dict):
+                return False
+            return (response.status_code == 409 and body.get("error") == "request_in_progress"
+                    or response.status_code == expect and body.get("status") == "pending")
+
+        while pending(response) and time.monotonic() < deadline:
+            time.sleep(0.2)  # its transaction is not final yet: ask again with the same Idempotency-Key
+            response = self.client.request(method, path, **kwargs)
         if response.status_code != expect:
             self.problems.append(f"{op}: {response.status_code} {response.text[:300]}")
             return None
@@ -217,7 +228,7 @@ def test_soak(tmp_path, soak_database):
                             operator_key=operator.key.to_0x_hex(), key_encryption_secret=secret,
                             indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
                             indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5,
-                            checkin_confirmations=CONFIRMATIONS)
+                            confirmations=CONFIRMATIONS, send_wait_seconds=10)  # the fans act on what they got
         port, log_path = _free_port(), tmp_path / "server.log"
         with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
             server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)
@@ -230,6 +241,23 @@ def test_soak(tmp_path, soak_database):
 
 
 def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+    stop_blocks = threading.Event()
+
+    def blocks() -> None:  # blocks keep coming, as on a live chain: a write pending its confirmations gets them
+        while not stop_blocks.wait(0.5):
+            try:
+                chain.rpc("anvil_mine", [1])
+            except Exception:  # noqa: BLE001, S112 - the node is stopping
+                continue
+
+    threading.Thread(target=blocks, name="blocks", daemon=True).start()
+    try:
+        _soak_run(chain, collection, server, base, database_url, secret, log_path)
+    finally:
+        stop_blocks.set()
+
+
+def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
     operator_key = chain.account(9).key.to_0x_hex()
     setup = httpx.Client(base_url=base, timeout=30)
     org = setup.post("/organisers", json={"name": "Soak organiser"}).json()

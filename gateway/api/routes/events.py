@@ -47,7 +47,8 @@ def issue_tickets(event_id: uuid.UUID, data: IssueRequest, session: SessionDep, 
                                             data=data, idempotency_key=key)
     tickets = ticket_service.issuance_tickets(session=session, issuance=issuance)
     return IssuancePublic(id=issuance.id, event_id=issuance.event_id, fan_id=issuance.fan_id,
-                          payment_reference=issuance.payment_reference, tx_hash=issuance.tx_hash,
+                          payment_reference=issuance.payment_reference, status=issuance.status,
+                          tx_hash=issuance.tx_hash,
                           tickets=[TicketPublic.model_validate(t, from_attributes=True) for t in tickets])
 
 

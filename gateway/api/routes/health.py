@@ -39,11 +39,15 @@ def _live(runtime: Runtime) -> dict[tuple[str, str], float | None]:
     with Session(runtime.engine) as session:
         queued, waited = health.checkin_lag(session)
     found = health.readiness(runtime)
-    indexer = found.checks.get("indexer")
+    indexer, outbox = found.checks.get("indexer"), found.checks.get("sending")
     return {("gateway_checkin_queue_depth", "Admissions not yet checked in on chain"): float(queued),
             ("gateway_checkin_queue_lag_seconds", "How long the oldest admission not on chain has waited"): waited,
             ("gateway_indexer_lag_blocks", "Blocks between the chain head and the indexer's cursor"):
                 indexer.value if indexer is not None else None,
+            ("gateway_sending_pending", "Operator transactions not final yet (the outbox)"):
+                outbox.value if outbox is not None else None,
+            ("gateway_sending_held_by_fee_ceiling", "1 while a transaction waits because fees pass the ceiling"):
+                None if outbox is None else float(not outbox.ok),
             ("gateway_ready", "1 when /readyz answers ready"): 1.0 if found.ok else 0.0}
 
 

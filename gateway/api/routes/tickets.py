@@ -1,21 +1,16 @@
-"""Fans' tickets. The router has no prefix so that it can also carry routes/listings.py, and a
-lifespan that reconciles pending records at app start (services/recovery.py)."""
+"""Fans' tickets. The router has no prefix so that it can also carry routes/listings.py. Pending records are
+finished by the sending worker (services/sending.py), started with the app."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import anyio
-from fastapi import APIRouter, FastAPI
-from sqlmodel import Session
+from fastapi import APIRouter
 
 from ...errors import NotFound
 from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...services import tickets as service
-from ...services import recovery
 from ..deps import FanDep, FanRefDep, IdempotencyKey, ReadSessionDep, RuntimeDep, SessionDep
 from . import listings
 from ..routing import OneTripRoute
@@ -23,25 +18,7 @@ from ..routing import OneTripRoute
 log = logging.getLogger("gateway")
 
 
-def _reconcile(app: FastAPI) -> None:
-    runtime = app.state.runtime
-    try:
-        with Session(runtime.engine) as session:
-            counts = recovery.reconcile_pending(session, runtime)
-        if any(counts.values()):
-            log.info("reconciled pending records at start: %s", counts)
-    except Exception as error:  # noqa: BLE001
-        log.warning("reconciling pending records at start failed: %s", type(error).__name__)
-
-
-@asynccontextmanager
-async def reconcile_at_start(app: FastAPI) -> AsyncIterator[None]:
-    """Finish or drop what a previous run left pending; a chain outage here must not stop the app."""
-    await anyio.to_thread.run_sync(_reconcile, app)
-    yield
-
-
-router = APIRouter(tags=["tickets"], lifespan=reconcile_at_start, route_class=OneTripRoute)
+router = APIRouter(tags=["tickets"], route_class=OneTripRoute)
 
 
 @router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
