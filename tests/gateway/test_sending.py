@@ -4,6 +4,8 @@ issuance, gift or resale settlement, a revert on chain, and a fee ceiling that h
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlmodel import Session, select
 
@@ -93,10 +95,15 @@ def test_a_transaction_reverted_on_chain_drops_its_record_and_frees_the_key(app,
 def _mined_then_reorged(later, depth):
     """Send what is queued, let it be mined, then replace the last `depth` blocks: the transaction is gone."""
     chain = later.chain()
-    sending.run_once(later)  # signed and broadcast (anvil mines it at once)
-    sending.run_once(later)  # its receipt, shallower than `confirmations`
-    with Session(later.engine) as session:
-        [row] = session.exec(select(ChainTransaction).where(ChainTransaction.applied.is_(False))).all()
+    sending.run_once(later)  # signed and broadcast (anvil mines it at once, a moment after it answers)
+    deadline = time.monotonic() + 10
+    while True:
+        sending.run_once(later)  # its receipt, shallower than `confirmations`
+        with Session(later.engine) as session:
+            [row] = session.exec(select(ChainTransaction).where(ChainTransaction.applied.is_(False))).all()
+        if row.status != "sent" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert row.status == "mined"
     if depth > 1:
         chain.rpc("anvil_mine", [depth - 1])

@@ -152,6 +152,12 @@ def _classify(message: str) -> str:
 Request = Callable[[str, Sequence[Any]], dict[str, Any]]
 
 
+NONCE_TAKEN_GRACE_SECONDS = 2.0  # how long a used nonce must lack a receipt of ours before it counts as taken
+# (chain id, sender, record id) -> when its nonce was first seen used with no receipt of ours; per process, across
+# the Pipeline objects a caller may make for each round (the gateway's worker does)
+_TAKEN_SINCE: dict[tuple[int, str, str], float] = {}
+
+
 class Pipeline:
     """The transactions of one sender on one chain (one pipeline per sender: it owns the sender's nonces)."""
 
@@ -336,8 +342,16 @@ class Pipeline:
                 # again below), or a version may have been mined meanwhile.
                 self._latest_memo = None
                 if rec.nonce < self._latest():
+                    key = (self.chain_id, self.sender.address, rec.id)
                     if self._find_receipt(rec, head):
+                        _TAKEN_SINCE.pop(key, None)
                         return
+                    # A node can count a nonce as used a moment before it serves the receipt of the block that
+                    # used it (seen with anvil under load): call it taken only once that has lasted a while.
+                    first = _TAKEN_SINCE.setdefault(key, time.monotonic())
+                    if time.monotonic() - first < NONCE_TAKEN_GRACE_SECONDS:
+                        return
+                    _TAKEN_SINCE.pop(key, None)
                     rec.status = "failed"
                     rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
                     log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
