@@ -52,7 +52,7 @@ from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.main import create_app
 from gateway.models import EventCreate, FanCreate, IssueRequest, OrganiserCreate, Ticket
-from gateway.services import gate
+from gateway.services import gate, sending
 from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
@@ -72,18 +72,24 @@ def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list
         event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
                                data=EventCreate(collection_address=collection.address, name="Crowd bench"))
         _, gate_token = create_gate_key(session=session, event=event)
+        accounts = []
         for index in range(fans):
             fan, token, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             tokens.append(token)
+            accounts.append(fan)
             issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference=f"c{index}"),
                           idempotency_key=f"crowd-{index}")
+        sending.settle(runtime, timeout=600)  # the issuances are pending until the pipeline has sent them
+        for fan in accounts:
             for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
                 device = codes.new_device_key()
                 gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
                                  public_key=codes.public_key_text(device), fan=fan)
                 keys[ticket.id] = device
     runtime.dispose()
+    if not keys:
+        raise RuntimeError("the seed issued no tickets: the benchmark would measure nothing")
     return tokens, gate_token, keys
 
 
@@ -145,7 +151,7 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
             collection = _collection(chain, organiser, operator, 2 * fans)
             settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
                                 operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32),
-                                **(overrides or {}))
+                                confirmations=0, **(overrides or {}))
             tokens, gate_token, keys = seed(settings, collection, fans)
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])

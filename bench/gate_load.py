@@ -57,7 +57,7 @@ from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.main import create_app
 from gateway.models import Admission, EventCreate, FanCreate, IssueRequest, OrganiserCreate, Ticket
-from gateway.services import gate
+from gateway.services import gate, sending
 from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
@@ -106,18 +106,24 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
         event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
                                data=EventCreate(collection_address=collection.address, name="Gate bench"))
         _, gate_token = create_gate_key(session=session, event=event)
+        accounts = []
         for batch in range(-(-tickets // PER_FAN)):
             fan, _, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
+            accounts.append(fan)
             quantity = min(PER_FAN, tickets - batch * PER_FAN)
             issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),
                           idempotency_key=f"bench-{batch}")
+        sending.settle(runtime, timeout=600)  # the issuances are pending until the pipeline has sent them
+        for fan in accounts:
             for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
                 device = codes.new_device_key()
                 gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
                                  public_key=codes.public_key_text(device), fan=fan)
                 keys[ticket.id] = device
     runtime.dispose()
+    if not keys:
+        raise RuntimeError("the seed issued no tickets: the benchmark would measure nothing")
     return gate_token, keys
 
 
@@ -188,7 +194,8 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
             organiser, operator = chain.account(0), chain.account(9)
             collection = _collection(chain, organiser, operator, tickets)
             settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32))
+                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32),
+                                confirmations=0)
             started = time.perf_counter()
             gate_token, keys = _seed(settings, collection, tickets)
             result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)
