@@ -40,19 +40,18 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 import ticketkit as tk
 from ticketkit.chain import _free_port
 
 from bench import load
-from bench.gate_load import _collection, _database, measure_and_write
+from bench.gate_load import _collection, _database, bind_devices, measure_and_write
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.main import create_app
-from gateway.models import EventCreate, FanCreate, IssueRequest, OrganiserCreate, Ticket
-from gateway.services import gate, sending
+from gateway.models import EventCreate, FanCreate, IssueRequest, OrganiserCreate
 from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
@@ -66,7 +65,6 @@ def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list
     app = create_app(settings)
     runtime = app.state.runtime
     tokens: list[str] = []
-    keys: dict[uuid.UUID, object] = {}
     with Session(runtime.engine) as session:
         organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Crowd organiser"))
         event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
@@ -80,16 +78,8 @@ def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list
             issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference=f"c{index}"),
                           idempotency_key=f"crowd-{index}")
-        sending.settle(runtime, timeout=600)  # the issuances are pending until the pipeline has sent them
-        for fan in accounts:
-            for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
-                device = codes.new_device_key()
-                gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
-                                 public_key=codes.public_key_text(device), fan=fan)
-                keys[ticket.id] = device
+        keys = bind_devices(session, runtime, accounts)
     runtime.dispose()
-    if not keys:
-        raise RuntimeError("the seed issued no tickets: the benchmark would measure nothing")
     return tokens, gate_token, keys
 
 

@@ -56,7 +56,8 @@ from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.main import create_app
-from gateway.models import Admission, EventCreate, FanCreate, IssueRequest, OrganiserCreate, Ticket
+from gateway.models import Admission, EventCreate, Fan, FanCreate, IssueRequest, OrganiserCreate, Ticket
+from gateway.runtime import Runtime
 from gateway.services import gate, sending
 from gateway.services.events import register_event
 from gateway.services.fans import create_fan
@@ -100,7 +101,6 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
     """Organiser, event, gate key, fans with issued tickets and a bound device key each (service functions)."""
     app = create_app(settings)
     runtime = app.state.runtime
-    keys: dict[uuid.UUID, object] = {}
     with Session(runtime.engine) as session:
         organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench organiser"))
         event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
@@ -114,17 +114,25 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
             issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
                           data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),
                           idempotency_key=f"bench-{batch}")
-        sending.settle(runtime, timeout=600)  # the issuances are pending until the pipeline has sent them
-        for fan in accounts:
-            for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
-                device = codes.new_device_key()
-                gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
-                                 public_key=codes.public_key_text(device), fan=fan)
-                keys[ticket.id] = device
+        keys = bind_devices(session, runtime, accounts)
     runtime.dispose()
+    return gate_token, keys
+
+
+def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dict[uuid.UUID, object]:
+    """Once the pipeline has sent the pending issuances, a fresh device key bound to every ticket of `accounts`;
+    {ticket id: private key}. Refuses an empty result: a benchmark must not measure nothing."""
+    sending.settle(runtime, timeout=600)
+    keys: dict[uuid.UUID, object] = {}
+    for fan in accounts:
+        for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
+            device = codes.new_device_key()
+            gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
+                             public_key=codes.public_key_text(device), fan=fan)
+            keys[ticket.id] = device
     if not keys:
         raise RuntimeError("the seed issued no tickets: the benchmark would measure nothing")
-    return gate_token, keys
+    return keys
 
 
 def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
