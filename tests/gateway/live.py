@@ -1,7 +1,7 @@
 """Fixtures for tests against a gateway served over HTTP (uvicorn in a thread, SQLite) and real Chromium.
 
 Import them into a test module: `from .live import client, database_url, launch, live, playwright  # noqa: F401`.
-(tests/gateway/test_pages.py has the same fixtures inline.)
+(tests/gateway/test_pages.py takes them too, with a `launch` of its own that adds a fake camera.)
 """
 
 from __future__ import annotations

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
-import threading
 import time
 import tomllib
 import uuid
@@ -20,16 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import pytest
 import qrcode
-import uvicorn
 import zxingcpp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from gateway.api.routes import pages
@@ -38,9 +34,9 @@ from gateway.models import Admission, DeviceKey
 from gateway.static import vendor
 
 from .conftest import age_fan_sessions, bearer
+from .live import CHROMIUM, client, database_url, live, playwright  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CODE = re.compile(r"^TK1\.[A-Za-z0-9_-]{112}$")
 GREEN, RED = "rgb(21, 128, 61)", "rgb(185, 28, 28)"  # app.css --admit, --refuse
 
@@ -90,45 +86,7 @@ def test_every_served_file_is_package_data():
             f"{relative} is not package data (pyproject.toml [tool.setuptools.package-data])")
 
 
-# ---- a real gateway and a real browser
-@pytest.fixture()
-def database_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'gateway.db'}"  # one process serves the browser: SQLite is enough
-
-
-@pytest.fixture()
-def live(app):
-    """The app served by uvicorn on a free port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-
-
-@pytest.fixture()
-def client(live):
-    """The conftest helpers (organisers, events, fans, tickets) go over HTTP to the live gateway."""
-    with httpx.Client(base_url=live, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make deps` (or `make browser`) installs Debian's chromium")
-    with sync_playwright() as playwright:
-        yield playwright
-
-
+# ---- a real gateway and a real browser (database_url, live, client, playwright: tests/gateway/live.py)
 @pytest.fixture()
 def launch(playwright):
     """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
