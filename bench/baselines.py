@@ -46,16 +46,16 @@ BASELINES = ("OZBaseline", "ERC721ABaseline", "ERC721ATieredBaseline")
 
 NOTES: dict[str, str] = {
     "method": "receipt gasUsed on anvil, as bench/gas_report.py: one warm-up mint per contract (not "
-              "measured), fresh holders without zero bytes; distinct = batch of 100 / 100; "
-              "same holder per extra = (batch of 100 to one holder - mint 1) / 99",
+    "measured), fresh holders without zero bytes; distinct = batch of 100 / 100; "
+    "same holder per extra = (batch of 100 to one holder - mint 1) / 99",
     "oz_erc721": "OpenZeppelin Contracts 5.4.0 ERC721 + Ownable, mintBatch(address[]) looping _mint "
-                 "with auto-increment ids (bench/contracts/OZBaseline.sol)",
+    "with auto-increment ids (bench/contracts/OZBaseline.sol)",
     "erc721a": "erc721a 4.3.0 + Ownable: mintBatch(address[]) looping _mint(to, 1) for distinct "
-               "holders; mint(to, quantity) = _mint(to, quantity) for one holder "
-               "(bench/contracts/ERC721ABaseline.sol)",
+    "holders; mint(to, quantity) = _mint(to, quantity) for one holder "
+    "(bench/contracts/ERC721ABaseline.sol)",
     "erc721a_tiered": "erc721a 4.3.0 + Ownable, each token's tier in ERC721A's extra data through `_extraData` "
-                      "(a transient value set once per call): the floor of a ticket on ERC721A, same mints "
-                      "(bench/contracts/ERC721ATieredBaseline.sol)",
+    "(a transient value set once per call): the floor of a ticket on ERC721A, same mints "
+    "(bench/contracts/ERC721ATieredBaseline.sol)",
 }
 
 
@@ -74,8 +74,9 @@ def compiler_matches_product(artifacts: dict[str, dict[str, Any]]) -> bool:
     ticketkit artifacts (if not, the comparison is not like for like)."""
     product = _artifacts.load("TicketCollection").get("compiler", {})
     ours = next(iter(artifacts.values()))["compiler"]
-    return (product.get("version") == ours["version"]
-            and json.dumps(product.get("settings"), sort_keys=True) == json.dumps(ours["settings"], sort_keys=True))
+    return product.get("version") == ours["version"] and json.dumps(
+        product.get("settings"), sort_keys=True
+    ) == json.dumps(ours["settings"], sort_keys=True)
 
 
 def _deploy(chain: Chain, artifact: dict[str, Any], sender: LocalAccount) -> Any:
@@ -109,13 +110,18 @@ def measure(chain: Chain, artifacts: dict[str, dict[str, Any]] | None = None) ->
     tiered = _deploy(chain, artifacts["ERC721ATieredBaseline"], owner).functions
     _gas(chain, tiered.mint(1, owner.address, 1), owner)  # warm-up (not measured)
     gas["erc721a_tiered_mint_1"] = _gas(chain, tiered.mint(1, fresh_addresses(1)[0], 1), owner)
-    gas["erc721a_tiered_mint_same_holder_batch_100"] = _gas(chain, tiered.mint(1, fresh_addresses(1)[0], BATCH), owner)
-    gas["erc721a_tiered_mint_distinct_batch_100"] = _gas(chain, tiered.mintBatch(1, fresh_addresses(BATCH)), owner)
+    gas["erc721a_tiered_mint_same_holder_batch_100"] = _gas(
+        chain, tiered.mint(1, fresh_addresses(1)[0], BATCH), owner
+    )
+    gas["erc721a_tiered_mint_distinct_batch_100"] = _gas(
+        chain, tiered.mintBatch(1, fresh_addresses(BATCH)), owner
+    )
 
     for prefix in ("oz_erc721", "erc721a", "erc721a_tiered"):
         gas[f"{prefix}_mint_distinct_per_ticket"] = round(gas[f"{prefix}_mint_distinct_batch_100"] / BATCH)
         gas[f"{prefix}_mint_same_holder_per_extra_ticket"] = round(
-            (gas[f"{prefix}_mint_same_holder_batch_100"] - gas[f"{prefix}_mint_1"]) / (BATCH - 1))
+            (gas[f"{prefix}_mint_same_holder_batch_100"] - gas[f"{prefix}_mint_1"]) / (BATCH - 1)
+        )
     return gas
 
 
@@ -126,16 +132,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     artifacts = compile_baselines()
     same = compiler_matches_product(artifacts)
     if not same:
-        print("warning: the shipped ticketkit artifacts were built with other compiler settings than the "
-              "baselines: run `make artifacts` for a like-for-like comparison", file=sys.stderr)
+        print(
+            "warning: the shipped ticketkit artifacts were built with other compiler settings than the "
+            "baselines: run `make artifacts` for a like-for-like comparison",
+            file=sys.stderr,
+        )
     with local_chain() as chain:
         gas = measure(chain, artifacts)
     for key, value in gas.items():
         print(f"{key:>45}: {value:>10,}")
     settings = _compile.SETTINGS
-    notes = {**NOTES, "compiler": f"solc {_compile.SOLC_VERSION}, evm {settings['evmVersion']}, optimizer "
-                                  f"{settings['optimizer']['runs']} runs (ticketkit._compile.SETTINGS)",
-             "same_compiler_as_product": str(same).lower()}
+    notes = {
+        **NOTES,
+        "compiler": f"solc {_compile.SOLC_VERSION}, evm {settings['evmVersion']}, optimizer "
+        f"{settings['optimizer']['runs']} runs (ticketkit._compile.SETTINGS)",
+        "same_compiler_as_product": str(same).lower(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(json.dumps({"gas": gas, "notes": notes}, indent=2) + "\n")

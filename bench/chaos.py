@@ -30,13 +30,25 @@ from tests.gateway.conftest import fresh_pg_database  # noqa: E402
 
 def _run(url: str, args: argparse.Namespace) -> dict:
     started = time.monotonic()
-    report = run_scenario(url, tickets=args.tickets, gifts=args.gifts, resales=args.resales,
-                          admissions=args.admissions, per_issue=10, block_time=args.block_time,
-                          fault_every=2.0, bound_seconds=600)
-    return {**{k.removeprefix("chaos."): v for k, v in report.keys().items()},
-            "convergence_seconds": round(report.convergence_seconds, 1),
-            "max_fee_paid_gwei": round(report.max_fee_paid_gwei, 3), "faults": dict(report.faults),
-            "seconds": round(time.monotonic() - started, 1), "problems": report.problems[:20]}
+    report = run_scenario(
+        url,
+        tickets=args.tickets,
+        gifts=args.gifts,
+        resales=args.resales,
+        admissions=args.admissions,
+        per_issue=10,
+        block_time=args.block_time,
+        fault_every=2.0,
+        bound_seconds=600,
+    )
+    return {
+        **{k.removeprefix("chaos."): v for k, v in report.keys().items()},
+        "convergence_seconds": round(report.convergence_seconds, 1),
+        "max_fee_paid_gwei": round(report.max_fee_paid_gwei, 3),
+        "faults": dict(report.faults),
+        "seconds": round(time.monotonic() - started, 1),
+        "problems": report.problems[:20],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,8 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chaos.json"))
     args = parser.parse_args(argv)
-    result: dict = {"tickets": args.tickets, "gifts": args.gifts, "resales": args.resales,
-                    "admissions": args.admissions, "block_time_s": args.block_time}
+    result: dict = {
+        "tickets": args.tickets,
+        "gifts": args.gifts,
+        "resales": args.resales,
+        "admissions": args.admissions,
+        "block_time_s": args.block_time,
+    }
     with __import__("tempfile").TemporaryDirectory() as tmp:
         result["sqlite"] = _run(f"sqlite:///{Path(tmp) / 'chaos.db'}", args)
     print(json.dumps(result["sqlite"]), flush=True)

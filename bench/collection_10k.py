@@ -32,18 +32,32 @@ def measure(tickets: int = 10_000, chunk_size: int = 200) -> dict[str, float]:
         collection = platform.create_collection(
             EventConfig("Bench gig", "BENCH", start_time=now + 86400, transfer_lock_time=now + 86000),
             [TierConfig("General", face_value=10**16, supply=tickets, sale_start=now, sale_end=now + 86400)],
-            salt="bench", sender=organiser)
+            salt="bench",
+            sender=organiser,
+        )
         deployed = time.perf_counter()
         block_before = chain.w3.eth.block_number
-        report = mint_recipients(collection, [Recipient(h, 0, 1, i + 1) for i, h in enumerate(holders)],
-                                 organiser, chunk_size=chunk_size)
+        report = mint_recipients(
+            collection,
+            [Recipient(h, 0, 1, i + 1) for i, h in enumerate(holders)],
+            organiser,
+            chunk_size=chunk_size,
+        )
         finished = time.perf_counter()
-        gas = sum(chain.w3.eth.get_block(n)["gasUsed"]
-                  for n in range(block_before + 1, chain.w3.eth.block_number + 1))
+        gas = sum(
+            chain.w3.eth.get_block(n)["gasUsed"]
+            for n in range(block_before + 1, chain.w3.eth.block_number + 1)
+        )
         assert report.done and collection.total_minted() == tickets
-    return {"tickets": tickets, "chunk_size": chunk_size, "deploy_s": round(deployed - started, 3),
-            "mint_s": round(finished - deployed, 3), "total_s": round(finished - started, 3),
-            "gas_per_ticket": round(gas / tickets), "transactions": len(report.transactions)}
+    return {
+        "tickets": tickets,
+        "chunk_size": chunk_size,
+        "deploy_s": round(deployed - started, 3),
+        "mint_s": round(finished - deployed, 3),
+        "total_s": round(finished - started, 3),
+        "gas_per_ticket": round(gas / tickets),
+        "transactions": len(report.transactions),
+    }
 
 
 def main() -> None:

@@ -60,24 +60,35 @@ from gateway.services.tickets import issue_tickets
 HERE = Path(__file__).resolve().parent
 
 
-def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list[str], str, dict[uuid.UUID, object]]:
+def seed(
+    settings: Settings, collection: tk.Collection, fans: int
+) -> tuple[list[str], str, dict[uuid.UUID, object]]:
     """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device keys)."""
     app = create_app(settings)
     runtime = app.state.runtime
     tokens: list[str] = []
     with Session(runtime.engine) as session:
         organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Crowd organiser"))
-        event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
-                               data=EventCreate(collection_address=collection.address, name="Crowd bench"))
+        event = register_event(
+            session=session,
+            chain=runtime.chain(),
+            organiser=organiser,
+            data=EventCreate(collection_address=collection.address, name="Crowd bench"),
+        )
         _, gate_token = create_gate_key(session=session, event=event)
         accounts = []
         for index in range(fans):
             fan, token, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             tokens.append(token)
             accounts.append(fan)
-            issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
-                          data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference=f"c{index}"),
-                          idempotency_key=f"crowd-{index}")
+            issue_tickets(
+                session=session,
+                runtime=runtime,
+                organiser=organiser,
+                event=event,
+                data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference=f"c{index}"),
+                idempotency_key=f"crowd-{index}",
+            )
         keys = bind_devices(session, runtime, accounts)
     runtime.dispose()
     return tokens, gate_token, keys
@@ -86,8 +97,13 @@ def seed(settings: Settings, collection: tk.Collection, fans: int) -> tuple[list
 def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, object]) -> Path:
     """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45 seconds)."""
     window = codes.window_of(time.time()) + 1
-    return load.lines(path, [(gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
-                             for ticket_id, key in keys.items()])
+    return load.lines(
+        path,
+        [
+            (gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
+            for ticket_id, key in keys.items()
+        ],
+    )
 
 
 def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
@@ -117,21 +133,50 @@ def server(settings: Settings, workers: int):
         gateway_process.stop(process, timeout=30)
 
 
-def open_loop(url: str, reads: Path, scans: Path, *, rate: float, seconds: float, connections: int,
-              gate_url: str) -> dict:
+def open_loop(
+    url: str, reads: Path, scans: Path, *, rate: float, seconds: float, connections: int, gate_url: str
+) -> dict:
     """bench/openloop.py in a process of its own: 90 % fan reads, 10 % gate scans at a constant rate."""
-    run = subprocess.run([sys.executable, "-m", "bench.openloop", url, "--rate", str(rate), "--seconds", str(seconds),
-                          "--connections", str(connections), "--mix", f"{reads}:GET:/fans/me/tickets:0.9",
-                          "--mix", f"{scans}:POST:/gate/scan:0.1", "--gate-url", gate_url],
-                         capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=seconds + 120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.openloop",
+            url,
+            "--rate",
+            str(rate),
+            "--seconds",
+            str(seconds),
+            "--connections",
+            str(connections),
+            "--mix",
+            f"{reads}:GET:/fans/me/tickets:0.9",
+            "--mix",
+            f"{scans}:POST:/gate/scan:0.1",
+            "--gate-url",
+            gate_url,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+        timeout=seconds + 120,
+    )
     if run.returncode != 0:
         raise RuntimeError(f"the open-loop client failed: {run.stderr[-2000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: int, open_rate: float,
-            overrides: dict[str, str] | None = None, gate_workers: int = 0) -> dict:
+def measure(
+    kind: str,
+    *,
+    workers: int,
+    seconds: float,
+    connections: int,
+    fans: int,
+    open_rate: float,
+    overrides: dict[str, str] | None = None,
+    gate_workers: int = 0,
+) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
     out: dict[str, float] = {}
@@ -139,33 +184,52 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
         with tk.local_chain() as chain, _database(kind, directory) as database_url:
             organiser, operator = chain.account(0), chain.account(9)
             collection = _collection(chain, organiser, operator, 2 * fans)
-            settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32),
-                                confirmations=0, **(overrides or {}))
+            settings = Settings(
+                database_url=database_url,
+                rpc_url=chain.url,
+                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                operator_key=operator.key.to_0x_hex(),
+                key_encryption_secret=secrets.token_hex(32),
+                confirmations=0,
+                **(overrides or {}),
+            )
             tokens, gate_token, keys = seed(settings, collection, fans)
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])
             errors = shed = 0
-            with server(settings, workers) as url, \
-                    (server(settings, gate_workers) if gate_workers else nullcontext(url)) as gate_url:
-                def closed(path: str, lines: Path, method: str = "GET", conns: int = connections,
-                           secs: float = seconds) -> dict:
+            with (
+                server(settings, workers) as url,
+                server(settings, gate_workers) if gate_workers else nullcontext(url) as gate_url,
+            ):
+
+                def closed(
+                    path: str,
+                    lines: Path,
+                    method: str = "GET",
+                    conns: int = connections,
+                    secs: float = seconds,
+                ) -> dict:
                     nonlocal errors, shed
-                    found = load.figures(load.start(url + path, lines, method=method, connections=conns,
-                                                    seconds=secs))
+                    found = load.figures(
+                        load.start(url + path, lines, method=method, connections=conns, seconds=secs)
+                    )
                     errors += found["errors"]
                     shed += found["shed_503"]
                     return found
 
                 closed("/fans/me/tickets", reads, conns=50, secs=3)  # warm-up
                 out[f"crowd.client_ceiling_rps{sfx}"] = closed("/healthz", probe, conns=100, secs=5)["rps"]
-                out[f"crowd.best_reads_rps_c100{sfx}"] = closed("/fans/me/tickets", reads, conns=100, secs=10)["rps"]
+                out[f"crowd.best_reads_rps_c100{sfx}"] = closed(
+                    "/fans/me/tickets", reads, conns=100, secs=10
+                )["rps"]
                 saturated = closed("/fans/me/tickets", reads)
                 out[f"crowd.recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
                 out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
                 out[f"crowd.reads_p50_ms{sfx}"] = saturated["p50_ms"]
                 out[f"crowd.reads_p99_ms{sfx}"] = saturated["p99_ms"]
-                verify = closed("/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST")  # one server
+                verify = closed(
+                    "/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST"
+                )  # one server
                 out[f"crowd.verify_rps{sfx}"] = verify["rps"]
                 out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
                 out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
@@ -173,11 +237,20 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                 # each scanning a person a second (a turnstile lane does one every 3 s), then back to back.
                 for tag, pause in (("", 1000), ("_closed", 0)):
                     scans = code_lines(directory / "scans.txt", gate_token, keys)
-                    flood = load.start(url + "/fans/me/tickets", reads, connections=connections - 100,
-                                       seconds=seconds)
+                    flood = load.start(
+                        url + "/fans/me/tickets", reads, connections=connections - 100, seconds=seconds
+                    )
                     time.sleep(2)  # the flood first
-                    doors = load.figures(load.start(gate_url + "/gate/scan", scans, method="POST", connections=100,
-                                                    seconds=seconds - 4, pause_ms=pause))
+                    doors = load.figures(
+                        load.start(
+                            gate_url + "/gate/scan",
+                            scans,
+                            method="POST",
+                            connections=100,
+                            seconds=seconds - 4,
+                            pause_ms=pause,
+                        )
+                    )
                     flooded = load.figures(flood)
                     errors += flooded["errors"] + doors["errors"]
                     shed += flooded["shed_503"] + doors["shed_503"]
@@ -185,20 +258,30 @@ def measure(kind: str, *, workers: int, seconds: float, connections: int, fans: 
                     out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = doors["rps"]
                     out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
                 # Open loop: a constant arrival rate, latency from each request's due time.
-                opened = open_loop(url, reads, code_lines(directory / "open.txt", gate_token, keys),
-                                   rate=open_rate, seconds=min(seconds, 20), connections=connections,
-                                   gate_url=gate_url)
+                opened = open_loop(
+                    url,
+                    reads,
+                    code_lines(directory / "open.txt", gate_token, keys),
+                    rate=open_rate,
+                    seconds=min(seconds, 20),
+                    connections=connections,
+                    gate_url=gate_url,
+                )
                 paths = opened["paths"]
                 out[f"crowd.open_read_p99_ms{sfx}"] = paths["/fans/me/tickets"]["p99_ms"]
                 out[f"crowd.open_scan_p99_ms{sfx}"] = paths["/gate/scan"]["p99_ms"]
                 out[f"crowd.open_achieved_rps{sfx}"] = opened["achieved_rps"]
                 out[f"crowd.open_send_lag_p99_ms{sfx}"] = opened["send_lag_p99_ms"]
                 errors += sum(opened["errors"].values()) + sum(
-                    n for p in paths.values() for status, n in p["statuses"].items()
-                    if not (status.startswith("2") or status == "503"))
+                    n
+                    for p in paths.values()
+                    for status, n in p["statuses"].items()
+                    if not (status.startswith("2") or status == "503")
+                )
                 shed += sum(p["statuses"].get("503", 0) for p in paths.values())
-            out[f"crowd.no_collapse_ratio{sfx}"] = round(out[f"crowd.reads_rps{sfx}"]
-                                                       / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3)
+            out[f"crowd.no_collapse_ratio{sfx}"] = round(
+                out[f"crowd.reads_rps{sfx}"] / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3
+            )
             out[f"crowd.errors{sfx}"] = errors
             out[f"crowd.shed_503{sfx}"] = shed
     finally:
@@ -215,24 +298,53 @@ def main() -> None:
     parser.add_argument("--fans", type=int, default=200)
     parser.add_argument("--open-rate", type=float, default=1000)
     parser.add_argument("--out", default="bench/results/crowd.json")
-    parser.add_argument("--gate-workers", type=int, default=0,
-                        help="a second ticketkit-gateway (this many workers, same database) for the gate's "
-                             "traffic, as a deployment routing /gate/* to servers of its own would run; 0: one server")
-    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
-                        help="a gateway setting for this run (e.g. lane_api_limit=2), to compare configurations")
-    parser.add_argument("--keep-autogroup", action="store_true",
-                        help="leave kernel.sched_autogroup_enabled as it is (see bench/gate_load.py)")
+    parser.add_argument(
+        "--gate-workers",
+        type=int,
+        default=0,
+        help="a second ticketkit-gateway (this many workers, same database) for the gate's "
+        "traffic, as a deployment routing /gate/* to servers of its own would run; 0: one server",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a gateway setting for this run (e.g. lane_api_limit=2), to compare configurations",
+    )
+    parser.add_argument(
+        "--keep-autogroup",
+        action="store_true",
+        help="leave kernel.sched_autogroup_enabled as it is (see bench/gate_load.py)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
     load.raise_open_files_limit()
-    result: dict[str, float] = {"crowd.workers": args.workers, "crowd.connections": args.connections,
-                                "crowd.seconds": args.seconds, "crowd.open_rate": args.open_rate}
+    result: dict[str, float] = {
+        "crowd.workers": args.workers,
+        "crowd.connections": args.connections,
+        "crowd.seconds": args.seconds,
+        "crowd.open_rate": args.open_rate,
+    }
     overrides = dict(item.split("=", 1) for item in args.set)
-    measure_and_write("crowd", result, lambda kind: measure(
-        kind, workers=args.workers, seconds=args.seconds, connections=args.connections, fans=args.fans,
-        open_rate=args.open_rate, overrides=overrides, gate_workers=args.gate_workers), args.db,
-        keep_autogroup=args.keep_autogroup, out=args.out)
+    measure_and_write(
+        "crowd",
+        result,
+        lambda kind: measure(
+            kind,
+            workers=args.workers,
+            seconds=args.seconds,
+            connections=args.connections,
+            fans=args.fans,
+            open_rate=args.open_rate,
+            overrides=overrides,
+            gate_workers=args.gate_workers,
+        ),
+        args.db,
+        keep_autogroup=args.keep_autogroup,
+        out=args.out,
+    )
     result["crowd.gate_workers"] = args.gate_workers
 
 

@@ -65,8 +65,11 @@ ROWS: list[tuple[str, str, str | None]] = [
     ("new collection, minimal (clone, 1 tier, no badge)", "new_collection_minimal", None),
     ("mint 1 (mintBatch, 1 fresh holder)", "mint_1", None),
     ("mint 100 to distinct fresh holders", "mint_distinct_batch_100", "mint_distinct_per_ticket"),
-    ("mint 100 to one fresh holder (per extra ticket)", "mint_same_holder_batch_100",
-     "mint_same_holder_per_extra_ticket"),
+    (
+        "mint 100 to one fresh holder (per extra ticket)",
+        "mint_same_holder_batch_100",
+        "mint_same_holder_per_extra_ticket",
+    ),
     ("buy 1, primary sale, fresh buyer", "buy_primary", None),
     ("list for resale", "list", None),
     ("buy resale (fresh buyer, royalty + seller paid)", "resale_buy", None),
@@ -78,40 +81,41 @@ ROWS: list[tuple[str, str, str | None]] = [
 
 NOTES: dict[str, str] = {
     "method": "receipt gasUsed on anvil (base 21,000 + calldata + execution - refunds); deterministic: "
-              "variable calldata (addresses, salts) is drawn without zero bytes; event times are constants",
+    "variable calldata (addresses, salts) is drawn without zero bytes; event times are constants",
     "state": "steady state of a live event: _totalMinted, the tier counter and the refund reserve are "
-             "already non-zero when a measured operation runs; holders/buyers are new to the collection",
+    "already non-zero when a measured operation runs; holders/buyers are new to the collection",
     "floor_new_holder": "a ticket to a holder new to the collection writes 2 slots from zero (owner slot, "
-                        "balance slot): 2 x (20,000 SSTORE + 2,100 cold) = 44,200 >= 44,000",
+    "balance slot): 2 x (20,000 SSTORE + 2,100 cold) = 44,200 >= 44,000",
     "deploy_collection_implementation": "one-off: TicketCollection implementation (code deposit dominates)",
     "deploy_badge_implementation": "one-off: AttendanceBadge implementation",
     "deploy_factory": "one-off: TicketFactory(collectionImpl, badgeImpl)",
     "new_badge": "TicketFactory.createBadge: EIP-1167 clone + initialize (name, symbol, roles)",
     "new_collection": "TicketFactory.createCollection with 2 tiers and a badge: clone + initialize + "
-                      "registerIssuer on a badge with no event yet",
+    "registerIssuer on a badge with no event yet",
     "new_collection_minimal": "TicketFactory.createCollection with 1 tier and no badge: the like-for-like "
-                              "comparison with Unlock's lock creation",
+    "comparison with Unlock's lock creation",
     "mint_1": "mintBatch(tier 0, [1 fresh address])",
     "mint_distinct_batch_100": "mintBatch(tier 0, 100 fresh random addresses)",
     "mint_distinct_per_ticket": "mint_distinct_batch_100 / 100 (the tx base cost is amortised)",
     "mint_same_holder_batch_100": "mintBatch(tier 0, the same fresh address 100 times)",
     "mint_same_holder_per_extra_ticket": "(mint_same_holder_batch_100 - mint_1) / 99",
     "buy_primary": "buy(tier 0, 1) at face value (exact payment) by a fresh buyer; the tier has a "
-                   "per-wallet cap, so the buyer's purchase counter is written from zero",
+    "per-wallet cap, so the buyer's purchase counter is written from zero",
     "list": "list(token, price at the cap) by its holder; the listing slot is written from zero",
     "resale_buy": "buyResale by a fresh buyer: transfer, listing deleted, 5% royalty pushed to the "
-                  "organiser, the rest to the seller",
+    "organiser, the rest to the seller",
     "checkin_1": "checkIn([1 ticket]) by the gate, minting the holder's badge",
     "checkin_batch_100": "checkIn(100 tickets of 100 distinct holders), minting 100 badges",
     "checkin_with_badge_per_ticket": "checkin_batch_100 / 100",
     "refund_claim_1": "claimRefund([1 paid ticket]) by its holder after cancelEvent",
     "refund_batch_100": "refundBatch(100 paid tickets of 100 distinct holders) after cancelEvent, "
-                        "pushing each refund",
+    "pushing each refund",
     "refund_per_ticket": "refund_batch_100 / 100",
 }
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _no_zero_byte(raw: bytes) -> bool:
     return 0 not in raw
@@ -140,12 +144,12 @@ def _deployer() -> LocalAccount:
             return account
 
 
-
-
 def _fund(chain: Chain, funder: LocalAccount, addresses: Sequence[str], amount: int = FUNDING) -> None:
     """Plain transfers (21,000 gas each), sent together and then awaited."""
-    hashes = [chain.send_raw({"to": to_checksum_address(a), "value": amount, "gas": 21_000}, funder, wait=False)
-              for a in addresses]
+    hashes = [
+        chain.send_raw({"to": to_checksum_address(a), "value": amount, "gas": 21_000}, funder, wait=False)
+        for a in addresses
+    ]
     for tx_hash in hashes:
         chain.wait(tx_hash)
 
@@ -168,6 +172,7 @@ def _deploy(chain: Chain, name: str, sender: LocalAccount, *args: Any) -> tuple[
 
 
 # ---------------------------------------------------------------- the scenario
+
 
 def measure(chain: Chain) -> dict[str, int]:
     """Run every measured operation on `chain` (its account 0 funds everything); returns gas by name."""
@@ -200,21 +205,41 @@ def measure(chain: Chain) -> dict[str, int]:
     while not _no_zero_byte(collection_salt := salt_bytes(f"ticketkit-bench-event-{i}")):
         i += 1
     i += 1
-    event = EventConfig(name="Bench Night", symbol="BENCH", start_time=START_TIME, transfer_lock_time=TRANSFER_LOCK,
-                        resale_cap_bps=RESALE_CAP_BPS, royalty_bps=500)
-    tiers = [TierConfig("General", face_value=FACE_VALUE, supply=1_000, sale_start=SALE_START, sale_end=SALE_END,
-                        max_per_wallet=4),
-             TierConfig("VIP", face_value=ETH // 2, supply=50, sale_start=SALE_START, sale_end=SALE_END)]
+    event = EventConfig(
+        name="Bench Night",
+        symbol="BENCH",
+        start_time=START_TIME,
+        transfer_lock_time=TRANSFER_LOCK,
+        resale_cap_bps=RESALE_CAP_BPS,
+        royalty_bps=500,
+    )
+    tiers = [
+        TierConfig(
+            "General",
+            face_value=FACE_VALUE,
+            supply=1_000,
+            sale_start=SALE_START,
+            sale_end=SALE_END,
+            max_per_wallet=4,
+        ),
+        TierConfig("VIP", face_value=ETH // 2, supply=50, sale_start=SALE_START, sale_end=SALE_END),
+    ]
     collection_address = chain.call(fn.predictCollection(organiser.address, collection_salt))
-    gas["new_collection"] = _gas(chain.send(
-        fn.createCollection(event.as_tuple(badge.address), [t.as_tuple() for t in tiers], collection_salt),
-        organiser))
+    gas["new_collection"] = _gas(
+        chain.send(
+            fn.createCollection(
+                event.as_tuple(badge.address), [t.as_tuple() for t in tiers], collection_salt
+            ),
+            organiser,
+        )
+    )
     collection = Collection(chain, collection_address)
     # the like-for-like comparison with an Unlock lock: one tier, no badge
     while not _no_zero_byte(minimal_salt := salt_bytes(f"ticketkit-bench-event-{i}")):
         i += 1
-    gas["new_collection_minimal"] = _gas(chain.send(
-        fn.createCollection(event.as_tuple(ZERO), [tiers[0].as_tuple()], minimal_salt), organiser))
+    gas["new_collection_minimal"] = _gas(
+        chain.send(fn.createCollection(event.as_tuple(ZERO), [tiers[0].as_tuple()], minimal_salt), organiser)
+    )
     assert badge.event_id_of(collection.address) == 1, "the collection was not registered with its badge"
     cf = collection.contract.functions
 
@@ -253,8 +278,10 @@ def measure(chain: Chain) -> dict[str, int]:
 
     # -- refunds: paid tickets held by distinct holders, then the event is cancelled
     _, claim_token = buy(refund_claimer)
-    hashes = [chain.send(cf.buy(0, 1), holder, value=FACE_VALUE, gas=400_000, wait=False)
-              for holder in refund_holders]
+    hashes = [
+        chain.send(cf.buy(0, 1), holder, value=FACE_VALUE, gas=400_000, wait=False)
+        for holder in refund_holders
+    ]
     refund_tokens = []
     for tx_hash in hashes:
         receipt = chain.wait(tx_hash)
@@ -267,14 +294,16 @@ def measure(chain: Chain) -> dict[str, int]:
 
     # -- per-ticket figures
     gas["mint_distinct_per_ticket"] = round(gas["mint_distinct_batch_100"] / BATCH)
-    gas["mint_same_holder_per_extra_ticket"] = round((gas["mint_same_holder_batch_100"] - gas["mint_1"])
-                                                     / (BATCH - 1))
+    gas["mint_same_holder_per_extra_ticket"] = round(
+        (gas["mint_same_holder_batch_100"] - gas["mint_1"]) / (BATCH - 1)
+    )
     gas["checkin_with_badge_per_ticket"] = round(gas["checkin_batch_100"] / BATCH)
     gas["refund_per_ticket"] = round(gas["refund_batch_100"] / BATCH)
     return {key: gas[key] for _, total, per in ROWS for key in (total, per) if key}
 
 
 # ---------------------------------------------------------------- output
+
 
 def report(gas: dict[str, int]) -> str:
     """A readable table: operation, gas, per ticket."""
@@ -297,8 +326,12 @@ def _anvil_version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gas_report", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("bench/results/gas.json"),
-                        help="where to write the JSON report (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench/results/gas.json"),
+        help="where to write the JSON report (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     with local_chain() as chain:
@@ -309,12 +342,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(compiler, dict):
         settings = compiler.get("settings", {})
         optimizer = settings.get("optimizer", {})
-        compiler = (f"solc {compiler.get('version', '?')}, evm {settings.get('evmVersion', '?')}, optimizer "
-                    f"{'on, ' + str(optimizer.get('runs')) + ' runs' if optimizer.get('enabled') else 'off'}")
+        compiler = (
+            f"solc {compiler.get('version', '?')}, evm {settings.get('evmVersion', '?')}, optimizer "
+            f"{'on, ' + str(optimizer.get('runs')) + ' runs' if optimizer.get('enabled') else 'off'}"
+        )
     notes = {**NOTES, "anvil": _anvil_version(), "compiler": compiler}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps({"gas": gas, "floor_new_holder": FLOOR_NEW_HOLDER, "notes": notes}, indent=2) + "\n")
+    tmp.write_text(
+        json.dumps({"gas": gas, "floor_new_holder": FLOOR_NEW_HOLDER, "notes": notes}, indent=2) + "\n"
+    )
     os.replace(tmp, args.out)
     print(f"\nwritten to {args.out}")
     return 0

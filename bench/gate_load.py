@@ -88,10 +88,22 @@ def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collect
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     collection = platform.create_collection(
-        tk.EventConfig("Gate bench", "GATE", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400),
-        [tk.TierConfig("General", face_value=10**16, supply=supply, sale_start=now, sale_end=now + 20 * 86400,
-                       max_per_wallet=PER_FAN)],
-        salt=f"gate-bench-{secrets.token_hex(4)}", sender=organiser)
+        tk.EventConfig(
+            "Gate bench", "GATE", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400
+        ),
+        [
+            tk.TierConfig(
+                "General",
+                face_value=10**16,
+                supply=supply,
+                sale_start=now,
+                sale_end=now + 20 * 86400,
+                max_per_wallet=PER_FAN,
+            )
+        ],
+        salt=f"gate-bench-{secrets.token_hex(4)}",
+        sender=organiser,
+    )
     for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
         collection.grant_role(role, operator.address, sender=organiser)
     return collection
@@ -103,17 +115,26 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
     runtime = app.state.runtime
     with Session(runtime.engine) as session:
         organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench organiser"))
-        event = register_event(session=session, chain=runtime.chain(), organiser=organiser,
-                               data=EventCreate(collection_address=collection.address, name="Gate bench"))
+        event = register_event(
+            session=session,
+            chain=runtime.chain(),
+            organiser=organiser,
+            data=EventCreate(collection_address=collection.address, name="Gate bench"),
+        )
         _, gate_token = create_gate_key(session=session, event=event)
         accounts = []
         for batch in range(-(-tickets // PER_FAN)):
             fan, _, _ = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
             accounts.append(fan)
             quantity = min(PER_FAN, tickets - batch * PER_FAN)
-            issue_tickets(session=session, runtime=runtime, organiser=organiser, event=event,
-                          data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),
-                          idempotency_key=f"bench-{batch}")
+            issue_tickets(
+                session=session,
+                runtime=runtime,
+                organiser=organiser,
+                event=event,
+                data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=quantity, payment_reference=f"b{batch}"),
+                idempotency_key=f"bench-{batch}",
+            )
         keys = bind_devices(session, runtime, accounts)
     runtime.dispose()
     return gate_token, keys
@@ -127,8 +148,13 @@ def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dic
     for fan in accounts:
         for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
             device = codes.new_device_key()
-            gate.bind_device(session=session, runtime=runtime, ticket_id=ticket.id,
-                             public_key=codes.public_key_text(device), fan=fan)
+            gate.bind_device(
+                session=session,
+                runtime=runtime,
+                ticket_id=ticket.id,
+                public_key=codes.public_key_text(device),
+                fan=fan,
+            )
             keys[ticket.id] = device
     if not keys:
         raise RuntimeError("the seed issued no tickets: the benchmark would measure nothing")
@@ -159,14 +185,35 @@ def _gateways(settings: Settings, processes: int):
             gateway_process.stop(process, timeout=30)
 
 
-def _wrk(urls: list[str], path: str, gate_token: str, bodies: Path, seconds: int, connections: int) -> dict[str, float]:
+def _wrk(
+    urls: list[str], path: str, gate_token: str, bodies: Path, seconds: int, connections: int
+) -> dict[str, float]:
     """One wrk per gateway process at once, `connections` spread over them, each on its own stride of the file.
     Rates add up; p50 is the request-weighted mean of theirs, p99 the worst of theirs (an upper bound)."""
     share = max(1, connections // len(urls))
-    runs = [subprocess.Popen(
-        ["wrk", "-t1", f"-c{share}", f"-d{round(seconds)}s", "--timeout", "5s", "-s", str(HERE / "wrk" / "gate.lua"),
-         url + path, "--", str(bodies), str(len(urls)), str(index)],
-        env={**os.environ, "GATE_KEY": gate_token}, stdout=subprocess.PIPE, text=True) for index, url in enumerate(urls)]
+    runs = [
+        subprocess.Popen(
+            [
+                "wrk",
+                "-t1",
+                f"-c{share}",
+                f"-d{round(seconds)}s",
+                "--timeout",
+                "5s",
+                "-s",
+                str(HERE / "wrk" / "gate.lua"),
+                url + path,
+                "--",
+                str(bodies),
+                str(len(urls)),
+                str(index),
+            ],
+            env={**os.environ, "GATE_KEY": gate_token},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index, url in enumerate(urls)
+    ]
     figures = []
     for run in runs:
         output, _ = run.communicate()
@@ -174,12 +221,20 @@ def _wrk(urls: list[str], path: str, gate_token: str, bodies: Path, seconds: int
             raise RuntimeError(f"wrk failed: {output}")
         figures.append(json.loads(output.strip().splitlines()[-1]))
     requests = sum(f["requests"] for f in figures)
-    errors = sum(f[k] for f in figures
-                 for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    errors = sum(
+        f[k]
+        for f in figures
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
     duration = max(f["duration_us"] for f in figures) / 1e6
     p50 = sum(f["p50_us"] * f["requests"] for f in figures) / max(requests, 1)
-    return {"rps": round(requests / duration, 1), "p50_ms": round(p50 / 1000, 2),
-            "p99_ms": round(max(f["p99_us"] for f in figures) / 1000, 2), "requests": requests, "errors": errors}
+    return {
+        "rps": round(requests / duration, 1),
+        "p50_ms": round(p50 / 1000, 2),
+        "p99_ms": round(max(f["p99_us"] for f in figures) / 1000, 2),
+        "requests": requests,
+        "errors": errors,
+    }
 
 
 def _check_answers(url: str, gate_token: str, bodies: Path, path: str, sample: int = 20) -> None:
@@ -201,9 +256,14 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
         with tk.local_chain() as chain, _database(kind, directory) as database_url:
             organiser, operator = chain.account(0), chain.account(9)
             collection = _collection(chain, organiser, operator, tickets)
-            settings = Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                                operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(32),
-                                confirmations=0)
+            settings = Settings(
+                database_url=database_url,
+                rpc_url=chain.url,
+                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                operator_key=operator.key.to_0x_hex(),
+                key_encryption_secret=secrets.token_hex(32),
+                confirmations=0,
+            )
             started = time.perf_counter()
             gate_token, keys = _seed(settings, collection, tickets)
             result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)
@@ -219,7 +279,7 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
                     tag = suffix if index == 0 else f"_c{connections}{suffix}"
                     _bodies(keys, bodies)
                     verify = _wrk(urls, "/gate/verify", gate_token, bodies, seconds, connections)
-                    _bodies(dict(items[index * share:(index + 1) * share]), bodies)
+                    _bodies(dict(items[index * share : (index + 1) * share]), bodies)
                     checkin = _wrk(urls, "/gate/scan", gate_token, bodies, seconds, connections)
                     for name, figures in (("verify", verify), ("checkin", checkin)):
                         for figure in ("rps", "p50_ms", "p99_ms"):
@@ -260,8 +320,11 @@ def _autogroups_off():
     try:
         AUTOGROUP.write_text("0")
     except OSError:
-        print("kernel.sched_autogroup_enabled=1 and not root: PostgreSQL p99 may include scheduler stalls "
-              "(see bench/gate_load.py)", file=sys.stderr)
+        print(
+            "kernel.sched_autogroup_enabled=1 and not root: PostgreSQL p99 may include scheduler stalls "
+            "(see bench/gate_load.py)",
+            file=sys.stderr,
+        )
         yield 1
         return
     try:
@@ -276,24 +339,46 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--connections", default="4,16",
-                        help="concurrent connections: the first gives the main figures (a busy door: 4 devices "
-                             "scanning back to back), the others are reported as _cN (saturation)")
+    parser.add_argument(
+        "--connections",
+        default="4,16",
+        help="concurrent connections: the first gives the main figures (a busy door: 4 devices "
+        "scanning back to back), the others are reported as _cN (saturation)",
+    )
     parser.add_argument("--out", default="bench/results/gate.json")
-    parser.add_argument("--keep-autogroup", action="store_true",
-                        help="leave kernel.sched_autogroup_enabled as it is (see the module's docstring)")
+    parser.add_argument(
+        "--keep-autogroup",
+        action="store_true",
+        help="leave kernel.sched_autogroup_enabled as it is (see the module's docstring)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
     levels = [int(c) for c in args.connections.split(",")]
-    result: dict[str, float] = {"gate.workers": args.workers, "gate.connections": levels[0],
-                                "gate.tickets": args.tickets}
-    measure_and_write("gate", result, lambda kind: measure(kind, args.tickets, args.workers, args.seconds, levels),
-                      args.db, keep_autogroup=args.keep_autogroup, out=args.out)
+    result: dict[str, float] = {
+        "gate.workers": args.workers,
+        "gate.connections": levels[0],
+        "gate.tickets": args.tickets,
+    }
+    measure_and_write(
+        "gate",
+        result,
+        lambda kind: measure(kind, args.tickets, args.workers, args.seconds, levels),
+        args.db,
+        keep_autogroup=args.keep_autogroup,
+        out=args.out,
+    )
 
 
-def measure_and_write(prefix: str, result: dict[str, float], measure_one: Callable[[str], dict[str, float]],
-                      databases: str, *, keep_autogroup: bool, out: str) -> None:
+def measure_and_write(
+    prefix: str,
+    result: dict[str, float],
+    measure_one: Callable[[str], dict[str, float]],
+    databases: str,
+    *,
+    keep_autogroup: bool,
+    out: str,
+) -> None:
     """`measure_one` for each database of the comma list in turn, with the kernel's autogroups off for the run
     (unless `keep_autogroup`), then `out` (JSON, with `<prefix>.sched_autogroup`) and a listing."""
     with nullcontext(_current_autogroup()) if keep_autogroup else _autogroups_off() as autogroup:

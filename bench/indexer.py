@@ -41,7 +41,9 @@ def make_events(chain: Chain, tickets: int, chunk_size: int) -> Collection:
     collection = platform.create_collection(
         EventConfig("Bench gig", "BENCH", start_time=now + 86400, transfer_lock_time=now + 86000),
         [TierConfig("General", face_value=10**16, supply=tickets, sale_start=now, sale_end=now + 86400)],
-        salt=f"indexer-bench-{now}", sender=organiser)
+        salt=f"indexer-bench-{now}",
+        sender=organiser,
+    )
     holders = [to_checksum_address(os.urandom(20)) for _ in range(tickets)]
     report = mint_recipients(collection, [Recipient(h, 0) for h in holders], organiser, chunk_size=chunk_size)
     assert report.done and collection.total_minted() == tickets
@@ -54,21 +56,36 @@ def index_into(database_url: str, chain: Chain, collection: Collection) -> dict[
     try:
         with Session(engine) as session:
             organiser, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench"))
-            register_event(session=session, chain=chain, organiser=organiser,
-                           data=EventCreate(collection_address=collection.address))
+            register_event(
+                session=session,
+                chain=chain,
+                organiser=organiser,
+                data=EventCreate(collection_address=collection.address),
+            )
         indexer = Indexer(engine, chain, confirmations=0, batch_blocks=10_000)
         started = time.perf_counter()
         stats = indexer.poll_once()
         elapsed = time.perf_counter() - started
         with engine.connect() as conn:
-            counts = {name: conn.execute(select(func.count()).select_from(model)).scalar_one()
-                      for name, model in (("chain_events", ChainEvent), ("indexed_tokens", IndexedToken),
-                                          ("tickets", Ticket))}
+            counts = {
+                name: conn.execute(select(func.count()).select_from(model)).scalar_one()
+                for name, model in (
+                    ("chain_events", ChainEvent),
+                    ("indexed_tokens", IndexedToken),
+                    ("tickets", Ticket),
+                )
+            }
         assert indexer.poll_once().events == 0
     finally:
         engine.dispose()
-    return {"events": stats.events, "tickets_created": stats.tickets_created, "blocks": stats.to_block,
-            "seconds": round(elapsed, 3), "events_per_s": round(stats.events / elapsed), **counts}
+    return {
+        "events": stats.events,
+        "tickets_created": stats.tickets_created,
+        "blocks": stats.to_block,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(stats.events / elapsed),
+        **counts,
+    }
 
 
 def measure(tickets: int = 20_000, chunk_size: int = 200, postgres: bool = True) -> dict[str, Any]:
@@ -86,8 +103,9 @@ def measure(tickets: int = 20_000, chunk_size: int = 200, postgres: bool = True)
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             try:
-                result["postgresql"] = index_into(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", chain,
-                                                  collection)
+                result["postgresql"] = index_into(
+                    f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", chain, collection
+                )
             finally:
                 with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -29,15 +29,40 @@ def raise_open_files_limit() -> int:
     return hard
 
 
-def start(url: str, requests: Path, *, method: str = "GET", connections: int, seconds: float, threads: int = 2,
-          timeout: float = 10.0, pause_ms: int = 0) -> subprocess.Popen:
+def start(
+    url: str,
+    requests: Path,
+    *,
+    method: str = "GET",
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    timeout: float = 10.0,
+    pause_ms: int = 0,
+) -> subprocess.Popen:
     """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for `seconds`;
     `figures` waits for it."""
     raise_open_files_limit()  # inherited by wrk
     return subprocess.Popen(
-        ["wrk", f"-t{threads}", f"-c{max(connections, threads)}", f"-d{max(1, round(seconds))}s",
-         "--timeout", f"{timeout:g}s", "-s", str(SCRIPT), url, "--", str(requests), method, str(pause_ms)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{max(connections, threads)}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            f"{timeout:g}s",
+            "-s",
+            str(SCRIPT),
+            url,
+            "--",
+            str(requests),
+            method,
+            str(pause_ms),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def figures(run: subprocess.Popen) -> dict[str, float]:
@@ -48,7 +73,16 @@ def figures(run: subprocess.Popen) -> dict[str, float]:
         raise RuntimeError(f"wrk failed: {output}")
     raw = json.loads(output.strip().splitlines()[-1])
     seconds = raw["duration_us"] / 1e6
-    errors = raw["other_status"] + sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
-    return {"rps": round(raw["ok"] / seconds, 1), "p50_ms": round(raw["p50_us"] / 1000, 2),
-            "p99_ms": round(raw["p99_us"] / 1000, 2), "ok": raw["ok"], "shed_503": raw["shed_503"],
-            "errors": errors, "timeouts": raw["timeouts"], "raw": raw}
+    errors = raw["other_status"] + sum(
+        raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return {
+        "rps": round(raw["ok"] / seconds, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "ok": raw["ok"],
+        "shed_503": raw["shed_503"],
+        "errors": errors,
+        "timeouts": raw["timeouts"],
+        "raw": raw,
+    }

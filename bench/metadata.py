@@ -55,25 +55,58 @@ def _collection(chain: tk.Chain, organiser, holders: list[str]) -> tk.Collection
     now = chain.timestamp()
     badge = platform.create_badge("Bench badges", "BB", salt=f"bb-{secrets.token_hex(4)}", sender=organiser)
     collection = platform.create_collection(
-        tk.EventConfig("Metadata bench", "META", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400),
-        [tk.TierConfig("General", face_value=10**16, supply=len(holders), sale_start=now,
-                       sale_end=now + 20 * 86400, max_per_wallet=len(holders))],
-        salt=f"meta-bench-{secrets.token_hex(4)}", badge=badge, sender=organiser)
+        tk.EventConfig(
+            "Metadata bench", "META", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400
+        ),
+        [
+            tk.TierConfig(
+                "General",
+                face_value=10**16,
+                supply=len(holders),
+                sale_start=now,
+                sale_end=now + 20 * 86400,
+                max_per_wallet=len(holders),
+            )
+        ],
+        salt=f"meta-bench-{secrets.token_hex(4)}",
+        badge=badge,
+        sender=organiser,
+    )
     for start in range(0, len(holders), 100):
-        collection.mint_batch(0, holders[start:start + 100], sender=organiser)
+        collection.mint_batch(0, holders[start : start + 100], sender=organiser)
     return collection
 
 
 def _wrk(url: str, paths: Path, seconds: int, connections: int, revalidate: bool = False) -> dict[str, float]:
     run = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(HERE / "wrk" / "paths.lua"),
-         url, "--", str(paths)],
-        env={**os.environ, "IF_NONE_MATCH": "1" if revalidate else "0"}, capture_output=True, text=True, check=True)
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(HERE / "wrk" / "paths.lua"),
+            url,
+            "--",
+            str(paths),
+        ],
+        env={**os.environ, "IF_NONE_MATCH": "1" if revalidate else "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     figures = json.loads(run.stdout.strip().splitlines()[-1])
-    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
-    return {"rps": round(figures["requests"] / (figures["duration_us"] / 1e6), 1),
-            "p50_ms": round(figures["p50_us"] / 1000, 2), "p99_ms": round(figures["p99_us"] / 1000, 2),
-            "errors": errors}
+    errors = sum(
+        figures[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
+    return {
+        "rps": round(figures["requests"] / (figures["duration_us"] / 1e6), 1),
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "errors": errors,
+    }
 
 
 def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, float]:
@@ -84,13 +117,21 @@ def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, 
             organiser = chain.account(0)
             holders = [chain.account(1 + i % 8).address for i in range(tickets)]
             collection = _collection(chain, organiser, holders)
-            base = Settings(database_url=f"sqlite:///{directory / 'meta.db'}", rpc_url=chain.url,  # type: ignore[attr-defined]
-                            chain_id=chain.chain_id, key_encryption_secret=secrets.token_hex(32))
+            base = Settings(
+                database_url=f"sqlite:///{directory / 'meta.db'}",
+                rpc_url=chain.url,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
+                key_encryption_secret=secrets.token_hex(32),
+            )
             app = create_app(base)
             with Session(app.state.runtime.engine) as session:
                 org, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench"))
-                register_event(session=session, chain=app.state.runtime.chain(), organiser=org,
-                               data=EventCreate(collection_address=collection.address, name="Metadata bench"))
+                register_event(
+                    session=session,
+                    chain=app.state.runtime.chain(),
+                    organiser=org,
+                    data=EventCreate(collection_address=collection.address, name="Metadata bench"),
+                )
             app.state.runtime.dispose()
             prefix = f"/metadata/{chain.chain_id}/{collection.address}"
             for label, cache in (("cached", 5.0), ("uncached", 0.0)):
@@ -107,7 +148,12 @@ def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, 
                             if answer.status_code != 200 or not answer.json()["name"].endswith(f"#{token}"):
                                 raise RuntimeError(f"token {token}: {answer.status_code} {answer.text[:200]}")
                             lines.append(f"{prefix}/{token} {answer.headers['etag']}")
-                        if client.get(f"{prefix}/1", headers={"If-None-Match": lines[0].split()[1]}).status_code != 304:
+                        if (
+                            client.get(
+                                f"{prefix}/1", headers={"If-None-Match": lines[0].split()[1]}
+                            ).status_code
+                            != 304
+                        ):
                             raise RuntimeError("no 304 on a matching ETag")
                     paths = directory / "paths.txt"
                     paths.write_text("\n".join(lines) + "\n")
@@ -135,38 +181,83 @@ def measure_report(tickets: int) -> dict[str, float]:
         with tk.local_chain() as chain:
             organiser = chain.account(0)
             collection = _collection(chain, organiser, [chain.account(1).address])
-            settings = Settings(database_url=f"sqlite:///{directory / 'report.db'}", rpc_url=chain.url,  # type: ignore[attr-defined]
-                                chain_id=chain.chain_id, key_encryption_secret=secrets.token_hex(32))
+            settings = Settings(
+                database_url=f"sqlite:///{directory / 'report.db'}",
+                rpc_url=chain.url,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
+                key_encryption_secret=secrets.token_hex(32),
+            )
             app = create_app(settings)
             engine = app.state.runtime.engine
             with Session(engine) as session:
                 org, _ = create_organiser(session=session, data=OrganiserCreate(name="Bench"))
-                event = register_event(session=session, chain=app.state.runtime.chain(), organiser=org,
-                                       data=EventCreate(collection_address=collection.address, name="Report bench"))
-                gates = [create_gate_key(session=session, event=event, label=f"Gate {i}")[0] for i in range(2)]
+                event = register_event(
+                    session=session,
+                    chain=app.state.runtime.chain(),
+                    organiser=org,
+                    data=EventCreate(collection_address=collection.address, name="Report bench"),
+                )
+                gates = [
+                    create_gate_key(session=session, event=event, label=f"Gate {i}")[0] for i in range(2)
+                ]
                 start = utcnow() - timedelta(hours=2)
-                rows = [{"id": uuid.uuid4(), "event_id": event.id, "chain_id": chain.chain_id,
-                         "contract": collection.address, "token_id": i + 1, "tier_id": 0,
-                         "created_at": start - timedelta(days=30) + timedelta(seconds=i * 60)} for i in range(tickets)]
+                rows = [
+                    {
+                        "id": uuid.uuid4(),
+                        "event_id": event.id,
+                        "chain_id": chain.chain_id,
+                        "contract": collection.address,
+                        "token_id": i + 1,
+                        "tier_id": 0,
+                        "created_at": start - timedelta(days=30) + timedelta(seconds=i * 60),
+                    }
+                    for i in range(tickets)
+                ]
                 session.execute(insert(Ticket), rows)
-                session.execute(insert(Admission), [
-                    {"id": uuid.uuid4(), "event_id": event.id, "ticket_id": r["id"], "token_id": r["token_id"],
-                     "gate_key_id": gates[i % 2].id, "source": "online", "chain_status": "done",
-                     "scanned_at": start + timedelta(seconds=i * 0.5), "admitted_at": start + timedelta(seconds=i * 0.5)}
-                    for i, r in enumerate(rows)])
-                session.execute(insert(GateRefusal), [
-                    {"id": uuid.uuid4(), "event_id": event.id, "gate_key_id": gates[i % 2].id,
-                     "reason": ("expired_code", "bad_signature", "already_checked_in")[i % 3], "source": "online",
-                     "scanned_at": start + timedelta(seconds=i * 5), "created_at": start}
-                    for i in range(tickets // 10)])
+                session.execute(
+                    insert(Admission),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "event_id": event.id,
+                            "ticket_id": r["id"],
+                            "token_id": r["token_id"],
+                            "gate_key_id": gates[i % 2].id,
+                            "source": "online",
+                            "chain_status": "done",
+                            "scanned_at": start + timedelta(seconds=i * 0.5),
+                            "admitted_at": start + timedelta(seconds=i * 0.5),
+                        }
+                        for i, r in enumerate(rows)
+                    ],
+                )
+                session.execute(
+                    insert(GateRefusal),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "event_id": event.id,
+                            "gate_key_id": gates[i % 2].id,
+                            "reason": ("expired_code", "bad_signature", "already_checked_in")[i % 3],
+                            "source": "online",
+                            "scanned_at": start + timedelta(seconds=i * 5),
+                            "created_at": start,
+                        }
+                        for i in range(tickets // 10)
+                    ],
+                )
                 session.commit()
                 times = []
                 for _ in range(5):
                     began = time.perf_counter()
                     built = report_service.event_report(
-                        session=session, event=event,
+                        session=session,
+                        event=event,
                         block_times=report_service.chain_block_times(app.state.runtime.chain),
-                        royalty_bps=report_service.chain_royalty_bps(app.state.runtime.chain, collection.address))
+                        royalty_bps=report_service.chain_royalty_bps(
+                            app.state.runtime.chain, collection.address
+                        ),
+                    )
                     built.model_dump_json()
                     times.append(time.perf_counter() - began)
                 if built.attendance.checked_in != tickets:
@@ -188,10 +279,15 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
     load_start = round(os.getloadavg()[0], 2)
-    result = measure_metadata(args.tickets, args.seconds, args.connections) | measure_report(args.report_tickets)
+    result = measure_metadata(args.tickets, args.seconds, args.connections) | measure_report(
+        args.report_tickets
+    )
     result["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     # other work on the machine lowers every rate here: say how busy it was
-    result["metadata.loadavg_1m_start"], result["metadata.loadavg_1m_end"] = load_start, round(os.getloadavg()[0], 2)
+    result["metadata.loadavg_1m_start"], result["metadata.loadavg_1m_end"] = (
+        load_start,
+        round(os.getloadavg()[0], 2),
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     for key, value in sorted(result.items()):

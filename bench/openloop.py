@@ -45,8 +45,10 @@ def _requests(host: str, method: str, path: str, lines_file: str) -> list[bytes]
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         if method == "POST":
             data = body.encode()
-            out.append((head + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
-                       + data)
+            out.append(
+                (head + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+                + data
+            )
         else:
             out.append((head + "\r\n").encode())
     return out
@@ -72,10 +74,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connections: int,
-              gate_url: str | None = None) -> dict:
+async def run(
+    url: str, mixes: list[Mix], rate: float, seconds: float, connections: int, gate_url: str | None = None
+) -> dict:
     """Each mix has keep-alive connections of its own (its share of `connections`), to `url`, or to `gate_url`
     for /gate/ paths when the doors have a server of their own."""
+
     async def connect(mix: Mix):  # noqa: ANN202
         return await asyncio.open_connection(mix.host, mix.port, limit=1 << 20)
 
@@ -124,14 +128,22 @@ async def run(url: str, mixes: list[Mix], rate: float, seconds: float, connectio
     sent_by = time.perf_counter()
     if pending:
         await asyncio.wait(pending, timeout=35)
-    result = {"target_rps": rate, "achieved_rps": round(total / (sent_by - start), 1), "requests": total,
-              "send_lag_p99_ms": round(_percentile(lags, 0.99) * 1000, 2), "errors": dict(errors), "paths": {}}
+    result = {
+        "target_rps": rate,
+        "achieved_rps": round(total / (sent_by - start), 1),
+        "requests": total,
+        "send_lag_p99_ms": round(_percentile(lags, 0.99) * 1000, 2),
+        "errors": dict(errors),
+        "paths": {},
+    }
     for mix in mixes:
         result["paths"][mix.path] = {
-            "requests": len(mix.latencies), "statuses": {str(k): v for k, v in mix.statuses.items()},
+            "requests": len(mix.latencies),
+            "statuses": {str(k): v for k, v in mix.statuses.items()},
             "p50_ms": round(_percentile(mix.latencies, 0.50) * 1000, 2),
             "p99_ms": round(_percentile(mix.latencies, 0.99) * 1000, 2),
-            "max_ms": round(max(mix.latencies, default=0) * 1000, 2)}
+            "max_ms": round(max(mix.latencies, default=0) * 1000, 2),
+        }
         for _, writer in mix.idle:
             writer.close()
     return result
@@ -160,7 +172,11 @@ def main() -> None:
     from bench.load import raise_open_files_limit
 
     raise_open_files_limit()
-    print(json.dumps(asyncio.run(run(args.url, mixes, args.rate, args.seconds, args.connections, args.gate_url))))
+    print(
+        json.dumps(
+            asyncio.run(run(args.url, mixes, args.rate, args.seconds, args.connections, args.gate_url))
+        )
+    )
 
 
 if __name__ == "__main__":

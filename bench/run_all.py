@@ -42,8 +42,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGES", "GOALS", "ANCHORS", "REQUIRED_KEYS", "aggregate", "render_markdown", "write_outputs",
-           "machine_info", "main"]
+__all__ = [
+    "STAGES",
+    "GOALS",
+    "ANCHORS",
+    "REQUIRED_KEYS",
+    "aggregate",
+    "render_markdown",
+    "write_outputs",
+    "machine_info",
+    "main",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -79,10 +88,12 @@ def _from_baselines(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_signatures(data: dict[str, Any]) -> dict[str, Any]:
-    return {"sig.recover_per_s": data["p256_check_per_s"],
-            "sig.recover_wall_per_s": data["p256_check_wall_per_s"],
-            "sig.p256_verify_only_per_s": data["p256_verify_per_s"],
-            "sig.secp256k1_recover_per_s": data["secp256k1_recover_per_s"]}
+    return {
+        "sig.recover_per_s": data["p256_check_per_s"],
+        "sig.recover_wall_per_s": data["p256_check_wall_per_s"],
+        "sig.p256_verify_only_per_s": data["p256_verify_per_s"],
+        "sig.secp256k1_recover_per_s": data["secp256k1_recover_per_s"],
+    }
 
 
 def _from_chaos(data: dict[str, Any]) -> dict[str, Any]:
@@ -105,10 +116,14 @@ def _from_indexer(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_collection(data: dict[str, Any]) -> dict[str, Any]:
-    return {"e2e.collection_10k_s": data["total_s"], "e2e.collection_10k_deploy_s": data["deploy_s"],
-            "e2e.collection_10k_mint_s": data["mint_s"], "e2e.collection_10k_tickets": data["tickets"],
-            "e2e.collection_10k_transactions": data["transactions"],
-            "e2e.collection_10k_gas_per_ticket": data["gas_per_ticket"]}
+    return {
+        "e2e.collection_10k_s": data["total_s"],
+        "e2e.collection_10k_deploy_s": data["deploy_s"],
+        "e2e.collection_10k_mint_s": data["mint_s"],
+        "e2e.collection_10k_tickets": data["tickets"],
+        "e2e.collection_10k_transactions": data["transactions"],
+        "e2e.collection_10k_gas_per_ticket": data["gas_per_ticket"],
+    }
 
 
 def _from_gate(data: dict[str, Any]) -> dict[str, Any]:
@@ -172,64 +187,147 @@ GOALS: tuple[Goal, ...] = (
     Goal("gate.verify_p99_ms_pg", "<=", 25, "gate verify p99 latency at that load, PostgreSQL"),
     Goal("gate.checkin_rps_pg", ">=", 500, "gate check-in (scan) throughput on 2 cores, PostgreSQL"),
     Goal("gate.checkin_p99_ms_pg", "<=", 50, "gate check-in p99 latency at that load, PostgreSQL"),
-    Goal("gas.mint_distinct_per_ticket", "<", "baseline.oz_erc721_mint_distinct_per_ticket",
-         "mint to distinct holders: below a plain OpenZeppelin ERC-721"),
+    Goal(
+        "gas.mint_distinct_per_ticket",
+        "<",
+        "baseline.oz_erc721_mint_distinct_per_ticket",
+        "mint to distinct holders: below a plain OpenZeppelin ERC-721",
+    ),
     Goal("gas.checkin_with_badge_per_ticket", "<=", 60_000, "check-in with badge, per ticket"),
     Goal("chaos.mismatches", "<=", 0, "database = chain after random faults (issue 13), SQLite"),
     Goal("chaos.mismatches_pg", "<=", 0, "database = chain after random faults (issue 13), PostgreSQL"),
     Goal("indexer.events_per_s", ">=", 5_000, "indexer on SQLite"),
     Goal("indexer.events_per_s_pg", ">=", 5_000, "indexer on PostgreSQL"),
     Goal("e2e.collection_10k_s", "<=", 10, "deploy + mint a 10,000-ticket collection through the library"),
-    *(goal for suffix, db in (("", "SQLite"), ("_pg", "PostgreSQL")) for goal in (
-        Goal(f"crowd.no_collapse_ratio{suffix}", ">=", 0.8,
-             f"fan reads under 2,000 connections / the best rate at 100 (no collapse), {db}"),
-        Goal(f"crowd.errors{suffix}", "<=", 0, f"answers other than 2xx and deliberate 503s under the crowd, {db}"),
-        Goal(f"crowd.recovery_s{suffix}", "<=", 1, f"a fan read answers again after the flood stops (s), {db}"),
-        Goal(f"crowd.reads_rps{suffix}", ">=", 1_500, f"fan reads per second, 2,000 connections, 2 workers, {db}"),
-        Goal(f"crowd.gate_p99_ms_during_flood{suffix}", "<=", 50,
-             f"gate scan p99 during a fan flood (100 scanners, one person a second each), {db}"),
-        Goal(f"crowd.open_read_p99_ms{suffix}", "<=", 100, f"open loop 1,000/s: fan read p99, {db}"),
-        Goal(f"crowd.open_scan_p99_ms{suffix}", "<=", 25, f"open loop 1,000/s: gate scan p99, {db}"),
-    )),
-    Goal("metadata.json_cached_rps", ">=", 500, "token metadata JSON, one gateway worker, per-process cache on"),
-    Goal("report.build_ms", "<=", 1_000, "the organiser report of a 10,000-ticket event (the dashboard polls every 5 s)"),
+    *(
+        goal
+        for suffix, db in (("", "SQLite"), ("_pg", "PostgreSQL"))
+        for goal in (
+            Goal(
+                f"crowd.no_collapse_ratio{suffix}",
+                ">=",
+                0.8,
+                f"fan reads under 2,000 connections / the best rate at 100 (no collapse), {db}",
+            ),
+            Goal(
+                f"crowd.errors{suffix}",
+                "<=",
+                0,
+                f"answers other than 2xx and deliberate 503s under the crowd, {db}",
+            ),
+            Goal(
+                f"crowd.recovery_s{suffix}",
+                "<=",
+                1,
+                f"a fan read answers again after the flood stops (s), {db}",
+            ),
+            Goal(
+                f"crowd.reads_rps{suffix}",
+                ">=",
+                1_500,
+                f"fan reads per second, 2,000 connections, 2 workers, {db}",
+            ),
+            Goal(
+                f"crowd.gate_p99_ms_during_flood{suffix}",
+                "<=",
+                50,
+                f"gate scan p99 during a fan flood (100 scanners, one person a second each), {db}",
+            ),
+            Goal(f"crowd.open_read_p99_ms{suffix}", "<=", 100, f"open loop 1,000/s: fan read p99, {db}"),
+            Goal(f"crowd.open_scan_p99_ms{suffix}", "<=", 25, f"open loop 1,000/s: gate scan p99, {db}"),
+        )
+    ),
+    Goal(
+        "metadata.json_cached_rps", ">=", 500, "token metadata JSON, one gateway worker, per-process cache on"
+    ),
+    Goal(
+        "report.build_ms",
+        "<=",
+        1_000,
+        "the organiser report of a 10,000-ticket event (the dashboard polls every 5 s)",
+    ),
     Goal("snapshot.build_s", "<=", 2, "an 80,000-ticket event's gate list built and signed (SQLite)"),
     Goal("snapshot.gzip_bytes", "<=", 4_000_000, "that list compressed (gzip -6): 4 MB"),
     Goal("snapshot.delta_ms", "<=", 50, "a delta of 100 changes to that list"),
-    Goal("snapshot.scanner_ready_s", "<=", 3, "the scanner page in Chromium, opened to ready with that list",
-         "includes building the list on the gateway (the row above) and fetching 5.8 MB uncompressed; a reload "
-         "from IndexedDB is `snapshot.scanner_reload_s`"),
+    Goal(
+        "snapshot.scanner_ready_s",
+        "<=",
+        3,
+        "the scanner page in Chromium, opened to ready with that list",
+        "includes building the list on the gateway (the row above) and fetching 5.8 MB uncompressed; a reload "
+        "from IndexedDB is `snapshot.scanner_reload_s`",
+    ),
     Goal("snapshot.offline_decision_ms", "<=", 5, "one offline decision in the scanner page (median of 20)"),
 )
 
 # Published figures from /work/shared/anchors.md: (our key, op, their figure, what it is).
 ANCHORS: tuple[Goal, ...] = (
     Goal("gas.mint_1", "<", 154_814, "OpenZeppelin ERC721Enumerable mint 1 (published)"),
-    Goal("gas.mint_1", "<", 76_690, "ERC721A mint 1 (published)",
-         "ours is role-gated and counts tier and total supply; `baseline.erc721a_mint_1` is the same-run figure"),
-    Goal("gas.mint_same_holder_per_extra_ticket", "<=", 2_100, "ERC721A per extra token to one holder (published, ~2.1k)",
-         "not a goal (retired 2026-12: a check-in writes the token's slot anyway); ticketkit keeps one owner slot "
-         "per ticket, which meets the distinct-holder goal (docs/gas.md)"),
-    Goal("gas.mint_distinct_per_ticket", ">=", 44_000, "storage floor for a ticket to a new holder (2 cold SSTOREs "
-         "from zero)", "a check of the method: no ERC-721 that tracks balances can go below it"),
+    Goal(
+        "gas.mint_1",
+        "<",
+        76_690,
+        "ERC721A mint 1 (published)",
+        "ours is role-gated and counts tier and total supply; `baseline.erc721a_mint_1` is the same-run figure",
+    ),
+    Goal(
+        "gas.mint_same_holder_per_extra_ticket",
+        "<=",
+        2_100,
+        "ERC721A per extra token to one holder (published, ~2.1k)",
+        "not a goal (retired 2026-12: a check-in writes the token's slot anyway); ticketkit keeps one owner slot "
+        "per ticket, which meets the distinct-holder goal (docs/gas.md)",
+    ),
+    Goal(
+        "gas.mint_distinct_per_ticket",
+        ">=",
+        44_000,
+        "storage floor for a ticket to a new holder (2 cold SSTOREs from zero)",
+        "a check of the method: no ERC-721 that tracks balances can go below it",
+    ),
     Goal("gas.buy_primary", "<", 200_000, "Unlock PublicLock purchase (under 200k)"),
-    Goal("gas.new_collection", "<", 406_010, "Unlock lock creation (ours: 2 tiers + badge registration)",
-         "each tier ~74k, badge registration ~100k; the like-for-like row is next (docs/gas.md)"),
-    Goal("gas.new_collection_minimal", "<", 406_010, "Unlock lock creation (ours: 1 tier, no badge: like for like)"),
+    Goal(
+        "gas.new_collection",
+        "<",
+        406_010,
+        "Unlock lock creation (ours: 2 tiers + badge registration)",
+        "each tier ~74k, badge registration ~100k; the like-for-like row is next (docs/gas.md)",
+    ),
+    Goal(
+        "gas.new_collection_minimal",
+        "<",
+        406_010,
+        "Unlock lock creation (ours: 1 tier, no badge: like for like)",
+    ),
     Goal("sig.recover_per_s", ">=", 6_000, "pretix-style Ed25519 verify, one core of a 2-core VM (≈6k/s)"),
-    Goal("sig.secp256k1_recover_per_s", ">=", 12_000, "eth_keys + coincurve recover, one core of a 2-core VM (≈12k/s): the same call, so this row calibrates the machine"),
+    Goal(
+        "sig.secp256k1_recover_per_s",
+        ">=",
+        12_000,
+        "eth_keys + coincurve recover, one core of a 2-core VM (≈12k/s): the same call, so this row calibrates the machine",
+    ),
     Goal("gate.checkin_rps_pg", ">=", 36, "an 80k stadium's peak arrival rate (≈36 scans/s)"),
     Goal("gate.checkin_p99_ms_pg", "<=", 450, "tap-to-barrier budget of transit gates (≈450-500 ms)"),
 )
 
 REQUIRED_KEYS: tuple[str, ...] = (
-    "gas.mint_distinct_per_ticket", "gas.mint_same_holder_per_extra_ticket", "gas.buy_primary",
-    "gas.resale_buy", "gas.checkin_with_badge_per_ticket", "gas.new_collection", "gas.refund_per_ticket",
-    "baseline.oz_erc721_mint_distinct_per_ticket", "baseline.erc721a_mint_same_holder_per_extra_ticket",
-    "sig.recover_per_s", "sig.secp256k1_recover_per_s",
-    "indexer.events_per_s", "indexer.events_per_s_pg",
+    "gas.mint_distinct_per_ticket",
+    "gas.mint_same_holder_per_extra_ticket",
+    "gas.buy_primary",
+    "gas.resale_buy",
+    "gas.checkin_with_badge_per_ticket",
+    "gas.new_collection",
+    "gas.refund_per_ticket",
+    "baseline.oz_erc721_mint_distinct_per_ticket",
+    "baseline.erc721a_mint_same_holder_per_extra_ticket",
+    "sig.recover_per_s",
+    "sig.secp256k1_recover_per_s",
+    "indexer.events_per_s",
+    "indexer.events_per_s_pg",
     "e2e.collection_10k_s",
-    "machine.cores", "machine.cpu_model", "machine.date",
+    "machine.cores",
+    "machine.cpu_model",
+    "machine.date",
 )
 
 # What each figure is (docs/benchmarks.md's last table); keys not listed are shown without a note.
@@ -331,8 +429,14 @@ def _loadavg() -> float | None:
 # ---------------------------------------------------------------- aggregation
 
 
-def aggregate(results: Path, stages: Iterable[Stage] = STAGES, *, machine: dict[str, Any] | None = None,
-              problems: dict[str, str] | None = None, sources: dict[str, str] | None = None) -> dict[str, Any]:
+def aggregate(
+    results: Path,
+    stages: Iterable[Stage] = STAGES,
+    *,
+    machine: dict[str, Any] | None = None,
+    problems: dict[str, str] | None = None,
+    sources: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One flat dict from the files of `stages` present in `results`, plus the machine.
 
     A stage file that is missing or unreadable is skipped, its reason added to `problems`; each file
@@ -346,8 +450,12 @@ def aggregate(results: Path, stages: Iterable[Stage] = STAGES, *, machine: dict[
         path = results / output
         shown = _relative(path)
         if not path.exists():
-            problems.setdefault(name, f"no {shown}" if name != "gate" else
-                                f"no {shown}: the gate load benchmark (bench/gate_load.py) has not run")
+            problems.setdefault(
+                name,
+                f"no {shown}"
+                if name != "gate"
+                else f"no {shown}: the gate load benchmark (bench/gate_load.py) has not run",
+            )
             continue
         try:
             figures.update(flatten(json.loads(path.read_text())))
@@ -382,8 +490,9 @@ def _target_text(goal: Goal, figures: dict[str, Any]) -> str:
     return f"{goal.op} {_fmt(goal.target)}"
 
 
-def render_markdown(figures: dict[str, Any], problems: dict[str, str] | None = None,
-                    sources: dict[str, str] | None = None) -> str:
+def render_markdown(
+    figures: dict[str, Any], problems: dict[str, str] | None = None, sources: dict[str, str] | None = None
+) -> str:
     """docs/benchmarks.md: goals with met / not met / not measured, anchors, then every figure."""
     problems = problems or {}
     sources = sources or {}
@@ -399,7 +508,8 @@ def render_markdown(figures: dict[str, Any], problems: dict[str, str] | None = N
         f"1-minute load average {_fmt(figures.get('machine.loadavg_1m_start', '?'))} at the start, "
         f"{_fmt(figures.get('machine.loadavg_1m_end', '?'))} at the end.",
         "",
-        "Read from bench/results/: " + (", ".join(f"{name} ({when})" for name, when in sources.items()) or "nothing")
+        "Read from bench/results/: "
+        + (", ".join(f"{name} ({when})" for name, when in sources.items()) or "nothing")
         + ".",
         "",
     ]
@@ -407,10 +517,15 @@ def render_markdown(figures: dict[str, Any], problems: dict[str, str] | None = N
     # for most, both for the gate's)
     cores = figures.get("machine.cores")
     start, end = figures.get("machine.loadavg_1m_start"), figures.get("machine.loadavg_1m_end")
-    if _is_number(cores) and ((_is_number(start) and start > 0.5 * cores) or (_is_number(end) and end > 1.5 * cores)):
-        lines += [f"**The machine was busy during this run (load averages {_fmt(start)} / {_fmt(end)} on {cores} "
-                  "cores): the rates and times below are lower bounds, not the machine's capacity, and a goal shown "
-                  "as not met may be met on a quiet machine. Gas figures are unaffected.**", ""]
+    if _is_number(cores) and (
+        (_is_number(start) and start > 0.5 * cores) or (_is_number(end) and end > 1.5 * cores)
+    ):
+        lines += [
+            f"**The machine was busy during this run (load averages {_fmt(start)} / {_fmt(end)} on {cores} "
+            "cores): the rates and times below are lower bounds, not the machine's capacity, and a goal shown "
+            "as not met may be met on a quiet machine. Gas figures are unaffected.**",
+            "",
+        ]
     lines += [
         "## Goals",
         "",
@@ -419,8 +534,10 @@ def render_markdown(figures: dict[str, Any], problems: dict[str, str] | None = N
     ]
     for goal in GOALS:
         value = figures.get(goal.key)
-        lines.append(f"| {goal.text} | `{goal.key}` | {_fmt(value) if _is_number(value) else 'not measured'} "
-                     f"| {_target_text(goal, figures)} | {evaluate(goal, figures)} | {goal.note} |")
+        lines.append(
+            f"| {goal.text} | `{goal.key}` | {_fmt(value) if _is_number(value) else 'not measured'} "
+            f"| {_target_text(goal, figures)} | {evaluate(goal, figures)} | {goal.note} |"
+        )
     lines += [
         "",
         "## Against published figures (/work/shared/anchors.md)",
@@ -430,9 +547,11 @@ def render_markdown(figures: dict[str, Any], problems: dict[str, str] | None = N
     ]
     for anchor in ANCHORS:
         value = figures.get(anchor.key)
-        lines.append(f"| {anchor.text} | `{anchor.key}` | "
-                     f"{_fmt(value) if _is_number(value) else 'not measured'} | {_target_text(anchor, figures)} "
-                     f"| {evaluate(anchor, figures)} | {anchor.note} |")
+        lines.append(
+            f"| {anchor.text} | `{anchor.key}` | "
+            f"{_fmt(value) if _is_number(value) else 'not measured'} | {_target_text(anchor, figures)} "
+            f"| {evaluate(anchor, figures)} | {anchor.note} |"
+        )
     lines += [
         "",
         "Published gas figures were measured by their authors on other contracts' full feature sets and",
@@ -468,7 +587,7 @@ METHODS = [
     "- **sig** (`bench/signatures.py`): one thread, operations per CPU-second (`time.process_time`), so",
     "  the rate of one core. `sig.recover_per_s` is the gate's whole check of a rotating code: split the",
     "  84-byte payload (16-byte ticket uuid, 4-byte window, 64-byte r‖s), r‖s to DER, ECDSA P-256 /",
-    "  SHA-256 verify of b\"ticketkit-gate/v1\" + uuid + window with `cryptography`, against a device key",
+    '  SHA-256 verify of b"ticketkit-gate/v1" + uuid + window with `cryptography`, against a device key',
     "  object loaded beforehand. `sig.secp256k1_recover_per_s`: eth_keys' `ecdsa_recover` with coincurve.",
     "- **indexer** (`bench/indexer.py`): 20,000 tickets minted on anvil (one Transfer each, plus one",
     "  TicketsMinted per batch of 200), then one timed `Indexer.poll_once()` into a fresh database",
@@ -487,8 +606,14 @@ METHODS = [
 ]
 
 
-def write_outputs(figures: dict[str, Any], problems: dict[str, str], *, results: Path, doc: Path,
-                  sources: dict[str, str] | None = None) -> None:
+def write_outputs(
+    figures: dict[str, Any],
+    problems: dict[str, str],
+    *,
+    results: Path,
+    doc: Path,
+    sources: dict[str, str] | None = None,
+) -> None:
     results.mkdir(parents=True, exist_ok=True)
     latest = results / "latest.json"
     tmp = latest.with_suffix(".json.tmp")
@@ -528,7 +653,10 @@ def run_stage(stage: Stage, results: Path, extra: Sequence[str] = ()) -> str | N
     print(f"\n== {stage.name}: {' '.join(command[1:])}", flush=True)
     started_at, started = time.time(), time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT)
-    print(f"== {stage.name}: {time.perf_counter() - started:.1f} s, exit code {completed.returncode}", flush=True)
+    print(
+        f"== {stage.name}: {time.perf_counter() - started:.1f} s, exit code {completed.returncode}",
+        flush=True,
+    )
     if completed.returncode != 0:
         return f"failed (exit code {completed.returncode}); see the output of `python -m {stage.module}`"
     # never aggregate a figure left by an earlier run
@@ -539,10 +667,18 @@ def run_stage(stage: Stage, results: Path, extra: Sequence[str] = ()) -> str | N
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
-    parser.add_argument("--skip", action="append", default=[], choices=[s.name for s in STAGES],
-                        help="a stage not to run (repeatable); its figures are then 'not measured'")
-    parser.add_argument("--aggregate-only", action="store_true",
-                        help="run nothing: rebuild latest.json and the doc from the stage files present")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=[s.name for s in STAGES],
+        help="a stage not to run (repeatable); its figures are then 'not measured'",
+    )
+    parser.add_argument(
+        "--aggregate-only",
+        action="store_true",
+        help="run nothing: rebuild latest.json and the doc from the stage files present",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args(argv)

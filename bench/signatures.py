@@ -53,7 +53,9 @@ def check_code(payload: bytes, public_key: ec.EllipticCurvePublicKey) -> bool:
     """The gate's signature check of one payload (no lookups, no clock): True if the signature holds."""
     if len(payload) != PAYLOAD_BYTES:
         return False
-    signature = encode_dss_signature(int.from_bytes(payload[20:52], "big"), int.from_bytes(payload[52:84], "big"))
+    signature = encode_dss_signature(
+        int.from_bytes(payload[20:52], "big"), int.from_bytes(payload[52:84], "big")
+    )
     try:
         public_key.verify(signature, DOMAIN + payload[:20], ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
@@ -86,7 +88,9 @@ def measure(seconds: float = 2.0) -> dict[str, Any]:
     codes = [make_code(k, uuid.uuid4().bytes, window) for k in keys]
     assert all(check_code(c, p) for c, p in zip(codes, publics)), "a P-256 code does not verify"
     assert not check_code(codes[0], publics[1]), "a P-256 code verifies under the wrong key"
-    ders = [encode_dss_signature(int.from_bytes(c[20:52], "big"), int.from_bytes(c[52:], "big")) for c in codes]
+    ders = [
+        encode_dss_signature(int.from_bytes(c[20:52], "big"), int.from_bytes(c[52:], "big")) for c in codes
+    ]
 
     def p256_check(i: int) -> None:
         if not check_code(codes[i % SAMPLES], publics[i % SAMPLES]):
@@ -108,15 +112,21 @@ def measure(seconds: float = 2.0) -> dict[str, Any]:
             raise AssertionError("recovered the wrong key")
 
     results: dict[str, Any] = {}
-    for name, operation in (("p256_check", p256_check), ("p256_verify", p256_verify),
-                            ("secp256k1_recover", k1_recover)):
+    for name, operation in (
+        ("p256_check", p256_check),
+        ("p256_verify", p256_verify),
+        ("secp256k1_recover", k1_recover),
+    ):
         rate = _rate(operation, seconds)
         results[f"{name}_per_s"] = rate["per_s"]
         results[f"{name}_wall_per_s"] = rate["wall_per_s"]
     import cryptography
 
-    results["versions"] = {"cryptography": cryptography.__version__,
-                           "openssl": _openssl_version(), "eth_keys_backend": "coincurve"}
+    results["versions"] = {
+        "cryptography": cryptography.__version__,
+        "openssl": _openssl_version(),
+        "eth_keys_backend": "coincurve",
+    }
     return results
 
 

@@ -75,55 +75,162 @@ def _seed(settings: Settings, tickets: int, gates: int) -> dict:
         keys.append(codes.public_key_text(key))
     holder = "0x" + "ab" * 20
     with engine.begin() as conn:
-        conn.execute(insert(Organiser.__table__), [{"id": organiser_id, "name": "Stadium", "created_at": past}])
-        conn.execute(insert(Event.__table__), [{"id": event_id, "organiser_id": organiser_id, "chain_id": 31337,
-                                                "collection_address": collection, "name": "Cup final",
-                                                "created_at": past}])
-        conn.execute(insert(Tier.__table__), [{"id": uuid.uuid4(), "event_id": event_id, "tier_id": tier,
-                                               "name": name, "face_value_wei": "0", "supply": tickets,
-                                               "max_per_wallet": 10}
-                                              for tier, name in enumerate(["General", "Family", "Hospitality"])])
-        conn.execute(insert(ApiKey.__table__), [{"id": key_ids[i], "organiser_id": organiser_id,
-                                                 "key_hash": hash_token(gate_tokens[i]), "role": "gate",
-                                                 "event_id": event_id, "label": f"Gate {i + 1}", "created_at": past}
-                                                for i in range(gates)])
-        conn.execute(insert(Ticket.__table__), [{"id": ticket_id, "event_id": event_id, "chain_id": 31337,
-                                                 "contract": collection, "token_id": n + 1, "tier_id": n % 3,
-                                                 "created_at": past} for n, ticket_id in enumerate(ticket_ids)])
-        conn.execute(insert(DeviceKey.__table__), [{"id": uuid.uuid4(), "ticket_id": ticket_id, "public_key": key,
-                                                    "holder": holder, "bound_by": "wallet", "created_at": past}
-                                                   for ticket_id, key in zip(ticket_ids, keys)])
-        conn.execute(insert(Admission.__table__), [
-            {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": ticket_id, "token_id": n + 1,
-             "gate_key_id": key_ids[n % gates], "device": "seed", "source": "online", "nonce": None,
-             "scanned_at": past, "admitted_at": past, "chain_status": "done", "batch_id": None}
-            for n, ticket_id in enumerate(ticket_ids) if n % 4 == 0 and ticket_id not in private])
+        conn.execute(
+            insert(Organiser.__table__), [{"id": organiser_id, "name": "Stadium", "created_at": past}]
+        )
+        conn.execute(
+            insert(Event.__table__),
+            [
+                {
+                    "id": event_id,
+                    "organiser_id": organiser_id,
+                    "chain_id": 31337,
+                    "collection_address": collection,
+                    "name": "Cup final",
+                    "created_at": past,
+                }
+            ],
+        )
+        conn.execute(
+            insert(Tier.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "event_id": event_id,
+                    "tier_id": tier,
+                    "name": name,
+                    "face_value_wei": "0",
+                    "supply": tickets,
+                    "max_per_wallet": 10,
+                }
+                for tier, name in enumerate(["General", "Family", "Hospitality"])
+            ],
+        )
+        conn.execute(
+            insert(ApiKey.__table__),
+            [
+                {
+                    "id": key_ids[i],
+                    "organiser_id": organiser_id,
+                    "key_hash": hash_token(gate_tokens[i]),
+                    "role": "gate",
+                    "event_id": event_id,
+                    "label": f"Gate {i + 1}",
+                    "created_at": past,
+                }
+                for i in range(gates)
+            ],
+        )
+        conn.execute(
+            insert(Ticket.__table__),
+            [
+                {
+                    "id": ticket_id,
+                    "event_id": event_id,
+                    "chain_id": 31337,
+                    "contract": collection,
+                    "token_id": n + 1,
+                    "tier_id": n % 3,
+                    "created_at": past,
+                }
+                for n, ticket_id in enumerate(ticket_ids)
+            ],
+        )
+        conn.execute(
+            insert(DeviceKey.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "ticket_id": ticket_id,
+                    "public_key": key,
+                    "holder": holder,
+                    "bound_by": "wallet",
+                    "created_at": past,
+                }
+                for ticket_id, key in zip(ticket_ids, keys)
+            ],
+        )
+        conn.execute(
+            insert(Admission.__table__),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "event_id": event_id,
+                    "ticket_id": ticket_id,
+                    "token_id": n + 1,
+                    "gate_key_id": key_ids[n % gates],
+                    "device": "seed",
+                    "source": "online",
+                    "nonce": None,
+                    "scanned_at": past,
+                    "admitted_at": past,
+                    "chain_status": "done",
+                    "batch_id": None,
+                }
+                for n, ticket_id in enumerate(ticket_ids)
+                if n % 4 == 0 and ticket_id not in private
+            ],
+        )
     engine.dispose()
     print(f"  seeded {tickets} tickets, {gates} gates in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return {"event_id": event_id, "gate_token": gate_tokens[0], "gate_key": gate.GateKeyRef(key_ids[0], event_id,
-                                                                                           "Gate 1"),
-            "ticket_ids": ticket_ids, "private": private, "key_ids": key_ids}
+    return {
+        "event_id": event_id,
+        "gate_token": gate_tokens[0],
+        "gate_key": gate.GateKeyRef(key_ids[0], event_id, "Gate 1"),
+        "ticket_ids": ticket_ids,
+        "private": private,
+        "key_ids": key_ids,
+    }
 
 
 def _change(settings: Settings, seeded: dict, changes: int) -> None:
     """`changes` tickets change: half are admitted, half get a phone key linked again."""
     engine = db.make_engine(settings.database_url)
     now = datetime.now(timezone.utc)
-    targets = [t for n, t in enumerate(seeded["ticket_ids"]) if n % 4 != 0 and t not in seeded["private"]][:changes]
+    targets = [t for n, t in enumerate(seeded["ticket_ids"]) if n % 4 != 0 and t not in seeded["private"]][
+        :changes
+    ]
     with engine.begin() as conn:
         for i, ticket_id in enumerate(targets):
             if i % 2 == 0:
-                conn.execute(insert(Admission.__table__), [{
-                    "id": uuid.uuid4(), "event_id": seeded["event_id"], "ticket_id": ticket_id, "token_id": 0,
-                    "gate_key_id": seeded["key_ids"][i % len(seeded["key_ids"])], "device": "bench",
-                    "source": "online", "nonce": None, "scanned_at": now, "admitted_at": now,
-                    "chain_status": "queued", "batch_id": None}])
+                conn.execute(
+                    insert(Admission.__table__),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "event_id": seeded["event_id"],
+                            "ticket_id": ticket_id,
+                            "token_id": 0,
+                            "gate_key_id": seeded["key_ids"][i % len(seeded["key_ids"])],
+                            "device": "bench",
+                            "source": "online",
+                            "nonce": None,
+                            "scanned_at": now,
+                            "admitted_at": now,
+                            "chain_status": "queued",
+                            "batch_id": None,
+                        }
+                    ],
+                )
             else:
-                conn.execute(DeviceKey.__table__.update().where(DeviceKey.__table__.c.ticket_id == ticket_id)
-                             .values(revoked_at=now))
-                conn.execute(insert(DeviceKey.__table__), [{
-                    "id": uuid.uuid4(), "ticket_id": ticket_id, "created_at": now, "holder": "0x" + "ab" * 20,
-                    "public_key": codes.public_key_text(codes.new_device_key()), "bound_by": "wallet"}])
+                conn.execute(
+                    DeviceKey.__table__.update()
+                    .where(DeviceKey.__table__.c.ticket_id == ticket_id)
+                    .values(revoked_at=now)
+                )
+                conn.execute(
+                    insert(DeviceKey.__table__),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "ticket_id": ticket_id,
+                            "created_at": now,
+                            "holder": "0x" + "ab" * 20,
+                            "public_key": codes.public_key_text(codes.new_device_key()),
+                            "bound_by": "wallet",
+                        }
+                    ],
+                )
     engine.dispose()
 
 
@@ -153,7 +260,8 @@ def _in_chromium(url: str, seeded: dict, tickets: int) -> dict[str, float]:
         page.reload()
         page.wait_for_selector(f'#bar[data-snapshot-tickets="{tickets}"]', timeout=120_000, state="attached")
         reload = time.perf_counter() - started
-        timings = page.evaluate("""async (codes) => {
+        timings = page.evaluate(
+            """async (codes) => {
             const {Snapshot} = await import("./static/offline.js");
             const store = await import("./static/store.js");
             const kept = await store.get("gate-lists", "list");
@@ -165,19 +273,27 @@ def _in_chromium(url: str, seeded: dict, tickets: int) -> dict[str, float]:
                 out.push([performance.now() - started, answer.admit]);
             }
             return out;
-        }""", codes_for)
+        }""",
+            codes_for,
+        )
         browser.close()
     assert all(admit for _, admit in timings), timings  # every sampled ticket admits
-    return {"scanner_ready_s": round(ready, 3), "scanner_reload_s": round(reload, 3),
-            "offline_decision_ms": round(statistics.median(ms for ms, _ in timings), 3),
-            "offline_decision_max_ms": round(max(ms for ms, _ in timings), 3)}
+    return {
+        "scanner_ready_s": round(ready, 3),
+        "scanner_reload_s": round(reload, 3),
+        "offline_decision_ms": round(statistics.median(ms for ms, _ in timings), 3),
+        "offline_decision_max_ms": round(max(ms for ms, _ in timings), 3),
+    }
 
 
 def measure(tickets: int, gates: int, changes: int) -> dict[str, float]:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tk-snapshot-") as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/gateway.db", key_encryption_secret="bench-snapshot",
-                            run_migrations=False)
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/gateway.db",
+            key_encryption_secret="bench-snapshot",
+            run_migrations=False,
+        )
         db.upgrade(settings.database_url)
         seeded = _seed(settings, tickets, gates)
         app = create_app(settings)
@@ -195,8 +311,9 @@ def measure(tickets: int, gates: int, changes: int) -> dict[str, float]:
         for _ in range(5):
             with Session(engine) as session:
                 started = time.perf_counter()
-                delta, _, _ = gate.snapshot(session=session, settings=settings, gate_key=seeded["gate_key"],
-                                            since=cursor)
+                delta, _, _ = gate.snapshot(
+                    session=session, settings=settings, gate_key=seeded["gate_key"], since=cursor
+                )
                 deltas.append(time.perf_counter() - started)
             carried = len(json.loads(delta)["tickets"])
         url, server, thread = _serve(app)
@@ -205,15 +322,26 @@ def measure(tickets: int, gates: int, changes: int) -> dict[str, float]:
         finally:
             server.should_exit = True
             thread.join(timeout=10)
-        return {"tickets": tickets, "gates": gates, "build_s": round(statistics.median(builds), 3),
-                "bytes": len(raw), "gzip_bytes": len(gzip.compress(raw, 6)),
-                "delta_ms": round(statistics.median(deltas) * 1000, 2), "delta_changes": changes,
-                "delta_tickets": carried, "delta_bytes": len(delta.encode()), **browser,
-                "loadavg_1m_start": load_start, "loadavg_1m_end": os.getloadavg()[0]}
+        return {
+            "tickets": tickets,
+            "gates": gates,
+            "build_s": round(statistics.median(builds), 3),
+            "bytes": len(raw),
+            "gzip_bytes": len(gzip.compress(raw, 6)),
+            "delta_ms": round(statistics.median(deltas) * 1000, 2),
+            "delta_changes": changes,
+            "delta_tickets": carried,
+            "delta_bytes": len(delta.encode()),
+            **browser,
+            "loadavg_1m_start": load_start,
+            "loadavg_1m_end": os.getloadavg()[0],
+        }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tickets", type=int, default=80_000)
     parser.add_argument("--gates", type=int, default=40)
     parser.add_argument("--changes", type=int, default=100)

@@ -43,18 +43,35 @@ def pool_sizes(settings: Settings) -> tuple[int, int]:
 
 def engine_for(settings: Settings, *, autocommit: bool = False) -> Engine:
     main, gate = pool_sizes(settings)
-    return make_engine(settings.database_url, autocommit=autocommit, pool_size=gate if autocommit else main,
-                       max_overflow=0, pool_timeout=settings.db_pool_timeout_seconds,
-                       connect_timeout=settings.db_connect_timeout_seconds,
-                       statement_timeout=settings.db_statement_timeout_seconds)
+    return make_engine(
+        settings.database_url,
+        autocommit=autocommit,
+        pool_size=gate if autocommit else main,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
 
 
-def make_engine(database_url: str, *, autocommit: bool = False, pool_size: int = 5, max_overflow: int = 10,
-                pool_timeout: float = 30.0, connect_timeout: int = 5, statement_timeout: float | None = None) -> Engine:
+def make_engine(
+    database_url: str,
+    *,
+    autocommit: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    connect_timeout: int = 5,
+    statement_timeout: float | None = None,
+) -> Engine:
     """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits at
     most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines come
     from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts and tests."""
-    options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    options: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     if autocommit:
         options["isolation_level"] = "AUTOCOMMIT"
     if database_url.startswith("sqlite"):
@@ -78,9 +95,14 @@ def make_engine(database_url: str, *, autocommit: bool = False, pool_size: int =
         # The gate's hot path: no liveness round trip per checkout (a third of a verify on PostgreSQL). A
         # connection that died is invalidated with its pool on first use; that request fails once and the
         # scanner retries it (same nonce).
-        return _measured(create_engine(database_url, connect_args=connect_args, **options), "autocommit", pool_size)
-    return _measured(create_engine(database_url, connect_args=connect_args, pool_pre_ping=True, **options), "main",
-                     pool_size)
+        return _measured(
+            create_engine(database_url, connect_args=connect_args, **options), "autocommit", pool_size
+        )
+    return _measured(
+        create_engine(database_url, connect_args=connect_args, pool_pre_ping=True, **options),
+        "main",
+        pool_size,
+    )
 
 
 def _measured(engine: Engine, name: str, size: int) -> Engine:
@@ -177,8 +199,9 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
     if engine.dialect.name == "postgresql":
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            held = connection.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
-                                      {"name": f"ticketkit:{name}"}).scalar()
+            held = connection.execute(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), {"name": f"ticketkit:{name}"}
+            ).scalar()
         except Exception:
             connection.close()
             raise

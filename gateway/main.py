@@ -51,10 +51,18 @@ def lanes(settings: Settings) -> dict[str, Lane]:
     """The admission lanes (api/admission.py): the doors', everyone else's, and the probes'."""
     wait = settings.lane_wait_seconds
     gate = Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait)
-    return {"gate": gate,
-            "api": Lane("api", settings.lane_api_limit, settings.lane_api_queue, wait, yields_to=gate,
-                        limit_when_yielding=settings.lane_api_limit_while_doors_busy),
-            "probe": Lane("probe", db.PROBE_CONNECTIONS, 16, wait)}
+    return {
+        "gate": gate,
+        "api": Lane(
+            "api",
+            settings.lane_api_limit,
+            settings.lane_api_queue,
+            wait,
+            yields_to=gate,
+            limit_when_yielding=settings.lane_api_limit_while_doors_busy,
+        ),
+        "probe": Lane("probe", db.PROBE_CONNECTIONS, 16, wait),
+    }
 
 
 def thread_tokens(settings: Settings) -> int:
@@ -92,8 +100,12 @@ async def _indexer_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from .indexer.indexer import Indexer  # only processes that index pay for the import
 
     stop = threading.Event()
-    indexer = Indexer(runtime.engine, runtime.chain(), confirmations=settings.indexer_confirmations,
-                      poll_interval=settings.indexer_poll_seconds)
+    indexer = Indexer(
+        runtime.engine,
+        runtime.chain(),
+        confirmations=settings.indexer_confirmations,
+        poll_interval=settings.indexer_poll_seconds,
+    )
     thread = threading.Thread(target=indexer.run_forever, args=(stop,), name="indexer", daemon=True)
     thread.start()
     try:

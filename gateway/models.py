@@ -171,7 +171,9 @@ class EventPublic(EventBase):
 
 # ---- fans (custodial accounts; no personal data) and their optional, erasable contact
 class FanCreate(SQLModel):
-    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
 
 
 class Fan(SQLModel, table=True):
@@ -539,7 +541,9 @@ class Admission(SQLModel, table=True):
     gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")
     device: str | None = Field(default=None, max_length=100)
     source: str = Field(default="online", max_length=16)  # online | offline
-    nonce: str | None = Field(default=None, max_length=64)  # the gate's id of this scan: a retry is answered again
+    nonce: str | None = Field(
+        default=None, max_length=64
+    )  # the gate's id of this scan: a retry is answered again
     scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
     admitted_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
     chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done | cancelled
@@ -600,7 +604,9 @@ class EventDoorBase(SQLModel):
     venue: str | None = Field(default=None, max_length=200)
     starts_at: datetime | None = None
     doors_at: datetime | None = None
-    offline_unlisted: str = Field(default="refuse", max_length=16)  # refuse | admit: a ticket not in a gate's list
+    offline_unlisted: str = Field(
+        default="refuse", max_length=16
+    )  # refuse | admit: a ticket not in a gate's list
 
 
 class EventDoor(EventDoorBase, table=True):
@@ -797,7 +803,9 @@ class PresaleRule(PresaleRuleBase, table=True):
     event_id: uuid.UUID = Field(foreign_key="events.id")
     tier_id: int
     event_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of gateway event ids
-    badge_event_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, same order: on-chain ids
+    badge_event_ids: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # JSON list, same order: on-chain ids
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -897,7 +905,9 @@ class EventDetailsBase(SQLModel):
     """What wallets and the organiser's dashboard show about an event beyond the chain (public)."""
 
     venue: str | None = Field(default=None, max_length=200)
-    timezone: str = Field(default="UTC", max_length=64)  # IANA name ("Europe/London"): dates in metadata, charts
+    timezone: str = Field(
+        default="UTC", max_length=64
+    )  # IANA name ("Europe/London"): dates in metadata, charts
     description: str | None = Field(default=None, max_length=1000)
 
 

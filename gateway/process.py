@@ -31,14 +31,36 @@ def settings_env(settings: Settings, **overrides: Any) -> dict[str, str]:
     return env
 
 
-def spawn(settings: Settings, *, port: int, workers: int = 1, log: IO[Any] | None = None,
-          log_level: str = "warning", access_log: bool = False, **overrides: Any) -> subprocess.Popen:
+def spawn(
+    settings: Settings,
+    *,
+    port: int,
+    workers: int = 1,
+    log: IO[Any] | None = None,
+    log_level: str = "warning",
+    access_log: bool = False,
+    **overrides: Any,
+) -> subprocess.Popen:
     """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
     processes behind one socket; see `wait_serving`."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-           **settings_env(settings, **overrides)}
-    command = [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--log-level", log_level]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        **settings_env(settings, **overrides),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gateway.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        log_level,
+    ]
     if access_log:
         command.append("--access-log")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)

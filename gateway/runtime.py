@@ -44,8 +44,11 @@ class Runtime:
         with self._lock:
             if self._chain is None:
                 settings = self.settings
-                policy = tk.RpcPolicy(timeout=settings.rpc_timeout_seconds, retries=settings.rpc_retries,
-                                      deadline=settings.rpc_deadline_seconds)
+                policy = tk.RpcPolicy(
+                    timeout=settings.rpc_timeout_seconds,
+                    retries=settings.rpc_retries,
+                    deadline=settings.rpc_deadline_seconds,
+                )
                 chain = tk.connect(settings.rpc_endpoints, chain_id=settings.chain_id, policy=policy)
                 chain.fee_policy = self.fee_policy()
                 chain.confirmations = self.confirmations()
@@ -56,8 +59,11 @@ class Runtime:
         """The operator's fee policy (one per runtime: a tip floor learned from the node's refusals stays)."""
         with self._fee_lock:
             if self._fees is None:
-                self._fees = tk.tx.FeePolicy.for_chain(self.settings.chain_id, max_fee_gwei=self.settings.max_fee_gwei,
-                                                       tip_floor_gwei=self.settings.tip_floor_gwei)
+                self._fees = tk.tx.FeePolicy.for_chain(
+                    self.settings.chain_id,
+                    max_fee_gwei=self.settings.max_fee_gwei,
+                    tip_floor_gwei=self.settings.tip_floor_gwei,
+                )
             return self._fees
 
     def confirmations(self) -> int:

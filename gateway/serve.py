@@ -37,12 +37,30 @@ def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
     now = chain.timestamp()
     badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)
     return platform.create_collection(
-        tk.EventConfig("Sample gig", "GIG", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                       resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
-        [tk.TierConfig("General", face_value=ETH // 20, supply=500, sale_start=now, sale_end=now + 20 * 86400,
-                       max_per_wallet=4),
-         tk.TierConfig("VIP", face_value=ETH // 5, supply=50, sale_start=now, sale_end=now + 20 * 86400)],
-        salt="sample-gig", badge=badge, sender=organiser)
+        tk.EventConfig(
+            "Sample gig",
+            "GIG",
+            start_time=now + 30 * 86400,
+            transfer_lock_time=now + 29 * 86400,
+            resale_cap_bps=11_000,
+            royalty_bps=500,
+            gifts_allowed=True,
+        ),
+        [
+            tk.TierConfig(
+                "General",
+                face_value=ETH // 20,
+                supply=500,
+                sale_start=now,
+                sale_end=now + 20 * 86400,
+                max_per_wallet=4,
+            ),
+            tk.TierConfig("VIP", face_value=ETH // 5, supply=50, sale_start=now, sale_end=now + 20 * 86400),
+        ],
+        salt="sample-gig",
+        badge=badge,
+        sender=organiser,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,27 +81,47 @@ def main(argv: list[str] | None = None) -> None:
         collection.grant_role("MINTER_ROLE", operator.address, sender=organiser)
         collection.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
         collection.grant_role("GATE_ROLE", operator.address, sender=organiser)
-        settings = Settings(database_url=f"sqlite:///{database.resolve()}", rpc_url=chain.url,  # type: ignore[attr-defined]
-                            chain_id=chain.chain_id, operator_key=operator.key.to_0x_hex(),
-                            key_encryption_secret=secrets.token_hex(32),
-                            indexer_enabled=True, indexer_confirmations=0, indexer_poll_seconds=1.0,
-                            checkin_queue_enabled=True, confirmations=0)
+        settings = Settings(
+            database_url=f"sqlite:///{database.resolve()}",
+            rpc_url=chain.url,  # type: ignore[attr-defined]
+            chain_id=chain.chain_id,
+            operator_key=operator.key.to_0x_hex(),
+            key_encryption_secret=secrets.token_hex(32),
+            indexer_enabled=True,
+            indexer_confirmations=0,
+            indexer_poll_seconds=1.0,
+            checkin_queue_enabled=True,
+            confirmations=0,
+        )
         app = create_app(settings)
         runtime = app.state.runtime
         with Session(runtime.engine) as session:
             org, api_key = create_organiser(session=session, data=OrganiserCreate(name="Sample organiser"))
-            event = register_event(session=session, chain=runtime.chain(), organiser=org,
-                                   data=EventCreate(collection_address=collection.address, name="Sample gig"))
-            fan, fan_token, fan_recovery = create_fan(session=session, data=FanCreate(), secret=runtime.secret())
-            issue_tickets(session=session, runtime=runtime, organiser=org, event=event,
-                          data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
-                          idempotency_key="serve-sample")
+            event = register_event(
+                session=session,
+                chain=runtime.chain(),
+                organiser=org,
+                data=EventCreate(collection_address=collection.address, name="Sample gig"),
+            )
+            fan, fan_token, fan_recovery = create_fan(
+                session=session, data=FanCreate(), secret=runtime.secret()
+            )
+            issue_tickets(
+                session=session,
+                runtime=runtime,
+                organiser=org,
+                event=event,
+                data=IssueRequest(fan_id=fan.id, tier_id=0, quantity=2, payment_reference="serve:sample"),
+                idempotency_key="serve-sample",
+            )
             sending.settle(runtime)  # the sample tickets exist before anything is printed
             _, gate_token = create_gate_key(session=session, event=event, label="Main gate")
             event_id, fan_id = event.id, fan.id
         url = f"http://{args.host}:{port}"
         # wallets read the tickets' and badges' metadata from this gateway (ERC-4906 tells them to refresh)
-        collection.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, collection.address), sender=organiser)
+        collection.set_base_uri(
+            tk.metadata_base_uri(url, chain.chain_id, collection.address), sender=organiser
+        )
         badge = collection.badge()
         if badge is not None:
             badge.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, badge.address), sender=organiser)

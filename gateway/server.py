@@ -22,7 +22,9 @@ import tempfile
 
 from pydantic import ValidationError
 
-GRACEFUL_SECONDS = 5  # running requests get this long to finish after SIGTERM; what is queued is answered at once
+GRACEFUL_SECONDS = (
+    5  # running requests get this long to finish after SIGTERM; what is queued is answered at once
+)
 BACKLOG = 4096  # connections the kernel holds for accept() during a burst (uvicorn's default is 2048)
 
 
@@ -38,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ticketkit-gateway", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", os.cpu_count() or 1)),
-                        help="worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("GATEWAY_WORKERS", os.cpu_count() or 1)),
+        help="worker processes (default: one per core)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true", help="one line per request (off by default)")
     args = parser.parse_args(argv)
@@ -50,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as error:
         names = ", ".join("GATEWAY_" + str(e["loc"][0]).upper() for e in error.errors())
-        print(f"ticketkit-gateway: the settings are incomplete or wrong ({names}):\n{error}\n"
-              "Set them as environment variables or in a .env file (docs/gateway.md).", file=sys.stderr)
+        print(
+            f"ticketkit-gateway: the settings are incomplete or wrong ({names}):\n{error}\n"
+            "Set them as environment variables or in a .env file (docs/gateway.md).",
+            file=sys.stderr,
+        )
         return 2
     if settings.run_migrations:
         from . import db
@@ -68,13 +77,26 @@ def main(argv: list[str] | None = None) -> int:
     from .core import logs
 
     logs.configure(settings.log_level, settings.log_format)  # text or JSON, like every other line
-    logging.getLogger("gateway").info("ticketkit-gateway: http://%s:%s with %d worker(s), database %s, open-files "
-                                      "limit %d", args.host, args.port, args.workers,
-                                      settings.database_url.split("@")[-1], limit)
+    logging.getLogger("gateway").info(
+        "ticketkit-gateway: http://%s:%s with %d worker(s), database %s, open-files limit %d",
+        args.host,
+        args.port,
+        args.workers,
+        settings.database_url.split("@")[-1],
+        limit,
+    )
     try:
-        uvicorn.run("gateway.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    log_level=args.log_level, access_log=args.access_log, backlog=BACKLOG,
-                    timeout_graceful_shutdown=GRACEFUL_SECONDS)
+        uvicorn.run(
+            "gateway.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.access_log,
+            backlog=BACKLOG,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

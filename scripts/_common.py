@@ -31,8 +31,19 @@ from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key  # noqa
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
-__all__ = ["parser", "add_collection", "connect", "signer", "collection", "run", "env_int", "ROOT",
-           "ape_provider", "rpc_url", "DEFAULT_RPC"]
+__all__ = [
+    "parser",
+    "add_collection",
+    "connect",
+    "signer",
+    "collection",
+    "run",
+    "env_int",
+    "ROOT",
+    "ape_provider",
+    "rpc_url",
+    "DEFAULT_RPC",
+]
 
 
 def env_int(name: str) -> int | None:
@@ -47,24 +58,39 @@ def env_int(name: str) -> int | None:
 
 def parser(description: str) -> argparse.ArgumentParser:
     """An ArgumentParser with the node and key options, each defaulting to its environment variable."""
-    p = argparse.ArgumentParser(description=description,
-                                epilog="Options fall back to environment variables: TICKETKIT_RPC, "
-                                       "TICKETKIT_CHAIN_ID, TICKETKIT_PRIVATE_KEY, TICKETKIT_KEYSTORE, "
-                                       "TICKETKIT_KEYSTORE_PASSWORD, TICKETKIT_COLLECTION.")
-    p.add_argument("--rpc", default=os.environ.get("TICKETKIT_RPC") or None,
-                   help=f"JSON-RPC URL, or several comma-separated, the primary first (env TICKETKIT_RPC; "
-                        f"under `ape run` ape's provider; else {DEFAULT_RPC})")
+    p = argparse.ArgumentParser(
+        description=description,
+        epilog="Options fall back to environment variables: TICKETKIT_RPC, "
+        "TICKETKIT_CHAIN_ID, TICKETKIT_PRIVATE_KEY, TICKETKIT_KEYSTORE, "
+        "TICKETKIT_KEYSTORE_PASSWORD, TICKETKIT_COLLECTION.",
+    )
+    p.add_argument(
+        "--rpc",
+        default=os.environ.get("TICKETKIT_RPC") or None,
+        help=f"JSON-RPC URL, or several comma-separated, the primary first (env TICKETKIT_RPC; "
+        f"under `ape run` ape's provider; else {DEFAULT_RPC})",
+    )
     p.add_argument("--chain-id", type=int, default=None, help="expected chain id (env TICKETKIT_CHAIN_ID)")
-    p.add_argument("--key-env", default=DEFAULT_KEY_ENV,
-                   help=f"environment variable with the organiser's hex key (default {DEFAULT_KEY_ENV})")
-    p.add_argument("--keystore", default=os.environ.get("TICKETKIT_KEYSTORE"),
-                   help="encrypted keystore JSON (password from TICKETKIT_KEYSTORE_PASSWORD)")
+    p.add_argument(
+        "--key-env",
+        default=DEFAULT_KEY_ENV,
+        help=f"environment variable with the organiser's hex key (default {DEFAULT_KEY_ENV})",
+    )
+    p.add_argument(
+        "--keystore",
+        default=os.environ.get("TICKETKIT_KEYSTORE"),
+        help="encrypted keystore JSON (password from TICKETKIT_KEYSTORE_PASSWORD)",
+    )
     return p
 
 
 def add_collection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("collection", nargs="?", default=os.environ.get("TICKETKIT_COLLECTION"),
-                   help="the collection's address (env TICKETKIT_COLLECTION)")
+    p.add_argument(
+        "collection",
+        nargs="?",
+        default=os.environ.get("TICKETKIT_COLLECTION"),
+        help="the collection's address (env TICKETKIT_COLLECTION)",
+    )
 
 
 def ape_provider() -> Any | None:
@@ -83,8 +109,7 @@ def ape_provider() -> Any | None:
 
 
 def _ape_rpc_url(provider: Any) -> str | None:
-    for get in (lambda: provider.uri, lambda: provider.http_uri,
-                lambda: provider.web3.provider.endpoint_uri):
+    for get in (lambda: provider.uri, lambda: provider.http_uri, lambda: provider.web3.provider.endpoint_uri):
         try:
             url = get()
         except Exception:  # noqa: BLE001
@@ -126,8 +151,10 @@ def collection(chain: tk.Chain, address: str | None) -> tk.Collection:
     from ticketkit.deployments import collection_address
 
     if not address:
-        raise tk.InvalidInput("give the collection's address or its deployed event file (or set "
-                              "TICKETKIT_COLLECTION)", where="collection")
+        raise tk.InvalidInput(
+            "give the collection's address or its deployed event file (or set TICKETKIT_COLLECTION)",
+            where="collection",
+        )
     return tk.Collection(chain, collection_address(chain, address, where="collection")).require_collection()
 
 
@@ -137,8 +164,9 @@ def required(value: Any, what: str, env: str) -> Any:
     return value
 
 
-def run(body: Callable[[argparse.Namespace], Any], p: argparse.ArgumentParser,
-        argv: Sequence[str] | None) -> int:
+def run(
+    body: Callable[[argparse.Namespace], Any], p: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> int:
     """Parse `argv` ([] when None: environment only), run `body`; errors print as one line, exit code 2."""
     args = p.parse_args(list(argv) if argv is not None else [])
     code = 0

@@ -1,6 +1,6 @@
 """Cancel an event (if not yet cancelled) and refund every ticket paid on chain; safe to rerun.
 
-    python scripts/cancel_and_refund.py 0xCollection --chunk-size 200
+python scripts/cancel_and_refund.py 0xCollection --chunk-size 200
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not collection.event_info()["cancelled"]:
             collection.cancel_event(sender=sender)
             print("event cancelled")
-        report = refund_all(collection, sender, chunk_size=args.chunk_size,
-                            progress=lambda done, total: print(f"  {done}/{total}", file=sys.stderr))
+        report = refund_all(
+            collection,
+            sender,
+            chunk_size=args.chunk_size,
+            progress=lambda done, total: print(f"  {done}/{total}", file=sys.stderr),
+        )
         print(f"{report.refunded} tickets refunded ({report.found} found)")
 
     return _common.run(body, p, argv)

@@ -20,14 +20,24 @@ from ticketkit.event_file import deploy_event_file, load_event_file, settings_wa
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("event_file", nargs="?", default=os.environ.get("TICKETKIT_EVENT_FILE"),
-                   help="the event TOML (env TICKETKIT_EVENT_FILE)")
-    p.add_argument("--factory", default=os.environ.get("TICKETKIT_FACTORY"),
-                   help="an existing platform factory; without it a new one is deployed (env TICKETKIT_FACTORY)")
+    p.add_argument(
+        "event_file",
+        nargs="?",
+        default=os.environ.get("TICKETKIT_EVENT_FILE"),
+        help="the event TOML (env TICKETKIT_EVENT_FILE)",
+    )
+    p.add_argument(
+        "--factory",
+        default=os.environ.get("TICKETKIT_FACTORY"),
+        help="an existing platform factory; without it a new one is deployed (env TICKETKIT_FACTORY)",
+    )
     p.add_argument("--no-badge", action="store_true", help="no attendance badges")
-    p.add_argument("--record", default=os.environ.get("TICKETKIT_DEPLOYMENTS"),
-                   help="deployment record (default EVENT.deployments.json beside the event file; "
-                        "env TICKETKIT_DEPLOYMENTS)")
+    p.add_argument(
+        "--record",
+        default=os.environ.get("TICKETKIT_DEPLOYMENTS"),
+        help="deployment record (default EVENT.deployments.json beside the event file; "
+        "env TICKETKIT_DEPLOYMENTS)",
+    )
 
     def body(args):
         path = _common.required(args.event_file, "event_file", "TICKETKIT_EVENT_FILE")
@@ -35,8 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         chain = _common.connect(args)
         for warning in settings_warnings(spec, now=chain.timestamp()):
             print(f"warning: {warning}", file=sys.stderr)
-        done = deploy_event_file(chain, path, _common.signer(args), factory=args.factory,
-                                 badge=not args.no_badge, record=args.record)
+        done = deploy_event_file(
+            chain,
+            path,
+            _common.signer(args),
+            factory=args.factory,
+            badge=not args.no_badge,
+            record=args.record,
+        )
         for note in done.notes:
             print(f"note: {note}", file=sys.stderr)
         if done.platform_deployed or done.factory_from_record:

@@ -21,11 +21,17 @@ from ticketkit.batch import mint_recipients, read_recipients
 def main(argv: Sequence[str] | None = None) -> int:
     p = _common.parser(__doc__.splitlines()[0])
     _common.add_collection(p)
-    p.add_argument("csv", nargs="?", default=os.environ.get("TICKETKIT_CSV"), help="recipients (env TICKETKIT_CSV)")
+    p.add_argument(
+        "csv", nargs="?", default=os.environ.get("TICKETKIT_CSV"), help="recipients (env TICKETKIT_CSV)"
+    )
     p.add_argument("--chunk-size", type=int, default=200, help="tickets per transaction (default 200)")
     p.add_argument("--from-block", type=int, default=0, help="where to look for earlier airdrops")
-    p.add_argument("--dry-run", action="store_true", default=os.environ.get("TICKETKIT_DRY_RUN") == "1",
-                   help="print the plan and send nothing (env TICKETKIT_DRY_RUN=1)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=os.environ.get("TICKETKIT_DRY_RUN") == "1",
+        help="print the plan and send nothing (env TICKETKIT_DRY_RUN=1)",
+    )
 
     def body(args):
         chain = _common.connect(args)
@@ -36,17 +42,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show(plan):
             print(f"plan for {collection.address} (chain {chain.chain_id}):")
             for line in plan.describe(names):
-                print(line if line.startswith("warning") else f"  {line}",
-                      file=sys.stderr if line.startswith("warning") else sys.stdout)
+                print(
+                    line if line.startswith("warning") else f"  {line}",
+                    file=sys.stderr if line.startswith("warning") else sys.stdout,
+                )
 
-        report = mint_recipients(collection, rows, None if args.dry_run else _common.signer(args),
-                                 chunk_size=args.chunk_size, from_block=args.from_block, on_plan=show,
-                                 dry_run=args.dry_run,
-                                 progress=lambda done, total: print(f"  {done}/{total}", file=sys.stderr))
+        report = mint_recipients(
+            collection,
+            rows,
+            None if args.dry_run else _common.signer(args),
+            chunk_size=args.chunk_size,
+            from_block=args.from_block,
+            on_plan=show,
+            dry_run=args.dry_run,
+            progress=lambda done, total: print(f"  {done}/{total}", file=sys.stderr),
+        )
         if args.dry_run:
             print("dry run: nothing sent")
             return
-        print(f"{report.minted_now} minted now, {report.already_minted} already minted, {report.total} planned")
+        print(
+            f"{report.minted_now} minted now, {report.already_minted} already minted, {report.total} planned"
+        )
 
     return _common.run(body, p, argv)
 

@@ -23,17 +23,35 @@ from ticketkit.event_file import parse_datetime
 def main(argv: Sequence[str] | None = None) -> int:
     p = _common.parser(__doc__.splitlines()[0])
     _common.add_collection(p)
-    p.add_argument("--tier", default=os.environ.get("TICKETKIT_TIER"), help="tier name or index (env TICKETKIT_TIER)")
-    p.add_argument("--min-events", type=int, default=int(os.environ.get("TICKETKIT_PRESALE_MIN_EVENTS", "1")),
-                   help="badges needed, of --events")
-    p.add_argument("--events", default=os.environ.get("TICKETKIT_PRESALE_EVENTS", ""),
-                   help="badge event ids that count, e.g. 1,2")
-    p.add_argument("--ends", default=os.environ.get("TICKETKIT_PRESALE_ENDS"), help="ISO 8601 end, with timezone")
+    p.add_argument(
+        "--tier", default=os.environ.get("TICKETKIT_TIER"), help="tier name or index (env TICKETKIT_TIER)"
+    )
+    p.add_argument(
+        "--min-events",
+        type=int,
+        default=int(os.environ.get("TICKETKIT_PRESALE_MIN_EVENTS", "1")),
+        help="badges needed, of --events",
+    )
+    p.add_argument(
+        "--events",
+        default=os.environ.get("TICKETKIT_PRESALE_EVENTS", ""),
+        help="badge event ids that count, e.g. 1,2",
+    )
+    p.add_argument(
+        "--ends", default=os.environ.get("TICKETKIT_PRESALE_ENDS"), help="ISO 8601 end, with timezone"
+    )
     p.add_argument("--close", action="store_true", help="end the presale now")
-    p.add_argument("--snapshot", action="store_true",
-                   help="also fix the eligible set at --block as a Merkle root and publish it (buyWithProof)")
-    p.add_argument("--block", type=int, default=_common.env_int("TICKETKIT_PRESALE_BLOCK"),
-                   help="snapshot block (env TICKETKIT_PRESALE_BLOCK; default: the head now)")
+    p.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="also fix the eligible set at --block as a Merkle root and publish it (buyWithProof)",
+    )
+    p.add_argument(
+        "--block",
+        type=int,
+        default=_common.env_int("TICKETKIT_PRESALE_BLOCK"),
+        help="snapshot block (env TICKETKIT_PRESALE_BLOCK; default: the head now)",
+    )
 
     def body(args):
         tier = _common.required(args.tier, "--tier", "TICKETKIT_TIER")
@@ -65,8 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 snap = tk.presale.take_snapshot(chain, badge.address, event_ids, args.min_events, args.block)
                 root = snap.root
                 print(f"snapshot at block {snap.block}: {len(snap.addresses)} eligible, root 0x{root.hex()}")
-            collection.set_presale(tier_id, ends_at=ends_at, min_events=args.min_events, event_ids=event_ids,
-                                   merkle_root=root, sender=_common.signer(args))
+            collection.set_presale(
+                tier_id,
+                ends_at=ends_at,
+                min_events=args.min_events,
+                event_ids=event_ids,
+                merkle_root=root,
+                sender=_common.signer(args),
+            )
             print(f"presale of tier {tier_id} open until {args.ends}")
 
     return _common.run(body, p, argv)

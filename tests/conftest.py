@@ -13,7 +13,9 @@ ETH = 10**18
 
 
 # The CLI's transaction journal (ticketkit.tx.Journal) goes to a temporary directory, not the working tree.
-os.environ.setdefault("TICKETKIT_JOURNAL", os.path.join(tempfile.mkdtemp(prefix="ticketkit-journal-"), "journal.jsonl"))
+os.environ.setdefault(
+    "TICKETKIT_JOURNAL", os.path.join(tempfile.mkdtemp(prefix="ticketkit-journal-"), "journal.jsonl")
+)
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +59,36 @@ def make_event(chain, platform, organiser):
     def make(tiers=None, badge=True, **overrides):
         now = chain.timestamp()
         n = next(counter)
-        config = dict(name=f"Gig {n}", symbol="GIG", start_time=now + 30 * 86400,
-                      transfer_lock_time=now + 29 * 86400, resale_cap_bps=11_000, royalty_bps=500)
+        config = dict(
+            name=f"Gig {n}",
+            symbol="GIG",
+            start_time=now + 30 * 86400,
+            transfer_lock_time=now + 29 * 86400,
+            resale_cap_bps=11_000,
+            royalty_bps=500,
+        )
         config.update(overrides)
         tiers = tiers or [
-            tk.TierConfig("General", face_value=ETH // 10, supply=100, sale_start=now - 1,
-                          sale_end=now + 20 * 86400, max_per_wallet=4),
-            tk.TierConfig("VIP", face_value=ETH // 2, supply=10, sale_start=now - 1, sale_end=now + 20 * 86400),
+            tk.TierConfig(
+                "General",
+                face_value=ETH // 10,
+                supply=100,
+                sale_start=now - 1,
+                sale_end=now + 20 * 86400,
+                max_per_wallet=4,
+            ),
+            tk.TierConfig(
+                "VIP", face_value=ETH // 2, supply=10, sale_start=now - 1, sale_end=now + 20 * 86400
+            ),
         ]
-        the_badge = (platform.create_badge("Badges", "BDG", salt=f"badge-{n}-{now}", sender=organiser)
-                     if badge is True else badge or None)
-        return platform.create_collection(tk.EventConfig(**config), tiers, salt=f"event-{n}-{now}",
-                                          badge=the_badge, sender=organiser)
+        the_badge = (
+            platform.create_badge("Badges", "BDG", salt=f"badge-{n}-{now}", sender=organiser)
+            if badge is True
+            else badge or None
+        )
+        return platform.create_collection(
+            tk.EventConfig(**config), tiers, salt=f"event-{n}-{now}", badge=the_badge, sender=organiser
+        )
 
     return make
 

@@ -28,8 +28,9 @@ def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     ape = _ape_executable()
     tmp_dir = tmp_path / "tmp"
     tmp_dir.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("APE_", "NO_PROXY", "TICKETKIT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.upper().startswith(("APE_", "NO_PROXY", "TICKETKIT_"))
+    }
     env.update(
         SOLCX_BINARY_PATH=str(_solcx_dir()),
         APE_DATA_FOLDER=str(tmp_path / "ape-data"),
@@ -37,8 +38,12 @@ def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         PATH=os.pathsep.join([str(ape.parent), str(ANVIL_DIR), env.get("PATH", "")]),
         # No downloads; but anvil's JSON-RPC on localhost must bypass the dead proxy, or ape times
         # out waiting for the anvil it started.
-        HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, http_proxy=DEAD_PROXY, https_proxy=DEAD_PROXY,
-        NO_PROXY=LOCAL, no_proxy=LOCAL,
+        HTTP_PROXY=DEAD_PROXY,
+        HTTPS_PROXY=DEAD_PROXY,
+        http_proxy=DEAD_PROXY,
+        https_proxy=DEAD_PROXY,
+        NO_PROXY=LOCAL,
+        no_proxy=LOCAL,
         NO_COLOR="1",
     )
     env["TICKETKIT_DEPLOYMENTS"] = str(tmp_path / "event.deployments.json")  # not beside examples/event.toml
@@ -47,8 +52,14 @@ def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _ape_run(script: str, env: dict[str, str]) -> str:
-    result = subprocess.run([str(_ape_executable()), "run", script, "--network", NETWORK],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [str(_ape_executable()), "run", script, "--network", NETWORK],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"ape run {script} failed ({result.returncode}):\n{output[-4000:]}"
     assert "error [" not in output, output[-4000:]  # the scripts' own one-line errors
@@ -90,10 +101,15 @@ if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([__file__, "-v"]))
 
 
-
 def test_ape_run_failure_exits_non_zero(tmp_path: Path) -> None:
     # Without an event file the script refuses; under `ape run` that must be a non-zero exit status.
-    result = subprocess.run([str(_ape_executable()), "run", "deploy_collection", "--network", NETWORK],
-                            cwd=ROOT, env=_ape_env(tmp_path), capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [str(_ape_executable()), "run", "deploy_collection", "--network", NETWORK],
+        cwd=ROOT,
+        env=_ape_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode != 0
     assert "error [invalid_input]" in result.stdout + result.stderr

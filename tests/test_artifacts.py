@@ -17,7 +17,8 @@ def test_artifact_matches_sources(compiled, name):
     shipped = _artifacts.load(name)
     assert shipped["compiler"]["version"] == _compile.SOLC_VERSION
     assert shipped["compiler"]["sourcesDigest"] == _compile.sources_digest(_compile.source_files()), (
-        "contracts changed since the artifacts were built: run `make artifacts`")
+        "contracts changed since the artifacts were built: run `make artifacts`"
+    )
     assert shipped["bytecode"] == compiled[name]["bytecode"]
     assert shipped["deployedBytecode"] == compiled[name]["deployedBytecode"]
     assert shipped["abi"] == compiled[name]["abi"]

@@ -67,10 +67,24 @@ def test_the_guides_commands_run_and_print_what_it_shows(chain, tmp_path, monkey
     for name in ("event.toml", "recipients.csv"):
         shutil.copy(ROOT / "examples" / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    env = {"TICKETKIT_RPC": chain.url, "TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0], "GATE_KEY": tk.ANVIL_KEYS[1],
-           "COLUMNS": "100", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
-    for name in ("TICKETKIT_KEYSTORE", "TICKETKIT_FACTORY", "TICKETKIT_CHAIN_ID", "TICKETKIT_COLLECTION",
-                 "TICKETKIT_CSV", "TICKETKIT_EVENT_FILE", "TICKETKIT_DEPLOYMENTS", "TICKETKIT_DRY_RUN"):
+    env = {
+        "TICKETKIT_RPC": chain.url,
+        "TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0],
+        "GATE_KEY": tk.ANVIL_KEYS[1],
+        "COLUMNS": "100",
+        "NO_COLOR": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    for name in (
+        "TICKETKIT_KEYSTORE",
+        "TICKETKIT_FACTORY",
+        "TICKETKIT_CHAIN_ID",
+        "TICKETKIT_COLLECTION",
+        "TICKETKIT_CSV",
+        "TICKETKIT_EVENT_FILE",
+        "TICKETKIT_DEPLOYMENTS",
+        "TICKETKIT_DRY_RUN",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -83,4 +97,6 @@ def test_the_guides_commands_run_and_print_what_it_shows(chain, tmp_path, monkey
         for line in shown:
             for piece in ABBREVIATED.split(line):
                 piece = " ".join(piece.split())
-                assert piece in flat, f"$ {command}: the guide shows {line!r}, the command printed:\n{printed}"
+                assert piece in flat, (
+                    f"$ {command}: the guide shows {line!r}, the command printed:\n{printed}"
+                )

@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_serve_prints_the_url_and_serves_the_api(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "gateway.serve", "--seconds", "8", "--data-dir", str(tmp_path)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.serve", "--seconds", "8", "--data-dir", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines: list[str] = []
         for line in process.stdout:  # type: ignore[union-attr]
@@ -24,7 +29,9 @@ def test_serve_prints_the_url_and_serves_the_api(tmp_path):
                 break
         printed = "".join(lines)
         url = re.search(r"gateway:\s+(http://\S+)", printed).group(1)  # type: ignore[union-attr]
-        assert re.search(r"organiser key:\s+tko_", printed) and re.search(r"fan token:\s+tkf_", printed), printed
+        assert re.search(r"organiser key:\s+tko_", printed) and re.search(r"fan token:\s+tkf_", printed), (
+            printed
+        )
         deadline = time.monotonic() + 15
         while True:
             try:

@@ -1,13 +1,13 @@
 """ticketkit: blockchain-backed event tickets and proof of attendance.
 
-    import ticketkit as tk
-    with tk.local_chain() as chain:
-        organiser = chain.account(0)
-        platform = tk.deploy_platform(chain, organiser)
-        badge = platform.create_badge("My badges", "MYB", salt="badges", sender=organiser)
-        event = platform.create_collection(tk.EventConfig(...), [tk.TierConfig(...)], salt="gig-1",
-                                           badge=badge, sender=organiser)
-        [token] = event.buy(0, 1, sender=chain.account(1))
+import ticketkit as tk
+with tk.local_chain() as chain:
+    organiser = chain.account(0)
+    platform = tk.deploy_platform(chain, organiser)
+    badge = platform.create_badge("My badges", "MYB", salt="badges", sender=organiser)
+    event = platform.create_collection(tk.EventConfig(...), [tk.TierConfig(...)], salt="gig-1",
+                                       badge=badge, sender=organiser)
+    [token] = event.buy(0, 1, sender=chain.account(1))
 """
 
 from . import errors
@@ -38,10 +38,31 @@ from .errors import (
 )
 
 __all__ = [
-    "ANVIL_KEYS", "Badge", "Chain", "ChainError", "ChainIdMismatch", "Collection", "ContractRevert",
-    "EventConfig", "InvalidInput", "NonceError", "Platform", "RPCUnavailable", "RpcPolicy",
-    "SKIP_ALREADY_USED", "SKIP_NOT_FOUND", "Ticket", "TicketkitError", "Tier", "TierConfig", "TransactionFailed",
-    "connect", "deploy_platform", "errors", "local_chain", "metadata_base_uri",
+    "ANVIL_KEYS",
+    "Badge",
+    "Chain",
+    "ChainError",
+    "ChainIdMismatch",
+    "Collection",
+    "ContractRevert",
+    "EventConfig",
+    "InvalidInput",
+    "NonceError",
+    "Platform",
+    "RPCUnavailable",
+    "RpcPolicy",
+    "SKIP_ALREADY_USED",
+    "SKIP_NOT_FOUND",
+    "Ticket",
+    "TicketkitError",
+    "Tier",
+    "TierConfig",
+    "TransactionFailed",
+    "connect",
+    "deploy_platform",
+    "errors",
+    "local_chain",
+    "metadata_base_uri",
 ]
 
 # Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).
@@ -51,8 +72,18 @@ from .keys import Signer, load_signer  # noqa: E402
 from . import presale  # noqa: E402  - trusted-attendee presale: badge eligibility at a block, Merkle snapshots
 
 __all__ += [
-    "Deployment", "EventSpec", "MintReport", "Recipient", "RefundReport", "Signer", "deploy_event",
-    "load_event_file", "load_signer", "mint_recipients", "read_recipients", "refund_all",
+    "Deployment",
+    "EventSpec",
+    "MintReport",
+    "Recipient",
+    "RefundReport",
+    "Signer",
+    "deploy_event",
+    "load_event_file",
+    "load_signer",
+    "mint_recipients",
+    "read_recipients",
+    "refund_all",
 ]
 __all__ += ["presale"]
 from . import tx  # noqa: E402  - the one transaction pipeline: fees, nonces, replacement, finality

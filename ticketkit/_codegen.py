@@ -63,8 +63,11 @@ def _natspec(artifacts: Mapping[str, Mapping[str, Any]], signature: str) -> tupl
     """The paragraphs (notice, then dev) and the @param texts of `signature`, from the first contract
     that documents it."""
     for artifact in artifacts.values():
-        notices = [d["notice"] for d in artifact.get("userdoc", {}).get("errors", {}).get(signature, [])
-                   if d.get("notice")]
+        notices = [
+            d["notice"]
+            for d in artifact.get("userdoc", {}).get("errors", {}).get(signature, [])
+            if d.get("notice")
+        ]
         devs = artifact.get("devdoc", {}).get("errors", {}).get(signature, [])
         details = [d["details"] for d in devs if d.get("details")]
         params = {k: v for d in devs for k, v in d.get("params", {}).items()}
@@ -79,8 +82,7 @@ def _docstring(paragraphs: list[str], indent: str) -> list[str]:
         if i:
             lines.append("")
         text = " ".join(paragraph.replace("\\", "\\\\").replace('"""', "'''").split())
-        lines.extend(textwrap.wrap(text, _WIDTH - len(indent) - 3 * (i == 0), break_on_hyphens=False)
-                     or [""])
+        lines.extend(textwrap.wrap(text, _WIDTH - len(indent) - 3 * (i == 0), break_on_hyphens=False) or [""])
     lines[0] = f'{indent}"""{lines[0]}'
     lines[1:] = [f"{indent}{line}" if line else "" for line in lines[1:]]
     if len(lines[-1]) + 3 <= _WIDTH and len(lines) == 1:
@@ -90,8 +92,9 @@ def _docstring(paragraphs: list[str], indent: str) -> list[str]:
     return lines
 
 
-def _render_class(entry: Mapping[str, Any], contracts: list[str], paragraphs: list[str],
-                  params: dict[str, str]) -> list[str]:
+def _render_class(
+    entry: Mapping[str, Any], contracts: list[str], paragraphs: list[str], params: dict[str, str]
+) -> list[str]:
     name = entry["name"]
     fields = [(i["name"], i["type"]) for i in entry["inputs"]]
     for field, _ in fields:
@@ -121,11 +124,19 @@ def _render_class(entry: Mapping[str, Any], contracts: list[str], paragraphs: li
         if len(head) <= _WIDTH:
             lines.append(head)
         else:
-            lines += ["    def __init__(", "        self,", "        *,",
-                      *(f"        {n}: {_python_type(t, prefix)}," for n, t in fields), "    ) -> None:"]
+            lines += [
+                "    def __init__(",
+                "        self,",
+                "        *,",
+                *(f"        {n}: {_python_type(t, prefix)}," for n, t in fields),
+                "    ) -> None:",
+            ]
         call = f"        super().__init__({passed})"
-        lines += [call] if len(call) <= _WIDTH else [
-            "        super().__init__(", *(f"            {n}={n}," for n, _ in fields), "        )"]
+        lines += (
+            [call]
+            if len(call) <= _WIDTH
+            else ["        super().__init__(", *(f"            {n}={n}," for n, _ in fields), "        )"]
+        )
     return lines
 
 
@@ -140,7 +151,8 @@ def render(artifacts: Mapping[str, Mapping[str, Any]]) -> str:
             known = errors.setdefault(entry["name"], entry)
             if _signature(known) != _signature(entry):
                 raise ValueError(
-                    f"two errors named {entry['name']}: {_signature(known)} and {_signature(entry)}")
+                    f"two errors named {entry['name']}: {_signature(known)} and {_signature(entry)}"
+                )
             raised_by.setdefault(entry["name"], []).append(contract)
     names = sorted(errors)
     shadowing = any(_TYPE_NAMES & {i["name"] for i in errors[n]["inputs"]} for n in names)

@@ -35,8 +35,11 @@ SETTINGS: dict[str, Any] = {
 def source_files(directory: Path = CONTRACTS_DIR) -> dict[str, Path]:
     """Every .sol file below `directory`, keyed by its path relative to the project root."""
     # ape may leave copies of libraries in contracts/.cache/: those are not our sources.
-    return {str(p.relative_to(ROOT)): p for p in sorted(directory.rglob("*.sol"))
-            if ".cache" not in p.relative_to(directory).parts}
+    return {
+        str(p.relative_to(ROOT)): p
+        for p in sorted(directory.rglob("*.sol"))
+        if ".cache" not in p.relative_to(directory).parts
+    }
 
 
 def sources_digest(files: dict[str, Path]) -> str:

@@ -15,8 +15,17 @@ from typing import Any, ClassVar
 from eth_utils.crypto import keccak
 
 __all__ = [
-    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable",
-    "ChainIdMismatch", "NonceError", "TransactionFailed", "ContractRevert", "snake_case",
+    "role_name",
+    "ROLE_NAMES",
+    "TicketkitError",
+    "InvalidInput",
+    "ChainError",
+    "RPCUnavailable",
+    "ChainIdMismatch",
+    "NonceError",
+    "TransactionFailed",
+    "ContractRevert",
+    "snake_case",
 ]
 
 
@@ -85,9 +94,11 @@ class FeeCeilingExceeded(ChainError):
 
     def __init__(self, needed: int, ceiling: int):
         self.needed, self.ceiling = needed, ceiling
-        super().__init__(f"the next block needs a max fee of {needed / 1e9:.3f} gwei per gas, above the ceiling "
-                         f"of {ceiling / 1e9:.3f} gwei: the transaction waits until fees fall (or raise the "
-                         "ceiling: TICKETKIT_MAX_FEE_GWEI / GATEWAY_MAX_FEE_GWEI)")
+        super().__init__(
+            f"the next block needs a max fee of {needed / 1e9:.3f} gwei per gas, above the ceiling "
+            f"of {ceiling / 1e9:.3f} gwei: the transaction waits until fees fall (or raise the "
+            "ceiling: TICKETKIT_MAX_FEE_GWEI / GATEWAY_MAX_FEE_GWEI)"
+        )
 
 
 class NonceTaken(ChainError):
@@ -108,8 +119,10 @@ class ContractRevert(TicketkitError):
         self.args_dict = args
         for key, value in args.items():
             setattr(self, key, value)
-        shown = ", ".join(f"{k}={'0x' + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else repr(v)}"
-                          for k, v in args.items())
+        shown = ", ".join(
+            f"{k}={'0x' + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else repr(v)}"
+            for k, v in args.items()
+        )
         super().__init__(f"{self.error_name or type(self).__name__}({shown})")
 
     @property
@@ -132,9 +145,12 @@ class ContractRevert(TicketkitError):
 ROLE_NAMES: dict[bytes, str] = {bytes(32): "DEFAULT_ADMIN_ROLE"}
 for _role in ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE"):
     ROLE_NAMES[keccak(text=_role)] = _role
-_ROLE_USE = {"DEFAULT_ADMIN_ROLE": "the organiser's admin role (deploy, cancel, refund, presale, pause)",
-             "MINTER_ROLE": "may airdrop tickets", "GATE_ROLE": "may check tickets in",
-             "GATEWAY_ROLE": "may move tickets on a holder's signature"}
+_ROLE_USE = {
+    "DEFAULT_ADMIN_ROLE": "the organiser's admin role (deploy, cancel, refund, presale, pause)",
+    "MINTER_ROLE": "may airdrop tickets",
+    "GATE_ROLE": "may check tickets in",
+    "GATEWAY_ROLE": "may move tickets on a holder's signature",
+}
 
 
 def role_name(role: bytes | str) -> str:
@@ -149,10 +165,14 @@ def _missing_role(e: Any, where: str) -> str:
     name = role_name(e.neededRole)
     use = f" ({_ROLE_USE[name]})" if name in _ROLE_USE else ""
     if name == "DEFAULT_ADMIN_ROLE":
-        return (f"{e.account} is not an admin of {where}{use}: sign with the organiser's key that deployed it "
-                "(--key-env / --keystore)")
-    return (f"{e.account} lacks {name} on {where}{use}: an admin grants it with "
-            f"`ticketkit grant {where} {name} {e.account}`")
+        return (
+            f"{e.account} is not an admin of {where}{use}: sign with the organiser's key that deployed it "
+            "(--key-env / --keystore)"
+        )
+    return (
+        f"{e.account} lacks {name} on {where}{use}: an admin grants it with "
+        f"`ticketkit grant {where} {name} {e.account}`"
+    )
 
 
 def _when(timestamp: int) -> str:
@@ -161,27 +181,56 @@ def _when(timestamp: int) -> str:
 
 _EXPLAIN: dict[str, Callable[[Any, str], str]] = {
     "AccessControlUnauthorizedAccount": _missing_role,
-    "EventNotCancelled": lambda e, w: f"the event is not cancelled, so there is nothing to refund: cancel it first "
-                                      f"with `ticketkit cancel {w}`, then rerun the refund",
-    "EventIsCancelled": lambda e, w: "the event is cancelled: nothing can be sold, minted or moved any more; refund "
-                                     f"holders with `ticketkit refund {w}`",
-    "EventAlreadyStarted": lambda e, w: f"the event started at {_when(e.startTime)}: it can no longer be cancelled",
-    "StartTimeInPast": lambda e, w: f"the start time {_when(e.startTime)} has passed: set event.start in the future",
-    "SoldOut": lambda e, w: f"tier {e.tierId} has {e.remaining} tickets left and {e.requested} were asked: raise the "
-                            "tier's supply or mint fewer",
-    "TierDoesNotExist": lambda e, w: f"tier {e.tierId} does not exist: `ticketkit status {w}` lists the tiers",
-    "EnforcedPause": lambda e, w: "the collection is paused: no sales and no transfers until an admin unpauses it",
-    "GiftsNotAllowed": lambda e, w: f"ticket {e.tokenId} cannot be given away: this collection does not allow gifts "
-                                    "(event file: gifts_allowed)",
-    "TransfersLocked": lambda e, w: f"tickets stopped moving at the transfer lock ({_when(e.transferLockTime)})",
-    "NotRefundable": lambda e, w: f"ticket {e.tokenId} was airdropped, not paid on chain: it has no on-chain refund",
-    "ExceedsWithdrawable": lambda e, w: f"only {e.available} wei can be withdrawn now ({e.amount} asked): the rest "
-                                        "is owed to refunds or credits",
-    "InvalidPresaleRule": lambda e, w: (f"a presale needing {e.minEvents} badges of {e.eventCount} events is "
-                                        "impossible, or the collection has no attendance badge"),
-    "NotBadgeAdmin": lambda e, w: f"{e.caller} is not an admin of badge {e.badge}: deploy with the badge's organiser key",
-    "ListingAboveMaxPrice": lambda e, w: f"ticket {e.tokenId} is now listed at {e.price} wei, above the {e.maxPrice} "
-                                         "wei agreed: look at the listing again",
-    "ImplementationWithoutCode": lambda e, w: f"{e.implementation} has no contract code: deploy the implementations "
-                                              "first (ticketkit deploy does)",
+    "EventNotCancelled": lambda e, w: (
+        f"the event is not cancelled, so there is nothing to refund: cancel it first "
+        f"with `ticketkit cancel {w}`, then rerun the refund"
+    ),
+    "EventIsCancelled": lambda e, w: (
+        "the event is cancelled: nothing can be sold, minted or moved any more; refund "
+        f"holders with `ticketkit refund {w}`"
+    ),
+    "EventAlreadyStarted": lambda e, w: (
+        f"the event started at {_when(e.startTime)}: it can no longer be cancelled"
+    ),
+    "StartTimeInPast": lambda e, w: (
+        f"the start time {_when(e.startTime)} has passed: set event.start in the future"
+    ),
+    "SoldOut": lambda e, w: (
+        f"tier {e.tierId} has {e.remaining} tickets left and {e.requested} were asked: raise the "
+        "tier's supply or mint fewer"
+    ),
+    "TierDoesNotExist": lambda e, w: (
+        f"tier {e.tierId} does not exist: `ticketkit status {w}` lists the tiers"
+    ),
+    "EnforcedPause": lambda e, w: (
+        "the collection is paused: no sales and no transfers until an admin unpauses it"
+    ),
+    "GiftsNotAllowed": lambda e, w: (
+        f"ticket {e.tokenId} cannot be given away: this collection does not allow gifts "
+        "(event file: gifts_allowed)"
+    ),
+    "TransfersLocked": lambda e, w: (
+        f"tickets stopped moving at the transfer lock ({_when(e.transferLockTime)})"
+    ),
+    "NotRefundable": lambda e, w: (
+        f"ticket {e.tokenId} was airdropped, not paid on chain: it has no on-chain refund"
+    ),
+    "ExceedsWithdrawable": lambda e, w: (
+        f"only {e.available} wei can be withdrawn now ({e.amount} asked): the rest "
+        "is owed to refunds or credits"
+    ),
+    "InvalidPresaleRule": lambda e, w: (
+        f"a presale needing {e.minEvents} badges of {e.eventCount} events is "
+        "impossible, or the collection has no attendance badge"
+    ),
+    "NotBadgeAdmin": lambda e, w: (
+        f"{e.caller} is not an admin of badge {e.badge}: deploy with the badge's organiser key"
+    ),
+    "ListingAboveMaxPrice": lambda e, w: (
+        f"ticket {e.tokenId} is now listed at {e.price} wei, above the {e.maxPrice} "
+        "wei agreed: look at the listing again"
+    ),
+    "ImplementationWithoutCode": lambda e, w: (
+        f"{e.implementation} has no contract code: deploy the implementations first (ticketkit deploy does)"
+    ),
 }

@@ -35,8 +35,17 @@ from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
 
-__all__ = ["Recipient", "MintReport", "RefundReport", "read_recipients", "job_id",
-           "mint_recipients", "refund_all", "Progress", "MintPlan"]
+__all__ = [
+    "Recipient",
+    "MintReport",
+    "RefundReport",
+    "read_recipients",
+    "job_id",
+    "mint_recipients",
+    "refund_all",
+    "Progress",
+    "MintPlan",
+]
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) when a run starts and after each chunk is sent."""
@@ -85,8 +94,9 @@ def _resolve_tier(value: str, tier_names: Sequence[str] | None, where: str) -> i
     if value.isdigit():
         index = int(value)
         if tier_names is not None and index >= len(tier_names):
-            raise InvalidInput(f"tier {index} does not exist (the collection has {len(tier_names)} tiers)",
-                               where=where)
+            raise InvalidInput(
+                f"tier {index} does not exist (the collection has {len(tier_names)} tiers)", where=where
+            )
         return index
     if tier_names is None:
         raise InvalidInput(f"tier {value!r} is not a tier index", where=where)
@@ -94,8 +104,9 @@ def _resolve_tier(value: str, tier_names: Sequence[str] | None, where: str) -> i
     raise InvalidInput(f"no tier named {value!r} (tiers: {known})", where=where)
 
 
-def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None = None,
-                     source: str = "<csv>") -> list[Recipient]:
+def parse_recipients(
+    lines: Iterable[str], *, tier_names: Sequence[str] | None = None, source: str = "<csv>"
+) -> list[Recipient]:
     """Validate CSV text (header: address, tier[, quantity]).
 
     Every bad line is reported at once: InvalidInput's `where` names the first, its message lists
@@ -115,12 +126,15 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
             header = [c.strip().lower() for c in cells]
             missing = [c for c in ("address", "tier") if c not in header]
             if missing and len(header) == 1 and ";" in header[0]:
-                raise InvalidInput("the file is separated by semicolons (a spreadsheet's export in some "
-                                   "locales): save it as CSV with commas, e.g. address,tier,quantity",
-                                   where=where)
+                raise InvalidInput(
+                    "the file is separated by semicolons (a spreadsheet's export in some "
+                    "locales): save it as CSV with commas, e.g. address,tier,quantity",
+                    where=where,
+                )
             if missing:
-                raise InvalidInput(f"the header needs columns address and tier (missing: {', '.join(missing)})",
-                                   where=where)
+                raise InvalidInput(
+                    f"the header needs columns address and tier (missing: {', '.join(missing)})", where=where
+                )
             if len(set(header)) != len(header):
                 raise InvalidInput("a column is named twice in the header", where=where)
             continue
@@ -131,8 +145,13 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
             continue
         key = (row.address, row.tier_id)
         if key in seen:
-            problems.append((where, f"duplicate row: {row.address} already has tier {row.tier_id} on line "
-                                    f"{seen[key]} (use the quantity column for several tickets)"))
+            problems.append(
+                (
+                    where,
+                    f"duplicate row: {row.address} already has tier {row.tier_id} on line "
+                    f"{seen[key]} (use the quantity column for several tickets)",
+                )
+            )
             continue
         seen[key] = line
         rows.append(Recipient(row.address, row.tier_id, row.quantity, line))
@@ -142,15 +161,17 @@ def parse_recipients(lines: Iterable[str], *, tier_names: Sequence[str] | None =
         message = problems[0][1]
         if len(problems) > 1:
             message += f"\n{len(problems)} lines are wrong in all; fix them all and rerun:" + "".join(
-                f"\n  {w}: {m}" for w, m in problems)
+                f"\n  {w}: {m}" for w, m in problems
+            )
         error = InvalidInput(message, where=problems[0][0])
         error.problems = problems  # type: ignore[attr-defined]
         raise error
     return rows
 
 
-def _parse_row(cells: list[str], header: list[str], tier_names: Sequence[str] | None,
-               where: str) -> Recipient:
+def _parse_row(
+    cells: list[str], header: list[str], tier_names: Sequence[str] | None, where: str
+) -> Recipient:
     if len(cells) > len(header):
         hint = " (a comma inside a number? write quantities without separators)" if len(header) >= 3 else ""
         raise InvalidInput(f"{len(cells)} cells, but the header has {len(header)} columns{hint}", where=where)
@@ -171,8 +192,9 @@ def _parse_row(cells: list[str], header: list[str], tier_names: Sequence[str] | 
     tier_id = _resolve_tier(row["tier"], tier_names, where)
     quantity_text = row.get("quantity") or "1"
     if not quantity_text.isdigit() or not 1 <= int(quantity_text) <= MAX_QUANTITY:
-        raise InvalidInput(f"quantity {quantity_text!r} is not a whole number from 1 to {MAX_QUANTITY}",
-                           where=where)
+        raise InvalidInput(
+            f"quantity {quantity_text!r} is not a whole number from 1 to {MAX_QUANTITY}", where=where
+        )
     return Recipient(address, tier_id, int(quantity_text), 0)
 
 
@@ -205,8 +227,10 @@ def job_id(collection: Collection, tier_id: int, planned: Sequence[str]) -> byte
 
 def _job_id(collection: Collection, tier_id: int, planned: Sequence[bytes]) -> bytes:
     # addresses as bytes ABI-encode exactly as their checksummed text does, without a keccak per address
-    encoded = abi_encode(["uint256", "address", "uint256", "address[]"],
-                         [collection.chain.chain_id, collection.address, tier_id, list(planned)])
+    encoded = abi_encode(
+        ["uint256", "address", "uint256", "address[]"],
+        [collection.chain.chain_id, collection.address, tier_id, list(planned)],
+    )
     return keccak(b"ticketkit.mint.v1" + encoded)
 
 
@@ -240,8 +264,12 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
         raw = os.urandom(20)
         if 0 not in raw:
             dearest.append(raw)
-    tx = {"from": sender.address, "to": collection.address, "value": 0,
-          "data": _mint_calldata(tier_id, dearest, b"\xff" * _MARKER_BYTES)}
+    tx = {
+        "from": sender.address,
+        "to": collection.address,
+        "value": 0,
+        "data": _mint_calldata(tier_id, dearest, b"\xff" * _MARKER_BYTES),
+    }
     try:
         estimate = collection.chain.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
     except Exception as error:  # noqa: BLE001
@@ -277,10 +305,18 @@ def _wait_all(collection: Collection, hashes: Sequence[bytes]) -> list[Any]:
     return receipts
 
 
-def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: LocalAccount | None, *,
-                    chunk_size: int = 200, progress: Progress | None = None, from_block: int = 0,
-                    pending_timeout: float = 120, on_plan: Callable[[MintPlan], None] | None = None,
-                    dry_run: bool = False) -> MintReport:
+def mint_recipients(
+    collection: Collection,
+    rows: Sequence[Recipient],
+    sender: LocalAccount | None,
+    *,
+    chunk_size: int = 200,
+    progress: Progress | None = None,
+    from_block: int = 0,
+    pending_timeout: float = 120,
+    on_plan: Callable[[MintPlan], None] | None = None,
+    dry_run: bool = False,
+) -> MintReport:
     """Mint what `rows` ask for and the collection's airdrops do not hold yet (`mint_plan`). Safe to rerun.
 
     `on_plan` sees the plan before anything is sent; with `dry_run` the run stops there (`sender` may
@@ -323,8 +359,9 @@ def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: L
     gas_limits: dict[int, int] = {}
     for tier_id, start, end in todo:
         gas_limits[tier_id] = max(gas_limits.get(tier_id, 0), end - start)
-    gas_limits = {tier_id: _mint_gas_limit(collection, tier_id, size, sender)
-                  for tier_id, size in gas_limits.items()}
+    gas_limits = {
+        tier_id: _mint_gas_limit(collection, tier_id, size, sender) for tier_id, size in gas_limits.items()
+    }
     hashes: list[bytes] = []
     in_flight: list[tuple[bytes, dict[str, Any], int]] = []  # (hash, tx, tickets)
     failure: Exception | None = None
@@ -344,8 +381,13 @@ def mint_recipients(collection: Collection, rows: Sequence[Recipient], sender: L
             if failure is not None:
                 break
             data = _mint_calldata(tier_id, raw_plan[tier_id][start:end], _marker(jobs[tier_id], start))
-            tx = {"from": sender.address, "to": collection.address, "value": 0, "data": data,
-                  "gas": gas_limits[tier_id]}
+            tx = {
+                "from": sender.address,
+                "to": collection.address,
+                "value": 0,
+                "data": data,
+                "gas": gas_limits[tier_id],
+            }
             tx_hash = chain.send_raw(tx, sender, wait=False)
             hashes.append(tx_hash)
             in_flight.append((tx_hash, tx, end - start))
@@ -381,8 +423,14 @@ def refundable_tickets(collection: Collection, *, workers: int = 8) -> list[int]
         return [token_id for token_id, is_paid in zip(ids, pool.map(paid, ids)) if is_paid]
 
 
-def refund_all(collection: Collection, sender: LocalAccount, *, chunk_size: int = 200,
-               progress: Progress | None = None, pending_timeout: float = 120) -> RefundReport:
+def refund_all(
+    collection: Collection,
+    sender: LocalAccount,
+    *,
+    chunk_size: int = 200,
+    progress: Progress | None = None,
+    pending_timeout: float = 120,
+) -> RefundReport:
     """After cancelEvent: push the face value of every ticket paid on chain to its holder. Safe to rerun."""
     if chunk_size < 1:
         raise InvalidInput("chunk_size must be at least 1", where="chunk_size")
@@ -395,7 +443,7 @@ def refund_all(collection: Collection, sender: LocalAccount, *, chunk_size: int 
         progress(0, len(ids))
     hashes: list[bytes] = []
     for start in range(0, len(ids), chunk_size):
-        chunk = ids[start:start + chunk_size]
+        chunk = ids[start : start + chunk_size]
         hashes.append(collection.refund_batch(chunk, sender=sender, wait=False))
         if progress:
             progress(start + len(chunk), len(ids))

@@ -45,8 +45,10 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 def _anvil_keys(count: int = 10) -> list[str]:
     Account.enable_unaudited_hdwallet_features()
-    return [Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
-            for i in range(count)]
+    return [
+        Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.to_0x_hex()
+        for i in range(count)
+    ]
 
 
 ANVIL_KEYS = _anvil_keys()
@@ -149,11 +151,20 @@ class Chain:
         with self._lock:
             found = self._pipelines.get(key)
             if found is None:
-                found = tx.Pipeline(self._request, self.chain_id, sender, policy=self.fee_policy,
-                                    confirmations=self.confirmations, stuck_blocks=self.stuck_blocks,
-                                    store=self.store, nonces=self._nonces)
+                found = tx.Pipeline(
+                    self._request,
+                    self.chain_id,
+                    sender,
+                    policy=self.fee_policy,
+                    confirmations=self.confirmations,
+                    stuck_blocks=self.stuck_blocks,
+                    store=self.store,
+                    nonces=self._nonces,
+                )
                 unfinished = getattr(self.store, "unfinished", None)
-                if unfinished is not None:  # a journal: what an interrupted run left in flight is tracked again
+                if (
+                    unfinished is not None
+                ):  # a journal: what an interrupted run left in flight is tracked again
                     found.resume(unfinished(sender.address))
                 self._pipelines[key] = found
             return found
@@ -174,8 +185,9 @@ class Chain:
         self._nonces.forget(address)
 
     # ---- transactions
-    def send(self, call: Any, sender: LocalAccount, *, value: int = 0, gas: int | None = None,
-             wait: bool = True) -> Any:
+    def send(
+        self, call: Any, sender: LocalAccount, *, value: int = 0, gas: int | None = None, wait: bool = True
+    ) -> Any:
         """Estimate, then send a contract call through the pipeline; returns the receipt once final (or the
         first version's hash if not `wait`: `wait(hash)` follows the record whichever version is mined).
 
@@ -185,11 +197,14 @@ class Chain:
         try:
             if gas is None:
                 gas = int(call.estimate_gas(fields) * 1.2) + 10_000
-            built = call.build_transaction({**fields, "gas": gas, "nonce": 0, "maxFeePerGas": 1,
-                                            "maxPriorityFeePerGas": 1})
+            built = call.build_transaction(
+                {**fields, "gas": gas, "nonce": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1}
+            )
         except Exception as error:  # noqa: BLE001 - translated or re-raised
             raise translate_error(error) from None
-        return self.send_raw({k: built[k] for k in ("to", "data", "value", "gas") if k in built}, sender, wait=wait)
+        return self.send_raw(
+            {k: built[k] for k in ("to", "data", "value", "gas") if k in built}, sender, wait=wait
+        )
 
     def send_raw(self, tx_fields: dict[str, Any], sender: LocalAccount, *, wait: bool = True) -> Any:
         """Send a prepared transaction ({to, data, value, gas}) through the pipeline.
@@ -203,8 +218,12 @@ class Chain:
             data = "0x" + bytes(data).hex()
         to = tx_fields.get("to")
         pipeline = self.pipeline(sender)
-        rec = pipeline.submit(to=to_checksum_address(to) if to else None, data=data,
-                              value=int(tx_fields.get("value", 0)), gas=int(tx_fields["gas"]))
+        rec = pipeline.submit(
+            to=to_checksum_address(to) if to else None,
+            data=data,
+            value=int(tx_fields.get("value", 0)),
+            gas=int(tx_fields["gas"]),
+        )
         if not rec.attempts:  # the fees needed are above the ceiling: wait for them to fall, or give up
             try:
                 pipeline.wait_until_sent(rec, timeout=self.fee_wait_seconds, poll=self.poll_seconds)
@@ -227,7 +246,9 @@ class Chain:
             raise translate_error(error) from None
         return self.wait(tx_hash, fields) if wait else tx_hash
 
-    def wait(self, tx_hash: bytes | str, tx_fields: dict[str, Any] | None = None, timeout: float = 120) -> Any:
+    def wait(
+        self, tx_hash: bytes | str, tx_fields: dict[str, Any] | None = None, timeout: float = 120
+    ) -> Any:
         """The receipt of the transaction sent as `tx_hash` once final (whichever version of it was mined); a
         failed transaction raises with its decoded reason."""
         found = self._record_of(tx_hash)
@@ -271,8 +292,10 @@ class Chain:
             if pending <= mined:
                 break
             if time.monotonic() > deadline:
-                raise ChainError(f"{pending - mined} transaction(s) from {address} are still pending: wait "
-                                 "for them to be mined (or replace them), then rerun")
+                raise ChainError(
+                    f"{pending - mined} transaction(s) from {address} are still pending: wait "
+                    "for them to be mined (or replace them), then rerun"
+                )
             time.sleep(poll)
         self.reset_nonce(address)
 
@@ -285,8 +308,9 @@ class Chain:
                 translated = translate_error(error)
                 if isinstance(translated, ContractRevert):
                     return translated
-        return TransactionFailed(f"transaction {receipt['transactionHash'].hex()} reverted "
-                                 f"(gas used {receipt['gasUsed']})")
+        return TransactionFailed(
+            f"transaction {receipt['transactionHash'].hex()} reverted (gas used {receipt['gasUsed']})"
+        )
 
     def deploy(self, name: str, sender: LocalAccount, *args: Any) -> str:
         """Deploy the shipped contract `name`; returns its address."""
@@ -301,7 +325,9 @@ class Chain:
         key = (name, address.lower())
         found = self._contracts.get(key)
         if found is None:
-            found = self.w3.eth.contract(address=to_checksum_address(address), abi=_artifacts.load(name)["abi"])
+            found = self.w3.eth.contract(
+                address=to_checksum_address(address), abi=_artifacts.load(name)["abi"]
+            )
             self._contracts[key] = found
         return found
 
@@ -336,8 +362,13 @@ class Chain:
             self._pipelines.clear()
 
 
-def connect(url: str | Sequence[str], *, chain_id: int | None = None, timeout: float = 10.0,
-            policy: RpcPolicy | None = None) -> Chain:
+def connect(
+    url: str | Sequence[str],
+    *,
+    chain_id: int | None = None,
+    timeout: float = 10.0,
+    policy: RpcPolicy | None = None,
+) -> Chain:
     """Connect to one JSON-RPC node or several of one chain (a list, or URLs separated by commas: the first is
     the primary, the others take over when it fails; ticketkit/rpc.py). Every call has `timeout` seconds per
     attempt and is retried (`policy`, default RpcPolicy(timeout=timeout)). Raises RPCUnavailable when no node
@@ -366,19 +397,40 @@ def anvil_binary() -> str:
 
 
 @contextmanager
-def local_chain(*, port: int | None = None, chain_id: int = 31337, block_time: float | None = None,
-                extra_args: Sequence[str] = (), on_start: Callable[[str], None] | None = None) -> Iterator[Chain]:
+def local_chain(
+    *,
+    port: int | None = None,
+    chain_id: int = 31337,
+    block_time: float | None = None,
+    extra_args: Sequence[str] = (),
+    on_start: Callable[[str], None] | None = None,
+) -> Iterator[Chain]:
     """Start anvil on a free port, yield a Chain with its ten funded dev accounts, stop it after."""
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [anvil_binary(), "--port", str(port), "--chain-id", str(chain_id), "--silent",
-            "--gas-limit", "30000000", "--code-size-limit", "24576", *extra_args]
+    args = [
+        anvil_binary(),
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--silent",
+        "--gas-limit",
+        "30000000",
+        "--code-size-limit",
+        "24576",
+        *extra_args,
+    ]
     if block_time:
         args += ["--block-time", str(block_time)]
     main_thread = threading.current_thread() is threading.main_thread()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "NO_COLOR": "1"},
-                               preexec_fn=_die_with_parent() if main_thread else None)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=_die_with_parent() if main_thread else None,
+    )
     restore = _end_on_stop_signals() if main_thread else {}
     try:
         deadline = time.monotonic() + 20
@@ -417,6 +469,7 @@ def _end_on_stop_signals() -> dict[int, Any]:
     PID 1); while a local chain runs they raise StopSignal instead, so every `finally` runs. Handlers that
     someone else installed are left alone (uvicorn installs its own while it serves, then restores these
     and re-raises the signal). Returns the handlers to restore."""
+
     def stop(signum: int, _frame: Any) -> None:
         raise StopSignal(128 + signum)
 

@@ -46,8 +46,13 @@ __all__ = ["app", "main"]
 
 ETH = 10**18
 
-app = typer.Typer(name="ticketkit", help="Blockchain-backed event tickets: deploy, mint, sell, check in, refund.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="ticketkit",
+    help="Blockchain-backed event tickets: deploy, mint, sell, check in, refund.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -55,18 +60,41 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # ---------------------------------------------------------------- shared options
 
-Rpc = Annotated[str, typer.Option("--rpc", envvar="TICKETKIT_RPC",
-                                  help="JSON-RPC URL of the node; several of one chain comma-separated (the "
-                                       "first is the primary, the next take over while it fails).")]
-ChainId = Annotated[int | None, typer.Option("--chain-id", envvar="TICKETKIT_CHAIN_ID",
-                                             help="Refuse to run unless the node serves this chain id.")]
-KeyEnv = Annotated[str, typer.Option("--key-env", help="Environment variable holding the organiser's hex key.")]
-Keystore = Annotated[Path | None, typer.Option("--keystore", envvar="TICKETKIT_KEYSTORE",
-                                               help="Encrypted keystore JSON of the organiser's key "
-                                                    "(password: TICKETKIT_KEYSTORE_PASSWORD or a prompt).")]
-CollectionArg = Annotated[str, typer.Argument(metavar="COLLECTION",
-                                              help="The event's collection: its address, or the event file "
-                                                   "deployed on this chain (found in its deployment record).")]
+Rpc = Annotated[
+    str,
+    typer.Option(
+        "--rpc",
+        envvar="TICKETKIT_RPC",
+        help="JSON-RPC URL of the node; several of one chain comma-separated (the "
+        "first is the primary, the next take over while it fails).",
+    ),
+]
+ChainId = Annotated[
+    int | None,
+    typer.Option(
+        "--chain-id", envvar="TICKETKIT_CHAIN_ID", help="Refuse to run unless the node serves this chain id."
+    ),
+]
+KeyEnv = Annotated[
+    str, typer.Option("--key-env", help="Environment variable holding the organiser's hex key.")
+]
+Keystore = Annotated[
+    Path | None,
+    typer.Option(
+        "--keystore",
+        envvar="TICKETKIT_KEYSTORE",
+        help="Encrypted keystore JSON of the organiser's key "
+        "(password: TICKETKIT_KEYSTORE_PASSWORD or a prompt).",
+    ),
+]
+CollectionArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="COLLECTION",
+        help="The event's collection: its address, or the event file "
+        "deployed on this chain (found in its deployment record).",
+    ),
+]
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 
@@ -87,8 +115,9 @@ def _handles_errors(fn: F) -> F:
         except errors.TicketkitError as error:
             raise _fail(error.code, str(error)) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted", "stopped; what was sent stays sent: rerun the same command to resume",
-                        130) from None
+            raise _fail(
+                "interrupted", "stopped; what was sent stays sent: rerun the same command to resume", 130
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -105,12 +134,15 @@ def _connect(rpc: str, chain_id: int | None) -> Chain:
         floor = float(env["TICKETKIT_TIP_FLOOR_GWEI"]) if env.get("TICKETKIT_TIP_FLOOR_GWEI") else None
         confirmations = int(env["TICKETKIT_CONFIRMATIONS"]) if env.get("TICKETKIT_CONFIRMATIONS") else None
     except ValueError as error:
-        raise errors.InvalidInput(f"not a number: {error}", where="TICKETKIT_MAX_FEE_GWEI/TIP_FLOOR_GWEI/"
-                                                                 "CONFIRMATIONS") from None
+        raise errors.InvalidInput(
+            f"not a number: {error}", where="TICKETKIT_MAX_FEE_GWEI/TIP_FLOOR_GWEI/CONFIRMATIONS"
+        ) from None
     chain.fee_policy = tx.FeePolicy.for_chain(chain.chain_id, max_fee_gwei=max_fee, tip_floor_gwei=floor)
     if confirmations is not None:
         chain.confirmations = confirmations
-    chain.store = tx.Journal(env.get("TICKETKIT_JOURNAL") or Path(".ticketkit") / f"journal-{chain.chain_id}.jsonl")
+    chain.store = tx.Journal(
+        env.get("TICKETKIT_JOURNAL") or Path(".ticketkit") / f"journal-{chain.chain_id}.jsonl"
+    )
     if not logging.getLogger("ticketkit.tx").handlers:  # say why a transaction waits or is replaced
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("ticketkit: %(message)s"))
@@ -147,12 +179,20 @@ def _tier_id(collection: Collection, value: str) -> int:
         return names.index(value)
     if value.isdigit() and int(value) < len(names):
         return int(value)
-    raise errors.InvalidInput(f"no tier {value!r} (tiers: {', '.join(repr(n) for n in names)})", where="--tier")
+    raise errors.InvalidInput(
+        f"no tier {value!r} (tiers: {', '.join(repr(n) for n in names)})", where="--tier"
+    )
 
 
 def _progress(label: str) -> tuple[Progress, Callable[[int, int], None]]:
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=out, transient=False)
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        transient=False,
+    )
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
@@ -177,8 +217,10 @@ def chain(
         out.print("dev accounts (public test keys from anvil's mnemonic: never use them on a real chain):")
         for i, account in enumerate(local.accounts):
             out.print(f"  ({i}) {account.address}  key {account.key.to_0x_hex()}", markup=False)
-        out.print(f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
-                  markup=False)
+        out.print(
+            f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
+            markup=False,
+        )
         out.print("Ctrl-C to stop")
         deadline = time.monotonic() + seconds if seconds else None
         try:
@@ -193,17 +235,30 @@ def chain(
 @_handles_errors
 def deploy(
     event_toml: Annotated[Path, typer.Argument(help="The event description (see examples/event.toml).")],
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
-    factory: Annotated[str | None, typer.Option(envvar="TICKETKIT_FACTORY",
-                                                help="An existing platform factory (else the one recorded "
-                                                     "for this chain, else a new one).")] = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
+    factory: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TICKETKIT_FACTORY",
+            help="An existing platform factory (else the one recorded for this chain, else a new one).",
+        ),
+    ] = None,
     badge: Annotated[bool, typer.Option(help="Give attendees soulbound attendance badges.")] = True,
-    record: Annotated[Path | None, typer.Option(help="The deployment record (default: EVENT.deployments.json "
-                                                     "beside the event file).")] = None,
-    gateway_url: Annotated[str | None, typer.Option(
-        envvar="TICKETKIT_GATEWAY_URL",
-        help="The gateway's public URL (GATEWAY_PUBLIC_URL): token URIs point at its metadata, "
-             "replacing the file's base_uri.")] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="The deployment record (default: EVENT.deployments.json beside the event file)."),
+    ] = None,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TICKETKIT_GATEWAY_URL",
+            help="The gateway's public URL (GATEWAY_PUBLIC_URL): token URIs point at its metadata, "
+            "replacing the file's base_uri.",
+        ),
+    ] = None,
 ) -> None:
     """Deploy an event's collection. Safe to rerun: the same file on the same chain finds its deployment."""
     spec = load_event_file(event_toml)
@@ -213,32 +268,47 @@ def deploy(
     signer = _signer(key_env, keystore)
     if factory:
         factory = _address(factory, "--factory")
-    done = deploy_event_file(node, event_toml, signer, factory=factory, badge=badge, record=record,
-                             gateway_url=gateway_url)
+    done = deploy_event_file(
+        node, event_toml, signer, factory=factory, badge=badge, record=record, gateway_url=gateway_url
+    )
     for note in done.notes:
         err.print(f"note: {note}", markup=False)
     if done.platform_deployed:
-        out.print(f"platform factory {done.platform.address}  (deployed; recorded in {done.record})", markup=False)
+        out.print(
+            f"platform factory {done.platform.address}  (deployed; recorded in {done.record})", markup=False
+        )
     elif done.factory_from_record:
         out.print(f"platform factory {done.platform.address}  (from {done.record})", markup=False)
     if done.badge is not None:
         out.print(f"badge {done.badge.address}  (event id {done.badge.event_id_of(done.collection.address)})")
     if done.collection_existed:
-        out.print(f"collection {done.collection.address}  (already deployed at {done.collection.address}: "
-                  f"{spec.event.name}, {len(spec.tiers)} tiers)", markup=False)
+        out.print(
+            f"collection {done.collection.address}  (already deployed at {done.collection.address}: "
+            f"{spec.event.name}, {len(spec.tiers)} tiers)",
+            markup=False,
+        )
     else:
-        out.print(f"collection {done.collection.address}  (deployed: {spec.event.name}, {len(spec.tiers)} tiers)",
-                  markup=False)
+        out.print(
+            f"collection {done.collection.address}  (deployed: {spec.event.name}, {len(spec.tiers)} tiers)",
+            markup=False,
+        )
 
 
 @app.command()
 @_handles_errors
 def mint(
     collection: CollectionArg,
-    csv_file: Annotated[Path, typer.Argument(metavar="CSV", help="Columns: address, tier (name or index), quantity.")],
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    csv_file: Annotated[
+        Path, typer.Argument(metavar="CSV", help="Columns: address, tier (name or index), quantity.")
+    ],
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=1000, help="Tickets per transaction.")] = 200,
-    from_block: Annotated[int, typer.Option(help="Where to look for earlier airdrops (the collection's block).")] = 0,
+    from_block: Annotated[
+        int, typer.Option(help="Where to look for earlier airdrops (the collection's block).")
+    ] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and send nothing.")] = False,
 ) -> None:
     """Airdrop tickets so each recipient holds what the CSV says: mints only the difference. Safe to rerun.
@@ -266,10 +336,13 @@ def mint(
         return
     bar, update = _progress("minting")
     with bar:  # the plan prints above the bar, before anything is sent
-        report = mint_recipients(target, rows, signer, chunk_size=chunk_size, progress=update,
-                                 from_block=from_block, on_plan=show)
-    out.print(f"{report.minted_now} tickets minted now, {report.already_minted} were already minted "
-              f"({report.total} planned, {len(report.transactions)} transactions)")
+        report = mint_recipients(
+            target, rows, signer, chunk_size=chunk_size, progress=update, from_block=from_block, on_plan=show
+        )
+    out.print(
+        f"{report.minted_now} tickets minted now, {report.already_minted} were already minted "
+        f"({report.total} planned, {len(report.transactions)} transactions)"
+    )
 
 
 @app.command()
@@ -281,7 +354,10 @@ def presale(
     events: Annotated[str, typer.Option(help="Badge event ids that count, e.g. 1,2.")] = "",
     ends: Annotated[str | None, typer.Option(help="End of the presale, ISO 8601 with timezone.")] = None,
     close: Annotated[bool, typer.Option("--close", help="End the tier's presale now.")] = False,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Open (or --close) a tier's presale for holders of attendance badges."""
     if close == (ends is not None):
@@ -291,10 +367,13 @@ def presale(
         try:
             event_ids = [int(part) for part in events.split(",") if part.strip()]
         except ValueError:
-            raise errors.InvalidInput(f"{events!r} is not a list of event ids like 1,2", where="--events") from None
+            raise errors.InvalidInput(
+                f"{events!r} is not a list of event ids like 1,2", where="--events"
+            ) from None
         if min_events > len(event_ids):
-            raise errors.InvalidInput(f"--min-events {min_events} is more than the {len(event_ids)} --events",
-                                      where="--min-events")
+            raise errors.InvalidInput(
+                f"--min-events {min_events} is more than the {len(event_ids)} --events", where="--min-events"
+            )
     ends_at = 0 if close else int(parse_datetime(ends or "").timestamp())
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
@@ -304,7 +383,9 @@ def presale(
         target.set_presale(tier_id, ends_at=0, sender=signer)
         out.print(f"presale of tier {tier_id} closed")
     else:
-        target.set_presale(tier_id, ends_at=ends_at, min_events=min_events, event_ids=event_ids, sender=signer)
+        target.set_presale(
+            tier_id, ends_at=ends_at, min_events=min_events, event_ids=event_ids, sender=signer
+        )
         out.print(f"presale of tier {tier_id} until {ends}: holders of {min_events} of events {event_ids}")
 
 
@@ -316,13 +397,22 @@ def presale_snapshot(
     min_events: Annotated[int, typer.Option(min=1, help="Badges needed, of --events.")],
     events: Annotated[str, typer.Option(help="Badge event ids that count, e.g. 1,2.")],
     block: Annotated[int | None, typer.Option(min=0, help="Snapshot block (default: the head now).")] = None,
-    from_block: Annotated[int | None, typer.Option(min=0, help="Scan badge logs from here "
-                                                   "(default: the badge's deployment block).")] = None,
+    from_block: Annotated[
+        int | None,
+        typer.Option(min=0, help="Scan badge logs from here (default: the badge's deployment block)."),
+    ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the snapshot (JSON) here.")] = None,
-    expect_root: Annotated[str | None, typer.Option(help="Refuse unless the recomputed root is this.")] = None,
-    publish: Annotated[bool, typer.Option("--publish", help="Set the tier's presale with this root.")] = False,
+    expect_root: Annotated[
+        str | None, typer.Option(help="Refuse unless the recomputed root is this.")
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Set the tier's presale with this root.")
+    ] = False,
     ends: Annotated[str | None, typer.Option(help="With --publish: end of the presale, ISO 8601.")] = None,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Fix the presale's eligible set at a block as a Merkle root; --publish sets it on the tier.
 
@@ -334,7 +424,9 @@ def presale_snapshot(
     try:
         event_ids = [int(part) for part in events.split(",") if part.strip()]
     except ValueError:
-        raise errors.InvalidInput(f"{events!r} is not a list of event ids like 1,2", where="--events") from None
+        raise errors.InvalidInput(
+            f"{events!r} is not a list of event ids like 1,2", where="--events"
+        ) from None
     if publish and ends is None:
         raise errors.InvalidInput("--publish needs --ends", where="--ends")
     ends_at = int(parse_datetime(ends).timestamp()) if ends is not None else None
@@ -347,22 +439,36 @@ def presale_snapshot(
     snap = take_snapshot(node, badge.address, event_ids, min_events, block, from_block=from_block)
     root = "0x" + snap.root.hex()
     if expect_root is not None and expect_root.lower() != root:
-        raise errors.InvalidInput(f"recomputed root {root} at block {snap.block}, not {expect_root}",
-                                  where="--expect-root")
-    out.print(f"snapshot of tier {tier_id} at block {snap.block}: {len(snap.addresses)} eligible "
-              f"(holders of {min_events} of events {event_ids})")
+        raise errors.InvalidInput(
+            f"recomputed root {root} at block {snap.block}, not {expect_root}", where="--expect-root"
+        )
+    out.print(
+        f"snapshot of tier {tier_id} at block {snap.block}: {len(snap.addresses)} eligible "
+        f"(holders of {min_events} of events {event_ids})"
+    )
     out.print(f"root {root}")
     if out_file is not None:
         import json
 
-        data = {"format": "ticketkit-presale-snapshot/1", "chain_id": node.chain_id,
-                "collection": target.address, "tier_id": tier_id, **snap.to_dict()}
+        data = {
+            "format": "ticketkit-presale-snapshot/1",
+            "chain_id": node.chain_id,
+            "collection": target.address,
+            "tier_id": tier_id,
+            **snap.to_dict(),
+        }
         out_file.write_text(json.dumps(data, indent=2) + "\n")
         out.print(f"written to {out_file}")
     if publish:
         assert ends_at is not None
-        target.set_presale(tier_id, ends_at=ends_at, min_events=min_events, event_ids=event_ids,
-                           merkle_root=snap.root, sender=_signer(key_env, keystore))
+        target.set_presale(
+            tier_id,
+            ends_at=ends_at,
+            min_events=min_events,
+            event_ids=event_ids,
+            merkle_root=snap.root,
+            sender=_signer(key_env, keystore),
+        )
         out.print(f"published: presale of tier {tier_id} until {ends}, badge rule and root {root}")
 
 
@@ -371,7 +477,10 @@ def presale_snapshot(
 def checkin(
     collection: CollectionArg,
     ids: Annotated[list[int], typer.Argument(help="Ticket ids to check in.")],
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Check tickets in at the gate (already used or missing ones are reported, not fatal)."""
     node = _connect(rpc, chain_id)
@@ -387,7 +496,10 @@ def checkin(
 @_handles_errors
 def cancel(
     collection: CollectionArg,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Cancel the event (before it starts): sales and transfers stop, refunds open."""
     node = _connect(rpc, chain_id)
@@ -400,7 +512,10 @@ def cancel(
 @_handles_errors
 def refund(
     collection: CollectionArg,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=1000, help="Tickets per transaction.")] = 200,
 ) -> None:
     """Refund every ticket paid on chain of a cancelled event. Safe to rerun."""
@@ -412,7 +527,9 @@ def refund(
     bar, update = _progress("refunding")
     with bar:
         report = refund_all(target, signer, chunk_size=chunk_size, progress=update)
-    out.print(f"{report.refunded} tickets refunded ({report.found} found, {len(report.transactions)} transactions)")
+    out.print(
+        f"{report.refunded} tickets refunded ({report.found} found, {len(report.transactions)} transactions)"
+    )
 
 
 ROLES = ("MINTER_ROLE", "GATE_ROLE", "GATEWAY_ROLE", "DEFAULT_ADMIN_ROLE")
@@ -425,7 +542,10 @@ def grant(
     role: Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")],
     account: Annotated[str, typer.Argument(help="The address that gets the role.")],
     revoke: Annotated[bool, typer.Option("--revoke", help="Take the role away instead.")] = False,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE moves
     tickets on holders' signatures."""
@@ -444,8 +564,13 @@ def grant(
 @_handles_errors
 def pause(
     collection: CollectionArg,
-    resume: Annotated[bool, typer.Option("--resume", help="Unpause: sales and transfers start again.")] = False,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None, key_env: KeyEnv = DEFAULT_KEY_ENV, keystore: Keystore = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Unpause: sales and transfers start again.")
+    ] = False,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
+    key_env: KeyEnv = DEFAULT_KEY_ENV,
+    keystore: Keystore = None,
 ) -> None:
     """Stop sales and every transfer (market, gateway, gifts) until --resume. Refunds and check-in go on."""
     node = _connect(rpc, chain_id)
@@ -456,7 +581,9 @@ def pause(
         out.print(f"{target.address} resumed: sales and transfers are open again", markup=False)
     else:
         target.pause(sender=signer)
-        out.print(f"{target.address} paused; resume with: ticketkit pause {target.address} --resume", markup=False)
+        out.print(
+            f"{target.address} paused; resume with: ticketkit pause {target.address} --resume", markup=False
+        )
 
 
 def _when(timestamp: int) -> str:
@@ -471,7 +598,8 @@ def _percent(bps: int) -> str:
 @_handles_errors
 def status(
     collection: CollectionArg,
-    rpc: Rpc = DEFAULT_RPC, chain_id: ChainId = None,
+    rpc: Rpc = DEFAULT_RPC,
+    chain_id: ChainId = None,
 ) -> None:
     """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the money."""
     node = _connect(rpc, chain_id)
@@ -500,14 +628,21 @@ def status(
     receiver, royalty_bps = target.royalty_info(0, 10_000)
     badge = info["badge"] if info["badge"] != "0x" + "0" * 40 else None
     settings = [
-        ("collection", f"{target.call('name')} ({target.call('symbol')}) at {target.address}, chain {node.chain_id}"),
+        (
+            "collection",
+            f"{target.call('name')} ({target.call('symbol')}) at {target.address}, chain {node.chain_id}",
+        ),
         ("state", f"{state}{', PAUSED (no sales, no transfers)' if target.paused() else ''}"),
         ("start", _when(info["start_time"])),
         ("transfer lock", f"{_when(info['transfer_lock_time'])} (nothing moves from then on)"),
         ("resale cap", f"{_percent(info['resale_cap_bps'])} of face value"),
         ("royalty", f"{_percent(royalty_bps)} of each resale to {receiver}"),
-        ("gifts", "allowed (holders may give tickets away)" if info["gifts_allowed"] else
-         "not allowed (tickets change hands only by resale)"),
+        (
+            "gifts",
+            "allowed (holders may give tickets away)"
+            if info["gifts_allowed"]
+            else "not allowed (tickets change hands only by resale)",
+        ),
         ("badge", badge or "none (no attendance badges)"),
     ]
     tier_lines: list[str] = []
@@ -531,16 +666,25 @@ def status(
         out.print(text, markup=False)
     table = Table(title=None)
     for column in ("tier", "name", "price", "sold", "remaining", "refunded", "listed", "checked in"):
-        table.add_column(column, justify="left" if column in ("name",) else "right",
-                         no_wrap=True)
+        table.add_column(column, justify="left" if column in ("name",) else "right", no_wrap=True)
     for t in tiers:
-        table.add_row(str(t.tier_id), t.name, _eth(t.face_value), str(t.minted), str(t.remaining),
-                      str(t.minted - existing.get(t.tier_id, 0)), str(listed[t.tier_id]), str(used[t.tier_id]))
+        table.add_row(
+            str(t.tier_id),
+            t.name,
+            _eth(t.face_value),
+            str(t.minted),
+            str(t.remaining),
+            str(t.minted - existing.get(t.tier_id, 0)),
+            str(listed[t.tier_id]),
+            str(used[t.tier_id]),
+        )
     # As wide as the table needs, whatever the terminal (or pipe) width: names are never cut.
     needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
     Console(highlight=False, width=max(out.width, needed)).print(table)
-    out.print(f"money: proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
-              f"owed {_eth(target.owed())} (refund reserve {_eth(target.refund_reserve())})")
+    out.print(
+        f"money: proceeds withdrawable {_eth(target.withdrawable_proceeds())}; "
+        f"owed {_eth(target.owed())} (refund reserve {_eth(target.refund_reserve())})"
+    )
 
 
 def main() -> None:

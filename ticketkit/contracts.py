@@ -17,8 +17,19 @@ from web3.types import TxReceipt
 
 from .chain import Chain
 
-__all__ = ["Platform", "Badge", "Collection", "TierConfig", "EventConfig", "Tier", "Ticket", "deploy_platform", "salt_bytes",
-           "SKIP_NOT_FOUND", "SKIP_ALREADY_USED"]
+__all__ = [
+    "Platform",
+    "Badge",
+    "Collection",
+    "TierConfig",
+    "EventConfig",
+    "Tier",
+    "Ticket",
+    "deploy_platform",
+    "salt_bytes",
+    "SKIP_NOT_FOUND",
+    "SKIP_ALREADY_USED",
+]
 
 SKIP_NOT_FOUND = 1
 SKIP_ALREADY_USED = 2
@@ -51,8 +62,18 @@ class EventConfig:
     base_uri: str = ""
 
     def as_tuple(self, badge: str) -> tuple[Any, ...]:
-        return (self.name, self.symbol, self.base_uri, self.start_time, self.transfer_lock_time,
-                self.resale_cap_bps, self.royalty_bps, self.royalty_receiver, self.gifts_allowed, badge)
+        return (
+            self.name,
+            self.symbol,
+            self.base_uri,
+            self.start_time,
+            self.transfer_lock_time,
+            self.resale_cap_bps,
+            self.royalty_bps,
+            self.royalty_receiver,
+            self.gifts_allowed,
+            badge,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,8 +120,10 @@ def metadata_base_uri(gateway_url: str, chain_id: int, contract: str) -> str:
     if not url.startswith(("https://", "http://")):
         from .errors import InvalidInput
 
-        raise InvalidInput(f"the gateway URL {gateway_url!r} must start with https:// (or http:// for a local test)",
-                           where="gateway_url")
+        raise InvalidInput(
+            f"the gateway URL {gateway_url!r} must start with https:// (or http:// for a local test)",
+            where="gateway_url",
+        )
     return f"{url}/metadata/{chain_id}/{to_checksum_address(contract)}/"
 
 
@@ -189,8 +212,16 @@ class Collection(_Handle):
 
     def ticket(self, token_id: int) -> Ticket:
         t = self.call("ticket", token_id)
-        return Ticket(token_id, t[0], t[1], t[2], t[3], t[4], t[5] if t[5] != ZERO else None,
-                      t[6] if t[5] != ZERO else None)
+        return Ticket(
+            token_id,
+            t[0],
+            t[1],
+            t[2],
+            t[3],
+            t[4],
+            t[5] if t[5] != ZERO else None,
+            t[6] if t[5] != ZERO else None,
+        )
 
     def owner_of(self, token_id: int) -> str:
         return self.call("ownerOf", token_id)
@@ -215,8 +246,14 @@ class Collection(_Handle):
 
     def event_info(self) -> dict[str, Any]:
         start, lock, cap, gifts, badge, cancelled = self.call("eventInfo")
-        return {"start_time": start, "transfer_lock_time": lock, "resale_cap_bps": cap,
-                "gifts_allowed": gifts, "badge": badge, "cancelled": cancelled}
+        return {
+            "start_time": start,
+            "transfer_lock_time": lock,
+            "resale_cap_bps": cap,
+            "gifts_allowed": gifts,
+            "badge": badge,
+            "cancelled": cancelled,
+        }
 
     def badge(self) -> Badge | None:
         address = self.event_info()["badge"]
@@ -234,17 +271,21 @@ class Collection(_Handle):
 
         where = f"{self.address} on chain {self.chain.chain_id}"
         if not self.chain.w3.eth.get_code(self.address):
-            raise InvalidInput(f"no contract at {where}: use the collection address `ticketkit deploy` printed",
-                               where="COLLECTION")
+            raise InvalidInput(
+                f"no contract at {where}: use the collection address `ticketkit deploy` printed",
+                where="COLLECTION",
+            )
         try:
             self.call("eventInfo")
             self.call("tierCount")
         except RPCUnavailable:
             raise
         except Exception:  # noqa: BLE001 - any failure means "not one of ours"
-            raise InvalidInput(f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
-                               "collection): use the collection address `ticketkit deploy` printed",
-                               where="COLLECTION") from None
+            raise InvalidInput(
+                f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
+                "collection): use the collection address `ticketkit deploy` printed",
+                where="COLLECTION",
+            ) from None
         return self
 
     def paused(self) -> bool:
@@ -280,9 +321,19 @@ class Collection(_Handle):
     def update_tier(self, tier_id: int, tier: TierConfig, *, sender: LocalAccount) -> TxReceipt:
         return self._send("updateTier", tier_id, tier.as_tuple(), sender=sender)
 
-    def set_presale(self, tier_id: int, *, ends_at: int, min_events: int = 0, event_ids: Sequence[int] = (),
-                    merkle_root: bytes = b"\0" * 32, sender: LocalAccount) -> TxReceipt:
-        return self._send("setPresale", tier_id, ends_at, min_events, list(event_ids), merkle_root, sender=sender)
+    def set_presale(
+        self,
+        tier_id: int,
+        *,
+        ends_at: int,
+        min_events: int = 0,
+        event_ids: Sequence[int] = (),
+        merkle_root: bytes = b"\0" * 32,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        return self._send(
+            "setPresale", tier_id, ends_at, min_events, list(event_ids), merkle_root, sender=sender
+        )
 
     # ---- calls, built for a sender that records them before sending (the gateway's outbox): `.estimate_gas`,
     # `.address` and the calldata of a web3 contract function
@@ -294,17 +345,23 @@ class Collection(_Handle):
         """The `checkIn` call of a batch (needs GATE_ROLE): marks each ticket used and mints its badge."""
         return self.contract.functions.checkIn(list(token_ids))
 
-    def gateway_transfer_call(self, token_id: int, to: str, price: int, deadline: int, holder: LocalAccount) -> Any:
+    def gateway_transfer_call(
+        self, token_id: int, to: str, price: int, deadline: int, holder: LocalAccount
+    ) -> Any:
         """The `gatewayTransfer` call moving `token_id` to `to` at `price`, authorised by `holder`'s signature
         (needs GATEWAY_ROLE to send)."""
         signature = self.sign_gateway_transfer(token_id, to, price, deadline, holder)
-        return self.contract.functions.gatewayTransfer(token_id, to_checksum_address(to), price, deadline, signature)
+        return self.contract.functions.gatewayTransfer(
+            token_id, to_checksum_address(to), price, deadline, signature
+        )
 
-    def mint_batch(self, tier_id: int, recipients: Sequence[str], *, sender: LocalAccount,
-                   wait: bool = True) -> Any:
+    def mint_batch(
+        self, tier_id: int, recipients: Sequence[str], *, sender: LocalAccount, wait: bool = True
+    ) -> Any:
         """Mint one ticket per recipient. Returns the token ids (or the tx hash if not `wait`)."""
-        result = self._send("mintBatch", tier_id, [to_checksum_address(r) for r in recipients],
-                            sender=sender, wait=wait)
+        result = self._send(
+            "mintBatch", tier_id, [to_checksum_address(r) for r in recipients], sender=sender, wait=wait
+        )
         if not wait:
             return result
         first = self.events(result, "TicketsMinted")[0]["args"]["firstTokenId"]
@@ -333,8 +390,15 @@ class Collection(_Handle):
         return self._send("unpause", sender=sender)
 
     # ---- fans
-    def buy(self, tier_id: int, quantity: int = 1, *, sender: LocalAccount, value: int | None = None,
-            proof: Sequence[bytes] | None = None) -> list[int]:
+    def buy(
+        self,
+        tier_id: int,
+        quantity: int = 1,
+        *,
+        sender: LocalAccount,
+        value: int | None = None,
+        proof: Sequence[bytes] | None = None,
+    ) -> list[int]:
         """Buy at face value (or send `value`); returns the token ids bought."""
         if value is None:
             value = self.tier(tier_id).face_value * quantity
@@ -351,8 +415,9 @@ class Collection(_Handle):
     def cancel_listing(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
         return self._send("cancelListing", token_id, sender=sender)
 
-    def buy_resale(self, token_id: int, *, sender: LocalAccount, value: int | None = None,
-                   max_price: int | None = None) -> TxReceipt:
+    def buy_resale(
+        self, token_id: int, *, sender: LocalAccount, value: int | None = None, max_price: int | None = None
+    ) -> TxReceipt:
         """Buy a listed ticket for at most `max_price` (default: the listed price read now, what the buyer
         saw, or `value` if given; a re-listing above it reverts ListingAboveMaxPrice). `value` defaults to
         `max_price`."""
@@ -373,26 +438,43 @@ class Collection(_Handle):
         return self._send("withdrawCredit", sender=sender)
 
     # ---- gateway transfers (holder signs, gateway sends)
-    def sign_gateway_transfer(self, token_id: int, to: str, price: int, deadline: int,
-                              holder: LocalAccount) -> bytes:
+    def sign_gateway_transfer(
+        self, token_id: int, to: str, price: int, deadline: int, holder: LocalAccount
+    ) -> bytes:
         """The holder's EIP-712 authorization for the gateway to move `token_id` to `to`."""
         message = {
-            "domain": {"name": "ticketkit TicketCollection", "version": "1", "chainId": self.chain.chain_id,
-                       "verifyingContract": self.address},
-            "types": {"GatewayTransfer": [
-                {"name": "tokenId", "type": "uint256"}, {"name": "to", "type": "address"},
-                {"name": "price", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"}]},
+            "domain": {
+                "name": "ticketkit TicketCollection",
+                "version": "1",
+                "chainId": self.chain.chain_id,
+                "verifyingContract": self.address,
+            },
+            "types": {
+                "GatewayTransfer": [
+                    {"name": "tokenId", "type": "uint256"},
+                    {"name": "to", "type": "address"},
+                    {"name": "price", "type": "uint256"},
+                    {"name": "nonce", "type": "uint256"},
+                    {"name": "deadline", "type": "uint256"},
+                ]
+            },
             "primaryType": "GatewayTransfer",
-            "message": {"tokenId": token_id, "to": to_checksum_address(to), "price": price,
-                        "nonce": self.nonce_of(holder.address), "deadline": deadline},
+            "message": {
+                "tokenId": token_id,
+                "to": to_checksum_address(to),
+                "price": price,
+                "nonce": self.nonce_of(holder.address),
+                "deadline": deadline,
+            },
         }
         return holder.sign_message(encode_typed_data(full_message=message)).signature
 
-    def gateway_transfer(self, token_id: int, to: str, price: int, deadline: int, signature: bytes, *,
-                         sender: LocalAccount) -> TxReceipt:
-        return self._send("gatewayTransfer", token_id, to_checksum_address(to), price, deadline, signature,
-                          sender=sender)
+    def gateway_transfer(
+        self, token_id: int, to: str, price: int, deadline: int, signature: bytes, *, sender: LocalAccount
+    ) -> TxReceipt:
+        return self._send(
+            "gatewayTransfer", token_id, to_checksum_address(to), price, deadline, signature, sender=sender
+        )
 
 
 class Platform(_Handle):
@@ -400,8 +482,9 @@ class Platform(_Handle):
 
     NAME = "TicketFactory"
 
-    def create_badge(self, name: str, symbol: str, *, salt: str | bytes, base_uri: str = "",
-                     sender: LocalAccount) -> Badge:
+    def create_badge(
+        self, name: str, symbol: str, *, salt: str | bytes, base_uri: str = "", sender: LocalAccount
+    ) -> Badge:
         """Create (or, if this salt was used before, find) the sender's badge."""
         address = self.predict_badge(sender.address, salt)
         if not self.chain.w3.eth.get_code(address):
@@ -416,13 +499,25 @@ class Platform(_Handle):
         """Where `organiser`'s badge with `salt` is, or will be once created."""
         return self.call("predictBadge", to_checksum_address(organiser), salt_bytes(salt))
 
-    def create_collection(self, event: EventConfig, tiers: Sequence[TierConfig], *, salt: str | bytes,
-                          badge: Badge | None = None, sender: LocalAccount) -> Collection:
+    def create_collection(
+        self,
+        event: EventConfig,
+        tiers: Sequence[TierConfig],
+        *,
+        salt: str | bytes,
+        badge: Badge | None = None,
+        sender: LocalAccount,
+    ) -> Collection:
         """Create (or, if this salt was used before, find) the sender's collection."""
         address = self.predict_collection(sender.address, salt)
         if not self.chain.w3.eth.get_code(address):
-            self._send("createCollection", event.as_tuple(badge.address if badge else ZERO),
-                       [t.as_tuple() for t in tiers], salt_bytes(salt), sender=sender)
+            self._send(
+                "createCollection",
+                event.as_tuple(badge.address if badge else ZERO),
+                [t.as_tuple() for t in tiers],
+                salt_bytes(salt),
+                sender=sender,
+            )
         return Collection(self.chain, address)
 
 

@@ -57,7 +57,9 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise InvalidInput(f"cannot read the deployment record ({error}): fix or delete it", where=str(path)) from None
+        raise InvalidInput(
+            f"cannot read the deployment record ({error}): fix or delete it", where=str(path)
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("chains"), dict):
         raise InvalidInput(f"not a {FORMAT} file: fix or delete it", where=str(path))
     return data
@@ -71,19 +73,31 @@ def find_record(path: str | Path, chain: Chain) -> tuple[DeploymentRecord | None
         return None, None
     factory = entry.get("factory")
     if not isinstance(factory, str) or not is_address(factory):
-        raise InvalidInput(f"chains.{chain.chain_id}.factory is not an address: fix or delete it", where=str(path))
+        raise InvalidInput(
+            f"chains.{chain.chain_id}.factory is not an address: fix or delete it", where=str(path)
+        )
     if entry.get("genesis") and entry["genesis"] != _genesis(chain):
-        return None, (f"{path} records chain {chain.chain_id} with another genesis block (a restarted local "
-                      "node?): deploying anew")
+        return None, (
+            f"{path} records chain {chain.chain_id} with another genesis block (a restarted local "
+            "node?): deploying anew"
+        )
     if not chain.w3.eth.get_code(to_checksum_address(factory)):
-        return None, f"{path} records factory {factory}, which has no code on chain {chain.chain_id}: deploying anew"
+        return (
+            None,
+            f"{path} records factory {factory}, which has no code on chain {chain.chain_id}: deploying anew",
+        )
 
     def address(key: str) -> str | None:
         value = entry.get(key)
         return to_checksum_address(value) if isinstance(value, str) and is_address(value) else None
 
-    return DeploymentRecord(to_checksum_address(factory), address("collection"), address("badge"),
-                            address("organiser"), entry.get("event")), None
+    return DeploymentRecord(
+        to_checksum_address(factory),
+        address("collection"),
+        address("badge"),
+        address("organiser"),
+        entry.get("event"),
+    ), None
 
 
 def save_record(path: str | Path, chain: Chain, record: DeploymentRecord) -> None:
@@ -116,8 +130,10 @@ def collection_address(chain: Chain, value: str, *, where: str = "COLLECTION") -
     if path.suffix == ".toml" and path.exists():
         found, why = find_record(record_path(path), chain)
         if found is None or found.collection is None:
-            raise InvalidInput(f"{path} has no collection recorded on chain {chain.chain_id}"
-                               f"{' (' + why + ')' if why else ''}: deploy it first with `ticketkit deploy {path}`",
-                               where=where)
+            raise InvalidInput(
+                f"{path} has no collection recorded on chain {chain.chain_id}"
+                f"{' (' + why + ')' if why else ''}: deploy it first with `ticketkit deploy {path}`",
+                where=where,
+            )
         return found.collection
     raise InvalidInput(f"{value!r} is neither an address nor a deployed event file (.toml)", where=where)

@@ -37,8 +37,18 @@ from ._errors_base import (
 from .contract_errors import *  # noqa: F403 - the generated classes, listed in contract_errors.__all__
 
 __all__ = [
-    "role_name", "ROLE_NAMES", "TicketkitError", "InvalidInput", "ChainError", "RPCUnavailable",
-    "ChainIdMismatch", "NonceError", "TransactionFailed", "FeeCeilingExceeded", "NonceTaken", "ContractRevert",
+    "role_name",
+    "ROLE_NAMES",
+    "TicketkitError",
+    "InvalidInput",
+    "ChainError",
+    "RPCUnavailable",
+    "ChainIdMismatch",
+    "NonceError",
+    "TransactionFailed",
+    "FeeCeilingExceeded",
+    "NonceTaken",
+    "ContractRevert",
     "error_class",
 ]
 __all__ += contract_errors.__all__
@@ -53,8 +63,12 @@ def error_class(name: str) -> type[ContractRevert]:
     for a name in no ABI, a plain ContractRevert subclass made once on first use."""
     cls = _REGISTRY.get(name)
     if cls is None:
-        namespace = {"error_name": name, "code": snake_case(name), "__module__": __name__,
-                     "__doc__": f"The contract reverted with {name}."}
+        namespace = {
+            "error_name": name,
+            "code": snake_case(name),
+            "__module__": __name__,
+            "__doc__": f"The contract reverted with {name}.",
+        }
         cls = type(name, (ContractRevert,), namespace)
         _REGISTRY[name] = cls
     return cls

@@ -1,29 +1,29 @@
 """An event described in a TOML file: validated with pydantic, errors named by field and line.
 
-    [event]
-    name = "Night Owls live"
-    symbol = "OWL1"
-    start = 2027-06-12T20:00:00+01:00
-    transfer_lock = 2027-06-12T18:00:00+01:00
-    resale_cap_percent = 110
-    royalty_percent = 5
-    gifts_allowed = false
-    base_uri = "https://tickets.example/owl1/"
+[event]
+name = "Night Owls live"
+symbol = "OWL1"
+start = 2027-06-12T20:00:00+01:00
+transfer_lock = 2027-06-12T18:00:00+01:00
+resale_cap_percent = 110
+royalty_percent = 5
+gifts_allowed = false
+base_uri = "https://tickets.example/owl1/"
 
-    [[tiers]]
-    name = "General"
-    face_value = "0.05 ETH"      # or an integer number of wei
-    supply = 500
-    max_per_wallet = 4          # 0: no cap
-    sale_start = 2027-03-01T10:00:00Z
-    sale_end = 2027-06-12T18:00:00Z
-      [tiers.presale]           # optional: badge holders first
-      min_events = 1
-      event_ids = [1, 2]
-      ends = 2027-03-03T10:00:00Z
+[[tiers]]
+name = "General"
+face_value = "0.05 ETH"      # or an integer number of wei
+supply = 500
+max_per_wallet = 4          # 0: no cap
+sale_start = 2027-03-01T10:00:00Z
+sale_end = 2027-06-12T18:00:00Z
+  [tiers.presale]           # optional: badge holders first
+  min_events = 1
+  event_ids = [1, 2]
+  ends = 2027-03-03T10:00:00Z
 
-    spec = load_event_file("event.toml")      # raises InvalidInput naming field path and line
-    event_config, tier_configs = spec.to_configs()
+spec = load_event_file("event.toml")      # raises InvalidInput naming field path and line
+event_config, tier_configs = spec.to_configs()
 """
 
 from __future__ import annotations
@@ -54,11 +54,32 @@ from pydantic import (
 )
 
 from .chain import Chain
-from .contracts import Badge, Collection, EventConfig, Platform, TierConfig, deploy_platform, metadata_base_uri
+from .contracts import (
+    Badge,
+    Collection,
+    EventConfig,
+    Platform,
+    TierConfig,
+    deploy_platform,
+    metadata_base_uri,
+)
 from .errors import InvalidInput
 
-__all__ = ["deploy_event", "deploy_event_file", "settings_warnings", "Deployment", "BADGE_SALT", "EventSpec", "EventSection", "TierSpec", "PresaleSpec", "load_event_file", "parse_event_toml",
-           "parse_amount", "parse_datetime"]
+__all__ = [
+    "deploy_event",
+    "deploy_event_file",
+    "settings_warnings",
+    "Deployment",
+    "BADGE_SALT",
+    "EventSpec",
+    "EventSection",
+    "TierSpec",
+    "PresaleSpec",
+    "load_event_file",
+    "parse_event_toml",
+    "parse_amount",
+    "parse_datetime",
+]
 
 _UNITS = {"eth": 10**18, "ether": 10**18, "gwei": 10**9, "wei": 1}
 _UINT96 = 2**96 - 1
@@ -75,7 +96,9 @@ def parse_amount(value: Any) -> int:
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([A-Za-z]+)?\s*", value)
         if not match:
-            raise ValueError(f"cannot read {value!r} as an amount: write e.g. '0.05 ETH', '20 gwei' or an integer of wei")
+            raise ValueError(
+                f"cannot read {value!r} as an amount: write e.g. '0.05 ETH', '20 gwei' or an integer of wei"
+            )
         number, unit = match.group(1).replace("_", ""), (match.group(2) or "wei").lower()
         if unit not in _UNITS:
             raise ValueError(f"unknown unit {match.group(2)!r}: use ETH, gwei or wei")
@@ -151,13 +174,20 @@ class TierSpec(_Model):
     def _after_start(cls, sale_end: datetime, info: ValidationInfo) -> datetime:
         start = info.data.get("sale_start")
         if start is not None and sale_end <= start:
-            raise ValueError(f"sale_end ({sale_end.isoformat()}) must be after sale_start ({start.isoformat()})")
+            raise ValueError(
+                f"sale_end ({sale_end.isoformat()}) must be after sale_start ({start.isoformat()})"
+            )
         return sale_end
 
     def to_config(self) -> TierConfig:
-        return TierConfig(self.name, face_value=self.face_value, supply=self.supply,
-                          sale_start=int(self.sale_start.timestamp()), sale_end=int(self.sale_end.timestamp()),
-                          max_per_wallet=self.max_per_wallet)
+        return TierConfig(
+            self.name,
+            face_value=self.face_value,
+            supply=self.supply,
+            sale_start=int(self.sale_start.timestamp()),
+            sale_end=int(self.sale_end.timestamp()),
+            max_per_wallet=self.max_per_wallet,
+        )
 
 
 class EventSection(_Model):
@@ -175,7 +205,9 @@ class EventSection(_Model):
     def _not_after_start(cls, lock: datetime, info: ValidationInfo) -> datetime:
         start = info.data.get("start")
         if start is not None and lock > start:
-            raise ValueError(f"transfer_lock ({lock.isoformat()}) must not be after start ({start.isoformat()})")
+            raise ValueError(
+                f"transfer_lock ({lock.isoformat()}) must not be after start ({start.isoformat()})"
+            )
         return lock
 
     @field_validator("resale_cap_percent", "royalty_percent")
@@ -202,11 +234,16 @@ class EventSpec(_Model):
     def to_configs(self) -> tuple[EventConfig, list[TierConfig]]:
         """The contract-level configs: datetimes as unix seconds, percentages as basis points."""
         e = self.event
-        config = EventConfig(e.name, e.symbol, start_time=int(e.start.timestamp()),
-                             transfer_lock_time=int(e.transfer_lock.timestamp()),
-                             resale_cap_bps=_percent_to_bps(e.resale_cap_percent),
-                             royalty_bps=_percent_to_bps(e.royalty_percent), gifts_allowed=e.gifts_allowed,
-                             base_uri=e.base_uri)
+        config = EventConfig(
+            e.name,
+            e.symbol,
+            start_time=int(e.start.timestamp()),
+            transfer_lock_time=int(e.transfer_lock.timestamp()),
+            resale_cap_bps=_percent_to_bps(e.resale_cap_percent),
+            royalty_bps=_percent_to_bps(e.royalty_percent),
+            gifts_allowed=e.gifts_allowed,
+            base_uri=e.base_uri,
+        )
         return config, [t.to_config() for t in self.tiers]
 
     def tier_id(self, name: str) -> int:
@@ -219,11 +256,15 @@ class EventSpec(_Model):
 # ---------------------------------------------------------------- locating errors in the file
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_KEY = re.compile(
+    r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
 
 
 def _split_key(text: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in re.split(r"\.(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", text)]
+    return [
+        part.strip().strip("\"'") for part in re.split(r"\.(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", text)
+    ]
 
 
 def _line_index(text: str) -> dict[tuple[Any, ...], int]:
@@ -258,7 +299,7 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
         if key:
             full = table + tuple(_split_key(key.group(1)))
             lines.setdefault(full, number)
-            rest = line[key.end():]
+            rest = line[key.end() :]
             for quote in ('"""', "'''"):
                 if rest.count(quote) % 2 == 1:
                     in_multiline = quote
@@ -317,7 +358,9 @@ def load_event_file(path: str | Path) -> EventSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise InvalidInput(f"cannot read the event file: {error.strerror or error}", where=str(path)) from None
+        raise InvalidInput(
+            f"cannot read the event file: {error.strerror or error}", where=str(path)
+        ) from None
     except UnicodeDecodeError:
         raise InvalidInput("the event file is not UTF-8 text", where=str(path)) from None
     return parse_event_toml(text, source=str(path))
@@ -331,9 +374,12 @@ BADGE_SALT = "ticketkit-attendance"
 def _require_future_start(spec: EventSpec, now: int) -> None:
     """The contract refuses a start time that has passed (StartTimeInPast): say so before sending anything."""
     if int(spec.event.start.timestamp()) <= now:
-        raise InvalidInput(f"the event starts at {spec.event.start.isoformat()}, which has passed on this chain "
-                           f"(its time is {_iso(now)}): a collection must start in the future, or refunds could "
-                           "never apply; set event.start to the real date", where="event.start")
+        raise InvalidInput(
+            f"the event starts at {spec.event.start.isoformat()}, which has passed on this chain "
+            f"(its time is {_iso(now)}): a collection must start in the future, or refunds could "
+            "never apply; set event.start to the real date",
+            where="event.start",
+        )
 
 
 def _iso(timestamp: int) -> str:
@@ -346,29 +392,43 @@ def settings_warnings(spec: EventSpec, *, now: int) -> list[str]:
     start, lock = int(e.start.timestamp()), int(e.transfer_lock.timestamp())
     found = []
     if start <= now:
-        found.append(f"event.start {e.start.isoformat()} has passed (chain time {_iso(now)}): the deploy will "
-                     "be refused")
+        found.append(
+            f"event.start {e.start.isoformat()} has passed (chain time {_iso(now)}): the deploy will "
+            "be refused"
+        )
     elif lock <= now:
-        found.append(f"event.transfer_lock {e.transfer_lock.isoformat()} has passed: tickets can never be "
-                     "resold or given")
+        found.append(
+            f"event.transfer_lock {e.transfer_lock.isoformat()} has passed: tickets can never be "
+            "resold or given"
+        )
     for tier in spec.tiers:
         name = f"tier {tier.name!r}"
         if tier.sale_end > e.start:
-            found.append(f"{name}: sale_end {tier.sale_end.isoformat()} is after the event starts "
-                         f"({e.start.isoformat()}): tickets bought after the start cannot be refunded on chain")
+            found.append(
+                f"{name}: sale_end {tier.sale_end.isoformat()} is after the event starts "
+                f"({e.start.isoformat()}): tickets bought after the start cannot be refunded on chain"
+            )
         if int(tier.sale_end.timestamp()) <= now:
-            found.append(f"{name}: the sale window ended ({tier.sale_end.isoformat()}): nobody can buy this tier")
+            found.append(
+                f"{name}: the sale window ended ({tier.sale_end.isoformat()}): nobody can buy this tier"
+            )
         if tier.max_per_wallet > tier.supply:
-            found.append(f"{name}: max_per_wallet {tier.max_per_wallet} is above the supply {tier.supply} "
-                         "(no cap in effect)")
+            found.append(
+                f"{name}: max_per_wallet {tier.max_per_wallet} is above the supply {tier.supply} "
+                "(no cap in effect)"
+            )
         if tier.presale is not None:
             ends = tier.presale.ends
             if ends <= tier.sale_start:
-                found.append(f"{name}: presale ends {ends.isoformat()}, before the sale opens "
-                             f"({tier.sale_start.isoformat()}): the presale never applies")
+                found.append(
+                    f"{name}: presale ends {ends.isoformat()}, before the sale opens "
+                    f"({tier.sale_start.isoformat()}): the presale never applies"
+                )
             elif ends >= tier.sale_end:
-                found.append(f"{name}: presale ends {ends.isoformat()}, at or after the sale ends "
-                             f"({tier.sale_end.isoformat()}): only eligible buyers can ever buy")
+                found.append(
+                    f"{name}: presale ends {ends.isoformat()}, at or after the sale ends "
+                    f"({tier.sale_end.isoformat()}): only eligible buyers can ever buy"
+                )
     return found
 
 
@@ -384,9 +444,16 @@ class Deployment:
     notes: tuple[str, ...] = ()  # why a record was not used, settings worth a second look
 
 
-def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory: str | None = None,
-                 badge: bool = True, on_platform: Callable[[Platform], None] | None = None,
-                 gateway_url: str | None = None) -> Deployment:
+def deploy_event(
+    chain: Chain,
+    spec: EventSpec,
+    sender: LocalAccount,
+    *,
+    factory: str | None = None,
+    badge: bool = True,
+    on_platform: Callable[[Platform], None] | None = None,
+    gateway_url: str | None = None,
+) -> Deployment:
     """Create the event's collection (idempotent: the salt is the event name) and its presales.
 
     Without `factory` a new platform is deployed first (`on_platform` sees it before anything else is
@@ -416,8 +483,9 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         badge_address = platform.predict_badge(sender.address, BADGE_SALT)
         badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
         badge_existed = bool(chain.w3.eth.get_code(badge_address))
-        the_badge = platform.create_badge("Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri,
-                                          sender=sender)
+        the_badge = platform.create_badge(
+            "Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri, sender=sender
+        )
         if gateway_url and badge_existed:
             the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
@@ -425,10 +493,12 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
     if not existed:
         _require_future_start(spec, now)
     if gateway_url:
-        event_config = dataclasses.replace(event_config,
-                                           base_uri=metadata_base_uri(gateway_url, chain.chain_id, predicted))
-    collection = platform.create_collection(event_config, tier_configs, salt=spec.event.name, badge=the_badge,
-                                            sender=sender)
+        event_config = dataclasses.replace(
+            event_config, base_uri=metadata_base_uri(gateway_url, chain.chain_id, predicted)
+        )
+    collection = platform.create_collection(
+        event_config, tier_configs, salt=spec.event.name, badge=the_badge, sender=sender
+    )
     if gateway_url and existed:
         collection.set_base_uri(event_config.base_uri, sender=sender)
     for tier_id, tier in enumerate(spec.tiers):
@@ -438,10 +508,16 @@ def deploy_event(chain: Chain, spec: EventSpec, sender: LocalAccount, *, factory
         current = collection.tier(tier_id)
         wanted = (ends, tier.presale.min_events, list(tier.presale.event_ids))
         if (current.presale_end, current.presale_min_events, list(current.presale_events)) != wanted:
-            collection.set_presale(tier_id, ends_at=ends, min_events=tier.presale.min_events,
-                                   event_ids=tier.presale.event_ids, sender=sender)
-    return Deployment(platform, collection, the_badge, platform_deployed=not factory,
-                      collection_existed=existed)
+            collection.set_presale(
+                tier_id,
+                ends_at=ends,
+                min_events=tier.presale.min_events,
+                event_ids=tier.presale.event_ids,
+                sender=sender,
+            )
+    return Deployment(
+        platform, collection, the_badge, platform_deployed=not factory, collection_existed=existed
+    )
 
 
 def differences(spec: EventSpec, collection: Collection) -> list[str]:
@@ -449,10 +525,12 @@ def differences(spec: EventSpec, collection: Collection) -> list[str]:
     event, tiers = spec.to_configs()
     info = collection.event_info()
     found = []
-    for field, mine, theirs in (("event.start", event.start_time, info["start_time"]),
-                                ("event.transfer_lock", event.transfer_lock_time, info["transfer_lock_time"]),
-                                ("event.resale_cap_percent", event.resale_cap_bps, info["resale_cap_bps"]),
-                                ("event.gifts_allowed", event.gifts_allowed, info["gifts_allowed"])):
+    for field, mine, theirs in (
+        ("event.start", event.start_time, info["start_time"]),
+        ("event.transfer_lock", event.transfer_lock_time, info["transfer_lock_time"]),
+        ("event.resale_cap_percent", event.resale_cap_bps, info["resale_cap_bps"]),
+        ("event.gifts_allowed", event.gifts_allowed, info["gifts_allowed"]),
+    ):
         if mine != theirs:
             found.append(f"{field} is {mine} in the file but {theirs} on chain")
     chain_tiers = collection.tiers()
@@ -463,17 +541,28 @@ def differences(spec: EventSpec, collection: Collection) -> list[str]:
         theirs = chain_tiers[i]
         for field in ("name", "face_value", "supply", "max_per_wallet", "sale_start", "sale_end"):
             if getattr(tier, field) != getattr(theirs, field):
-                found.append(f"tiers[{i}].{field} is {getattr(tier, field)} in the file but "
-                             f"{getattr(theirs, field)} on chain")
+                found.append(
+                    f"tiers[{i}].{field} is {getattr(tier, field)} in the file but "
+                    f"{getattr(theirs, field)} on chain"
+                )
     if found:
-        found = [f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
-                 f"{'; '.join(found)}"]
+        found = [
+            f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
+            f"{'; '.join(found)}"
+        ]
     return found
 
 
-def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, factory: str | None = None,
-                      badge: bool = True, record: str | Path | None = None,
-                      gateway_url: str | None = None) -> Deployment:
+def deploy_event_file(
+    chain: Chain,
+    path: str | Path,
+    sender: LocalAccount,
+    *,
+    factory: str | None = None,
+    badge: bool = True,
+    record: str | Path | None = None,
+    gateway_url: str | None = None,
+) -> Deployment:
     """`deploy_event` for an event file, with its deployment record (ticketkit.deployments).
 
     Without `factory`, the record of this chain beside the event file (or at `record`) gives the
@@ -494,16 +583,33 @@ def deploy_event_file(chain: Chain, path: str | Path, sender: LocalAccount, *, f
             factory, from_record = found.factory, True
 
     def remember(platform: Platform) -> None:
-        save_record(where, chain, DeploymentRecord(platform.address, organiser=sender.address,
-                                                   event=spec.event.name))
+        save_record(
+            where, chain, DeploymentRecord(platform.address, organiser=sender.address, event=spec.event.name)
+        )
 
-    done = deploy_event(chain, spec, sender, factory=factory, badge=badge, on_platform=remember,
-                        gateway_url=gateway_url)
+    done = deploy_event(
+        chain, spec, sender, factory=factory, badge=badge, on_platform=remember, gateway_url=gateway_url
+    )
     if done.collection_existed:
         notes += differences(spec, done.collection)
-    save_record(where, chain, DeploymentRecord(done.platform.address, done.collection.address,
-                                               done.badge.address if done.badge else None, sender.address,
-                                               spec.event.name))
-    return Deployment(done.platform, done.collection, done.badge, done.platform_deployed,
-                      done.collection_existed, record=where, factory_from_record=from_record,
-                      notes=tuple(notes))
+    save_record(
+        where,
+        chain,
+        DeploymentRecord(
+            done.platform.address,
+            done.collection.address,
+            done.badge.address if done.badge else None,
+            sender.address,
+            spec.event.name,
+        ),
+    )
+    return Deployment(
+        done.platform,
+        done.collection,
+        done.badge,
+        done.platform_deployed,
+        done.collection_existed,
+        record=where,
+        factory_from_record=from_record,
+        notes=tuple(notes),
+    )

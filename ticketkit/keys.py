@@ -21,8 +21,14 @@ from eth_account.signers.local import LocalAccount
 
 from .errors import InvalidInput
 
-__all__ = ["Signer", "DEFAULT_KEY_ENV", "load_signer", "signer_from_env", "signer_from_keystore",
-           "signer_from_key"]
+__all__ = [
+    "Signer",
+    "DEFAULT_KEY_ENV",
+    "load_signer",
+    "signer_from_env",
+    "signer_from_keystore",
+    "signer_from_key",
+]
 
 DEFAULT_KEY_ENV = "TICKETKIT_PRIVATE_KEY"
 _HEX_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -73,8 +79,9 @@ def signer_from_env(name: str = DEFAULT_KEY_ENV) -> Signer:
     """A Signer from the private key in environment variable `name`."""
     value = os.environ.get(name)
     if not value:
-        raise InvalidInput(f"environment variable {name} is not set (expected a hex private key)",
-                           where=f"env:{name}")
+        raise InvalidInput(
+            f"environment variable {name} is not set (expected a hex private key)", where=f"env:{name}"
+        )
     return signer_from_key(value, source=f"env:{name}")
 
 
@@ -98,14 +105,16 @@ def signer_from_keystore(path: str | Path, password: str) -> Signer:
     return _make(bytes(raw), where)
 
 
-def load_signer(*, keystore: str | Path | None = None, password: str | None = None,
-                env: str | None = None) -> Signer:
+def load_signer(
+    *, keystore: str | Path | None = None, password: str | None = None, env: str | None = None
+) -> Signer:
     """From a keystore (with `password`, or the TICKETKIT_KEYSTORE_PASSWORD env var) or from env var `env`."""
     if keystore is not None:
         if password is None:
             password = os.environ.get("TICKETKIT_KEYSTORE_PASSWORD")
         if password is None:
-            raise InvalidInput("a keystore needs a password (or TICKETKIT_KEYSTORE_PASSWORD)",
-                               where=f"keystore:{keystore}")
+            raise InvalidInput(
+                "a keystore needs a password (or TICKETKIT_KEYSTORE_PASSWORD)", where=f"keystore:{keystore}"
+            )
         return signer_from_keystore(keystore, password)
     return signer_from_env(env or DEFAULT_KEY_ENV)

@@ -94,11 +94,15 @@ class MintPlan:
     @property
     def above_cap(self) -> list[PlanLine]:
         """Recipients this run takes above their tier's per-wallet cap (airdrops may; the CLI warns)."""
-        return [line for line in self.lines if line.to_mint and self.caps.get(line.tier_id)
-                and line.wanted > self.caps[line.tier_id]]
+        return [
+            line
+            for line in self.lines
+            if line.to_mint and self.caps.get(line.tier_id) and line.wanted > self.caps[line.tier_id]
+        ]
 
     def describe(self, tier_names: Sequence[str] = (), *, limit: int = 20) -> list[str]:
         """The plan as lines of text: to mint / already minted / on chain but not in the file / warnings."""
+
         def tier(tier_id: int) -> str:
             return tier_names[tier_id] if tier_id < len(tier_names) else f"tier {tier_id}"
 
@@ -107,21 +111,29 @@ class MintPlan:
 
         minting = Counter({t: len(v) for t, v in self.to_mint.items() if v})
         recipients = sum(1 for line in self.lines if line.to_mint)
-        out = [f"to mint:        {self.minting} tickets for {recipients} recipients ({per_tier(minting)})",
-               f"already minted: {self.already_minted} of the {self.total} tickets in the file"]
+        out = [
+            f"to mint:        {self.minting} tickets for {recipients} recipients ({per_tier(minting)})",
+            f"already minted: {self.already_minted} of the {self.total} tickets in the file",
+        ]
         extra = self.beyond_file
         if extra:
-            out.append(f"on chain but not in the file: {sum(x.beyond_file for x in extra)} tickets of "
-                       f"{len(extra)} recipients (kept: never burned)")
-            out += [f"  {tier(x.tier_id)}  {x.address}  {x.beyond_file} more than the file"
-                    + (f" ({x.on_chain} airdropped, file says {x.wanted})" if x.wanted else " (not in the file)")
-                    for x in extra[:limit]]
+            out.append(
+                f"on chain but not in the file: {sum(x.beyond_file for x in extra)} tickets of "
+                f"{len(extra)} recipients (kept: never burned)"
+            )
+            out += [
+                f"  {tier(x.tier_id)}  {x.address}  {x.beyond_file} more than the file"
+                + (f" ({x.on_chain} airdropped, file says {x.wanted})" if x.wanted else " (not in the file)")
+                for x in extra[:limit]
+            ]
             if len(extra) > limit:
                 out.append(f"  ... and {len(extra) - limit} more")
         capped = self.above_cap
         for x in capped[:limit]:
-            out.append(f"warning: {x.address} gets {x.wanted} tickets of {tier(x.tier_id)}, above its "
-                       f"per-wallet cap of {self.caps[x.tier_id]} (airdrops may exceed the cap; it limits purchases)")
+            out.append(
+                f"warning: {x.address} gets {x.wanted} tickets of {tier(x.tier_id)}, above its "
+                f"per-wallet cap of {self.caps[x.tier_id]} (airdrops may exceed the cap; it limits purchases)"
+            )
         if len(capped) > limit:
             out.append(f"warning: ... and {len(capped) - limit} more recipients above a per-wallet cap")
         return out
@@ -136,8 +148,13 @@ def airdropped(collection: Collection, *, from_block: int = 0) -> Counter[tuple[
         minted = w3.eth.get_logs({**base, "topics": [events.TicketsMinted().topic]})
         if not minted:
             return Counter()
-        transfers = w3.eth.get_logs({**base, "fromBlock": min(int(log["blockNumber"]) for log in minted),
-                                     "topics": [events.Transfer().topic, _ZERO_TOPIC]})
+        transfers = w3.eth.get_logs(
+            {
+                **base,
+                "fromBlock": min(int(log["blockNumber"]) for log in minted),
+                "topics": [events.Transfer().topic, _ZERO_TOPIC],
+            }
+        )
     except Exception as error:  # noqa: BLE001
         raise translate_error(error) from None
     ranges = []  # (first id, end id, tier), sorted by first id: ids are allocated consecutively
@@ -157,8 +174,13 @@ def airdropped(collection: Collection, *, from_block: int = 0) -> Counter[tuple[
     return counts
 
 
-def plan_mint(collection: Collection, rows: Iterable[Row], *, from_block: int = 0,
-              on_chain: Counter[tuple[int, str]] | None = None) -> MintPlan:
+def plan_mint(
+    collection: Collection,
+    rows: Iterable[Row],
+    *,
+    from_block: int = 0,
+    on_chain: Counter[tuple[int, str]] | None = None,
+) -> MintPlan:
     """Compare the rows with the collection's airdrops (read now unless `on_chain` is given)."""
     rows = list(rows)
     found = airdropped(collection, from_block=from_block) if on_chain is None else on_chain
@@ -172,6 +194,8 @@ def plan_mint(collection: Collection, rows: Iterable[Row], *, from_block: int = 
     for line in lines:
         if line.to_mint:
             to_mint.setdefault(line.tier_id, []).extend([line.address] * line.to_mint)
-    caps = {tier_id: collection.tier(tier_id).max_per_wallet  # raises TierDoesNotExist
-            for tier_id in sorted({t for t, _ in wanted})}
+    caps = {
+        tier_id: collection.tier(tier_id).max_per_wallet  # raises TierDoesNotExist
+        for tier_id in sorted({t for t, _ in wanted})
+    }
     return MintPlan(lines=lines, to_mint=to_mint, caps=caps)

@@ -40,8 +40,19 @@ from eth_utils import is_address, keccak, to_checksum_address
 from .chain import Chain, translate_error
 from .errors import InvalidInput
 
-__all__ = ["BadgeRule", "Snapshot", "ZERO_ROOT", "leaf_hash", "merkle_tree", "merkle_root", "merkle_proof",
-           "verify_proof", "deployment_block", "eligible_holders", "take_snapshot"]
+__all__ = [
+    "BadgeRule",
+    "Snapshot",
+    "ZERO_ROOT",
+    "leaf_hash",
+    "merkle_tree",
+    "merkle_root",
+    "merkle_proof",
+    "verify_proof",
+    "deployment_block",
+    "eligible_holders",
+    "take_snapshot",
+]
 
 ZERO_ROOT = b"\0" * 32
 _TRANSFER = keccak(text="Transfer(address,address,uint256)")
@@ -140,22 +151,32 @@ class Snapshot:
     rule: BadgeRule
 
     def __contains__(self, address: object) -> bool:
-        return (isinstance(address, str) and is_address(address)
-                and to_checksum_address(address) in self.addresses)
+        return (
+            isinstance(address, str)
+            and is_address(address)
+            and to_checksum_address(address) in self.addresses
+        )
 
     def proof(self, address: str) -> list[bytes]:
         """The proof for `address` to pass to `buyWithProof` (InvalidInput if not in the snapshot)."""
         return _proof_in(merkle_tree(self.addresses), address)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"block": self.block, "root": "0x" + self.root.hex(), "rule": self.rule.to_dict(),
-                "addresses": list(self.addresses)}
+        return {
+            "block": self.block,
+            "root": "0x" + self.root.hex(),
+            "rule": self.rule.to_dict(),
+            "addresses": list(self.addresses),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         """Load a `to_dict()`; the root is recomputed from the addresses and must match."""
-        rule = BadgeRule(_address(data["rule"]["badge"], "rule.badge"),
-                         tuple(int(e) for e in data["rule"]["event_ids"]), int(data["rule"]["min_events"]))
+        rule = BadgeRule(
+            _address(data["rule"]["badge"], "rule.badge"),
+            tuple(int(e) for e in data["rule"]["event_ids"]),
+            int(data["rule"]["min_events"]),
+        )
         addresses = tuple(sorted({_address(a) for a in data["addresses"]}, key=str.lower))
         root = merkle_root(addresses)
         if "0x" + root.hex() != str(data["root"]).lower():
@@ -172,8 +193,9 @@ def _check_rule(event_ids: Sequence[int], min_events: int) -> tuple[int, ...]:
     if len(set(ids)) != len(ids):
         raise InvalidInput(f"{list(ids)} lists an event twice (it would count twice)", where="event_ids")
     if not 1 <= min_events <= len(ids):
-        raise InvalidInput(f"min_events must be 1 .. {len(ids)} (the number of events), got {min_events}",
-                           where="min_events")
+        raise InvalidInput(
+            f"min_events must be 1 .. {len(ids)} (the number of events), got {min_events}", where="min_events"
+        )
     return ids
 
 
@@ -189,15 +211,23 @@ def _resolve_block(chain: Chain, block: int | None) -> int:
     return block
 
 
-def _minted_holders(chain: Chain, badge: str, event_ids: set[int], from_block: int, to_block: int) -> set[str]:
+def _minted_holders(
+    chain: Chain, badge: str, event_ids: set[int], from_block: int, to_block: int
+) -> set[str]:
     """Everyone minted a badge of one of `event_ids` in [from_block, to_block] (Transfer from zero)."""
     holders: set[str] = set()
     start = from_block
     while start <= to_block:
         end = min(start + _LOG_BATCH - 1, to_block)
         try:
-            logs = chain.w3.eth.get_logs({"address": badge, "fromBlock": start, "toBlock": end,
-                                          "topics": ["0x" + _TRANSFER.hex(), "0x" + _ZERO_TOPIC.hex()]})
+            logs = chain.w3.eth.get_logs(
+                {
+                    "address": badge,
+                    "fromBlock": start,
+                    "toBlock": end,
+                    "topics": ["0x" + _TRANSFER.hex(), "0x" + _ZERO_TOPIC.hex()],
+                }
+            )
         except Exception as error:  # noqa: BLE001
             raise translate_error(error) from None
         for log in logs:
@@ -229,8 +259,15 @@ def deployment_block(chain: Chain, address: str, block: int) -> int | None:
     return low
 
 
-def eligible_holders(chain: Chain, badge_address: str, badge_event_ids: Sequence[int], min_events: int,
-                     block: int | None = None, *, from_block: int | None = None) -> list[str]:
+def eligible_holders(
+    chain: Chain,
+    badge_address: str,
+    badge_event_ids: Sequence[int],
+    min_events: int,
+    block: int | None = None,
+    *,
+    from_block: int | None = None,
+) -> list[str]:
     """Holders with badges of at least `min_events` of `badge_event_ids` at `block` (default: the head).
 
     Sorted, checksummed. The logs are scanned from `from_block`, by default the badge's deployment block
@@ -258,8 +295,15 @@ def eligible_holders(chain: Chain, badge_address: str, badge_event_ids: Sequence
     return [holder for holder, n in zip(ordered, counts) if n >= min_events]
 
 
-def take_snapshot(chain: Chain, badge_address: str, badge_event_ids: Sequence[int], min_events: int,
-                  block: int | None = None, *, from_block: int | None = None) -> Snapshot:
+def take_snapshot(
+    chain: Chain,
+    badge_address: str,
+    badge_event_ids: Sequence[int],
+    min_events: int,
+    block: int | None = None,
+    *,
+    from_block: int | None = None,
+) -> Snapshot:
     """The eligible set at `block` (default: the head at the time of the call) and its root.
 
     Deterministic: anyone with the same rule and block gets the same addresses and root.
@@ -267,5 +311,9 @@ def take_snapshot(chain: Chain, badge_address: str, badge_event_ids: Sequence[in
     ids = _check_rule(badge_event_ids, min_events)
     block = _resolve_block(chain, block)
     holders = eligible_holders(chain, badge_address, ids, min_events, block, from_block=from_block)
-    return Snapshot(block=block, root=merkle_root(holders), addresses=tuple(holders),
-                    rule=BadgeRule(_address(badge_address, "badge"), ids, min_events))
+    return Snapshot(
+        block=block,
+        root=merkle_root(holders),
+        addresses=tuple(holders),
+        rule=BadgeRule(_address(badge_address, "badge"), ids, min_events),
+    )

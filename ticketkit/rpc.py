@@ -56,21 +56,47 @@ log = logging.getLogger("ticketkit.rpc")
 
 # Calls that change nothing on the node (or, for eth_sendRawTransaction, change it the same way twice):
 # retried after a timeout or a 5xx, when the first attempt may have been executed.
-IDEMPOTENT_METHODS = frozenset({
-    "web3_clientVersion", "net_version", "net_listening", "eth_chainId", "eth_syncing", "eth_gasPrice",
-    "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_blockNumber", "eth_getBalance", "eth_getStorageAt",
-    "eth_getCode", "eth_getProof", "eth_getTransactionCount", "eth_getBlockByNumber", "eth_getBlockByHash",
-    "eth_getBlockReceipts", "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash",
-    "eth_getTransactionByHash", "eth_getTransactionByBlockHashAndIndex",
-    "eth_getTransactionByBlockNumberAndIndex", "eth_getTransactionReceipt", "eth_getRawTransactionByHash",
-    "eth_call", "eth_estimateGas", "eth_createAccessList", "eth_getLogs", "eth_sendRawTransaction",
-    "txpool_content", "txpool_status", "txpool_inspect",
-})
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "web3_clientVersion",
+        "net_version",
+        "net_listening",
+        "eth_chainId",
+        "eth_syncing",
+        "eth_gasPrice",
+        "eth_maxPriorityFeePerGas",
+        "eth_feeHistory",
+        "eth_blockNumber",
+        "eth_getBalance",
+        "eth_getStorageAt",
+        "eth_getCode",
+        "eth_getProof",
+        "eth_getTransactionCount",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getBlockReceipts",
+        "eth_getBlockTransactionCountByNumber",
+        "eth_getBlockTransactionCountByHash",
+        "eth_getTransactionByHash",
+        "eth_getTransactionByBlockHashAndIndex",
+        "eth_getTransactionByBlockNumberAndIndex",
+        "eth_getTransactionReceipt",
+        "eth_getRawTransactionByHash",
+        "eth_call",
+        "eth_estimateGas",
+        "eth_createAccessList",
+        "eth_getLogs",
+        "eth_sendRawTransaction",
+        "txpool_content",
+        "txpool_status",
+        "txpool_inspect",
+    }
+)
 # Calls after which the chain may legitimately be lower (local nodes): the stale mark starts again.
-_RESETS_HEAD = frozenset({"evm_revert", "anvil_revert", "anvil_rollback", "anvil_reset", "anvil_reorg",
-                          "hardhat_reset"})
-_ALREADY_KNOWN = ("already known", "known transaction", "already imported", "alreadyknown",
-                  "already exists")
+_RESETS_HEAD = frozenset(
+    {"evm_revert", "anvil_revert", "anvil_rollback", "anvil_reset", "anvil_reorg", "hardhat_reset"}
+)
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported", "alreadyknown", "already exists")
 _RATE_LIMIT_TEXT = ("rate limit", "too many requests", "limit exceeded", "exceeded the quota")
 
 
@@ -130,8 +156,16 @@ class _Node:
 class _Retry(Exception):
     """One attempt failed for the node's reason."""
 
-    def __init__(self, kind: str, message: str, *, sit_out: float | None = None, probe: bool = False,
-                 executed: bool = True, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        sit_out: float | None = None,
+        probe: bool = False,
+        executed: bool = True,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.kind, self.sit_out, self.probe, self.executed = kind, sit_out, probe, executed
         self.retry_after = retry_after
@@ -183,7 +217,9 @@ class ResilientProvider(JSONBaseProvider):
         body = self.encode_batch_rpc_request(batch_requests)
         methods = {str(m) for m, _ in batch_requests}
         idempotent = methods <= IDEMPOTENT_METHODS
-        response = self._call(" + ".join(sorted(methods)), body, params=None, batch=True, idempotent=idempotent)
+        response = self._call(
+            " + ".join(sorted(methods)), body, params=None, batch=True, idempotent=idempotent
+        )
         if isinstance(response, list):
             return sorted(response, key=lambda r: r.get("id", 0))
         return response
@@ -222,8 +258,9 @@ class ResilientProvider(JSONBaseProvider):
         failures: list[str] = []
         answered: list[_Node] = []
         for node in self.nodes:
-            body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId",
-                               "params": []}).encode()
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}
+            ).encode()
             try:
                 response = self._attempt(node, "eth_chainId", body, timeout=self.policy.timeout)
                 chain_id = int(response["result"], 16)
@@ -233,8 +270,9 @@ class ResilientProvider(JSONBaseProvider):
             if expected is not None and chain_id != expected:
                 raise ChainIdMismatch(expected, chain_id)
             if seen is not None and chain_id != seen:
-                raise InvalidInput(f"the nodes serve different chains ({seen} and {chain_id} at {node.name})",
-                                   where="rpc")
+                raise InvalidInput(
+                    f"the nodes serve different chains ({seen} and {chain_id} at {node.name})", where="rpc"
+                )
             seen = node.chain_id = chain_id
             answered.append(node)
         if seen is None:  # none answered at once: the usual retries
@@ -253,8 +291,9 @@ class ResilientProvider(JSONBaseProvider):
         return seen
 
     # ---- the loop
-    def _call(self, method: str, body: bytes, *, params: Any, batch: bool,
-              idempotent: bool | None = None) -> Any:
+    def _call(
+        self, method: str, body: bytes, *, params: Any, batch: bool, idempotent: bool | None = None
+    ) -> Any:
         policy = self.policy
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -271,15 +310,23 @@ class ResilientProvider(JSONBaseProvider):
                 if deadline is not None and time.monotonic() + wait > deadline:
                     break
                 time.sleep(wait)
-            limit = policy.timeout if deadline is None else min(policy.timeout,
-                                                                 max(deadline - time.monotonic(), 0.001))
+            limit = (
+                policy.timeout
+                if deadline is None
+                else min(policy.timeout, max(deadline - time.monotonic(), 0.001))
+            )
             refused, cheap = self._probe(node, limit) if node.probe else (None, False)
             if refused is not None:
                 tried.append(node)
                 failures.append(f"{node.name}: {refused}")
-                if cheap and free_probes < len(self.nodes) * (policy.retries + 1) and any(
-                        not n.probe for n in self.nodes):
-                    free_probes += 1  # while another node serves, one still refusing connections costs no attempt
+                if (
+                    cheap
+                    and free_probes < len(self.nodes) * (policy.retries + 1)
+                    and any(not n.probe for n in self.nodes)
+                ):
+                    free_probes += (
+                        1  # while another node serves, one still refusing connections costs no attempt
+                    )
                     continue
             else:
                 timeout = limit
@@ -314,16 +361,19 @@ class ResilientProvider(JSONBaseProvider):
                     sit_out = error.sit_out if error.sit_out is not None else self._backoff(attempt)
                     self._sit_out(node, sit_out, probe=error.probe, hard=error.retry_after or 0.0)
                     if error.executed and not idempotent:
-                        raise RPCUnavailable(f"{method} failed at {node.name} and is not safe to repeat: "
-                                             f"{error}") from None
+                        raise RPCUnavailable(
+                            f"{method} failed at {node.name} and is not safe to repeat: {error}"
+                        ) from None
             attempt += 1
             if attempt > policy.retries or (deadline is not None and time.monotonic() >= deadline):
                 break
         elapsed = time.monotonic() - started
         log.info("%s: no node answered after %d attempt(s): %s", method, attempt, "; ".join(failures[-4:]))
         shown = "; ".join(failures[-4:])
-        raise RPCUnavailable(f"{method}: no node answered after {attempt} attempt(s) in {elapsed:.1f} s over "
-                             f"{len(self.nodes)} node(s) ({shown})")
+        raise RPCUnavailable(
+            f"{method}: no node answered after {attempt} attempt(s) in {elapsed:.1f} s over "
+            f"{len(self.nodes)} node(s) ({shown})"
+        )
 
     def _choose(self, tried: list[_Node], attempt: int) -> tuple[_Node, float]:
         """The next node and how long to wait first: the first in order that is not sitting out and not yet
@@ -344,7 +394,7 @@ class ResilientProvider(JSONBaseProvider):
             return node, wait
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.max_backoff, self.policy.backoff * (2 ** attempt))
+        ceiling = min(self.policy.max_backoff, self.policy.backoff * (2**attempt))
         with self._lock:
             return self._random.uniform(0, ceiling)
 
@@ -362,21 +412,27 @@ class ResilientProvider(JSONBaseProvider):
     def _probe(self, node: _Node, timeout: float) -> tuple[str | None, bool]:
         """A node back from its cooldown serves again if it answers eth_blockNumber and is not behind: (None,
         False), else (why not, whether that cost nothing: the connection was refused)."""
-        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_blockNumber",
-                           "params": []}).encode()
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_blockNumber", "params": []}
+        ).encode()
         with self._lock:
             node.stats["probes"] += 1
         try:
             if node.chain_id is None and self._chain_id is not None:  # never asked: it was down at connection
-                ask = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId",
-                                  "params": []}).encode()
+                ask = json.dumps(
+                    {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_chainId", "params": []}
+                ).encode()
                 node.chain_id = int(self._attempt(node, "eth_chainId", ask, timeout=timeout)["result"], 16)
             if node.chain_id is not None and self._chain_id is not None and node.chain_id != self._chain_id:
                 with self._lock:
                     node.stats["wrong_chain"] += 1
                     node.avoid_until = float("inf")
-                log.warning("RPC node %s serves chain %d, not %d: it is not used", node.name, node.chain_id,
-                            self._chain_id)
+                log.warning(
+                    "RPC node %s serves chain %d, not %d: it is not used",
+                    node.name,
+                    node.chain_id,
+                    self._chain_id,
+                )
                 return f"serves chain {node.chain_id}, not {self._chain_id}", False
             response = self._attempt(node, "eth_blockNumber", body, timeout=timeout)
             head = int(response["result"], 16)
@@ -400,21 +456,36 @@ class ResilientProvider(JSONBaseProvider):
     def _attempt(self, node: _Node, method: str, body: bytes, *, timeout: float) -> Any:
         """One HTTP round trip; _Retry for whatever is the node's fault, else the decoded JSON."""
         try:
-            reply = node.session.post(node.url, data=body, timeout=(min(timeout, 5.0), timeout),
-                                      headers={"Content-Type": "application/json"})
+            reply = node.session.post(
+                node.url,
+                data=body,
+                timeout=(min(timeout, 5.0), timeout),
+                headers={"Content-Type": "application/json"},
+            )
         except requests.ConnectTimeout:
             self._count(node, "timeouts")
-            raise _Retry("timeout", f"no connection within {timeout:g} s", sit_out=self.policy.cooldown,
-                         probe=True, executed=False) from None
+            raise _Retry(
+                "timeout",
+                f"no connection within {timeout:g} s",
+                sit_out=self.policy.cooldown,
+                probe=True,
+                executed=False,
+            ) from None
         except requests.Timeout:
             self._count(node, "timeouts")
-            raise _Retry("timeout", f"no answer within {timeout:g} s", sit_out=self.policy.cooldown,
-                         probe=True) from None
+            raise _Retry(
+                "timeout", f"no answer within {timeout:g} s", sit_out=self.policy.cooldown, probe=True
+            ) from None
         except requests.RequestException as error:
             self._count(node, "refused")
             refused = "NewConnectionError" in repr(error) or "Connection refused" in str(error)
-            raise _Retry("refused", "connection refused" if refused else "connection dropped",
-                         sit_out=self.policy.cooldown, probe=True, executed=not refused) from None
+            raise _Retry(
+                "refused",
+                "connection refused" if refused else "connection dropped",
+                sit_out=self.policy.cooldown,
+                probe=True,
+                executed=not refused,
+            ) from None
         status = reply.status_code
         if status == 429 or (status == 503 and reply.headers.get("Retry-After")):
             self._count(node, "rate_limited")
@@ -425,19 +496,26 @@ class ResilientProvider(JSONBaseProvider):
             raise _Retry("server_error", f"HTTP {status}")
         if status >= 400:
             self._count(node, "refused")
-            raise _Retry("http_error", f"HTTP {status} (check the URL and its API key)",
-                         sit_out=self.policy.cooldown, executed=False)
+            raise _Retry(
+                "http_error",
+                f"HTTP {status} (check the URL and its API key)",
+                sit_out=self.policy.cooldown,
+                executed=False,
+            )
         try:
             response = reply.json()
         except ValueError:
             self._count(node, "server_errors")
             raise _Retry("bad_answer", f"HTTP {status} with no JSON body") from None
         error = response.get("error") if isinstance(response, dict) else None
-        if isinstance(error, dict) and (error.get("code") == -32005 or any(
-                text in str(error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)):
+        if isinstance(error, dict) and (
+            error.get("code") == -32005
+            or any(text in str(error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)
+        ):
             self._count(node, "rate_limited")
-            raise _Retry("rate_limited", f"JSON-RPC {error.get('code')}: {error.get('message')}",
-                         executed=False)
+            raise _Retry(
+                "rate_limited", f"JSON-RPC {error.get('code')}: {error.get('message')}", executed=False
+            )
         return response
 
     def _count(self, node: _Node, key: str) -> None:
@@ -495,14 +573,28 @@ class ResilientProvider(JSONBaseProvider):
         if not known and retried and "nonce" in message:
             # an earlier attempt of this call may have landed (its answer lost): then the nonce is used; if the
             # node has exactly this transaction, the send succeeded
-            body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_getTransactionByHash",
-                               "params": [tx_hash]}).encode()
+            body = json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": next(self._ids),
+                    "method": "eth_getTransactionByHash",
+                    "params": [tx_hash],
+                }
+            ).encode()
             try:
-                known = bool(self._attempt(node, "eth_getTransactionByHash", body,
-                                           timeout=self.policy.timeout).get("result"))
+                known = bool(
+                    self._attempt(node, "eth_getTransactionByHash", body, timeout=self.policy.timeout).get(
+                        "result"
+                    )
+                )
             except _Retry as error:  # cannot tell yet: send the same bytes again (safe), which asks again
-                raise _Retry(error.kind, f"re-sent transaction not confirmed known: {error}",
-                             sit_out=error.sit_out, probe=error.probe, retry_after=error.retry_after) from None
+                raise _Retry(
+                    error.kind,
+                    f"re-sent transaction not confirmed known: {error}",
+                    sit_out=error.sit_out,
+                    probe=error.probe,
+                    retry_after=error.retry_after,
+                ) from None
         if known:
             self._count(node, "already_known")
             return {"jsonrpc": "2.0", "id": response.get("id"), "result": tx_hash}

@@ -55,7 +55,9 @@ class Lane:
 
     def _room(self) -> bool:
         other = self.yields_to
-        limit = self.limit if other is None or not (other.active or other.waiting) else self.limit_when_yielding
+        limit = (
+            self.limit if other is None or not (other.active or other.waiting) else self.limit_when_yielding
+        )
         return self.active < limit
 
     def try_enter(self) -> bool:
@@ -102,13 +104,21 @@ def lane_of(path: str) -> str | None:
 
 def _refusal(code: str, detail: str) -> tuple[dict[str, Any], bytes]:
     body = json.dumps({"error": code, "detail": detail, "retry_after": RETRY_AFTER_SECONDS}).encode()
-    start = {"type": "http.response.start", "status": 503,
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                         (b"retry-after", str(RETRY_AFTER_SECONDS).encode())]}
+    start = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+        ],
+    }
     return start, body
 
 
-_OVERLOADED = _refusal("overloaded", "the gateway is at capacity: retry after the number of seconds in Retry-After")
+_OVERLOADED = _refusal(
+    "overloaded", "the gateway is at capacity: retry after the number of seconds in Retry-After"
+)
 _TIMED_OUT = _refusal("overloaded", "the gateway is at capacity and this request waited too long: retry")
 _SHUTTING_DOWN = _refusal("shutting_down", "the gateway is stopping: retry (another instance will answer)")
 
@@ -197,8 +207,9 @@ class AdmissionMiddleware:
             deadline = started + lane.wait_seconds
             while not slot.done():
                 waits = {slot} if reading is None else {slot, reading}
-                await asyncio.wait(waits, timeout=max(0.0, deadline - time.monotonic()),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waits, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
+                )
                 if reading is not None and reading.done():
                     message = reading.result()
                     if message["type"] == "http.disconnect":

@@ -73,8 +73,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def _organiser(*, session: Session, token: str) -> Organiser:
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token),
-                                            ApiKey.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    key = session.exec(
+        select(ApiKey).where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
+    ).first()  # type: ignore[union-attr]
     if key is None or key.role != "organiser":
         raise Unauthorized("unknown or revoked organiser API key")
     organiser = session.get(Organiser, key.organiser_id)
@@ -104,19 +105,27 @@ async def current_gate_key(request: Request, credentials: Credentials) -> gate.G
     return key
 
 
-def fan_in_thread(session: Session, credentials: HTTPAuthorizationCredentials | None, runtime: Runtime) -> Fan:
+def fan_in_thread(
+    session: Session, credentials: HTTPAuthorizationCredentials | None, runtime: Runtime
+) -> Fan:
     """The calling fan, for code already in a thread trip (a route that accepts a fan token optionally)."""
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
-    return fans.authenticate(session=session, token=credentials.credentials,
-                             idle_days=runtime.settings.fan_session_idle_days)
+    return fans.authenticate(
+        session=session, token=credentials.credentials, idle_days=runtime.settings.fan_session_idle_days
+    )
 
 
 async def current_fan(session: SessionDep, credentials: Credentials, runtime: RuntimeDep) -> Fan:
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
-    return await run_in_threadpool(_released, session, fans.authenticate, token=credentials.credentials,
-                                   idle_days=runtime.settings.fan_session_idle_days)
+    return await run_in_threadpool(
+        _released,
+        session,
+        fans.authenticate,
+        token=credentials.credentials,
+        idle_days=runtime.settings.fan_session_idle_days,
+    )
 
 
 async def current_fan_ref(request: Request, credentials: Credentials) -> fans.FanRef:
@@ -128,8 +137,9 @@ async def current_fan_ref(request: Request, credentials: Credentials) -> fans.Fa
     settings = runtime.settings
     ref = fans.cached_fan(credentials.credentials, settings.fan_auth_cache_seconds)
     if ref is None:
-        ref = await run_in_threadpool(fans.authenticate_ref, runtime.engine, credentials.credentials,
-                                      settings.fan_session_idle_days)
+        ref = await run_in_threadpool(
+            fans.authenticate_ref, runtime.engine, credentials.credentials, settings.fan_session_idle_days
+        )
     return ref
 
 

@@ -19,8 +19,14 @@ from ..errors import GatewayError
 
 log = logging.getLogger("gateway")
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-               403: "forbidden", 413: "body_too_large"}
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "body_too_large",
+}
 
 
 class ErrorBody(BaseModel):
@@ -62,19 +68,37 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in error.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in error.errors()
+        ]
         for e in errors:
-            if e["loc"] == ["header", "idempotency-key"]:  # required, at most 200 characters (deps.IdempotencyKey)
-                code = "idempotency_key_required" if e["type"] in ("missing", "string_too_short") else \
-                    "invalid_idempotency_key"
-                return JSONResponse(_body(code, "the Idempotency-Key header is required: 1 to 200 characters, "
-                                                "the same for every retry of one request"), status_code=422)
+            if e["loc"] == [
+                "header",
+                "idempotency-key",
+            ]:  # required, at most 200 characters (deps.IdempotencyKey)
+                code = (
+                    "idempotency_key_required"
+                    if e["type"] in ("missing", "string_too_short")
+                    else "invalid_idempotency_key"
+                )
+                return JSONResponse(
+                    _body(
+                        code,
+                        "the Idempotency-Key header is required: 1 to 200 characters, "
+                        "the same for every retry of one request",
+                    ),
+                    status_code=422,
+                )
         return JSONResponse(_body("invalid_request", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_body(_HTTP_CODES.get(error.status_code, "http_error"), error.detail),
-                            status_code=error.status_code, headers=getattr(error, "headers", None))
+        return JSONResponse(
+            _body(_HTTP_CODES.get(error.status_code, "http_error"), error.detail),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
 
     @app.exception_handler(tk.ContractRevert)
     async def _revert(_: Request, error: tk.ContractRevert) -> JSONResponse:
@@ -89,19 +113,27 @@ def install(app: FastAPI) -> None:
     async def _chain(_: Request, error: tk.ChainError) -> JSONResponse:
         log.warning("chain error: %s", error.code)
         status = 503 if isinstance(error, tk.RPCUnavailable) else 502
-        return JSONResponse(_body(error.code, "the blockchain node failed; retry with the same Idempotency-Key"),
-                            status_code=status)
+        return JSONResponse(
+            _body(error.code, "the blockchain node failed; retry with the same Idempotency-Key"),
+            status_code=status,
+        )
 
     @app.exception_handler(SQLAlchemyTimeout)
     async def _pool_timeout(_: Request, error: SQLAlchemyTimeout) -> JSONResponse:
         # Every admitted request has a connection of its own (api/admission.py, db.py): this is a fault, not load.
         log.warning("database pool exhausted: %s", error)
-        return JSONResponse(_body("database_busy", "the database is busy: retry", retry_after=1), status_code=503,
-                            headers={"Retry-After": "1"})
+        return JSONResponse(
+            _body("database_busy", "the database is busy: retry", retry_after=1),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, error: OperationalError) -> JSONResponse:
         """The database did not answer in time (statement timeout, a lock held too long) or went away."""
         log.warning("database unavailable: %s", type(error.orig).__name__)
-        return JSONResponse(_body("database_unavailable", "the database did not answer in time: retry",
-                                  retry_after=1), status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse(
+            _body("database_unavailable", "the database did not answer in time: retry", retry_after=1),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )

@@ -58,7 +58,12 @@ class OneTripRoute(APIRoute):
         if errors:
             raise ResponseValidationError(errors=errors, body=answer)
         content = self.response_field.serialize_json(
-            value, include=self.response_model_include, exclude=self.response_model_exclude, by_alias=True,
-            exclude_unset=self.response_model_exclude_unset, exclude_defaults=self.response_model_exclude_defaults,
-            exclude_none=self.response_model_exclude_none)
+            value,
+            include=self.response_model_include,
+            exclude=self.response_model_exclude,
+            by_alias=True,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+        )
         return Response(content=content, status_code=status, media_type="application/json")

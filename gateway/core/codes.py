@@ -28,10 +28,28 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
-    "CODE_LENGTH", "CodeError", "Code", "DOMAIN", "PREFIX", "WINDOW_SECONDS", "b64url", "code_message",
-    "compress_public_key", "decode",
-    "derive_signing_key", "encode", "load_private_key", "load_public_key", "new_device_key", "public_key_text",
-    "sign_bytes", "sign_code", "verify_bytes", "verify_code_signature", "window_accepted", "window_of",
+    "CODE_LENGTH",
+    "CodeError",
+    "Code",
+    "DOMAIN",
+    "PREFIX",
+    "WINDOW_SECONDS",
+    "b64url",
+    "code_message",
+    "compress_public_key",
+    "decode",
+    "derive_signing_key",
+    "encode",
+    "load_private_key",
+    "load_public_key",
+    "new_device_key",
+    "public_key_text",
+    "sign_bytes",
+    "sign_code",
+    "verify_bytes",
+    "verify_code_signature",
+    "window_accepted",
+    "window_of",
 ]
 
 PREFIX = "TK1."
@@ -113,7 +131,7 @@ def decode(text: str) -> Code:
     """Parse a code (CodeError if it is not exactly one); the signature is not checked here."""
     if not isinstance(text, str) or len(text) != CODE_LENGTH or not text.startswith(PREFIX):
         raise CodeError("not a TK1 code")
-    payload = _unb64url(text[len(PREFIX):], PAYLOAD_BYTES)
+    payload = _unb64url(text[len(PREFIX) :], PAYLOAD_BYTES)
     return Code(uuid.UUID(bytes=payload[:16]), int.from_bytes(payload[16:20], "big"), payload[20:])
 
 
@@ -138,8 +156,9 @@ def verify_code_signature(public_key: ec.EllipticCurvePublicKey, code: Code) -> 
     return True
 
 
-def sign_code(private_key: ec.EllipticCurvePrivateKey, ticket_id: uuid.UUID | str,
-              window: int | None = None) -> str:
+def sign_code(
+    private_key: ec.EllipticCurvePrivateKey, ticket_id: uuid.UUID | str, window: int | None = None
+) -> str:
     """A valid code for `ticket_id` in `window` (default: the current one): what a fan's device shows.
 
     For tests and benchmarks; devices sign with WebCrypto (ECDSA P-256 SHA-256, raw r || s).
@@ -233,4 +252,3 @@ def verify_bytes(public_key: ec.EllipticCurvePublicKey, data: bytes, signature: 
     except (InvalidSignature, ValueError):
         return False
     return True
-

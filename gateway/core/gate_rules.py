@@ -39,8 +39,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import codes
 
-__all__ = ["CHECKED_IN", "Decision", "ENTRY", "EXIT", "FIELDS", "GENUINE", "HOLDER_CHANGED", "ORDER", "POLICIES",
-           "REFUNDED", "Rules", "TicketState", "day_of", "decide", "list_id", "state_from_snapshot"]
+__all__ = [
+    "CHECKED_IN",
+    "Decision",
+    "ENTRY",
+    "EXIT",
+    "FIELDS",
+    "GENUINE",
+    "HOLDER_CHANGED",
+    "ORDER",
+    "POLICIES",
+    "REFUNDED",
+    "Rules",
+    "TicketState",
+    "day_of",
+    "decide",
+    "list_id",
+    "state_from_snapshot",
+]
 
 ENTRY, EXIT = "entry", "exit"
 POLICIES = ("single", "reentry", "days")
@@ -71,17 +87,28 @@ class Rules:
         return {self.entry_policy, *(policy for _, policy in self.tier_policies)}
 
     def as_json(self) -> dict:
-        return {"order": list(ORDER), "window_seconds": self.window_seconds, "drift_windows": self.drift_windows,
-                "entry_policy": self.entry_policy, "days": list(self.days), "timezone": self.timezone,
-                "offline_unlisted": self.offline_unlisted,
-                "tier_policies": {str(tier): policy for tier, policy in self.tier_policies}}
+        return {
+            "order": list(ORDER),
+            "window_seconds": self.window_seconds,
+            "drift_windows": self.drift_windows,
+            "entry_policy": self.entry_policy,
+            "days": list(self.days),
+            "timezone": self.timezone,
+            "offline_unlisted": self.offline_unlisted,
+            "tier_policies": {str(tier): policy for tier, policy in self.tier_policies},
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Rules:
-        return cls(window_seconds=data["window_seconds"], drift_windows=data["drift_windows"],
-                   entry_policy=data["entry_policy"], days=tuple(data["days"]), timezone=data["timezone"],
-                   offline_unlisted=data["offline_unlisted"],
-                   tier_policies=tuple(sorted((int(k), v) for k, v in data.get("tier_policies", {}).items())))
+        return cls(
+            window_seconds=data["window_seconds"],
+            drift_windows=data["drift_windows"],
+            entry_policy=data["entry_policy"],
+            days=tuple(data["days"]),
+            timezone=data["timezone"],
+            offline_unlisted=data["offline_unlisted"],
+            tier_policies=tuple(sorted((int(k), v) for k, v in data.get("tier_policies", {}).items())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,16 +224,32 @@ _RULES: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
     ("not_owner", lambda s: s.ticket.holder_changed),
     ("no_exit", lambda s: s.direction == EXIT and _policy(s) != "reentry"),
     ("not_inside", lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits),
-    ("not_valid_today", lambda s: s.direction == ENTRY and _policy(s) == "days"
-     and day_of(s.now, s.rules.timezone) not in s.rules.days),
+    (
+        "not_valid_today",
+        lambda s: (
+            s.direction == ENTRY
+            and _policy(s) == "days"
+            and day_of(s.now, s.rules.timezone) not in s.rules.days
+        ),
+    ),
     ("already_checked_in", _already),
 )
 ORDER: tuple[str, ...] = tuple(name for name, _ in _RULES)
-GENUINE: tuple[str, ...] = ORDER[:ORDER.index("expired_code") + 1]  # what a sync re-checks: is the code genuine
+GENUINE: tuple[str, ...] = ORDER[
+    : ORDER.index("expired_code") + 1
+]  # what a sync re-checks: is the code genuine
 
 
-def decide(text: str, *, now: float, rules: Rules, lookup: Callable[[uuid.UUID], TicketState | None],
-           direction: str = ENTRY, offline: bool = False, only: Sequence[str] = ORDER) -> Decision:
+def decide(
+    text: str,
+    *,
+    now: float,
+    rules: Rules,
+    lookup: Callable[[uuid.UUID], TicketState | None],
+    direction: str = ENTRY,
+    offline: bool = False,
+    only: Sequence[str] = ORDER,
+) -> Decision:
     """The gate's answer for the code `text` at unix time `now`: the first rule of `only` (in ORDER's order)
     that refuses, else admit. `lookup` gives the ticket's state (None: no such ticket / not listed)."""
     scan = _Scan(rules, now, direction, offline)
@@ -232,16 +275,21 @@ def list_id(ticket_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(ticket_id.bytes[:8])[:11].decode("ascii")
 
 
-def state_from_snapshot(row: list, ticket_id: uuid.UUID, *, cancelled: bool = False,
-                        local: Sequence[dict] = ()) -> TicketState:
+def state_from_snapshot(
+    row: list, ticket_id: uuid.UUID, *, cancelled: bool = False, local: Sequence[dict] = ()
+) -> TicketState:
     """A snapshot's ticket (its array) as a TicketState, as the scanner page reads it: `cancelled` is the
     snapshot's event-wide flag, `local` the gate's own records since ({ticket_id, direction, day})."""
     flags = row[4]
     mine = [r for r in local if r["ticket_id"] == str(ticket_id)]
     entries = row[5] if len(row) > 5 else (1 if flags & CHECKED_IN else 0)
-    return TicketState(id=ticket_id, tier_id=row[2], device_keys=(row[3],) if row[3] else (),
-                       cancelled=cancelled or bool(flags & REFUNDED), holder_changed=bool(flags & HOLDER_CHANGED),
-                       entries=entries + sum(r["direction"] == ENTRY for r in mine),
-                       exits=(row[6] if len(row) > 6 else 0) + sum(r["direction"] == EXIT for r in mine),
-                       days_entered=frozenset(row[7] if len(row) > 7 else ()) | {r["day"] for r in mine
-                                                                                    if r.get("day")})
+    return TicketState(
+        id=ticket_id,
+        tier_id=row[2],
+        device_keys=(row[3],) if row[3] else (),
+        cancelled=cancelled or bool(flags & REFUNDED),
+        holder_changed=bool(flags & HOLDER_CHANGED),
+        entries=entries + sum(r["direction"] == ENTRY for r in mine),
+        exits=(row[6] if len(row) > 6 else 0) + sum(r["direction"] == EXIT for r in mine),
+        days_entered=frozenset(row[7] if len(row) > 7 else ()) | {r["day"] for r in mine if r.get("day")},
+    )

@@ -19,7 +19,13 @@ __all__ = ["JsonFormatter", "configure"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "gateway-stderr"
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
-_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")  # uvicorn.access's arguments, in order
+_ACCESS_FIELDS = (
+    "client",
+    "method",
+    "path",
+    "http_version",
+    "status",
+)  # uvicorn.access's arguments, in order
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,11 +35,17 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
             entry |= dict(zip(_ACCESS_FIELDS, record.args))
-        entry |= {key: value for key, value in vars(record).items()
-                  if key not in _RECORD_FIELDS and not key.startswith("_") and key not in entry}
+        entry |= {
+            key: value
+            for key, value in vars(record).items()
+            if key not in _RECORD_FIELDS and not key.startswith("_") and key not in entry
+        }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -27,23 +27,41 @@ from prometheus_client.registry import Collector
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-REQUESTS = Counter("gateway_requests_total", "HTTP requests answered, by route template, method and status",
-                   ["route", "method", "status"])
-LATENCY = Histogram("gateway_request_seconds", "Time from admission to the end of the answer, by route template",
-                    ["route"], buckets=_BUCKETS)
-LANE_LIMIT = Gauge("gateway_lane_limit", "Requests a lane runs at once (per process)", ["lane"],
-                   multiprocess_mode="livesum")
-LANE_ACTIVE = Gauge("gateway_lane_active", "Requests running in a lane", ["lane"], multiprocess_mode="livesum")
-LANE_QUEUED = Gauge("gateway_lane_queued", "Requests waiting for a slot in a lane", ["lane"],
-                    multiprocess_mode="livesum")
-QUEUE_WAIT = Histogram("gateway_lane_wait_seconds", "Time a request waited for its slot", ["lane"],
-                       buckets=_BUCKETS)
-SHED = Counter("gateway_shed_total", "Requests answered 503 by admission control, by lane and reason",
-               ["lane", "reason"])
-POOL_IN_USE = Gauge("gateway_db_connections_in_use", "Database connections checked out, by engine", ["engine"],
-                    multiprocess_mode="livesum")
-POOL_SIZE = Gauge("gateway_db_pool_size", "Database connections an engine may hold", ["engine"],
-                  multiprocess_mode="livesum")
+REQUESTS = Counter(
+    "gateway_requests_total",
+    "HTTP requests answered, by route template, method and status",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "gateway_request_seconds",
+    "Time from admission to the end of the answer, by route template",
+    ["route"],
+    buckets=_BUCKETS,
+)
+LANE_LIMIT = Gauge(
+    "gateway_lane_limit", "Requests a lane runs at once (per process)", ["lane"], multiprocess_mode="livesum"
+)
+LANE_ACTIVE = Gauge(
+    "gateway_lane_active", "Requests running in a lane", ["lane"], multiprocess_mode="livesum"
+)
+LANE_QUEUED = Gauge(
+    "gateway_lane_queued", "Requests waiting for a slot in a lane", ["lane"], multiprocess_mode="livesum"
+)
+QUEUE_WAIT = Histogram(
+    "gateway_lane_wait_seconds", "Time a request waited for its slot", ["lane"], buckets=_BUCKETS
+)
+SHED = Counter(
+    "gateway_shed_total", "Requests answered 503 by admission control, by lane and reason", ["lane", "reason"]
+)
+POOL_IN_USE = Gauge(
+    "gateway_db_connections_in_use",
+    "Database connections checked out, by engine",
+    ["engine"],
+    multiprocess_mode="livesum",
+)
+POOL_SIZE = Gauge(
+    "gateway_db_pool_size", "Database connections an engine may hold", ["engine"], multiprocess_mode="livesum"
+)
 
 
 class _Live(Collector):

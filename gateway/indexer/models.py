@@ -49,9 +49,11 @@ class ChainEvent(SQLModel, table=True):
     """One decoded log, append-only (rolled back by block on a reorg)."""
 
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),
-                      Index("ix_chain_events_token", "chain_id", "contract", "token_id"),
-                      Index("ix_chain_events_block", "chain_id", "block_number"))
+    __table_args__ = (
+        UniqueConstraint("chain_id", "tx_hash", "log_index"),
+        Index("ix_chain_events_token", "chain_id", "contract", "token_id"),
+        Index("ix_chain_events_block", "chain_id", "block_number"),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     chain_id: int
     block_number: int
@@ -64,7 +66,9 @@ class ChainEvent(SQLModel, table=True):
     from_address: str | None = Field(default=None, max_length=42)
     to_address: str | None = Field(default=None, max_length=42)
     price_wei: str | None = Field(default=None, max_length=80)
-    tier_id: int | None = None  # on a mint's Transfer: the tier, from the transaction's TicketsMinted/Purchased
+    tier_id: int | None = (
+        None  # on a mint's Transfer: the tier, from the transaction's TicketsMinted/Purchased
+    )
     args: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # other events: JSON
 
 
@@ -92,7 +96,9 @@ class CheckinBase(SQLModel):
     """A ticket admitted at the gate (a collection's CheckedIn log)."""
 
     event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
-    ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id")  # None: no gateway record (yet)
+    ticket_id: uuid.UUID | None = Field(
+        default=None, foreign_key="tickets.id"
+    )  # None: no gateway record (yet)
     chain_id: int
     contract: str = Field(max_length=42)
     token_id: int
@@ -104,8 +110,10 @@ class CheckinBase(SQLModel):
 
 class Checkin(CheckinBase, table=True):
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),
-                      Index("ix_checkins_block", "chain_id", "block_number"))
+    __table_args__ = (
+        UniqueConstraint("chain_id", "tx_hash", "log_index"),
+        Index("ix_checkins_block", "chain_id", "block_number"),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
 
 
@@ -131,8 +139,10 @@ class BadgeBase(SQLModel):
 
 class Badge(BadgeBase, table=True):
     __tablename__ = "badges"
-    __table_args__ = (UniqueConstraint("chain_id", "contract", "token_id"),
-                      Index("ix_badges_block", "chain_id", "block_number"))
+    __table_args__ = (
+        UniqueConstraint("chain_id", "contract", "token_id"),
+        Index("ix_badges_block", "chain_id", "block_number"),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
 
 

@@ -89,8 +89,14 @@ class _Claim:
 
 
 # ---- draining
-def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 60.0,
-               receipt_timeout: float = 15.0, hold: Iterable[uuid.UUID] = ()) -> DrainReport:
+def drain_once(
+    runtime: Runtime,
+    *,
+    max_batch: int = 100,
+    stale_after: float = 60.0,
+    receipt_timeout: float = 15.0,
+    hold: Iterable[uuid.UUID] = (),
+) -> DrainReport:
     """Give back stale unrecorded batches, then record every event's queued admissions as batches of
     `max_batch`, and run the sending worker up to `receipt_timeout` seconds: batches final by then are done
     (or queued again), the others stay pending for the worker. Events in `hold` are not sent this time. RPC
@@ -98,8 +104,13 @@ def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 6
     if max_batch < 1:
         raise ValueError("max_batch must be at least 1")
     try:
-        return _drain(runtime, max_batch=max_batch, stale_after=stale_after, receipt_timeout=receipt_timeout,
-                      hold=set(hold))
+        return _drain(
+            runtime,
+            max_batch=max_batch,
+            stale_after=stale_after,
+            receipt_timeout=receipt_timeout,
+            hold=set(hold),
+        )
     except tk.TicketkitError:
         raise
     except Exception as error:  # noqa: BLE001 - web3 transport errors become ticketkit's; others re-raise
@@ -109,8 +120,9 @@ def drain_once(runtime: Runtime, *, max_batch: int = 100, stale_after: float = 6
         raise translated from error
 
 
-def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_timeout: float,
-           hold: set[uuid.UUID]) -> DrainReport:
+def _drain(
+    runtime: Runtime, *, max_batch: int, stale_after: float, receipt_timeout: float, hold: set[uuid.UUID]
+) -> DrainReport:
     chain, engine = runtime.chain(), runtime.engine
     runtime.operator()  # no operator key: nothing to do
     chain.w3.eth.block_number  # noqa: B018 - the node answers, or nothing is touched
@@ -118,8 +130,7 @@ def _drain(runtime: Runtime, *, max_batch: int, stale_after: float, receipt_time
     _give_back_stale(engine, stale_after, report)
     with Session(engine) as session:
         queued = select(Admission.event_id).where(Admission.chain_status == "queued")
-        events = list(session.exec(select(Event.id, Event.collection_address)
-                                   .where(Event.id.in_(queued))))  # type: ignore[attr-defined]
+        events = list(session.exec(select(Event.id, Event.collection_address).where(Event.id.in_(queued))))  # type: ignore[attr-defined]
     for event_id, collection in events:
         if event_id in hold:
             continue
@@ -139,8 +150,11 @@ def _run_worker(runtime: Runtime, report: DrainReport, timeout: float) -> None:
         if sent is not None and sent.checkin is not None:
             report.add(sent.checkin)
         with Session(runtime.engine) as session:
-            pending = session.exec(select(func.count()).select_from(CheckinBatch)  # type: ignore[call-overload]
-                                   .where(CheckinBatch.status == "pending")).one()
+            pending = session.exec(
+                select(func.count())
+                .select_from(CheckinBatch)  # type: ignore[call-overload]
+                .where(CheckinBatch.status == "pending")
+            ).one()
         if not pending or time.monotonic() > deadline:
             report.pending = pending
             return
@@ -153,14 +167,21 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
         batch = CheckinBatch(event_id=event_id, token_ids="[]")
         session.add(batch)
         session.flush()  # SQLite: this INSERT takes the write lock until the commit
-        ids = list(session.exec(select(Admission.id)
-                                .where(Admission.event_id == event_id, Admission.chain_status == "queued")
-                                .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
-                                .limit(max_batch).with_for_update(skip_locked=True)))
+        ids = list(
+            session.exec(
+                select(Admission.id)
+                .where(Admission.event_id == event_id, Admission.chain_status == "queued")
+                .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
+                .limit(max_batch)
+                .with_for_update(skip_locked=True)
+            )
+        )
         if ids:
-            session.execute(update(ADMISSIONS)
-                            .where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == "queued")
-                            .values(chain_status="sent", batch_id=batch.id))
+            session.execute(
+                update(ADMISSIONS)
+                .where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == "queued")
+                .values(chain_status="sent", batch_id=batch.id)
+            )
         token_ids = sorted(session.exec(select(Admission.token_id).where(Admission.batch_id == batch.id)))
         if not token_ids:
             session.rollback()
@@ -184,8 +205,10 @@ def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
             session.rollback()
             if isinstance(error, tk.errors.EventIsCancelled):
                 report.cancelled += _cancel(engine, claim.batch_id)
-                log.warning("event %s is cancelled on chain: its queued admissions will not be checked in",
-                            claim.event_id)
+                log.warning(
+                    "event %s is cancelled on chain: its queued admissions will not be checked in",
+                    claim.event_id,
+                )
                 return "cancelled"
             _give_back(engine, claim.batch_id, error=None)  # nothing was sent
             if isinstance(error, tk.ContractRevert | tk.TransactionFailed):
@@ -193,8 +216,14 @@ def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
                 log.warning("checkIn refused for event %s: %s", claim.event_id, error)
                 return "refused"
             raise
-        still = session.execute(update(BATCHES).where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
-                                .values(error=None)).rowcount == 1
+        still = (
+            session.execute(
+                update(BATCHES)
+                .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
+                .values(error=None)
+            ).rowcount
+            == 1
+        )
         if not still:  # given back while it was being estimated
             session.rollback()
             return "failed"
@@ -210,16 +239,21 @@ def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None, sent: Any) ->
         sent.checkin = DrainReport()
     report: DrainReport = sent.checkin
     if receipt is None:
-        _give_back(runtime.engine, row.record_id, error=(row.error or f"transaction {row.status}")[:200],
-                   report=report)
+        _give_back(
+            runtime.engine,
+            row.record_id,
+            error=(row.error or f"transaction {row.status}")[:200],
+            report=report,
+        )
         return "dropped"
     collection = tk.Collection(runtime.chain(), row.to)
     return _settle(runtime.engine, collection, row.record_id, receipt, report)
 
 
 # ---- outcomes (each a claim on the pending batch, with the admissions it moves)
-def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, receipt: Any,
-            report: DrainReport) -> str:
+def _settle(
+    engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, receipt: Any, report: DrainReport
+) -> str:
     if receipt["status"] != 1:
         _give_back(engine, batch_id, error=f"reverted (gas used {receipt['gasUsed']})", report=report)
         return "failed"
@@ -232,14 +266,26 @@ def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, rece
     if counts:
         note = "skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
     with engine.begin() as conn:
-        claimed = conn.execute(update(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.status == "pending")
-                               .values(status="done", done_at=utcnow(), error=note,
-                                       tx_hash=receipt["transactionHash"].to_0x_hex())).rowcount == 1
+        claimed = (
+            conn.execute(
+                update(BATCHES)
+                .where(BATCHES.c.id == batch_id, BATCHES.c.status == "pending")
+                .values(
+                    status="done",
+                    done_at=utcnow(),
+                    error=note,
+                    tx_hash=receipt["transactionHash"].to_0x_hex(),
+                )
+            ).rowcount
+            == 1
+        )
         if not claimed:
             return "done"  # finished by another drainer
-        moved = conn.execute(update(ADMISSIONS).where(ADMISSIONS.c.batch_id == batch_id,
-                                                      ADMISSIONS.c.chain_status == "sent")
-                             .values(chain_status="done")).rowcount
+        moved = conn.execute(
+            update(ADMISSIONS)
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
+            .values(chain_status="done")
+        ).rowcount
     report.done += 1
     report.checked_in += moved
     report.skipped += len(skipped)
@@ -247,8 +293,9 @@ def _settle(engine: Engine, collection: tk.Collection, batch_id: uuid.UUID, rece
     return "done"
 
 
-def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None,
-               report: DrainReport | None = None) -> bool:
+def _give_back(
+    engine: Engine, batch_id: uuid.UUID, *, error: str | None, report: DrainReport | None = None
+) -> bool:
     """Queue the batch's admissions again. A batch never sent (`error` None) is deleted; one whose transaction
     was sent stays on record as `failed` with `error`. False if the batch was no longer pending."""
     unsent = error is None
@@ -258,9 +305,11 @@ def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None,
     with engine.begin() as conn:
         if conn.execute(update(BATCHES).where(condition).values(status="failed", error=error)).rowcount != 1:
             return False
-        moved = conn.execute(update(ADMISSIONS).where(ADMISSIONS.c.batch_id == batch_id,
-                                                      ADMISSIONS.c.chain_status == "sent")
-                             .values(chain_status="queued", batch_id=None)).rowcount
+        moved = conn.execute(
+            update(ADMISSIONS)
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
+            .values(chain_status="queued", batch_id=None)
+        ).rowcount
         if unsent:
             conn.execute(delete(BATCHES).where(BATCHES.c.id == batch_id))
     if report is not None:
@@ -271,9 +320,11 @@ def _give_back(engine: Engine, batch_id: uuid.UUID, *, error: str | None,
 def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
     """Take the unsent batch's admissions out of the queue for good (their event is cancelled); how many."""
     with engine.begin() as conn:
-        moved = conn.execute(update(ADMISSIONS).where(ADMISSIONS.c.batch_id == batch_id,
-                                                      ADMISSIONS.c.chain_status == "sent")
-                             .values(chain_status="cancelled", batch_id=None)).rowcount
+        moved = conn.execute(
+            update(ADMISSIONS)
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
+            .values(chain_status="cancelled", batch_id=None)
+        ).rowcount
         conn.execute(delete(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.tx_hash.is_(None)))
     return moved
 
@@ -288,10 +339,15 @@ def _age(created: datetime) -> timedelta:
 def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) -> None:
     recorded = select(ChainTransaction.record_id).where(ChainTransaction.kind == "checkin")
     with Session(engine) as session:
-        stale = [(batch_id, created) for batch_id, created in session.exec(
-            select(CheckinBatch.id, CheckinBatch.created_at).where(
-                CheckinBatch.status == "pending", CheckinBatch.id.not_in(recorded)))  # type: ignore[attr-defined]
-                 if _age(created) >= timedelta(seconds=stale_after)]
+        stale = [
+            (batch_id, created)
+            for batch_id, created in session.exec(
+                select(CheckinBatch.id, CheckinBatch.created_at).where(
+                    CheckinBatch.status == "pending", CheckinBatch.id.not_in(recorded)
+                )
+            )  # type: ignore[attr-defined]
+            if _age(created) >= timedelta(seconds=stale_after)
+        ]
     for batch_id, _ in stale:
         _give_back(engine, batch_id, error=None, report=report)
 
@@ -302,8 +358,15 @@ class CheckinQueue:
     up to `max_backoff`; an event whose checkIn the contract refuses (no GATE_ROLE, cancelled) is held back
     likewise."""
 
-    def __init__(self, runtime: Runtime, *, batch_size: int = 100, poll_seconds: float = 1.0,
-                 stale_after: float = 60.0, max_backoff: float = 30.0):
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        stale_after: float = 60.0,
+        max_backoff: float = 30.0,
+    ):
         self.runtime = runtime
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -320,8 +383,13 @@ class CheckinQueue:
             now = time.monotonic()
             hold = {event_id for event_id, (until, _) in held.items() if until > now}
             try:
-                report = drain_once(self.runtime, max_batch=self.batch_size, stale_after=self.stale_after,
-                                    hold=hold, receipt_timeout=0)
+                report = drain_once(
+                    self.runtime,
+                    max_batch=self.batch_size,
+                    stale_after=self.stale_after,
+                    hold=hold,
+                    receipt_timeout=0,
+                )
             except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
                 failures += 1
                 if failures == 1:
@@ -347,8 +415,9 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
     if not settings.checkin_queue_enabled:
         yield None
         return
-    queue = CheckinQueue(runtime, batch_size=settings.checkin_batch_size,
-                         poll_seconds=settings.checkin_poll_seconds)
+    queue = CheckinQueue(
+        runtime, batch_size=settings.checkin_batch_size, poll_seconds=settings.checkin_poll_seconds
+    )
     stop = threading.Event()
     thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
     thread.start()

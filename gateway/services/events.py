@@ -34,12 +34,20 @@ def register_event(*, session: Session, chain: tk.Chain, organiser: Organiser, d
         if isinstance(error, tk.ChainError):
             raise
         raise Unprocessable(f"{address} is not a ticket collection", code="not_a_collection") from error
-    existing = session.exec(select(Event).where(Event.chain_id == chain.chain_id,
-                                                Event.collection_address == address)).first()
+    existing = session.exec(
+        select(Event).where(Event.chain_id == chain.chain_id, Event.collection_address == address)
+    ).first()
     if existing is not None:
-        raise Conflict("this collection is already registered", code="event_exists", event_id=str(existing.id))
-    event = Event(organiser_id=organiser.id, name=data.name, chain_id=chain.chain_id, collection_address=address,
-                  badge_address=None if info["badge"] == ZERO else info["badge"])
+        raise Conflict(
+            "this collection is already registered", code="event_exists", event_id=str(existing.id)
+        )
+    event = Event(
+        organiser_id=organiser.id,
+        name=data.name,
+        chain_id=chain.chain_id,
+        collection_address=address,
+        badge_address=None if info["badge"] == ZERO else info["badge"],
+    )
     session.add(event)
     session.flush()
     save_tiers(session.connection(), event.id, tiers)
@@ -55,15 +63,28 @@ def register_event(*, session: Session, chain: tk.Chain, organiser: Organiser, d
 def save_tiers(conn: Connection, event_id: uuid.UUID, tiers: Iterable[tk.Tier]) -> None:
     """Record tiers as the chain has them, new or changed (at registration, from the indexer's TierAdded and
     TierUpdated, on an organiser's refresh): the one write path for tiers."""
-    rows = [{"id": uuid.uuid4(), "event_id": event_id, "tier_id": t.tier_id, "name": t.name,
-             "face_value_wei": str(t.face_value), "supply": t.supply, "max_per_wallet": t.max_per_wallet}
-            for t in tiers]
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "event_id": event_id,
+            "tier_id": t.tier_id,
+            "name": t.name,
+            "face_value_wei": str(t.face_value),
+            "supply": t.supply,
+            "max_per_wallet": t.max_per_wallet,
+        }
+        for t in tiers
+    ]
     if not rows:
         return
     upsert = db.insert(conn.dialect.name, TIERS)
     changed = ("name", "face_value_wei", "supply", "max_per_wallet")
-    conn.execute(upsert.on_conflict_do_update(index_elements=["event_id", "tier_id"],
-                                              set_={c: upsert.excluded[c] for c in changed}), rows)
+    conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["event_id", "tier_id"], set_={c: upsert.excluded[c] for c in changed}
+        ),
+        rows,
+    )
 
 
 def refresh_tiers(*, session: Session, chain: tk.Chain, event: Event) -> list[Tier]:

@@ -19,9 +19,23 @@ from sqlmodel import Session, col, select
 
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
 from ..errors import Conflict, GatewayError, NotFound, Unauthorized
-from ..models import (Fan, FanContact, FanCreate, FanExport, FanPublic, FanSession, FanSessionPublic, FanTransferPublic,
-                      RecoverRequest, ResaleListing, ResaleListingPublic, Transfer, WalletChallenge, WalletLinkRequest,
-                      utcnow)
+from ..models import (
+    Fan,
+    FanContact,
+    FanCreate,
+    FanExport,
+    FanPublic,
+    FanSession,
+    FanSessionPublic,
+    FanTransferPublic,
+    RecoverRequest,
+    ResaleListing,
+    ResaleListingPublic,
+    Transfer,
+    WalletChallenge,
+    WalletLinkRequest,
+    utcnow,
+)
 
 CHALLENGE_TTL = timedelta(minutes=10)
 # A session's last use is written at most this often (not on every request), so idle expiry is this coarse.
@@ -41,8 +55,12 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
     account = Account.create()
     fan_id = uuid.uuid4()
     code = _recovery_code(fan_id)
-    fan = Fan(id=fan_id, address=account.address, recovery_hash=hash_token(code),
-              encrypted_key=encrypt_key(account.key, secret=secret, associated=str(fan_id)))
+    fan = Fan(
+        id=fan_id,
+        address=account.address,
+        recovery_hash=hash_token(code),
+        encrypted_key=encrypt_key(account.key, secret=secret, associated=str(fan_id)),
+    )
     session.add(fan)
     session.flush()
     _, token = _add_session(session, fan.id)
@@ -56,16 +74,20 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
 def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
     """The fan a session token belongs to (401 unknown or revoked; 401 `session_expired` once it went unused
     for `idle_days`, 0 = never). Records the session's use, at most once per SESSION_TOUCH_EVERY."""
-    row = session.exec(select(FanSession).where(FanSession.token_hash == hash_token(token),
-                                                FanSession.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+    row = session.exec(
+        select(FanSession).where(FanSession.token_hash == hash_token(token), FanSession.revoked_at.is_(None))
+    ).first()  # type: ignore[union-attr]
     fan = session.get(Fan, row.fan_id) if row is not None else None
     if row is None or fan is None:
         raise Unauthorized("unknown or revoked session token")
     now = utcnow()
     idle = now - (row.last_used_at or row.created_at)
     if idle_days and idle > timedelta(days=idle_days):
-        raise Unauthorized(f"this session went unused for over {idle_days:g} days and expired: sign in again with "
-                           "the account's recovery code (POST /fans/recover)", code="session_expired")
+        raise Unauthorized(
+            f"this session went unused for over {idle_days:g} days and expired: sign in again with "
+            "the account's recovery code (POST /fans/recover)",
+            code="session_expired",
+        )
     if idle > SESSION_TOUCH_EVERY:
         session.execute(update(FanSession).where(col(FanSession.id) == row.id).values(last_used_at=now))
         session.commit()
@@ -140,14 +162,20 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
         raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
     code = _recovery_code(fan.id)
     # Use the code up atomically: of two requests presenting it, only one finds the hash unchanged.
-    used = session.execute(update(Fan).where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
-                           .values(recovery_hash=hash_token(code)))
+    used = session.execute(
+        update(Fan)
+        .where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
+        .values(recovery_hash=hash_token(code))
+    )
     if used.rowcount != 1:
         session.rollback()
         raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
     if data.sign_out_everywhere:
-        session.execute(update(FanSession).where(col(FanSession.fan_id) == fan.id, col(FanSession.revoked_at).is_(None))
-                        .values(revoked_at=utcnow()))
+        session.execute(
+            update(FanSession)
+            .where(col(FanSession.fan_id) == fan.id, col(FanSession.revoked_at).is_(None))
+            .values(revoked_at=utcnow())
+        )
     row, token = _add_session(session, fan.id)
     session.commit()
     if data.sign_out_everywhere:
@@ -182,8 +210,9 @@ def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:
 
 
 def fan_sessions(*, session: Session, fan: Fan) -> list[FanSession]:
-    return list(session.exec(select(FanSession).where(FanSession.fan_id == fan.id)
-                             .order_by(FanSession.created_at)))  # type: ignore[arg-type]
+    return list(
+        session.exec(select(FanSession).where(FanSession.fan_id == fan.id).order_by(FanSession.created_at))
+    )  # type: ignore[arg-type]
 
 
 def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanSession:
@@ -209,19 +238,39 @@ def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:  # noqa: 
     """What the gateway holds about the fan (data access and portability): account, contact, sessions,
     tickets, transfers sent and received, resale listings."""
     contact = session.get(FanContact, fan.id)
-    transfers = session.exec(select(Transfer).where((Transfer.from_fan_id == fan.id) | (Transfer.to_fan_id == fan.id))
-                             .order_by(Transfer.created_at))  # type: ignore[arg-type]
-    listings = session.exec(select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id)
-                            .order_by(ResaleListing.created_at))  # type: ignore[arg-type]
+    transfers = session.exec(
+        select(Transfer)
+        .where((Transfer.from_fan_id == fan.id) | (Transfer.to_fan_id == fan.id))
+        .order_by(Transfer.created_at)
+    )  # type: ignore[arg-type]
+    listings = session.exec(
+        select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id).order_by(ResaleListing.created_at)
+    )  # type: ignore[arg-type]
     return FanExport(
         account=FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address),
-        created_at=fan.created_at, email=contact.email if contact else None,
-        sessions=[FanSessionPublic.model_validate(s, from_attributes=True) for s in fan_sessions(session=session, fan=fan)],
+        created_at=fan.created_at,
+        email=contact.email if contact else None,
+        sessions=[
+            FanSessionPublic.model_validate(s, from_attributes=True)
+            for s in fan_sessions(session=session, fan=fan)
+        ],
         tickets=tickets,
-        transfers=[FanTransferPublic(id=t.id, ticket_id=t.ticket_id, from_fan=t.from_fan_id, to_fan=t.to_fan_id,
-                                     kind=t.kind, price_wei=t.price_wei, status=t.status, tx_hash=t.tx_hash,
-                                     created_at=t.created_at) for t in transfers],
-        listings=[ResaleListingPublic.model_validate(row, from_attributes=True) for row in listings])
+        transfers=[
+            FanTransferPublic(
+                id=t.id,
+                ticket_id=t.ticket_id,
+                from_fan=t.from_fan_id,
+                to_fan=t.to_fan_id,
+                kind=t.kind,
+                price_wei=t.price_wei,
+                status=t.status,
+                tx_hash=t.tx_hash,
+                created_at=t.created_at,
+            )
+            for t in transfers
+        ],
+        listings=[ResaleListingPublic.model_validate(row, from_attributes=True) for row in listings],
+    )
 
 
 def erase_contact(*, session: Session, fan: Fan) -> None:
@@ -248,11 +297,15 @@ def wallet_challenge(*, session: Session, fan: Fan, domain: str, uri: str, chain
     nonce = secrets.token_hex(16)
     issued = utcnow()
     expires = issued + CHALLENGE_TTL
-    message = (f"{domain} wants you to link your Ethereum account to a ticketkit fan account:\n\n"
-               f"Link this wallet to fan account {fan.id}. Sign only if you asked for this.\n\n"
-               f"URI: {uri}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\n"
-               f"Issued At: {_iso(issued)}\nExpiration Time: {_iso(expires)}")
-    challenge = WalletChallenge(fan_id=fan.id, nonce=nonce, message=message, expires_at=expires, created_at=issued)
+    message = (
+        f"{domain} wants you to link your Ethereum account to a ticketkit fan account:\n\n"
+        f"Link this wallet to fan account {fan.id}. Sign only if you asked for this.\n\n"
+        f"URI: {uri}\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\n"
+        f"Issued At: {_iso(issued)}\nExpiration Time: {_iso(expires)}"
+    )
+    challenge = WalletChallenge(
+        fan_id=fan.id, nonce=nonce, message=message, expires_at=expires, created_at=issued
+    )
     session.add(challenge)
     session.commit()
     session.refresh(challenge)
@@ -266,7 +319,9 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
         query = query.where(WalletChallenge.nonce == data.nonce)
     challenge = session.exec(query.order_by(col(WalletChallenge.created_at).desc())).first()
     if challenge is None:
-        raise NotFound("no wallet challenge; POST /fans/me/wallet/challenge first", code="challenge_not_found")
+        raise NotFound(
+            "no wallet challenge; POST /fans/me/wallet/challenge first", code="challenge_not_found"
+        )
     if challenge.used_at is not None:
         raise Conflict("this challenge was already used; request a new one", code="nonce_used")
     if challenge.expires_at <= utcnow():
@@ -277,12 +332,17 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
     except Exception:  # noqa: BLE001 - any undecodable signature is simply a bad one
         signer = None
     if signer is None or signer.lower() != address.lower():
-        raise GatewayError("the signature does not recover the given address for this challenge",
-                           code="bad_signature", status=422)
+        raise GatewayError(
+            "the signature does not recover the given address for this challenge",
+            code="bad_signature",
+            status=422,
+        )
     # Burn the nonce atomically: of two concurrent requests only one sees used_at IS NULL.
-    burnt = session.exec(update(WalletChallenge)  # type: ignore[call-overload]
-                         .where(col(WalletChallenge.id) == challenge.id, col(WalletChallenge.used_at).is_(None))
-                         .values(used_at=utcnow()))
+    burnt = session.exec(
+        update(WalletChallenge)  # type: ignore[call-overload]
+        .where(col(WalletChallenge.id) == challenge.id, col(WalletChallenge.used_at).is_(None))
+        .values(used_at=utcnow())
+    )
     if burnt.rowcount != 1:
         session.rollback()
         raise Conflict("this challenge was already used; request a new one", code="nonce_used")

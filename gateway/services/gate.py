@@ -78,7 +78,7 @@ from ..runtime import Runtime
 
 # Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
 REASONS = gate_rules.ORDER
-_ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1:]  # what a sync decides on the ticket's state now
+_ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1 :]  # what a sync decides on the ticket's state now
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
@@ -97,19 +97,42 @@ GE = GateEntry.__table__
 
 # A ticket with what the gate decides on: its tier, its holder (account or chain), its admission. Every join
 # is on a primary or unique key. Shared by the live check and the offline snapshot.
-_TICKET_STATE = (T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
-                 .outerjoin(F, F.c.id == T.c.owner_fan_id)
-                 .outerjoin(IT, and_(IT.c.chain_id == T.c.chain_id, IT.c.contract == T.c.contract,
-                                     IT.c.token_id == cast(T.c.token_id, String)))
-                 .outerjoin(A, A.c.ticket_id == T.c.id))
+_TICKET_STATE = (
+    T.outerjoin(TR, and_(TR.c.event_id == T.c.event_id, TR.c.tier_id == T.c.tier_id))
+    .outerjoin(F, F.c.id == T.c.owner_fan_id)
+    .outerjoin(
+        IT,
+        and_(
+            IT.c.chain_id == T.c.chain_id,
+            IT.c.contract == T.c.contract,
+            IT.c.token_id == cast(T.c.token_id, String),
+        ),
+    )
+    .outerjoin(A, A.c.ticket_id == T.c.id)
+)
 
 # The whole check in one query (device keys: indexed ticket_id).
 _LOOKUP = (
-    select(T.c.id, T.c.event_id, T.c.chain_id, T.c.contract, T.c.token_id, T.c.tier_id, T.c.owner_fan_id,
-           TR.c.name.label("tier_name"), F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"),
-           IT.c.used.label("chain_used"), IT.c.burned.label("chain_burned"), DK.c.public_key,
-           DK.c.holder.label("key_holder"), A.c.id.label("admission_id"), A.c.gate_key_id.label("admission_gate"),
-           A.c.nonce.label("admission_nonce"), A.c.scanned_at.label("admission_scanned_at"))
+    select(
+        T.c.id,
+        T.c.event_id,
+        T.c.chain_id,
+        T.c.contract,
+        T.c.token_id,
+        T.c.tier_id,
+        T.c.owner_fan_id,
+        TR.c.name.label("tier_name"),
+        F.c.address.label("fan_address"),
+        IT.c.owner.label("chain_owner"),
+        IT.c.used.label("chain_used"),
+        IT.c.burned.label("chain_burned"),
+        DK.c.public_key,
+        DK.c.holder.label("key_holder"),
+        A.c.id.label("admission_id"),
+        A.c.gate_key_id.label("admission_gate"),
+        A.c.nonce.label("admission_nonce"),
+        A.c.scanned_at.label("admission_scanned_at"),
+    )
     .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
     .where(T.c.id == bindparam("ticket_id"))
     .order_by(DK.c.created_at.desc())
@@ -162,8 +185,16 @@ def _same_address(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lower() == b.lower()
 
 
-_CANCELLED = (select(CE.c.id).where(CE.c.chain_id == bindparam("chain_id"), CE.c.contract == bindparam("contract"),
-                                    CE.c.token_id.is_(None), CE.c.name == "EventCancelled").limit(1))
+_CANCELLED = (
+    select(CE.c.id)
+    .where(
+        CE.c.chain_id == bindparam("chain_id"),
+        CE.c.contract == bindparam("contract"),
+        CE.c.token_id.is_(None),
+        CE.c.name == "EventCancelled",
+    )
+    .limit(1)
+)
 _cancel_cache: dict[uuid.UUID, tuple[float, bool]] = {}
 _cancel_lock = threading.Lock()
 
@@ -197,10 +228,16 @@ def _rules_of(door: Any, settings: Settings) -> Rules:
     base = Rules(window_seconds=settings.gate_window_seconds)
     if door is None:
         return base
-    return replace(base, entry_policy=door.entry_policy, days=tuple(json.loads(door.entry_days)),
-                   timezone=door.timezone, offline_unlisted=door.offline_unlisted,
-                   tier_policies=tuple(sorted((int(tier), policy)
-                                              for tier, policy in json.loads(door.tier_policies).items())))
+    return replace(
+        base,
+        entry_policy=door.entry_policy,
+        days=tuple(json.loads(door.entry_days)),
+        timezone=door.timezone,
+        offline_unlisted=door.offline_unlisted,
+        tier_policies=tuple(
+            sorted((int(tier), policy) for tier, policy in json.loads(door.tier_policies).items())
+        ),
+    )
 
 
 def event_rules(session: Session, settings: Settings, event_id: uuid.UUID) -> Rules:
@@ -227,8 +264,9 @@ class GateKeyRef:
 
 GateKeyLike = GateKeyRef | ApiKey  # the functions below read only `id` and `event_id`
 
-_GATE_KEY = select(K.c.id, K.c.event_id, K.c.label, K.c.role).where(K.c.key_hash == bindparam("key_hash"),
-                                                                   K.c.revoked_at.is_(None))
+_GATE_KEY = select(K.c.id, K.c.event_id, K.c.label, K.c.role).where(
+    K.c.key_hash == bindparam("key_hash"), K.c.revoked_at.is_(None)
+)
 _key_cache: dict[str, tuple[float, GateKeyRef]] = {}
 
 
@@ -270,7 +308,8 @@ def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, fr
     if row.admission_id is not None and policy == "days":
         days.add(gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone))
     for slot, direction in session.connection().execute(
-            select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)):
+        select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)
+    ):
         if direction == EXIT:
             exits += 1
         else:
@@ -280,24 +319,42 @@ def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, fr
     return entries, exits, frozenset(days)
 
 
-def _ticket_state(session: Session, settings: Settings, row: Any, event_id: uuid.UUID, rules: Rules,
-                  keys: tuple[str, ...] | None = None) -> TicketState:
+def _ticket_state(
+    session: Session,
+    settings: Settings,
+    row: Any,
+    event_id: uuid.UUID,
+    rules: Rules,
+    keys: tuple[str, ...] | None = None,
+) -> TicketState:
     if row.event_id != event_id:
         return TicketState(row.id, event_matches=False)
     holder = row.fan_address or row.chain_owner  # None: not indexed yet, the binding's check stands
     entries, exits, days = _entry_state(session, row, rules)
     return TicketState(
-        row.id, tier_id=row.tier_id,
+        row.id,
+        tier_id=row.tier_id,
         device_keys=(row.public_key,) if keys is None and row.public_key else (keys or ()),
-        cancelled=bool(row.chain_burned) or _event_cancelled(session, event_id, row.chain_id, row.contract,
-                                                             settings.gate_cache_seconds),
-        holder_changed=holder is not None and row.public_key is not None and not _same_address(holder,
-                                                                                               row.key_holder),
-        checked_in_on_chain=bool(row.chain_used), entries=entries, exits=exits, days_entered=days)
+        cancelled=bool(row.chain_burned)
+        or _event_cancelled(session, event_id, row.chain_id, row.contract, settings.gate_cache_seconds),
+        holder_changed=holder is not None
+        and row.public_key is not None
+        and not _same_address(holder, row.key_holder),
+        checked_in_on_chain=bool(row.chain_used),
+        entries=entries,
+        exits=exits,
+        days_entered=days,
+    )
 
 
-def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str, unix_time: float,
-           direction: str = ENTRY) -> _Checked:
+def _check(
+    session: Session,
+    settings: Settings,
+    event_id: uuid.UUID,
+    text: str,
+    unix_time: float,
+    direction: str = ENTRY,
+) -> _Checked:
     """The rule list (gate_rules.decide) over the ticket's state read in one query (two with re-entry/days)."""
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
@@ -315,12 +372,23 @@ def _check(session: Session, settings: Settings, event_id: uuid.UUID, text: str,
     row = found[0]
     if decision.reason == "wrong_event":
         return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
-    return _Checked(Verdict(decision.admit, decision.reason, row.id, row.token_id, row.tier_id, row.tier_name), row,
-                    decision.ticket, rules)
+    return _Checked(
+        Verdict(decision.admit, decision.reason, row.id, row.token_id, row.tier_id, row.tier_name),
+        row,
+        decision.ticket,
+        rules,
+    )
 
 
-def verify_code(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str,
-                unix_time: float | None = None, direction: str = ENTRY) -> Verdict:
+def verify_code(
+    *,
+    session: Session,
+    settings: Settings,
+    gate_key: GateKeyLike,
+    code: str,
+    unix_time: float | None = None,
+    direction: str = ENTRY,
+) -> Verdict:
     """Would this code admit (or let out) at this gate now? Reads only (one query)."""
     unix_time = time.time() if unix_time is None else unix_time
     return _check(session, settings, gate_key.event_id, code, unix_time, direction).verdict
@@ -332,8 +400,12 @@ def verify_code(*, session: Session, settings: Settings, gate_key: GateKeyLike, 
 # writers take turns). RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT inserts.
 @lru_cache(maxsize=8)
 def _admission_insert(dialect: str, columns: tuple[str, ...]) -> Any:
-    return (db.insert(dialect, A).values({name: bindparam(name) for name in columns})
-            .on_conflict_do_nothing(index_elements=["ticket_id"]).returning(A.c.id))
+    return (
+        db.insert(dialect, A)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["ticket_id"])
+        .returning(A.c.id)
+    )
 
 
 @lru_cache(maxsize=8)
@@ -341,16 +413,37 @@ def _refusal_insert(columns: tuple[str, ...]) -> Any:
     return R.insert().values({name: bindparam(name) for name in columns})
 
 
-def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_id: int, gate_key_id: uuid.UUID,
-          device: str | None, source: str, scanned_at: datetime, nonce: str | None = None) -> tuple[bool, Any]:
+def admit(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    token_id: int,
+    gate_key_id: uuid.UUID,
+    device: str | None,
+    source: str,
+    scanned_at: datetime,
+    nonce: str | None = None,
+) -> tuple[bool, Any]:
     """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
 
     Returns (True, the new row) for the one caller that admitted the ticket, else (False, the admission on
     record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status` queued).
     """
-    values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": ticket_id, "token_id": token_id,
-              "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
-              "scanned_at": scanned_at, "admitted_at": utcnow(), "chain_status": "queued", "batch_id": None}
+    values = {
+        "id": uuid.uuid4(),
+        "event_id": event_id,
+        "ticket_id": ticket_id,
+        "token_id": token_id,
+        "gate_key_id": gate_key_id,
+        "device": device,
+        "source": source,
+        "nonce": nonce,
+        "scanned_at": scanned_at,
+        "admitted_at": utcnow(),
+        "chain_status": "queued",
+        "batch_id": None,
+    }
     statement = _admission_insert(session.get_bind().dialect.name, tuple(values))
     with _writing(session):
         inserted = session.connection().execute(statement, values).first() is not None
@@ -360,11 +453,27 @@ def admit(session: Session, *, event_id: uuid.UUID, ticket_id: uuid.UUID, token_
     return False, session.connection().execute(select(A).where(A.c.ticket_id == ticket_id)).one()
 
 
-def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.UUID, verdict: Verdict,
-                    device: str | None, source: str, scanned_at: datetime) -> None:
-    values = {"id": uuid.uuid4(), "event_id": event_id, "gate_key_id": gate_key_id, "ticket_id": verdict.ticket_id,
-              "reason": verdict.reason, "device": device, "source": source, "scanned_at": scanned_at,
-              "created_at": utcnow()}
+def _record_refusal(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    gate_key_id: uuid.UUID,
+    verdict: Verdict,
+    device: str | None,
+    source: str,
+    scanned_at: datetime,
+) -> None:
+    values = {
+        "id": uuid.uuid4(),
+        "event_id": event_id,
+        "gate_key_id": gate_key_id,
+        "ticket_id": verdict.ticket_id,
+        "reason": verdict.reason,
+        "device": device,
+        "source": source,
+        "scanned_at": scanned_at,
+        "created_at": utcnow(),
+    }
     statement = _refusal_insert(tuple(values))
     with _writing(session):
         session.connection().execute(statement, values)
@@ -373,8 +482,12 @@ def _record_refusal(session: Session, *, event_id: uuid.UUID, gate_key_id: uuid.
 
 @lru_cache(maxsize=8)
 def _entry_insert(dialect: str, columns: tuple[str, ...]) -> Any:
-    return (db.insert(dialect, GE).values({name: bindparam(name) for name in columns})
-            .on_conflict_do_nothing(index_elements=["ticket_id", "slot"]).returning(GE.c.id))
+    return (
+        db.insert(dialect, GE)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["ticket_id", "slot"])
+        .returning(GE.c.id)
+    )
 
 
 def _slot(rules: Rules, state: TicketState, direction: str, scanned_at: datetime) -> str:
@@ -385,20 +498,48 @@ def _slot(rules: Rules, state: TicketState, direction: str, scanned_at: datetime
     return f"entry:{max(state.entries, 1 if state.checked_in_on_chain else 0) + 1}"
 
 
-def enter(session: Session, *, checked: _Checked, event_id: uuid.UUID, gate_key_id: uuid.UUID, device: str | None,
-          source: str, scanned_at: datetime, nonce: str | None, direction: str = ENTRY) -> tuple[bool, Any]:
+def enter(
+    session: Session,
+    *,
+    checked: _Checked,
+    event_id: uuid.UUID,
+    gate_key_id: uuid.UUID,
+    device: str | None,
+    source: str,
+    scanned_at: datetime,
+    nonce: str | None,
+    direction: str = ENTRY,
+) -> tuple[bool, Any]:
     """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in (`admit`:
     on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records only, one
     INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans for one
     entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the entry)."""
     row, state = checked.row, checked.state
     if direction == ENTRY and row.admission_id is None and not row.chain_used:
-        return admit(session, event_id=event_id, ticket_id=row.id, token_id=row.token_id, gate_key_id=gate_key_id,
-                     device=device, source=source, scanned_at=scanned_at, nonce=nonce)
-    values = {"id": uuid.uuid4(), "event_id": event_id, "ticket_id": row.id,
-              "slot": _slot(checked.rules, state, direction, scanned_at), "direction": direction,
-              "gate_key_id": gate_key_id, "device": device, "source": source, "nonce": nonce,
-              "scanned_at": scanned_at, "created_at": utcnow()}
+        return admit(
+            session,
+            event_id=event_id,
+            ticket_id=row.id,
+            token_id=row.token_id,
+            gate_key_id=gate_key_id,
+            device=device,
+            source=source,
+            scanned_at=scanned_at,
+            nonce=nonce,
+        )
+    values = {
+        "id": uuid.uuid4(),
+        "event_id": event_id,
+        "ticket_id": row.id,
+        "slot": _slot(checked.rules, state, direction, scanned_at),
+        "direction": direction,
+        "gate_key_id": gate_key_id,
+        "device": device,
+        "source": source,
+        "nonce": nonce,
+        "scanned_at": scanned_at,
+        "created_at": utcnow(),
+    }
     statement = _entry_insert(session.get_bind().dialect.name, tuple(values))
     with _writing(session):
         inserted = session.connection().execute(statement, values).first() is not None
@@ -406,19 +547,37 @@ def enter(session: Session, *, checked: _Checked, event_id: uuid.UUID, gate_key_
     if inserted:
         return True, SimpleNamespace(**values)
     return False, session.connection().execute(
-        select(GE).where(GE.c.ticket_id == row.id, GE.c.slot == values["slot"])).one()
+        select(GE).where(GE.c.ticket_id == row.id, GE.c.slot == values["slot"])
+    ).one()
 
 
 def _decided_here(session: Session, row: Any, gate_key_id: uuid.UUID, nonce: str) -> bool:
     """Whether this gate key's decision `nonce` already admitted (or let out) the ticket: a retry."""
     if row.admission_nonce == nonce and row.admission_gate == gate_key_id:
         return True
-    return session.connection().execute(select(GE.c.id).where(
-        GE.c.ticket_id == row.id, GE.c.nonce == nonce, GE.c.gate_key_id == gate_key_id).limit(1)).first() is not None
+    return (
+        session.connection()
+        .execute(
+            select(GE.c.id)
+            .where(GE.c.ticket_id == row.id, GE.c.nonce == nonce, GE.c.gate_key_id == gate_key_id)
+            .limit(1)
+        )
+        .first()
+        is not None
+    )
 
 
-def scan(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: str, device: str | None = None,
-         nonce: str | None = None, unix_time: float | None = None, direction: str = ENTRY) -> Verdict:
+def scan(
+    *,
+    session: Session,
+    settings: Settings,
+    gate_key: GateKeyLike,
+    code: str,
+    device: str | None = None,
+    nonce: str | None = None,
+    unix_time: float | None = None,
+    direction: str = ENTRY,
+) -> Verdict:
     """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the exit.
     Refusals are recorded with their reason.
 
@@ -430,18 +589,36 @@ def scan(*, session: Session, settings: Settings, gate_key: GateKeyLike, code: s
     event_id = gate_key.event_id
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
-    if verdict.reason in ("already_checked_in", "not_inside") and nonce is not None \
-            and _decided_here(session, checked.row, gate_key.id, nonce):
+    if (
+        verdict.reason in ("already_checked_in", "not_inside")
+        and nonce is not None
+        and _decided_here(session, checked.row, gate_key.id, nonce)
+    ):
         return replace(verdict, admit=True, reason=None)
     if verdict.admit:
-        entered, existing = enter(session, checked=checked, event_id=event_id, gate_key_id=gate_key.id,
-                                  device=device, source="online", scanned_at=scanned_at, nonce=nonce,
-                                  direction=direction)
+        entered, existing = enter(
+            session,
+            checked=checked,
+            event_id=event_id,
+            gate_key_id=gate_key.id,
+            device=device,
+            source="online",
+            scanned_at=scanned_at,
+            nonce=nonce,
+            direction=direction,
+        )
         if entered or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
             return verdict
         verdict = verdict.refuse("already_checked_in" if direction == ENTRY else "not_inside")
-    _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, verdict=verdict, device=device,
-                    source="online", scanned_at=scanned_at)
+    _record_refusal(
+        session,
+        event_id=event_id,
+        gate_key_id=gate_key.id,
+        verdict=verdict,
+        device=device,
+        source="online",
+        scanned_at=scanned_at,
+    )
     return verdict
 
 
@@ -461,7 +638,9 @@ def snapshot_public_key(settings: Settings) -> str:
     return codes.public_key_text(signing_key(settings))
 
 
-def _entry_states(conn: Any, event_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None) -> dict[uuid.UUID, list]:
+def _entry_states(
+    conn: Any, event_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None
+) -> dict[uuid.UUID, list]:
     """Per ticket with later entries or exits: [entries after the first, exits, days entered] (one query)."""
     states: dict[uuid.UUID, list] = {}
     query = select(GE.c.ticket_id, GE.c.slot, GE.c.direction).where(GE.c.event_id == event_id)
@@ -496,8 +675,10 @@ def _parse_cursor(text: str) -> _Cursor:
         at, block = text.split(":")
         cursor = _Cursor(at=float(at), block=int(block))
     except ValueError:
-        raise Unprocessable("since is a snapshot's cursor (unix seconds:block), as the snapshot gave it",
-                            code="invalid_cursor") from None
+        raise Unprocessable(
+            "since is a snapshot's cursor (unix seconds:block), as the snapshot gave it",
+            code="invalid_cursor",
+        ) from None
     if not (0 <= cursor.at <= time.time() + 60 and 0 <= cursor.block < 2**63):
         raise Unprocessable("since is not a cursor this gateway gave", code="invalid_cursor")
     return cursor
@@ -511,17 +692,31 @@ def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
     # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
     # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
     queries = [
-        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        select(DK.c.ticket_id, T.c.event_id)
+        .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
         .where(DK.c.created_at > after),
-        select(DK.c.ticket_id, T.c.event_id).select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        select(DK.c.ticket_id, T.c.event_id)
+        .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
         .where(DK.c.revoked_at > after),
         select(A.c.ticket_id, A.c.event_id).where(A.c.admitted_at > after),
         select(GE.c.ticket_id, GE.c.event_id).where(GE.c.created_at > after),
-        select(T.c.id, T.c.event_id).select_from(CE.join(T, and_(T.c.chain_id == CE.c.chain_id,
-                                                                 T.c.contract == CE.c.contract,
-                                                                 cast(T.c.token_id, String) == CE.c.token_id)))
-        .where(CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address,
-               CE.c.block_number > since.block, CE.c.token_id.is_not(None)),
+        select(T.c.id, T.c.event_id)
+        .select_from(
+            CE.join(
+                T,
+                and_(
+                    T.c.chain_id == CE.c.chain_id,
+                    T.c.contract == CE.c.contract,
+                    cast(T.c.token_id, String) == CE.c.token_id,
+                ),
+            )
+        )
+        .where(
+            CE.c.chain_id == event.chain_id,
+            CE.c.contract == event.collection_address,
+            CE.c.block_number > since.block,
+            CE.c.token_id.is_not(None),
+        ),
     ]
     changed: set[uuid.UUID] = set()
     for query in queries:
@@ -529,8 +724,9 @@ def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
     return changed
 
 
-def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
-             since: str | None = None) -> tuple[str, str, str]:
+def snapshot(
+    *, session: Session, settings: Settings, gate_key: GateKeyLike, since: str | None = None
+) -> tuple[str, str, str]:
     """The event's gate state as JSON text, its signature and the public key: (payload, signature, key).
 
     It carries the rules (gate_rules.Rules.as_json: their order and parameters), each ticket's state (with
@@ -544,33 +740,67 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
     read_at = time.time()
     rules = event_rules(session, settings, event.id)
     conn = session.connection()
-    block = conn.execute(select(func.max(CE.c.block_number)).where(
-        CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address)).scalar() or 0
+    block = (
+        conn.execute(
+            select(func.max(CE.c.block_number)).where(
+                CE.c.chain_id == event.chain_id, CE.c.contract == event.collection_address
+            )
+        ).scalar()
+        or 0
+    )
     ids: list[uuid.UUID] | None = None
     if cursor is not None:
         changed = _changed_tickets(conn, event, cursor)
         ids = sorted(changed) if len(changed) <= DELTA_MAX else None
     delta = ids is not None
-    query = (select(T.c.id, T.c.token_id, T.c.tier_id, TR.c.name.label("tier_name"),
-                    F.c.address.label("fan_address"), IT.c.owner.label("chain_owner"), IT.c.used.label("chain_used"),
-                    IT.c.burned.label("chain_burned"), A.c.id.is_not(None).label("admitted"),
-                    A.c.scanned_at.label("admission_scanned_at"), DK.c.public_key, DK.c.holder.label("key_holder"))
-             .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
-             .order_by(T.c.token_id, DK.c.created_at))
-    revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
-                     .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
-                     .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None)).order_by(DK.c.revoked_at))
+    query = (
+        select(
+            T.c.id,
+            T.c.token_id,
+            T.c.tier_id,
+            TR.c.name.label("tier_name"),
+            F.c.address.label("fan_address"),
+            IT.c.owner.label("chain_owner"),
+            IT.c.used.label("chain_used"),
+            IT.c.burned.label("chain_burned"),
+            A.c.id.is_not(None).label("admitted"),
+            A.c.scanned_at.label("admission_scanned_at"),
+            DK.c.public_key,
+            DK.c.holder.label("key_holder"),
+        )
+        .select_from(_TICKET_STATE.outerjoin(DK, and_(DK.c.ticket_id == T.c.id, DK.c.revoked_at.is_(None))))
+        .order_by(T.c.token_id, DK.c.created_at)
+    )
+    revoked_query = (
+        select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+        .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
+        .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None))
+        .order_by(DK.c.revoked_at)
+    )
     # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of them.
     query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
     if delta:
-        revoked_query = (select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
-                         .where(DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
-                                DK.c.ticket_id.in_(ids)).order_by(DK.c.revoked_at))
+        revoked_query = (
+            select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
+            .where(
+                DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
+                DK.c.ticket_id.in_(ids),
+            )
+            .order_by(DK.c.revoked_at)
+        )
     rows = conn.execute(query).all() if not delta or ids else []
-    revoked = [{"ticket_id": str(key.ticket_id), "public_key": key.public_key,
-                "revoked_at": int(_aware(key.revoked_at).timestamp())} for key in conn.execute(revoked_query)]
-    cancelled = conn.execute(_CANCELLED, {"chain_id": event.chain_id,
-                                          "contract": event.collection_address}).first() is not None
+    revoked = [
+        {
+            "ticket_id": str(key.ticket_id),
+            "public_key": key.public_key,
+            "revoked_at": int(_aware(key.revoked_at).timestamp()),
+        }
+        for key in conn.execute(revoked_query)
+    ]
+    cancelled = (
+        conn.execute(_CANCELLED, {"chain_id": event.chain_id, "contract": event.collection_address}).first()
+        is not None
+    )
     later = _entry_states(conn, event.id, ids) if rules.policies != {"single"} else {}
     tickets: dict[str, list] = {}
     tiers: dict[str, str] = {}
@@ -578,12 +808,21 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
     compress, list_id, policy_for = codes.compress_public_key, gate_rules.list_id, rules.policy_for
     for row in rows:  # by token id; a ticket's newest active key last (there is one)
         holder = row.fan_address or row.chain_owner
-        flags = (gate_rules.HOLDER_CHANGED if row.public_key is not None and holder is not None
-                 and not _same_address(holder, row.key_holder) else 0) \
-            | (gate_rules.CHECKED_IN if row.admitted or row.chain_used else 0) \
+        flags = (
+            (
+                gate_rules.HOLDER_CHANGED
+                if row.public_key is not None
+                and holder is not None
+                and not _same_address(holder, row.key_holder)
+                else 0
+            )
+            | (gate_rules.CHECKED_IN if row.admitted or row.chain_used else 0)
             | (gate_rules.REFUNDED if row.chain_burned else 0)
+        )
         short = list_id(row.id)
-        if owner_of.setdefault(short, row.id) != row.id:  # two tickets, one list id (~1 in 10^9 at 80k): neither
+        if (
+            owner_of.setdefault(short, row.id) != row.id
+        ):  # two tickets, one list id (~1 in 10^9 at 80k): neither
             tickets.pop(short, None)
             continue
         item = [short, row.token_id, row.tier_id, compress(row.public_key) if row.public_key else None, flags]
@@ -594,15 +833,30 @@ def snapshot(*, session: Session, settings: Settings, gate_key: GateKeyLike,
             entries, exits, days = later.get(row.id, (0, 0, []))
             first = 1 if row.admitted or row.chain_used else 0
             if policy == "days" and row.admitted:
-                days = [gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone), *days]
+                days = [
+                    gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone),
+                    *days,
+                ]
             item += [first + entries, exits, sorted(days)]
         tickets[short] = item
-    body = {"version": 3, "kind": "delta" if delta else "full", "event_id": str(event.id),
-            "event_name": event.name, "gate_label": getattr(gate_key, "label", None), "chain_id": event.chain_id,
-            "collection": event.collection_address, "generated_at": int(read_at),
-            "cursor": _cursor_text(read_at, block), "window_seconds": settings.gate_window_seconds,
-            "rules": rules.as_json(), "cancelled": cancelled, "tiers": tiers, "fields": list(gate_rules.FIELDS),
-            "tickets": list(tickets.values()), "revoked_keys": revoked}
+    body = {
+        "version": 3,
+        "kind": "delta" if delta else "full",
+        "event_id": str(event.id),
+        "event_name": event.name,
+        "gate_label": getattr(gate_key, "label", None),
+        "chain_id": event.chain_id,
+        "collection": event.collection_address,
+        "generated_at": int(read_at),
+        "cursor": _cursor_text(read_at, block),
+        "window_seconds": settings.gate_window_seconds,
+        "rules": rules.as_json(),
+        "cancelled": cancelled,
+        "tiers": tiers,
+        "fields": list(gate_rules.FIELDS),
+        "tickets": list(tickets.values()),
+        "revoked_keys": revoked,
+    }
     if delta:
         body["since"] = since
     payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
@@ -616,29 +870,50 @@ def _key_refs(session: Session, gate_key_ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return dict(session.connection().execute(select(K.c.id, K.c.label).where(K.c.id.in_(gate_key_ids))).all())
 
 
-def _recorded_here(session: Session, row: Any, gate_key_id: uuid.UUID, device: str, scanned_at: datetime,
-                   nonce: str | None) -> bool:
+def _recorded_here(
+    session: Session, row: Any, gate_key_id: uuid.UUID, device: str, scanned_at: datetime, nonce: str | None
+) -> bool:
     """Whether this offline scan is on record already: this very scan synced before (gate key, device,
     `scanned_at`), or the gate's online try of the same decision (`nonce`) admitted the ticket."""
     conn = session.connection()
     if row.admission_id is not None:
-        admission = conn.execute(select(A.c.gate_key_id, A.c.device, A.c.source, A.c.scanned_at, A.c.nonce)
-                                 .where(A.c.id == row.admission_id)).one()
+        admission = conn.execute(
+            select(A.c.gate_key_id, A.c.device, A.c.source, A.c.scanned_at, A.c.nonce).where(
+                A.c.id == row.admission_id
+            )
+        ).one()
         if admission.gate_key_id == gate_key_id and (
-                nonce is not None and admission.nonce == nonce
-                or admission.device == device and admission.source == "offline"
-                and _aware(admission.scanned_at) == scanned_at):
+            nonce is not None
+            and admission.nonce == nonce
+            or admission.device == device
+            and admission.source == "offline"
+            and _aware(admission.scanned_at) == scanned_at
+        ):
             return True
-    for entry in conn.execute(select(GE.c.gate_key_id, GE.c.device, GE.c.source, GE.c.scanned_at, GE.c.nonce)
-                              .where(GE.c.ticket_id == row.id, GE.c.gate_key_id == gate_key_id)):
-        if nonce is not None and entry.nonce == nonce or entry.device == device and entry.source == "offline" \
-                and _aware(entry.scanned_at) == scanned_at:
+    for entry in conn.execute(
+        select(GE.c.gate_key_id, GE.c.device, GE.c.source, GE.c.scanned_at, GE.c.nonce).where(
+            GE.c.ticket_id == row.id, GE.c.gate_key_id == gate_key_id
+        )
+    ):
+        if (
+            nonce is not None
+            and entry.nonce == nonce
+            or entry.device == device
+            and entry.source == "offline"
+            and _aware(entry.scanned_at) == scanned_at
+        ):
             return True
     return False
 
 
-def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, device: str, item: OfflineScan,
-              labels: dict[uuid.UUID, str | None]) -> OfflineScanResult:
+def _sync_one(
+    session: Session,
+    settings: Settings,
+    gate_key: GateKeyLike,
+    device: str,
+    item: OfflineScan,
+    labels: dict[uuid.UUID, str | None],
+) -> OfflineScanResult:
     scanned_at = _aware(item.scanned_at)
     event_id = gate_key.event_id
     rules = event_rules(session, settings, event_id)
@@ -646,11 +921,19 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
 
     def rejected(reason: str, row: Any = None) -> OfflineScanResult:
         ticket_id = row.id if row is not None else None
-        _record_refusal(session, event_id=event_id, gate_key_id=gate_key.id, device=device, source="offline",
-                        scanned_at=scanned_at, verdict=Verdict(False, reason, ticket_id))
+        _record_refusal(
+            session,
+            event_id=event_id,
+            gate_key_id=gate_key.id,
+            device=device,
+            source="offline",
+            scanned_at=scanned_at,
+            verdict=Verdict(False, reason, ticket_id),
+        )
         ours = row is not None and reason != "wrong_event"
-        return OfflineScanResult(result="rejected", reason=reason, ticket_id=ticket_id,
-                                 token_id=row.token_id if ours else None)
+        return OfflineScanResult(
+            result="rejected", reason=reason, ticket_id=ticket_id, token_id=row.token_id if ours else None
+        )
 
     # Genuine: signed by a key bound to this ticket at some point. The gate decided with its snapshot; a key
     # revoked since still made a genuine code, and the admission it led to is recorded as it happened.
@@ -659,12 +942,24 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
         if row is None:
             return None
         found.append(row)
-        keys = tuple(set(session.connection().execute(
-            select(DK.c.public_key).where(DK.c.ticket_id == row.id)).scalars().all()))
+        keys = tuple(
+            set(
+                session.connection()
+                .execute(select(DK.c.public_key).where(DK.c.ticket_id == row.id))
+                .scalars()
+                .all()
+            )
+        )
         return _ticket_state(session, settings, row, event_id, rules, keys=keys)
 
-    genuine = gate_rules.decide(item.code, now=scanned_at.timestamp(), rules=rules, lookup=every_key,
-                                direction=item.direction, only=gate_rules.GENUINE)
+    genuine = gate_rules.decide(
+        item.code,
+        now=scanned_at.timestamp(),
+        rules=rules,
+        lookup=every_key,
+        direction=item.direction,
+        only=gate_rules.GENUINE,
+    )
     row = found[0] if found else None
     if not genuine.admit:
         return rejected(genuine.reason, row)
@@ -673,12 +968,27 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
         result.result = "already_admitted_here"
         return result
     # What the offline gate could not know: the ticket's entries and exits since its snapshot.
-    now = gate_rules.decide(item.code, now=scanned_at.timestamp(), rules=rules, lookup=lambda _: genuine.ticket,
-                            direction=item.direction, only=_ENTRY_RULES)
+    now = gate_rules.decide(
+        item.code,
+        now=scanned_at.timestamp(),
+        rules=rules,
+        lookup=lambda _: genuine.ticket,
+        direction=item.direction,
+        only=_ENTRY_RULES,
+    )
     if now.admit:
         checked = _Checked(Verdict(True), row, genuine.ticket, rules)
-        entered, _ = enter(session, checked=checked, event_id=event_id, gate_key_id=gate_key.id, device=device,
-                           source="offline", scanned_at=scanned_at, nonce=item.nonce, direction=item.direction)
+        entered, _ = enter(
+            session,
+            checked=checked,
+            event_id=event_id,
+            gate_key_id=gate_key.id,
+            device=device,
+            source="offline",
+            scanned_at=scanned_at,
+            nonce=item.nonce,
+            direction=item.direction,
+        )
         if entered:
             return result
     elif now.reason in ("no_exit", "not_valid_today"):
@@ -687,24 +997,39 @@ def _sync_one(session: Session, settings: Settings, gate_key: GateKeyLike, devic
     existing = session.connection().execute(select(A).where(A.c.ticket_id == row.id)).first()
     if existing is None:  # checked in on chain only, with no admission at a gate to name
         return rejected("already_checked_in", row)
-    conflict = (_insert(session, C).values(id=uuid.uuid4(), event_id=event_id, ticket_id=row.id,
-                                           admission_id=existing.id, gate_key_id=gate_key.id, device=device,
-                                           scanned_at=scanned_at, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"]))
+    conflict = (
+        _insert(session, C)
+        .values(
+            id=uuid.uuid4(),
+            event_id=event_id,
+            ticket_id=row.id,
+            admission_id=existing.id,
+            gate_key_id=gate_key.id,
+            device=device,
+            scanned_at=scanned_at,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["ticket_id", "gate_key_id", "device", "scanned_at"])
+    )
     with _writing(session):
         session.connection().execute(conflict)
         session.commit()
     if existing.gate_key_id not in labels:
         labels.update(_key_refs(session, {existing.gate_key_id}))
     result.result = "conflict"
-    result.admitted_by = AdmissionRef(gate_key_id=existing.gate_key_id, gate_label=labels.get(existing.gate_key_id),
-                                      device=existing.device, source=existing.source,
-                                      scanned_at=_aware(existing.scanned_at))
+    result.admitted_by = AdmissionRef(
+        gate_key_id=existing.gate_key_id,
+        gate_label=labels.get(existing.gate_key_id),
+        device=existing.device,
+        source=existing.source,
+        scanned_at=_aware(existing.scanned_at),
+    )
     return result
 
 
-def sync_offline_scans(*, session: Session, settings: Settings, gate_key: GateKeyLike, device: str,
-                       scans: list[OfflineScan]) -> list[OfflineScanResult]:
+def sync_offline_scans(
+    *, session: Session, settings: Settings, gate_key: GateKeyLike, device: str, scans: list[OfflineScan]
+) -> list[OfflineScanResult]:
     """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
     `already_admitted_here` (this very scan was synced before, or this gate key admitted the ticket with the
     scan's `nonce`: an online scan whose answer was lost); `conflict` (the ticket was admitted by another
@@ -717,19 +1042,47 @@ def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPubli
     """The event's conflicts, oldest first: the admission that counted and the offline scan that was refused."""
     conn = session.connection()
     rows = conn.execute(
-        select(C.c.id, C.c.ticket_id, C.c.gate_key_id, C.c.device, C.c.scanned_at, C.c.created_at,
-               T.c.token_id, A.c.gate_key_id.label("a_gate"), A.c.device.label("a_device"),
-               A.c.source.label("a_source"), A.c.scanned_at.label("a_scanned_at"))
+        select(
+            C.c.id,
+            C.c.ticket_id,
+            C.c.gate_key_id,
+            C.c.device,
+            C.c.scanned_at,
+            C.c.created_at,
+            T.c.token_id,
+            A.c.gate_key_id.label("a_gate"),
+            A.c.device.label("a_device"),
+            A.c.source.label("a_source"),
+            A.c.scanned_at.label("a_scanned_at"),
+        )
         .select_from(C.join(A, A.c.id == C.c.admission_id).join(T, T.c.id == C.c.ticket_id))
-        .where(C.c.event_id == event.id).order_by(C.c.created_at, C.c.id)).all()
+        .where(C.c.event_id == event.id)
+        .order_by(C.c.created_at, C.c.id)
+    ).all()
     labels = _key_refs(session, {r.gate_key_id for r in rows} | {r.a_gate for r in rows})
-    return [GateConflictPublic(
-        id=r.id, ticket_id=r.ticket_id, token_id=r.token_id, created_at=_aware(r.created_at),
-        counted=AdmissionRef(gate_key_id=r.a_gate, gate_label=labels.get(r.a_gate), device=r.a_device,
-                             source=r.a_source, scanned_at=_aware(r.a_scanned_at)),
-        other=AdmissionRef(gate_key_id=r.gate_key_id, gate_label=labels.get(r.gate_key_id), device=r.device,
-                           source="offline", scanned_at=_aware(r.scanned_at)),
-    ) for r in rows]
+    return [
+        GateConflictPublic(
+            id=r.id,
+            ticket_id=r.ticket_id,
+            token_id=r.token_id,
+            created_at=_aware(r.created_at),
+            counted=AdmissionRef(
+                gate_key_id=r.a_gate,
+                gate_label=labels.get(r.a_gate),
+                device=r.a_device,
+                source=r.a_source,
+                scanned_at=_aware(r.a_scanned_at),
+            ),
+            other=AdmissionRef(
+                gate_key_id=r.gate_key_id,
+                gate_label=labels.get(r.gate_key_id),
+                device=r.device,
+                source="offline",
+                scanned_at=_aware(r.scanned_at),
+            ),
+        )
+        for r in rows
+    ]
 
 
 # ---- binding device keys
@@ -739,18 +1092,21 @@ def _expiry_text(expires_at: int) -> str:
 
 def binding_message(ticket: Ticket, public_key: str, expires_at: int) -> str:
     """The EIP-191 text a self-custody holder signs to bind `public_key` to `ticket` (docs/gate.md)."""
-    return ("ticketkit: bind this device key to my ticket. Its codes admit me at the door.\n\n"
-            f"Ticket: {ticket.id}\nChain ID: {ticket.chain_id}\nContract: {ticket.contract}\n"
-            f"Token ID: {ticket.token_id}\nDevice key: {public_key}\n"
-            f"Expires: {expires_at} ({_expiry_text(expires_at)})")
+    return (
+        "ticketkit: bind this device key to my ticket. Its codes admit me at the door.\n\n"
+        f"Ticket: {ticket.id}\nChain ID: {ticket.chain_id}\nContract: {ticket.contract}\n"
+        f"Token ID: {ticket.token_id}\nDevice key: {public_key}\n"
+        f"Expires: {expires_at} ({_expiry_text(expires_at)})"
+    )
 
 
 def _public_key(text: str) -> str:
     try:
         codes.load_public_key(text)
     except codes.CodeError:
-        raise Unprocessable("public_key is not a P-256 point (base64url, 65 bytes uncompressed)",
-                            code="invalid_public_key") from None
+        raise Unprocessable(
+            "public_key is not a P-256 point (base64url, 65 bytes uncompressed)", code="invalid_public_key"
+        ) from None
     return text
 
 
@@ -764,8 +1120,11 @@ def _ticket(session: Session, ticket_id: uuid.UUID) -> Ticket:
 def device_message(*, session: Session, ticket_id: uuid.UUID, public_key: str) -> DeviceMessage:
     ticket = _ticket(session, ticket_id)
     expires_at = int(time.time()) + MESSAGE_TTL
-    return DeviceMessage(ticket_id=ticket.id, message=binding_message(ticket, _public_key(public_key), expires_at),
-                         expires_at=expires_at)
+    return DeviceMessage(
+        ticket_id=ticket.id,
+        message=binding_message(ticket, _public_key(public_key), expires_at),
+        expires_at=expires_at,
+    )
 
 
 def ticket_by_token(*, session: Session, chain_id: int, contract: str, token_id: int) -> Ticket:
@@ -775,8 +1134,11 @@ def ticket_by_token(*, session: Session, chain_id: int, contract: str, token_id:
         raise NotFound("no such ticket", code="ticket_not_found") from None
     if token_id > 2**31 - 1:  # tickets.token_id is an INTEGER: no ticket has a larger id (PostgreSQL: a 500)
         raise NotFound("no such ticket", code="ticket_not_found")
-    ticket = session.exec(orm_select(Ticket).where(Ticket.chain_id == chain_id, Ticket.contract == address,
-                                               Ticket.token_id == token_id)).first()
+    ticket = session.exec(
+        orm_select(Ticket).where(
+            Ticket.chain_id == chain_id, Ticket.contract == address, Ticket.token_id == token_id
+        )
+    ).first()
     if ticket is None:
         raise NotFound("no such ticket", code="ticket_not_found")
     return ticket
@@ -785,15 +1147,19 @@ def ticket_by_token(*, session: Session, chain_id: int, contract: str, token_id:
 def _wallet_holder(runtime: Runtime, ticket: Ticket, public_key: str, signature: str, expires_at: int) -> str:
     now = int(time.time())
     if expires_at <= now:
-        raise Unprocessable("the signed binding message has expired; ask for a new one", code="message_expired")
+        raise Unprocessable(
+            "the signed binding message has expired; ask for a new one", code="message_expired"
+        )
     if expires_at > now + MAX_MESSAGE_TTL:
         raise Unprocessable("expires_at is too far ahead", code="invalid_expiry")
     try:
-        signer = Account.recover_message(encode_defunct(text=binding_message(ticket, public_key, expires_at)),
-                                         signature=signature)
+        signer = Account.recover_message(
+            encode_defunct(text=binding_message(ticket, public_key, expires_at)), signature=signature
+        )
     except Exception:  # noqa: BLE001 - an undecodable signature is a bad one
-        raise Unprocessable("the signature does not recover an address for this message",
-                            code="bad_signature") from None
+        raise Unprocessable(
+            "the signature does not recover an address for this message", code="bad_signature"
+        ) from None
     try:
         owner = tk.Collection(runtime.chain(), ticket.contract).owner_of(ticket.token_id)
     except tk.ContractRevert:
@@ -803,8 +1169,16 @@ def _wallet_holder(runtime: Runtime, ticket: Ticket, public_key: str, signature:
     return to_checksum_address(signer)
 
 
-def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, public_key: str, fan: Fan | None,
-                wallet_signature: str | None = None, expires_at: int | None = None) -> DeviceKey:
+def bind_device(
+    *,
+    session: Session,
+    runtime: Runtime,
+    ticket_id: uuid.UUID,
+    public_key: str,
+    fan: Fan | None,
+    wallet_signature: str | None = None,
+    expires_at: int | None = None,
+) -> DeviceKey:
     """The only write path for device keys: bind `public_key` to the ticket for its holder, revoking the
     previous key. Self-custody: `wallet_signature` by the on-chain owner over `binding_message`. Account
     holders: their session (`fan`). Binding the active key again for the same holder changes nothing."""
@@ -824,15 +1198,27 @@ def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, pub
     # database's write lock before anything is decided from what it reads.
     session.exec(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update()).first()
     now = utcnow()
-    session.connection().execute(update(DK).where(DK.c.ticket_id == ticket.id, DK.c.revoked_at.is_(None),
-                                                  ~and_(DK.c.public_key == public_key, DK.c.holder == holder))
-                                 .values(revoked_at=now))
-    current = session.exec(orm_select(DeviceKey).where(
-        DeviceKey.ticket_id == ticket.id, DeviceKey.revoked_at.is_(None), DeviceKey.public_key == public_key,
-        DeviceKey.holder == holder)).first()
+    session.connection().execute(
+        update(DK)
+        .where(
+            DK.c.ticket_id == ticket.id,
+            DK.c.revoked_at.is_(None),
+            ~and_(DK.c.public_key == public_key, DK.c.holder == holder),
+        )
+        .values(revoked_at=now)
+    )
+    current = session.exec(
+        orm_select(DeviceKey).where(
+            DeviceKey.ticket_id == ticket.id,
+            DeviceKey.revoked_at.is_(None),
+            DeviceKey.public_key == public_key,
+            DeviceKey.holder == holder,
+        )
+    ).first()
     if current is None:
-        current = DeviceKey(ticket_id=ticket.id, public_key=public_key, holder=holder, bound_by=bound_by,
-                            created_at=now)
+        current = DeviceKey(
+            ticket_id=ticket.id, public_key=public_key, holder=holder, bound_by=bound_by, created_at=now
+        )
         session.add(current)
     session.commit()
     session.refresh(current)
@@ -842,10 +1228,17 @@ def bind_device(*, session: Session, runtime: Runtime, ticket_id: uuid.UUID, pub
 # ---- the door: an event's entry policy and pass details, a ticket's place (the organiser's)
 def _door_public(event_id: uuid.UUID, door: EventDoor | None) -> EventDoorPublic:
     door = door or EventDoor(event_id=event_id)
-    return EventDoorPublic(event_id=event_id, entry_policy=door.entry_policy, entry_days=json.loads(door.entry_days),
-                           tier_policies={int(k): v for k, v in json.loads(door.tier_policies).items()},
-                           timezone=door.timezone, venue=door.venue, starts_at=door.starts_at and _aware(door.starts_at),
-                           doors_at=door.doors_at and _aware(door.doors_at), offline_unlisted=door.offline_unlisted)
+    return EventDoorPublic(
+        event_id=event_id,
+        entry_policy=door.entry_policy,
+        entry_days=json.loads(door.entry_days),
+        tier_policies={int(k): v for k, v in json.loads(door.tier_policies).items()},
+        timezone=door.timezone,
+        venue=door.venue,
+        starts_at=door.starts_at and _aware(door.starts_at),
+        doors_at=door.doors_at and _aware(door.doors_at),
+        offline_unlisted=door.offline_unlisted,
+    )
 
 
 def door(*, session: Session, event_id: uuid.UUID) -> EventDoorPublic:
@@ -862,7 +1255,9 @@ def set_door(*, session: Session, event: Event, data: EventDoorSet) -> EventDoor
         raise Unprocessable(str(error), code="invalid_timezone") from None
     days = sorted({day.isoformat() for day in data.entry_days})
     if "days" in {data.entry_policy, *data.tier_policies.values()} and not days:
-        raise Unprocessable("a day pass names the days it is valid on (entry_days)", code="entry_days_required")
+        raise Unprocessable(
+            "a day pass names the days it is valid on (entry_days)", code="entry_days_required"
+        )
     row = session.get(EventDoor, event.id) or EventDoor(event_id=event.id)
     row.entry_policy, row.entry_days, row.timezone = data.entry_policy, json.dumps(days), data.timezone
     row.tier_policies = json.dumps({str(tier): policy for tier, policy in sorted(data.tier_policies.items())})
@@ -874,7 +1269,9 @@ def set_door(*, session: Session, event: Event, data: EventDoorSet) -> EventDoor
     return _door_public(event.id, row)
 
 
-def set_place(*, session: Session, event: Event, ticket_id: uuid.UUID, data: TicketPlaceBase) -> TicketPlacePublic:
+def set_place(
+    *, session: Session, event: Event, ticket_id: uuid.UUID, data: TicketPlaceBase
+) -> TicketPlacePublic:
     """Set (or clear, all fields null) where a ticket of the event sits: section, row, seat."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or ticket.event_id != event.id:
@@ -894,10 +1291,15 @@ def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = Non
     if door is not None:
         policy = json.loads(door.tier_policies or "{}").get(str(tier_id), door.entry_policy)
     return TicketDoor(
-        venue=door and door.venue, timezone=door.timezone if door else "UTC",
+        venue=door and door.venue,
+        timezone=door.timezone if door else "UTC",
         starts_at=door and door.starts_at and _aware(door.starts_at),
         doors_at=door and door.doors_at and _aware(door.doors_at),
         entry_policy=policy,
         entry_days=json.loads(door.entry_days) if door else [],
-        section=place and place.section, row=place and place.row, seat=place and place.seat,
-        checked_in_at=admission and _aware(admission.scanned_at), checked_in_gate=admission and admission.label)
+        section=place and place.section,
+        row=place and place.row,
+        seat=place and place.seat,
+        checked_in_at=admission and _aware(admission.scanned_at),
+        checked_in_gate=admission and admission.label,
+    )

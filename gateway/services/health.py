@@ -56,8 +56,9 @@ def _database(session: Session) -> Check:
 def _node_head(url: str, timeout: float) -> int | str:
     """One node's latest block number, or why it has none."""
     try:
-        answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
-                               timeout=timeout)
+        answer = requests.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=timeout
+        )
         return int(answer.json()["result"], 16)
     except Exception as error:  # noqa: BLE001 - any failure is "not answering", named
         return type(error).__name__
@@ -80,16 +81,19 @@ def _rpc_head(runtime: Runtime) -> tuple[Check, int | None]:
         what = "the RPC node does not answer" if len(urls) == 1 else "no RPC node answers"
         return Check(False, f"{what}: {', '.join(silent) if len(urls) > 1 else answers[0]}"), None
     head = max(heads)
-    detail = f"head {head}" + (f"; {len(heads)} of {len(urls)} nodes answer, not {', '.join(silent)}"
-                               if silent else "")
+    detail = f"head {head}" + (
+        f"; {len(heads)} of {len(urls)} nodes answer, not {', '.join(silent)}" if silent else ""
+    )
     return Check(True, detail, float(head)), head
 
 
 def checkin_lag(session: Session) -> tuple[int, float]:
     """(admissions not yet on chain, seconds the oldest of them has waited)."""
     count, oldest = session.execute(
-        select(func.count(), func.min(Admission.admitted_at))
-        .where(Admission.chain_status.in_(("queued", "sent")))).one()  # type: ignore[attr-defined]
+        select(func.count(), func.min(Admission.admitted_at)).where(
+            Admission.chain_status.in_(("queued", "sent"))
+        )
+    ).one()  # type: ignore[attr-defined]
     if oldest is None:
         return count, 0.0
     if oldest.tzinfo is None:
@@ -116,21 +120,34 @@ def _measure(runtime: Runtime) -> Readiness:
             queued, waited = checkin_lag(session)
             limit = settings.ready_max_checkin_lag_seconds
             checks["checkin_queue"] = Check(
-                waited <= limit, f"{queued} admissions not on chain yet, the oldest for {waited:.0f} s"
-                + ("" if waited <= limit else f" (more than {limit:g} s)"), waited)
+                waited <= limit,
+                f"{queued} admissions not on chain yet, the oldest for {waited:.0f} s"
+                + ("" if waited <= limit else f" (more than {limit:g} s)"),
+                waited,
+            )
             outbox = sending.health(runtime.engine, head=head)
             checks["sending"] = Check(
-                outbox.ok, (outbox.reason or "") if not outbox.ok else
-                f"{outbox.pending} transactions on their way"
-                + ("" if outbox.oldest_pending_blocks is None else
-                   f", the oldest sent {outbox.oldest_pending_blocks} blocks ago"),
-                float(outbox.pending))
+                outbox.ok,
+                (outbox.reason or "")
+                if not outbox.ok
+                else f"{outbox.pending} transactions on their way"
+                + (
+                    ""
+                    if outbox.oldest_pending_blocks is None
+                    else f", the oldest sent {outbox.oldest_pending_blocks} blocks ago"
+                ),
+                float(outbox.pending),
+            )
             if settings.indexer_enabled:
                 lag = indexer_lag(session, settings.chain_id, head)
                 allowed = settings.indexer_confirmations + settings.ready_max_indexer_lag_blocks
-                checks["indexer"] = Check(lag is None or lag <= allowed,
-                                          "no chain head to compare" if lag is None else
-                                          f"{lag:.0f} blocks behind the head (allowed {allowed})", lag)
+                checks["indexer"] = Check(
+                    lag is None or lag <= allowed,
+                    "no chain head to compare"
+                    if lag is None
+                    else f"{lag:.0f} blocks behind the head (allowed {allowed})",
+                    lag,
+                )
     return Readiness(checks)
 
 

@@ -114,24 +114,38 @@ class Document:
     error: NotFound | None = None
 
 
-def token_document(*, session: Session, chain: Callable[[], tk.Chain], chain_id: int, contract: str,
-                   token_id: int, base_url: str, kind: Literal["json", "svg"], cache_seconds: float) -> Document:
+def token_document(
+    *,
+    session: Session,
+    chain: Callable[[], tk.Chain],
+    chain_id: int,
+    contract: str,
+    token_id: int,
+    base_url: str,
+    kind: Literal["json", "svg"],
+    cache_seconds: float,
+) -> Document:
     """The token's metadata JSON or SVG art, from this process's cache when it is younger than `cache_seconds`
     (NotFound `token_not_found` is cached too, so unknown ids do not each cost a chain read)."""
 
     def build() -> Document:
         try:
-            view = token_view(session=session, chain=chain(), chain_id=chain_id, contract=contract,
-                              token_id=token_id)
+            view = token_view(
+                session=session, chain=chain(), chain_id=chain_id, contract=contract, token_id=token_id
+            )
         except NotFound as error:
             return Document(b"", "", "", error)
         if kind == "svg":
             body, media = token_svg(view).encode(), "image/svg+xml"
         else:
-            image = (f"{base_url}/art/{view.art[0]}" if view.art
-                     else f"{base_url}/metadata/{view.chain_id}/{view.contract}/{view.token_id}/image.svg")
-            body = json.dumps(metadata_json(view, image_url=image), ensure_ascii=False,
-                              separators=(",", ":")).encode()
+            image = (
+                f"{base_url}/art/{view.art[0]}"
+                if view.art
+                else f"{base_url}/metadata/{view.chain_id}/{view.contract}/{view.token_id}/image.svg"
+            )
+            body = json.dumps(
+                metadata_json(view, image_url=image), ensure_ascii=False, separators=(",", ":")
+            ).encode()
             media = "application/json"
         return Document(body, media, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
@@ -142,24 +156,33 @@ def token_document(*, session: Session, chain: Callable[[], tk.Chain], chain_id:
 
 
 def _missing(kind: str, token_id: int) -> NotFound:
-    return NotFound(f"no such {kind}: token {token_id} was never minted, or is refunded, burned or revoked",
-                    code="token_not_found")
+    return NotFound(
+        f"no such {kind}: token {token_id} was never minted, or is refunded, burned or revoked",
+        code="token_not_found",
+    )
 
 
 # ---- looking a token up
-def token_view(*, session: Session, chain: tk.Chain, chain_id: int, contract: str, token_id: int) -> TokenView:
+def token_view(
+    *, session: Session, chain: tk.Chain, chain_id: int, contract: str, token_id: int
+) -> TokenView:
     """The public facts of a ticket or badge of an event registered here; NotFound (`token_not_found`) for a
     token of an unknown contract, or one that does not exist on chain (refunded, burned, revoked)."""
     address = to_checksum_address(contract)
     if chain_id != chain.chain_id:
         raise NotFound(f"this gateway serves chain {chain.chain_id}, not {chain_id}", code="token_not_found")
-    event = session.exec(select(Event).where(Event.chain_id == chain_id,
-                                             Event.collection_address == address)).first()
+    event = session.exec(
+        select(Event).where(Event.chain_id == chain_id, Event.collection_address == address)
+    ).first()
     if event is not None:
         return _ticket_view(session, chain, event, token_id)
-    if session.exec(select(Event.id).where(Event.chain_id == chain_id, Event.badge_address == address)).first():
+    if session.exec(
+        select(Event.id).where(Event.chain_id == chain_id, Event.badge_address == address)
+    ).first():
         return _badge_view(session, chain, address, token_id)
-    raise NotFound(f"{address} is not a collection or badge registered with this gateway", code="token_not_found")
+    raise NotFound(
+        f"{address} is not a collection or badge registered with this gateway", code="token_not_found"
+    )
 
 
 def _ticket_view(session: Session, chain: tk.Chain, event: Event, token_id: int) -> TokenView:
@@ -168,10 +191,16 @@ def _ticket_view(session: Session, chain: tk.Chain, event: Event, token_id: int)
     except chain_errors.TicketDoesNotExist:
         raise _missing("ticket", token_id) from None
     tier = session.exec(select(Tier).where(Tier.event_id == event.id, Tier.tier_id == ticket.tier_id)).first()
-    return TokenView(kind="ticket", contract=event.collection_address, token_id=token_id, tier_id=ticket.tier_id,
-                     tier_name=tier.name if tier else None, checked_in=ticket.used,
-                     art=_art_for(session, event.id, (f"tier:{ticket.tier_id}", "ticket")),
-                     **_event_facts(session, chain, event))
+    return TokenView(
+        kind="ticket",
+        contract=event.collection_address,
+        token_id=token_id,
+        tier_id=ticket.tier_id,
+        tier_name=tier.name if tier else None,
+        checked_in=ticket.used,
+        art=_art_for(session, event.id, (f"tier:{ticket.tier_id}", "ticket")),
+        **_event_facts(session, chain, event),
+    )
 
 
 def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int) -> TokenView:
@@ -183,12 +212,22 @@ def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int) 
     except chain_errors.BadgeDoesNotExist:
         raise _missing("badge", token_id) from None
     issuer = badge.call("issuerOf", token_id >> 160)
-    event = session.exec(select(Event).where(Event.chain_id == chain.chain_id, Event.collection_address == issuer,
-                                             Event.badge_address == address)).first()
+    event = session.exec(
+        select(Event).where(
+            Event.chain_id == chain.chain_id,
+            Event.collection_address == issuer,
+            Event.badge_address == address,
+        )
+    ).first()
     if event is None:  # an event of this badge not registered here
         raise _missing("badge", token_id)
-    return TokenView(kind="badge", contract=address, token_id=token_id, art=_art_for(session, event.id, ("badge",)),
-                     **_event_facts(session, chain, event))
+    return TokenView(
+        kind="badge",
+        contract=address,
+        token_id=token_id,
+        art=_art_for(session, event.id, ("badge",)),
+        **_event_facts(session, chain, event),
+    )
 
 
 def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, Any]:
@@ -197,17 +236,26 @@ def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, A
         return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
 
     details = session.get(EventDetails, event.id)
-    return {"chain_id": event.chain_id, "event_id": event.id,
-            "event_name": event.name or "Event", "venue": details.venue if details else None,
-            "description": details.description if details else None,
-            "timezone": details.timezone if details else "UTC",
-            "starts_at": _events.get((event.chain_id, event.collection_address), EVENT_FACTS_SECONDS, start)}
+    return {
+        "chain_id": event.chain_id,
+        "event_id": event.id,
+        "event_name": event.name or "Event",
+        "venue": details.venue if details else None,
+        "description": details.description if details else None,
+        "timezone": details.timezone if details else "UTC",
+        "starts_at": _events.get((event.chain_id, event.collection_address), EVENT_FACTS_SECONDS, start),
+    }
 
 
 def _art_for(session: Session, event_id: uuid.UUID, scopes: tuple[str, ...]) -> tuple[str, str] | None:
-    rows = {a.scope: (a.sha256, a.content_type) for a in session.exec(
-        select(EventArt.scope, EventArt.sha256, EventArt.content_type)  # type: ignore[call-overload]
-        .where(EventArt.event_id == event_id, EventArt.scope.in_(scopes)))}  # type: ignore[attr-defined]
+    rows = {
+        a.scope: (a.sha256, a.content_type)
+        for a in session.exec(
+            select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(  # type: ignore[call-overload]
+                EventArt.event_id == event_id, EventArt.scope.in_(scopes)
+            )
+        )
+    }  # type: ignore[attr-defined]
     return next((rows[s] for s in scopes if s in rows), None)
 
 
@@ -233,12 +281,17 @@ def metadata_json(view: TokenView, *, image_url: str) -> dict[str, Any]:
             attributes.append({"trait_type": "Date", "value": date})
         if view.venue:
             attributes.append({"trait_type": "Venue", "value": view.venue})
-        attributes += [{"trait_type": "Tier", "value": tier},
-                       {"trait_type": "Checked in", "value": "Yes" if view.checked_in else "No"}]
+        attributes += [
+            {"trait_type": "Tier", "value": tier},
+            {"trait_type": "Checked in", "value": "Yes" if view.checked_in else "No"},
+        ]
     else:
         name = f"{view.event_name} · attended"
-        text = f"Proof of attendance at {view.event_name}" + (f" ({where})" if where else "") + \
-            ". Soulbound: it stays with the wallet that attended."
+        text = (
+            f"Proof of attendance at {view.event_name}"
+            + (f" ({where})" if where else "")
+            + ". Soulbound: it stays with the wallet that attended."
+        )
         if date:
             attributes.append({"trait_type": "Date attended", "value": date})
         if view.venue:
@@ -277,7 +330,7 @@ def _wrap(text: str, *, max_width: float, size: int, lines: int) -> tuple[list[s
         if len(out) <= lines:
             return out, font
     kept = out[:lines]
-    kept[-1] = kept[-1][:max(1, per_line - 1)].rstrip() + "…"
+    kept[-1] = kept[-1][: max(1, per_line - 1)].rstrip() + "…"
     return kept, font
 
 
@@ -287,62 +340,91 @@ def token_svg(view: TokenView) -> str:
     title, font = _wrap(view.event_name, max_width=SIZE - 96, size=56, lines=3)
     bg1, bg2 = f"hsl({hue},62%,30%)", f"hsl({(hue + 40) % 360},70%,16%)"
     uid = f"{view.kind[0]}{view.token_id:x}"  # ids unique per token: a page may inline several of these
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" '
-             f'role="img" aria-labelledby="t-{uid}">',
-             f"<title id=\"t-{uid}\">{escape(metadata_json(view, image_url='')['name'])}</title>",
-             f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
-             f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>',
-             f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g-{uid})"/>',
-             f'<g font-family="{_FONT}" fill="#fff">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" '
+        f'role="img" aria-labelledby="t-{uid}">',
+        f'<title id="t-{uid}">{escape(metadata_json(view, image_url="")["name"])}</title>',
+        f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
+        f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>',
+        f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g-{uid})"/>',
+        f'<g font-family="{_FONT}" fill="#fff">',
+    ]
     if view.kind == "ticket":
         # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as a
         # pill and, once checked in, a USED stamp beside it
-        parts.append(f'<line x1="48" y1="372" x2="{SIZE - 48}" y2="372" stroke="#fff" stroke-opacity=".5" '
-                     f'stroke-width="3" stroke-dasharray="10 10"/>')
-        parts.append(f'<circle cx="0" cy="372" r="26" fill="{bg2}"/><circle cx="{SIZE}" cy="372" r="26" '
-                     f'fill="{bg2}"/>')
-        parts.append('<text x="48" y="86" font-size="30" font-weight="600" fill-opacity=".85" '
-                     'letter-spacing="4">TICKET</text>')
+        parts.append(
+            f'<line x1="48" y1="372" x2="{SIZE - 48}" y2="372" stroke="#fff" stroke-opacity=".5" '
+            f'stroke-width="3" stroke-dasharray="10 10"/>'
+        )
+        parts.append(
+            f'<circle cx="0" cy="372" r="26" fill="{bg2}"/><circle cx="{SIZE}" cy="372" r="26" fill="{bg2}"/>'
+        )
+        parts.append(
+            '<text x="48" y="86" font-size="30" font-weight="600" fill-opacity=".85" '
+            'letter-spacing="4">TICKET</text>'
+        )
         number = f"#{view.token_id}"
-        parts.append(f'<text class="number" x="{SIZE - 48}" y="86" font-size="30" font-weight="600" '
-                     f'text-anchor="end" fill-opacity=".85">{escape(number if len(number) < 9 else number[:8] + "…")}'
-                     "</text>")
+        parts.append(
+            f'<text class="number" x="{SIZE - 48}" y="86" font-size="30" font-weight="600" '
+            f'text-anchor="end" fill-opacity=".85">{escape(number if len(number) < 9 else number[:8] + "…")}'
+            "</text>"
+        )
         y = 86 + 24 + font
         for line in title:
-            parts.append(f'<text class="title" x="48" y="{y}" font-size="{font}" font-weight="800">'
-                         f"{escape(line)}</text>")
+            parts.append(
+                f'<text class="title" x="48" y="{y}" font-size="{font}" font-weight="800">'
+                f"{escape(line)}</text>"
+            )
             y += int(font * 1.12)
         if date:
-            parts.append(f'<text class="date" x="48" y="338" font-size="34" font-weight="600">'
-                         f"{escape(date.strftime('%d %b %Y · %H:%M'))}</text>")
+            parts.append(
+                f'<text class="date" x="48" y="338" font-size="34" font-weight="600">'
+                f"{escape(date.strftime('%d %b %Y · %H:%M'))}</text>"
+            )
         pill_max = 216 if view.checked_in else SIZE - 96
-        tier, tier_font = _wrap(view.tier_name or f"Tier {view.tier_id}", max_width=pill_max - 40, size=34, lines=1)
+        tier, tier_font = _wrap(
+            view.tier_name or f"Tier {view.tier_id}", max_width=pill_max - 40, size=34, lines=1
+        )
         width = min(pill_max, int(len(tier[0]) * tier_font * 0.7) + 40)
-        parts.append(f'<rect x="48" y="404" width="{width}" height="60" rx="30" fill="#fff"/>'
-                     f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" font-size="{tier_font}" '
-                     f'font-weight="700" text-anchor="middle" fill="{bg2}">{escape(tier[0])}</text>')
+        parts.append(
+            f'<rect x="48" y="404" width="{width}" height="60" rx="30" fill="#fff"/>'
+            f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" font-size="{tier_font}" '
+            f'font-weight="700" text-anchor="middle" fill="{bg2}">{escape(tier[0])}</text>'
+        )
         if view.checked_in:
-            parts.append(f'<g transform="rotate(-6 {SIZE - 48 - 82} 434)"><rect x="{SIZE - 48 - 164}" y="404" '
-                         'width="164" height="60" rx="10" fill="none" stroke="#fff" stroke-width="5"/>'
-                         f'<text class="stamp" x="{SIZE - 48 - 82}" y="446" font-size="34" font-weight="800" '
-                         'text-anchor="middle" letter-spacing="2">USED</text></g>')
+            parts.append(
+                f'<g transform="rotate(-6 {SIZE - 48 - 82} 434)"><rect x="{SIZE - 48 - 164}" y="404" '
+                'width="164" height="60" rx="10" fill="none" stroke="#fff" stroke-width="5"/>'
+                f'<text class="stamp" x="{SIZE - 48 - 82}" y="446" font-size="34" font-weight="800" '
+                'text-anchor="middle" letter-spacing="2">USED</text></g>'
+            )
     else:
         # a badge: a medal with a check mark, ATTENDED, the event's name, the date
-        parts.append(f'<circle cx="{SIZE / 2:g}" cy="150" r="92" fill="#fff" fill-opacity=".14" stroke="#fff" '
-                     'stroke-width="6"/>')
-        parts.append('<path d="M206 152 l34 34 l68 -72" fill="none" stroke="#fff" stroke-width="18" '
-                     'stroke-linecap="round" stroke-linejoin="round"/>')
-        parts.append(f'<text class="stamp" x="{SIZE / 2:g}" y="296" font-size="36" font-weight="800" '
-                     'text-anchor="middle" letter-spacing="6">ATTENDED</text>')
+        parts.append(
+            f'<circle cx="{SIZE / 2:g}" cy="150" r="92" fill="#fff" fill-opacity=".14" stroke="#fff" '
+            'stroke-width="6"/>'
+        )
+        parts.append(
+            '<path d="M206 152 l34 34 l68 -72" fill="none" stroke="#fff" stroke-width="18" '
+            'stroke-linecap="round" stroke-linejoin="round"/>'
+        )
+        parts.append(
+            f'<text class="stamp" x="{SIZE / 2:g}" y="296" font-size="36" font-weight="800" '
+            'text-anchor="middle" letter-spacing="6">ATTENDED</text>'
+        )
         title, font = _wrap(view.event_name, max_width=SIZE - 96, size=44, lines=2)
         y = 296 + 16 + font
         for line in title:
-            parts.append(f'<text class="title" x="{SIZE / 2:g}" y="{y}" font-size="{font}" font-weight="700" '
-                         f'text-anchor="middle">{escape(line)}</text>')
+            parts.append(
+                f'<text class="title" x="{SIZE / 2:g}" y="{y}" font-size="{font}" font-weight="700" '
+                f'text-anchor="middle">{escape(line)}</text>'
+            )
             y += int(font * 1.12)
         if date:
-            parts.append(f'<text class="date" x="{SIZE / 2:g}" y="468" font-size="32" font-weight="600" '
-                         f'text-anchor="middle" fill-opacity=".9">{escape(date.strftime("%d %b %Y"))}</text>')
+            parts.append(
+                f'<text class="date" x="{SIZE / 2:g}" y="468" font-size="32" font-weight="600" '
+                f'text-anchor="middle" fill-opacity=".9">{escape(date.strftime("%d %b %Y"))}</text>'
+            )
     parts.append("</g></svg>")
     return "".join(parts)
 
@@ -352,11 +434,15 @@ def _check_timezone(zone: str) -> None:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Unprocessable(f"unknown time zone {zone!r}: use an IANA name such as 'Europe/London' or 'UTC'",
-                            code="invalid_timezone") from None
+        raise Unprocessable(
+            f"unknown time zone {zone!r}: use an IANA name such as 'Europe/London' or 'UTC'",
+            code="invalid_timezone",
+        ) from None
     if zone not in available_timezones() and zone != "UTC":
-        raise Unprocessable(f"unknown time zone {zone!r}: use an IANA name such as 'Europe/London' or 'UTC'",
-                            code="invalid_timezone")
+        raise Unprocessable(
+            f"unknown time zone {zone!r}: use an IANA name such as 'Europe/London' or 'UTC'",
+            code="invalid_timezone",
+        )
 
 
 def event_details(*, session: Session, event: Event) -> EventDetails:
@@ -392,21 +478,37 @@ def put_art(*, session: Session, event: Event, scope: str, content_type: str, da
     type (`art_type_mismatch`, 422), empty or over ART_MAX_BYTES (`art_too_large`, 413)."""
     media = content_type.split(";")[0].strip().lower()
     if media not in ART_TYPES:
-        raise Unprocessable(f"art must be one of {', '.join(ART_TYPES)} (got {media or 'no Content-Type'}); "
-                            "SVG is not accepted (it can carry scripts)", code="unsupported_art_type", status=415)
+        raise Unprocessable(
+            f"art must be one of {', '.join(ART_TYPES)} (got {media or 'no Content-Type'}); "
+            "SVG is not accepted (it can carry scripts)",
+            code="unsupported_art_type",
+            status=415,
+        )
     if not data:
         raise Unprocessable("the art is empty: send the image's bytes as the request body", code="art_empty")
     if len(data) > ART_MAX_BYTES:
-        raise Unprocessable(f"art is limited to {ART_MAX_BYTES} bytes (got {len(data)}): export a smaller image "
-                            "(512×512 is plenty for a wallet)", code="art_too_large", status=413)
+        raise Unprocessable(
+            f"art is limited to {ART_MAX_BYTES} bytes (got {len(data)}): export a smaller image "
+            "(512×512 is plenty for a wallet)",
+            code="art_too_large",
+            status=413,
+        )
     if not data.startswith(_MAGIC[media]) or (media == "image/webp" and data[8:12] != b"WEBP"):
         raise Unprocessable(f"the bytes are not a {media} image", code="art_type_mismatch")
     digest = hashlib.sha256(data).hexdigest()
     art = session.exec(select(EventArt).where(EventArt.event_id == event.id, EventArt.scope == scope)).first()
     if art is None:
-        art = EventArt(event_id=event.id, scope=scope, content_type=media, sha256=digest, size=len(data), data=data)
+        art = EventArt(
+            event_id=event.id, scope=scope, content_type=media, sha256=digest, size=len(data), data=data
+        )
     elif art.sha256 != digest:
-        art.content_type, art.sha256, art.size, art.data, art.created_at = media, digest, len(data), data, utcnow()
+        art.content_type, art.sha256, art.size, art.data, art.created_at = (
+            media,
+            digest,
+            len(data),
+            data,
+            utcnow(),
+        )
     session.add(art)
     session.commit()
     session.refresh(art)

@@ -33,10 +33,18 @@ def create_api_key(*, session: Session, organiser: Organiser, label: str | None 
     return _new_key(session, organiser_id=organiser.id, role="organiser", label=label)
 
 
-def _new_key(session: Session, *, organiser_id: uuid.UUID, role: str, event_id: uuid.UUID | None = None,
-             label: str | None = None) -> tuple[ApiKey, str]:
+def _new_key(
+    session: Session,
+    *,
+    organiser_id: uuid.UUID,
+    role: str,
+    event_id: uuid.UUID | None = None,
+    label: str | None = None,
+) -> tuple[ApiKey, str]:
     token = new_token("tkg" if role == "gate" else "tko")
-    key = ApiKey(organiser_id=organiser_id, key_hash=hash_token(token), role=role, event_id=event_id, label=label)
+    key = ApiKey(
+        organiser_id=organiser_id, key_hash=hash_token(token), role=role, event_id=event_id, label=label
+    )
     session.add(key)
     session.commit()
     session.refresh(key)
@@ -45,35 +53,57 @@ def _new_key(session: Session, *, organiser_id: uuid.UUID, role: str, event_id: 
 
 def organiser_keys(*, session: Session, organiser: Organiser) -> list[ApiKey]:
     """The organiser's own API keys, revoked ones included, oldest first."""
-    return list(session.exec(select(ApiKey).where(ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser")
-                             .order_by(ApiKey.created_at)))  # type: ignore[arg-type]
+    return list(
+        session.exec(
+            select(ApiKey)
+            .where(ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser")
+            .order_by(ApiKey.created_at)
+        )
+    )  # type: ignore[arg-type]
 
 
 def gate_keys(*, session: Session, event: Event) -> list[ApiKey]:
     """The event's gate keys, revoked ones included, oldest first."""
-    return list(session.exec(select(ApiKey).where(ApiKey.event_id == event.id, ApiKey.role == "gate")
-                             .order_by(ApiKey.created_at)))  # type: ignore[arg-type]
+    return list(
+        session.exec(
+            select(ApiKey)
+            .where(ApiKey.event_id == event.id, ApiKey.role == "gate")
+            .order_by(ApiKey.created_at)
+        )
+    )  # type: ignore[arg-type]
 
 
-def revoke_api_key(*, session: Session, organiser: Organiser, key_id: uuid.UUID, event: Event | None = None) -> ApiKey:
+def revoke_api_key(
+    *, session: Session, organiser: Organiser, key_id: uuid.UUID, event: Event | None = None
+) -> ApiKey:
     """The only write path for revoking a key: one of the organiser's own keys, or with `event`, one of that
     event's gate keys. Revoking again changes nothing. An organiser's last active key cannot be revoked
     (409 `last_organiser_key`): nobody could then manage the events. A revoked gate key stops working
     within `gate_cache_seconds` in every process."""
     key = session.get(ApiKey, key_id)
-    mine = key is not None and key.organiser_id == organiser.id and (
-        key.role == "gate" and key.event_id == event.id if event is not None else key.role == "organiser")
+    mine = (
+        key is not None
+        and key.organiser_id == organiser.id
+        and (
+            key.role == "gate" and key.event_id == event.id if event is not None else key.role == "organiser"
+        )
+    )
     if not mine:
         raise NotFound("no such API key", code="api_key_not_found")
     if key.revoked_at is not None:
         return key
     if key.role == "organiser":
-        active = session.exec(select(func.count()).select_from(ApiKey).where(
-            ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser",
-            ApiKey.revoked_at.is_(None))).one()  # type: ignore[union-attr]
+        active = session.exec(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(
+                ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser", ApiKey.revoked_at.is_(None)
+            )
+        ).one()  # type: ignore[union-attr]
         if active <= 1:
-            raise Conflict("this is the organiser's last active API key: create another first",
-                           code="last_organiser_key")
+            raise Conflict(
+                "this is the organiser's last active API key: create another first", code="last_organiser_key"
+            )
     key.revoked_at = utcnow()
     session.add(key)
     session.commit()

@@ -31,8 +31,12 @@ def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str |
     values: dict[str, Any] = {"status": "done"}
     if tx_hash is not None:
         values["tx_hash"] = tx_hash
-    result = session.execute(update(model).where(model.id == record_id, model.status == "pending")  # type: ignore[arg-type]
-                             .values(**values).execution_options(synchronize_session=False))
+    result = session.execute(
+        update(model)
+        .where(model.id == record_id, model.status == "pending")  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -45,22 +49,37 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
         collection = tk.Collection(runtime.chain(), event.collection_address)  # type: ignore[union-attr]
         [minted] = collection.contract.events.TicketsMinted().process_receipt(receipt, errors=DISCARD)
         first = minted["args"]["firstTokenId"]
-        rows = [{"id": uuid.uuid4(), "event_id": event.id, "chain_id": event.chain_id,  # type: ignore[union-attr]
-                 "contract": event.collection_address, "token_id": token_id,  # type: ignore[union-attr]
-                 "tier_id": issuance.tier_id, "owner_fan_id": issuance.fan_id, "issuance_id": issuance.id,
-                 "created_at": utcnow()} for token_id in range(first, first + issuance.quantity)]
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "event_id": event.id,
+                "chain_id": event.chain_id,  # type: ignore[union-attr]
+                "contract": event.collection_address,
+                "token_id": token_id,  # type: ignore[union-attr]
+                "tier_id": issuance.tier_id,
+                "owner_fan_id": issuance.fan_id,
+                "issuance_id": issuance.id,
+                "created_at": utcnow(),
+            }
+            for token_id in range(first, first + issuance.quantity)
+        ]
         # The indexer may have recorded the mint first (a ticket without issuance): it becomes this one's.
         insert = db.insert(session.get_bind().dialect.name, Ticket.__table__).values(rows)
-        session.execute(insert.on_conflict_do_update(index_elements=["chain_id", "contract", "token_id"],
-                                                     set_={"issuance_id": insert.excluded.issuance_id}))
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["chain_id", "contract", "token_id"],
+                set_={"issuance_id": insert.excluded.issuance_id},
+            )
+        )
     session.commit()
     session.refresh(issuance)
     return issuance
 
 
 def _cancel_active_listings(session: Session, ticket_id: Any) -> None:
-    for listing in session.exec(select(ResaleListing).where(ResaleListing.ticket_id == ticket_id,
-                                                            ResaleListing.status == "active")):
+    for listing in session.exec(
+        select(ResaleListing).where(ResaleListing.ticket_id == ticket_id, ResaleListing.status == "active")
+    ):
         listing.status = "cancelled"
         session.add(listing)
 
@@ -82,14 +101,25 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
         ticket.owner_fan_id = settlement.buyer_fan_id  # type: ignore[union-attr]
         listing = session.get(ResaleListing, settlement.listing_id)
         listing.status = "sold"  # type: ignore[union-attr]
-        transfer = Transfer(ticket_id=settlement.ticket_id, from_fan_id=settlement.seller_fan_id,
-                            to_fan_id=settlement.buyer_fan_id, kind="resale", price_wei=settlement.price_wei,
-                            idempotency_key=f"settlement:{settlement.id}", request_hash=settlement.request_hash,
-                            status="done", tx_hash=settlement.tx_hash)
+        transfer = Transfer(
+            ticket_id=settlement.ticket_id,
+            from_fan_id=settlement.seller_fan_id,
+            to_fan_id=settlement.buyer_fan_id,
+            kind="resale",
+            price_wei=settlement.price_wei,
+            idempotency_key=f"settlement:{settlement.id}",
+            request_hash=settlement.request_hash,
+            status="done",
+            tx_hash=settlement.tx_hash,
+        )
         session.add_all([ticket, listing, transfer])
         session.flush()
-        session.execute(update(ResaleSettlement).where(ResaleSettlement.id == settlement.id)  # type: ignore[arg-type]
-                        .values(transfer_id=transfer.id).execution_options(synchronize_session=False))
+        session.execute(
+            update(ResaleSettlement)
+            .where(ResaleSettlement.id == settlement.id)  # type: ignore[arg-type]
+            .values(transfer_id=transfer.id)
+            .execution_options(synchronize_session=False)
+        )
         _cancel_active_listings(session, settlement.ticket_id)
     session.commit()
     session.refresh(settlement)
@@ -100,13 +130,22 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
 def drop(session: Session, record: Record) -> bool:
     model = type(record)
     session.rollback()
-    result = session.execute(delete(model).where(model.id == record.id, model.status == "pending")  # type: ignore[arg-type]
-                             .execution_options(synchronize_session=False))
+    result = session.execute(
+        delete(model)
+        .where(model.id == record.id, model.status == "pending")  # type: ignore[arg-type]
+        .execution_options(synchronize_session=False)
+    )
     dropped = result.rowcount == 1
     if dropped and isinstance(record, ResaleSettlement):
-        session.execute(update(ResaleListing).where(ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
-                                                    ResaleListing.status == "settling")
-                        .values(status="active").execution_options(synchronize_session=False))
+        session.execute(
+            update(ResaleListing)
+            .where(
+                ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
+                ResaleListing.status == "settling",
+            )
+            .values(status="active")
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
     if record in session:
         session.expunge(record)

@@ -49,13 +49,28 @@ from web3.exceptions import Web3Exception
 import ticketkit as tk
 
 from ..indexer.models import Badge, ChainEvent, Checkin, IndexerContract
-from ..models import (Admission, ApiKey, Event, EventDetails, GateConflict, GateRefusal, ResaleListing,
-                      ResaleSettlement, Ticket, Tier, utcnow)
+from ..models import (
+    Admission,
+    ApiKey,
+    Event,
+    EventDetails,
+    GateConflict,
+    GateRefusal,
+    ResaleListing,
+    ResaleSettlement,
+    Ticket,
+    Tier,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 Bucket = Literal["hour", "day", "week"]
-BUCKETS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+BUCKETS: dict[str, timedelta] = {
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+}
 ON_CHAIN = "on_chain"  # the check-in series of tickets checked in on chain, not through a gate
 
 # Block number -> its timestamp (UTC); blocks it cannot time are left out.
@@ -277,7 +292,7 @@ def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> Blo
         try:
             w3 = chain().w3
             for i in range(0, len(wanted), batch):
-                part = wanted[i:i + batch]
+                part = wanted[i : i + batch]
                 with w3.batch_requests() as requests:
                     for n in part:
                         requests.add(w3.eth.get_block(n))
@@ -293,8 +308,9 @@ def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> Blo
 
 # ---- the sections
 def _sales(session: Session, event: Event, tiers: dict[int, Tier], bucket: Bucket | None) -> SalesSection:
-    rows = session.exec(select(Ticket.tier_id, Ticket.created_at, Ticket.issuance_id)
-                        .where(Ticket.event_id == event.id)).all()
+    rows = session.exec(
+        select(Ticket.tier_id, Ticket.created_at, Ticket.issuance_id).where(Ticket.event_id == event.id)
+    ).all()
     bucket = bucket or choose_bucket(created for _, created, _ in rows)
     counts: dict[tuple[datetime, int], Counter[str]] = defaultdict(Counter)
     per_tier: dict[int, Counter[str]] = defaultdict(Counter)
@@ -306,28 +322,54 @@ def _sales(session: Session, event: Event, tiers: dict[int, Tier], bucket: Bucke
     def name(tier_id: int) -> str | None:
         return tiers[tier_id].name if tier_id in tiers else None
 
-    sales = [SalesRow(bucket=start, tier_id=tier_id, tier_name=name(tier_id), gateway=c["gateway"],
-                      on_chain=c["on_chain"], total=c["gateway"] + c["on_chain"])
-             for (start, tier_id), c in sorted(counts.items())]
-    tier_totals = [TierSales(tier_id=tier_id, tier_name=name(tier_id),
-                             supply=tiers[tier_id].supply if tier_id in tiers else None,
-                             gateway=per_tier[tier_id]["gateway"], on_chain=per_tier[tier_id]["on_chain"],
-                             total=per_tier[tier_id]["gateway"] + per_tier[tier_id]["on_chain"])
-                   for tier_id in sorted(set(tiers) | set(per_tier))]
+    sales = [
+        SalesRow(
+            bucket=start,
+            tier_id=tier_id,
+            tier_name=name(tier_id),
+            gateway=c["gateway"],
+            on_chain=c["on_chain"],
+            total=c["gateway"] + c["on_chain"],
+        )
+        for (start, tier_id), c in sorted(counts.items())
+    ]
+    tier_totals = [
+        TierSales(
+            tier_id=tier_id,
+            tier_name=name(tier_id),
+            supply=tiers[tier_id].supply if tier_id in tiers else None,
+            gateway=per_tier[tier_id]["gateway"],
+            on_chain=per_tier[tier_id]["on_chain"],
+            total=per_tier[tier_id]["gateway"] + per_tier[tier_id]["on_chain"],
+        )
+        for tier_id in sorted(set(tiers) | set(per_tier))
+    ]
     gateway = sum(t.gateway for t in tier_totals)
     on_chain = sum(t.on_chain for t in tier_totals)
-    return SalesSection(bucket=bucket, rows=sales, tiers=tier_totals, gateway=gateway, on_chain=on_chain,
-                        total=gateway + on_chain)
+    return SalesSection(
+        bucket=bucket,
+        rows=sales,
+        tiers=tier_totals,
+        gateway=gateway,
+        on_chain=on_chain,
+        total=gateway + on_chain,
+    )
 
 
 def _checkins(session: Session, event: Event, block_times: BlockTimes) -> CheckinSection:
-    admissions = session.exec(select(Admission.token_id, Admission.scanned_at, Admission.gate_key_id, ApiKey.label)
-                              .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
-                              .where(Admission.event_id == event.id)).all()
+    admissions = session.exec(
+        select(Admission.token_id, Admission.scanned_at, Admission.gate_key_id, ApiKey.label)
+        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .where(Admission.event_id == event.id)
+    ).all()
     admitted = {token_id for token_id, _, _, _ in admissions}
-    chain_only = [(token_id, block) for token_id, block in session.exec(
-        select(Checkin.token_id, Checkin.block_number).where(Checkin.event_id == event.id)).all()
-        if token_id not in admitted]
+    chain_only = [
+        (token_id, block)
+        for token_id, block in session.exec(
+            select(Checkin.token_id, Checkin.block_number).where(Checkin.event_id == event.id)
+        ).all()
+        if token_id not in admitted
+    ]
     times = block_times(block for _, block in chain_only) if chain_only else {}
 
     labels: dict[str, str | None] = {ON_CHAIN: "on chain"}
@@ -343,15 +385,24 @@ def _checkins(session: Session, event: Event, block_times: BlockTimes) -> Checki
         (gate, minute), _ = item
         return minute is None, minute or datetime.min.replace(tzinfo=timezone.utc), gate == ON_CHAIN, gate
 
-    rows = [CheckinRow(minute=minute, gate=gate, gate_label=labels[gate], count=n)
-            for (gate, minute), n in sorted(counts.items(), key=order)]
+    rows = [
+        CheckinRow(minute=minute, gate=gate, gate_label=labels[gate], count=n)
+        for (gate, minute), n in sorted(counts.items(), key=order)
+    ]
     per_gate: Counter[str] = Counter()
     for row in rows:
         per_gate[row.gate] += row.count
-    gates = [GateCheckins(gate=gate, gate_label=labels[gate], count=n)
-             for gate, n in sorted(per_gate.items(), key=lambda g: (g[0] == ON_CHAIN, labels[g[0]] or "", g[0]))]
-    return CheckinSection(rows=rows, gates=gates, through_gates=len(admissions), on_chain=len(chain_only),
-                          total=len(admissions) + len(chain_only))
+    gates = [
+        GateCheckins(gate=gate, gate_label=labels[gate], count=n)
+        for gate, n in sorted(per_gate.items(), key=lambda g: (g[0] == ON_CHAIN, labels[g[0]] or "", g[0]))
+    ]
+    return CheckinSection(
+        rows=rows,
+        gates=gates,
+        through_gates=len(admissions),
+        on_chain=len(chain_only),
+        total=len(admissions) + len(chain_only),
+    )
 
 
 def _ratio(price: int, cap: int | None) -> float | None:
@@ -361,32 +412,69 @@ def _ratio(price: int, cap: int | None) -> float | None:
 def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSection:
     sales: list[ResaleSale] = []
     settled = session.exec(
-        select(ResaleSettlement.id, ResaleSettlement.created_at, ResaleSettlement.price_wei, ResaleListing.cap_wei,
-               Ticket.token_id, Ticket.tier_id, ResaleSettlement.royalty_wei)
+        select(
+            ResaleSettlement.id,
+            ResaleSettlement.created_at,
+            ResaleSettlement.price_wei,
+            ResaleListing.cap_wei,
+            Ticket.token_id,
+            Ticket.tier_id,
+            ResaleSettlement.royalty_wei,
+        )
         .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
         .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
-        .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")).all()
+        .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")
+    ).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
-        sales.append(ResaleSale(id=sale_id, channel="gateway", sold_at=_utc(created), token_id=token_id,
-                                tier_id=tier_id, price_wei=price, cap_wei=cap,
-                                ratio=_ratio(int(price), int(cap)), royalty_wei=royalty))
-    on_chain = session.exec(select(ChainEvent.id, ChainEvent.block_number, ChainEvent.token_id, ChainEvent.price_wei)
-                            .where(ChainEvent.chain_id == event.chain_id,
-                                   ChainEvent.contract == event.collection_address,
-                                   ChainEvent.name == "ResaleBought")).all()
+        sales.append(
+            ResaleSale(
+                id=sale_id,
+                channel="gateway",
+                sold_at=_utc(created),
+                token_id=token_id,
+                tier_id=tier_id,
+                price_wei=price,
+                cap_wei=cap,
+                ratio=_ratio(int(price), int(cap)),
+                royalty_wei=royalty,
+            )
+        )
+    on_chain = session.exec(
+        select(ChainEvent.id, ChainEvent.block_number, ChainEvent.token_id, ChainEvent.price_wei).where(
+            ChainEvent.chain_id == event.chain_id,
+            ChainEvent.contract == event.collection_address,
+            ChainEvent.name == "ResaleBought",
+        )
+    ).all()
     if on_chain:
-        tier_of = dict(session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all())
+        tier_of = dict(
+            session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all()
+        )
         times = block_times(block for _, block, _, _ in on_chain)
         for row_id, block, token_id, price in on_chain:
-            sales.append(ResaleSale(id=row_id, channel="on_chain", sold_at=times.get(block), token_id=int(token_id),
-                                    tier_id=tier_of.get(int(token_id)), price_wei=price or "0", cap_wei=None,
-                                    ratio=None))
-    sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id))
+            sales.append(
+                ResaleSale(
+                    id=row_id,
+                    channel="on_chain",
+                    sold_at=times.get(block),
+                    token_id=int(token_id),
+                    tier_id=tier_of.get(int(token_id)),
+                    price_wei=price or "0",
+                    cap_wei=None,
+                    ratio=None,
+                )
+            )
+    sales.sort(
+        key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id)
+    )
     ratios = [s.ratio for s in sales if s.ratio is not None]
-    return ResaleSection(sold=len(sales), volume_wei=str(sum(int(s.price_wei) for s in sales)),
-                         royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales
-                                             if s.channel == "gateway")),
-                         max_ratio=max(ratios) if ratios else None, sales=sales)
+    return ResaleSection(
+        sold=len(sales),
+        volume_wei=str(sum(int(s.price_wei) for s in sales)),
+        royalty_wei=str(sum(int(s.royalty_wei or 0) for s in sales if s.channel == "gateway")),
+        max_ratio=max(ratios) if ratios else None,
+        sales=sales,
+    )
 
 
 def _badges(session: Session, event: Event) -> BadgeSection:
@@ -397,78 +485,145 @@ def _badges(session: Session, event: Event) -> BadgeSection:
 
 def _refusals(session: Session, event: Event) -> RefusalSection:
     counts: Counter[tuple[datetime, str]] = Counter()
-    for reason, scanned_at in session.exec(select(GateRefusal.reason, GateRefusal.scanned_at)
-                                           .where(GateRefusal.event_id == event.id)).all():
+    for reason, scanned_at in session.exec(
+        select(GateRefusal.reason, GateRefusal.scanned_at).where(GateRefusal.event_id == event.id)
+    ).all():
         counts[(minute_start(scanned_at), reason)] += 1
     per_reason: Counter[str] = Counter()
     for (_, reason), n in counts.items():
         per_reason[reason] += n
-    return RefusalSection(rows=[RefusalRow(minute=m, reason=r, count=n) for (m, r), n in sorted(counts.items())],
-                          reasons=[ReasonCount(reason=r, count=n)
-                                   for r, n in sorted(per_reason.items(), key=lambda x: (-x[1], x[0]))],
-                          total=sum(per_reason.values()))
+    return RefusalSection(
+        rows=[RefusalRow(minute=m, reason=r, count=n) for (m, r), n in sorted(counts.items())],
+        reasons=[
+            ReasonCount(reason=r, count=n) for r, n in sorted(per_reason.items(), key=lambda x: (-x[1], x[0]))
+        ],
+        total=sum(per_reason.values()),
+    )
 
 
 def _refunded_tokens(session: Session, event: Event) -> set[int]:
-    return {int(t) for t in session.exec(select(ChainEvent.token_id).where(
-        ChainEvent.chain_id == event.chain_id, ChainEvent.contract == event.collection_address,
-        ChainEvent.name == "Refunded")).all() if t is not None}
+    return {
+        int(t)
+        for t in session.exec(
+            select(ChainEvent.token_id).where(
+                ChainEvent.chain_id == event.chain_id,
+                ChainEvent.contract == event.collection_address,
+                ChainEvent.name == "Refunded",
+            )
+        ).all()
+        if t is not None
+    }
 
 
-def _attendees(session: Session, event: Event, tiers: dict[int, Tier], block_times: BlockTimes) -> list[AttendeeRow]:
-    tier_of = dict(session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all())
+def _attendees(
+    session: Session, event: Event, tiers: dict[int, Tier], block_times: BlockTimes
+) -> list[AttendeeRow]:
+    tier_of = dict(
+        session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all()
+    )
     rows: list[AttendeeRow] = []
     admitted = set()
     for token_id, scanned_at, source, gate_id, label in session.exec(
-            select(Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label)
-            .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
-            .where(Admission.event_id == event.id)).all():
+        select(
+            Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label
+        )
+        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .where(Admission.event_id == event.id)
+    ).all():
         admitted.add(token_id)
         tier_id = tier_of.get(token_id)
-        rows.append(AttendeeRow(token_id=token_id, tier_id=tier_id, tier_name=tiers[tier_id].name
-                                if tier_id in tiers else None, entered_at=_utc(scanned_at),
-                                gate=label or str(gate_id), source=source))
-    chain_only = [(t, b) for t, b in session.exec(select(Checkin.token_id, Checkin.block_number)
-                                                  .where(Checkin.event_id == event.id)).all() if t not in admitted]
+        rows.append(
+            AttendeeRow(
+                token_id=token_id,
+                tier_id=tier_id,
+                tier_name=tiers[tier_id].name if tier_id in tiers else None,
+                entered_at=_utc(scanned_at),
+                gate=label or str(gate_id),
+                source=source,
+            )
+        )
+    chain_only = [
+        (t, b)
+        for t, b in session.exec(
+            select(Checkin.token_id, Checkin.block_number).where(Checkin.event_id == event.id)
+        ).all()
+        if t not in admitted
+    ]
     times = block_times(b for _, b in chain_only) if chain_only else {}
     for token_id, block in chain_only:
         tier_id = tier_of.get(token_id)
-        rows.append(AttendeeRow(token_id=token_id, tier_id=tier_id, tier_name=tiers[tier_id].name
-                                if tier_id in tiers else None, entered_at=times.get(block), gate="on chain",
-                                source=ON_CHAIN))
-    rows.sort(key=lambda r: (r.entered_at is None, r.entered_at or datetime.min.replace(tzinfo=timezone.utc),
-                             r.token_id))
+        rows.append(
+            AttendeeRow(
+                token_id=token_id,
+                tier_id=tier_id,
+                tier_name=tiers[tier_id].name if tier_id in tiers else None,
+                entered_at=times.get(block),
+                gate="on chain",
+                source=ON_CHAIN,
+            )
+        )
+    rows.sort(
+        key=lambda r: (
+            r.entered_at is None,
+            r.entered_at or datetime.min.replace(tzinfo=timezone.utc),
+            r.token_id,
+        )
+    )
     return rows
 
 
 def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
-    waiting = session.exec(select(Admission.admitted_at).where(
-        Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
-        .order_by(Admission.admitted_at)).all()  # type: ignore[arg-type]
-    done = len(session.exec(select(Admission.id).where(Admission.event_id == event.id,
-                                                       Admission.chain_status == "done")).all())
+    waiting = session.exec(
+        select(Admission.admitted_at)
+        .where(Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
+        .order_by(Admission.admitted_at)
+    ).all()  # type: ignore[arg-type]
+    done = len(
+        session.exec(
+            select(Admission.id).where(Admission.event_id == event.id, Admission.chain_status == "done")
+        ).all()
+    )
     oldest = _utc(waiting[0]) if waiting else None
-    return QueueSection(waiting=len(waiting), oldest_waiting_at=oldest, done=done,
-                        lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    return QueueSection(
+        waiting=len(waiting),
+        oldest_waiting_at=oldest,
+        done=done,
+        lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    )
 
 
-def _revenue(sales: SalesSection, resale: ResaleSection, on_chain_royalty: int, bps: int | None) -> RevenueSection:
+def _revenue(
+    sales: SalesSection, resale: ResaleSection, on_chain_royalty: int, bps: int | None
+) -> RevenueSection:
     """Royalties of gateway resales: as recorded with each settlement (ERC-2981 on the declared price); a
     settlement from before that record: price x the collection's rate (None if the rate cannot be read)."""
     primary = sum(int(t.revenue_wei) for t in sales.tiers)
     gateway = [s for s in resale.sales if s.channel == "gateway"]
     recorded = sum(int(s.royalty_wei) for s in gateway if s.royalty_wei is not None)
     unrecorded = [int(s.price_wei) for s in gateway if s.royalty_wei is None]
-    computed = None if unrecorded and bps is None else recorded + sum(p * (bps or 0) // 10_000 for p in unrecorded)
+    computed = (
+        None if unrecorded and bps is None else recorded + sum(p * (bps or 0) // 10_000 for p in unrecorded)
+    )
     total = None if computed is None else on_chain_royalty + computed
-    return RevenueSection(primary_wei=str(primary), royalty_bps=bps, royalties_on_chain_wei=str(on_chain_royalty),
-                          royalties_computed_wei=None if computed is None else str(computed),
-                          royalties_wei=None if total is None else str(total))
+    return RevenueSection(
+        primary_wei=str(primary),
+        royalty_bps=bps,
+        royalties_on_chain_wei=str(on_chain_royalty),
+        royalties_computed_wei=None if computed is None else str(computed),
+        royalties_wei=None if total is None else str(total),
+    )
 
 
-def event_report(*, session: Session, event: Event, block_times: BlockTimes, bucket: Bucket | None = None,
-                 now: datetime | None = None, royalty_bps: Callable[[], int | None] | None = None,
-                 attendees: bool = False) -> EventReport:
+def event_report(
+    *,
+    session: Session,
+    event: Event,
+    block_times: BlockTimes,
+    bucket: Bucket | None = None,
+    now: datetime | None = None,
+    royalty_bps: Callable[[], int | None] | None = None,
+    attendees: bool = False,
+) -> EventReport:
     """The report of one event (the caller checks it is the organiser's). Reads only.
 
     `bucket` fixes the sales bucket; by default it follows the span of the sales (`choose_bucket`).
@@ -478,15 +633,20 @@ def event_report(*, session: Session, event: Event, block_times: BlockTimes, buc
     """
     now = now or utcnow()
     tiers = {t.tier_id: t for t in session.exec(select(Tier).where(Tier.event_id == event.id)).all()}
-    indexed = session.exec(select(IndexerContract.indexed_to).where(
-        IndexerContract.chain_id == event.chain_id, IndexerContract.address == event.collection_address)).first()
+    indexed = session.exec(
+        select(IndexerContract.indexed_to).where(
+            IndexerContract.chain_id == event.chain_id, IndexerContract.address == event.collection_address
+        )
+    ).first()
     details = session.get(EventDetails, event.id)
     sales = _sales(session, event, tiers, bucket)
     checkins = _checkins(session, event, block_times)
     resale = _resale(session, event, block_times)
 
     # per tier: refunds, check-ins, revenue
-    tier_of = dict(session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all())
+    tier_of = dict(
+        session.exec(select(Ticket.token_id, Ticket.tier_id).where(Ticket.event_id == event.id)).all()
+    )
     refunded = _refunded_tokens(session, event)
     checked = set(session.exec(select(Admission.token_id).where(Admission.event_id == event.id)).all())
     checked |= set(session.exec(select(Checkin.token_id).where(Checkin.event_id == event.id)).all())
@@ -499,17 +659,37 @@ def event_report(*, session: Session, event: Event, block_times: BlockTimes, buc
         t.revenue_wei = str(int(face) * (t.total - t.refunded)) if face is not None else "0"
     tickets = sales.total - len(refunded & set(tier_of))
     conflicts = len(session.exec(select(GateConflict.id).where(GateConflict.event_id == event.id)).all())
-    attendance = AttendanceSection(tickets=tickets, refunded=sales.total - tickets, checked_in=checkins.total,
-                                   no_shows=max(0, tickets - checkins.total),
-                                   rate=checkins.total / tickets if tickets else None, conflicts=conflicts)
+    attendance = AttendanceSection(
+        tickets=tickets,
+        refunded=sales.total - tickets,
+        checked_in=checkins.total,
+        no_shows=max(0, tickets - checkins.total),
+        rate=checkins.total / tickets if tickets else None,
+        conflicts=conflicts,
+    )
     on_chain_royalty = 0
-    for args in session.exec(select(ChainEvent.args).where(
-            ChainEvent.chain_id == event.chain_id, ChainEvent.contract == event.collection_address,
-            ChainEvent.name == "ResaleBought")).all():
+    for args in session.exec(
+        select(ChainEvent.args).where(
+            ChainEvent.chain_id == event.chain_id,
+            ChainEvent.contract == event.collection_address,
+            ChainEvent.name == "ResaleBought",
+        )
+    ).all():
         on_chain_royalty += int(json.loads(args or "{}").get("royalty", 0))
     bps = royalty_bps() if royalty_bps is not None else None
-    return EventReport(event_id=event.id, event_name=event.name, timezone=details.timezone if details else "UTC",
-                       generated_at=now, indexed_to_block=indexed, sales=sales, checkins=checkins, resale=resale,
-                       badges=_badges(session, event), refusals=_refusals(session, event), attendance=attendance,
-                       revenue=_revenue(sales, resale, on_chain_royalty, bps), queue=_queue(session, event, now),
-                       attendees=_attendees(session, event, tiers, block_times) if attendees else None)
+    return EventReport(
+        event_id=event.id,
+        event_name=event.name,
+        timezone=details.timezone if details else "UTC",
+        generated_at=now,
+        indexed_to_block=indexed,
+        sales=sales,
+        checkins=checkins,
+        resale=resale,
+        badges=_badges(session, event),
+        refusals=_refusals(session, event),
+        attendance=attendance,
+        revenue=_revenue(sales, resale, on_chain_royalty, bps),
+        queue=_queue(session, event, now),
+        attendees=_attendees(session, event, tiers, block_times) if attendees else None,
+    )

@@ -45,13 +45,24 @@ from ..runtime import Runtime
 log = logging.getLogger("gateway.sending")
 
 OUTBOX = ChainTransaction.__table__  # type: ignore[attr-defined]
-_FIELDS = ("nonce", "status", "mined_hash", "mined_block", "mined_block_hash", "gas_used", "waiting", "error",
-           "reorgs", "resends")
+_FIELDS = (
+    "nonce",
+    "status",
+    "mined_hash",
+    "mined_block",
+    "mined_block_hash",
+    "gas_used",
+    "waiting",
+    "error",
+    "reorgs",
+    "resends",
+)
 
 
 # ---- recording
-def enqueue(session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UUID, call: Any,
-            value: int = 0) -> ChainTransaction:
+def enqueue(
+    session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UUID, call: Any, value: int = 0
+) -> ChainTransaction:
     """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded) and
     add its outbox row to `session`: the caller commits it with its own record."""
     operator = runtime.operator()
@@ -60,16 +71,31 @@ def enqueue(session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UU
         data = call._encode_transaction_data()
     except Exception as error:  # noqa: BLE001 - translated
         raise translate_error(error) from None
-    row = ChainTransaction(chain_id=runtime.settings.chain_id, sender=operator.address, kind=kind,
-                           record_id=record_id, to=call.address, data=data, value=str(value), gas=gas)
+    row = ChainTransaction(
+        chain_id=runtime.settings.chain_id,
+        sender=operator.address,
+        kind=kind,
+        record_id=record_id,
+        to=call.address,
+        data=data,
+        value=str(value),
+        gas=gas,
+    )
     session.add(row)
     return row
 
 
 def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction | None:
     """The newest outbox row serving `record_id`."""
-    return session.exec(select(ChainTransaction).where(ChainTransaction.record_id == record_id)  # type: ignore[call-overload]
-                        .order_by(ChainTransaction.created_at.desc())).scalars().first()  # type: ignore[attr-defined]
+    return (
+        session.exec(
+            select(ChainTransaction)
+            .where(ChainTransaction.record_id == record_id)  # type: ignore[call-overload]
+            .order_by(ChainTransaction.created_at.desc())
+        )
+        .scalars()
+        .first()
+    )  # type: ignore[attr-defined]
 
 
 def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
@@ -94,11 +120,27 @@ def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTr
 # ---- the store the pipeline saves into
 def _record_of(row: ChainTransaction) -> TxRecord:
     attempts = [Attempt(**a) for a in json.loads(row.attempts)]
-    return TxRecord(sender=row.sender, to=row.to, data=row.data, value=int(row.value), gas=row.gas, label=row.kind,
-                    id=row.id.hex, nonce=row.nonce, status=row.status, attempts=attempts, mined_hash=row.mined_hash,
-                    mined_block=row.mined_block, mined_block_hash=row.mined_block_hash, gas_used=row.gas_used,
-                    effective_gas_price=int(row.effective_gas_price) if row.effective_gas_price else None,
-                    waiting=row.waiting, error=row.error, reorgs=row.reorgs, resends=row.resends)
+    return TxRecord(
+        sender=row.sender,
+        to=row.to,
+        data=row.data,
+        value=int(row.value),
+        gas=row.gas,
+        label=row.kind,
+        id=row.id.hex,
+        nonce=row.nonce,
+        status=row.status,
+        attempts=attempts,
+        mined_hash=row.mined_hash,
+        mined_block=row.mined_block,
+        mined_block_hash=row.mined_block_hash,
+        gas_used=row.gas_used,
+        effective_gas_price=int(row.effective_gas_price) if row.effective_gas_price else None,
+        waiting=row.waiting,
+        error=row.error,
+        reorgs=row.reorgs,
+        resends=row.resends,
+    )
 
 
 class OutboxStore:
@@ -115,10 +157,25 @@ class OutboxStore:
         values["waiting"] = values["waiting"][:300] if values["waiting"] else None
         values["updated_at"] = utcnow()
         with self.engine.begin() as conn:
-            if conn.execute(update(OUTBOX).where(OUTBOX.c.id == uuid.UUID(rec.id)).values(**values)).rowcount == 0:
-                conn.execute(insert(OUTBOX).values(  # a record the pipeline made itself (a nonce-gap filler)
-                    id=uuid.UUID(rec.id), chain_id=self.chain_id, sender=rec.sender, kind="filler", to=rec.to,
-                    data=rec.data, value=str(rec.value), gas=rec.gas, applied=True, created_at=utcnow(), **values))
+            if (
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id == uuid.UUID(rec.id)).values(**values)).rowcount
+                == 0
+            ):
+                conn.execute(
+                    insert(OUTBOX).values(  # a record the pipeline made itself (a nonce-gap filler)
+                        id=uuid.UUID(rec.id),
+                        chain_id=self.chain_id,
+                        sender=rec.sender,
+                        kind="filler",
+                        to=rec.to,
+                        data=rec.data,
+                        value=str(rec.value),
+                        gas=rec.gas,
+                        applied=True,
+                        created_at=utcnow(),
+                        **values,
+                    )
+                )
 
 
 # ---- the worker
@@ -151,24 +208,39 @@ def _round(runtime: Runtime) -> SendReport:
     chain, engine, operator = runtime.chain(), runtime.engine, runtime.operator()
     report = SendReport()
     with Session(engine) as session:
-        rows = list(session.exec(select(ChainTransaction)  # type: ignore[call-overload]
-                                 .where(ChainTransaction.chain_id == runtime.settings.chain_id,
-                                        ChainTransaction.sender == operator.address,
-                                        ChainTransaction.status.not_in(FINISHED))  # type: ignore[attr-defined]
-                                 .order_by(ChainTransaction.created_at)).scalars())
+        rows = list(
+            session.exec(
+                select(ChainTransaction)  # type: ignore[call-overload]
+                .where(
+                    ChainTransaction.chain_id == runtime.settings.chain_id,
+                    ChainTransaction.sender == operator.address,
+                    ChainTransaction.status.not_in(FINISHED),
+                )  # type: ignore[attr-defined]
+                .order_by(ChainTransaction.created_at)
+            ).scalars()
+        )
     if rows:
-        pipeline = Pipeline(chain._request, chain.chain_id, operator, policy=runtime.fee_policy(),
-                            confirmations=runtime.confirmations(), stuck_blocks=runtime.stuck_blocks(),
-                            store=OutboxStore(engine, chain.chain_id),
-                            nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")))  # type: ignore[arg-type]
+        pipeline = Pipeline(
+            chain._request,
+            chain.chain_id,
+            operator,
+            policy=runtime.fee_policy(),
+            confirmations=runtime.confirmations(),
+            stuck_blocks=runtime.stuck_blocks(),
+            store=OutboxStore(engine, chain.chain_id),
+            nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")),
+        )  # type: ignore[arg-type]
         pipeline.resume(_record_of(row) for row in rows)
         pipeline.tick()
         report.stats = dict(pipeline.stats)
         _STATS.add(pipeline.stats)
     _apply_finished(runtime, report)
     with Session(engine) as session:
-        report.pending = session.exec(select(func.count()).select_from(ChainTransaction)  # type: ignore[call-overload]
-                                      .where(ChainTransaction.status.not_in(FINISHED))).scalar_one()  # type: ignore[attr-defined]
+        report.pending = session.exec(
+            select(func.count())
+            .select_from(ChainTransaction)  # type: ignore[call-overload]
+            .where(ChainTransaction.status.not_in(FINISHED))
+        ).scalar_one()  # type: ignore[attr-defined]
     return report
 
 
@@ -176,9 +248,16 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
     """Apply each finished, unapplied row's outcome to its record, then mark the row applied."""
     engine = runtime.engine
     with Session(engine) as session:
-        rows = list(session.exec(select(ChainTransaction).where(ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
-                                                                ChainTransaction.applied.is_(False))  # type: ignore[attr-defined]
-                                 .order_by(ChainTransaction.created_at)).scalars())
+        rows = list(
+            session.exec(
+                select(ChainTransaction)
+                .where(
+                    ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
+                    ChainTransaction.applied.is_(False),
+                )  # type: ignore[attr-defined]
+                .order_by(ChainTransaction.created_at)
+            ).scalars()
+        )
         for row in rows:
             session.expunge(row)
     for row in rows:
@@ -195,8 +274,9 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
 
 def _revert_reason(runtime: Runtime, row: ChainTransaction, receipt: Any) -> str:
     chain = runtime.chain()
-    error = chain._revert_reason(receipt, {"from": row.sender, "to": row.to, "data": row.data,
-                                           "value": int(row.value)})
+    error = chain._revert_reason(
+        receipt, {"from": row.sender, "to": row.to, "data": row.data, "value": int(row.value)}
+    )
     return f"{type(error).__name__}: {error}"[:300]
 
 
@@ -244,12 +324,25 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
     blocks."""
     with Session(engine) as session:
         unfinished = ChainTransaction.status.not_in(FINISHED)  # type: ignore[attr-defined]
-        pending, oldest = session.exec(select(func.count(), func.min(ChainTransaction.created_at))  # type: ignore[call-overload]
-                                       .where(unfinished)).one()
-        waiting = list(session.exec(select(ChainTransaction.waiting).where(  # type: ignore[call-overload]
-            unfinished, ChainTransaction.waiting.is_not(None)).limit(1)).scalars())  # type: ignore[union-attr]
-        waiting_count = session.exec(select(func.count()).select_from(ChainTransaction).where(  # type: ignore[call-overload]
-            unfinished, ChainTransaction.waiting.is_not(None))).scalar_one()  # type: ignore[union-attr]
+        pending, oldest = session.exec(
+            select(func.count(), func.min(ChainTransaction.created_at)).where(unfinished)  # type: ignore[call-overload]
+        ).one()
+        waiting = list(
+            session.exec(
+                select(ChainTransaction.waiting)
+                .where(  # type: ignore[call-overload]
+                    unfinished, ChainTransaction.waiting.is_not(None)
+                )
+                .limit(1)
+            ).scalars()
+        )  # type: ignore[union-attr]
+        waiting_count = session.exec(
+            select(func.count())
+            .select_from(ChainTransaction)
+            .where(  # type: ignore[call-overload]
+                unfinished, ChainTransaction.waiting.is_not(None)
+            )
+        ).scalar_one()  # type: ignore[union-attr]
         attempts = list(session.exec(select(ChainTransaction.attempts).where(unfinished)).scalars())  # type: ignore[call-overload]
         oldest_block = None
         for raw in attempts:
@@ -261,10 +354,14 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=timezone.utc)
         age = (datetime.now(timezone.utc) - oldest).total_seconds()
-    return Health(pending=pending, oldest_pending_seconds=age,
-                  oldest_pending_blocks=None if head is None or oldest_block is None else head - oldest_block,
-                  waiting_for_fees=waiting_count, reason=waiting[0] if waiting else None,
-                  replacements=_STATS.totals.get("replacements", 0))
+    return Health(
+        pending=pending,
+        oldest_pending_seconds=age,
+        oldest_pending_blocks=None if head is None or oldest_block is None else head - oldest_block,
+        waiting_for_fees=waiting_count,
+        reason=waiting[0] if waiting else None,
+        replacements=_STATS.totals.get("replacements", 0),
+    )
 
 
 class _Stats:
@@ -303,7 +400,11 @@ class Sender:
                     log.warning("sending worker: round failed (%d in a row): %s", failures, error)
             else:
                 failures = 0
-            delay = min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff) if failures else self.poll_seconds
+            delay = (
+                min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff)
+                if failures
+                else self.poll_seconds
+            )
             stop.wait(delay)
 
 
@@ -327,8 +428,11 @@ def running(runtime: Runtime) -> Iterator[Sender | None]:
 
 def unfinished_count(engine: Engine) -> int:
     with Session(engine) as session:
-        return session.exec(select(func.count()).select_from(ChainTransaction)  # type: ignore[call-overload]
-                            .where(ChainTransaction.status.not_in(FINISHED))).scalar_one()  # type: ignore[attr-defined]
+        return session.exec(
+            select(func.count())
+            .select_from(ChainTransaction)  # type: ignore[call-overload]
+            .where(ChainTransaction.status.not_in(FINISHED))
+        ).scalar_one()  # type: ignore[attr-defined]
 
 
 def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
@@ -337,8 +441,13 @@ def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
     while True:
         run_once(runtime)
         with Session(runtime.engine) as session:
-            left = session.exec(select(func.count()).select_from(ChainTransaction).where(  # type: ignore[call-overload]
-                ChainTransaction.applied.is_(False))).scalar_one()  # type: ignore[attr-defined]
+            left = session.exec(
+                select(func.count())
+                .select_from(ChainTransaction)
+                .where(  # type: ignore[call-overload]
+                    ChainTransaction.applied.is_(False)
+                )
+            ).scalar_one()  # type: ignore[attr-defined]
         if left == 0:
             return
         if time.monotonic() > deadline:

@@ -63,15 +63,25 @@ def _replay(existing: R | None, request_hash: str) -> R | None:
     if existing is None:
         return None
     if existing.request_hash != request_hash:
-        raise Unprocessable("this Idempotency-Key was used for another request", code="idempotency_key_reused")
+        raise Unprocessable(
+            "this Idempotency-Key was used for another request", code="idempotency_key_reused"
+        )
     if getattr(existing, "status", "done") == "pending":
         raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
     return existing
 
 
-def _record_with_transaction(session: Session, runtime: Runtime, record: Issuance | Transfer | ResaleSettlement,
-                             kind: str, call: Any, lookup: Any, request_hash: str,
-                             also: tuple[SQLModel, ...] = (), conflict: Exception | None = None) -> Any:
+def _record_with_transaction(
+    session: Session,
+    runtime: Runtime,
+    record: Issuance | Transfer | ResaleSettlement,
+    kind: str,
+    call: Any,
+    lookup: Any,
+    request_hash: str,
+    also: tuple[SQLModel, ...] = (),
+    conflict: Exception | None = None,
+) -> Any:
     """Estimate `call` (a contract refusal raises, nothing recorded), then commit the pending record, `also`
     and the outbox row in one transaction. A concurrent twin with the same key: its result is replayed."""
     session.add(record)
@@ -98,11 +108,14 @@ def refuse_if_holder_busy(session: Session, holder: Fan) -> None:
     signed while another of the holder's is still on its way to the chain would be void once that one lands.
     So a holder has one at a time: 409 `holder_transfer_pending` (try again once it is done)."""
     gifts = select(Transfer.id).where(Transfer.from_fan_id == holder.id, Transfer.status == "pending")
-    sales = select(ResaleSettlement.id).where(ResaleSettlement.seller_fan_id == holder.id,
-                                              ResaleSettlement.status == "pending")
+    sales = select(ResaleSettlement.id).where(
+        ResaleSettlement.seller_fan_id == holder.id, ResaleSettlement.status == "pending"
+    )
     if session.exec(gifts).first() is not None or session.exec(sales).first() is not None:
-        raise Conflict("the holder has another transfer on its way to the chain: try again once it is done",
-                       code="holder_transfer_pending")
+        raise Conflict(
+            "the holder has another transfer on its way to the chain: try again once it is done",
+            code="holder_transfer_pending",
+        )
 
 
 def _answer(session: Session, runtime: Runtime, record: R, tx_id: uuid.UUID) -> R:
@@ -118,7 +131,11 @@ def _answer(session: Session, runtime: Runtime, record: R, tx_id: uuid.UUID) -> 
 
 
 def _collection(runtime: Runtime, ticket_or_event: Ticket | Event) -> tk.Collection:
-    address = ticket_or_event.contract if isinstance(ticket_or_event, Ticket) else ticket_or_event.collection_address
+    address = (
+        ticket_or_event.contract
+        if isinstance(ticket_or_event, Ticket)
+        else ticket_or_event.collection_address
+    )
     return tk.Collection(runtime.chain(), address)
 
 
@@ -138,27 +155,52 @@ def _fan_tickets_query() -> Select:
     admissions, keys = Admission.__table__, ApiKey.__table__  # type: ignore[attr-defined]
     doors, places = EventDoor.__table__, TicketPlace.__table__  # type: ignore[attr-defined]
     t = tickets.c
-    return (sa_select(t.id, t.event_id, t.chain_id, t.contract, t.token_id, t.tier_id,
-                      events.c.name.label("event_name"), tiers.c.name.label("tier_name"),
-                      admissions.c.id.label("admission_id"), admissions.c.scanned_at, keys.c.label,
-                      doors.c.event_id.label("door_event_id"), doors.c.venue, doors.c.timezone, doors.c.starts_at,
-                      doors.c.doors_at, doors.c.entry_policy, doors.c.entry_days, doors.c.tier_policies,
-                      places.c.ticket_id.label("place_ticket_id"), places.c.section, places.c.row, places.c.seat)
-            .select_from(tickets.join(events, events.c.id == t.event_id)
-                         .outerjoin(tiers, (tiers.c.event_id == t.event_id) & (tiers.c.tier_id == t.tier_id))
-                         .outerjoin(admissions, admissions.c.ticket_id == t.id)
-                         .outerjoin(keys, keys.c.id == admissions.c.gate_key_id)
-                         .outerjoin(doors, doors.c.event_id == t.event_id)
-                         .outerjoin(places, places.c.ticket_id == t.id))
-            .where(t.owner_fan_id == bindparam("fan_id"))
-            .order_by(t.created_at, t.token_id))
+    return (
+        sa_select(
+            t.id,
+            t.event_id,
+            t.chain_id,
+            t.contract,
+            t.token_id,
+            t.tier_id,
+            events.c.name.label("event_name"),
+            tiers.c.name.label("tier_name"),
+            admissions.c.id.label("admission_id"),
+            admissions.c.scanned_at,
+            keys.c.label,
+            doors.c.event_id.label("door_event_id"),
+            doors.c.venue,
+            doors.c.timezone,
+            doors.c.starts_at,
+            doors.c.doors_at,
+            doors.c.entry_policy,
+            doors.c.entry_days,
+            doors.c.tier_policies,
+            places.c.ticket_id.label("place_ticket_id"),
+            places.c.section,
+            places.c.row,
+            places.c.seat,
+        )
+        .select_from(
+            tickets.join(events, events.c.id == t.event_id)
+            .outerjoin(tiers, (tiers.c.event_id == t.event_id) & (tiers.c.tier_id == t.tier_id))
+            .outerjoin(admissions, admissions.c.ticket_id == t.id)
+            .outerjoin(keys, keys.c.id == admissions.c.gate_key_id)
+            .outerjoin(doors, doors.c.event_id == t.event_id)
+            .outerjoin(places, places.c.ticket_id == t.id)
+        )
+        .where(t.owner_fan_id == bindparam("fan_id"))
+        .order_by(t.created_at, t.token_id)
+    )
 
 
 _FAN_TICKETS = _fan_tickets_query()
 _FAN_TICKET = _FAN_TICKETS.where(Ticket.__table__.c.id == bindparam("ticket_id"))  # type: ignore[attr-defined]
 
 
-def fan_tickets(*, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None) -> list[FanTicketPublic]:
+def fan_tickets(
+    *, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None
+) -> list[FanTicketPublic]:
     """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what the
     pass shows about its door (gate.ticket_door).
 
@@ -168,46 +210,84 @@ def fan_tickets(*, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | N
         rows = session.connection().execute(_FAN_TICKETS, {"fan_id": fan.id})
     else:
         rows = session.connection().execute(_FAN_TICKET, {"fan_id": fan.id, "ticket_id": ticket_id})
-    return [FanTicketPublic.model_construct(
-                id=row.id, event_id=row.event_id, chain_id=row.chain_id, contract=row.contract,
-                token_id=row.token_id, tier_id=row.tier_id, event_name=row.event_name, tier_name=row.tier_name,
-                checked_in=row.admission_id is not None,
-                door=gate.ticket_door(row if row.door_event_id is not None else None,
-                                      row if row.place_ticket_id is not None else None,
-                                      row if row.admission_id is not None else None, row.tier_id))
-            for row in rows]
+    return [
+        FanTicketPublic.model_construct(
+            id=row.id,
+            event_id=row.event_id,
+            chain_id=row.chain_id,
+            contract=row.contract,
+            token_id=row.token_id,
+            tier_id=row.tier_id,
+            event_name=row.event_name,
+            tier_name=row.tier_name,
+            checked_in=row.admission_id is not None,
+            door=gate.ticket_door(
+                row if row.door_event_id is not None else None,
+                row if row.place_ticket_id is not None else None,
+                row if row.admission_id is not None else None,
+                row.tier_id,
+            ),
+        )
+        for row in rows
+    ]
 
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
-    return list(session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(Ticket.token_id)))
+    return list(
+        session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(Ticket.token_id))
+    )
 
 
 # ---- issue (organiser mints to a fan account)
-def issue_tickets(*, session: Session, runtime: Runtime, organiser: Organiser, event: Event, data: IssueRequest,
-                  idempotency_key: str) -> Issuance:
+def issue_tickets(
+    *,
+    session: Session,
+    runtime: Runtime,
+    organiser: Organiser,
+    event: Event,
+    data: IssueRequest,
+    idempotency_key: str,
+) -> Issuance:
     """The only write path for minting: mintBatch to the fan's custodial address, sent by the operator."""
     request_hash = _request_hash(event=event.id, **data.model_dump())
-    lookup = select(Issuance).where(Issuance.organiser_id == organiser.id,
-                                    Issuance.idempotency_key == idempotency_key)
+    lookup = select(Issuance).where(
+        Issuance.organiser_id == organiser.id, Issuance.idempotency_key == idempotency_key
+    )
     if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     fan = session.get(Fan, data.fan_id)
     if fan is None:
         raise NotFound("no such fan", code="fan_not_found")
     runtime.operator()  # no operator key: refuse before recording anything
-    issuance = Issuance(organiser_id=organiser.id, event_id=event.id, fan_id=fan.id, tier_id=data.tier_id,
-                        quantity=data.quantity, payment_reference=data.payment_reference,
-                        idempotency_key=idempotency_key, request_hash=request_hash)
+    issuance = Issuance(
+        organiser_id=organiser.id,
+        event_id=event.id,
+        fan_id=fan.id,
+        tier_id=data.tier_id,
+        quantity=data.quantity,
+        payment_reference=data.payment_reference,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     call = _collection(runtime, event).mint_batch_call(data.tier_id, [fan.address] * data.quantity)
     return _record_with_transaction(session, runtime, issuance, "issuance", call, lookup, request_hash)
 
 
 # ---- gift (fan to fan, through a gateway transfer at price 0)
-def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid.UUID, data: GiftRequest,
-                idempotency_key: str) -> Transfer:
+def gift_ticket(
+    *,
+    session: Session,
+    runtime: Runtime,
+    fan: Fan,
+    ticket_id: uuid.UUID,
+    data: GiftRequest,
+    idempotency_key: str,
+) -> Transfer:
     """The only write path for gifts: the fan's custodial key signs, the operator sends gatewayTransfer."""
     request_hash = _request_hash(ticket=ticket_id, **data.model_dump())
-    lookup = select(Transfer).where(Transfer.from_fan_id == fan.id, Transfer.idempotency_key == idempotency_key)
+    lookup = select(Transfer).where(
+        Transfer.from_fan_id == fan.id, Transfer.idempotency_key == idempotency_key
+    )
     if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     ticket = fan_ticket(session=session, fan=fan, ticket_id=ticket_id)
@@ -219,8 +299,14 @@ def gift_ticket(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid
     runtime.operator()  # no operator key: refuse before recording anything
     refuse_if_holder_busy(session, fan)
     _require_gifts(_collection(runtime, ticket))
-    transfer = Transfer(ticket_id=ticket.id, from_fan_id=fan.id, to_fan_id=recipient.id, kind="gift",
-                        idempotency_key=idempotency_key, request_hash=request_hash)
+    transfer = Transfer(
+        ticket_id=ticket.id,
+        from_fan_id=fan.id,
+        to_fan_id=recipient.id,
+        kind="gift",
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     collection = _collection(runtime, ticket)
     deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
     holder = custodial_account(fan, secret=runtime.secret())
@@ -233,15 +319,19 @@ def _require_gifts(collection: tk.Collection) -> None:
     """The collection's gift policy and pause, read before anything is recorded (the contract checks them
     too)."""
     if not collection.event_info()["gifts_allowed"]:
-        raise Conflict("the organiser does not allow gifts for this event: tickets change hands only by "
-                       "resale", code="gifts_not_allowed")
+        raise Conflict(
+            "the organiser does not allow gifts for this event: tickets change hands only by resale",
+            code="gifts_not_allowed",
+        )
     _require_not_paused(collection)
 
 
 def _require_not_paused(collection: tk.Collection) -> None:
     if collection.paused():
-        raise Conflict("the organiser has paused this event's tickets: no transfers until it resumes",
-                       code="enforced_pause")
+        raise Conflict(
+            "the organiser has paused this event's tickets: no transfers until it resumes",
+            code="enforced_pause",
+        )
 
 
 # ---- resale listing (off chain, checked against the contract's own rules)
@@ -258,12 +348,20 @@ def _simulate_list(collection: tk.Collection, token_id: int, price: int, holder:
         raise tk.TransactionFailed(f"resale check failed: {type(error).__name__}") from None
 
 
-def list_for_resale(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: uuid.UUID, data: ResaleRequest,
-                    idempotency_key: str) -> ResaleListing:
+def list_for_resale(
+    *,
+    session: Session,
+    runtime: Runtime,
+    fan: Fan,
+    ticket_id: uuid.UUID,
+    data: ResaleRequest,
+    idempotency_key: str,
+) -> ResaleListing:
     """The only write path for resale listings; a new listing replaces the fan's active one."""
     request_hash = _request_hash(ticket=ticket_id, **data.model_dump())
-    lookup = select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id,
-                                         ResaleListing.idempotency_key == idempotency_key)
+    lookup = select(ResaleListing).where(
+        ResaleListing.seller_fan_id == fan.id, ResaleListing.idempotency_key == idempotency_key
+    )
     if (done := _replay(session.exec(lookup).first(), request_hash)) is not None:
         return done
     ticket = fan_ticket(session=session, fan=fan, ticket_id=ticket_id)
@@ -271,15 +369,26 @@ def list_for_resale(*, session: Session, runtime: Runtime, fan: Fan, ticket_id: 
     try:
         _simulate_list(collection, ticket.token_id, data.price_wei, fan.address)
     except tk.errors.PriceAboveCap as error:  # type: ignore[name-defined]
-        raise Conflict(f"the price exceeds the resale cap of {error.cap} wei", code="price_above_cap",
-                       cap_wei=str(error.cap), price_wei=str(data.price_wei)) from None
+        raise Conflict(
+            f"the price exceeds the resale cap of {error.cap} wei",
+            code="price_above_cap",
+            cap_wei=str(error.cap),
+            price_wei=str(data.price_wei),
+        ) from None
     cap = collection.resale_cap_of(ticket.token_id)
-    for old in session.exec(select(ResaleListing).where(ResaleListing.ticket_id == ticket.id,
-                                                        ResaleListing.status == "active")):
+    for old in session.exec(
+        select(ResaleListing).where(ResaleListing.ticket_id == ticket.id, ResaleListing.status == "active")
+    ):
         old.status = "replaced"
         session.add(old)
-    listing = ResaleListing(ticket_id=ticket.id, seller_fan_id=fan.id, price_wei=str(data.price_wei),
-                            cap_wei=str(cap), idempotency_key=idempotency_key, request_hash=request_hash)
+    listing = ResaleListing(
+        ticket_id=ticket.id,
+        seller_fan_id=fan.id,
+        price_wei=str(data.price_wei),
+        cap_wei=str(cap),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
     session.add(listing)
     try:
         session.commit()

@@ -27,11 +27,18 @@ def test_baselines_measure(chain, artifacts):
     gas = baselines.measure(chain, artifacts)
     for prefix in ("oz_erc721", "erc721a", "erc721a_tiered"):
         assert FLOOR_NEW_HOLDER < gas[f"{prefix}_mint_distinct_per_ticket"] < 60_000
-    assert 22_100 < gas["oz_erc721_mint_same_holder_per_extra_ticket"] < gas["oz_erc721_mint_distinct_per_ticket"]
+    assert (
+        22_100
+        < gas["oz_erc721_mint_same_holder_per_extra_ticket"]
+        < gas["oz_erc721_mint_distinct_per_ticket"]
+    )
     assert 0 < gas["erc721a_mint_same_holder_per_extra_ticket"] < 5_000
     # The tier costs ERC721A on every distinct holder (a hook call per `_mint`), not on a run to one holder.
     assert gas["erc721a_tiered_mint_distinct_per_ticket"] > gas["erc721a_mint_distinct_per_ticket"]
-    assert gas["erc721a_tiered_mint_same_holder_per_extra_ticket"] == gas["erc721a_mint_same_holder_per_extra_ticket"]
+    assert (
+        gas["erc721a_tiered_mint_same_holder_per_extra_ticket"]
+        == gas["erc721a_mint_same_holder_per_extra_ticket"]
+    )
 
 
 def test_the_tiered_baseline_records_each_tokens_tier(chain, artifacts):

@@ -68,8 +68,11 @@ def test_new_collection_regression_guard(gas):
     assert gas["new_collection"] < 560_000
 
 
-@pytest.mark.xfail(strict=True, reason="createCollection with 2 tiers + badge registration measures ~540k: "
-                   "each tier writes 3 fresh slots (~74k) and the badge registration ~100k; see docs/gas.md")
+@pytest.mark.xfail(
+    strict=True,
+    reason="createCollection with 2 tiers + badge registration measures ~540k: "
+    "each tier writes 3 fresh slots (~74k) and the badge registration ~100k; see docs/gas.md",
+)
 def test_new_collection_within_unlocks_lock_creation(gas):
     assert gas["new_collection"] < UNLOCK_LOCK_CREATION
 

@@ -11,8 +11,16 @@ from bench import run_all, signatures
 from bench.gas_report import ROWS
 from bench.run_all import GOALS, REQUIRED_KEYS, Goal, aggregate, evaluate
 
-GATE_KEYS = ("gate.verify_rps", "gate.verify_p99_ms", "gate.checkin_rps", "gate.checkin_p99_ms",
-             "gate.verify_rps_pg", "gate.verify_p99_ms_pg", "gate.checkin_rps_pg", "gate.checkin_p99_ms_pg")
+GATE_KEYS = (
+    "gate.verify_rps",
+    "gate.verify_p99_ms",
+    "gate.checkin_rps",
+    "gate.checkin_p99_ms",
+    "gate.verify_rps_pg",
+    "gate.verify_p99_ms_pg",
+    "gate.checkin_rps_pg",
+    "gate.checkin_p99_ms_pg",
+)
 TEXT_KEYS = {"machine.cpu_model", "machine.date"}
 
 
@@ -27,24 +35,67 @@ def results(tmp_path, signature_result):
     out = tmp_path / "results"
     out.mkdir()
     gas = {key: 40_000 + i for i, key in enumerate(k for _, total, per in ROWS for k in (total, per) if k)}
-    baselines = {f"{p}_{k}": 50_000 for p in ("oz_erc721", "erc721a")
-                 for k in ("mint_1", "mint_distinct_batch_100", "mint_distinct_per_ticket",
-                           "mint_same_holder_batch_100", "mint_same_holder_per_extra_ticket")}
-    backend = {"events": 20_100, "tickets_created": 20_000, "blocks": 104, "seconds": 2.5, "events_per_s": 8040,
-               "chain_events": 20_100, "indexed_tokens": 20_000, "tickets": 20_000}
+    baselines = {
+        f"{p}_{k}": 50_000
+        for p in ("oz_erc721", "erc721a")
+        for k in (
+            "mint_1",
+            "mint_distinct_batch_100",
+            "mint_distinct_per_ticket",
+            "mint_same_holder_batch_100",
+            "mint_same_holder_per_extra_ticket",
+        )
+    }
+    backend = {
+        "events": 20_100,
+        "tickets_created": 20_000,
+        "blocks": 104,
+        "seconds": 2.5,
+        "events_per_s": 8040,
+        "chain_events": 20_100,
+        "indexed_tokens": 20_000,
+        "tickets": 20_000,
+    }
     files = {
         "gas.json": {"gas": gas, "floor_new_holder": 44_000, "notes": {"method": "..."}},
         "baselines.json": {"gas": baselines, "notes": {"method": "..."}},
         "signatures.json": signature_result,
-        "indexer.json": {"tickets": 20_000, "chunk_size": 200, "mint_s": 9.0, "sqlite": backend,
-                         "postgresql": {**backend, "events_per_s": 4_000}},
-        "collection_10k.json": {"tickets": 10_000, "chunk_size": 200, "deploy_s": 0.03, "mint_s": 0.9,
-                                "total_s": 0.93, "gas_per_ticket": 47_354, "transactions": 50},
-        "metadata.json": {"metadata.json_cached_rps": 900.5, "metadata.json_uncached_rps": 120.0,
-                          "report.build_ms": 400.0, "report.tickets": 10_000, "date": "2026-12-06T11:40:42Z"},
-        "snapshot.json": {"tickets": 80_000, "gates": 40, "build_s": 1.7, "bytes": 5_829_685,
-                          "gzip_bytes": 3_793_172, "delta_ms": 7.2, "delta_changes": 100, "delta_tickets": 100,
-                          "scanner_ready_s": 2.8, "scanner_reload_s": 0.4, "offline_decision_ms": 0.2},
+        "indexer.json": {
+            "tickets": 20_000,
+            "chunk_size": 200,
+            "mint_s": 9.0,
+            "sqlite": backend,
+            "postgresql": {**backend, "events_per_s": 4_000},
+        },
+        "collection_10k.json": {
+            "tickets": 10_000,
+            "chunk_size": 200,
+            "deploy_s": 0.03,
+            "mint_s": 0.9,
+            "total_s": 0.93,
+            "gas_per_ticket": 47_354,
+            "transactions": 50,
+        },
+        "metadata.json": {
+            "metadata.json_cached_rps": 900.5,
+            "metadata.json_uncached_rps": 120.0,
+            "report.build_ms": 400.0,
+            "report.tickets": 10_000,
+            "date": "2026-12-06T11:40:42Z",
+        },
+        "snapshot.json": {
+            "tickets": 80_000,
+            "gates": 40,
+            "build_s": 1.7,
+            "bytes": 5_829_685,
+            "gzip_bytes": 3_793_172,
+            "delta_ms": 7.2,
+            "delta_changes": 100,
+            "delta_tickets": 100,
+            "scanner_ready_s": 2.8,
+            "scanner_reload_s": 0.4,
+            "offline_decision_ms": 0.2,
+        },
     }
     for name, data in files.items():
         (out / name).write_text(json.dumps(data))
@@ -86,24 +137,42 @@ def test_without_gate_results_the_gate_goals_are_not_measured(results, tmp_path)
     assert "| not met |" in doc and "| met |" in doc  # statuses derived from the figures
 
 
-GATE = {"verify_rps": 2500, "verify_p99_ms": 30.5, "checkin_rps": 600, "checkin_p99_ms": 40,
-        "verify_rps_pg": 1500, "verify_p99_ms_pg": 20, "checkin_rps_pg": 400, "checkin_p99_ms_pg": 60}
+GATE = {
+    "verify_rps": 2500,
+    "verify_p99_ms": 30.5,
+    "checkin_rps": 600,
+    "checkin_p99_ms": 40,
+    "verify_rps_pg": 1500,
+    "verify_p99_ms_pg": 20,
+    "checkin_rps_pg": 400,
+    "checkin_p99_ms_pg": 60,
+}
 
 
-@pytest.mark.parametrize("gate", [
-    {f"gate.{k}": v for k, v in GATE.items()} | {"gate.label": "text is dropped"},  # bench/gate_load.py's form
-    GATE,
-])
+@pytest.mark.parametrize(
+    "gate",
+    [
+        {f"gate.{k}": v for k, v in GATE.items()}
+        | {"gate.label": "text is dropped"},  # bench/gate_load.py's form
+        GATE,
+    ],
+)
 def test_gate_results_are_merged(results, tmp_path, gate):
     (results / "gate.json").write_text(json.dumps(gate))
     latest, doc, problems = _write(results, tmp_path)
     assert {k: latest[k] for k in GATE_KEYS} == {f"gate.{k}": v for k, v in GATE.items()}
     assert "gate.label" not in latest and "gate" not in problems
     statuses = {g.key: evaluate(g, latest) for g in GOALS if g.key in GATE_KEYS}
-    assert statuses == {"gate.verify_rps": "met", "gate.verify_p99_ms": "not met",
-                        "gate.checkin_rps": "met", "gate.checkin_p99_ms": "met",
-                        "gate.verify_rps_pg": "not met", "gate.verify_p99_ms_pg": "met",
-                        "gate.checkin_rps_pg": "not met", "gate.checkin_p99_ms_pg": "not met"}
+    assert statuses == {
+        "gate.verify_rps": "met",
+        "gate.verify_p99_ms": "not met",
+        "gate.checkin_rps": "met",
+        "gate.checkin_p99_ms": "met",
+        "gate.verify_rps_pg": "not met",
+        "gate.verify_p99_ms_pg": "met",
+        "gate.checkin_rps_pg": "not met",
+        "gate.checkin_p99_ms_pg": "not met",
+    }
 
 
 def test_a_stage_not_run_now_is_not_carried_over(results, tmp_path):

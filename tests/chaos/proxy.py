@@ -57,8 +57,13 @@ UNDERPRICED_LEGACY_MESSAGE = "transaction underpriced"
 
 # Calls that carry a block tag, and where: rewritten to the lagging head when `stale_blocks` is set.
 _TAG_POSITION = {
-    "eth_getBlockByNumber": 0, "eth_call": 1, "eth_getBalance": 1, "eth_getTransactionCount": 1,
-    "eth_getCode": 1, "eth_getStorageAt": 2, "eth_estimateGas": 1,
+    "eth_getBlockByNumber": 0,
+    "eth_call": 1,
+    "eth_getBalance": 1,
+    "eth_getTransactionCount": 1,
+    "eth_getCode": 1,
+    "eth_getStorageAt": 2,
+    "eth_estimateGas": 1,
 }
 
 
@@ -156,8 +161,12 @@ class FaultProxy:
         self._port = server.server_address[1]
         self.url = f"http://127.0.0.1:{self._port}"
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fault-proxy-{self._port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fault-proxy-{self._port}",
+            daemon=True,
+        )
         self._thread.start()
 
     def _stop_server(self) -> None:
@@ -254,8 +263,12 @@ class FaultProxy:
                 return self._bursts.pop(0)
             roll = self._random.random()
         edge = 0.0
-        for fault, share in ((429, self.rate_limited), (502, self.bad_gateway), ("hang", self.hang),
-                             ("lost", self.lost_answers)):
+        for fault, share in (
+            (429, self.rate_limited),
+            (502, self.bad_gateway),
+            ("hang", self.hang),
+            ("lost", self.lost_answers),
+        ):
             edge += share
             if roll < edge:
                 return fault
@@ -271,8 +284,13 @@ class FaultProxy:
         try:
             request = json.loads(body)
         except ValueError:
-            return 400, {}, json.dumps({"jsonrpc": "2.0", "id": None,
-                                        "error": {"code": -32700, "message": "parse error"}}).encode()
+            return (
+                400,
+                {},
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}}
+                ).encode(),
+            )
         calls = request if isinstance(request, list) else [request]
         methods = [str(c.get("method")) for c in calls if isinstance(c, dict)]
         with self._lock:
@@ -318,8 +336,12 @@ class FaultProxy:
             if lag and isinstance(call, dict):
                 if head is None:
                     try:
-                        head = int(self._upstream({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
-                                                   "params": []})["result"], 16)
+                        head = int(
+                            self._upstream(
+                                {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}
+                            )["result"],
+                            16,
+                        )
                     except (requests.RequestException, ValueError, KeyError):
                         return None
                 lagged = max(head - lag, 0)
@@ -335,9 +357,17 @@ class FaultProxy:
                 else:
                     results = self._upstream([c for _, c in forward])
                     by_id = {r.get("id"): r for r in results}
-                    results = [by_id.get(c.get("id"), {"jsonrpc": "2.0", "id": c.get("id"),
-                                                       "error": {"code": -32603, "message": "no answer"}})
-                               for _, c in forward]
+                    results = [
+                        by_id.get(
+                            c.get("id"),
+                            {
+                                "jsonrpc": "2.0",
+                                "id": c.get("id"),
+                                "error": {"code": -32603, "message": "no answer"},
+                            },
+                        )
+                        for _, c in forward
+                    ]
             except (requests.RequestException, ValueError):
                 return None
             for (index, call), result in zip(forward, results):
@@ -368,8 +398,11 @@ class FaultProxy:
                 if future:  # a block this node has not seen yet
                     if method == "eth_getBlockByNumber":
                         return call, {"jsonrpc": "2.0", "id": call.get("id"), "result": None}
-                    return call, {"jsonrpc": "2.0", "id": call.get("id"),
-                                  "error": {"code": -32000, "message": "header not found"}}
+                    return call, {
+                        "jsonrpc": "2.0",
+                        "id": call.get("id"),
+                        "error": {"code": -32000, "message": "header not found"},
+                    }
                 while len(params) <= position:
                     params.append("latest")
                 params[position] = hex(lagged)
@@ -390,6 +423,9 @@ class FaultProxy:
             return None
         with self._lock:
             self.counts["underpriced"] += 1
-        message = (UNDERPRICED_LEGACY_MESSAGE if self.tip_floor_style == "legacy"
-                   else UNDERPRICED_MESSAGE.format(tip=tip, floor=floor))
+        message = (
+            UNDERPRICED_LEGACY_MESSAGE
+            if self.tip_floor_style == "legacy"
+            else UNDERPRICED_MESSAGE.format(tip=tip, floor=floor)
+        )
         return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32000, "message": message}}

@@ -51,9 +51,13 @@ class ScenarioReport:
     problems: list[str] = field(default_factory=list)
 
     def keys(self) -> dict[str, float]:
-        return {"chaos.convergence_blocks": self.convergence_blocks, "chaos.replacements": self.replacements,
-                "chaos.fee_over_base_ratio": round(self.fee_over_base_ratio, 3), "chaos.records": self.records,
-                "chaos.mismatches": self.mismatches}
+        return {
+            "chaos.convergence_blocks": self.convergence_blocks,
+            "chaos.replacements": self.replacements,
+            "chaos.fee_over_base_ratio": round(self.fee_over_base_ratio, 3),
+            "chaos.records": self.records,
+            "chaos.mismatches": self.mismatches,
+        }
 
 
 def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
@@ -63,16 +67,25 @@ def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
 
 # What a client retries, with the same Idempotency-Key: the node unavailable, a reorganisation under the
 # estimate (the holder's authorisation checked against a state that just changed), its earlier request pending.
-RETRIED = {"rpc_unavailable", "chain_error", "transaction_failed", "invalid_holder_signature",
-           "holder_transfer_pending", "request_in_progress"}
+RETRIED = {
+    "rpc_unavailable",
+    "chain_error",
+    "transaction_failed",
+    "invalid_holder_signature",
+    "holder_transfer_pending",
+    "request_in_progress",
+}
 
 
 def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa: ANN001
     deadline = time.monotonic() + patience
     while True:
         response = client.post(url, **kwargs)
-        if (response.status_code < 400 or response.json().get("error") not in RETRIED
-                or time.monotonic() > deadline):
+        if (
+            response.status_code < 400
+            or response.json().get("error") not in RETRIED
+            or time.monotonic() > deadline
+        ):
             return _ok(response)
         time.sleep(0.25)
 
@@ -115,9 +128,20 @@ class Faults:
         self.proxy.set(rate_limited=0.0, bad_gateway=0.0)
 
 
-def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, admissions: int,
-                 per_issue: int = 10, block_time: float = 1.0, confirmations: int = 3, seed: int = 13,
-                 fault_every: float = 2.0, bound_seconds: float = 120.0) -> ScenarioReport:
+def run_scenario(
+    database_url: str,
+    *,
+    tickets: int,
+    gifts: int,
+    resales: int,
+    admissions: int,
+    per_issue: int = 10,
+    block_time: float = 1.0,
+    confirmations: int = 3,
+    seed: int = 13,
+    fault_every: float = 2.0,
+    bound_seconds: float = 120.0,
+) -> ScenarioReport:
     rng = random.Random(seed)
     report = ScenarioReport()
     with tk.local_chain(block_time=block_time) as chain, FaultProxy(chain.url, seed=seed) as proxy:
@@ -125,27 +149,58 @@ def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, a
         platform = tk.deploy_platform(chain, organiser)
         now = chain.timestamp()
         collection = platform.create_collection(
-            tk.EventConfig("Chaos", "CHS", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                           resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
-            [tk.TierConfig("General", face_value=ETH // 100, supply=tickets, sale_start=now - 1,
-                           sale_end=now + 20 * 86400)],
-            salt="chaos", badge=platform.create_badge("Chaos badges", "CHB", salt="chaos-badge", sender=organiser),
-            sender=organiser)
+            tk.EventConfig(
+                "Chaos",
+                "CHS",
+                start_time=now + 30 * 86400,
+                transfer_lock_time=now + 29 * 86400,
+                resale_cap_bps=11_000,
+                royalty_bps=500,
+                gifts_allowed=True,
+            ),
+            [
+                tk.TierConfig(
+                    "General",
+                    face_value=ETH // 100,
+                    supply=tickets,
+                    sale_start=now - 1,
+                    sale_end=now + 20 * 86400,
+                )
+            ],
+            salt="chaos",
+            badge=platform.create_badge("Chaos badges", "CHB", salt="chaos-badge", sender=organiser),
+            sender=organiser,
+        )
         for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
             collection.grant_role(role, operator.address, sender=organiser)
-        settings = Settings(database_url=database_url, rpc_url=proxy.url, chain_id=chain.chain_id,
-                            operator_key=operator.key.to_0x_hex(), key_encryption_secret=secrets.token_hex(16),
-                            confirmations=confirmations, stuck_blocks=2, max_fee_gwei=CEILING_GWEI,
-                            sender_enabled=True, sender_poll_seconds=0.2, checkin_queue_enabled=True,
-                            checkin_poll_seconds=0.5, checkin_batch_size=100, rpc_timeout_seconds=5, rpc_retries=8)
+        settings = Settings(
+            database_url=database_url,
+            rpc_url=proxy.url,
+            chain_id=chain.chain_id,
+            operator_key=operator.key.to_0x_hex(),
+            key_encryption_secret=secrets.token_hex(16),
+            confirmations=confirmations,
+            stuck_blocks=2,
+            max_fee_gwei=CEILING_GWEI,
+            sender_enabled=True,
+            sender_poll_seconds=0.2,
+            checkin_queue_enabled=True,
+            checkin_poll_seconds=0.5,
+            checkin_batch_size=100,
+            rpc_timeout_seconds=5,
+            rpc_retries=8,
+        )
         app = create_app(settings)
         engine = app.state.runtime.engine
         faults = Faults(chain, proxy, seed=seed, every=fault_every)
         with TestClient(app) as client:
             org = _ok(client.post("/organisers", json={"name": "Chaos"}))
             org_h = {"Authorization": f"Bearer {org['api_key']}"}
-            event = _ok(client.post("/events", json={"collection_address": collection.address, "name": "Chaos"},
-                                    headers=org_h))
+            event = _ok(
+                client.post(
+                    "/events", json={"collection_address": collection.address, "name": "Chaos"}, headers=org_h
+                )
+            )
             gate = _ok(client.post(f"/events/{event['id']}/gate-keys", headers=org_h))
             fans = [_ok(client.post("/fans", json={})) for _ in range(max(tickets // per_issue, 2))]
             for fan in fans:
@@ -154,41 +209,80 @@ def run_scenario(database_url: str, *, tickets: int, gifts: int, resales: int, a
             try:
                 # issuances
                 for i in range(tickets // per_issue):
-                    _post(client, f"/events/{event['id']}/tickets/issue",
-                          json={"fan_id": fans[i]["id"], "tier_id": 0, "quantity": per_issue,
-                                "payment_reference": f"chaos-{i}"}, headers=org_h | {"Idempotency-Key": f"issue-{i}"})
-                _wait(lambda: _count(engine, Issuance, "pending") == 0, bound_seconds * 3, "issuances", report)
+                    _post(
+                        client,
+                        f"/events/{event['id']}/tickets/issue",
+                        json={
+                            "fan_id": fans[i]["id"],
+                            "tier_id": 0,
+                            "quantity": per_issue,
+                            "payment_reference": f"chaos-{i}",
+                        },
+                        headers=org_h | {"Idempotency-Key": f"issue-{i}"},
+                    )
+                _wait(
+                    lambda: _count(engine, Issuance, "pending") == 0, bound_seconds * 3, "issuances", report
+                )
                 owned = _tickets(engine)
                 # gifts, then resales, of distinct tickets
                 # one ticket per holder first (a holder has one transfer on its way at a time), then more
                 by_holder: dict[str, list[str]] = {}
                 for ticket_id in rng.sample(sorted(owned), len(owned)):
                     by_holder.setdefault(owned[ticket_id], []).append(ticket_id)
-                rounds = [ids[n] for n in range(max(map(len, by_holder.values()))) for ids in by_holder.values()
-                          if n < len(ids)]
-                chosen = rounds[:gifts + resales]
+                rounds = [
+                    ids[n]
+                    for n in range(max(map(len, by_holder.values())))
+                    for ids in by_holder.values()
+                    if n < len(ids)
+                ]
+                chosen = rounds[: gifts + resales]
                 by_fan = {fan["id"]: fan for fan in fans}
                 for n, ticket_id in enumerate(chosen[:gifts]):
                     holder = owned[ticket_id]
                     to = rng.choice([f for f in fans if f["id"] != holder])
-                    _post(client, f"/tickets/{ticket_id}/gift", json={"to_fan": to["id"]},
-                          headers=by_fan[holder]["headers"] | {"Idempotency-Key": f"gift-{n}"})
+                    _post(
+                        client,
+                        f"/tickets/{ticket_id}/gift",
+                        json={"to_fan": to["id"]},
+                        headers=by_fan[holder]["headers"] | {"Idempotency-Key": f"gift-{n}"},
+                    )
                 for n, ticket_id in enumerate(chosen[gifts:]):
                     holder = owned[ticket_id]
-                    listing = _post(client, f"/tickets/{ticket_id}/resale", json={"price_wei": ETH // 100},
-                                    headers=by_fan[holder]["headers"] | {"Idempotency-Key": f"list-{n}"})
+                    listing = _post(
+                        client,
+                        f"/tickets/{ticket_id}/resale",
+                        json={"price_wei": ETH // 100},
+                        headers=by_fan[holder]["headers"] | {"Idempotency-Key": f"list-{n}"},
+                    )
                     buyer = rng.choice([f for f in fans if f["id"] != holder])
-                    _post(client, f"/listings/{listing['id']}/buy", json={"payment_reference": f"r-{n}"},
-                          headers=buyer["headers"] | {"Idempotency-Key": f"buy-{n}"})
-                _wait(lambda: _count(engine, Transfer, "pending") + _count(engine, ResaleSettlement, "pending") == 0,
-                      bound_seconds * 3, "gifts and settlements", report)
+                    _post(
+                        client,
+                        f"/listings/{listing['id']}/buy",
+                        json={"payment_reference": f"r-{n}"},
+                        headers=buyer["headers"] | {"Idempotency-Key": f"buy-{n}"},
+                    )
+                _wait(
+                    lambda: (
+                        _count(engine, Transfer, "pending") + _count(engine, ResaleSettlement, "pending") == 0
+                    ),
+                    bound_seconds * 3,
+                    "gifts and settlements",
+                    report,
+                )
                 # the gate admits, the queue drains
                 with Session(engine) as session:
                     admitted = list(session.exec(select(Ticket).order_by(Ticket.token_id)).all())[:admissions]
                     for ticket in admitted:
-                        gate_service.admit(session, event_id=uuid.UUID(event["id"]), ticket_id=ticket.id,
-                                           token_id=ticket.token_id, gate_key_id=uuid.UUID(gate["id"]),
-                                           device=None, source="online", scanned_at=utcnow())
+                        gate_service.admit(
+                            session,
+                            event_id=uuid.UUID(event["id"]),
+                            ticket_id=ticket.id,
+                            token_id=ticket.token_id,
+                            gate_key_id=uuid.UUID(gate["id"]),
+                            device=None,
+                            source="online",
+                            scanned_at=utcnow(),
+                        )
                 time.sleep(fault_every * 2)  # faults go on while the queue starts draining
             finally:
                 faults.stop()
@@ -209,16 +303,21 @@ def _count(engine, model, status: str) -> int:  # noqa: ANN001
 
 def _unsettled_admissions(engine) -> int:  # noqa: ANN001
     with Session(engine) as session:
-        return session.exec(select(func.count()).select_from(Admission)
-                            .where(Admission.chain_status != "done")).one()
+        return session.exec(
+            select(func.count()).select_from(Admission).where(Admission.chain_status != "done")
+        ).one()
 
 
 def _converged(engine) -> bool:  # noqa: ANN001
     with Session(engine) as session:
-        unfinished = session.exec(select(func.count()).select_from(ChainTransaction)
-                                  .where(ChainTransaction.applied.is_(False))).one()
-    return unfinished == 0 and _unsettled_admissions(engine) == 0 and all(
-        _count(engine, model, "pending") == 0 for model in (Issuance, Transfer, ResaleSettlement))
+        unfinished = session.exec(
+            select(func.count()).select_from(ChainTransaction).where(ChainTransaction.applied.is_(False))
+        ).one()
+    return (
+        unfinished == 0
+        and _unsettled_admissions(engine) == 0
+        and all(_count(engine, model, "pending") == 0 for model in (Issuance, Transfer, ResaleSettlement))
+    )
 
 
 def _tickets(engine) -> dict[str, str]:  # noqa: ANN001
@@ -244,11 +343,14 @@ def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report
         used = {a.token_id for a in session.exec(select(Admission).where(Admission.chain_status == "done"))}
         rows = list(session.exec(select(ChainTransaction)))
         report.records = sum(_count(engine, m, "done") for m in (Issuance, Transfer, ResaleSettlement))
-        report.records += session.exec(select(func.count()).select_from(CheckinBatch)
-                                       .where(CheckinBatch.status == "done")).one()
+        report.records += session.exec(
+            select(func.count()).select_from(CheckinBatch).where(CheckinBatch.status == "done")
+        ).one()
     badge = collection.badge()
     event_number = badge.event_id_of(collection.address)
-    checked = Counter(e["args"]["tokenId"] for e in collection.contract.events.CheckedIn().get_logs(from_block=0))
+    checked = Counter(
+        e["args"]["tokenId"] for e in collection.contract.events.CheckedIn().get_logs(from_block=0)
+    )
     for ticket in tickets:
         owner = addresses[str(ticket.owner_fan_id)]
         if collection.owner_of(ticket.token_id).lower() != owner.lower():
@@ -266,7 +368,9 @@ def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report
     twice = [token for token, n in checked.items() if n != 1]
     if twice or set(checked) != used:
         report.mismatches += len(twice) + len(set(checked) ^ used)
-        report.problems.append(f"check-ins on chain vs done: {len(twice)} twice, {len(set(checked) ^ used)} differ")
+        report.problems.append(
+            f"check-ins on chain vs done: {len(twice)} twice, {len(set(checked) ^ used)} differ"
+        )
     pending = chain.w3.eth.get_transaction_count(operator.address, "pending")
     if pending != chain.w3.eth.get_transaction_count(operator.address, "latest"):
         report.mismatches += 1

@@ -12,8 +12,9 @@ from .proxy import UNDERPRICED_LEGACY_MESSAGE, FaultProxy, priority_fee
 
 
 def rpc(url, method, params=(), *, timeout=5.0):
-    response = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-                             timeout=timeout)
+    response = requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=timeout
+    )
     return response
 
 
@@ -27,16 +28,24 @@ def mine(chain, blocks):
 
 def signed_transfer(chain, *, tip, nonce=None):
     sender = chain.account(1)
-    tx = {"to": chain.account(2).address, "value": 1, "gas": 21_000, "chainId": chain.chain_id,
-          "nonce": chain.w3.eth.get_transaction_count(sender.address) if nonce is None else nonce,
-          "maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 10**10}
+    tx = {
+        "to": chain.account(2).address,
+        "value": 1,
+        "gas": 21_000,
+        "chainId": chain.chain_id,
+        "nonce": chain.w3.eth.get_transaction_count(sender.address) if nonce is None else nonce,
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": tip + 10**10,
+    }
     return sender.sign_transaction(tx).raw_transaction
 
 
 def test_forwards_calls_and_batches(chain, proxy):
     assert block_number(proxy.url) == block_number(chain.url)
-    batch = [{"jsonrpc": "2.0", "id": i, "method": m, "params": []}
-             for i, m in enumerate(["eth_chainId", "eth_blockNumber"])]
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": m, "params": []}
+        for i, m in enumerate(["eth_chainId", "eth_blockNumber"])
+    ]
     answers = requests.post(proxy.url, json=batch, timeout=5).json()
     assert [a["id"] for a in answers] == [0, 1]
     assert int(answers[0]["result"], 16) == chain.chain_id
@@ -126,11 +135,15 @@ def test_tip_floor_refuses_underpriced_transactions_as_polygon_does(chain, proxy
     cheap = signed_transfer(chain, tip=10**9)
     assert priority_fee(cheap) == 10**9
     error = rpc(proxy.url, "eth_sendRawTransaction", [cheap.to_0x_hex()]).json()["error"]
-    assert error == {"code": -32000, "message": f"transaction gas price below minimum: gas tip cap {10**9}, "
-                                                f"minimum needed {floor}"}
+    assert error == {
+        "code": -32000,
+        "message": f"transaction gas price below minimum: gas tip cap {10**9}, minimum needed {floor}",
+    }
     proxy.set(tip_floor_style="legacy")
-    assert rpc(proxy.url, "eth_sendRawTransaction", [cheap.to_0x_hex()]).json()["error"]["message"] == \
-        UNDERPRICED_LEGACY_MESSAGE
+    assert (
+        rpc(proxy.url, "eth_sendRawTransaction", [cheap.to_0x_hex()]).json()["error"]["message"]
+        == UNDERPRICED_LEGACY_MESSAGE
+    )
     enough = signed_transfer(chain, tip=floor)
     assert "result" in rpc(proxy.url, "eth_sendRawTransaction", [enough.to_0x_hex()]).json()
     assert proxy.counts["underpriced"] == 2
@@ -138,8 +151,9 @@ def test_tip_floor_refuses_underpriced_transactions_as_polygon_does(chain, proxy
 
 def test_priority_fee_of_legacy_transactions_is_the_gas_price():
     account = Account.create()
-    raw = account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 7,
-                                    "nonce": 0, "chainId": 1}).raw_transaction
+    raw = account.sign_transaction(
+        {"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 7, "nonce": 0, "chainId": 1}
+    ).raw_transaction
     assert priority_fee(raw) == 7
 
 

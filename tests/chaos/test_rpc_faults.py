@@ -21,8 +21,10 @@ FAULTS = dict(rate_limited=0.1, retry_after=0, bad_gateway=0.1, lost_answers=0.0
 def test_transfers_land_exactly_once_under_random_rpc_faults(chain, chaos_settings):
     count = 500 if chaos_settings.long else 12
     sender, receiver = chain.account(3), chain.account(4)
-    with FaultProxy(chain.url, seed=chaos_settings.seed) as one, \
-            FaultProxy(chain.url, seed=chaos_settings.seed + 1) as two:
+    with (
+        FaultProxy(chain.url, seed=chaos_settings.seed) as one,
+        FaultProxy(chain.url, seed=chaos_settings.seed + 1) as two,
+    ):
         node = tk.connect([one.url, two.url], chain_id=chain.chain_id, policy=POLICY)
         one.set(**FAULTS)
         two.set(**FAULTS)
@@ -43,5 +45,7 @@ def test_transfers_land_exactly_once_under_random_rpc_faults(chain, chaos_settin
     assert chain.balance(receiver.address) == before + count  # each transfer once
     assert chain.w3.eth.get_transaction_count(sender.address) == nonce + count  # no nonce skipped
     faults = sum(p.counts[k] for p in (one, two) for k in ("429", "502", "lost", "hang"))
-    print(f"\nchaos rpc: {count} transfers in {elapsed:.1f} s; {faults} faults injected; provider {dict(totals)}")
+    print(
+        f"\nchaos rpc: {count} transfers in {elapsed:.1f} s; {faults} faults injected; provider {dict(totals)}"
+    )
     assert faults > 0 and totals["retries"] > 0

@@ -53,8 +53,10 @@ def test_admitted_tickets_are_used_with_events_and_badge_in_same_tx(chain, event
 
     receipt = _checkin_receipt(chain, event, [a[0], b], organiser)
     checked = event.contract.events.CheckedIn().process_receipt(receipt, errors=DISCARD)
-    assert [(e["args"]["tokenId"], e["args"]["holder"]) for e in checked] == [(a[0], alice.address),
-                                                                              (b, bob.address)]
+    assert [(e["args"]["tokenId"], e["args"]["holder"]) for e in checked] == [
+        (a[0], alice.address),
+        (b, bob.address),
+    ]
     assert event.is_used(a[0]) and event.is_used(b) and not event.is_used(a[1])
     assert event.ticket(a[0]).used
 
@@ -65,8 +67,10 @@ def test_admitted_tickets_are_used_with_events_and_badge_in_same_tx(chain, event
         (tk.contracts.ZERO, bob.address, badge.badge_id(event_id, bob.address)),
     }
     locked = badge.contract.events.Locked().process_receipt(receipt, errors=DISCARD)
-    assert {e["args"]["tokenId"] for e in locked} == {badge.badge_id(event_id, alice.address),
-                                                      badge.badge_id(event_id, bob.address)}
+    assert {e["args"]["tokenId"] for e in locked} == {
+        badge.badge_id(event_id, alice.address),
+        badge.badge_id(event_id, bob.address),
+    }
     assert badge.has_attended(alice.address, event_id) and badge.has_attended(bob.address, event_id)
     assert badge.contract.functions.ownerOf(badge.badge_id(event_id, bob.address)).call() == bob.address
 
@@ -293,5 +297,7 @@ def test_create_with_used_salt_is_idempotent(chain, platform, organiser):
 
     # Straight to the factory (not through Platform) a reused salt cannot deploy twice.
     with pytest.raises(errors.error_class("FailedDeployment")):
-        chain.send(platform.contract.functions.createBadge("X", "X", "", tk.contracts.salt_bytes("same-salt")),
-                   organiser)
+        chain.send(
+            platform.contract.functions.createBadge("X", "X", "", tk.contracts.salt_bytes("same-salt")),
+            organiser,
+        )

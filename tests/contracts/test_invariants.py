@@ -109,14 +109,22 @@ class CollectionMachine(RuleBasedStateMachine):
 
     @rule(who=fan_index, tier=st.sampled_from([0, 1]), quantity=st.integers(1, 3))
     def buy(self, who, tier, quantity):
-        self.attempt(lambda: self.event.buy(tier, quantity, sender=self.fan(who)),
-                     errors.SoldOut, errors.WalletCapExceeded, errors.SaleNotOpen, errors.EventIsCancelled)
+        self.attempt(
+            lambda: self.event.buy(tier, quantity, sender=self.fan(who)),
+            errors.SoldOut,
+            errors.WalletCapExceeded,
+            errors.SaleNotOpen,
+            errors.EventIsCancelled,
+        )
 
     @rule(recipients=st.lists(fan_index, min_size=1, max_size=3), tier=st.sampled_from([0, 1]))
     def mint_batch(self, recipients, tier):
         addresses = [self.fan(i).address for i in recipients]
-        self.attempt(lambda: self.event.mint_batch(tier, addresses, sender=self.organiser),
-                     errors.SoldOut, errors.EventIsCancelled)
+        self.attempt(
+            lambda: self.event.mint_batch(tier, addresses, sender=self.organiser),
+            errors.SoldOut,
+            errors.EventIsCancelled,
+        )
 
     @rule(data=st.data(), bps=st.integers(0, 15_000))
     def list_ticket(self, data, bps):
@@ -127,9 +135,13 @@ class CollectionMachine(RuleBasedStateMachine):
         seller = next(f for f in self.fans if f.address == t.owner)
         cap = t.face_value * CAP_BPS // 10_000
         price = t.face_value * bps // 10_000
-        error = self.attempt(lambda: self.event.list_for_resale(token, price, sender=seller),
-                             errors.PriceAboveCap, errors.TicketAlreadyUsed, errors.EventIsCancelled,
-                             errors.TransfersLocked)
+        error = self.attempt(
+            lambda: self.event.list_for_resale(token, price, sender=seller),
+            errors.PriceAboveCap,
+            errors.TicketAlreadyUsed,
+            errors.EventIsCancelled,
+            errors.TransfersLocked,
+        )
         listable = not t.used and not self.cancelled and self.now() < self.lock
         if listable and price > cap:
             assert isinstance(error, errors.PriceAboveCap) and error.cap == cap and error.price == price
@@ -143,8 +155,13 @@ class CollectionMachine(RuleBasedStateMachine):
         buyer = self.fan(who)
         t = self.tickets().get(token)
         price = t.listed_price if t else None
-        self.attempt(lambda: self.event.buy_resale(token, sender=buyer, value=price or 0),
-                     errors.NotListed, errors.TicketAlreadyUsed, errors.EventIsCancelled, errors.TransfersLocked)
+        self.attempt(
+            lambda: self.event.buy_resale(token, sender=buyer, value=price or 0),
+            errors.NotListed,
+            errors.TicketAlreadyUsed,
+            errors.EventIsCancelled,
+            errors.TransfersLocked,
+        )
 
     @rule(data=st.data(), who=fan_index, to=fan_index)
     def gift_or_transfer(self, data, who, to):
@@ -155,9 +172,15 @@ class CollectionMachine(RuleBasedStateMachine):
             who = next(i for i, f in enumerate(self.fans) if f.address == holder)
         sender, recipient = self.fan(who), self.fan(to)
         fn = self.event.contract.functions.transferFrom(holder or sender.address, recipient.address, token)
-        error = self.attempt(lambda: self.chain.send(fn, sender),
-                             errors.TransferNotAllowed, errors.TicketAlreadyUsed, errors.EventIsCancelled,
-                             errors.TransfersLocked, NOT_OWNER, errors.error_class("TokenDoesNotExist"))
+        error = self.attempt(
+            lambda: self.chain.send(fn, sender),
+            errors.TransferNotAllowed,
+            errors.TicketAlreadyUsed,
+            errors.EventIsCancelled,
+            errors.TransfersLocked,
+            NOT_OWNER,
+            errors.error_class("TokenDoesNotExist"),
+        )
         if holder is not None and holder != sender.address and error is None:
             raise AssertionError(f"{sender.address} moved {holder}'s ticket {token}")
 
@@ -183,20 +206,27 @@ class CollectionMachine(RuleBasedStateMachine):
     def cancel(self, roll):
         if roll != 5:  # a rare event: most runs should see sales and check-ins first
             return
-        error = self.attempt(lambda: self.event.cancel_event(sender=self.organiser),
-                             errors.EventIsCancelled, errors.EventAlreadyStarted)
+        error = self.attempt(
+            lambda: self.event.cancel_event(sender=self.organiser),
+            errors.EventIsCancelled,
+            errors.EventAlreadyStarted,
+        )
         if error is None:
             self.cancelled = True
 
     @rule(who=fan_index)
     def claim_refund(self, who):
         fan = self.fan(who)
-        mine = [token for token, t in self.tickets().items() if t and t.owner == fan.address
-                and (t.paid_on_chain or not t.used)]
+        mine = [
+            token
+            for token, t in self.tickets().items()
+            if t and t.owner == fan.address and (t.paid_on_chain or not t.used)
+        ]
         if not mine:
             return
-        self.attempt(lambda: self.event.claim_refund(mine, sender=fan),
-                     errors.EventNotCancelled, errors.NotRefundable)
+        self.attempt(
+            lambda: self.event.claim_refund(mine, sender=fan), errors.EventNotCancelled, errors.NotRefundable
+        )
 
     @rule(data=st.data(), size=st.integers(1, 6))
     def refund_batch(self, data, size):
@@ -207,9 +237,10 @@ class CollectionMachine(RuleBasedStateMachine):
     def withdraw_proceeds(self, fraction):
         available = self.event.withdrawable_proceeds()
         amount = int(available * fraction)
-        error = self.attempt(lambda: self.event.withdraw_proceeds(self.organiser.address, amount,
-                                                                  sender=self.organiser),
-                             errors.ExceedsWithdrawable)
+        error = self.attempt(
+            lambda: self.event.withdraw_proceeds(self.organiser.address, amount, sender=self.organiser),
+            errors.ExceedsWithdrawable,
+        )
         assert (error is not None) == (amount > available)
 
     @rule(days=st.integers(1, 6))
@@ -251,18 +282,32 @@ class CollectionMachine(RuleBasedStateMachine):
 
 def test_collection_invariants(chain, make_event, organiser, fans):
     now = chain.timestamp()
-    tiers = [tk.TierConfig(name, face_value=face, supply=supply, max_per_wallet=per_wallet, sale_start=now - 1,
-                           sale_end=now + 20 * DAY) for name, face, supply, per_wallet in TIERS]
+    tiers = [
+        tk.TierConfig(
+            name,
+            face_value=face,
+            supply=supply,
+            max_per_wallet=per_wallet,
+            sale_start=now - 1,
+            sale_end=now + 20 * DAY,
+        )
+        for name, face, supply, per_wallet in TIERS
+    ]
     event = make_event(tiers=tiers, resale_cap_bps=CAP_BPS, gifts_allowed=True, royalty_bps=500)
 
     class Machine(CollectionMachine):
         outcomes = Counter()
 
     Machine.chain, Machine.event, Machine.organiser, Machine.fans = chain, event, organiser, fans[:6]
-    run_state_machine_as_test(Machine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    ))
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
     print("\n".join(f"{n:5d}  {k}" for k, n in sorted(Machine.outcomes.items())))
 
 

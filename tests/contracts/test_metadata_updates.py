@@ -12,7 +12,11 @@ MAX = 2**256 - 1
 
 def _updates(handle, receipt) -> list[int]:
     # Both contracts emit the same event: keep this contract's logs.
-    return [e["args"]["_tokenId"] for e in handle.events(receipt, "MetadataUpdate") if e["address"] == handle.address]
+    return [
+        e["args"]["_tokenId"]
+        for e in handle.events(receipt, "MetadataUpdate")
+        if e["address"] == handle.address
+    ]
 
 
 def test_both_contracts_report_the_erc4906_interface_id(event):
@@ -28,7 +32,10 @@ def test_check_in_updates_each_admitted_ticket_and_its_new_badge(chain, event, o
     event_id = badge.event_id_of(event.address)
     receipt = chain.send(event.contract.functions.checkIn([a, b, a]), organiser)  # a duplicate is skipped
     assert _updates(event, receipt) == [a, b]
-    assert _updates(badge, receipt) == [badge.badge_id(event_id, alice.address), badge.badge_id(event_id, bob.address)]
+    assert _updates(badge, receipt) == [
+        badge.badge_id(event_id, alice.address),
+        badge.badge_id(event_id, bob.address),
+    ]
 
     # Nothing was admitted: no update.
     again = chain.send(event.contract.functions.checkIn([a]), organiser)
@@ -48,8 +55,11 @@ def test_set_base_uri_moves_every_token_uri_and_emits_batch_update(chain, event,
     [a] = event.buy(0, 1, sender=fans[0])
     event.check_in([a], sender=organiser)
     badge = event.badge()
-    handle, token, first = ((event, a, 1) if which == "collection"
-                            else (badge, badge.badge_id(badge.event_id_of(event.address), fans[0].address), 0))
+    handle, token, first = (
+        (event, a, 1)
+        if which == "collection"
+        else (badge, badge.badge_id(badge.event_id_of(event.address), fans[0].address), 0)
+    )
     receipt = handle.set_base_uri("https://gw.example/metadata/x/", sender=organiser)
     [batch] = handle.events(receipt, "BatchMetadataUpdate")
     assert (batch["args"]["_fromTokenId"], batch["args"]["_toTokenId"]) == (first, MAX)

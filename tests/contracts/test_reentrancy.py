@@ -37,8 +37,11 @@ def logs(collection: tk.Collection, receipt, name: str):
 
 
 def attacker_tokens(event: tk.Collection, attacker) -> list[int]:
-    return [t for t in range(1, event.total_minted() + 1)
-            if event.exists(t) and event.owner_of(t) == attacker.address]
+    return [
+        t
+        for t in range(1, event.total_minted() + 1)
+        if event.exists(t) and event.owner_of(t) == attacker.address
+    ]
 
 
 @pytest.fixture()
@@ -73,7 +76,9 @@ def test_reentry_when_paid_by_buy_resale(chain, event, organiser, fans, setup, m
     receipt = event.buy_resale(sold, sender=bob)
     assert event.owner_of(sold) == bob.address
     credited = logs(event, receipt, "PaymentCredited")
-    assert [(e["args"]["account"], e["args"]["amount"]) for e in credited] == [(attacker.address, price - royalty)]
+    assert [(e["args"]["account"], e["args"]["amount"]) for e in credited] == [
+        (attacker.address, price - royalty)
+    ]
     assert event.credit_of(attacker.address) == price - royalty
     assert chain.balance(attacker.address) == 0
     assert attacker.functions.reentered().call() == 0
@@ -113,8 +118,9 @@ def test_reentry_into_claim_refund(chain, event, organiser, setup, same_token, b
     event.cancel_event(sender=organiser)
     reserve = event.refund_reserve()
     contract_before = chain.balance(event.address)
-    chain.send(attacker.functions.configure(REENTER_CLAIM_REFUND, first if same_token else second, bubble),
-               mallory)
+    chain.send(
+        attacker.functions.configure(REENTER_CLAIM_REFUND, first if same_token else second, bubble), mallory
+    )
 
     if bubble:
         with pytest.raises(REENTRANT_CALL):

@@ -189,7 +189,7 @@ def test_refund_batch_is_resumable_each_holder_refunded_once(chain, event, organ
     assert_solvent(chain, event)
     # "Crash" and re-send everything: the first half is skipped, the rest refunded.
     r2 = event.refund_batch(ids, sender=organiser)
-    assert [e["args"]["tokenId"] for e in logs(event, r2, "Refunded")] == ids[len(half):]
+    assert [e["args"]["tokenId"] for e in logs(event, r2, "Refunded")] == ids[len(half) :]
     # And once more: nothing left to do.
     r3 = event.refund_batch(ids, sender=organiser)
     assert logs(event, r3, "Refunded") == ()
@@ -216,7 +216,9 @@ def test_holder_rejecting_eth_is_credited_and_does_not_block(chain, event, organ
     bob_before = chain.balance(fans[1].address)
     receipt = event.refund_batch([r_tokens[0], bob_token, r_tokens[1]], sender=organiser)
     credited = logs(event, receipt, "PaymentCredited")
-    assert [(e["args"]["account"], e["args"]["amount"]) for e in credited] == [(rejecter.address, GA_PRICE)] * 2
+    assert [(e["args"]["account"], e["args"]["amount"]) for e in credited] == [
+        (rejecter.address, GA_PRICE)
+    ] * 2
     assert chain.balance(fans[1].address) == bob_before + GA_PRICE  # bob was not blocked
     assert event.credit_of(rejecter.address) == 2 * GA_PRICE
     assert chain.balance(rejecter.address) == 0
@@ -349,16 +351,20 @@ def test_balance_covers_owed_after_every_step(chain, make_event, organiser, fans
     step("bob buys from rejecter", lambda: event.buy_resale(r_token, sender=bob))  # seller credited
     assert event.credit_of(rejecter.address) > 0
     step("alice gifts", lambda: event.gift(a[1], carol.address, sender=alice))
-    step("withdraw free proceeds",
-         lambda: event.withdraw_proceeds(organiser.address, event.withdrawable_proceeds(), sender=organiser))
+    step(
+        "withdraw free proceeds",
+        lambda: event.withdraw_proceeds(organiser.address, event.withdrawable_proceeds(), sender=organiser),
+    )
     step("cancel", lambda: event.cancel_event(sender=organiser))
     step("carol claims gift", lambda: event.claim_refund([a[1]], sender=carol))
     step("refund half", lambda: event.refund_batch(list(range(1, 4)), sender=organiser))
     step("refund all", lambda: event.refund_batch(list(range(1, event.total_minted() + 1)), sender=organiser))
     step("rejecter accepts", lambda: chain.send(rejecter.functions.configure(MODE_NONE, 0, False), carol))
     step("rejecter withdraws", lambda: chain.send(rejecter.functions.withdrawCredit(), carol))
-    step("withdraw rest",
-         lambda: event.withdraw_proceeds(organiser.address, event.withdrawable_proceeds(), sender=organiser))
+    step(
+        "withdraw rest",
+        lambda: event.withdraw_proceeds(organiser.address, event.withdrawable_proceeds(), sender=organiser),
+    )
     assert event.refund_reserve() == 0 and event.owed() == 0
     assert chain.balance(event.address) == 0
     assert len(steps) == 18

@@ -122,8 +122,13 @@ def test_buy_resale_pays_seller_and_royalty_exactly(chain, event, organiser, fan
     assert chain.balance(bob.address) == buyer - CAP - _gas_cost(receipt)
     assert chain.balance(event.address) == contract  # the market keeps nothing
     [bought] = event.contract.events.ResaleBought().process_receipt(receipt, errors=DISCARD)
-    assert dict(bought["args"]) == {"tokenId": token, "seller": alice.address, "buyer": bob.address,
-                                    "price": CAP, "royalty": royalty}
+    assert dict(bought["args"]) == {
+        "tokenId": token,
+        "seller": alice.address,
+        "buyer": bob.address,
+        "price": CAP,
+        "royalty": royalty,
+    }
     info = event.ticket(token)
     assert info.owner == bob.address and info.listed_by is None and info.listed_price is None
     assert event.credit_of(alice.address) == event.credit_of(organiser.address) == 0
@@ -205,8 +210,10 @@ def test_cancel_listing_only_by_seller(event, organiser, fans):
     assert event.ticket(token).listed_by == alice.address
 
     receipt = event.cancel_listing(token, sender=alice)
-    assert [e["args"]["tokenId"] for e in
-            event.contract.events.ListingCancelled().process_receipt(receipt, errors=DISCARD)] == [token]
+    assert [
+        e["args"]["tokenId"]
+        for e in event.contract.events.ListingCancelled().process_receipt(receipt, errors=DISCARD)
+    ] == [token]
     assert event.ticket(token).listed_by is None
     with pytest.raises(errors.NotListed):
         event.buy_resale(token, sender=bob, value=CAP)
@@ -220,8 +227,10 @@ def test_listing_dies_with_a_gift(chain, make_event, fans):
     [token] = event.buy(GENERAL, 1, sender=alice)
     event.list_for_resale(token, CAP, sender=alice)
     receipt = event.gift(token, bob.address, sender=alice)
-    assert [e["args"]["tokenId"] for e in
-            event.contract.events.ListingCancelled().process_receipt(receipt, errors=DISCARD)] == [token]
+    assert [
+        e["args"]["tokenId"]
+        for e in event.contract.events.ListingCancelled().process_receipt(receipt, errors=DISCARD)
+    ] == [token]
     info = event.ticket(token)
     assert info.owner == bob.address and info.listed_by is None and info.listed_price is None
     with pytest.raises(errors.NotListed) as err:

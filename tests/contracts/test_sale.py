@@ -18,9 +18,14 @@ GENERAL_PRICE, VIP_PRICE = ETH // 10, ETH // 2
 
 def _tier(chain, *, name="Extra", face_value=ETH // 5, supply=5, start=None, end=None, max_per_wallet=0):
     now = chain.timestamp()
-    return tk.TierConfig(name, face_value=face_value, supply=supply,
-                         sale_start=now - 1 if start is None else start,
-                         sale_end=now + 20 * DAY if end is None else end, max_per_wallet=max_per_wallet)
+    return tk.TierConfig(
+        name,
+        face_value=face_value,
+        supply=supply,
+        sale_start=now - 1 if start is None else start,
+        sale_end=now + 20 * DAY if end is None else end,
+        max_per_wallet=max_per_wallet,
+    )
 
 
 def _gas_cost(receipt) -> int:
@@ -36,12 +41,20 @@ def _buy_receipt(chain, event, tier_id, quantity, sender, value):
 
 def test_tiers_valid_at_creation_are_stored(chain, make_event):
     now = chain.timestamp()
-    event = make_event(tiers=[_tier(chain, name="Only", face_value=123, supply=7, start=now, end=now + 1,
-                                    max_per_wallet=2)])
+    event = make_event(
+        tiers=[_tier(chain, name="Only", face_value=123, supply=7, start=now, end=now + 1, max_per_wallet=2)]
+    )
     assert event.tier_count() == 1
     t = event.tier(0)
-    assert (t.name, t.face_value, t.supply, t.minted, t.max_per_wallet, t.sale_start, t.sale_end) == \
-        ("Only", 123, 7, 0, 2, now, now + 1)
+    assert (t.name, t.face_value, t.supply, t.minted, t.max_per_wallet, t.sale_start, t.sale_end) == (
+        "Only",
+        123,
+        7,
+        0,
+        2,
+        now,
+        now + 1,
+    )
 
 
 def test_zero_supply_refused_at_creation(chain, make_event):
@@ -87,8 +100,10 @@ def test_add_tier_validates(chain, event, organiser):
 
 def test_non_admin_cannot_add_or_update_tiers(chain, event, fans):
     stranger = fans[0]
-    for call in (lambda: event.add_tier(_tier(chain), sender=stranger),
-                 lambda: event.update_tier(GENERAL, _tier(chain), sender=stranger)):
+    for call in (
+        lambda: event.add_tier(_tier(chain), sender=stranger),
+        lambda: event.update_tier(GENERAL, _tier(chain), sender=stranger),
+    ):
         with pytest.raises(errors.AccessControlUnauthorizedAccount) as info:
             call()
         assert info.value.account == stranger.address
@@ -109,23 +124,46 @@ def test_update_tier_validates(chain, event, organiser):
 
 def test_face_value_changes_before_first_ticket_but_then_locks(chain, event, organiser, fans):
     old = event.tier(GENERAL)
-    cfg = tk.TierConfig(old.name, face_value=ETH // 4, supply=old.supply, sale_start=old.sale_start,
-                        sale_end=old.sale_end, max_per_wallet=old.max_per_wallet)
+    cfg = tk.TierConfig(
+        old.name,
+        face_value=ETH // 4,
+        supply=old.supply,
+        sale_start=old.sale_start,
+        sale_end=old.sale_end,
+        max_per_wallet=old.max_per_wallet,
+    )
     event.update_tier(GENERAL, cfg, sender=organiser)
     assert event.tier(GENERAL).face_value == ETH // 4
 
     event.buy(GENERAL, 1, sender=fans[0])
     with pytest.raises(errors.FaceValueLocked) as info:
-        event.update_tier(GENERAL, tk.TierConfig(old.name, face_value=ETH // 5, supply=old.supply,
-                                                 sale_start=old.sale_start, sale_end=old.sale_end),
-                          sender=organiser)
+        event.update_tier(
+            GENERAL,
+            tk.TierConfig(
+                old.name,
+                face_value=ETH // 5,
+                supply=old.supply,
+                sale_start=old.sale_start,
+                sale_end=old.sale_end,
+            ),
+            sender=organiser,
+        )
     assert (info.value.tierId, info.value.minted) == (GENERAL, 1)
     assert event.tier(GENERAL).face_value == ETH // 4
 
     # Other fields may still change while the face value stays the same.
-    event.update_tier(GENERAL, tk.TierConfig("Renamed", face_value=ETH // 4, supply=50,
-                                             sale_start=old.sale_start, sale_end=old.sale_end,
-                                             max_per_wallet=1), sender=organiser)
+    event.update_tier(
+        GENERAL,
+        tk.TierConfig(
+            "Renamed",
+            face_value=ETH // 4,
+            supply=50,
+            sale_start=old.sale_start,
+            sale_end=old.sale_end,
+            max_per_wallet=1,
+        ),
+        sender=organiser,
+    )
     t = event.tier(GENERAL)
     assert (t.name, t.face_value, t.supply, t.max_per_wallet) == ("Renamed", ETH // 4, 50, 1)
 
@@ -134,8 +172,17 @@ def test_face_value_locks_after_airdrop_too(chain, event, organiser, fans):
     event.mint_batch(VIP, [fans[0].address], sender=organiser)
     t = event.tier(VIP)
     with pytest.raises(errors.FaceValueLocked) as info:
-        event.update_tier(VIP, tk.TierConfig(t.name, face_value=t.face_value + 1, supply=t.supply,
-                                             sale_start=t.sale_start, sale_end=t.sale_end), sender=organiser)
+        event.update_tier(
+            VIP,
+            tk.TierConfig(
+                t.name,
+                face_value=t.face_value + 1,
+                supply=t.supply,
+                sale_start=t.sale_start,
+                sale_end=t.sale_end,
+            ),
+            sender=organiser,
+        )
     assert (info.value.tierId, info.value.minted) == (VIP, 1)
 
 
@@ -144,8 +191,9 @@ def test_supply_cannot_drop_below_minted(chain, event, organiser, fans):
     t = event.tier(VIP)
 
     def cfg(supply):
-        return tk.TierConfig(t.name, face_value=t.face_value, supply=supply, sale_start=t.sale_start,
-                             sale_end=t.sale_end)
+        return tk.TierConfig(
+            t.name, face_value=t.face_value, supply=supply, sale_start=t.sale_start, sale_end=t.sale_end
+        )
 
     with pytest.raises(errors.SupplyBelowMinted) as info:
         event.update_tier(VIP, cfg(2), sender=organiser)
@@ -229,7 +277,6 @@ def test_per_wallet_cap(event, fans):
     assert event.balance_of(alice.address) == 9
 
 
-
 def _bought_by(event, tier_id, wallet):
     return event.chain.call(event.contract.functions.boughtBy(tier_id, wallet))
 
@@ -246,15 +293,25 @@ def test_wallet_cap_set_later_counts_earlier_purchases(chain, event, organiser, 
     alice = fans[0]
     event.buy(VIP, 5, sender=alice)  # VIP has no per-wallet cap yet
     t = event.tier(VIP)
-    event.update_tier(VIP, tk.TierConfig(t.name, face_value=t.face_value, supply=t.supply,
-                                         sale_start=t.sale_start, sale_end=t.sale_end, max_per_wallet=2),
-                      sender=organiser)
+    event.update_tier(
+        VIP,
+        tk.TierConfig(
+            t.name,
+            face_value=t.face_value,
+            supply=t.supply,
+            sale_start=t.sale_start,
+            sale_end=t.sale_end,
+            max_per_wallet=2,
+        ),
+        sender=organiser,
+    )
     assert _bought_by(event, VIP, alice.address) == 5
     with pytest.raises(errors.WalletCapExceeded) as info:
         event.buy(VIP, 1, sender=alice)
     assert (info.value.tierId, info.value.wallet, info.value.maxPerWallet) == (VIP, alice.address, 2)
     # Another wallet may still buy up to the new cap.
     event.buy(VIP, 2, sender=fans[1])
+
 
 def test_sold_out(event, fans):
     event.buy(VIP, 8, sender=fans[0])
@@ -411,8 +468,9 @@ def test_presale_with_k_of_n(chain, make_event, organiser, fans, badge_history):
     badge, event_ids = badge_history
     bob = fans[1]
     event = make_event(badge=badge)
-    event.set_presale(GENERAL, ends_at=chain.timestamp() + DAY, min_events=1, event_ids=event_ids,
-                      sender=organiser)
+    event.set_presale(
+        GENERAL, ends_at=chain.timestamp() + DAY, min_events=1, event_ids=event_ids, sender=organiser
+    )
     assert event.buy(GENERAL, 1, sender=bob) == [1]
 
 
@@ -420,8 +478,9 @@ def test_revoked_badge_no_longer_counts(chain, make_event, organiser, fans, badg
     badge, event_ids = badge_history
     alice = fans[0]
     event = make_event(badge=badge)
-    event.set_presale(GENERAL, ends_at=chain.timestamp() + DAY, min_events=2, event_ids=event_ids,
-                      sender=organiser)
+    event.set_presale(
+        GENERAL, ends_at=chain.timestamp() + DAY, min_events=2, event_ids=event_ids, sender=organiser
+    )
     assert event.presale_eligible(GENERAL, alice.address)
     badge.revoke(badge.badge_id(event_ids[1], alice.address), sender=organiser)
     assert badge.attended_count(alice.address, event_ids) == 1
@@ -468,8 +527,12 @@ def _merkle(addresses):
     layers = [[_leaf(a) for a in addresses]]
     while len(layers[-1]) > 1:
         level = layers[-1]
-        layers.append([_hash_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-                       for i in range(0, len(level), 2)])
+        layers.append(
+            [
+                _hash_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+                for i in range(0, len(level), 2)
+            ]
+        )
     proofs = {}
     for index, address in enumerate(addresses):
         proof, i = [], index
@@ -495,8 +558,13 @@ def test_presale_by_merkle_proof(chain, event, organiser, fans):
     assert event.balance_of(fans[0].address) == 1 and event.balance_of(fans[4].address) == 1
 
     # A listed buyer without a proof, with someone else's proof, or an outsider: refused.
-    for fan, proof in ((fans[1], None), (fans[1], []), (fans[1], proofs[fans[2].address]),
-                       (outsider, proofs[fans[0].address]), (outsider, [b"\x11" * 32])):
+    for fan, proof in (
+        (fans[1], None),
+        (fans[1], []),
+        (fans[1], proofs[fans[2].address]),
+        (outsider, proofs[fans[0].address]),
+        (outsider, [b"\x11" * 32]),
+    ):
         with pytest.raises(errors.PresaleNotEligible) as info:
             event.buy(GENERAL, 1, sender=fan, proof=proof)
         assert (info.value.tierId, info.value.buyer) == (GENERAL, fan.address)

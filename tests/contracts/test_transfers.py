@@ -103,7 +103,11 @@ def test_gift_by_holder_through_each_path(chain, gift_event, fans, path):
     [token] = gift_event.buy(GENERAL, 1, sender=alice)
     receipt = PATHS[path](chain, gift_event, alice, alice.address, bob.address, token)
     [moved] = gift_event.contract.events.Transfer().process_receipt(receipt, errors=DISCARD)
-    assert (moved["args"]["from"], moved["args"]["to"], moved["args"]["id"]) == (alice.address, bob.address, token)
+    assert (moved["args"]["from"], moved["args"]["to"], moved["args"]["id"]) == (
+        alice.address,
+        bob.address,
+        token,
+    )
     assert gift_event.owner_of(token) == bob.address
     assert gift_event.ticket(token).paid_on_chain  # gifting keeps the refund right with the ticket
 

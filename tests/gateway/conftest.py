@@ -40,8 +40,11 @@ def age_fan_sessions(engine, fan_id: str, days: float) -> None:
     """Move a fan's sessions `days` into the past, as if unused since."""
     then = utcnow() - timedelta(days=days)
     with Session(engine) as session:
-        session.execute(update(FanSession).where(FanSession.fan_id == uuid.UUID(fan_id))
-                        .values(created_at=then, last_used_at=then))
+        session.execute(
+            update(FanSession)
+            .where(FanSession.fan_id == uuid.UUID(fan_id))
+            .values(created_at=then, last_used_at=then)
+        )
         session.commit()
 
 
@@ -66,11 +69,16 @@ def operator(chain):
 
 @pytest.fixture()
 def settings(database_url, chain, operator):
-    return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
-                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    confirmations=0,  # anvil mines a block per transaction and no more
-                    send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
-                    sender_enabled=False)  # drives the worker itself: no background thread racing the tests
+    return Settings(
+        database_url=database_url,
+        rpc_url=chain.url,
+        chain_id=chain.chain_id,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,  # anvil mines a block per transaction and no more
+        send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
+        sender_enabled=False,
+    )  # drives the worker itself: no background thread racing the tests
 
 
 @pytest.fixture()
@@ -113,8 +121,9 @@ def collection(make_event, organiser, operator):
 
 @pytest.fixture()
 def gw_event(client, org, collection):
-    response = client.post("/events", json={"collection_address": collection.address, "name": "Gig"},
-                           headers=org["headers"])
+    response = client.post(
+        "/events", json={"collection_address": collection.address, "name": "Gig"}, headers=org["headers"]
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -132,10 +141,11 @@ def new_fan(client):
 @pytest.fixture()
 def issue(client, org, gw_event):
     def do(fan, *, key=None, tier_id=0, quantity=1, ref="pay-1", expect=201):
-        response = client.post(f"/events/{gw_event['id']}/tickets/issue",
-                                json={"fan_id": fan["id"], "tier_id": tier_id, "quantity": quantity,
-                                      "payment_reference": ref},
-                                headers=org["headers"] | {"Idempotency-Key": key or secrets.token_hex(8)})
+        response = client.post(
+            f"/events/{gw_event['id']}/tickets/issue",
+            json={"fan_id": fan["id"], "tier_id": tier_id, "quantity": quantity, "payment_reference": ref},
+            headers=org["headers"] | {"Idempotency-Key": key or secrets.token_hex(8)},
+        )
         assert response.status_code == expect, response.text
         return response.json()
 

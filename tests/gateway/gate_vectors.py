@@ -25,13 +25,22 @@ def _uuid(n: int) -> uuid.UUID:
     return uuid.UUID(int=(n << 96) | n)  # distinct in the first 8 bytes: a list's ticket id
 
 
-def _ticket(n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, tier=0,
-            **entry) -> list:
+def _ticket(
+    n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, tier=0, **entry
+) -> list:
     """A list's ticket (docs/gate.md): [id, token_id, tier_id, device_key (compressed), flags, entries?...]."""
-    flags = (gate_rules.HOLDER_CHANGED * holder_changed) | (gate_rules.CHECKED_IN * checked_in) \
+    flags = (
+        (gate_rules.HOLDER_CHANGED * holder_changed)
+        | (gate_rules.CHECKED_IN * checked_in)
         | (gate_rules.REFUNDED * refunded)
-    row = [gate_rules.list_id(_uuid(n)), n, tier,
-           codes.compress_public_key(codes.public_key_text(KEYS[key])) if key is not None else None, flags]
+    )
+    row = [
+        gate_rules.list_id(_uuid(n)),
+        n,
+        tier,
+        codes.compress_public_key(codes.public_key_text(KEYS[key])) if key is not None else None,
+        flags,
+    ]
     if entry:
         row += [entry["entries"], entry["exits"], entry.get("days", [])]
     return row
@@ -54,8 +63,14 @@ def build() -> dict:
         "name": "single entry",
         "rules": w,
         "cancelled": False,
-        "tickets": [_ticket(1, 0), _ticket(2, 1, checked_in=True), _ticket(3, 2, holder_changed=True),
-                    _ticket(4, None), _ticket(5, 3, refunded=True), _ticket(6, 4)],
+        "tickets": [
+            _ticket(1, 0),
+            _ticket(2, 1, checked_in=True),
+            _ticket(3, 2, holder_changed=True),
+            _ticket(4, None),
+            _ticket(5, 3, refunded=True),
+            _ticket(6, 4),
+        ],
         "local": [{"ticket_id": str(_uuid(6)), "direction": "entry", "day": None}],
         "cases": [
             _case("admits", _code(0, 1), None),
@@ -75,21 +90,39 @@ def build() -> dict:
             _case("no exits", _code(0, 1), "no_exit", direction="exit"),
         ],
     }
-    cancelled = {"name": "event cancelled", "rules": w, "cancelled": True, "tickets": [_ticket(1, 0)], "local": [],
-                 "cases": [_case("cancelled", _code(0, 1), "cancelled"),
-                           _case("a bad code is still bad", _code(1, 1), "bad_signature")]}
-    unlisted = {"name": "offline policy: admit unlisted", "rules": w | {"offline_unlisted": "admit"},
-                "cancelled": False, "tickets": [_ticket(4, None), _ticket(7, 5, checked_in=True)], "local": [],
-                "cases": [_case("listed with no phone", _code(0, 4), None, online="no_device_key", unverified=True),
-                          _case("not listed at all", _code(0, 99), "not_in_list", online="unknown_ticket"),
-                          _case("checked in", _code(5, 7), "already_checked_in")]}
+    cancelled = {
+        "name": "event cancelled",
+        "rules": w,
+        "cancelled": True,
+        "tickets": [_ticket(1, 0)],
+        "local": [],
+        "cases": [
+            _case("cancelled", _code(0, 1), "cancelled"),
+            _case("a bad code is still bad", _code(1, 1), "bad_signature"),
+        ],
+    }
+    unlisted = {
+        "name": "offline policy: admit unlisted",
+        "rules": w | {"offline_unlisted": "admit"},
+        "cancelled": False,
+        "tickets": [_ticket(4, None), _ticket(7, 5, checked_in=True)],
+        "local": [],
+        "cases": [
+            _case("listed with no phone", _code(0, 4), None, online="no_device_key", unverified=True),
+            _case("not listed at all", _code(0, 99), "not_in_list", online="unknown_ticket"),
+            _case("checked in", _code(5, 7), "already_checked_in"),
+        ],
+    }
     reentry = {
         "name": "re-entry",
         "rules": w | {"entry_policy": "reentry"},
         "cancelled": False,
-        "tickets": [_ticket(1, 0, entries=0, exits=0), _ticket(2, 1, checked_in=True, entries=1, exits=0),
-                    _ticket(3, 2, checked_in=True, entries=2, exits=2), _ticket(4, 3, checked_in=True, entries=1,
-                                                                                 exits=0)],
+        "tickets": [
+            _ticket(1, 0, entries=0, exits=0),
+            _ticket(2, 1, checked_in=True, entries=1, exits=0),
+            _ticket(3, 2, checked_in=True, entries=2, exits=2),
+            _ticket(4, 3, checked_in=True, entries=1, exits=0),
+        ],
         "local": [{"ticket_id": str(_uuid(4)), "direction": "exit", "day": None}],
         "cases": [
             _case("first entry", _code(0, 1), None),
@@ -104,12 +137,15 @@ def build() -> dict:
     }
     days = {
         "name": "day passes (Europe/London)",
-        "rules": w | {"entry_policy": "days", "days": ["2026-07-03", "2026-07-04"], "timezone": "Europe/London"},
+        "rules": w
+        | {"entry_policy": "days", "days": ["2026-07-03", "2026-07-04"], "timezone": "Europe/London"},
         "cancelled": False,
-        "tickets": [_ticket(1, 0, entries=0, exits=0, days=[]),
-                    _ticket(2, 1, checked_in=True, entries=1, exits=0, days=["2026-07-03"]),
-                    _ticket(3, 2, checked_in=True, entries=2, exits=0, days=["2026-07-03", "2026-07-04"]),
-                    _ticket(4, 3, entries=0, exits=0, days=[])],
+        "tickets": [
+            _ticket(1, 0, entries=0, exits=0, days=[]),
+            _ticket(2, 1, checked_in=True, entries=1, exits=0, days=["2026-07-03"]),
+            _ticket(3, 2, checked_in=True, entries=2, exits=0, days=["2026-07-03", "2026-07-04"]),
+            _ticket(4, 3, entries=0, exits=0, days=[]),
+        ],
         "local": [{"ticket_id": str(_uuid(4)), "direction": "entry", "day": "2026-07-04"}],
         "cases": [
             _case("first day", _code(0, 1), None),
@@ -122,17 +158,23 @@ def build() -> dict:
     off_day = {
         "name": "day passes on another day",
         "rules": w | {"entry_policy": "days", "days": ["2026-07-05"], "timezone": "Europe/London"},
-        "cancelled": False, "tickets": [_ticket(1, 0, entries=0, exits=0, days=[])], "local": [],
-        "cases": [_case("not valid today", _code(0, 1), "not_valid_today"),
-                  _case("a screenshot is a screenshot first", _code(0, 1, -2), "expired_code")],
+        "cancelled": False,
+        "tickets": [_ticket(1, 0, entries=0, exits=0, days=[])],
+        "local": [],
+        "cases": [
+            _case("not valid today", _code(0, 1), "not_valid_today"),
+            _case("a screenshot is a screenshot first", _code(0, 1, -2), "expired_code"),
+        ],
     }
     per_tier = {
         "name": "a tier's own policy (VIP: re-entry; the event: single)",
         "rules": w | {"tier_policies": {"1": "reentry"}},
         "cancelled": False,
-        "tickets": [_ticket(1, 0, checked_in=True, entries=1, exits=0),
-                    _ticket(2, 1, checked_in=True, tier=1, entries=1, exits=1),
-                    _ticket(3, 2, checked_in=True, tier=1, entries=1, exits=0)],
+        "tickets": [
+            _ticket(1, 0, checked_in=True, entries=1, exits=0),
+            _ticket(2, 1, checked_in=True, tier=1, entries=1, exits=1),
+            _ticket(3, 2, checked_in=True, tier=1, entries=1, exits=0),
+        ],
         "cases": [
             _case("general: in once", _code(0, 1), "already_checked_in"),
             _case("general: no exits", _code(0, 1), "no_exit", direction="exit"),

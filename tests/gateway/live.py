@@ -17,7 +17,9 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"  # pinned in package.json
+AXE = (
+    Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+)  # pinned in package.json
 
 
 @pytest.fixture()
@@ -77,6 +79,13 @@ def axe_violations(page, *, above: str = "minor") -> list[dict]:
     page.add_script_tag(content=AXE.read_text())
     results = page.evaluate("async () => (await axe.run(document)).violations")
     order = ["minor", "moderate", "serious", "critical"]
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in results if order.index(v["impact"] or "minor") > order.index(above)]
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in results
+        if order.index(v["impact"] or "minor") > order.index(above)
+    ]

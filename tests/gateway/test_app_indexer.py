@@ -11,12 +11,18 @@ from gateway.models import Ticket
 
 
 def test_the_app_indexes_on_chain_purchases_in_the_background(settings, collection, fans):
-    app = create_app(settings.model_copy(update={"indexer_enabled": True, "indexer_confirmations": 0,
-                                                  "indexer_poll_seconds": 0.1}))
+    app = create_app(
+        settings.model_copy(
+            update={"indexer_enabled": True, "indexer_confirmations": 0, "indexer_poll_seconds": 0.1}
+        )
+    )
     with TestClient(app) as client:
         org = client.post("/organisers", json={"name": "Acme"}).json()
-        response = client.post("/events", json={"collection_address": collection.address},
-                               headers={"Authorization": f"Bearer {org['api_key']}"})
+        response = client.post(
+            "/events",
+            json={"collection_address": collection.address},
+            headers={"Authorization": f"Bearer {org['api_key']}"},
+        )
         assert response.status_code == 201, response.text
         [token] = collection.buy(0, 1, sender=fans[0])
         engine = app.state.runtime.engine
@@ -24,8 +30,13 @@ def test_the_app_indexes_on_chain_purchases_in_the_background(settings, collecti
         found = []
         while not found and time.monotonic() < deadline:
             with engine.connect() as conn:
-                found = list(conn.execute(select(Ticket.token_id).where(
-                    Ticket.contract == collection.address, Ticket.token_id == token)))
+                found = list(
+                    conn.execute(
+                        select(Ticket.token_id).where(
+                            Ticket.contract == collection.address, Ticket.token_id == token
+                        )
+                    )
+                )
             time.sleep(0.1)
         assert found, "the background indexer did not record the on-chain purchase"
     engine.dispose()

@@ -12,8 +12,20 @@ from gateway.services.fans import custodial_account
 
 def test_migration_creates_every_table(app):
     tables = set(inspect(app.state.runtime.engine).get_table_names())
-    assert {"organisers", "api_keys", "events", "tiers", "fan_accounts", "fan_sessions", "fan_contacts",
-            "tickets", "issuances", "transfers", "resale_listings", "alembic_version"} <= tables
+    assert {
+        "organisers",
+        "api_keys",
+        "events",
+        "tiers",
+        "fan_accounts",
+        "fan_sessions",
+        "fan_contacts",
+        "tickets",
+        "issuances",
+        "transfers",
+        "resale_listings",
+        "alembic_version",
+    } <= tables
 
 
 def test_organiser_bootstrap_returns_the_key_once_and_stores_only_its_hash(app, client, org):
@@ -31,7 +43,9 @@ def test_register_event_reads_tiers_from_chain(client, org, collection):
     assert event["collection_address"] == collection.address
     assert event["badge_address"] == collection.badge().address
     assert [(t["name"], t["face_value_wei"], t["supply"]) for t in event["tiers"]] == [
-        ("General", str(10**17), 100), ("VIP", str(5 * 10**17), 10)]
+        ("General", str(10**17), 100),
+        ("VIP", str(5 * 10**17), 10),
+    ]
     again = client.post("/events", json={"collection_address": collection.address}, headers=org["headers"])
     assert again.status_code == 409 and again.json()["error"] == "event_exists"
     assert client.get(f"/events/{event['id']}", headers=org["headers"]).json()["id"] == event["id"]
@@ -44,16 +58,20 @@ def test_register_event_refuses_bad_addresses_and_missing_keys(client, org, orga
     assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_request"
     anonymous = client.post("/events", json={"collection_address": organiser.address})
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
-    wrong = client.post("/events", json={"collection_address": organiser.address},
-                        headers={"Authorization": "Bearer nope"})
+    wrong = client.post(
+        "/events", json={"collection_address": organiser.address}, headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401
 
 
 def test_fan_account_is_custodial_encrypted_and_contact_is_erasable(app, client, new_fan):
     fan = new_fan(email="fan@example.org")
     assert fan["session_token"].startswith("tkf_") and fan["address"].startswith("0x")
-    assert client.get("/fans/me", headers=fan["headers"]).json() == {"id": fan["id"], "address": fan["address"],
-                                                                    "wallet_address": None}
+    assert client.get("/fans/me", headers=fan["headers"]).json() == {
+        "id": fan["id"],
+        "address": fan["address"],
+        "wallet_address": None,
+    }
     with Session(app.state.runtime.engine) as session:
         row = session.get(Fan, uuid.UUID(fan["id"]))
         key = custodial_account(row, secret=app.state.runtime.secret()).key.hex()

@@ -45,11 +45,15 @@ def scan_in(client, gate: dict, tickets: Iterable[dict]) -> None:
     """Each holder binds a device key and shows its code; the gate scans it (POST /gate/scan) and admits."""
     for ticket in tickets:
         key = codes.new_device_key()
-        bound = client.post(f"/tickets/{ticket['id']}/device", headers=ticket["fan"]["headers"],
-                            json={"public_key": codes.public_key_text(key)})
+        bound = client.post(
+            f"/tickets/{ticket['id']}/device",
+            headers=ticket["fan"]["headers"],
+            json={"public_key": codes.public_key_text(key)},
+        )
         assert bound.status_code == 201, bound.text
-        answer = client.post("/gate/scan", headers=gate["headers"],
-                             json={"code": codes.sign_code(key, ticket["id"])})
+        answer = client.post(
+            "/gate/scan", headers=gate["headers"], json={"code": codes.sign_code(key, ticket["id"])}
+        )
         assert answer.status_code == 200 and answer.json()["admit"] is True, answer.text
 
 
@@ -57,10 +61,16 @@ def admit(engine, event_id: str, gate: dict, tickets: Iterable[dict]) -> None:
     """The write a scan ends in (services/gate.admit), without the device-key round trip."""
     with Session(engine) as session:
         for ticket in tickets:
-            admitted, _ = gate_service.admit(session, event_id=uuid.UUID(event_id),
-                                             ticket_id=uuid.UUID(ticket["id"]), token_id=ticket["token_id"],
-                                             gate_key_id=uuid.UUID(gate["id"]), device=None, source="online",
-                                             scanned_at=utcnow())
+            admitted, _ = gate_service.admit(
+                session,
+                event_id=uuid.UUID(event_id),
+                ticket_id=uuid.UUID(ticket["id"]),
+                token_id=ticket["token_id"],
+                gate_key_id=uuid.UUID(gate["id"]),
+                device=None,
+                source="online",
+                scanned_at=utcnow(),
+            )
             assert admitted
 
 
@@ -96,8 +106,10 @@ def sent_hash(engine, batch: CheckinBatch) -> str | None:
 
 
 def checkin_transactions(collection: tk.Collection) -> set[str]:
-    return {entry["transactionHash"].to_0x_hex() for entry in
-            collection.contract.events.CheckedIn().get_logs(from_block=0)}
+    return {
+        entry["transactionHash"].to_0x_hex()
+        for entry in collection.contract.events.CheckedIn().get_logs(from_block=0)
+    }
 
 
 # ---- fixtures
@@ -105,8 +117,13 @@ def checkin_transactions(collection: tk.Collection) -> set[str]:
 def big_collection(make_event, chain, organiser, operator):
     """A collection with room for a few hundred tickets; the operator may mint, move and check in."""
     now = chain.timestamp()
-    event = make_event(tiers=[tk.TierConfig("General", face_value=ETH // 100, supply=1_000,
-                                            sale_start=now - 1, sale_end=now + 20 * 86400)])
+    event = make_event(
+        tiers=[
+            tk.TierConfig(
+                "General", face_value=ETH // 100, supply=1_000, sale_start=now - 1, sale_end=now + 20 * 86400
+            )
+        ]
+    )
     for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
         event.grant_role(role, operator.address, sender=organiser)
     return event
@@ -115,8 +132,9 @@ def big_collection(make_event, chain, organiser, operator):
 @pytest.fixture()
 def door(client, org, big_collection, new_fan, issue):
     """The event registered, a gate key, and `tickets(fans, each)`: issued tickets with their holders."""
-    response = client.post("/events", json={"collection_address": big_collection.address, "name": "Gig"},
-                           headers=org["headers"])
+    response = client.post(
+        "/events", json={"collection_address": big_collection.address, "name": "Gig"}, headers=org["headers"]
+    )
     assert response.status_code == 201, response.text
     event = response.json()
     gate = gate_key(client, org, event["id"])
@@ -126,10 +144,11 @@ def door(client, org, big_collection, new_fan, issue):
         issued, holders = [], {}
         for _ in range(fans):
             fan = new_fan()
-            response = client.post(f"/events/{event['id']}/tickets/issue",
-                                   json={"fan_id": fan["id"], "tier_id": 0, "quantity": each,
-                                         "payment_reference": "pay"},
-                                   headers=org["headers"] | {"Idempotency-Key": uuid.uuid4().hex})
+            response = client.post(
+                f"/events/{event['id']}/tickets/issue",
+                json={"fan_id": fan["id"], "tier_id": 0, "quantity": each, "payment_reference": "pay"},
+                headers=org["headers"] | {"Idempotency-Key": uuid.uuid4().hex},
+            )
             assert response.status_code == 201, response.text
             for ticket in response.json()["tickets"]:
                 issued.append(ticket | {"fan": fan})
@@ -204,8 +223,9 @@ def test_a_ticket_already_used_on_chain_is_skipped_by_the_contract_not_checked_i
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
-def test_without_gate_role_nothing_is_sent_until_the_organiser_grants_it(app, door, chain, organiser,
-                                                                          operator):
+def test_without_gate_role_nothing_is_sent_until_the_organiser_grants_it(
+    app, door, chain, organiser, operator
+):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=1)
     gate_role = door.collection.role("GATE_ROLE")
@@ -228,7 +248,9 @@ def test_a_batch_is_done_only_once_its_receipt_is_deep_enough(app, door, chain):
     report = drain_once(runtime, receipt_timeout=0.3)
     assert (report.sent, report.done, report.pending) == (1, 0, 1)
     assert chain_status(engine) == {"sent": 4}
-    assert checkin_transactions(door.collection) == {sent_hash(engine, batches(engine)[0])}  # mined, not trusted
+    assert checkin_transactions(door.collection) == {
+        sent_hash(engine, batches(engine)[0])
+    }  # mined, not trusted
     chain.rpc("anvil_mine", [2])
     assert drain_once(runtime, receipt_timeout=0.3).pending == 1
     chain.rpc("anvil_mine", [1])
@@ -259,8 +281,9 @@ def test_a_batch_dropped_by_a_reorganisation_is_sent_again_not_marked_done(app, 
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
-def test_admissions_of_an_event_cancelled_on_chain_leave_the_queue_for_good(app, door, chain, organiser,
-                                                                             operator):
+def test_admissions_of_an_event_cancelled_on_chain_leave_the_queue_for_good(
+    app, door, chain, organiser, operator
+):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, _ = door.tickets(fans=2, each=2)
     admit(engine, door.event_id, door.gate, tickets)
@@ -275,10 +298,17 @@ def test_admissions_of_an_event_cancelled_on_chain_leave_the_queue_for_good(app,
 
 
 def test_confirmations_default_to_the_chains_and_can_be_set(settings):
-    assert Runtime(settings=Settings(key_encryption_secret="x", chain_id=137), engine=None).confirmations() == 64
-    assert Runtime(settings=Settings(key_encryption_secret="x", chain_id=1), engine=None).confirmations() == 12
+    assert (
+        Runtime(settings=Settings(key_encryption_secret="x", chain_id=137), engine=None).confirmations() == 64
+    )
+    assert (
+        Runtime(settings=Settings(key_encryption_secret="x", chain_id=1), engine=None).confirmations() == 12
+    )
     assert Runtime(settings=Settings(key_encryption_secret="x"), engine=None).confirmations() == 0  # anvil
-    assert Runtime(settings=Settings(key_encryption_secret="x", confirmations=5), engine=None).confirmations() == 5
+    assert (
+        Runtime(settings=Settings(key_encryption_secret="x", confirmations=5), engine=None).confirmations()
+        == 5
+    )
     with pytest.raises(ValueError):
         Settings(key_encryption_secret="x", confirmations=-1)
 
@@ -327,11 +357,19 @@ def test_a_drainer_skips_admissions_another_has_locked(app, door, database_url):
     tickets, holders = door.tickets(fans=2, each=4)
     admit(engine, door.event_id, door.gate, tickets)
     # a drainer that would wait for the locks fails after 5 s instead of hanging the test
-    runtime = Runtime(settings=app.state.runtime.settings,
-                      engine=create_engine(database_url, connect_args={"options": "-c lock_timeout=5000"}))
+    runtime = Runtime(
+        settings=app.state.runtime.settings,
+        engine=create_engine(database_url, connect_args={"options": "-c lock_timeout=5000"}),
+    )
     with Session(engine) as other:  # another drainer, mid-claim: holds the three oldest
-        locked = set(other.exec(select(Admission.token_id).order_by(Admission.admitted_at, Admission.id)
-                                .limit(3).with_for_update(skip_locked=True)))
+        locked = set(
+            other.exec(
+                select(Admission.token_id)
+                .order_by(Admission.admitted_at, Admission.id)
+                .limit(3)
+                .with_for_update(skip_locked=True)
+            )
+        )
         report = drain_once(runtime, max_batch=100)
         assert report.checked_in == 5
         assert set(json.loads(batches(engine)[0].token_ids)) == set(holders) - locked
@@ -369,7 +407,10 @@ def test_a_batch_not_mined_stays_pending_and_is_finished_from_its_receipt(app, d
     chain.rpc("evm_mine")
     report = drain_once(runtime)
     assert (report.sent, report.done, report.checked_in) == (0, 1, 6)  # from the receipt, nothing resent
-    assert (batches(engine)[0].status, checkin_transactions(door.collection)) == ("done", {sent_hash(engine, batch)})
+    assert (batches(engine)[0].status, checkin_transactions(door.collection)) == (
+        "done",
+        {sent_hash(engine, batch)},
+    )
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
@@ -391,8 +432,9 @@ def test_a_batch_the_node_lost_is_sent_again_with_the_same_transaction(app, door
     assert_checked_in_once_with_badges(door.collection, holders)
 
 
-def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(app, door, chain, operator,
-                                                                               manual_mining):
+def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(
+    app, door, chain, operator, manual_mining
+):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=2, each=3)
     admit(engine, door.event_id, door.gate, tickets)
@@ -403,9 +445,17 @@ def test_a_batch_whose_nonce_another_transaction_took_goes_back_to_the_queue(app
     chain.rpc("anvil_dropAllTransactions")
     automine(chain, True)
     base = chain.w3.eth.get_block("latest")["baseFeePerGas"]
-    other = operator.sign_transaction({"to": operator.address, "value": 0, "gas": 21_000,
-                                       "nonce": lost_tx["nonce"], "chainId": chain.chain_id,
-                                       "maxFeePerGas": 2 * base + 1, "maxPriorityFeePerGas": 1})
+    other = operator.sign_transaction(
+        {
+            "to": operator.address,
+            "value": 0,
+            "gas": 21_000,
+            "nonce": lost_tx["nonce"],
+            "chainId": chain.chain_id,
+            "maxFeePerGas": 2 * base + 1,
+            "maxPriorityFeePerGas": 1,
+        }
+    )
     chain.w3.eth.wait_for_transaction_receipt(chain.w3.eth.send_raw_transaction(other.raw_transaction))
     # the pipeline sees the nonce used by none of its versions: once that has lasted NONCE_TAKEN_GRACE_SECONDS
     # (a node may count a nonce a moment before it serves the receipt), failed and given back
@@ -450,8 +500,9 @@ def test_the_app_runs_the_queue_when_enabled(door, settings, client):
     from gateway.main import create_app
 
     tickets, holders = door.tickets(fans=2, each=2)
-    enabled = create_app(settings.model_copy(update={"checkin_queue_enabled": True,
-                                                     "checkin_poll_seconds": 0.05}))
+    enabled = create_app(
+        settings.model_copy(update={"checkin_queue_enabled": True, "checkin_poll_seconds": 0.05})
+    )
     engine = enabled.state.runtime.engine
     admit(engine, door.event_id, door.gate, tickets)
     with TestClient(enabled):

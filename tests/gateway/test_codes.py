@@ -38,8 +38,9 @@ def test_the_signature_is_raw_r_s_over_the_documented_message(key):
     ticket, window = uuid.uuid4(), 7
     der = key.sign(b"ticketkit-gate/v1" + ticket.bytes + window.to_bytes(4, "big"), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
-    text = "TK1." + base64.urlsafe_b64encode(ticket.bytes + window.to_bytes(4, "big") + r.to_bytes(32, "big")
-                                             + s.to_bytes(32, "big")).decode().rstrip("=")
+    text = "TK1." + base64.urlsafe_b64encode(
+        ticket.bytes + window.to_bytes(4, "big") + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    ).decode().rstrip("=")
     assert codes.verify_code_signature(key.public_key(), codes.decode(text))
 
 
@@ -56,11 +57,29 @@ def test_signatures_do_not_transfer(key):
     assert not codes.verify_code_signature(key.public_key(), high)
 
 
-@pytest.mark.parametrize("text", [
-    "", "TK1.", "TK1", "tk1." + "A" * 112, "TK2." + "A" * 112, "TK1." + "A" * 111, "TK1." + "A" * 113,
-    "TK1." + "A" * 110 + "==", "TK1." + "A" * 111 + "=", "TK1." + "+" * 112, "TK1." + "/" * 112,
-    "TK1." + "é" * 112, "TK1." + " " * 112, "TK1." + "A" * 111 + "\n", "A" * 116, None, 42, b"TK1.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "TK1.",
+        "TK1",
+        "tk1." + "A" * 112,
+        "TK2." + "A" * 112,
+        "TK1." + "A" * 111,
+        "TK1." + "A" * 113,
+        "TK1." + "A" * 110 + "==",
+        "TK1." + "A" * 111 + "=",
+        "TK1." + "+" * 112,
+        "TK1." + "/" * 112,
+        "TK1." + "é" * 112,
+        "TK1." + " " * 112,
+        "TK1." + "A" * 111 + "\n",
+        "A" * 116,
+        None,
+        42,
+        b"TK1.",
+    ],
+)
 def test_anything_else_is_a_code_error(text):
     with pytest.raises(codes.CodeError):
         codes.decode(text)  # type: ignore[arg-type]
@@ -89,7 +108,9 @@ def test_windows_accept_one_either_side_and_nothing_older():
 def test_public_keys_are_checked_points():
     key = codes.new_device_key()
     text = codes.public_key_text(key)
-    assert len(text) == 87 and codes.load_public_key(text).public_numbers() == key.public_key().public_numbers()
+    assert (
+        len(text) == 87 and codes.load_public_key(text).public_numbers() == key.public_key().public_numbers()
+    )
     raw = base64.urlsafe_b64decode(text + "=")
     off_curve = codes.b64url(raw[:-1] + bytes([raw[-1] ^ 1]))
     compressed = codes.b64url(b"\x02" + raw[1:33] + bytes(32))
@@ -100,7 +121,9 @@ def test_public_keys_are_checked_points():
 
 def test_snapshot_signatures():
     key = codes.derive_signing_key("secret")
-    assert codes.derive_signing_key("secret").private_numbers() == key.private_numbers()  # every process agrees
+    assert (
+        codes.derive_signing_key("secret").private_numbers() == key.private_numbers()
+    )  # every process agrees
     assert codes.derive_signing_key("other").private_numbers() != key.private_numbers()
     signature = codes.sign_bytes(key, b'{"a":1}')
     assert len(signature) == 86

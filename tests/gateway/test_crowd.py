@@ -24,12 +24,19 @@ from ticketkit.chain import _free_port
 from .conftest import bearer
 from .test_gate import bind_key, make_gate_key
 
-pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian's package) is installed by make test")
+pytestmark = pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk (Debian's package) is installed by make test"
+)
 
 # A deliberately small gateway: 2 requests at once per lane, 40 queued for the fans' lane, so a few database
 # connections (db.pool_sizes: 10 and 3) against 300 connections from the crowd.
-SMALL = {"lane_api_limit": 2, "lane_api_queue": 40, "lane_gate_limit": 2, "lane_gate_queue": 40,
-         "run_migrations": False}
+SMALL = {
+    "lane_api_limit": 2,
+    "lane_api_queue": 40,
+    "lane_gate_limit": 2,
+    "lane_gate_queue": 40,
+    "run_migrations": False,
+}
 CROWD = 300
 
 
@@ -103,8 +110,10 @@ def test_what_is_shed_is_a_503_with_a_code_and_retry_after(crowd, server):
     flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=3)
     time.sleep(1.0)
     with httpx.Client(base_url=url, timeout=10) as client:
-        answers = [client.get("/fans/me/tickets", headers=bearer(crowd["fans"][2]["session_token"]))
-                   for _ in range(20)]
+        answers = [
+            client.get("/fans/me/tickets", headers=bearer(crowd["fans"][2]["session_token"]))
+            for _ in range(20)
+        ]
     load.figures(flood)
     shed = [a for a in answers if a.status_code == 503]
     assert {a.status_code for a in answers} <= {200, 503}
@@ -121,4 +130,6 @@ def test_sigterm_stops_the_server_mid_flood(crowd, server):
     process.wait(timeout=10)
     assert time.monotonic() - sent < 10
     raw = load.figures(flood)["raw"]
-    assert raw["other_status"] == 0, raw  # in flight: finished; queued: 503 shutting_down; then connections close
+    assert raw["other_status"] == 0, (
+        raw
+    )  # in flight: finished; queued: 503 shutting_down; then connections close

@@ -28,11 +28,17 @@ def test_a_lease_is_held_by_one_holder_until_released(app):
 def test_a_lease_is_held_against_other_processes_and_freed_when_its_holder_dies(app):
     engine = app.state.runtime.engine
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from gateway import db; "
-         "lease = db.try_lease(db.make_engine(sys.argv[1]), 'indexer-7'); "
-         "print('held' if lease else 'refused', flush=True); time.sleep(60)",
-         engine.url.render_as_string(hide_password=False)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from gateway import db; "
+            "lease = db.try_lease(db.make_engine(sys.argv[1]), 'indexer-7'); "
+            "print('held' if lease else 'refused', flush=True); time.sleep(60)",
+            engine.url.render_as_string(hide_password=False),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert db.try_lease(engine, "indexer-7") is None
@@ -54,9 +60,13 @@ def test_a_postgresql_lease_whose_session_ended_is_not_alive(app):
     assert lease is not None
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:  # the server restarting, as far as this session knows
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                              "AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database "
-                              "WHERE datname = current_database())"))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
+                )
+            )
         assert not lease.alive()
         lease.release()
         replacement = db.try_lease(engine, "indexer-9")

@@ -62,8 +62,12 @@ def _in_view(page, selector: str) -> None:
     box = page.locator(selector).bounding_box()
     width, height = page.viewport_size["width"], page.viewport_size["height"]
     assert box is not None, selector
-    assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5 \
-        and box["y"] + box["height"] <= height + 0.5, (selector, box, width, height)
+    assert (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width + 0.5
+        and box["y"] + box["height"] <= height + 0.5
+    ), (selector, box, width, height)
 
 
 def _door(client, org, event_id, **body):
@@ -82,7 +86,9 @@ def _controlled(page) -> None:
 
 
 # ---- the fan's pass with no signal
-def test_the_pass_works_after_a_reload_with_no_network(playwright, launch, live, client, new_fan, issue, gate_key):
+def test_the_pass_works_after_a_reload_with_no_network(
+    playwright, launch, live, client, new_fan, issue, gate_key
+):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     context = launch().new_context(**playwright.devices["Pixel 7"])
@@ -109,16 +115,18 @@ def test_the_pass_works_after_a_reload_with_no_network(playwright, launch, live,
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
-def test_the_pass_works_after_a_browser_restart_with_no_network(playwright, live, client, new_fan, issue,
-                                                                gate_key, tmp_path):
+def test_the_pass_works_after_a_browser_restart_with_no_network(
+    playwright, live, client, new_fan, issue, gate_key, tmp_path
+):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     profile = tmp_path / "profile"  # the phone's browser profile, kept across the restart
 
     def browser():
         phone = {k: v for k, v in playwright.devices["Pixel 7"].items() if k != "default_browser_type"}
-        return playwright.chromium.launch_persistent_context(str(profile), executable_path=str(CHROMIUM),
-                                                             **phone)
+        return playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), **phone
+        )
 
     context = browser()
     page = context.pages[0] if context.pages else context.new_page()
@@ -146,7 +154,8 @@ def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
     page = launch().new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/scanner")
-    answers = page.evaluate("""async (vectors) => {
+    answers = page.evaluate(
+        """async (vectors) => {
         const {Snapshot, Local} = await import("./static/offline.js");
         const out = [];
         for (const suite of vectors.suites) {
@@ -162,32 +171,57 @@ def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
         out.push(["newer gateway", "unknown rule", (await newer.decide(vectors.suites[0].cases[0].code, 0)).reason,
                   false]);
         return out;
-    }""", vectors)
-    expected = [[s["name"], c["name"], c["expect"], c["unverified"]] for s in vectors["suites"] for c in s["cases"]]
+    }""",
+        vectors,
+    )
+    expected = [
+        [s["name"], c["name"], c["expect"], c["unverified"]] for s in vectors["suites"] for c in s["cases"]
+    ]
     assert answers == expected + [["newer gateway", "unknown rule", "update_scanner", False]]
     assert errors == []
 
 
 # ---- the fan's pass: what it shows, its used state, signing out
-def test_the_pass_shows_the_event_and_its_check_in(launch, live, client, org, gw_event, new_fan, issue, gate_key):
-    _door(client, org, gw_event["id"], timezone="Europe/London", venue="Hyde Park",
-          starts_at="2026-07-04T17:00:00Z", doors_at="2026-07-04T16:30:00Z")
+def test_the_pass_shows_the_event_and_its_check_in(
+    launch, live, client, org, gw_event, new_fan, issue, gate_key
+):
+    _door(
+        client,
+        org,
+        gw_event["id"],
+        timezone="Europe/London",
+        venue="Hyde Park",
+        starts_at="2026-07-04T17:00:00Z",
+        doors_at="2026-07-04T16:30:00Z",
+    )
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    placed = client.put(f"/events/{gw_event['id']}/tickets/{ticket['id']}/place",
-                        json={"section": "B", "row": "12", "seat": "7"}, headers=org["headers"])
+    placed = client.put(
+        f"/events/{gw_event['id']}/tickets/{ticket['id']}/place",
+        json={"section": "B", "row": "12", "seat": "7"},
+        headers=org["headers"],
+    )
     assert placed.status_code == 200, placed.text
     browser = launch()
     for name, (width, height) in reversed(SIZES.items()):  # the phone last: each browser links its own key
-        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True, locale="en-GB")
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, bypass_csp=True, locale="en-GB"
+        )
         page = context.new_page()
         errors = _watch_errors(page)
         page.clock.install()  # time flows, and the test can move it on
         page.goto(f"{live}/app/ticket#token={fan['session_token']}")
         expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
         details = page.locator("#pass-details")
-        for text in ["Sat, 4 Jul 2026", "18:00", "BST", "17:30", "Hyde Park", "Section B · Row 12 · Seat 7",
-                     "General"]:
+        for text in [
+            "Sat, 4 Jul 2026",
+            "18:00",
+            "BST",
+            "17:30",
+            "Hyde Park",
+            "Section B · Row 12 · Seat 7",
+            "General",
+        ]:
             expect(details).to_contain_text(text)  # London time: 17:00 UTC is 18:00 BST
         for selector in ["#pass-title", "#pass-details", "#qr", "#countdown-text"]:
             _in_view(page, selector)  # the code and what it is for, on one screen
@@ -235,7 +269,9 @@ def test_the_pass_asks_for_the_screen_to_stay_on_and_is_installable(launch, live
     page = launch().new_page()
     page.goto(f"{live}/app/ticket#token={fan['session_token']}")
     expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
-    expect(page.locator("body")).to_have_attribute("data-awake", re.compile("true|false"))  # asked (headless: no)
+    expect(page.locator("body")).to_have_attribute(
+        "data-awake", re.compile("true|false")
+    )  # asked (headless: no)
     manifest = page.evaluate("""async () => {
         const link = document.querySelector('link[rel="manifest"]');
         const response = await fetch(link.href);
@@ -247,17 +283,25 @@ def test_the_pass_asks_for_the_screen_to_stay_on_and_is_installable(launch, live
         return {type: response.headers.get("content-type"), start: new URL(data.start_url, link.href).pathname,
                 display: data.display, icons};
     }""")
-    assert manifest == {"type": "application/manifest+json", "start": "/app/ticket", "display": "standalone",
-                        "icons": [["192x192", 200, "image/png"], ["512x512", 200, "image/png"],
-                                  ["any", 200, "image/svg+xml"]]}
+    assert manifest == {
+        "type": "application/manifest+json",
+        "start": "/app/ticket",
+        "display": "standalone",
+        "icons": [
+            ["192x192", 200, "image/png"],
+            ["512x512", 200, "image/png"],
+            ["any", 200, "image/svg+xml"],
+        ],
+    }
 
 
 # ---- the scanner: what fits the screen, what it says
 def test_the_scanner_fits_every_screen_and_names_its_gate(launch, live, client, gate_key):
     browser = launch()
     for name, (width, height) in SIZES.items():
-        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True,
-                                      permissions=["camera"])
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, bypass_csp=True, permissions=["camera"]
+        )
         page = context.new_page()
         errors = _watch_errors(page)
         page.goto(f"{live}/app/scanner#key={gate_key}")
@@ -295,13 +339,16 @@ def _start(page):
     page.click("#start")
 
 
-def test_reentry_at_the_scanner_entry_exit_and_back_in(launch, live, client, org, gw_event, new_fan, issue,
-                                                       gate_key, tmp_path):
+def test_reentry_at_the_scanner_entry_exit_and_back_in(
+    launch, live, client, org, gw_event, new_fan, issue, gate_key, tmp_path
+):
     _door(client, org, gw_event["id"], entry_policy="reentry")
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(_bind(client, fan, ticket["id"]), ticket["id"])))
-    context = browser.new_context(viewport={"width": 360, "height": 640}, permissions=["camera"], bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 640}, permissions=["camera"], bypass_csp=True
+    )
     page = context.new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/scanner#key={gate_key}")
@@ -321,15 +368,19 @@ def test_reentry_at_the_scanner_entry_exit_and_back_in(launch, live, client, org
     expect(page.locator("body")).to_have_attribute("data-last-signal", "refuse")
     assert _axe(page) == []  # and on red
     _shot(page, "scanner-refuse-phone")
-    page.locator("#direction-exit").dispatch_event("click")  # the steward's tap (the answer covers the screen)
+    page.locator("#direction-exit").dispatch_event(
+        "click"
+    )  # the steward's tap (the answer covers the screen)
     expect(answer).to_contain_text("EXIT OK", timeout=10_000)
     page.locator("#direction-entry").dispatch_event("click")
     expect(answer).to_contain_text("ADMIT", timeout=10_000)
     expect(answer).to_have_attribute("data-admit", "true")
     expect(page.locator("#count-admitted")).to_have_text(re.compile(r"[3-9]"))  # entry, exit, entry
     expect(page.locator("#count-refused")).not_to_have_text("0")
-    history = [(li.get_attribute("data-admit"), li.get_attribute("data-reason"))
-               for li in page.locator("#history li").all()][::-1]  # oldest first
+    history = [
+        (li.get_attribute("data-admit"), li.get_attribute("data-reason"))
+        for li in page.locator("#history li").all()
+    ][::-1]  # oldest first
     assert history[:2] == [("true", ""), ("false", "already_checked_in")], history
     assert errors == []
     entries = client.get("/gate/snapshot", headers=bearer(gate_key)).json()
@@ -337,8 +388,9 @@ def test_reentry_at_the_scanner_entry_exit_and_back_in(launch, live, client, org
     assert (listed[5], listed[6]) == (2, 1)  # entries, exits
 
 
-def test_a_day_pass_enters_once_today_at_the_scanner(launch, live, client, org, gw_event, new_fan, issue, gate_key,
-                                                    tmp_path):
+def test_a_day_pass_enters_once_today_at_the_scanner(
+    launch, live, client, org, gw_event, new_fan, issue, gate_key, tmp_path
+):
     today = time.strftime("%Y-%m-%d", time.gmtime())
     _door(client, org, gw_event["id"], entry_policy="days", entry_days=[today])
     fan = new_fan()
@@ -354,8 +406,9 @@ def test_a_day_pass_enters_once_today_at_the_scanner(launch, live, client, org, 
     expect(answer).to_contain_text("Already entered today", timeout=10_000)
 
 
-def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_list(launch, live, client, new_fan,
-                                                                                 issue, gate_key, tmp_path):
+def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_list(
+    launch, live, client, new_fan, issue, gate_key, tmp_path
+):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     key = codes.new_device_key()  # the fan's phone, linked only after the gate took its list
@@ -365,8 +418,11 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "1")
     page.route("**/gate/snapshot*", lambda route: route.abort())  # no newer list reaches this gate
-    linked = client.post(f"/tickets/{ticket['id']}/device", json={"public_key": codes.public_key_text(key)},
-                         headers=fan["headers"])
+    linked = client.post(
+        f"/tickets/{ticket['id']}/device",
+        json={"public_key": codes.public_key_text(key)},
+        headers=fan["headers"],
+    )
     assert linked.status_code == 201, linked.text
     context.set_offline(True)
     expect(page.locator("#bar")).to_have_attribute("data-online", "false")
@@ -382,8 +438,14 @@ def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, 
     first, second = issue(fan, quantity=2)["tickets"]
     page = launch().new_page()
     requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url) if "/gate/snapshot?" in request.url
-            or request.url.endswith("/gate/snapshot") else None)
+    page.on(
+        "request",
+        lambda request: (
+            requests.append(request.url)
+            if "/gate/snapshot?" in request.url or request.url.endswith("/gate/snapshot")
+            else None
+        ),
+    )
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
     key = _bind(client, fan, second["id"])
@@ -392,12 +454,15 @@ def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, 
     assert "?since=" in requests[-1] and "?since=" not in requests[0], requests
     page.reload()  # the list and its delta come back from IndexedDB, verified again
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
-    answer = page.evaluate("""async (code) => {
+    answer = page.evaluate(
+        """async (code) => {
         const {Snapshot} = await import("./static/offline.js");
         const store = await import("./static/store.js");
         const kept = await store.get("gate-lists", "list");
         const list = new Snapshot(JSON.parse(kept.snapshot.payload));
         for (const d of kept.deltas) list.merge(JSON.parse(d.payload));
         return (await list.decide(code, Date.now())).admit;
-    }""", codes.sign_code(key, second["id"]))
+    }""",
+        codes.sign_code(key, second["id"]),
+    )
     assert answer is True  # the key linked after the full list arrived with the delta

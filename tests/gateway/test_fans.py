@@ -33,7 +33,10 @@ def test_a_fan_adds_a_device_and_signs_a_lost_one_out(client, new_fan):
     assert gone.status_code == 401 and gone.json()["error"] == "unauthorized"
     again = client.delete(f"/fans/me/sessions/{first['id']}", headers=phone)
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # revoking twice changes nothing
-    assert [s["revoked_at"] is None for s in client.get("/fans/me/sessions", headers=phone).json()] == [False, True]
+    assert [s["revoked_at"] is None for s in client.get("/fans/me/sessions", headers=phone).json()] == [
+        False,
+        True,
+    ]
 
     other = new_fan()  # someone else's session: 404, and nothing revoked
     refused = client.delete(f"/fans/me/sessions/{created.json()['id']}", headers=other["headers"])
@@ -44,10 +47,13 @@ def test_a_fan_adds_a_device_and_signs_a_lost_one_out(client, new_fan):
 def test_a_fan_exports_everything_kept_about_them(app, client, new_fan, issue):
     alice, bob = new_fan(email="alice@example.org"), new_fan()
     first, second = issue(alice, quantity=2)["tickets"]
-    gift = client.post(f"/tickets/{first['id']}/gift", json={"to_fan": bob["id"]}, headers=_idempotent(alice["headers"]))
+    gift = client.post(
+        f"/tickets/{first['id']}/gift", json={"to_fan": bob["id"]}, headers=_idempotent(alice["headers"])
+    )
     assert gift.status_code == 201, gift.text
-    listing = client.post(f"/tickets/{second['id']}/resale", json={"price_wei": 5},
-                          headers=_idempotent(alice["headers"]))
+    listing = client.post(
+        f"/tickets/{second['id']}/resale", json={"price_wei": 5}, headers=_idempotent(alice["headers"])
+    )
     assert listing.status_code == 201, listing.text
 
     response = client.get("/fans/me/export", headers=alice["headers"])
@@ -57,7 +63,8 @@ def test_a_fan_exports_everything_kept_about_them(app, client, new_fan, issue):
     assert data["email"] == "alice@example.org" and len(data["sessions"]) == 1
     assert [t["id"] for t in data["tickets"]] == [second["id"]]  # the gifted one is bob's now
     assert [(t["ticket_id"], t["from_fan"], t["to_fan"], t["kind"]) for t in data["transfers"]] == [
-        (first["id"], alice["id"], bob["id"], "gift")]
+        (first["id"], alice["id"], bob["id"], "gift")
+    ]
     assert [(x["id"], x["price_wei"]) for x in data["listings"]] == [(listing.json()["id"], "5")]
     with Session(app.state.runtime.engine) as session:  # the custodial key and the token never leave
         encrypted = session.exec(select(Fan.encrypted_key).where(Fan.address == alice["address"])).one()
@@ -83,8 +90,9 @@ def test_a_fan_who_lost_every_device_gets_back_in_with_the_recovery_code(client,
     assert old.status_code == 401
     used = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert used.status_code == 401 and used.json()["error"] == "bad_recovery_code"  # a code works once
-    again = client.post("/fans/recover", json={"recovery_code": body["recovery_code"],
-                                                "sign_out_everywhere": False})
+    again = client.post(
+        "/fans/recover", json={"recovery_code": body["recovery_code"], "sign_out_everywhere": False}
+    )
     assert again.status_code == 201
     assert client.get("/fans/me", headers=device).status_code == 200  # kept, as asked
 
@@ -95,8 +103,11 @@ def test_a_wrong_code_and_an_unknown_account_are_refused_alike(client, new_fan):
     assert code.startswith(f"tkr_{uuid.UUID(fan['id']).hex}_")  # one string to keep: it names the account
     secret = code.rsplit("_", 1)[1]
     wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
-    for body in ({"recovery_code": wrong}, {"recovery_code": "tkr_wrong"},
-                 {"recovery_code": f"tkr_{uuid.uuid4().hex}_{secret}"}):  # another (unknown) account
+    for body in (
+        {"recovery_code": wrong},
+        {"recovery_code": "tkr_wrong"},
+        {"recovery_code": f"tkr_{uuid.uuid4().hex}_{secret}"},
+    ):  # another (unknown) account
         refused = client.post("/fans/recover", json=body)
         assert refused.status_code == 401 and refused.json()["error"] == "bad_recovery_code"
     assert client.get("/fans/me", headers=fan["headers"]).status_code == 200  # nothing revoked
@@ -123,7 +134,9 @@ def test_a_session_unused_past_the_limit_expires_and_use_keeps_one_alive(app, cl
     back = client.post("/fans/recover", json={"recovery_code": fan["recovery_code"]})
     assert client.get("/fans/me", headers=bearer(back.json()["session_token"])).status_code == 200
 
-    age_fan_sessions(app.state.runtime.engine, active["id"], limit - 1)  # used a day before the limit: the use is recorded
+    age_fan_sessions(
+        app.state.runtime.engine, active["id"], limit - 1
+    )  # used a day before the limit: the use is recorded
     assert client.get("/fans/me", headers=active["headers"]).status_code == 200
     [row] = client.get("/fans/me/sessions", headers=active["headers"]).json()
     assert row["last_used_at"] > row["created_at"]

@@ -39,8 +39,9 @@ def servers(app, settings, tmp_path):
             gateway_process.stop(process)
 
 
-def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(app, client, org, gw_event, new_fan, issue,
-                                                                      servers):
+def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(
+    app, client, org, gw_event, new_fan, issue, servers
+):
     fan = new_fan()
     [ticket] = issue(fan)["tickets"]
     key = bind_key(client, fan, ticket["id"])
@@ -55,8 +56,11 @@ def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(app, client
                 http.get("/gate/snapshot-key")  # the connection is open before the race starts
                 code = codes.sign_code(key, ticket["id"])
                 barrier.wait(timeout=60)
-                response = http.post("/gate/scan", json={"code": code, "device": f"scanner-{i}"},
-                                     headers=gates[i % len(gates)]["headers"])
+                response = http.post(
+                    "/gate/scan",
+                    json={"code": code, "device": f"scanner-{i}"},
+                    headers=gates[i % len(gates)]["headers"],
+                )
                 assert response.status_code == 200, response.text
                 answers[i] = response.json()
         except BaseException as error:  # noqa: BLE001 - reported below
@@ -77,7 +81,9 @@ def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(app, client
     assert (str(admission.ticket_id), admission.device) == (ticket["id"], f"scanner-{admitted[0]}")
     refusals = rows(app, GateRefusal)
     assert len(refusals) == SCANS - 1 and {r.reason for r in refusals} == {"already_checked_in"}
-    assert sorted(r.device for r in refusals) == sorted(f"scanner-{i}" for i in range(SCANS) if i != admitted[0])
+    assert sorted(r.device for r in refusals) == sorted(
+        f"scanner-{i}" for i in range(SCANS) if i != admitted[0]
+    )
 
 
 def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_event, new_fan, issue):
@@ -104,9 +110,16 @@ def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_even
             with Session(engines[i % len(engines)]) as session:
                 session.connection()  # connected before the race
                 barrier.wait(timeout=60)
-                inserted, row = admit(session, event_id=uuid.UUID(gw_event["id"]), ticket_id=uuid.UUID(ticket["id"]),
-                                      token_id=ticket["token_id"], gate_key_id=uuid.UUID(gate["id"]),
-                                      device=f"d{i}", source="online", scanned_at=datetime.now(timezone.utc))
+                inserted, row = admit(
+                    session,
+                    event_id=uuid.UUID(gw_event["id"]),
+                    ticket_id=uuid.UUID(ticket["id"]),
+                    token_id=ticket["token_id"],
+                    gate_key_id=uuid.UUID(gate["id"]),
+                    device=f"d{i}",
+                    source="online",
+                    scanned_at=datetime.now(timezone.utc),
+                )
                 outcomes[i] = (inserted, row.id)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)

@@ -32,45 +32,79 @@ def set_door(client, org, event_id, **body):
 def test_door_settings_are_the_organisers_and_checked(client, org, gw_event, new_fan):
     event = gw_event["id"]
     assert client.get(f"/events/{event}/door", headers=org["headers"]).json() == {
-        "event_id": event, "entry_policy": "single", "entry_days": [], "timezone": "UTC", "venue": None,
-        "starts_at": None, "doors_at": None, "offline_unlisted": "refuse", "tier_policies": {}}
-    done = set_door(client, org, event, entry_policy="days", entry_days=["2026-07-04", "2026-07-03", "2026-07-04"],
-                    timezone="Europe/London", venue="Hyde Park", starts_at="2026-07-03T17:00:00Z",
-                    doors_at="2026-07-03T16:00:00+00:00", offline_unlisted="admit")
+        "event_id": event,
+        "entry_policy": "single",
+        "entry_days": [],
+        "timezone": "UTC",
+        "venue": None,
+        "starts_at": None,
+        "doors_at": None,
+        "offline_unlisted": "refuse",
+        "tier_policies": {},
+    }
+    done = set_door(
+        client,
+        org,
+        event,
+        entry_policy="days",
+        entry_days=["2026-07-04", "2026-07-03", "2026-07-04"],
+        timezone="Europe/London",
+        venue="Hyde Park",
+        starts_at="2026-07-03T17:00:00Z",
+        doors_at="2026-07-03T16:00:00+00:00",
+        offline_unlisted="admit",
+    )
     assert done["entry_days"] == ["2026-07-03", "2026-07-04"] and done["venue"] == "Hyde Park"
-    for body, code in [({"timezone": "Mars/Olympus"}, "invalid_timezone"),
-                       ({"entry_policy": "days"}, "entry_days_required"),
-                       ({"entry_policy": "sometimes"}, "invalid_request"),
-                       ({"entry_days": ["4 July"]}, "invalid_request")]:
+    for body, code in [
+        ({"timezone": "Mars/Olympus"}, "invalid_timezone"),
+        ({"entry_policy": "days"}, "entry_days_required"),
+        ({"entry_policy": "sometimes"}, "invalid_request"),
+        ({"entry_days": ["4 July"]}, "invalid_request"),
+    ]:
         response = client.put(f"/events/{event}/door", json=body, headers=org["headers"])
         assert (response.status_code, response.json()["error"]) == (422, code), body
     other = client.post("/organisers", json={"name": "Other"}).json()
-    response = client.put(f"/events/{event}/door", json={}, headers={"Authorization": f"Bearer {other['api_key']}"})
+    response = client.put(
+        f"/events/{event}/door", json={}, headers={"Authorization": f"Bearer {other['api_key']}"}
+    )
     assert response.status_code == 404
-    assert client.get(f"/events/{event}/door", headers=org["headers"]).json()["venue"] == "Hyde Park"  # unchanged
+    assert (
+        client.get(f"/events/{event}/door", headers=org["headers"]).json()["venue"] == "Hyde Park"
+    )  # unchanged
 
 
 def test_a_ticket_place_is_set_by_the_organiser(client, org, gw_event, holder):
     ticket = holder["ticket"]
-    response = client.put(f"/events/{gw_event['id']}/tickets/{ticket['id']}/place",
-                          json={"section": "B", "row": "12", "seat": "7"}, headers=org["headers"])
+    response = client.put(
+        f"/events/{gw_event['id']}/tickets/{ticket['id']}/place",
+        json={"section": "B", "row": "12", "seat": "7"},
+        headers=org["headers"],
+    )
     assert response.status_code == 200 and response.json()["seat"] == "7", response.text
-    missing = client.put(f"/events/{gw_event['id']}/tickets/{uuid.uuid4()}/place", json={}, headers=org["headers"])
+    missing = client.put(
+        f"/events/{gw_event['id']}/tickets/{uuid.uuid4()}/place", json={}, headers=org["headers"]
+    )
     assert (missing.status_code, missing.json()["error"]) == (404, "ticket_not_found")
 
 
-def test_reentry_exit_reopens_entry_and_only_the_first_entry_checks_in(app, client, org, gw_event, gate, holder):
+def test_reentry_exit_reopens_entry_and_only_the_first_entry_checks_in(
+    app, client, org, gw_event, gate, holder
+):
     set_door(client, org, gw_event["id"], entry_policy="reentry")
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
 
     def scan(direction="entry"):
-        return post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": direction})
+        return post(
+            client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": direction}
+        )
 
     assert scan("exit")["reason"] == "not_inside"
     assert scan()["admit"] is True
     assert scan()["reason"] == "already_checked_in"  # in, no exit: refused as today
-    assert post(client, gate, "verify", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})["admit"]
+    assert post(client, gate, "verify", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})[
+        "admit"
+    ]
     assert scan("exit")["admit"] is True
     assert scan("exit")["reason"] == "not_inside"
     assert scan()["admit"] is True  # back in
@@ -111,14 +145,22 @@ def test_a_tier_has_its_own_entry_policy(app, client, org, gw_event, gate, new_f
 
 def test_an_event_without_reentry_has_no_exits(client, gate, holder):
     key = bind_key(client, holder["fan"], holder["ticket"]["id"])
-    answer = post(client, gate, "scan", {"code": codes.sign_code(key, holder["ticket"]["id"]), "direction": "exit"})
+    answer = post(
+        client, gate, "scan", {"code": codes.sign_code(key, holder["ticket"]["id"]), "direction": "exit"}
+    )
     assert answer["reason"] == "no_exit"
 
 
 def test_a_day_pass_enters_once_on_each_of_its_days(app, client, org, gw_event, gate, holder, settings):
     days = [TODAY, TODAY + timedelta(days=1), TODAY + timedelta(days=3)]
-    set_door(client, org, gw_event["id"], entry_policy="days", entry_days=[d.isoformat() for d in days],
-             timezone="UTC")
+    set_door(
+        client,
+        org,
+        gw_event["id"],
+        entry_policy="days",
+        entry_days=[d.isoformat() for d in days],
+        timezone="UTC",
+    )
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")
@@ -127,7 +169,9 @@ def test_a_day_pass_enters_once_on_each_of_its_days(app, client, org, gw_event, 
         moment = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc).timestamp()
         code = codes.sign_code(key, ticket["id"], codes.window_of(moment))
         with Session(app.state.runtime.engine) as session:
-            return gate_service.scan(session=session, settings=settings, gate_key=ref, code=code, unix_time=moment)
+            return gate_service.scan(
+                session=session, settings=settings, gate_key=ref, code=code, unix_time=moment
+            )
 
     assert scan_on(days[0]).admit is True
     assert scan_on(days[0], 20).reason == "already_checked_in"
@@ -146,10 +190,18 @@ def test_offline_entries_and_exits_sync_once(app, client, org, gw_event, gate, h
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     start = datetime.now(timezone.utc) - timedelta(seconds=40)
-    scans = [{"code": codes.sign_code(key, ticket["id"], codes.window_of(at.timestamp())), "direction": way,
-              "scanned_at": at.isoformat()}
-             for at, way in [(start, "entry"), (start + timedelta(seconds=10), "exit"),
-                             (start + timedelta(seconds=20), "entry")]]
+    scans = [
+        {
+            "code": codes.sign_code(key, ticket["id"], codes.window_of(at.timestamp())),
+            "direction": way,
+            "scanned_at": at.isoformat(),
+        }
+        for at, way in [
+            (start, "entry"),
+            (start + timedelta(seconds=10), "exit"),
+            (start + timedelta(seconds=20), "entry"),
+        ]
+    ]
     body = {"device": "tablet-1", "scans": scans}
     first = post(client, gate, "sync", body)["results"]
     assert [r["result"] for r in first] == ["admitted"] * 3
@@ -168,8 +220,9 @@ SCANS = 30
 
 
 @pytest.mark.parametrize("policy", ["reentry", "days"])
-def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(app, settings, client, org, gw_event, gate,
-                                                                  holder, policy):
+def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(
+    app, settings, client, org, gw_event, gate, holder, policy
+):
     """Re-entry: the ticket is out after its first entry and an exit; day pass: it entered yesterday. 30 scans
     at once for its next entry, through the whole scan (rules, then the entry write) over 5 engines (as 5
     processes would have): exactly one admits, the others are refused already_checked_in.
@@ -181,15 +234,27 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(app, settings,
     if policy == "reentry":
         set_door(client, org, gw_event["id"], entry_policy="reentry")
         assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True
-        assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})["admit"]
+        assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"]), "direction": "exit"})[
+            "admit"
+        ]
         slots = ["entry:2", "exit:1"]
     else:
-        set_door(client, org, gw_event["id"], entry_policy="days", entry_days=[str(TODAY - timedelta(days=1)),
-                                                                            str(TODAY)])
+        set_door(
+            client,
+            org,
+            gw_event["id"],
+            entry_policy="days",
+            entry_days=[str(TODAY - timedelta(days=1)), str(TODAY)],
+        )
         yesterday = moment - 86_400
         with Session(app.state.runtime.engine) as session:
-            assert gate_service.scan(session=session, settings=settings, gate_key=ref, unix_time=yesterday,
-                                     code=codes.sign_code(key, ticket["id"], codes.window_of(yesterday))).admit
+            assert gate_service.scan(
+                session=session,
+                settings=settings,
+                gate_key=ref,
+                unix_time=yesterday,
+                code=codes.sign_code(key, ticket["id"], codes.window_of(yesterday)),
+            ).admit
         slots = [f"day:{TODAY}"]
     engines = [db.make_engine(settings.database_url) for _ in range(5)]
     barrier = threading.Barrier(SCANS)
@@ -202,8 +267,14 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(app, settings,
                 session.connection()  # connected before the race
                 code = codes.sign_code(key, ticket["id"], codes.window_of(moment))
                 barrier.wait(timeout=60)
-                answers[i] = gate_service.scan(session=session, settings=settings, gate_key=ref, code=code,
-                                               device=f"s{i}", unix_time=moment)
+                answers[i] = gate_service.scan(
+                    session=session,
+                    settings=settings,
+                    gate_key=ref,
+                    code=code,
+                    device=f"s{i}",
+                    unix_time=moment,
+                )
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
             barrier.abort()

@@ -49,8 +49,20 @@ class Anvil:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> tk.Chain:
-        args = [anvil_binary(), "--port", str(self.port), "--chain-id", "31337", "--silent",
-                "--gas-limit", "30000000", "--code-size-limit", "24576", "--state", str(self.state)]
+        args = [
+            anvil_binary(),
+            "--port",
+            str(self.port),
+            "--chain-id",
+            "31337",
+            "--silent",
+            "--gas-limit",
+            "30000000",
+            "--code-size-limit",
+            "24576",
+            "--state",
+            str(self.state),
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
@@ -79,9 +91,16 @@ class GatewayProcess:
 
     def start(self) -> None:
         with self.log.open("a") as out:
-            self.process = gateway_process.spawn(self.settings, port=self.port, log=out, log_level="info", sender_enabled=True,
-                                                 checkin_queue_enabled=True, checkin_batch_size=BATCH,
-                                                 checkin_poll_seconds=0.1)
+            self.process = gateway_process.spawn(
+                self.settings,
+                port=self.port,
+                log=out,
+                log_level="info",
+                sender_enabled=True,
+                checkin_queue_enabled=True,
+                checkin_batch_size=BATCH,
+                checkin_poll_seconds=0.1,
+            )
         try:
             gateway_process.wait_serving(f"http://127.0.0.1:{self.port}", self.process, timeout=30)
         except RuntimeError as error:
@@ -123,10 +142,16 @@ def operator():
 @pytest.fixture()
 def settings(database_url, anvil, operator):
     anvil.start()
-    return Settings(database_url=database_url, rpc_url=anvil.url, chain_id=31337,
-                    operator_key=operator.key.to_0x_hex(),
-                    key_encryption_secret="test-secret-not-for-production", confirmations=0,
-                    send_wait_seconds=30, sender_enabled=False)  # this process only issues; the spawned one sends
+    return Settings(
+        database_url=database_url,
+        rpc_url=anvil.url,
+        chain_id=31337,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,
+        send_wait_seconds=30,
+        sender_enabled=False,
+    )  # this process only issues; the spawned one sends
 
 
 @pytest.fixture()
@@ -147,16 +172,28 @@ def event(app, client, org, anvil, operator):
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     collection = platform.create_collection(
-        tk.EventConfig("Faults", "FLT", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                       resale_cap_bps=11_000, royalty_bps=500),
-        [tk.TierConfig("General", face_value=ETH // 100, supply=100, sale_start=now - 1,
-                       sale_end=now + 20 * 86400)],
-        salt="faults", badge=platform.create_badge("Badges", "BDG", salt="faults-badge", sender=organiser),
-        sender=organiser)
+        tk.EventConfig(
+            "Faults",
+            "FLT",
+            start_time=now + 30 * 86400,
+            transfer_lock_time=now + 29 * 86400,
+            resale_cap_bps=11_000,
+            royalty_bps=500,
+        ),
+        [
+            tk.TierConfig(
+                "General", face_value=ETH // 100, supply=100, sale_start=now - 1, sale_end=now + 20 * 86400
+            )
+        ],
+        salt="faults",
+        badge=platform.create_badge("Badges", "BDG", salt="faults-badge", sender=organiser),
+        sender=organiser,
+    )
     for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
         collection.grant_role(role, operator.address, sender=organiser)
-    response = client.post("/events", json={"collection_address": collection.address, "name": "Faults"},
-                           headers=org["headers"])
+    response = client.post(
+        "/events", json={"collection_address": collection.address, "name": "Faults"}, headers=org["headers"]
+    )
     assert response.status_code == 201, response.text
     event_id = response.json()["id"]
 
@@ -165,18 +202,23 @@ def event(app, client, org, anvil, operator):
         for n in range(fans):
             fan = client.post("/fans", json={}).json()
             fan["headers"] = {"Authorization": f"Bearer {fan['session_token']}"}
-            response = client.post(f"/events/{event_id}/tickets/issue",
-                                   json={"fan_id": fan["id"], "tier_id": 0, "quantity": each,
-                                         "payment_reference": f"pay-{n}"},
-                                   headers=org["headers"] | {"Idempotency-Key": f"issue-{n}"})
+            response = client.post(
+                f"/events/{event_id}/tickets/issue",
+                json={"fan_id": fan["id"], "tier_id": 0, "quantity": each, "payment_reference": f"pay-{n}"},
+                headers=org["headers"] | {"Idempotency-Key": f"issue-{n}"},
+            )
             assert response.status_code == 201, response.text
             for ticket in response.json()["tickets"]:
                 issued.append(ticket | {"fan": fan})
                 holders[ticket["token_id"]] = fan["address"]
         return issued, holders
 
-    return {"id": event_id, "address": collection.address, "gate": gate_key(client, org, event_id),
-            "tickets": tickets}
+    return {
+        "id": event_id,
+        "address": collection.address,
+        "gate": gate_key(client, org, event_id),
+        "tickets": tickets,
+    }
 
 
 # ---- helpers
@@ -202,8 +244,9 @@ def broadcast_batch(engine, chain: tk.Chain) -> CheckinBatch | None:
     return recorded[0]
 
 
-def assert_the_chain_has_it_all(engine, chain: tk.Chain, address: str, holders: dict[int, str],
-                                first_hash: str, operator) -> None:
+def assert_the_chain_has_it_all(
+    engine, chain: tk.Chain, address: str, holders: dict[int, str], first_hash: str, operator
+) -> None:
     assert chain_status(engine) == {"done": len(holders)}
     recorded = batches(engine)
     assert [b.status for b in recorded] == ["done"] * len(recorded)  # nothing dropped, nothing resent anew
@@ -213,8 +256,9 @@ def assert_the_chain_has_it_all(engine, chain: tk.Chain, address: str, holders: 
     assert first_hash in checkin_transactions(collection)  # the recorded transaction itself is on chain
     assert_checked_in_once_with_badges(collection, holders)
     assert sending.unfinished_count(engine) == 0  # no nonce was skipped: nothing of the operator is stuck
-    assert (chain.w3.eth.get_transaction_count(operator.address, "pending")
-            == chain.w3.eth.get_transaction_count(operator.address, "latest"))
+    assert chain.w3.eth.get_transaction_count(
+        operator.address, "pending"
+    ) == chain.w3.eth.get_transaction_count(operator.address, "latest")
 
 
 # ---- (a) the RPC node goes away while a batch waits for its receipt
@@ -228,14 +272,20 @@ def test_the_node_stopped_and_restarted_during_a_batch(app, client, event, anvil
     gateway.start()
     first = wait_for(lambda: broadcast_batch(engine, chain), 20, "the first batch to be sent", gateway.tail)
     first_hash = sent_hash(engine, first)
-    assert chain_status(engine)["sent"] >= BATCH and sum(chain_status(engine).values()) == 12  # batches in flight
+    assert (
+        chain_status(engine)["sent"] >= BATCH and sum(chain_status(engine).values()) == 12
+    )  # batches in flight
 
     anvil.stop()  # SIGTERM: the chain is dumped to the state file, the pending transaction is lost
     time.sleep(1.0)  # the gateway's drains fail meanwhile (connection refused) and back off
     assert gateway.alive(), gateway.tail()
-    assert chain_status(engine)["sent"] >= BATCH and sum(chain_status(engine).values()) == 12  # batches in flight
+    assert (
+        chain_status(engine)["sent"] >= BATCH and sum(chain_status(engine).values()) == 12
+    )  # batches in flight
     assert {b.status for b in batches(engine)} == {"pending"}
-    assert first_hash in {sent_hash(engine, b) for b in batches(engine)}  # nothing re-signed while the node was away
+    assert first_hash in {
+        sent_hash(engine, b) for b in batches(engine)
+    }  # nothing re-signed while the node was away
 
     chain = anvil.start()  # from the state file, mining on
     # The pool did not survive the restart: the gateway's worker sends the recorded bytes again (it may already
@@ -246,8 +296,9 @@ def test_the_node_stopped_and_restarted_during_a_batch(app, client, event, anvil
 
 # ---- (b) the gateway killed while check-ins are queued and a batch is pending
 @pytest.mark.parametrize("while_dead", ["mined", "lost"])
-def test_the_gateway_killed_while_check_ins_are_queued(app, client, event, anvil, gateway, operator,
-                                                       while_dead):
+def test_the_gateway_killed_while_check_ins_are_queued(
+    app, client, event, anvil, gateway, operator, while_dead
+):
     engine = app.state.runtime.engine
     tickets, holders = event["tickets"](fans=3, each=4)
     chain = connect(anvil.url, chain_id=31337)

@@ -62,10 +62,19 @@ def test_sqlite_writers_in_several_processes_never_meet_at_the_database_lock(tmp
     start = tmp_path / "start"
     try:
         with engine.connect() as keep:  # open throughout: the WAL stays, no writer has to recover it
-            keep.execute(text("CREATE TABLE writes (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, n INTEGER)"))
+            keep.execute(
+                text("CREATE TABLE writes (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, n INTEGER)")
+            )
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            writers = [subprocess.Popen([sys.executable, "-c", WRITER, url, f"w{i}", str(WRITES), str(start)],
-                                        env=env, stderr=subprocess.PIPE, text=True) for i in range(PROCESSES)]
+            writers = [
+                subprocess.Popen(
+                    [sys.executable, "-c", WRITER, url, f"w{i}", str(WRITES), str(start)],
+                    env=env,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for i in range(PROCESSES)
+            ]
             start.touch()
             failures = []
             for writer in writers:
@@ -81,8 +90,9 @@ def test_sqlite_writers_in_several_processes_never_meet_at_the_database_lock(tmp
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL writers use no lock file
-def test_a_check_in_waits_for_the_write_lock_another_process_holds(app, settings, client, org, gw_event, new_fan,
-                                                                  issue):
+def test_a_check_in_waits_for_the_write_lock_another_process_holds(
+    app, settings, client, org, gw_event, new_fan, issue
+):
     """The gate's check-in write goes through the lock: while another process holds it, `admit` waits; once
     released, it admits."""
     fan = new_fan()
@@ -97,9 +107,15 @@ def test_a_check_in_waits_for_the_write_lock_another_process_holds(app, settings
         try:
             with Session(app.state.runtime.autocommit_engine()) as session:
                 inserted, _ = gate_service.admit(
-                    session, event_id=uuid.UUID(gw_event["id"]), ticket_id=uuid.UUID(ticket["id"]),
-                    token_id=ticket["token_id"], gate_key_id=uuid.UUID(gate["id"]), device="d1", source="online",
-                    scanned_at=datetime.now(timezone.utc))
+                    session,
+                    event_id=uuid.UUID(gw_event["id"]),
+                    ticket_id=uuid.UUID(ticket["id"]),
+                    token_id=ticket["token_id"],
+                    gate_key_id=uuid.UUID(gate["id"]),
+                    device="d1",
+                    source="online",
+                    scanned_at=datetime.now(timezone.utc),
+                )
             outcome.append(inserted)
         except BaseException as error:  # noqa: BLE001 - reported below
             outcome.append(error)

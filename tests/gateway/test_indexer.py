@@ -25,8 +25,9 @@ def register(client, org, organiser, operator):
     def do(collection):
         collection.grant_role("MINTER_ROLE", operator.address, sender=organiser)
         collection.grant_role("GATEWAY_ROLE", operator.address, sender=organiser)
-        response = client.post("/events", json={"collection_address": collection.address, "name": "Gig"},
-                               headers=org["headers"])
+        response = client.post(
+            "/events", json={"collection_address": collection.address, "name": "Gig"}, headers=org["headers"]
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -51,7 +52,9 @@ def rows(engine, model, *where):
 
 def assert_equals_chain(engine, chain, collection):
     """Every minted ticket of `collection`: indexed owner/used/listing and the gateway record equal the chain."""
-    tokens = {int(r["token_id"]): r for r in rows(engine, IndexedToken, IndexedToken.contract == collection.address)}
+    tokens = {
+        int(r["token_id"]): r for r in rows(engine, IndexedToken, IndexedToken.contract == collection.address)
+    }
     tickets = {r["token_id"]: r for r in rows(engine, Ticket, Ticket.contract == collection.address)}
     fans = {r["address"]: r["id"] for r in rows(engine, Fan)}
     minted = collection.total_minted()
@@ -59,9 +62,15 @@ def assert_equals_chain(engine, chain, collection):
     for token_id, token in tokens.items():
         on_chain = collection.ticket(token_id)
         assert (token["owner"], token["used"], token["burned"], token["tier_id"]) == (
-            on_chain.owner, on_chain.used, False, on_chain.tier_id), token_id
+            on_chain.owner,
+            on_chain.used,
+            False,
+            on_chain.tier_id,
+        ), token_id
         assert (token["listed_by"], token["listed_price_wei"]) == (
-            on_chain.listed_by, None if on_chain.listed_price is None else str(on_chain.listed_price))
+            on_chain.listed_by,
+            None if on_chain.listed_price is None else str(on_chain.listed_price),
+        )
         assert tickets[token_id]["owner_fan_id"] == fans.get(on_chain.owner)
         assert tickets[token_id]["tier_id"] == on_chain.tier_id
     return tokens
@@ -71,10 +80,10 @@ def test_events_are_indexed_and_records_equal_the_chain(engine, chain, giftable,
     fan = new_fan()
     bought = giftable.buy(0, 2, sender=fans[0])
     vip = giftable.buy(1, 1, sender=fans[1])
-    giftable.gift(bought[0], fan["address"], sender=fans[0])   # into a gateway fan's custodial account
+    giftable.gift(bought[0], fan["address"], sender=fans[0])  # into a gateway fan's custodial account
     giftable.gift(bought[1], fans[2].address, sender=fans[0])
     giftable.list_for_resale(vip[0], ETH // 2, sender=fans[1])
-    giftable.check_in([bought[1]], sender=organiser)           # used + an attendance badge
+    giftable.check_in([bought[1]], sender=organiser)  # used + an attendance badge
     indexer = Indexer(engine, chain, confirmations=0)
     stats = indexer.poll_once()
     assert stats.events > 0 and stats.tickets_created == 3 and stats.to_block == chain.w3.eth.block_number
@@ -93,20 +102,26 @@ def test_events_are_indexed_and_records_equal_the_chain(engine, chain, giftable,
     assert indexer.poll_once().events == 0
 
 
-def test_gateway_issued_tickets_keep_their_record_and_follow_gifts(engine, chain, register, make_event, client,
-                                                                   org, new_fan):
+def test_gateway_issued_tickets_keep_their_record_and_follow_gifts(
+    engine, chain, register, make_event, client, org, new_fan
+):
     collection = make_event(gifts_allowed=True)
     event = register(collection)
     alice, bob = new_fan(), new_fan()
-    issued = client.post(f"/events/{event['id']}/tickets/issue",
-                         json={"fan_id": alice["id"], "tier_id": 0, "quantity": 2, "payment_reference": "p1"},
-                         headers=org["headers"] | {"Idempotency-Key": "k1"})
+    issued = client.post(
+        f"/events/{event['id']}/tickets/issue",
+        json={"fan_id": alice["id"], "tier_id": 0, "quantity": 2, "payment_reference": "p1"},
+        headers=org["headers"] | {"Idempotency-Key": "k1"},
+    )
     assert issued.status_code == 201, issued.text
     ticket = issued.json()["tickets"][0]
     indexer = Indexer(engine, chain, confirmations=0)
     assert indexer.poll_once().tickets_created == 0  # the gateway's own records, not duplicated
-    gift = client.post(f"/tickets/{ticket['id']}/gift", json={"to_fan": bob["id"]},
-                       headers=alice["headers"] | {"Idempotency-Key": "g1"})
+    gift = client.post(
+        f"/tickets/{ticket['id']}/gift",
+        json={"to_fan": bob["id"]},
+        headers=alice["headers"] | {"Idempotency-Key": "g1"},
+    )
     assert gift.status_code == 201, gift.text
     indexer.poll_once()
     assert_equals_chain(engine, chain, collection)
@@ -264,15 +279,16 @@ def test_one_indexer_per_chain_the_other_stands_by_and_takes_over(engine, chain,
     assert_equals_chain(engine, chain, giftable)
 
 
-def test_check_ins_and_badges_are_recorded_and_revocations_followed(engine, chain, make_event, register, organiser,
-                                                                    fans, new_fan):
+def test_check_ins_and_badges_are_recorded_and_revocations_followed(
+    engine, chain, make_event, register, organiser, fans, new_fan
+):
     collection = make_event(gifts_allowed=True)
     event = register(collection)
     fan = new_fan()
     two = collection.buy(0, 2, sender=fans[0])
     one = collection.buy(1, 1, sender=fans[1])
     gifted = collection.buy(0, 1, sender=fans[2])
-    collection.gift(gifted[0], fan["address"], sender=fans[2])   # held in a gateway fan's custodial account
+    collection.gift(gifted[0], fan["address"], sender=fans[2])  # held in a gateway fan's custodial account
     unused = collection.buy(0, 1, sender=fans[3])
     admitted, skipped = collection.check_in([*two, *one, gifted[0]], sender=organiser)
     assert sorted(admitted) == sorted([*two, *one, gifted[0]]) and not skipped
@@ -282,7 +298,12 @@ def test_check_ins_and_badges_are_recorded_and_revocations_followed(engine, chai
     tickets = {r["token_id"]: r["id"] for r in rows(engine, Ticket, Ticket.contract == collection.address)}
     checkins = {r["token_id"]: r for r in rows(engine, Checkin, Checkin.contract == collection.address)}
     assert sorted(checkins) == sorted(admitted) and unused[0] not in checkins
-    holders = {two[0]: fans[0].address, two[1]: fans[0].address, one[0]: fans[1].address, gifted[0]: fan["address"]}
+    holders = {
+        two[0]: fans[0].address,
+        two[1]: fans[0].address,
+        one[0]: fans[1].address,
+        gifted[0]: fan["address"],
+    }
     for token_id, checkin in checkins.items():
         assert str(checkin["event_id"]) == event["id"] and checkin["ticket_id"] == tickets[token_id]
         assert checkin["holder"] == holders[token_id] and checkin["chain_id"] == chain.chain_id
@@ -297,7 +318,9 @@ def test_check_ins_and_badges_are_recorded_and_revocations_followed(engine, chai
         assert row["block_number"] == checkins[two[0]]["block_number"]
     assert str(badges[fan["address"]]["fan_id"]) == fan["id"]
     with engine.connect() as conn:  # without the check-in in the same batch, the badge names its issuer
-        assert str(indexer._badge_event(conn, badge.address, badges[fan["address"]]["token_id"])) == event["id"]
+        assert (
+            str(indexer._badge_event(conn, badge.address, badges[fan["address"]]["token_id"])) == event["id"]
+        )
     assert badges[fans[0].address]["fan_id"] is None
     # a revocation marks the badge; a later check-in of another holder adds one
     badge.revoke(int(badges[fans[1].address]["token_id"]), sender=organiser)
@@ -332,7 +355,9 @@ def test_a_reorg_removes_orphaned_check_ins_and_badges(engine, chain, giftable, 
     assert stats.reorgs == 1 and stats.rolled_back_events > 0
     assert rows(engine, Checkin) == [kept_checkin]
     [badge_row] = rows(engine, Badge)
-    assert badge_row == kept_badge and badge_row["revoked"] is False and badge_row["block_number"] <= fork_point
+    assert (
+        badge_row == kept_badge and badge_row["revoked"] is False and badge_row["block_number"] <= fork_point
+    )
     assert badge.balance_of(fans[0].address) == 1 and badge.balance_of(fans[1].address) == 0
     assert_equals_chain(engine, chain, giftable)
     # the new history checks the orphaned buyer in after all: indexed again, fresh rows
@@ -341,15 +366,20 @@ def test_a_reorg_removes_orphaned_check_ins_and_badges(engine, chain, giftable, 
     stats = indexer.poll_once()
     assert stats.reorgs == 0 and stats.checkins == 1 and stats.badges == 1
     assert len(rows(engine, Checkin)) == 2 and {r["holder"] for r in rows(engine, Badge)} == {
-        fans[0].address, fans[1].address}
+        fans[0].address,
+        fans[1].address,
+    }
 
 
 def _tiers(client, org, event_id):
-    return {t["tier_id"]: t for t in client.get(f"/events/{event_id}", headers=org["headers"]).json()["tiers"]}
+    return {
+        t["tier_id"]: t for t in client.get(f"/events/{event_id}", headers=org["headers"]).json()["tiers"]
+    }
 
 
-def test_tiers_added_or_changed_on_chain_reach_the_gateway(engine, chain, make_event, register, client, org,
-                                                           organiser):
+def test_tiers_added_or_changed_on_chain_reach_the_gateway(
+    engine, chain, make_event, register, client, org, organiser
+):
     import ticketkit as tk
 
     collection = make_event()
@@ -359,28 +389,48 @@ def test_tiers_added_or_changed_on_chain_reach_the_gateway(engine, chain, make_e
     before = _tiers(client, org, event["id"])
     old = collection.tier(0)
     now = chain.timestamp()
-    collection.update_tier(0, tk.TierConfig(old.name, face_value=old.face_value, supply=old.supply + 5,
-                                            max_per_wallet=7, sale_start=now, sale_end=now + 86400), sender=organiser)
-    added = collection.add_tier(tk.TierConfig("Balcony", face_value=ETH // 20, supply=30, sale_start=now,
-                                              sale_end=now + 86400), sender=organiser)
+    collection.update_tier(
+        0,
+        tk.TierConfig(
+            old.name,
+            face_value=old.face_value,
+            supply=old.supply + 5,
+            max_per_wallet=7,
+            sale_start=now,
+            sale_end=now + 86400,
+        ),
+        sender=organiser,
+    )
+    added = collection.add_tier(
+        tk.TierConfig("Balcony", face_value=ETH // 20, supply=30, sale_start=now, sale_end=now + 86400),
+        sender=organiser,
+    )
     assert _tiers(client, org, event["id"]) == before  # nothing read yet
     stats = indexer.poll_once()
     assert stats.tiers == 2
     after = _tiers(client, org, event["id"])
     assert (after[0]["supply"], after[0]["max_per_wallet"]) == (old.supply + 5, 7)
-    assert after[added] == {"tier_id": added, "name": "Balcony", "face_value_wei": str(ETH // 20), "supply": 30,
-                            "max_per_wallet": 0}
+    assert after[added] == {
+        "tier_id": added,
+        "name": "Balcony",
+        "face_value_wei": str(ETH // 20),
+        "supply": 30,
+        "max_per_wallet": 0,
+    }
     assert indexer.poll_once().tiers == 0  # once
 
 
-def test_an_organiser_refreshes_tiers_without_the_indexer(chain, make_event, register, client, org, organiser):
+def test_an_organiser_refreshes_tiers_without_the_indexer(
+    chain, make_event, register, client, org, organiser
+):
     import ticketkit as tk
 
     collection = make_event()
     event = register(collection)
     now = chain.timestamp()
-    added = collection.add_tier(tk.TierConfig("Late", face_value=1, supply=3, sale_start=now, sale_end=now + 60),
-                                sender=organiser)
+    added = collection.add_tier(
+        tk.TierConfig("Late", face_value=1, supply=3, sale_start=now, sale_end=now + 60), sender=organiser
+    )
     assert added not in _tiers(client, org, event["id"])
     response = client.post(f"/events/{event['id']}/tiers/refresh", headers=org["headers"])
     assert response.status_code == 200, response.text

@@ -33,7 +33,9 @@ def test_json_lines_carry_level_logger_message_extras_and_tracebacks(capsys):
         log.exception("poll failed")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(e["level"], e["logger"], e["message"]) for e in lines] == [
-        ("info", "gateway.indexer", "indexed 3 events"), ("error", "gateway.indexer", "poll failed")]
+        ("info", "gateway.indexer", "indexed 3 events"),
+        ("error", "gateway.indexer", "poll failed"),
+    ]
     assert lines[0]["chain_id"] == 31337 and lines[0]["time"].endswith("+00:00")
     assert "ValueError: the node blinked" in lines[1]["exception"]
 
@@ -56,8 +58,9 @@ def test_settings_take_the_level_and_format_in_any_case_and_refuse_others():
 
 
 def test_a_gateway_process_writes_its_access_lines_as_json(tmp_path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'gateway.db'}", key_encryption_secret="x" * 32,
-                        log_format="json")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'gateway.db'}", key_encryption_secret="x" * 32, log_format="json"
+    )
     port, out = _free_port(), tmp_path / "gateway.log"
     with out.open("w") as log:
         process = gateway_process.spawn(settings, port=port, log=log, log_level="info", access_log=True)

@@ -29,11 +29,19 @@ SCHEMA = {
         "name": {"type": "string", "minLength": 1},
         "description": {"type": "string"},
         "image": {"type": "string", "pattern": "^https?://"},
-        "attributes": {"type": "array", "items": {
-            "type": "object", "required": ["trait_type", "value"], "additionalProperties": False,
-            "properties": {"trait_type": {"type": "string", "minLength": 1},
-                           "value": {"type": ["string", "number"]},
-                           "display_type": {"type": "string"}}}},
+        "attributes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["trait_type", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "trait_type": {"type": "string", "minLength": 1},
+                    "value": {"type": ["string", "number"]},
+                    "display_type": {"type": "string"},
+                },
+            },
+        },
     },
     "additionalProperties": False,
 }
@@ -48,9 +56,17 @@ def _no_cached_documents():
 
 @pytest.fixture()
 def settings(database_url, chain, operator):  # noqa: F811 - no metadata cache: the test reads right after each change
-    return Settings(database_url=database_url, rpc_url=chain.url, chain_id=chain.chain_id,
-                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    confirmations=0, metadata_cache_seconds=0, send_wait_seconds=30, sender_enabled=False)
+    return Settings(
+        database_url=database_url,
+        rpc_url=chain.url,
+        chain_id=chain.chain_id,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,
+        metadata_cache_seconds=0,
+        send_wait_seconds=30,
+        sender_enabled=False,
+    )
 
 
 @pytest.fixture()
@@ -59,8 +75,11 @@ def pointed(live, chain, collection, organiser, gw_event, client, org):
     collection.set_base_uri(tk.metadata_base_uri(live, chain.chain_id, collection.address), sender=organiser)
     badge = collection.badge()
     badge.set_base_uri(tk.metadata_base_uri(live, chain.chain_id, badge.address), sender=organiser)
-    response = client.put(f"/events/{gw_event['id']}/details", headers=org["headers"],
-                          json={"venue": "The Owl, Leeds", "timezone": "Europe/London"})
+    response = client.put(
+        f"/events/{gw_event['id']}/details",
+        headers=org["headers"],
+        json={"venue": "The Owl, Leeds", "timezone": "Europe/London"},
+    )
     assert response.status_code == 200, response.text
     return collection, badge
 
@@ -73,8 +92,9 @@ def _fetch(uri: str) -> httpx.Response:
     return httpx.get(uri, timeout=30)
 
 
-def test_ticket_and_badge_metadata_from_the_uri_the_chain_reports(chain, pointed, organiser, fans, new_fan, issue,
-                                                                 client, gw_event):
+def test_ticket_and_badge_metadata_from_the_uri_the_chain_reports(
+    chain, pointed, organiser, fans, new_fan, issue, client, gw_event
+):
     collection, badge = pointed
     [token] = collection.buy(1, 1, sender=fans[0])  # VIP, bought on chain
     uri = collection.token_uri(token)
@@ -84,9 +104,16 @@ def test_ticket_and_badge_metadata_from_the_uri_the_chain_reports(chain, pointed
     meta = response.json()
     VALIDATOR.validate(meta)
     assert meta["name"] == f"Gig · VIP #{token}"
-    assert _attrs(meta) == {"Event": "Gig", "Date": _attrs(meta)["Date"], "Venue": "The Owl, Leeds",
-                            "Tier": "VIP", "Checked in": "No"}
-    assert re.fullmatch(r"\w{3} \d\d \w{3} \d{4}, \d\d:\d\d (GMT|BST)", _attrs(meta)["Date"])  # the event's zone
+    assert _attrs(meta) == {
+        "Event": "Gig",
+        "Date": _attrs(meta)["Date"],
+        "Venue": "The Owl, Leeds",
+        "Tier": "VIP",
+        "Checked in": "No",
+    }
+    assert re.fullmatch(
+        r"\w{3} \d\d \w{3} \d{4}, \d\d:\d\d (GMT|BST)", _attrs(meta)["Date"]
+    )  # the event's zone
     assert meta["image"] == uri + "/image.svg"
 
     # Cheap to serve again: an ETag, public caching, 304 on a match.
@@ -130,8 +157,11 @@ def test_refunded_ticket_and_revoked_badge_are_404(chain, pointed, organiser, fa
         assert response.json()["error"] == "token_not_found"
     # Never minted, another contract, another chain: 404 too.
     base = refunded_uri.rsplit("/", 3)[0]
-    for path in (f"{chain.chain_id}/{collection.address}/999", f"{chain.chain_id}/0x{'1' * 40}/1",
-                 f"{chain.chain_id + 1}/{collection.address}/{a}"):
+    for path in (
+        f"{chain.chain_id}/{collection.address}/999",
+        f"{chain.chain_id}/0x{'1' * 40}/1",
+        f"{chain.chain_id + 1}/{collection.address}/{a}",
+    ):
         response = _fetch(f"{base}/{path}")
         assert (response.status_code, response.json()["error"]) == (404, "token_not_found"), path
     assert _fetch(f"{base}/{chain.chain_id}/not-an-address/1").status_code == 422
@@ -143,8 +173,10 @@ def test_the_art_is_legible_as_a_wallet_thumbnail(launch, chain, pointed, organi
     collection.check_in([token], sender=organiser)
     badge_id = badge.badge_id(badge.event_id_of(collection.address), fans[2].address)
     page = launch().new_context(viewport={"width": 600, "height": 600}).new_page()
-    for uri, words in [(collection.token_uri(token) + "/image.svg", {"Gig", "General", "USED", "TICKET"}),
-                       (badge.token_uri(badge_id) + "/image.svg", {"Gig", "ATTENDED"})]:
+    for uri, words in [
+        (collection.token_uri(token) + "/image.svg", {"Gig", "General", "USED", "TICKET"}),
+        (badge.token_uri(badge_id) + "/image.svg", {"Gig", "ATTENDED"}),
+    ]:
         response = page.goto(uri)
         assert response.status == 200 and response.headers["content-type"] == "image/svg+xml"
         texts = _thumbnail_texts(page, 128)
@@ -155,25 +187,38 @@ def test_the_art_is_legible_as_a_wallet_thumbnail(launch, chain, pointed, organi
 
 def _thumbnail_texts(page, size: int) -> list[dict]:
     """Render the SVG document at `size` px; every text's box (which must lie inside the image) and text."""
-    texts = page.evaluate("""(size) => {
+    texts = page.evaluate(
+        """(size) => {
         const svg = document.documentElement;
         svg.setAttribute('width', size); svg.setAttribute('height', size);
         return [...svg.querySelectorAll('text')].map(t => {
             const r = t.getBoundingClientRect();
             return {text: t.textContent, x: r.x, y: r.y, right: r.right, bottom: r.bottom, height: r.height};
         });
-    }""", size)
+    }""",
+        size,
+    )
     for t in texts:
         assert t["x"] >= 0 and t["y"] >= 0 and t["right"] <= size + 0.5 and t["bottom"] <= size + 0.5, t
     return texts
 
 
 def test_long_names_wrap_inside_the_card(launch):
-    view = service.TokenView(kind="ticket", chain_id=1, contract="0x" + "0" * 40, token_id=123456789,
-                             event_id=__import__("uuid").uuid4(), event_name="The Extraordinarily Long Named "
-                             "Midsummer Festival of Experimental Electronic Music and Visual Arts 2027 " * 2,
-                             starts_at=None, timezone="UTC", venue=None, description=None, tier_id=3,
-                             tier_name="Weekend camping with early entry & parking")
+    view = service.TokenView(
+        kind="ticket",
+        chain_id=1,
+        contract="0x" + "0" * 40,
+        token_id=123456789,
+        event_id=__import__("uuid").uuid4(),
+        event_name="The Extraordinarily Long Named "
+        "Midsummer Festival of Experimental Electronic Music and Visual Arts 2027 " * 2,
+        starts_at=None,
+        timezone="UTC",
+        venue=None,
+        description=None,
+        tier_id=3,
+        tier_name="Weekend camping with early entry & parking",
+    )
     page = launch().new_context(viewport={"width": 600, "height": 600}).new_page()
     page.set_content(service.token_svg(view))
     page.evaluate("() => { document.documentElement.replaceWith(document.querySelector('svg')); }")
@@ -189,9 +234,14 @@ def test_long_names_wrap_inside_the_card(launch):
 def _png(width: int = 4, height: int = 4) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = b"".join(b"\0" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_organiser_art_replaces_the_drawn_svg_and_is_checked(chain, pointed, fans, client, org, gw_event):
@@ -200,8 +250,12 @@ def test_organiser_art_replaces_the_drawn_svg_and_is_checked(chain, pointed, fan
     uri = collection.token_uri(token)
     url = f"/events/{gw_event['id']}/art/ticket"
     png = _png()
-    put = lambda body, ctype, **params: client.put(url, content=body, params=params,  # noqa: E731
-                                                  headers=org["headers"] | {"Content-Type": ctype})
+    put = lambda body, ctype, **params: client.put(
+        url,
+        content=body,
+        params=params,  # noqa: E731
+        headers=org["headers"] | {"Content-Type": ctype},
+    )
     for body, ctype, params, status, code in [
         (b"<svg onload='alert(1)'/>", "image/svg+xml", {}, 415, "unsupported_art_type"),
         (b"GIF89a not a png", "image/png", {}, 422, "art_type_mismatch"),
@@ -235,13 +289,19 @@ def test_event_details_are_the_organisers_and_checked(client, org, gw_event):
     assert (bad.status_code, bad.json()["error"]) == (422, "invalid_timezone")
     other = client.post("/organisers", json={"name": "Other"}).json()
     assert client.put(url, json={"timezone": "UTC"}, headers=bearer(other["api_key"])).status_code == 404
-    ok = client.put(url, json={"venue": "Hall", "timezone": "Asia/Tokyo", "description": "Doors 19:00"},
-                    headers=org["headers"])
-    assert ok.status_code == 200 and client.get(url, headers=org["headers"]).json()["timezone"] == "Asia/Tokyo"
+    ok = client.put(
+        url,
+        json={"venue": "Hall", "timezone": "Asia/Tokyo", "description": "Doors 19:00"},
+        headers=org["headers"],
+    )
+    assert (
+        ok.status_code == 200 and client.get(url, headers=org["headers"]).json()["timezone"] == "Asia/Tokyo"
+    )
 
 
-def test_the_cache_serves_without_the_chain_and_organiser_changes_show_at_once(app, chain, pointed, organiser, fans,
-                                                                             client, org, gw_event):
+def test_the_cache_serves_without_the_chain_and_organiser_changes_show_at_once(
+    app, chain, pointed, organiser, fans, client, org, gw_event
+):
     collection, _ = pointed
     app.state.runtime.settings.metadata_cache_seconds = 60
     [token] = collection.buy(0, 1, sender=fans[4])
@@ -249,8 +309,11 @@ def test_the_cache_serves_without_the_chain_and_organiser_changes_show_at_once(a
     assert _attrs(_fetch(uri).json())["Checked in"] == "No"
     collection.check_in([token], sender=organiser)
     assert _attrs(_fetch(uri).json())["Checked in"] == "No"  # from the cache: no chain read
-    response = client.put(f"/events/{gw_event['id']}/details", headers=org["headers"],
-                          json={"venue": "The Barn", "timezone": "Europe/London"})
+    response = client.put(
+        f"/events/{gw_event['id']}/details",
+        headers=org["headers"],
+        json={"venue": "The Barn", "timezone": "Europe/London"},
+    )
     assert response.status_code == 200
     fresh = _fetch(uri).json()  # an organiser's change drops the cache at once
     assert _attrs(fresh)["Venue"] == "The Barn" and _attrs(fresh)["Checked in"] == "Yes"

@@ -55,14 +55,20 @@ def test_pages_and_their_files_are_served():
     app = FastAPI()
     pages.install(app)
     with TestClient(app) as client:
-        for path, marker in [("/app/ticket", 'src="static/ticket.js"'),
-                             ("/app/scanner", 'src="static/scanner.js"')]:
+        for path, marker in [
+            ("/app/ticket", 'src="static/ticket.js"'),
+            ("/app/scanner", 'src="static/scanner.js"'),
+        ]:
             response = client.get(path)
             assert response.status_code == 200 and marker in response.text
             assert response.headers["content-type"].startswith("text/html")
             assert "script-src 'self'" in response.headers["content-security-policy"]
-        for path in ["/app/static/ticket.js", "/app/static/vendor/qrcode.mjs", "/app/static/vendor/jsQR.js",
-                     "/app/sw.js"]:
+        for path in [
+            "/app/static/ticket.js",
+            "/app/static/vendor/qrcode.mjs",
+            "/app/static/vendor/jsQR.js",
+            "/app/sw.js",
+        ]:
             response = client.get(path)
             assert response.status_code == 200, path
             # module scripts load only with a JavaScript type
@@ -75,15 +81,19 @@ def test_pages_and_their_files_are_served():
 
 def test_every_served_file_is_package_data():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    patterns = [PurePosixPath(package.replace(".", "/"), glob) for package, globs in package_data.items()
-                for glob in globs]
+    patterns = [
+        PurePosixPath(package.replace(".", "/"), glob)
+        for package, globs in package_data.items()
+        for glob in globs
+    ]
     served = [p for p in pages.STATIC.rglob("*") if p.suffix in set(pages._TYPES)]
     assert len(served) >= 10
     for path in served:
         relative = PurePosixPath(path.relative_to(ROOT).as_posix())
         # as setuptools reads the globs: `*` stays within one directory
         assert any(len(relative.parts) == len(p.parts) and relative.match(str(p)) for p in patterns), (
-            f"{relative} is not package data (pyproject.toml [tool.setuptools.package-data])")
+            f"{relative} is not package data (pyproject.toml [tool.setuptools.package-data])"
+        )
 
 
 # ---- a real gateway and a real browser (database_url, live, client, playwright: tests/gateway/live.py)
@@ -107,8 +117,9 @@ def launch(playwright):
 
 @pytest.fixture()
 def gate_key(client, org, gw_event):
-    response = client.post(f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"},
-                           headers=org["headers"])
+    response = client.post(
+        f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"}, headers=org["headers"]
+    )
     assert response.status_code == 201, response.text
     return response.json()["api_key"]
 
@@ -117,10 +128,22 @@ def _watch_errors(page) -> list[str]:
     """Uncaught errors, console errors and failed requests (as "status path") of the page, as they happen."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
-    page.on("response", lambda response: errors.append(f"{response.status} {urlsplit(response.url).path}")
-            if response.status >= 400 else None)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status} {urlsplit(response.url).path}")
+            if response.status >= 400
+            else None
+        ),
+    )
     return errors
 
 
@@ -136,8 +159,9 @@ def _verify(client, gate_key, code):
     return response.json()
 
 
-def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live, client, app, new_fan, issue,
-                                                        gate_key):
+def test_fan_page_shows_a_rotating_code_the_gate_admits(
+    playwright, launch, live, client, app, new_fan, issue, gate_key
+):
     fan = new_fan()
     ticket = issue(fan, quantity=2)["tickets"][0]  # two: the pass links back to the list
     phone = playwright.devices["Pixel 7"]
@@ -171,7 +195,8 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live
     assert _verify(client, gate_key, second)["admit"] is True  # within the gate's one window of drift
 
     # the device key: made once, bound on the gateway, and its private half cannot leave the browser
-    stored = page.evaluate("""(id) => new Promise((resolve, reject) => {
+    stored = page.evaluate(
+        """(id) => new Promise((resolve, reject) => {
         const open = indexedDB.open("ticketkit");
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
@@ -184,7 +209,9 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live
                 resolve({publicKey: record.publicKey, extractable: record.privateKey.extractable, exported});
             };
         };
-    })""", ticket["id"])
+    })""",
+        ticket["id"],
+    )
     assert stored["extractable"] is False and stored["exported"] == "InvalidAccessError", stored
     page.reload()
     expect(qr).to_have_attribute("data-code", CODE)
@@ -199,11 +226,14 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(playwright, launch, live
     assert set(errors) <= {"404 /fans/me/tickets"}, errors
 
 
-def test_a_fan_whose_session_expired_signs_in_with_the_recovery_code(playwright, launch, live, client, app,
-                                                                     new_fan, issue):
+def test_a_fan_whose_session_expired_signs_in_with_the_recovery_code(
+    playwright, launch, live, client, app, new_fan, issue
+):
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    age_fan_sessions(app.state.runtime.engine, fan["id"], app.state.runtime.settings.fan_session_idle_days + 1)
+    age_fan_sessions(
+        app.state.runtime.engine, fan["id"], app.state.runtime.settings.fan_session_idle_days + 1
+    )
     page = launch().new_context(**playwright.devices["Pixel 7"]).new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/ticket#token={fan['session_token']}")
@@ -238,7 +268,7 @@ def _y4m(path: Path, text: str, size: int = 720, frames: int = 3) -> Path:
     image = np.repeat(np.repeat(np.where(modules, 0, 255).astype(np.uint8), scale, 0), scale, 1)
     luma = np.full((size, size), 255, np.uint8)
     offset = (size - image.shape[0]) // 2
-    luma[offset:offset + image.shape[0], offset:offset + image.shape[1]] = image
+    luma[offset : offset + image.shape[0], offset : offset + image.shape[1]] = image
     chroma = np.full((size // 2) * (size // 2), 128, np.uint8).tobytes()
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode())
@@ -250,8 +280,11 @@ def _y4m(path: Path, text: str, size: int = 720, frames: int = 3) -> Path:
 def _bind(client, fan, ticket_id):
     """A device key bound to the ticket through the API, as the fan page binds one."""
     key = codes.new_device_key()
-    response = client.post(f"/tickets/{ticket_id}/device", json={"public_key": codes.public_key_text(key)},
-                           headers=fan["headers"])
+    response = client.post(
+        f"/tickets/{ticket_id}/device",
+        json={"public_key": codes.public_key_text(key)},
+        headers=fan["headers"],
+    )
     assert response.status_code == 201, response.text
     return key
 
@@ -275,8 +308,9 @@ def _open_scanner(browser, live, gate_key, tickets: int, **options):
     return context, page, errors
 
 
-def test_scanner_admits_once_and_refuses_the_second_time(launch, live, client, app, new_fan, issue, gate_key,
-                                                          tmp_path):
+def test_scanner_admits_once_and_refuses_the_second_time(
+    launch, live, client, app, new_fan, issue, gate_key, tmp_path
+):
     fan = new_fan()
     ticket = issue(fan, tier_id=1)["tickets"][0]  # VIP
     code = _code_for(_bind(client, fan, ticket["id"]), ticket["id"])
@@ -303,13 +337,15 @@ def test_scanner_admits_once_and_refuses_the_second_time(launch, live, client, a
     assert errors == []
 
 
-def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, client, app, new_fan, issue,
-                                                                   gate_key, tmp_path):
+def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(
+    launch, live, client, app, new_fan, issue, gate_key, tmp_path
+):
     fan = new_fan()
     first, second = issue(fan, quantity=2)["tickets"]
     first_key, second_key = _bind(client, fan, first["id"]), _bind(client, fan, second["id"])
-    scanned = client.post("/gate/scan", json={"code": codes.sign_code(first_key, first["id"])},
-                          headers=bearer(gate_key))
+    scanned = client.post(
+        "/gate/scan", json={"code": codes.sign_code(first_key, first["id"])}, headers=bearer(gate_key)
+    )
     assert scanned.json()["admit"] is True  # the first ticket went in online, before this gate's snapshot
     browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(second_key, second["id"])))
     context, page, errors = _open_scanner(browser, live, gate_key, tickets=2)
@@ -336,14 +372,16 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(launch, live, 
     context.set_offline(False)
     expect(page.locator("#bar")).to_have_attribute("data-pending", "0", timeout=15_000)
     admitted = _admissions(app, second["id"])
-    assert [(a.source, a.device) for a in admitted] == [("offline", page.evaluate(
-        "localStorage.getItem('ticketkit.gate.device')"))]
+    assert [(a.source, a.device) for a in admitted] == [
+        ("offline", page.evaluate("localStorage.getItem('ticketkit.gate.device')"))
+    ]
     assert _verify(client, gate_key, _code_for(second_key, second["id"]))["reason"] == "already_checked_in"
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
 def test_a_scan_whose_answer_is_lost_is_decided_offline_and_synced_without_a_conflict(
-        launch, live, client, app, org, gw_event, new_fan, issue, gate_key, tmp_path):
+    launch, live, client, app, org, gw_event, new_fan, issue, gate_key, tmp_path
+):
     """The gateway admits the online scan but its answer never reaches the page: the page decides offline
     (admits from the snapshot) and later syncs that scan with the same nonce. The gateway knows it for its own
     admission: no conflict, one admission."""
@@ -367,9 +405,14 @@ def test_a_scan_whose_answer_is_lost_is_decided_offline_and_synced_without_a_con
     page.unroute("**/gate/scan")
     [pending] = page.evaluate("JSON.parse(localStorage.getItem('ticketkit.gate.pending'))")
     assert re.fullmatch(r"[0-9a-f]{32}", pending["nonce"]), pending
-    assert reached and all(status == 200 and body["admit"] for status, body in reached), reached  # a retry too
+    assert reached and all(status == 200 and body["admit"] for status, body in reached), (
+        reached
+    )  # a retry too
     [online] = _admissions(app, ticket["id"])
-    assert (online.source, online.nonce) == ("online", pending["nonce"])  # every try carried the decision's nonce
+    assert (online.source, online.nonce) == (
+        "online",
+        pending["nonce"],
+    )  # every try carried the decision's nonce
 
     expect(page.locator("#bar")).to_have_attribute("data-pending", "0", timeout=15_000)  # synced
     conflicts = client.get(f"/events/{gw_event['id']}/gate-conflicts", headers=org["headers"])
@@ -385,10 +428,19 @@ def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, iss
     alice, bob = new_fan(), new_fan()
     fine, used, gifted, keyless = issue(alice, quantity=4)["tickets"]
     keys = {t["id"]: _bind(client, alice, t["id"]) for t in (fine, used, gifted)}
-    assert client.post("/gate/scan", json={"code": codes.sign_code(keys[used["id"]], used["id"])},
-                       headers=bearer(gate_key)).json()["admit"] is True
-    moved = client.post(f"/tickets/{gifted['id']}/gift", json={"to_fan": bob["id"]},
-                        headers=alice["headers"] | {"Idempotency-Key": "gift-1"})
+    assert (
+        client.post(
+            "/gate/scan",
+            json={"code": codes.sign_code(keys[used["id"]], used["id"])},
+            headers=bearer(gate_key),
+        ).json()["admit"]
+        is True
+    )
+    moved = client.post(
+        f"/tickets/{gifted['id']}/gift",
+        json={"to_fan": bob["id"]},
+        headers=alice["headers"] | {"Idempotency-Key": "gift-1"},
+    )
     assert moved.status_code == 201, moved.text
     now = codes.window_of(time.time())
     cases = {
@@ -410,7 +462,8 @@ def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, iss
     page = launch().new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/scanner")
-    offline = page.evaluate("""async ({snapshot, publicKey, tampered, cases}) => {
+    offline = page.evaluate(
+        """async ({snapshot, publicKey, tampered, cases}) => {
         const {Snapshot, verifySnapshot} = await import("./static/offline.js");
         const forged = {payload: tampered, signature: snapshot.signature};
         const genuine = await verifySnapshot(snapshot, publicKey);
@@ -421,7 +474,9 @@ def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, iss
             answers[name] = await taken.decide(code, Date.now());
         }
         return answers;
-    }""", {"snapshot": snapshot, "publicKey": public_key, "tampered": json.dumps(tampered), "cases": cases})
+    }""",
+        {"snapshot": snapshot, "publicKey": public_key, "tampered": json.dumps(tampered), "cases": cases},
+    )
     assert offline is not None, "the snapshot's signature check failed (or took a forged snapshot)"
     # What a list cannot know offline it says so: not in this gate's list (a ticket issued, or a phone linked,
     # after the list was made, is not told apart from one that does not exist).

@@ -36,7 +36,9 @@ def _fresh_cancellation_cache():
 
 def _count(app, model, event_id) -> int:
     with Session(app.state.runtime.engine) as session:
-        return session.exec(select(func.count()).select_from(model).where(model.event_id == uuid.UUID(event_id))).one()
+        return session.exec(
+            select(func.count()).select_from(model).where(model.event_id == uuid.UUID(event_id))
+        ).one()
 
 
 def _scan(client, gate, code) -> dict:
@@ -49,10 +51,18 @@ def _tile(page, metric):
     return page.locator(f'#tiles [data-metric="{metric}"] dd')
 
 
-def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, client, org, gw_event, new_fan, issue):
+def test_the_dashboard_follows_the_doors_live(
+    app, live, launch, playwright, client, org, gw_event, new_fan, issue
+):
     event_id = gw_event["id"]
-    assert client.put(f"/events/{event_id}/details", json={"timezone": "Asia/Tokyo", "venue": "Hall"},
-                      headers=org["headers"]).status_code == 200
+    assert (
+        client.put(
+            f"/events/{event_id}/details",
+            json={"timezone": "Asia/Tokyo", "venue": "Hall"},
+            headers=org["headers"],
+        ).status_code
+        == 200
+    )
     north = make_gate_key(client, org, event_id, "North door")
     south = make_gate_key(client, org, event_id, "South door")
     holders = []
@@ -102,9 +112,12 @@ def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, cli
     for chart in ("chart-checkins", "chart-refusals", "chart-sales"):
         expect(page.locator(f"#{chart} canvas")).to_have_count(1)
     expect(page.locator("#chart-checkins")).to_contain_text("Time (Asia/Tokyo)")
-    splits, labels = page.evaluate("() => [charts['chart-checkins'].plot.axes[0]._splits, "
-                                   "charts['chart-checkins'].plot.axes[0]._values]")
-    assert labels == [datetime.fromtimestamp(t, ZoneInfo("Asia/Tokyo")).strftime("%H:%M") for t in splits], labels
+    splits, labels = page.evaluate(
+        "() => [charts['chart-checkins'].plot.axes[0]._splits, charts['chart-checkins'].plot.axes[0]._values]"
+    )
+    assert labels == [datetime.fromtimestamp(t, ZoneInfo("Asia/Tokyo")).strftime("%H:%M") for t in splits], (
+        labels
+    )
     expect(page.locator("#chart-checkins .u-legend")).to_contain_text("North door")
     expect(page.locator("#chart-checkins .u-legend")).to_contain_text("South door")
     expect(page.locator("#chart-refusals .u-legend")).to_contain_text("expired_code")
@@ -118,7 +131,9 @@ def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, cli
     # ---- more scans at the doors: the page updates by itself (no reload)
     generated = page.locator("#status").get_attribute("data-generated-at")
     assert _scan(client, south, codes.sign_code(k3, t3["id"]))["admit"]
-    assert _scan(client, south, codes.sign_code(codes.new_device_key(), t2["id"]))["reason"] == "bad_signature"
+    assert (
+        _scan(client, south, codes.sign_code(codes.new_device_key(), t2["id"]))["reason"] == "bad_signature"
+    )
     page.clock.run_for(5_000)
     expect(_tile(page, "checked_in")).to_have_text(str(_count(app, Admission, event_id)))
     expect(_tile(page, "refusals")).to_have_text(str(_count(app, GateRefusal, event_id)))
@@ -130,7 +145,9 @@ def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, cli
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    assert sum(int(r["value"]) for r in rows if r["section"] == "refusals_total") == _count(app, GateRefusal, event_id)
+    assert sum(int(r["value"]) for r in rows if r["section"] == "refusals_total") == _count(
+        app, GateRefusal, event_id
+    )
     assert len({r["key"] for r in rows if r["section"] == "attendee"}) == _count(app, Admission, event_id)
     assert errors == []
 
@@ -144,8 +161,10 @@ def test_the_dashboard_follows_the_doors_live(app, live, launch, playwright, cli
     assert axe_violations(audit) == []
     audit.screenshot(path=SHOTS / "dashboard-desktop.png", full_page=True)
     report_page = launch().new_context(bypass_csp=True).new_page()
-    report_page.route("**/report.html", lambda route: route.continue_(headers=route.request.headers
-                                                                        | bearer(org["api_key"])))
+    report_page.route(
+        "**/report.html",
+        lambda route: route.continue_(headers=route.request.headers | bearer(org["api_key"])),
+    )
     report_page.goto(f"{live}/events/{event_id}/report.html")
     assert axe_violations(report_page) == []
 
@@ -161,13 +180,23 @@ def test_exports_carry_refusals_and_a_pseudonymous_attendee_list(app, client, or
 
     exported = client.get(f"/events/{event_id}/report?attendees=true", headers=org["headers"]).json()
     [person] = exported["attendees"]
-    assert person | {"entered_at": None} == {"token_id": ticket["token_id"], "tier_id": 1, "tier_name": "VIP",
-                                             "entered_at": None, "gate": "North door", "source": "online"}
+    assert person | {"entered_at": None} == {
+        "token_id": ticket["token_id"],
+        "tier_id": 1,
+        "tier_name": "VIP",
+        "entered_at": None,
+        "gate": "North door",
+        "source": "online",
+    }
     assert exported["refusals"]["reasons"] == [{"reason": "already_checked_in", "count": 1}]
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/events/{event_id}/report.csv", headers=org["headers"]).text)))
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/events/{event_id}/report.csv", headers=org["headers"]).text))
+    )
     attendee = {r["metric"]: r["value"] for r in rows if r["section"] == "attendee"}
     assert attendee == {"tier_id": "1", "tier_name": "VIP", "gate": "North door", "source": "online"}
-    assert [(r["key"], r["value"]) for r in rows if r["section"] == "refusals_total"] == [("already_checked_in", "1")]
+    assert [(r["key"], r["value"]) for r in rows if r["section"] == "refusals_total"] == [
+        ("already_checked_in", "1")
+    ]
     text = str(exported) + str(rows)
     for private in ("alice", "example.org", fan["id"], fan["address"]):  # nothing that names the fan
         assert private not in text, private

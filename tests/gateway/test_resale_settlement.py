@@ -4,15 +4,21 @@ import uuid
 
 
 def _list(client, fan, ticket, price, key="list-1"):
-    response = client.post(f"/tickets/{ticket['id']}/resale", json={"price_wei": price},
-                           headers=fan["headers"] | {"Idempotency-Key": key})
+    response = client.post(
+        f"/tickets/{ticket['id']}/resale",
+        json={"price_wei": price},
+        headers=fan["headers"] | {"Idempotency-Key": key},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def _buy(client, fan, listing_id, *, key="buy-1", ref="stripe:pi_9"):
-    return client.post(f"/listings/{listing_id}/buy", json={"payment_reference": ref},
-                       headers=fan["headers"] | {"Idempotency-Key": key})
+    return client.post(
+        f"/listings/{listing_id}/buy",
+        json={"payment_reference": ref},
+        headers=fan["headers"] | {"Idempotency-Key": key},
+    )
 
 
 def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, collection, new_fan, issue):
@@ -21,8 +27,16 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
     cap = collection.resale_cap_of(ticket["token_id"])
     listing = _list(client, alice, ticket, cap)
     public = client.get(f"/events/{gw_event['id']}/listings").json()
-    assert public == [{"id": listing["id"], "ticket_id": ticket["id"], "token_id": ticket["token_id"],
-                       "tier_id": 0, "price_wei": str(cap), "cap_wei": str(cap)}]
+    assert public == [
+        {
+            "id": listing["id"],
+            "ticket_id": ticket["id"],
+            "token_id": ticket["token_id"],
+            "tier_id": 0,
+            "price_wei": str(cap),
+            "cap_wei": str(cap),
+        }
+    ]
 
     bought = _buy(client, bob, listing["id"])
     assert bought.status_code == 201, bought.text
@@ -31,7 +45,9 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
     assert settlement["payment_reference"] == "stripe:pi_9" and settlement["tx_hash"].startswith("0x")
     # ERC-2981 on the declared price: owed to the organiser (the royalty receiver), recorded with the sale
     assert (settlement["royalty_receiver"], settlement["royalty_wei"]) == (
-        collection.chain.account(0).address, str(cap * 500 // 10_000))
+        collection.chain.account(0).address,
+        str(cap * 500 // 10_000),
+    )
     assert collection.owner_of(ticket["token_id"]) == bob["address"]
     receipt = collection.chain.w3.eth.get_transaction_receipt(settlement["tx_hash"])
     [moved] = collection.events(receipt, "GatewayTransferred")
@@ -65,10 +81,16 @@ def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, i
     assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause"
     collection.unpause(sender=organiser)
     assert _buy(client, bob, str(uuid.uuid4())).json()["error"] == "listing_not_found"
-    no_key = client.post(f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}, headers=bob["headers"])
+    no_key = client.post(
+        f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}, headers=bob["headers"]
+    )
     assert no_key.status_code == 422 and no_key.json()["error"] == "idempotency_key_required"
-    assert client.post(f"/listings/{listing['id']}/buy", json={}, headers=bob["headers"] | {"Idempotency-Key": "e"}
-                       ).status_code == 422
+    assert (
+        client.post(
+            f"/listings/{listing['id']}/buy", json={}, headers=bob["headers"] | {"Idempotency-Key": "e"}
+        ).status_code
+        == 422
+    )
     assert client.post(f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}).status_code == 401
 
     # cancelling: only the seller, only once

@@ -24,10 +24,18 @@ def nodes(chain):
 @pytest.fixture()
 def settings(database_url, chain, operator, nodes):
     primary, second = nodes
-    return Settings(database_url=database_url, rpc_urls=f"{primary.url}, {second.url}", chain_id=chain.chain_id,
-                    operator_key=operator.key.to_0x_hex(), key_encryption_secret="test-secret-not-for-production",
-                    confirmations=0, rpc_timeout_seconds=2, rpc_retries=3, send_wait_seconds=30,
-                    sender_enabled=False)
+    return Settings(
+        database_url=database_url,
+        rpc_urls=f"{primary.url}, {second.url}",
+        chain_id=chain.chain_id,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,
+        rpc_timeout_seconds=2,
+        rpc_retries=3,
+        send_wait_seconds=30,
+        sender_enabled=False,
+    )
 
 
 def test_the_first_node_down_the_second_serves_a_write(client, nodes, collection, new_fan, issue):
@@ -46,7 +54,9 @@ def test_every_node_down_is_503_rpc_unavailable(client, nodes, new_fan, issue, g
     for node in nodes:
         node.down()
     refused = issue(fan, expect=503)
-    assert refused["error"] == "rpc_unavailable" and "retry with the same Idempotency-Key" in refused["detail"]
+    assert (
+        refused["error"] == "rpc_unavailable" and "retry with the same Idempotency-Key" in refused["detail"]
+    )
 
 
 def test_settings_take_one_url_or_several():

@@ -25,12 +25,16 @@ def later(app):
 
 
 def gift(client, giver, receiver, ticket, key):
-    return client.post(f"/tickets/{ticket['id']}/gift", json={"to_fan": receiver["id"]},
-                       headers=giver["headers"] | {"Idempotency-Key": key})
+    return client.post(
+        f"/tickets/{ticket['id']}/gift",
+        json={"to_fan": receiver["id"]},
+        headers=giver["headers"] | {"Idempotency-Key": key},
+    )
 
 
-def test_a_write_answers_pending_and_the_worker_finishes_it_once(app, client, later, org, gw_event, collection,
-                                                                 new_fan):
+def test_a_write_answers_pending_and_the_worker_finishes_it_once(
+    app, client, later, org, gw_event, collection, new_fan
+):
     alice = new_fan()
     url = f"/events/{gw_event['id']}/tickets/issue"
     body = {"fan_id": alice["id"], "tier_id": 0, "quantity": 2, "payment_reference": "p"}
@@ -44,13 +48,19 @@ def test_a_write_answers_pending_and_the_worker_finishes_it_once(app, client, la
     assert done.status_code == 201 and done.json()["status"] == "done"
     assert [collection.owner_of(t["token_id"]) for t in done.json()["tickets"]] == [alice["address"]] * 2
     assert collection.total_minted() == 2  # once
-    assert sending.health(later.engine) == sending.Health(pending=0, oldest_pending_seconds=None,
-                                                          oldest_pending_blocks=None, waiting_for_fees=0,
-                                                          reason=None, replacements=sending.health(later.engine).replacements)
+    assert sending.health(later.engine) == sending.Health(
+        pending=0,
+        oldest_pending_seconds=None,
+        oldest_pending_blocks=None,
+        waiting_for_fees=0,
+        reason=None,
+        replacements=sending.health(later.engine).replacements,
+    )
 
 
-def test_a_worker_dying_between_the_chain_and_the_database_is_finished_by_the_next(app, client, later, collection,
-                                                                                  new_fan, issue, monkeypatch):
+def test_a_worker_dying_between_the_chain_and_the_database_is_finished_by_the_next(
+    app, client, later, collection, new_fan, issue, monkeypatch
+):
     alice, bob = new_fan(), new_fan()
     later.settings.send_wait_seconds = 30
     [ticket] = issue(alice)["tickets"]
@@ -72,8 +82,9 @@ def test_a_worker_dying_between_the_chain_and_the_database_is_finished_by_the_ne
     assert client.get(f"/tickets/{ticket['id']}", headers=bob["headers"]).status_code == 200
 
 
-def test_a_transaction_reverted_on_chain_drops_its_record_and_frees_the_key(app, client, later, collection,
-                                                                           new_fan, issue, organiser):
+def test_a_transaction_reverted_on_chain_drops_its_record_and_frees_the_key(
+    app, client, later, collection, new_fan, issue, organiser
+):
     alice, bob, carol = new_fan(), new_fan(), new_fan()
     later.settings.send_wait_seconds = 30
     [ticket] = issue(alice)["tickets"]
@@ -119,17 +130,20 @@ def _mined_then_reorged(later, depth):
 
 
 @pytest.mark.parametrize("kind,depth", [("issuance", 1), ("gift", 3), ("settlement", 5)])
-def test_a_reorg_removing_a_mined_write_lands_it_again_exactly_once(app, client, later, org, gw_event, collection,
-                                                                     new_fan, issue, kind, depth):
+def test_a_reorg_removing_a_mined_write_lands_it_again_exactly_once(
+    app, client, later, org, gw_event, collection, new_fan, issue, kind, depth
+):
     alice, bob = new_fan(), new_fan()
     later.settings.send_wait_seconds = 30
     [ticket] = issue(alice)["tickets"]
     listing = list_ticket(client, alice, ticket, 10**16) if kind == "settlement" else None
     later.settings.send_wait_seconds, later.settings.confirmations = 0, 6
     if kind == "issuance":
-        response = client.post(f"/events/{gw_event['id']}/tickets/issue",
-                               json={"fan_id": bob["id"], "tier_id": 0, "quantity": 3, "payment_reference": "r"},
-                               headers=org["headers"] | {"Idempotency-Key": "reorg"})
+        response = client.post(
+            f"/events/{gw_event['id']}/tickets/issue",
+            json={"fan_id": bob["id"], "tier_id": 0, "quantity": 3, "payment_reference": "r"},
+            headers=org["headers"] | {"Idempotency-Key": "reorg"},
+        )
     elif kind == "gift":
         response = gift(client, alice, bob, ticket, "reorg")
     else:
@@ -148,14 +162,17 @@ def test_a_reorg_removing_a_mined_write_lands_it_again_exactly_once(app, client,
         assert client.get(f"/tickets/{ticket['id']}", headers=bob["headers"]).status_code == 200
 
 
-def test_past_the_fee_ceiling_everything_waits_and_health_says_why(app, client, later, org, gw_event, collection,
-                                                                   new_fan):
+def test_past_the_fee_ceiling_everything_waits_and_health_says_why(
+    app, client, later, org, gw_event, collection, new_fan
+):
     alice = new_fan()
     later.settings.max_fee_gwei = 1e-9  # 1 wei per gas: below any base fee
     later._fees = None
-    response = client.post(f"/events/{gw_event['id']}/tickets/issue",
-                           json={"fan_id": alice["id"], "tier_id": 0, "quantity": 1, "payment_reference": "c"},
-                           headers=org["headers"] | {"Idempotency-Key": "ceiling"})
+    response = client.post(
+        f"/events/{gw_event['id']}/tickets/issue",
+        json={"fan_id": alice["id"], "tier_id": 0, "quantity": 1, "payment_reference": "c"},
+        headers=org["headers"] | {"Idempotency-Key": "ceiling"},
+    )
     assert response.json()["status"] == "pending"
     sending.run_once(later)
     health = sending.health(later.engine, head=later.chain().w3.eth.block_number)

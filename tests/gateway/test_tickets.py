@@ -5,7 +5,9 @@ import uuid
 import ticketkit as tk
 
 
-def test_issue_mints_to_the_fan_and_a_retry_does_not_mint_twice(client, org, gw_event, collection, new_fan, issue):
+def test_issue_mints_to_the_fan_and_a_retry_does_not_mint_twice(
+    client, org, gw_event, collection, new_fan, issue
+):
     fan = new_fan()
     first = issue(fan, key="order-42", quantity=2, ref="stripe:pi_1")
     assert [t["token_id"] for t in first["tickets"]] == [1, 2]
@@ -32,11 +34,16 @@ def test_issue_refusals_are_machine_readable(client, org, gw_event, collection, 
     assert issue({"id": str(uuid.uuid4())}, expect=404)["error"] == "fan_not_found"
     assert issue(fan, tier_id=7, expect=409)["error"] == "tier_does_not_exist"
     other = client.post("/organisers", json={"name": "Other"}).json()
-    foreign = client.post(url, json=body, headers={"Authorization": f"Bearer {other['api_key']}",
-                                                   "Idempotency-Key": "k"})
+    foreign = client.post(
+        url, json=body, headers={"Authorization": f"Bearer {other['api_key']}", "Idempotency-Key": "k"}
+    )
     assert foreign.status_code == 404 and foreign.json()["error"] == "event_not_found"
-    assert client.post(url, json=body | {"quantity": 0}, headers=org["headers"] | {"Idempotency-Key": "q"}
-                       ).status_code == 422
+    assert (
+        client.post(
+            url, json=body | {"quantity": 0}, headers=org["headers"] | {"Idempotency-Key": "q"}
+        ).status_code
+        == 422
+    )
 
 
 def test_a_fan_sees_only_their_own_tickets(client, new_fan, issue):
@@ -58,8 +65,9 @@ def test_a_fan_lists_their_tickets_with_event_and_tier_names(client, gw_event, n
     mine = client.get("/fans/me/tickets", headers=alice["headers"]).json()
     assert [t["id"] for t in mine] == [t["id"] for t in general + vip]
     names = {t["tier_id"]: t["name"] for t in gw_event["tiers"]}
-    assert [(t["tier_name"], t["event_name"], t["checked_in"]) for t in mine] == \
-        [(names[t["tier_id"]], gw_event["name"], False) for t in general + vip]
+    assert [(t["tier_name"], t["event_name"], t["checked_in"]) for t in mine] == [
+        (names[t["tier_id"]], gw_event["name"], False) for t in general + vip
+    ]
     assert client.get(f"/tickets/{vip[0]['id']}", headers=alice["headers"]).json() == mine[-1]
     assert len(client.get("/fans/me/tickets", headers=bob["headers"]).json()) == 1
     assert client.get("/fans/me/tickets").status_code == 401
@@ -80,8 +88,11 @@ def test_gift_moves_the_ticket_on_chain_once(client, collection, new_fan, issue)
     assert collection.nonce_of(alice["address"]) == 1
     assert client.get(f"/tickets/{ticket['id']}", headers=bob["headers"]).status_code == 200
     assert client.get(f"/tickets/{ticket['id']}", headers=alice["headers"]).status_code == 404
-    gone = client.post(f"/tickets/{ticket['id']}/gift", json={"to_fan": bob["id"]},
-                       headers=alice["headers"] | {"Idempotency-Key": "gift-2"})
+    gone = client.post(
+        f"/tickets/{ticket['id']}/gift",
+        json={"to_fan": bob["id"]},
+        headers=alice["headers"] | {"Idempotency-Key": "gift-2"},
+    )
     assert gone.status_code == 404
 
 
@@ -90,14 +101,21 @@ def test_gift_refusals(client, new_fan, issue):
     [ticket] = issue(alice)["tickets"]
     url = f"/tickets/{ticket['id']}/gift"
     key = {"Idempotency-Key": "g"}
-    assert client.post(url, json={"to_fan": alice["id"]}, headers=alice["headers"] | key).json()["error"] == "same_fan"
-    assert client.post(url, json={"to_fan": str(uuid.uuid4())},
-                       headers=alice["headers"] | key).json()["error"] == "fan_not_found"
+    assert (
+        client.post(url, json={"to_fan": alice["id"]}, headers=alice["headers"] | key).json()["error"]
+        == "same_fan"
+    )
+    assert (
+        client.post(url, json={"to_fan": str(uuid.uuid4())}, headers=alice["headers"] | key).json()["error"]
+        == "fan_not_found"
+    )
     assert client.post(url, json={"to_fan": "x"}, headers=alice["headers"] | key).status_code == 422
     assert client.post(url, json={"to_fan": alice["id"]}, headers=alice["headers"]).status_code == 422
 
 
-def test_gift_obeys_the_gift_policy_and_pause(client, org, make_event, collection, organiser, operator, new_fan, issue):
+def test_gift_obeys_the_gift_policy_and_pause(
+    client, org, make_event, collection, organiser, operator, new_fan, issue
+):
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]
     url, headers = f"/tickets/{ticket['id']}/gift", alice["headers"] | {"Idempotency-Key": "paused"}
@@ -105,20 +123,31 @@ def test_gift_obeys_the_gift_policy_and_pause(client, org, make_event, collectio
     paused = client.post(url, json={"to_fan": bob["id"]}, headers=headers)
     assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause", paused.text
     collection.unpause(sender=organiser)
-    assert client.post(url, json={"to_fan": bob["id"]}, headers=headers).status_code == 201  # the key is reusable
+    assert (
+        client.post(url, json={"to_fan": bob["id"]}, headers=headers).status_code == 201
+    )  # the key is reusable
 
     no_gifts = make_event()
     for role in ("MINTER_ROLE", "GATEWAY_ROLE"):
         no_gifts.grant_role(role, operator.address, sender=organiser)
-    event = client.post("/events", json={"collection_address": no_gifts.address, "name": "No gifts"},
-                        headers=org["headers"]).json()
-    issued = client.post(f"/events/{event['id']}/tickets/issue", headers=org["headers"] | {"Idempotency-Key": "ng"},
-                         json={"fan_id": alice["id"], "tier_id": 0, "quantity": 1, "payment_reference": "ng"})
+    event = client.post(
+        "/events", json={"collection_address": no_gifts.address, "name": "No gifts"}, headers=org["headers"]
+    ).json()
+    issued = client.post(
+        f"/events/{event['id']}/tickets/issue",
+        headers=org["headers"] | {"Idempotency-Key": "ng"},
+        json={"fan_id": alice["id"], "tier_id": 0, "quantity": 1, "payment_reference": "ng"},
+    )
     [kept] = issued.json()["tickets"]
-    refused = client.post(f"/tickets/{kept['id']}/gift", json={"to_fan": bob["id"]},
-                          headers=alice["headers"] | {"Idempotency-Key": "ng-gift"})
+    refused = client.post(
+        f"/tickets/{kept['id']}/gift",
+        json={"to_fan": bob["id"]},
+        headers=alice["headers"] | {"Idempotency-Key": "ng-gift"},
+    )
     assert refused.status_code == 409 and refused.json()["error"] == "gifts_not_allowed", refused.text
-    assert no_gifts.owner_of(kept["token_id"]) == alice["address"] and no_gifts.nonce_of(alice["address"]) == 0
+    assert (
+        no_gifts.owner_of(kept["token_id"]) == alice["address"] and no_gifts.nonce_of(alice["address"]) == 0
+    )
 
 
 def test_resale_is_capped_and_idempotent(client, collection, new_fan, issue):
@@ -134,27 +163,37 @@ def test_resale_is_capped_and_idempotent(client, collection, new_fan, issue):
     assert listed.status_code == 201, listed.text
     assert listed.json()["price_wei"] == str(cap) and listed.json()["status"] == "active"
     assert client.post(url, json={"price_wei": cap}, headers=headers).json() == listed.json()
-    assert client.post(url, json={"price_wei": 5}, headers=headers).json()["error"] == "idempotency_key_reused"
+    assert (
+        client.post(url, json={"price_wei": 5}, headers=headers).json()["error"] == "idempotency_key_reused"
+    )
     assert client.post(url, json={"price_wei": -1}, headers=headers).status_code == 422
     assert client.post(url, json={"price_wei": 2**256}, headers=headers).status_code == 422
     bob = new_fan()
-    assert client.post(url, json={"price_wei": 1}, headers=bob["headers"] | {"Idempotency-Key": "b"}
-                       ).status_code == 404
+    assert (
+        client.post(url, json={"price_wei": 1}, headers=bob["headers"] | {"Idempotency-Key": "b"}).status_code
+        == 404
+    )
 
 
 def test_resale_of_a_checked_in_ticket_is_refused(client, collection, organiser, new_fan, issue):
     alice = new_fan()
     [ticket] = issue(alice)["tickets"]
     collection.check_in([ticket["token_id"]], sender=organiser)
-    used = client.post(f"/tickets/{ticket['id']}/resale", json={"price_wei": 1},
-                       headers=alice["headers"] | {"Idempotency-Key": "u"})
+    used = client.post(
+        f"/tickets/{ticket['id']}/resale",
+        json={"price_wei": 1},
+        headers=alice["headers"] | {"Idempotency-Key": "u"},
+    )
     assert used.status_code == 409 and used.json()["error"] == "ticket_already_used"
     assert isinstance(tk.errors.error_class("TicketAlreadyUsed")(tokenId=1), tk.ContractRevert)
 
 
 def test_bad_bodies_are_4xx(client, org, new_fan):
-    big = client.post("/organisers", content=b'{"name": "' + b"x" * 70_000 + b'"}',
-                      headers={"content-type": "application/json"})
+    big = client.post(
+        "/organisers",
+        content=b'{"name": "' + b"x" * 70_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
     assert big.status_code == 413 and big.json()["error"] == "body_too_large"
 
     def chunks():

@@ -44,16 +44,22 @@ def test_fan_links_a_wallet_by_signing_the_challenge(app, client, new_fan):
     other = new_fan()
     mine = _challenge(client, other)
     _challenge(client, other)
-    taken = client.post("/fans/me/wallet", headers=other["headers"],
-                        json={"address": wallet.address, "signature": _sign(wallet, mine["message"]),
-                              "nonce": mine["nonce"]})
+    taken = client.post(
+        "/fans/me/wallet",
+        headers=other["headers"],
+        json={"address": wallet.address, "signature": _sign(wallet, mine["message"]), "nonce": mine["nonce"]},
+    )
     assert taken.status_code == 409 and taken.json()["error"] == "wallet_taken"
 
 
 def test_a_nonce_works_once(client, new_fan):
     fan, wallet = new_fan(), Account.create()
     challenge = _challenge(client, fan)
-    body = {"address": wallet.address, "signature": _sign(wallet, challenge["message"]), "nonce": challenge["nonce"]}
+    body = {
+        "address": wallet.address,
+        "signature": _sign(wallet, challenge["message"]),
+        "nonce": challenge["nonce"],
+    }
     assert client.post("/fans/me/wallet", json=body, headers=fan["headers"]).status_code == 200
     replay = client.post("/fans/me/wallet", json=body, headers=fan["headers"])
     assert replay.status_code == 409 and replay.json()["error"] == "nonce_used"
@@ -67,19 +73,31 @@ def test_a_nonce_works_once(client, new_fan):
 def test_wrong_signer_is_refused_and_links_nothing(client, new_fan):
     fan, wallet, impostor = new_fan(), Account.create(), Account.create()
     challenge = _challenge(client, fan)
-    wrong = client.post("/fans/me/wallet", headers=fan["headers"],
-                        json={"address": wallet.address, "signature": _sign(impostor, challenge["message"])})
+    wrong = client.post(
+        "/fans/me/wallet",
+        headers=fan["headers"],
+        json={"address": wallet.address, "signature": _sign(impostor, challenge["message"])},
+    )
     assert wrong.status_code == 422 and wrong.json()["error"] == "bad_signature"
-    other_text = client.post("/fans/me/wallet", headers=fan["headers"],
-                             json={"address": wallet.address, "signature": _sign(wallet, "something else")})
+    other_text = client.post(
+        "/fans/me/wallet",
+        headers=fan["headers"],
+        json={"address": wallet.address, "signature": _sign(wallet, "something else")},
+    )
     assert other_text.status_code == 422 and other_text.json()["error"] == "bad_signature"
-    garbage = client.post("/fans/me/wallet", headers=fan["headers"],
-                          json={"address": wallet.address, "signature": "0x" + "00" * 65})
+    garbage = client.post(
+        "/fans/me/wallet",
+        headers=fan["headers"],
+        json={"address": wallet.address, "signature": "0x" + "00" * 65},
+    )
     assert garbage.status_code == 422 and garbage.json()["error"] == "bad_signature"
     assert client.get("/fans/me", headers=fan["headers"]).json()["wallet_address"] is None
     # a bad attempt does not burn the nonce: the real wallet can still sign it
-    ok = client.post("/fans/me/wallet", headers=fan["headers"],
-                     json={"address": wallet.address, "signature": _sign(wallet, challenge["message"])})
+    ok = client.post(
+        "/fans/me/wallet",
+        headers=fan["headers"],
+        json={"address": wallet.address, "signature": _sign(wallet, challenge["message"])},
+    )
     assert ok.status_code == 200 and ok.json()["wallet_address"] == wallet.address
 
 
@@ -87,11 +105,17 @@ def test_an_expired_challenge_is_refused(app, client, new_fan):
     fan, wallet = new_fan(), Account.create()
     challenge = _challenge(client, fan)
     with Session(app.state.runtime.engine) as session:
-        session.exec(update(WalletChallenge).where(WalletChallenge.nonce == challenge["nonce"])
-                     .values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.exec(
+            update(WalletChallenge)
+            .where(WalletChallenge.nonce == challenge["nonce"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         session.commit()
-    expired = client.post("/fans/me/wallet", headers=fan["headers"],
-                          json={"address": wallet.address, "signature": _sign(wallet, challenge["message"])})
+    expired = client.post(
+        "/fans/me/wallet",
+        headers=fan["headers"],
+        json={"address": wallet.address, "signature": _sign(wallet, challenge["message"])},
+    )
     assert expired.status_code == 409 and expired.json()["error"] == "nonce_expired"
     assert client.get("/fans/me", headers=fan["headers"]).json()["wallet_address"] is None
 
@@ -101,21 +125,28 @@ def test_malformed_link_requests_are_422(client, new_fan):
     challenge = _challenge(client, fan)
     signature = _sign(wallet, challenge["message"])
     for address in ("0x12", wallet.address[2:], wallet.address + "00", "0x" + "zz" * 20, 42):
-        response = client.post("/fans/me/wallet", json={"address": address, "signature": signature},
-                               headers=fan["headers"])
+        response = client.post(
+            "/fans/me/wallet", json={"address": address, "signature": signature}, headers=fan["headers"]
+        )
         assert response.status_code == 422 and response.json()["error"] == "invalid_request", address
-    short = client.post("/fans/me/wallet", json={"address": wallet.address, "signature": "0x1234"},
-                        headers=fan["headers"])
+    short = client.post(
+        "/fans/me/wallet", json={"address": wallet.address, "signature": "0x1234"}, headers=fan["headers"]
+    )
     assert short.status_code == 422 and short.json()["error"] == "invalid_request"
     assert client.post("/fans/me/wallet/challenge").status_code == 401
-    assert client.post("/fans/me/wallet", json={"address": wallet.address, "signature": signature}).status_code == 401
+    assert (
+        client.post("/fans/me/wallet", json={"address": wallet.address, "signature": signature}).status_code
+        == 401
+    )
     # nothing was burnt by the refusals
-    ok = client.post("/fans/me/wallet", json={"address": wallet.address, "signature": signature},
-                     headers=fan["headers"])
+    ok = client.post(
+        "/fans/me/wallet", json={"address": wallet.address, "signature": signature}, headers=fan["headers"]
+    )
     assert ok.status_code == 200
 
 
 # ---- gate keys
+
 
 def _gate_key(client, org, event_id, expect=201):
     response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"])
@@ -132,8 +163,10 @@ def test_organiser_creates_a_gate_key_shown_once(app, client, org, gw_event):
     assert _gate_key(client, org, gw_event["id"])["api_key"] != key["api_key"]
     # only the owning organiser may create one; a gate key is not an organiser key
     stranger = client.post("/organisers", json={"name": "Other"}).json()
-    assert _gate_key(client, {"headers": bearer(stranger["api_key"])}, gw_event["id"], expect=404)["error"] == \
-        "event_not_found"
+    assert (
+        _gate_key(client, {"headers": bearer(stranger["api_key"])}, gw_event["id"], expect=404)["error"]
+        == "event_not_found"
+    )
     assert client.post(f"/events/{gw_event['id']}/gate-keys").status_code == 401
     as_gate = client.post(f"/events/{gw_event['id']}/gate-keys", headers=bearer(key["api_key"]))
     assert as_gate.status_code == 401
@@ -144,17 +177,26 @@ def test_gate_probe_accepts_only_a_gate_key_for_its_event(client, org, gw_event,
     key = _gate_key(client, org, gw_event["id"])
     ok = client.get(f"/gate/events/{gw_event['id']}", headers=bearer(key["api_key"]))
     assert ok.status_code == 200, ok.text
-    assert ok.json() == {"id": gw_event["id"], "name": "Gig", "chain_id": gw_event["chain_id"],
-                         "collection_address": gw_event["collection_address"]}
+    assert ok.json() == {
+        "id": gw_event["id"],
+        "name": "Gig",
+        "chain_id": gw_event["chain_id"],
+        "collection_address": gw_event["collection_address"],
+    }
 
-    other = client.post("/events", json={"collection_address": make_event().address, "name": "Other gig"},
-                        headers=org["headers"])
+    other = client.post(
+        "/events",
+        json={"collection_address": make_event().address, "name": "Other gig"},
+        headers=org["headers"],
+    )
     assert other.status_code == 201, other.text
     wrong = client.get(f"/gate/events/{other.json()['id']}", headers=bearer(key["api_key"]))
     assert wrong.status_code == 403 and wrong.json()["error"] == "wrong_event"
     other_key = _gate_key(client, org, other.json()["id"])
-    assert client.get(f"/gate/events/{other.json()['id']}", headers=bearer(other_key["api_key"])).json()["name"] == \
-        "Other gig"
+    assert (
+        client.get(f"/gate/events/{other.json()['id']}", headers=bearer(other_key["api_key"])).json()["name"]
+        == "Other gig"
+    )
 
     organiser = client.get(f"/gate/events/{gw_event['id']}", headers=org["headers"])
     assert organiser.status_code == 403 and organiser.json()["error"] == "gate_key_required"
@@ -186,11 +228,14 @@ def test_organiser_lists_and_revokes_a_gate_key(settings, client, org, gw_event,
 
     # not yours, not this event's, not a gate key: 404, and nothing revoked
     stranger = bearer(client.post("/organisers", json={"name": "Other"}).json()["api_key"])
-    other_event = client.post("/events", json={"collection_address": make_event().address},
-                              headers=org["headers"]).json()
-    for path, headers in [(f"/events/{gw_event['id']}/gate-keys/{spare['id']}", stranger),
-                          (f"/events/{other_event['id']}/gate-keys/{spare['id']}", org["headers"]),
-                          (f"/events/{gw_event['id']}/gate-keys/{org['id']}", org["headers"])]:
+    other_event = client.post(
+        "/events", json={"collection_address": make_event().address}, headers=org["headers"]
+    ).json()
+    for path, headers in [
+        (f"/events/{gw_event['id']}/gate-keys/{spare['id']}", stranger),
+        (f"/events/{other_event['id']}/gate-keys/{spare['id']}", org["headers"]),
+        (f"/events/{gw_event['id']}/gate-keys/{org['id']}", org["headers"]),
+    ]:
         response = client.delete(path, headers=headers)
         assert response.status_code == 404, (path, response.text)
     assert client.get(probe, headers=bearer(spare["api_key"])).status_code == 200
@@ -211,8 +256,10 @@ def test_organiser_rotates_an_api_key_but_never_revokes_the_last(client, org, gw
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     old = client.get(f"/events/{gw_event['id']}", headers=org["headers"])
     assert old.status_code == 401 and old.json()["error"] == "unauthorized"
-    assert [k["label"] for k in client.get("/organisers/me/api-keys", headers=new["headers"]).json()] == \
-        [None, "box office"]
+    assert [k["label"] for k in client.get("/organisers/me/api-keys", headers=new["headers"]).json()] == [
+        None,
+        "box office",
+    ]
     gate = _gate_key(client, new, gw_event["id"])  # a gate key is not an organiser key, here either
     response = client.delete(f"/organisers/me/api-keys/{gate['id']}", headers=new["headers"])
     assert response.status_code == 404 and response.json()["error"] == "api_key_not_found"
@@ -224,4 +271,6 @@ def test_migration_0005_adds_wallet_column_and_challenges(app):
     inspector = inspect(app.state.runtime.engine)
     assert "wallet_challenges" in inspector.get_table_names()
     assert "wallet_address" in {c["name"] for c in inspector.get_columns("fan_accounts")}
-    assert any(i["unique"] and i["column_names"] == ["wallet_address"] for i in inspector.get_indexes("fan_accounts"))
+    assert any(
+        i["unique"] and i["column_names"] == ["wallet_address"] for i in inspector.get_indexes("fan_accounts")
+    )

@@ -42,10 +42,15 @@ class World:
     cache: dict = field(default_factory=dict)  # what tests set up once per world
 
     def headers(self, role: str) -> dict[str, str]:
-        token = {"anonymous": None,
-                 "organiser_a": self.orgs["a"]["api_key"], "organiser_b": self.orgs["b"]["api_key"],
-                 "fan_x": self.fans["x"]["session_token"], "fan_y": self.fans["y"]["session_token"],
-                 "gate_a": self.gate_keys["a"]["api_key"], "gate_b": self.gate_keys["b"]["api_key"]}[role]
+        token = {
+            "anonymous": None,
+            "organiser_a": self.orgs["a"]["api_key"],
+            "organiser_b": self.orgs["b"]["api_key"],
+            "fan_x": self.fans["x"]["session_token"],
+            "fan_y": self.fans["y"]["session_token"],
+            "gate_a": self.gate_keys["a"]["api_key"],
+            "gate_b": self.gate_keys["b"]["api_key"],
+        }[role]
         return bearer(token) if token else {}
 
 
@@ -61,6 +66,7 @@ def idempotency() -> dict[str, str]:
 @pytest.fixture()
 def gateway_collection(make_event, organiser, operator):  # noqa: F811
     """make(**make_event overrides) -> a collection the gateway's operator may mint and move tickets of."""
+
     def make(**overrides):
         overrides.setdefault("gifts_allowed", True)  # the fans' gift endpoint is part of the world
         event = make_event(**overrides)
@@ -76,29 +82,62 @@ def world(app, chain, gateway_collection):  # noqa: F811
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:
-        orgs = {n: ok(client.post("/organisers", json={"name": f"Organiser {n.upper()}"}))
-                for n in ("a", "b")}
+        orgs = {
+            n: ok(client.post("/organisers", json={"name": f"Organiser {n.upper()}"})) for n in ("a", "b")
+        }
         collections = {n: gateway_collection() for n in ("a", "b")}
-        events = {n: ok(client.post("/events", json={"collection_address": collections[n].address,
-                                                       "name": f"Gig {n.upper()}"},
-                                    headers=bearer(orgs[n]["api_key"]))) for n in ("a", "b")}
+        events = {
+            n: ok(
+                client.post(
+                    "/events",
+                    json={"collection_address": collections[n].address, "name": f"Gig {n.upper()}"},
+                    headers=bearer(orgs[n]["api_key"]),
+                )
+            )
+            for n in ("a", "b")
+        }
         fans = {n: ok(client.post("/fans", json={})) for n in ("x", "y")}
         org_a = bearer(orgs["a"]["api_key"])
-        issue_x = ok(client.post(f"/events/{events['a']['id']}/tickets/issue", headers=org_a | idempotency(),
-                                 json={"fan_id": fans["x"]["id"], "tier_id": 0, "quantity": 2,
-                                       "payment_reference": "seed-x"}))
-        issue_y = ok(client.post(f"/events/{events['a']['id']}/tickets/issue", headers=org_a | idempotency(),
-                                 json={"fan_id": fans["y"]["id"], "tier_id": 0, "quantity": 1,
-                                       "payment_reference": "seed-y"}))
+        issue_x = ok(
+            client.post(
+                f"/events/{events['a']['id']}/tickets/issue",
+                headers=org_a | idempotency(),
+                json={"fan_id": fans["x"]["id"], "tier_id": 0, "quantity": 2, "payment_reference": "seed-x"},
+            )
+        )
+        issue_y = ok(
+            client.post(
+                f"/events/{events['a']['id']}/tickets/issue",
+                headers=org_a | idempotency(),
+                json={"fan_id": fans["y"]["id"], "tier_id": 0, "quantity": 1, "payment_reference": "seed-y"},
+            )
+        )
         tickets = {"x": issue_x["tickets"][0], "x_listed": issue_x["tickets"][1], "y": issue_y["tickets"][0]}
         price = collections["a"].resale_cap_of(tickets["x_listed"]["token_id"])
-        listing = ok(client.post(f"/tickets/{tickets['x_listed']['id']}/resale", json={"price_wei": price},
-                                 headers=bearer(fans["x"]["session_token"]) | idempotency()))
-        gate_keys = {n: ok(client.post(f"/events/{events[n]['id']}/gate-keys",
-                                       headers=bearer(orgs[n]["api_key"]))) for n in ("a", "b")}
-        world = World(client=client, app=app, chain=chain, orgs=orgs, events=events, collections=collections,
-                      fans=fans, tickets=tickets, listing=listing, gate_keys=gate_keys,
-                      make_collection=gateway_collection)
+        listing = ok(
+            client.post(
+                f"/tickets/{tickets['x_listed']['id']}/resale",
+                json={"price_wei": price},
+                headers=bearer(fans["x"]["session_token"]) | idempotency(),
+            )
+        )
+        gate_keys = {
+            n: ok(client.post(f"/events/{events[n]['id']}/gate-keys", headers=bearer(orgs[n]["api_key"])))
+            for n in ("a", "b")
+        }
+        world = World(
+            client=client,
+            app=app,
+            chain=chain,
+            orgs=orgs,
+            events=events,
+            collections=collections,
+            fans=fans,
+            tickets=tickets,
+            listing=listing,
+            gate_keys=gate_keys,
+            make_collection=gateway_collection,
+        )
         world.secrets_seen |= {o["api_key"] for o in orgs.values()}
         world.secrets_seen |= {g["api_key"] for g in gate_keys.values()}
         world.secrets_seen |= {f["session_token"] for f in fans.values()}

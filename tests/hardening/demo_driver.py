@@ -19,8 +19,9 @@ from tests.hardening.leaks import tokens_in
 
 
 def main(out: Path) -> None:
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     from fastapi.testclient import TestClient
 
     import gateway.demo
@@ -41,8 +42,10 @@ def main(out: Path) -> None:
     Chain.account = recording_account  # type: ignore[method-assign]
 
     def recording_create_app(settings):  # noqa: ANN001, ANN202
-        found["gateway"] |= {settings.key_encryption_secret.get_secret_value(),
-                             settings.operator_key.get_secret_value()}
+        found["gateway"] |= {
+            settings.key_encryption_secret.get_secret_value(),
+            settings.operator_key.get_secret_value(),
+        }
         (out / "database_url").write_text(settings.database_url)
         return create_app(settings)
 

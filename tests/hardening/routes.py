@@ -7,8 +7,12 @@ from fastapi.routing import APIRoute
 
 from gateway.api import deps
 
-_KINDS = {deps.current_organiser: "organiser", deps.current_fan: "fan", deps.current_fan_ref: "fan",
-          deps.current_gate_key: "gate"}
+_KINDS = {
+    deps.current_organiser: "organiser",
+    deps.current_fan: "fan",
+    deps.current_fan_ref: "fan",
+    deps.current_gate_key: "gate",
+}
 
 
 def iter_routes(app: FastAPI):

@@ -39,8 +39,10 @@ def steps() -> int:
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
     minimum = int(os.environ.get("SOAK_MIN_STEPS", "0"))
-    terminalreporter.write_line(f"state machine steps: {steps()} in {_counts['machines']} runs"
-                                + (f" (at least {minimum} required)" if minimum else ""))
+    terminalreporter.write_line(
+        f"state machine steps: {steps()} in {_counts['machines']} runs"
+        + (f" (at least {minimum} required)" if minimum else "")
+    )
 
 
 @pytest.hookimpl(trylast=True)

@@ -63,17 +63,28 @@ def expected_refusal(kind: str, role: str) -> int:
 # ---- fresh resources and bodies
 def fresh_ticket(world: World) -> dict:
     """A new ticket of event A held by fan X."""
-    issued = ok(world.client.post(f"/events/{world.events['a']['id']}/tickets/issue",
-                                  headers=bearer(world.orgs["a"]["api_key"]) | idempotency(),
-                                  json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 1,
-                                        "payment_reference": f"authz-{secrets.token_hex(4)}"}))
+    issued = ok(
+        world.client.post(
+            f"/events/{world.events['a']['id']}/tickets/issue",
+            headers=bearer(world.orgs["a"]["api_key"]) | idempotency(),
+            json={
+                "fan_id": world.fans["x"]["id"],
+                "tier_id": 0,
+                "quantity": 1,
+                "payment_reference": f"authz-{secrets.token_hex(4)}",
+            },
+        )
+    )
     return {"ticket_id": issued["tickets"][0]["id"]}
 
 
 def fresh_gate_key(world: World) -> dict:
     """A new gate key of event A (revoked by the allowed request)."""
-    key = ok(world.client.post(f"/events/{world.events['a']['id']}/gate-keys",
-                               headers=bearer(world.orgs["a"]["api_key"])))
+    key = ok(
+        world.client.post(
+            f"/events/{world.events['a']['id']}/gate-keys", headers=bearer(world.orgs["a"]["api_key"])
+        )
+    )
     return {"key_id": key["id"]}
 
 
@@ -98,8 +109,13 @@ def recover_body(world: World, context: dict, role: str) -> dict:
 def fresh_listing(world: World) -> dict:
     """A new ticket of fan X, listed for resale at price 0."""
     ticket = fresh_ticket(world)
-    listing = ok(world.client.post(f"/tickets/{ticket['ticket_id']}/resale", json={"price_wei": 0},
-                                   headers=bearer(world.fans["x"]["session_token"]) | idempotency()))
+    listing = ok(
+        world.client.post(
+            f"/tickets/{ticket['ticket_id']}/resale",
+            json={"price_wei": 0},
+            headers=bearer(world.fans["x"]["session_token"]) | idempotency(),
+        )
+    )
     return ticket | {"listing_id": listing["id"]}
 
 
@@ -107,8 +123,13 @@ def shown_ticket(world: World) -> dict:
     """A new ticket of fan X with a device key bound, and the code its device shows now."""
     ticket = fresh_ticket(world)
     device = codes.new_device_key()
-    ok(world.client.post(f"/tickets/{ticket['ticket_id']}/device", headers=world.headers(X),
-                         json={"public_key": codes.public_key_text(device)}))
+    ok(
+        world.client.post(
+            f"/tickets/{ticket['ticket_id']}/device",
+            headers=world.headers(X),
+            json={"public_key": codes.public_key_text(device)},
+        )
+    )
     return ticket | {"code": codes.sign_code(device, ticket["ticket_id"])}
 
 
@@ -129,13 +150,28 @@ def presale(world: World) -> dict:
         client, org_a = world.client, bearer(world.orgs["a"]["api_key"])
         other = world.make_collection(badge=world.collections["a"].badge())
         second = ok(client.post("/events", json={"collection_address": other.address}, headers=org_a))
-        issued = ok(client.post(f"/events/{second['id']}/tickets/issue", headers=org_a | idempotency(),
-                                json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 1,
-                                      "payment_reference": "presale"}))
+        issued = ok(
+            client.post(
+                f"/events/{second['id']}/tickets/issue",
+                headers=org_a | idempotency(),
+                json={
+                    "fan_id": world.fans["x"]["id"],
+                    "tier_id": 0,
+                    "quantity": 1,
+                    "payment_reference": "presale",
+                },
+            )
+        )
         other.check_in([issued["tickets"][0]["token_id"]], sender=world.chain.account(0))
         base = f"/events/{world.events['a']['id']}/tiers/0"
-        ok(client.put(f"{base}/presale-rule", headers=org_a,
-                      json={"kind": "events", "event_ids": [second["id"]], "min_events": 1}), 200)
+        ok(
+            client.put(
+                f"{base}/presale-rule",
+                headers=org_a,
+                json={"kind": "events", "event_ids": [second["id"]], "min_events": 1},
+            ),
+            200,
+        )
         ok(client.post(f"{base}/presale-snapshot", headers=org_a))
         world.cache["presale"] = {"second_event": second["id"]}
     return world.cache["presale"]
@@ -157,6 +193,7 @@ def device_body(world: World, context: dict, role: str) -> dict:
 
 def gate_answer(admits: str) -> Callable[[str, dict], bool]:
     """Gate A's key admits (verify: would admit) the code of its event; gate B's is told `wrong_event`."""
+
     def right(role: str, answer: dict) -> bool:
         return answer["admit"] is True if role == admits else answer["reason"] == "wrong_event"
 
@@ -172,9 +209,16 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17  # enough for 
 
 def uploaded_art(kind: str) -> Callable[[World], dict]:
     """Organiser A's art for event A (`kind`: ticket or badge): its digest, for the routes that read or delete it."""
+
     def setup(world: World) -> dict:
-        art = ok(world.client.put(f"/events/{world.events['a']['id']}/art/{kind}", content=PNG,
-                                  headers=bearer(world.orgs["a"]["api_key"]) | {"Content-Type": "image/png"}), 200)
+        art = ok(
+            world.client.put(
+                f"/events/{world.events['a']['id']}/art/{kind}",
+                content=PNG,
+                headers=bearer(world.orgs["a"]["api_key"]) | {"Content-Type": "image/png"},
+            ),
+            200,
+        )
         return {"sha256": art["sha256"], "kind": kind}
 
     return setup
@@ -199,24 +243,34 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("MOUNT", "/app/static"): Rule("public", ALL, url="/app/static/app.css"),
     # organisers and events
     ("POST", "/organisers"): Rule("public", ALL, body=lambda w, c, role: {"name": f"Organiser by {role}"}),
-    ("POST", "/events"): Rule(
-        "organiser", frozenset({A, B}), setup=fresh_collections, body=collection_body),
+    ("POST", "/events"): Rule("organiser", frozenset({A, B}), setup=fresh_collections, body=collection_body),
     ("GET", "/events/{event_id}"): Rule("organiser", frozenset({A})),
     ("POST", "/events/{event_id}/tickets/issue"): Rule(
-        "organiser", frozenset({A}),
-        body=lambda w, c, role: {"fan_id": w.fans["y"]["id"], "tier_id": 0, "quantity": 1,
-                                 "payment_reference": role}),
+        "organiser",
+        frozenset({A}),
+        body=lambda w, c, role: {
+            "fan_id": w.fans["y"]["id"],
+            "tier_id": 0,
+            "quantity": 1,
+            "payment_reference": role,
+        },
+    ),
     ("POST", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/gate-keys"): Rule("organiser", frozenset({A})),
     ("POST", "/events/{event_id}/tiers/refresh"): Rule("organiser", frozenset({A})),
-    ("DELETE", "/events/{event_id}/gate-keys/{key_id}"): Rule("organiser", frozenset({A}), setup=fresh_gate_key),
+    ("DELETE", "/events/{event_id}/gate-keys/{key_id}"): Rule(
+        "organiser", frozenset({A}), setup=fresh_gate_key
+    ),
     ("GET", "/events/{event_id}/door"): Rule("organiser", frozenset({A})),
     ("PUT", "/events/{event_id}/door"): Rule("organiser", frozenset({A}), body=lambda w, c, role: {}),
-    ("PUT", "/events/{event_id}/tickets/{ticket_id}/place"): Rule("organiser", frozenset({A}),
-                                                                  body=lambda w, c, role: {"seat": "7"}),
+    ("PUT", "/events/{event_id}/tickets/{ticket_id}/place"): Rule(
+        "organiser", frozenset({A}), body=lambda w, c, role: {"seat": "7"}
+    ),
     ("GET", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),
     ("POST", "/organisers/me/api-keys"): Rule("organiser", frozenset({A, B})),
-    ("DELETE", "/organisers/me/api-keys/{key_id}"): Rule("organiser", frozenset({A}), setup=fresh_organiser_key),
+    ("DELETE", "/organisers/me/api-keys/{key_id}"): Rule(
+        "organiser", frozenset({A}), setup=fresh_organiser_key
+    ),
     ("GET", "/events/{event_id}/gate-conflicts"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/report"): Rule("organiser", frozenset({A})),
     ("GET", "/events/{event_id}/report.csv"): Rule("organiser", frozenset({A})),
@@ -227,25 +281,34 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/metadata/{chain_id}/{contract}/{token_id}/image.svg"): Rule("public", ALL, setup=chain_id),
     ("GET", "/art/{sha256}"): Rule("public", ALL, setup=uploaded_art("ticket")),
     ("GET", "/events/{event_id}/details"): Rule("organiser", frozenset({A})),
-    ("PUT", "/events/{event_id}/details"): Rule("organiser", frozenset({A}),
-                                                body=lambda w, c, role: {"timezone": "Europe/Paris"}),
+    ("PUT", "/events/{event_id}/details"): Rule(
+        "organiser", frozenset({A}), body=lambda w, c, role: {"timezone": "Europe/Paris"}
+    ),
     ("GET", "/events/{event_id}/art"): Rule("organiser", frozenset({A})),
     # the body is an image, which this table does not send: A gets past authorization to 415 (no image type);
     # uploads themselves: tests/gateway/test_metadata.py
-    ("PUT", "/events/{event_id}/art/{kind}"): Rule("organiser", frozenset(), setup=lambda w: {"kind": "ticket"},
-                                                   refused={A: 415}),
-    ("DELETE", "/events/{event_id}/art/{kind}"): Rule("organiser", frozenset({A}), setup=uploaded_art("badge")),
+    ("PUT", "/events/{event_id}/art/{kind}"): Rule(
+        "organiser", frozenset(), setup=lambda w: {"kind": "ticket"}, refused={A: 415}
+    ),
+    ("DELETE", "/events/{event_id}/art/{kind}"): Rule(
+        "organiser", frozenset({A}), setup=uploaded_art("badge")
+    ),
     # presale: the organiser writes; reads are public (a fan's token, if sent, stands for the fan's addresses)
     ("PUT", PRESALE + "/presale-rule"): Rule(
-        "organiser", frozenset({A}), setup=presale,
-        body=lambda w, c, role: {"kind": "events", "event_ids": [c["second_event"]], "min_events": 1}),
+        "organiser",
+        frozenset({A}),
+        setup=presale,
+        body=lambda w, c, role: {"kind": "events", "event_ids": [c["second_event"]], "min_events": 1},
+    ),
     ("GET", PRESALE + "/presale-rule"): Rule("public", ALL, setup=presale),
     ("POST", PRESALE + "/presale-snapshot"): Rule("organiser", frozenset({A}), setup=presale),
     ("GET", PRESALE + "/presale-snapshot"): Rule("public", ALL, setup=presale),
-    ("GET", PRESALE + "/presale-eligibility"): Rule("public", frozenset({X, Y}), setup=presale,
-                                                    refused={"anonymous": 422}),  # address_required
-    ("GET", PRESALE + "/presale-proof"): Rule("public", frozenset({X}), setup=presale,
-                                              refused={"anonymous": 422, Y: 404}),  # Y: not_in_snapshot
+    ("GET", PRESALE + "/presale-eligibility"): Rule(
+        "public", frozenset({X, Y}), setup=presale, refused={"anonymous": 422}
+    ),  # address_required
+    ("GET", PRESALE + "/presale-proof"): Rule(
+        "public", frozenset({X}), setup=presale, refused={"anonymous": 422, Y: 404}
+    ),  # Y: not_in_snapshot
     # fans
     ("POST", "/fans"): Rule("public", ALL, body=lambda w, c, role: {}),
     ("GET", "/fans/me"): Rule("fan", frozenset({X, Y})),
@@ -261,37 +324,60 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/fans/me/recovery-code"): Rule("fan", frozenset({X, Y})),
     # tickets, devices and resale
     ("GET", "/tickets/{ticket_id}"): Rule("fan", frozenset({X})),
-    ("POST", "/tickets/{ticket_id}/gift"): Rule("fan", frozenset({X}), setup=fresh_ticket,
-                                                body=lambda w, c, role: {"to_fan": w.fans["y"]["id"]}),
-    ("POST", "/tickets/{ticket_id}/resale"): Rule("fan", frozenset({X}), setup=fresh_ticket,
-                                                  body=lambda w, c, role: {"price_wei": 0}),
+    ("POST", "/tickets/{ticket_id}/gift"): Rule(
+        "fan", frozenset({X}), setup=fresh_ticket, body=lambda w, c, role: {"to_fan": w.fans["y"]["id"]}
+    ),
+    ("POST", "/tickets/{ticket_id}/resale"): Rule(
+        "fan", frozenset({X}), setup=fresh_ticket, body=lambda w, c, role: {"price_wei": 0}
+    ),
     # binding a device: the holder's session (or a wallet signature, not sent here); Y: not yours
-    ("POST", "/tickets/{ticket_id}/device"): Rule("public", frozenset({X}), body=device_body,
-                                                  refused={Y: 404}),
+    ("POST", "/tickets/{ticket_id}/device"): Rule(
+        "public", frozenset({X}), body=device_body, refused={Y: 404}
+    ),
     ("GET", "/tickets/{ticket_id}/device-message"): Rule("public", ALL, params={"public_key": PUBLIC_KEY}),
     ("GET", "/tickets/by-token/{contract}/{token_id}"): Rule("public", ALL),
     ("POST", "/listings/{listing_id}/buy"): Rule(
-        "fan", frozenset({Y}), setup=fresh_listing, refused={X: 409},  # X is the seller: 409 own_listing
-        body=lambda w, c, role: {"payment_reference": f"buy-{role}"}),
+        "fan",
+        frozenset({Y}),
+        setup=fresh_listing,
+        refused={X: 409},  # X is the seller: 409 own_listing
+        body=lambda w, c, role: {"payment_reference": f"buy-{role}"},
+    ),
     ("DELETE", "/listings/{listing_id}"): Rule("fan", frozenset({X}), setup=fresh_listing),
     ("GET", "/events/{event_id}/listings"): Rule("public", ALL),
     # the gate: any gate key may ask; only event A's admits event A's tickets
     ("GET", "/gate/events/{event_id}"): Rule("gate", frozenset({GATE_A})),
-    ("POST", "/gate/verify"): Rule("gate", frozenset({GATE_A, GATE_B}), setup=shown_ticket,
-                                   body=lambda w, c, role: {"code": c["code"]}, check=gate_answer(GATE_A)),
-    ("POST", "/gate/scan"): Rule("gate", frozenset({GATE_A, GATE_B}), setup=shown_ticket,
-                                 body=lambda w, c, role: {"code": c["code"]}, check=gate_answer(GATE_A)),
+    ("POST", "/gate/verify"): Rule(
+        "gate",
+        frozenset({GATE_A, GATE_B}),
+        setup=shown_ticket,
+        body=lambda w, c, role: {"code": c["code"]},
+        check=gate_answer(GATE_A),
+    ),
+    ("POST", "/gate/scan"): Rule(
+        "gate",
+        frozenset({GATE_A, GATE_B}),
+        setup=shown_ticket,
+        body=lambda w, c, role: {"code": c["code"]},
+        check=gate_answer(GATE_A),
+    ),
     ("GET", "/gate/snapshot"): Rule("gate", frozenset({GATE_A, GATE_B})),
     ("GET", "/gate/snapshot-key"): Rule("public", ALL),
-    ("POST", "/gate/sync"): Rule("gate", frozenset({GATE_A, GATE_B}),
-                                 body=lambda w, c, role: {"device": "door-1", "scans": []}),
+    ("POST", "/gate/sync"): Rule(
+        "gate", frozenset({GATE_A, GATE_B}), body=lambda w, c, role: {"device": "door-1", "scans": []}
+    ),
 }
 
 
 def _path(world: World, template: str, context: dict) -> str:
-    values = {"event_id": world.events["a"]["id"], "ticket_id": world.tickets["x"]["id"],
-              "listing_id": world.listing["id"], "tier_id": 0, "contract": world.collections["a"].address,
-              "token_id": world.tickets["x"]["token_id"]} | context
+    values = {
+        "event_id": world.events["a"]["id"],
+        "ticket_id": world.tickets["x"]["id"],
+        "listing_id": world.listing["id"],
+        "tier_id": 0,
+        "contract": world.collections["a"].address,
+        "token_id": world.tickets["x"]["token_id"],
+    } | context
     return template.format(**values)
 
 
@@ -312,11 +398,15 @@ def test_every_route_is_in_the_table(world):
     assert not missing, (
         f"routes missing from the authorization table in {__file__}: {missing}. Add each to ROUTES with the "
         "credential kind its dependencies ask for, the roles allowed and, if it needs one, a body (see the "
-        "module docstring for the refusal statuses).")
+        "module docstring for the refusal statuses)."
+    )
     stale = sorted(set(ROUTES) - set(routes))
     assert not stale, f"ROUTES names routes the app no longer has: {stale}; remove them"
-    wrong_kind = {key: (rule.kind, auth_kind(routes[key])) for key, rule in ROUTES.items()
-                  if auth_kind(routes[key]) != rule.kind}
+    wrong_kind = {
+        key: (rule.kind, auth_kind(routes[key]))
+        for key, rule in ROUTES.items()
+        if auth_kind(routes[key]) != rule.kind
+    }
     assert not wrong_kind, f"declared kinds differ from the dependencies (declared, actual): {wrong_kind}"
 
 
@@ -332,12 +422,20 @@ def test_authorization_matrix(world):
         # refused roles first: a refusal must leave the resource for the allowed role to use
         for role in sorted(ALL - rule.allowed) + sorted(rule.allowed):
             allowed = role in rule.allowed
-            expected = _success(routes[(method, template)]) if allowed else \
-                rule.refused.get(role, expected_refusal(rule.kind, role))
+            expected = (
+                _success(routes[(method, template)])
+                if allowed
+                else rule.refused.get(role, expected_refusal(rule.kind, role))
+            )
             headers = world.headers(role) | idempotency()
             body = rule.body(world, context, role) if rule.body else None
-            response = world.client.request("GET" if method == "MOUNT" else method, rule.url or path,
-                                            headers=headers, json=body, params=rule.params or None)
+            response = world.client.request(
+                "GET" if method == "MOUNT" else method,
+                rule.url or path,
+                headers=headers,
+                json=body,
+                params=rule.params or None,
+            )
             checked += 1
             problem = None
             if response.status_code != expected:
@@ -349,7 +447,8 @@ def test_authorization_matrix(world):
                 if not isinstance(error, str) or not REFUSAL_CODES.get(expected, lambda _: True)(error):
                     problem = f"refusal without the right `error` code: {error!r}"
             if problem:
-                mismatches.append(f"{method} {template} as {role}: {response.status_code} "
-                                  f"{response.text[:200]} ({problem})")
+                mismatches.append(
+                    f"{method} {template} as {role}: {response.status_code} {response.text[:200]} ({problem})"
+                )
     assert not mismatches, "\n".join(mismatches)
     assert checked == len(ROLES) * len([k for k in ROUTES if k in routes])

@@ -36,16 +36,25 @@ from .leaks import custodial_keys, find_leaks, tokens_in
 from .routes import auth_kind, reads_credentials, route_index
 
 EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "10"))
-ROLES_OF_KIND = {"organiser": ["organiser_a", "organiser_b"], "fan": ["fan_x", "fan_y"],
-                 "gate": ["gate_a", "gate_b"], "public": ["anonymous"]}
+ROLES_OF_KIND = {
+    "organiser": ["organiser_a", "organiser_b"],
+    "fan": ["fan_x", "fan_y"],
+    "gate": ["gate_a", "gate_b"],
+    "public": ["anonymous"],
+}
 
 load_all_checks()
 # A body over the size limit is refused with 413 `body_too_large`: a rejection like the others.
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 CONFIG = schemathesis.Config.from_dict(
-    {"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
-CHECKS = [not_a_server_error, openapi_checks.content_type_conformance,
-          openapi_checks.response_schema_conformance, openapi_checks.negative_data_rejection]
+    {"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}}
+)
+CHECKS = [
+    not_a_server_error,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+    openapi_checks.negative_data_rejection,
+]
 
 
 def _error_body_problem(response) -> str | None:
@@ -71,11 +80,15 @@ def _values(world) -> dict[str, list]:
     """Real ids and values for path parameters, query parameters and body fields."""
     fans = [f["id"] for f in world.fans.values()]
     return {
-        "event_id": [e["id"] for e in world.events.values()], "fan_id": fans, "to_fan": fans,
+        "event_id": [e["id"] for e in world.events.values()],
+        "fan_id": fans,
+        "to_fan": fans,
         "collection_address": [c.address for c in world.collections.values()],
         "contract": [c.address for c in world.collections.values()],
         "token_id": [t["token_id"] for t in world.tickets.values()],
-        "tier_id": [0, 1], "quantity": [1, 2], "address": [f["address"] for f in world.fans.values()],
+        "tier_id": [0, 1],
+        "quantity": [1, 2],
+        "address": [f["address"] for f in world.fans.values()],
         "public_key": [codes.public_key_text(codes.new_device_key())],
     }
 
@@ -85,19 +98,39 @@ def _fresh(world) -> dict[str, list]:
     another, so an operation fuzzed late still finds something to act on (earlier ones gift, sell, scan)."""
     client = world.client
     org_a, fan_x = bearer(world.orgs["a"]["api_key"]), bearer(world.fans["x"]["session_token"])
-    issued = ok(client.post(f"/events/{world.events['a']['id']}/tickets/issue", headers=org_a | idempotency(),
-                            json={"fan_id": world.fans["x"]["id"], "tier_id": 0, "quantity": 2,
-                                  "payment_reference": "fuzz-seed"}))
+    issued = ok(
+        client.post(
+            f"/events/{world.events['a']['id']}/tickets/issue",
+            headers=org_a | idempotency(),
+            json={
+                "fan_id": world.fans["x"]["id"],
+                "tier_id": 0,
+                "quantity": 2,
+                "payment_reference": "fuzz-seed",
+            },
+        )
+    )
     shown, listed = issued["tickets"]
     device = codes.new_device_key()
-    ok(client.post(f"/tickets/{shown['id']}/device", json={"public_key": codes.public_key_text(device)},
-                   headers=fan_x))
+    ok(
+        client.post(
+            f"/tickets/{shown['id']}/device",
+            json={"public_key": codes.public_key_text(device)},
+            headers=fan_x,
+        )
+    )
     cap = world.collections["a"].resale_cap_of(listed["token_id"])
-    listing = ok(client.post(f"/tickets/{listed['id']}/resale", json={"price_wei": cap // 2},
-                             headers=fan_x | idempotency()))
-    return {"ticket_id": [shown["id"], listed["id"], *(t["id"] for t in world.tickets.values())],
-            "listing_id": [listing["id"], world.listing["id"]], "price_wei": [0, cap, cap + 1],
-            "code": [codes.sign_code(device, shown["id"])]}
+    listing = ok(
+        client.post(
+            f"/tickets/{listed['id']}/resale", json={"price_wei": cap // 2}, headers=fan_x | idempotency()
+        )
+    )
+    return {
+        "ticket_id": [shown["id"], listed["id"], *(t["id"] for t in world.tickets.values())],
+        "listing_id": [listing["id"], world.listing["id"]],
+        "price_wei": [0, cap, cap + 1],
+        "code": [codes.sign_code(device, shown["id"])],
+    }
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -125,8 +158,14 @@ def test_openapi_fuzz(world, database_url):
         modes = ((GenerationMode.POSITIVE, EXAMPLES), (GenerationMode.NEGATIVE, (EXAMPLES + 1) // 2))
         for mode, examples in modes:
 
-            @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=examples,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
             def fuzz(case, data):
                 # Valid credentials and real values, except where schemathesis made a component invalid.
@@ -175,8 +214,12 @@ def test_openapi_fuzz(world, database_url):
     assert not failures, "\n".join(failures)
     config = world.app.state.runtime.settings
     secret = config.key_encryption_secret.get_secret_value()
-    secrets = {*handed_out, *custodial_keys(database_url, secret).values(),
-               config.operator_key.get_secret_value(), secret}
+    secrets = {
+        *handed_out,
+        *custodial_keys(database_url, secret).values(),
+        config.operator_key.get_secret_value(),
+        secret,
+    }
     assert len(handed_out) > len(world.secrets_seen)  # the fuzz made organisers, fans, gate keys of its own
     leaks = find_leaks("\n".join(error_bodies), secrets)
     assert not leaks, f"error bodies carry secrets: {leaks}"

@@ -33,11 +33,14 @@ from .conftest import bearer, idempotency, ok
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_nul_characters_are_refused_with_422(world, database_url):
     client = world.client
-    for response in (client.post("/organisers", json={"name": "Acme\u0000"}),
-                     client.post("/fans", json={"email": "a\u0000@b.example"}),
-                     client.post("/fans", json={"email": "a@b.example", "x": {"y": ["\u0000"]}}),
-                     client.get(f"/events/{world.events['a']['id']}/tiers/0/presale-eligibility",
-                                params={"address": "0x\u0000"})):
+    for response in (
+        client.post("/organisers", json={"name": "Acme\u0000"}),
+        client.post("/fans", json={"email": "a\u0000@b.example"}),
+        client.post("/fans", json={"email": "a@b.example", "x": {"y": ["\u0000"]}}),
+        client.get(
+            f"/events/{world.events['a']['id']}/tiers/0/presale-eligibility", params={"address": "0x\u0000"}
+        ),
+    ):
         assert response.status_code == 422 and response.json()["error"] == "nul_character", response.text
     # an escaped backslash before "u0000" is not a NUL
     assert client.post("/organisers", json={"name": "back\\u0000slash"}).status_code == 201
@@ -53,8 +56,9 @@ def test_a_token_id_beyond_the_column_is_not_found(world, database_url):
 
 
 def test_an_unparseable_body_is_400_bad_request(world):
-    response = world.client.post("/organisers", content=b"\xe6\x9fE",
-                                 headers={"Content-Type": "application/json"})
+    response = world.client.post(
+        "/organisers", content=b"\xe6\x9fE", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["error"] == "bad_request", response.text
 
 
@@ -70,8 +74,13 @@ def test_the_document_describes_json_error_bodies(world):
 
 
 def _gift(world, ticket_id: str) -> None:
-    ok(world.client.post(f"/tickets/{ticket_id}/gift", json={"to_fan": world.fans["y"]["id"]},
-                         headers=bearer(world.fans["x"]["session_token"]) | idempotency()))
+    ok(
+        world.client.post(
+            f"/tickets/{ticket_id}/gift",
+            json={"to_fan": world.fans["y"]["id"]},
+            headers=bearer(world.fans["x"]["session_token"]) | idempotency(),
+        )
+    )
 
 
 def test_the_indexer_does_not_undo_an_unconfirmed_gift(world, chain):
@@ -81,8 +90,12 @@ def test_the_indexer_does_not_undo_an_unconfirmed_gift(world, chain):
     indexer.poll_once()
     as_y = world.client.get(f"/tickets/{ticket['id']}", headers=bearer(world.fans["y"]["session_token"]))
     assert as_y.status_code == 200, as_y.text
-    assert world.client.get(f"/tickets/{ticket['id']}",
-                            headers=bearer(world.fans["x"]["session_token"])).status_code == 404
+    assert (
+        world.client.get(
+            f"/tickets/{ticket['id']}", headers=bearer(world.fans["x"]["session_token"])
+        ).status_code
+        == 404
+    )
     chain.rpc("anvil_mine", [1])
     indexer.poll_once()  # the gift confirmed: the same owner, now from the chain too
     with Session(world.app.state.runtime.engine) as session:
@@ -90,7 +103,9 @@ def test_the_indexer_does_not_undo_an_unconfirmed_gift(world, chain):
 
 
 def index_when_mined(runtime, indexer) -> None:
-    runtime.chain().wait_for_pending(runtime.operator().address, timeout=10)  # else the indexer may find nothing yet
+    runtime.chain().wait_for_pending(
+        runtime.operator().address, timeout=10
+    )  # else the indexer may find nothing yet
     assert indexer.poll_once().events > 0
 
 
@@ -102,10 +117,15 @@ def test_an_issuance_completes_when_the_indexer_recorded_its_mint_first(world, c
         event = session.get(Event, uuid.UUID(world.events["a"]["id"]))
         organiser = session.get(Organiser, event.organiser_id)
         issuance = ticket_service.issue_tickets(
-            session=session, runtime=runtime, organiser=organiser, event=event,
-            data=IssueRequest(fan_id=uuid.UUID(world.fans["y"]["id"]), tier_id=0, quantity=2,
-                              payment_reference="race"),
-            idempotency_key="indexer-first")
+            session=session,
+            runtime=runtime,
+            organiser=organiser,
+            event=event,
+            data=IssueRequest(
+                fan_id=uuid.UUID(world.fans["y"]["id"]), tier_id=0, quantity=2, payment_reference="race"
+            ),
+            idempotency_key="indexer-first",
+        )
         assert issuance.status == "pending"
     sending.run_once(runtime)  # signed and broadcast; the indexer records the mint before the worker sees it
     index_when_mined(runtime, indexer)
@@ -125,7 +145,9 @@ def test_a_deeply_nested_body_is_a_4xx_on_every_kind_of_route(world, database_ur
     headers = {"Content-Type": "application/json"}
     for path in ("/organisers", "/fans", "/gate/sync", f"/tickets/{world.tickets['x']['id']}/resale"):
         for body in (nested, '{"name": ' + nested + "}", deeper):
-            response = world.client.post(path, content=body, headers=headers | bearer(world.fans["x"]["session_token"]))
+            response = world.client.post(
+                path, content=body, headers=headers | bearer(world.fans["x"]["session_token"])
+            )
             assert 400 <= response.status_code < 500 and "error" in response.json(), (path, response.text)
 
 
@@ -133,8 +155,11 @@ def test_a_deeply_nested_body_is_a_4xx_on_every_kind_of_route(world, database_ur
 def test_offline_scan_times_out_of_range_or_not_text_are_422(world, database_url):
     gate = bearer(world.gate_keys["a"]["api_key"])
     for scanned_at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", 1_700_000_000, True):
-        response = world.client.post("/gate/sync", headers=gate,
-                                     json={"device": "d1", "scans": [{"code": "TK1.x", "scanned_at": scanned_at}]})
+        response = world.client.post(
+            "/gate/sync",
+            headers=gate,
+            json={"device": "d1", "scans": [{"code": "TK1.x", "scanned_at": scanned_at}]},
+        )
         assert response.status_code == 422 and response.json()["error"] == "invalid_request", response.text
         assert response.json()["detail"][0]["loc"][-1] == "scanned_at"
 
@@ -142,17 +167,28 @@ def test_offline_scan_times_out_of_range_or_not_text_are_422(world, database_url
 def test_amounts_are_integers_or_digit_strings_never_booleans_or_fractions(world):
     ticket = world.tickets["x"]
     for price in (False, True, 1.5, "1e18", "-1", "0x10", None):
-        response = world.client.post(f"/tickets/{ticket['id']}/resale", json={"price_wei": price},
-                                     headers=bearer(world.fans["x"]["session_token"]) | idempotency())
-        assert response.status_code == 422 and response.json()["error"] == "invalid_request", (price, response.text)
+        response = world.client.post(
+            f"/tickets/{ticket['id']}/resale",
+            json={"price_wei": price},
+            headers=bearer(world.fans["x"]["session_token"]) | idempotency(),
+        )
+        assert response.status_code == 422 and response.json()["error"] == "invalid_request", (
+            price,
+            response.text,
+        )
 
 
 def test_the_document_marks_idempotency_key_required_where_it_is(world):
     document = world.client.get("/openapi.json").json()
-    needing = [(path, method) for path, item in document["paths"].items() for method, op in item.items()
-               if any(p["name"].lower() == "idempotency-key" for p in op.get("parameters", ()))]
+    needing = [
+        (path, method)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if any(p["name"].lower() == "idempotency-key" for p in op.get("parameters", ()))
+    ]
     assert ("/tickets/{ticket_id}/gift", "post") in needing and len(needing) >= 4
     for path, method in needing:
-        [parameter] = [p for p in document["paths"][path][method]["parameters"]
-                       if p["name"].lower() == "idempotency-key"]
+        [parameter] = [
+            p for p in document["paths"][path][method]["parameters"] if p["name"].lower() == "idempotency-key"
+        ]
         assert parameter["required"] is True, (path, method)

@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_logs_and_output_carry_no_secret(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "tests.hardening.demo_driver", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.hardening.demo_driver", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     captured = run.stdout + run.stderr
     assert run.returncode == 0, captured[-3000:]
     found = json.loads((tmp_path / "secrets.json").read_text())

@@ -81,12 +81,17 @@ class Worker:
             self.problems.append(f"{op}: {type(error).__name__}: {error}")
             return None
         deadline = time.monotonic() + 60
+
         def pending(response: httpx.Response) -> bool:
             body = response.json() if response.content else None
             if not isinstance(body, dict):
                 return False
-            return (response.status_code == 409 and body.get("error") == "request_in_progress"
-                    or response.status_code == expect and body.get("status") == "pending")
+            return (
+                response.status_code == 409
+                and body.get("error") == "request_in_progress"
+                or response.status_code == expect
+                and body.get("status") == "pending"
+            )
 
         while pending(response) and time.monotonic() < deadline:
             time.sleep(0.2)  # its transaction is not final yet: ask again with the same Idempotency-Key
@@ -109,17 +114,30 @@ class Worker:
     def step(self, rng: random.Random) -> None:
         free = [t for t in self.tickets.values() if not t.scanned and t.listing is None]
         listed = [t for t in self.tickets.values() if t.listing is not None]
-        ops = ["fan", "issue", "issue", "read", "read"] + ["gift", "gift", "list"] * bool(free) + \
-              ["buy", "buy"] * bool(listed) + ["scan", "scan"] * bool(free)
+        ops = (
+            ["fan", "issue", "issue", "read", "read"]
+            + ["gift", "gift", "list"] * bool(free)
+            + ["buy", "buy"] * bool(listed)
+            + ["scan", "scan"] * bool(free)
+        )
         op = rng.choice(ops)
         if op == "fan":
             self.new_fan()
         elif op == "issue":
             holder, quantity = rng.randrange(len(self.fans)), rng.randint(1, 3)
-            issued = self.call("issues", "POST", f"/events/{self.event_id}/tickets/issue", 201,
-                               headers=self.organiser | self.key(),
-                               json={"fan_id": self.fans[holder]["id"], "tier_id": 0, "quantity": quantity,
-                                     "payment_reference": f"soak-{self.index}-{secrets.token_hex(4)}"})
+            issued = self.call(
+                "issues",
+                "POST",
+                f"/events/{self.event_id}/tickets/issue",
+                201,
+                headers=self.organiser | self.key(),
+                json={
+                    "fan_id": self.fans[holder]["id"],
+                    "tier_id": 0,
+                    "quantity": quantity,
+                    "payment_reference": f"soak-{self.index}-{secrets.token_hex(4)}",
+                },
+            )
             for t in issued["tickets"] if issued else ():
                 self.tickets[t["id"]] = Ticket(t["id"], t["token_id"], holder)
                 self.done["tickets"] += 1
@@ -127,23 +145,40 @@ class Worker:
             ticket = rng.choice(free)
             to = rng.choice([i for i in range(len(self.fans)) if i != ticket.holder])
             holder = self.fans[ticket.holder]["headers"]
-            if self.call("gifts", "POST", f"/tickets/{ticket.id}/gift", 201, headers=holder | self.key(),
-                         json={"to_fan": self.fans[to]["id"]}):
+            if self.call(
+                "gifts",
+                "POST",
+                f"/tickets/{ticket.id}/gift",
+                201,
+                headers=holder | self.key(),
+                json={"to_fan": self.fans[to]["id"]},
+            ):
                 ticket.holder, ticket.device = to, None
         elif op == "list":
             ticket = rng.choice(free)
             price = rng.choice([0, FACE, FACE * 11_000 // 10_000])  # up to the cap (110 %)
             holder = self.fans[ticket.holder]["headers"]
-            listing = self.call("listings", "POST", f"/tickets/{ticket.id}/resale", 201,
-                                headers=holder | self.key(), json={"price_wei": price})
+            listing = self.call(
+                "listings",
+                "POST",
+                f"/tickets/{ticket.id}/resale",
+                201,
+                headers=holder | self.key(),
+                json={"price_wei": price},
+            )
             if listing:
                 ticket.listing = listing["id"]
         elif op == "buy":
             ticket = rng.choice(listed)
             buyer = rng.choice([i for i in range(len(self.fans)) if i != ticket.holder])
-            if self.call("buys", "POST", f"/listings/{ticket.listing}/buy", 201,
-                         json={"payment_reference": f"soak-resale-{secrets.token_hex(4)}"},
-                         headers=self.fans[buyer]["headers"] | self.key()):
+            if self.call(
+                "buys",
+                "POST",
+                f"/listings/{ticket.listing}/buy",
+                201,
+                json={"payment_reference": f"soak-resale-{secrets.token_hex(4)}"},
+                headers=self.fans[buyer]["headers"] | self.key(),
+            ):
                 ticket.holder, ticket.listing, ticket.device = buyer, None, None
         elif op == "scan":
             from gateway.core import codes
@@ -151,14 +186,25 @@ class Worker:
             ticket = rng.choice(free)
             if ticket.device is None:
                 device = codes.new_device_key()
-                if not self.call("devices", "POST", f"/tickets/{ticket.id}/device", 201,
-                                 json={"public_key": codes.public_key_text(device)},
-                                 headers=self.fans[ticket.holder]["headers"]):
+                if not self.call(
+                    "devices",
+                    "POST",
+                    f"/tickets/{ticket.id}/device",
+                    201,
+                    json={"public_key": codes.public_key_text(device)},
+                    headers=self.fans[ticket.holder]["headers"],
+                ):
                     return
                 ticket.device = device
             code = codes.sign_code(ticket.device, ticket.id)
-            answer = self.call("scans", "POST", "/gate/scan", 200, headers=self.gate,
-                               json={"code": code, "device": f"door-{self.index}"})
+            answer = self.call(
+                "scans",
+                "POST",
+                "/gate/scan",
+                200,
+                headers=self.gate,
+                json={"code": code, "device": f"door-{self.index}"},
+            )
             if answer is not None:
                 if answer.get("admit") is not True:
                     self.problems.append(f"scan refused: {answer}")
@@ -166,8 +212,9 @@ class Worker:
         else:
             if self.tickets:
                 ticket = rng.choice(list(self.tickets.values()))
-                self.call("reads", "GET", f"/tickets/{ticket.id}", 200,
-                          headers=self.fans[ticket.holder]["headers"])
+                self.call(
+                    "reads", "GET", f"/tickets/{ticket.id}", 200, headers=self.fans[ticket.holder]["headers"]
+                )
             self.call("reads", "GET", f"/events/{self.event_id}/listings", 200)
 
     def run(self, until: list[float]) -> None:
@@ -214,23 +261,46 @@ def test_soak(tmp_path, soak_database):
         now = chain.timestamp()
         badge = platform.create_badge("Soak badges", "SOAKB", salt="soak-badge", sender=organiser)
         collection = platform.create_collection(
-            tk.EventConfig("Soak", "SOAK", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                           resale_cap_bps=11_000, royalty_bps=500, gifts_allowed=True),
-            [tk.TierConfig("General", face_value=FACE, supply=100_000, sale_start=now - 1,
-                           sale_end=now + 20 * 86400)],
-            salt="soak", badge=badge, sender=organiser)
+            tk.EventConfig(
+                "Soak",
+                "SOAK",
+                start_time=now + 30 * 86400,
+                transfer_lock_time=now + 29 * 86400,
+                resale_cap_bps=11_000,
+                royalty_bps=500,
+                gifts_allowed=True,
+            ),
+            [
+                tk.TierConfig(
+                    "General", face_value=FACE, supply=100_000, sale_start=now - 1, sale_end=now + 20 * 86400
+                )
+            ],
+            salt="soak",
+            badge=badge,
+            sender=organiser,
+        )
         for role in ("MINTER_ROLE", "GATEWAY_ROLE", "GATE_ROLE"):
             collection.grant_role(role, operator.address, sender=organiser)
 
         secret = secrets.token_hex(32)
-        settings = Settings(database_url=soak_database,
-                            rpc_url=chain.url, chain_id=chain.chain_id,  # type: ignore[attr-defined]
-                            operator_key=operator.key.to_0x_hex(), key_encryption_secret=secret,
-                            indexer_enabled=True, indexer_confirmations=CONFIRMATIONS,
-                            indexer_poll_seconds=0.5, checkin_queue_enabled=True, checkin_poll_seconds=0.5,
-                            confirmations=CONFIRMATIONS, send_wait_seconds=10)  # the fans act on what they got
+        settings = Settings(
+            database_url=soak_database,
+            rpc_url=chain.url,
+            chain_id=chain.chain_id,  # type: ignore[attr-defined]
+            operator_key=operator.key.to_0x_hex(),
+            key_encryption_secret=secret,
+            indexer_enabled=True,
+            indexer_confirmations=CONFIRMATIONS,
+            indexer_poll_seconds=0.5,
+            checkin_queue_enabled=True,
+            checkin_poll_seconds=0.5,
+            confirmations=CONFIRMATIONS,
+            send_wait_seconds=10,
+        )  # the fans act on what they got
         port, log_path = _free_port(), tmp_path / "server.log"
-        with open(log_path, "w") as log:  # with uvicorn's access log: its request lines are searched for secrets
+        with open(
+            log_path, "w"
+        ) as log:  # with uvicorn's access log: its request lines are searched for secrets
             server = process.spawn(settings, port=port, log=log, log_level="info", access_log=True)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -243,7 +313,9 @@ def test_soak(tmp_path, soak_database):
 def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
     stop_blocks = threading.Event()
 
-    def blocks() -> None:  # blocks keep coming, as on a live chain: a write pending its confirmations gets them
+    def blocks() -> (
+        None
+    ):  # blocks keep coming, as on a live chain: a write pending its confirmations gets them
         while not stop_blocks.wait(0.5):
             try:
                 chain.rpc("anvil_mine", [1])
@@ -262,14 +334,17 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
     setup = httpx.Client(base_url=base, timeout=30)
     org = setup.post("/organisers", json={"name": "Soak organiser"}).json()
     organiser = {"Authorization": f"Bearer {org['api_key']}"}
-    event = setup.post("/events", json={"collection_address": collection.address, "name": "Soak"},
-                       headers=organiser).json()
+    event = setup.post(
+        "/events", json={"collection_address": collection.address, "name": "Soak"}, headers=organiser
+    ).json()
     key = setup.post(f"/events/{event['id']}/gate-keys", headers=organiser).json()
     gate = {"Authorization": f"Bearer {key['api_key']}"}
     handed_out = {org["api_key"], key["api_key"]}
 
-    workers = [Worker(i, httpx.Client(base_url=base, timeout=60), event["id"], organiser, gate)
-               for i in range(WORKERS)]
+    workers = [
+        Worker(i, httpx.Client(base_url=base, timeout=60), event["id"], organiser, gate)
+        for i in range(WORKERS)
+    ]
     for worker in workers:
         for _ in range(3):
             worker.new_fan()
@@ -313,10 +388,14 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
     third = len(measured) // 3
     first, last = sum(measured[:third]) / third, sum(measured[-third:]) / third
     print("RSS (MiB) every ~2 s from the start:", [round(rss / 2**20) for _, rss in samples[::8]])
-    print("memory at the start and the end (MiB):",
-          [{k: round(v / 2**20, 1) for k, v in p.items()} for p in parts])
-    print(f"RSS: first third {first / 2**20:.1f} MiB, last third {last / 2**20:.1f} MiB "
-          f"({(last / first - 1) * 100:+.1f} %), {len(measured)} samples")
+    print(
+        "memory at the start and the end (MiB):",
+        [{k: round(v / 2**20, 1) for k, v in p.items()} for p in parts],
+    )
+    print(
+        f"RSS: first third {first / 2**20:.1f} MiB, last third {last / 2**20:.1f} MiB "
+        f"({(last / first - 1) * 100:+.1f} %), {len(measured)} samples"
+    )
     assert last <= first * (1 + MEMORY_GROWTH), f"RSS grew {first / 2**20:.1f} → {last / 2**20:.1f} MiB"
 
     # the indexer catches up (mine past the confirmation depth), the check-in queue drains
@@ -331,7 +410,10 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
     indexed = "SELECT coalesce(max(block_number), 0) FROM indexer_cursors"
     _wait_until(lambda: scalar(indexed) >= head - CONFIRMATIONS, 30, "the indexer to catch up")
     queued = "SELECT count(*) FROM gate_admissions WHERE chain_status != 'done'"
-    def drained() -> bool:  # blocks keep coming, as on a live chain: the last batch gets its confirmations too
+
+    def drained() -> (
+        bool
+    ):  # blocks keep coming, as on a live chain: the last batch gets its confirmations too
         chain.rpc("anvil_mine", [1])
         return scalar(queued) == 0
 
@@ -357,13 +439,17 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
 
     # ownership: chain = the workers' bookkeeping = tickets.owner_fan_id = the indexer's view
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT t.id, t.token_id, f.address, it.owner FROM tickets t LEFT JOIN fan_accounts f "
-            "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = lower(t.contract) "
-            "AND it.token_id = CAST(t.token_id AS VARCHAR) AND it.kind = 'ticket'")).all()
+        rows = conn.execute(
+            text(
+                "SELECT t.id, t.token_id, f.address, it.owner FROM tickets t LEFT JOIN fan_accounts f "
+                "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = lower(t.contract) "
+                "AND it.token_id = CAST(t.token_id AS VARCHAR) AND it.kind = 'ticket'"
+            )
+        ).all()
     engine.dispose()
-    model = {t.token_id: (w.fans[t.holder]["address"], t.scanned)
-             for w in workers for t in w.tickets.values()}
+    model = {
+        t.token_id: (w.fans[t.holder]["address"], t.scanned) for w in workers for t in w.tickets.values()
+    }
     assert len(rows) == len(model)
     wrong = []
     for _, token_id, db_owner, indexed_owner in rows:

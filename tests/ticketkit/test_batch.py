@@ -30,10 +30,14 @@ def _addresses(n: int, seed: int = 0) -> list[str]:
 @pytest.fixture()
 def big_event(chain, make_event):
     now = chain.timestamp()
-    return make_event(tiers=[
-        tk.TierConfig("General", face_value=ETH // 100, supply=2_000, sale_start=now - 1, sale_end=now + 86400),
-        tk.TierConfig("VIP", face_value=ETH // 10, supply=500, sale_start=now - 1, sale_end=now + 86400),
-    ])
+    return make_event(
+        tiers=[
+            tk.TierConfig(
+                "General", face_value=ETH // 100, supply=2_000, sale_start=now - 1, sale_end=now + 86400
+            ),
+            tk.TierConfig("VIP", face_value=ETH // 10, supply=500, sale_start=now - 1, sale_end=now + 86400),
+        ]
+    )
 
 
 class Interrupt:
@@ -60,8 +64,13 @@ def _mints(collection) -> dict[int, tuple[str, int]]:
             tiers[token_id] = log.args.tierId
     zero = "0x" + "00" * 32
     holders = {}
-    for log in w3.eth.get_logs({"address": collection.address, "fromBlock": 0,
-                                "topics": [collection.contract.events.Transfer().topic, zero]}):
+    for log in w3.eth.get_logs(
+        {
+            "address": collection.address,
+            "fromBlock": 0,
+            "topics": [collection.contract.events.Transfer().topic, zero],
+        }
+    ):
         holders[int.from_bytes(log["topics"][3], "big")] = w3.to_checksum_address(log["topics"][2][-20:])
     return {token_id: (holders[token_id], tiers[token_id]) for token_id in sorted(holders)}
 
@@ -79,12 +88,15 @@ def test_mint_1000_survives_a_crash_and_resumes(big_event, organiser):
 
     with pytest.raises(KeyboardInterrupt):
         mint_recipients(big_event, rows, organiser, chunk_size=100, progress=Interrupt(after=3))
-    big_event.chain.wait_for_pending(organiser.address, timeout=10)  # the third chunk was sent, then the run stopped
+    big_event.chain.wait_for_pending(
+        organiser.address, timeout=10
+    )  # the third chunk was sent, then the run stopped
     assert big_event.total_minted() == 300
 
     seen = []
-    report = mint_recipients(big_event, rows, organiser, chunk_size=100,
-                             progress=lambda done, total: seen.append((done, total)))
+    report = mint_recipients(
+        big_event, rows, organiser, chunk_size=100, progress=lambda done, total: seen.append((done, total))
+    )
     assert report.already_minted == 300 and report.minted_now == 700 and report.done
     assert seen[0] == (300, 1000) and seen[-1] == (1000, 1000) and len(seen) == 8
     assert big_event.total_minted() == 1000
@@ -111,7 +123,9 @@ def test_rerun_with_other_chunk_size_and_other_jobs_in_between(big_event, organi
     report = mint_recipients(big_event, rows, organiser, chunk_size=7)
     assert report.already_minted == 50 and report.minted_now == 70
     # The other airdrop gave the first 5 recipients a third ticket: reported, not minted again or burned.
-    assert [(x.address, x.beyond_file) for x in report.plan.beyond_file] == [(a, 1) for a in _addresses(5, seed=1)]
+    assert [(x.address, x.beyond_file) for x in report.plan.beyond_file] == [
+        (a, 1) for a in _addresses(5, seed=1)
+    ]
     assert big_event.tier(0).minted == 120 + 2 + 5
 
 
@@ -132,25 +146,30 @@ def test_not_enough_supply_refused_before_sending(big_event, organiser):
 def test_csv_reads_names_indexes_and_quantities(tmp_path):
     a, b = _addresses(2)
     path = tmp_path / "r.csv"
-    path.write_text(f"Address,Tier,Quantity,email\n{a.lower()},VIP,2,x@y\n\n# comment\n{b},0,,\n{a},General,1\n")
+    path.write_text(
+        f"Address,Tier,Quantity,email\n{a.lower()},VIP,2,x@y\n\n# comment\n{b},0,,\n{a},General,1\n"
+    )
     rows = read_recipients(path, tier_names=["General", "VIP"])
     assert rows == [Recipient(a, 1, 2, 2), Recipient(b, 0, 1, 5), Recipient(a, 0, 1, 6)]
 
 
-@pytest.mark.parametrize(("body", "line", "words"), [
-    ("{a},0\n0x123,0\n", 3, "not a valid address"),
-    ("{a},0\n{b},1\n{a_lower},0\n", 4, "duplicate row"),
-    ("{a},Balcony\n", 2, "no tier named"),
-    ("{a},7\n", 2, "does not exist"),
-    ("{a},0,0\n", 2, "quantity"),
-    ("{a},0,two\n", 2, "quantity"),
-    ("{bad_checksum},0\n", 2, "checksum"),
-    ("0x0000000000000000000000000000000000000000,0\n", 2, "zero address"),
-])
+@pytest.mark.parametrize(
+    ("body", "line", "words"),
+    [
+        ("{a},0\n0x123,0\n", 3, "not a valid address"),
+        ("{a},0\n{b},1\n{a_lower},0\n", 4, "duplicate row"),
+        ("{a},Balcony\n", 2, "no tier named"),
+        ("{a},7\n", 2, "does not exist"),
+        ("{a},0,0\n", 2, "quantity"),
+        ("{a},0,two\n", 2, "quantity"),
+        ("{bad_checksum},0\n", 2, "checksum"),
+        ("0x0000000000000000000000000000000000000000,0\n", 2, "zero address"),
+    ],
+)
 def test_csv_errors_name_the_line(body, line, words):
     a, b = _addresses(2)
     k = next(i for i in range(2, 42) if a[i].isalpha())
-    bad_checksum = a[:k] + a[k].swapcase() + a[k + 1:]
+    bad_checksum = a[:k] + a[k].swapcase() + a[k + 1 :]
     text = "address,tier,quantity\n" + body.format(a=a, b=b, a_lower=a.lower(), bad_checksum=bad_checksum)
     with pytest.raises(InvalidInput) as info:
         parse_recipients(text.splitlines(keepends=True), tier_names=["General", "VIP"], source="r.csv")
@@ -168,15 +187,22 @@ def test_csv_needs_a_header():
 def test_example_csv_is_valid():
     from pathlib import Path
 
-    rows = read_recipients(Path(__file__).resolve().parents[2] / "examples" / "recipients.csv",
-                           tier_names=["General admission", "Balcony VIP"])
+    rows = read_recipients(
+        Path(__file__).resolve().parents[2] / "examples" / "recipients.csv",
+        tier_names=["General admission", "Balcony VIP"],
+    )
     assert rows and all(r.quantity >= 1 for r in rows)
 
 
 def test_refund_all_resumes(chain, make_event, organiser, fans):
     now = chain.timestamp()
-    event = make_event(tiers=[tk.TierConfig("General", face_value=ETH // 100, supply=200, sale_start=now - 1,
-                                            sale_end=now + 86400)])
+    event = make_event(
+        tiers=[
+            tk.TierConfig(
+                "General", face_value=ETH // 100, supply=200, sale_start=now - 1, sale_end=now + 86400
+            )
+        ]
+    )
     for fan in fans[:5]:
         event.buy(0, 6, sender=fan)  # 30 paid tickets
     mint_recipients(event, [Recipient(fans[5].address, 0, 4)], organiser)  # free: not refundable
@@ -204,7 +230,9 @@ def test_a_chunk_failing_on_chain_stops_the_run_and_a_rerun_finishes(chain, make
     # chain (the pre-flight supply check had passed). Sending stops once a failure is seen: at most
     # MAX_IN_FLIGHT chunks beyond the first, not all 30.
     now = chain.timestamp()
-    tier = tk.TierConfig("General", face_value=ETH // 1000, supply=302, sale_start=now - 1, sale_end=now + 86400)
+    tier = tk.TierConfig(
+        "General", face_value=ETH // 1000, supply=302, sale_start=now - 1, sale_end=now + 86400
+    )
     event = make_event(tiers=[tier])
     rows = [Recipient(a, 0, 1) for a in _addresses(300, seed=3)]
     sends = []
@@ -224,5 +252,6 @@ def test_a_chunk_failing_on_chain_stops_the_run_and_a_rerun_finishes(chain, make
     event.update_tier(0, dataclasses.replace(tier, supply=600), sender=organiser)
     report = mint_recipients(event, rows, organiser, chunk_size=10)
     assert report.already_minted == 10 and report.minted_now == 290
-    assert Counter(holder for holder, _tier in _mints(event).values() if holder != fans[0].address) == \
-        Counter(r.address for r in rows)
+    assert Counter(
+        holder for holder, _tier in _mints(event).values() if holder != fans[0].address
+    ) == Counter(r.address for r in rows)

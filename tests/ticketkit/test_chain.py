@@ -60,8 +60,14 @@ def _gone(pid: int, timeout: float = 10) -> bool:
 
 
 def _start(args: list[str], ready: str) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     for line in process.stdout:  # type: ignore[union-attr]
         if re.search(ready, line):
             break
@@ -91,8 +97,9 @@ def test_sigkill_of_the_parent_still_ends_anvil():
 
 
 def test_sigterm_ends_the_gateway_servers_anvil(tmp_path):
-    process, anvil = _start(["-m", "gateway.serve", "--data-dir", str(tmp_path), "--seconds", "60"],
-                            r"^scanner page:")
+    process, anvil = _start(
+        ["-m", "gateway.serve", "--data-dir", str(tmp_path), "--seconds", "60"], r"^scanner page:"
+    )
     try:
         time.sleep(0.5)  # uvicorn is serving (its own handlers are installed)
         process.send_signal(signal.SIGTERM)

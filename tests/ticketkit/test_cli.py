@@ -19,8 +19,14 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def cli(chain):
     """run("deploy", ...) -> result; the organiser (account 0) signs via TICKETKIT_PRIVATE_KEY."""
     runner = CliRunner()
-    base = {"TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0], "TICKETKIT_RPC": chain.url, "COLUMNS": "200",
-           "TICKETKIT_KEYSTORE": None, "TICKETKIT_FACTORY": None, "TICKETKIT_CHAIN_ID": None}
+    base = {
+        "TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0],
+        "TICKETKIT_RPC": chain.url,
+        "COLUMNS": "200",
+        "TICKETKIT_KEYSTORE": None,
+        "TICKETKIT_FACTORY": None,
+        "TICKETKIT_CHAIN_ID": None,
+    }
 
     def run(*args: str, expect: int | None = 0, env: dict | None = None):
         result = runner.invoke(app, [str(a) for a in args], env=base | (env or {}), catch_exceptions=False)
@@ -75,7 +81,9 @@ def test_deploy_rerun_finds_its_record(cli, chain, tmp_path):
     collection = _address_after("collection", first.stdout)
     record = json.loads((tmp_path / "event.deployments.json").read_text())
     entry = record["chains"][str(chain.chain_id)]
-    assert entry["collection"] == collection and entry["factory"] == _address_after("platform factory", first.stdout)
+    assert entry["collection"] == collection and entry["factory"] == _address_after(
+        "platform factory", first.stdout
+    )
     nonce = chain.w3.eth.get_transaction_count(chain.account(0).address)
     again = cli("deploy", event_file)  # no --factory: the record finds the platform and the collection
     assert f"already deployed at {collection}" in again.stdout and "event.deployments.json" in again.stdout
@@ -92,16 +100,21 @@ def test_deploy_rerun_finds_its_record(cli, chain, tmp_path):
 def test_deploy_refuses_a_past_start_and_warns_about_odd_settings(cli, chain, tmp_path):
     text = (EXAMPLES / "event.toml").read_text()
     past = tmp_path / "past.toml"
-    past.write_text(text.replace("start = 2027-06-12T20:00:00+01:00", "start = 2020-06-12T20:00:00+01:00")
-                    .replace("transfer_lock = 2027-06-12T18:00:00+01:00", "transfer_lock = 2020-06-12T18:00:00+01:00"))
+    past.write_text(
+        text.replace("start = 2027-06-12T20:00:00+01:00", "start = 2020-06-12T20:00:00+01:00").replace(
+            "transfer_lock = 2027-06-12T18:00:00+01:00", "transfer_lock = 2020-06-12T18:00:00+01:00"
+        )
+    )
     nonce = chain.w3.eth.get_transaction_count(chain.account(0).address)
     result = cli("deploy", past, expect=2)
     assert "error [invalid_input]: event.start:" in result.stderr and "has passed" in result.stderr
     assert chain.w3.eth.get_transaction_count(chain.account(0).address) == nonce  # refused before sending
     odd = tmp_path / "odd.toml"
-    odd.write_text(text.replace("max_per_wallet = 2", "max_per_wallet = 500")
-                   .replace("ends = 2027-03-03T10:00:00Z", "ends = 2027-02-03T10:00:00Z")
-                   .replace("sale_end = 2027-06-12T17:00:00Z", "sale_end = 2027-06-12T22:00:00Z"))
+    odd.write_text(
+        text.replace("max_per_wallet = 2", "max_per_wallet = 500")
+        .replace("ends = 2027-03-03T10:00:00Z", "ends = 2027-02-03T10:00:00Z")
+        .replace("sale_end = 2027-06-12T17:00:00Z", "sale_end = 2027-06-12T22:00:00Z")
+    )
     warned = cli("deploy", odd).stderr
     assert "max_per_wallet 500 is above the supply 120" in warned
     assert "before the sale opens" in warned and "after the event starts" in warned
@@ -113,8 +126,9 @@ def test_errors_are_one_line_with_exit_code_2(cli, tmp_path, chain):
     line = _one_error_line(cli("deploy", bad, expect=None), "invalid_input")
     assert "tiers[1].supply" in line and "bad.toml:" in line
 
-    line = _one_error_line(cli("status", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:1", expect=None),
-                           "rpc_unavailable")
+    line = _one_error_line(
+        cli("status", "0x" + "12" * 20, "--rpc", "http://127.0.0.1:1", expect=None), "rpc_unavailable"
+    )
     _one_error_line(cli("status", "0x" + "12" * 20, "--chain-id", "1", expect=None), "chain_id_mismatch")
     _one_error_line(cli("status", "0x" + "12" * 20, expect=None), "invalid_input")
     _one_error_line(cli("status", "not-an-address", expect=None), "invalid_input")
@@ -136,8 +150,9 @@ def test_contract_revert_is_one_line(cli, make_event, fans):
 def test_mint_checkin_status(cli, make_event, chain, fans, tmp_path):
     event = make_event()
     csv_file = tmp_path / "r.csv"
-    csv_file.write_text(f"address,tier,quantity\n{fans[0].address},General,3\n{fans[1].address},VIP,2\n"
-                        f"{fans[2].address},0,\n")
+    csv_file.write_text(
+        f"address,tier,quantity\n{fans[0].address},General,3\n{fans[1].address},VIP,2\n{fans[2].address},0,\n"
+    )
     result = cli("mint", event.address, csv_file, "--chunk-size", "2")
     assert "6 tickets minted now, 0 were already minted" in result.stdout
     assert event.balance_of(fans[0].address) == 3 and event.balance_of(fans[1].address) == 2
@@ -165,18 +180,56 @@ def test_mint_checkin_status(cli, make_event, chain, fans, tmp_path):
 
 def test_presale_open_and_close(cli, make_event):
     event = make_event()
-    cli("presale", event.address, "--tier", "VIP", "--min-events", "1", "--events", "1,2",
-        "--ends", "2030-01-01T00:00:00Z")
+    cli(
+        "presale",
+        event.address,
+        "--tier",
+        "VIP",
+        "--min-events",
+        "1",
+        "--events",
+        "1,2",
+        "--ends",
+        "2030-01-01T00:00:00Z",
+    )
     tier = event.tier(1)
     assert tier.presale_end == 1893456000 and tier.presale_min_events == 1 and tier.presale_events == (1, 2)
     cli("presale", event.address, "--tier", "1", "--close")
     assert event.tier(1).presale_end == 0
     _one_error_line(cli("presale", event.address, "--tier", "1", expect=None), "invalid_input")
-    _one_error_line(cli("presale", event.address, "--tier", "Balcony", "--close", expect=None), "invalid_input")
-    _one_error_line(cli("presale", event.address, "--tier", "1", "--events", "1", "--min-events", "2",
-                        "--ends", "2030-01-01T00:00:00Z", expect=None), "invalid_input")
-    _one_error_line(cli("presale", event.address, "--tier", "1", "--events", "1",
-                        "--ends", "2030-01-01T00:00:00", expect=None), "invalid_input")
+    _one_error_line(
+        cli("presale", event.address, "--tier", "Balcony", "--close", expect=None), "invalid_input"
+    )
+    _one_error_line(
+        cli(
+            "presale",
+            event.address,
+            "--tier",
+            "1",
+            "--events",
+            "1",
+            "--min-events",
+            "2",
+            "--ends",
+            "2030-01-01T00:00:00Z",
+            expect=None,
+        ),
+        "invalid_input",
+    )
+    _one_error_line(
+        cli(
+            "presale",
+            event.address,
+            "--tier",
+            "1",
+            "--events",
+            "1",
+            "--ends",
+            "2030-01-01T00:00:00",
+            expect=None,
+        ),
+        "invalid_input",
+    )
 
 
 def test_cancel_and_refund(cli, make_event, chain, fans):
@@ -282,14 +335,42 @@ def test_csv_errors_are_reported_together_and_semicolons_get_a_hint(cli, make_ev
 def test_status_shows_every_setting_and_never_cuts_names(cli, make_event, chain):
     now = chain.timestamp()
     long_name = "Balcony VIP with early entry and a drink at the bar before the show"
-    event = make_event(tiers=[tk.TierConfig(long_name, face_value=ETH // 10, supply=5, sale_start=now - 1,
-                                            sale_end=now + 86400, max_per_wallet=2)], gifts_allowed=True)
-    cli("presale", event.address, "--tier", "0", "--min-events", "1", "--events", "1,2",
-        "--ends", "2030-01-01T00:00:00Z")
+    event = make_event(
+        tiers=[
+            tk.TierConfig(
+                long_name,
+                face_value=ETH // 10,
+                supply=5,
+                sale_start=now - 1,
+                sale_end=now + 86400,
+                max_per_wallet=2,
+            )
+        ],
+        gifts_allowed=True,
+    )
+    cli(
+        "presale",
+        event.address,
+        "--tier",
+        "0",
+        "--min-events",
+        "1",
+        "--events",
+        "1,2",
+        "--ends",
+        "2030-01-01T00:00:00Z",
+    )
     status = cli("status", event.address, env={"COLUMNS": "80"}).stdout
-    for expected in ("start:", "transfer lock:", "resale cap:    110% of face value", "royalty:       5% of each resale",
-                     "gifts:         allowed", "max 2 per wallet", "presale until 2030-01-01 00:00 UTC for holders "
-                     "of badges of at least 1 of events [1, 2]", "state:         upcoming"):
+    for expected in (
+        "start:",
+        "transfer lock:",
+        "resale cap:    110% of face value",
+        "royalty:       5% of each resale",
+        "gifts:         allowed",
+        "max 2 per wallet",
+        "presale until 2030-01-01 00:00 UTC for holders of badges of at least 1 of events [1, 2]",
+        "state:         upcoming",
+    ):
         assert expected in status, status
     assert any(long_name in line and "5" in line for line in status.splitlines() if "│" in line), status
 
@@ -300,14 +381,19 @@ def test_errors_say_what_is_wrong_and_the_command_that_fixes_it(cli, make_event,
     assert f"cancel it first with `ticketkit cancel {event.address}`" in line
 
     stranger = tk.ANVIL_KEYS[5]
-    result = cli("checkin", event.address, 1, "--key-env", "STRANGER", expect=None,
-                 env={"STRANGER": stranger})
+    result = cli(
+        "checkin", event.address, 1, "--key-env", "STRANGER", expect=None, env={"STRANGER": stranger}
+    )
     line = _one_error_line(result, "access_control_unauthorized_account")
-    assert f"{fans[4].address} lacks GATE_ROLE" in line and f"ticketkit grant {event.address} GATE_ROLE" in line
+    assert (
+        f"{fans[4].address} lacks GATE_ROLE" in line and f"ticketkit grant {event.address} GATE_ROLE" in line
+    )
     assert "b'" not in line
     cli("grant", event.address, "GATE_ROLE", fans[4].address)
-    assert "skipped 1: no such ticket" in cli("checkin", event.address, 1, "--key-env", "STRANGER",
-                                              env={"STRANGER": stranger}).stdout
+    assert (
+        "skipped 1: no such ticket"
+        in cli("checkin", event.address, 1, "--key-env", "STRANGER", env={"STRANGER": stranger}).stdout
+    )
 
     badge = event.badge().address  # a contract, but not a collection
     line = _one_error_line(cli("status", badge, expect=None), "invalid_input")
@@ -333,5 +419,7 @@ def test_rpc_takes_several_nodes_the_first_down(cli, chain, make_event):
     event = make_event()
     result = cli("status", event.address, "--rpc", f"http://127.0.0.1:1,{chain.url}")
     assert "General" in result.stdout
-    line = _one_error_line(cli("status", event.address, "--rpc", "ws://127.0.0.1:1", expect=None), "invalid_input")
+    line = _one_error_line(
+        cli("status", event.address, "--rpc", "ws://127.0.0.1:1", expect=None), "invalid_input"
+    )
     assert "not an http(s) JSON-RPC URL" in line

@@ -12,7 +12,8 @@ ARTIFACTS = {name: _artifacts.load(name) for name in _compile.PRODUCT_CONTRACTS}
 
 def test_generated_module_matches_the_artifacts():
     assert _codegen.OUTPUT.read_text() == _codegen.render(ARTIFACTS), (
-        "ticketkit/contract_errors.py is stale: run `make artifacts`")
+        "ticketkit/contract_errors.py is stale: run `make artifacts`"
+    )
 
 
 def test_every_abi_error_has_its_class_with_typed_fields():
@@ -46,7 +47,8 @@ def test_hand_written_hints_still_explain():
     assert "ticketkit cancel 0xC0" in errors.EventNotCancelled().explain("0xC0")
     # Without a hint the NatSpec's first sentence explains, then the raw error.
     assert errors.NotListed(tokenId=7).explain() == (
-        "The ticket is not listed for resale (by the caller) (NotListed(tokenId=7))")
+        "The ticket is not listed for resale (by the caller) (NotListed(tokenId=7))"
+    )
 
 
 def test_an_unknown_error_name_still_gets_a_class():

@@ -70,19 +70,30 @@ def test_configs_convert_units():
     assert spec.tiers[1].presale.event_ids == [1, 2]
 
 
-@pytest.mark.parametrize(("old", "new", "field", "line"), [
-    ("supply = 10\n", "supply = 0\n", "tiers[1].supply", 22),
-    ("royalty_percent = 2.5", "royalty_percent = 51", "event.royalty_percent", 7),
-    ("resale_cap_percent = 110", "resale_cap_percent = 90", "event.resale_cap_percent", 6),
-    ('transfer_lock = "2027-06-12T18:00:00+01:00"', 'transfer_lock = "2027-06-12T22:00:00+01:00"',
-     "event.transfer_lock", 5),
-    ("sale_end = 2027-06-12T17:00:00Z\n\n[[tiers]]", "sale_end = 2026-06-12T17:00:00Z\n\n[[tiers]]",
-     "tiers[0].sale_end", 17),
-    ('face_value = "0.05 ETH"', 'face_value = "0.05 DOGE"', "tiers[0].face_value", 13),
-    ("min_events = 1", "min_events = 3", "tiers[1].presale.event_ids", 29),
-    ("start = 2027-06-12T20:00:00+01:00", "start = 2027-06-12T20:00:00", "event.start", 4),
-    ("gifts_allowed = false", "gifts_allowed = false\ncolour = 'red'", "event.colour", 9),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line"),
+    [
+        ("supply = 10\n", "supply = 0\n", "tiers[1].supply", 22),
+        ("royalty_percent = 2.5", "royalty_percent = 51", "event.royalty_percent", 7),
+        ("resale_cap_percent = 110", "resale_cap_percent = 90", "event.resale_cap_percent", 6),
+        (
+            'transfer_lock = "2027-06-12T18:00:00+01:00"',
+            'transfer_lock = "2027-06-12T22:00:00+01:00"',
+            "event.transfer_lock",
+            5,
+        ),
+        (
+            "sale_end = 2027-06-12T17:00:00Z\n\n[[tiers]]",
+            "sale_end = 2026-06-12T17:00:00Z\n\n[[tiers]]",
+            "tiers[0].sale_end",
+            17,
+        ),
+        ('face_value = "0.05 ETH"', 'face_value = "0.05 DOGE"', "tiers[0].face_value", 13),
+        ("min_events = 1", "min_events = 3", "tiers[1].presale.event_ids", 29),
+        ("start = 2027-06-12T20:00:00+01:00", "start = 2027-06-12T20:00:00", "event.start", 4),
+        ("gifts_allowed = false", "gifts_allowed = false\ncolour = 'red'", "event.colour", 9),
+    ],
+)
 def test_errors_name_field_and_line(old, new, field, line):
     assert old in GOOD
     error = _error(GOOD.replace(old, new, 1))
@@ -102,7 +113,7 @@ def test_duplicate_tier_names_refused():
 
 
 def test_toml_syntax_error_has_line():
-    error = _error(GOOD.replace("[[tiers]]\nname = \"VIP\"", "[[tiers]\nname = \"VIP\""))
+    error = _error(GOOD.replace('[[tiers]]\nname = "VIP"', '[[tiers]\nname = "VIP"'))
     assert error.where == "gig.toml:19"
 
 
@@ -112,10 +123,18 @@ def test_missing_file(tmp_path):
     assert "nope.toml" in str(info.value)
 
 
-@pytest.mark.parametrize(("text", "wei"), [
-    ("0.05 ETH", 5 * 10**16), ("1 eth", 10**18), ("20 gwei", 2 * 10**10), ("7 wei", 7), ("7", 7), (12, 12),
-    ("1_000 wei", 1000),
-])
+@pytest.mark.parametrize(
+    ("text", "wei"),
+    [
+        ("0.05 ETH", 5 * 10**16),
+        ("1 eth", 10**18),
+        ("20 gwei", 2 * 10**10),
+        ("7 wei", 7),
+        ("7", 7),
+        (12, 12),
+        ("1_000 wei", 1000),
+    ],
+)
 def test_parse_amount(text, wei):
     assert parse_amount(text) == wei
 
@@ -138,11 +157,17 @@ def test_deploy_with_a_gateway_url_points_token_uris_at_its_metadata(chain, orga
     assert done.collection.token_uri(token) == f"{base}{token}"  # not the file's ipfs://x/
     done.collection.check_in([token], sender=organiser)
     badge_id = done.badge.badge_id(done.badge.event_id_of(done.collection.address), fans[0].address)
-    assert done.badge.token_uri(badge_id).startswith(f"https://gw.example/metadata/{chain.chain_id}/{done.badge.address}/")
+    assert done.badge.token_uri(badge_id).startswith(
+        f"https://gw.example/metadata/{chain.chain_id}/{done.badge.address}/"
+    )
 
     # Deployed already: the same command with another URL re-points both (setBaseURI).
-    again = deploy_event(chain, spec, organiser, factory=done.platform.address, gateway_url="https://new.example")
-    assert again.collection_existed and again.collection.token_uri(token).startswith("https://new.example/metadata/")
+    again = deploy_event(
+        chain, spec, organiser, factory=done.platform.address, gateway_url="https://new.example"
+    )
+    assert again.collection_existed and again.collection.token_uri(token).startswith(
+        "https://new.example/metadata/"
+    )
     assert again.badge.token_uri(badge_id).startswith("https://new.example/metadata/")
     with pytest.raises(InvalidInput, match="https://"):
         deploy_event(chain, spec, organiser, factory=done.platform.address, gateway_url="gw.example")

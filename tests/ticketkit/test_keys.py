@@ -40,9 +40,19 @@ def test_from_env(monkeypatch):
 
 def test_signer_signs_like_the_account(monkeypatch):
     signer = signer_from_key(KEY[2:])
-    tx = {"to": ADDRESS, "value": 1, "gas": 21000, "maxFeePerGas": 2, "maxPriorityFeePerGas": 1, "nonce": 0,
-          "chainId": 1}
-    assert signer.sign_transaction(tx).raw_transaction == Account.from_key(KEY).sign_transaction(tx).raw_transaction
+    tx = {
+        "to": ADDRESS,
+        "value": 1,
+        "gas": 21000,
+        "maxFeePerGas": 2,
+        "maxPriorityFeePerGas": 1,
+        "nonce": 0,
+        "chainId": 1,
+    }
+    assert (
+        signer.sign_transaction(tx).raw_transaction
+        == Account.from_key(KEY).sign_transaction(tx).raw_transaction
+    )
 
 
 def test_signer_is_not_pickled():

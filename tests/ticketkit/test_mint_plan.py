@@ -21,11 +21,19 @@ def _addresses(n: int, seed: int = 7) -> list[str]:
 @pytest.fixture()
 def gig(chain, make_event):
     now = chain.timestamp()
-    return make_event(tiers=[
-        tk.TierConfig("General", face_value=ETH // 100, supply=500, sale_start=now - 1, sale_end=now + 86400,
-                      max_per_wallet=2),
-        tk.TierConfig("VIP", face_value=ETH // 10, supply=100, sale_start=now - 1, sale_end=now + 86400),
-    ])
+    return make_event(
+        tiers=[
+            tk.TierConfig(
+                "General",
+                face_value=ETH // 100,
+                supply=500,
+                sale_start=now - 1,
+                sale_end=now + 86400,
+                max_per_wallet=2,
+            ),
+            tk.TierConfig("VIP", face_value=ETH // 10, supply=100, sale_start=now - 1, sale_end=now + 86400),
+        ]
+    )
 
 
 class Interrupt:
@@ -121,8 +129,11 @@ def test_interrupted_run_of_an_edited_csv(gig, organiser):
     rows = _rows(_base(20))
     mint_recipients(gig, rows, organiser, chunk_size=10)
     extra = _addresses(25, seed=12)
-    edited = [Recipient(r.address, r.tier_id, r.quantity + 1, r.line) for r in rows[:5]] + rows[5:] + \
-        [Recipient(x, 0, 1, 100 + i) for i, x in enumerate(extra)]
+    edited = (
+        [Recipient(r.address, r.tier_id, r.quantity + 1, r.line) for r in rows[:5]]
+        + rows[5:]
+        + [Recipient(x, 0, 1, 100 + i) for i, x in enumerate(extra)]
+    )
     with pytest.raises(KeyboardInterrupt):
         mint_recipients(gig, edited, organiser, chunk_size=4, progress=Interrupt(after=2))
     gig.chain.wait_for_pending(organiser.address, timeout=10)

@@ -17,8 +17,16 @@ from web3 import Web3
 import ticketkit as tk
 from ticketkit import errors
 from ticketkit.cli import app
-from ticketkit.presale import (Snapshot, eligible_holders, leaf_hash, merkle_proof, merkle_root, merkle_tree,
-                               take_snapshot, verify_proof)
+from ticketkit.presale import (
+    Snapshot,
+    eligible_holders,
+    leaf_hash,
+    merkle_proof,
+    merkle_root,
+    merkle_tree,
+    take_snapshot,
+    verify_proof,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OZ_TREE = ROOT / "node_modules" / "@openzeppelin" / "merkle-tree"
@@ -36,9 +44,16 @@ console.log(JSON.stringify({root: tree.root, proofs: addresses.map(a => tree.get
 
 def _oz(addresses):
     if shutil.which("node") is None or not OZ_TREE.exists():
-        pytest.fail("node or @openzeppelin/merkle-tree missing: run make deps (npm ci installs devDependencies)")
-    out = subprocess.run(["node", "-e", _OZ_SCRIPT, str(OZ_TREE), json.dumps(addresses)], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+        pytest.fail(
+            "node or @openzeppelin/merkle-tree missing: run make deps (npm ci installs devDependencies)"
+        )
+    out = subprocess.run(
+        ["node", "-e", _OZ_SCRIPT, str(OZ_TREE), json.dumps(addresses)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     return json.loads(out)
 
 
@@ -117,8 +132,9 @@ def test_eligible_holders_k_of_list_and_revoked_badges(chain, organiser, fans, h
     assert eligible_holders(chain, badge.address, ids, 2) == _addresses(alice, bob)
     assert eligible_holders(chain, badge.address, ids, 2, before) == _addresses(alice, bob, dave)
     # a scan started anywhere before the first badge gives the same answer as the default
-    assert eligible_holders(chain, badge.address, ids, 1, from_block=0) == \
-        eligible_holders(chain, badge.address, ids, 1)
+    assert eligible_holders(chain, badge.address, ids, 1, from_block=0) == eligible_holders(
+        chain, badge.address, ids, 1
+    )
 
 
 def test_snapshot_at_a_block_is_fixed_and_recomputable_from_the_chain(chain, organiser, fans, history):
@@ -140,8 +156,9 @@ def test_snapshot_at_a_block_is_fixed_and_recomputable_from_the_chain(chain, org
     # Independently of ticketkit.presale: fold the badge's mints and burns up to B from raw logs, count, and
     # let OpenZeppelin's JS build the tree.
     transfer = Web3.keccak(text="Transfer(address,address,uint256)")
-    logs = chain.w3.eth.get_logs({"address": badge.address, "fromBlock": 0, "toBlock": block,
-                                  "topics": [transfer.to_0x_hex()]})
+    logs = chain.w3.eth.get_logs(
+        {"address": badge.address, "fromBlock": 0, "toBlock": block, "topics": [transfer.to_0x_hex()]}
+    )
     held: Counter[tuple[str, int]] = Counter()
     for log in logs:
         sender, receiver = ("0x" + bytes(t)[-20:].hex() for t in log["topics"][1:3])
@@ -163,7 +180,8 @@ def test_snapshot_at_a_block_is_fixed_and_recomputable_from_the_chain(chain, org
 
 
 def test_buy_with_proof_after_the_root_is_published_and_the_badge_path_still_works(
-        chain, make_event, organiser, fans, history):
+    chain, make_event, organiser, fans, history
+):
     badge, past, ids = history
     alice, bob, carol, dave, outsider = fans[:5]
     event = make_event(badge=badge)
@@ -173,7 +191,9 @@ def test_buy_with_proof_after_the_root_is_published_and_the_badge_path_still_wor
     [token] = past[1].buy(GENERAL, 1, sender=carol)
     past[1].check_in([token], sender=organiser)
     ends_at = chain.timestamp() + DAY
-    event.set_presale(GENERAL, ends_at=ends_at, min_events=2, event_ids=ids, merkle_root=snap.root, sender=organiser)
+    event.set_presale(
+        GENERAL, ends_at=ends_at, min_events=2, event_ids=ids, merkle_root=snap.root, sender=organiser
+    )
     assert event.tier(GENERAL).presale_root == snap.root
 
     # dave is on the snapshot: no longer eligible by badges, but his proof gets him in
@@ -197,8 +217,13 @@ def test_buy_with_proof_after_the_root_is_published_and_the_badge_path_still_wor
 def test_bad_rules_and_blocks_are_refused_before_any_call(chain, history):
     badge, _, ids = history
     head = chain.w3.eth.block_number
-    for args, where in (((ids, 4), "min_events"), ((ids, 0), "min_events"), (([], 1), "event_ids"),
-                        (([ids[0], ids[0]], 1), "event_ids"), (([0], 1), "event_ids")):
+    for args, where in (
+        ((ids, 4), "min_events"),
+        ((ids, 0), "min_events"),
+        (([], 1), "event_ids"),
+        (([ids[0], ids[0]], 1), "event_ids"),
+        (([0], 1), "event_ids"),
+    ):
         with pytest.raises(errors.InvalidInput) as info:
             eligible_holders(chain, badge.address, *args)
         assert info.value.where == where
@@ -218,8 +243,13 @@ def test_bad_rules_and_blocks_are_refused_before_any_call(chain, history):
 @pytest.fixture()
 def cli(chain):
     runner = CliRunner()
-    env = {"TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0], "TICKETKIT_RPC": chain.url, "COLUMNS": "200",
-           "TICKETKIT_KEYSTORE": None, "TICKETKIT_CHAIN_ID": None}
+    env = {
+        "TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0],
+        "TICKETKIT_RPC": chain.url,
+        "COLUMNS": "200",
+        "TICKETKIT_KEYSTORE": None,
+        "TICKETKIT_CHAIN_ID": None,
+    }
 
     def run(*args, expect=0):
         result = runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
@@ -230,48 +260,123 @@ def cli(chain):
     return run
 
 
-def test_cli_presale_snapshot_writes_checks_and_publishes(chain, cli, make_event, organiser, fans, history, tmp_path):
+def test_cli_presale_snapshot_writes_checks_and_publishes(
+    chain, cli, make_event, organiser, fans, history, tmp_path
+):
     badge, past, ids = history
     event = make_event(badge=badge)
     block = chain.w3.eth.block_number
     expected = take_snapshot(chain, badge.address, ids, 2, block)
     events = ",".join(map(str, ids))
     out = tmp_path / "snapshot.json"
-    result = cli("presale-snapshot", event.address, "--tier", "General", "--min-events", 2, "--events", events,
-                 "--block", block, "--out", out)
+    result = cli(
+        "presale-snapshot",
+        event.address,
+        "--tier",
+        "General",
+        "--min-events",
+        2,
+        "--events",
+        events,
+        "--block",
+        block,
+        "--out",
+        out,
+    )
     assert f"at block {block}: 3 eligible" in result.stdout and "0x" + expected.root.hex() in result.stdout
     data = json.loads(out.read_text())
     assert (data["collection"], data["tier_id"], data["chain_id"]) == (event.address, GENERAL, chain.chain_id)
     assert Snapshot.from_dict(data) == expected
     assert event.tier(GENERAL).presale_root == tk.presale.ZERO_ROOT  # not published without --publish
 
-    wrong = cli("presale-snapshot", event.address, "--tier", 0, "--min-events", 2, "--events", events,
-                "--block", block, "--expect-root", "0x" + "11" * 32, "--publish", "--ends", "2099-01-01T00:00Z",
-                expect=2)
+    wrong = cli(
+        "presale-snapshot",
+        event.address,
+        "--tier",
+        0,
+        "--min-events",
+        2,
+        "--events",
+        events,
+        "--block",
+        block,
+        "--expect-root",
+        "0x" + "11" * 32,
+        "--publish",
+        "--ends",
+        "2099-01-01T00:00Z",
+        expect=2,
+    )
     assert wrong.stderr.startswith("error [invalid_input]: --expect-root: ")
     assert event.tier(GENERAL).presale_root == tk.presale.ZERO_ROOT
 
-    cli("presale-snapshot", event.address, "--tier", 0, "--min-events", 2, "--events", events, "--block", block,
-        "--expect-root", "0x" + expected.root.hex(), "--publish", "--ends", "2099-01-01T00:00Z")
+    cli(
+        "presale-snapshot",
+        event.address,
+        "--tier",
+        0,
+        "--min-events",
+        2,
+        "--events",
+        events,
+        "--block",
+        block,
+        "--expect-root",
+        "0x" + expected.root.hex(),
+        "--publish",
+        "--ends",
+        "2099-01-01T00:00Z",
+    )
     tier = event.tier(GENERAL)
     assert (tier.presale_root, tier.presale_min_events, tier.presale_events) == (expected.root, 2, tuple(ids))
     dave = fans[3]
     assert len(event.buy(GENERAL, 1, sender=dave, proof=expected.proof(dave.address))) == 1
 
-    missing = cli("presale-snapshot", event.address, "--tier", 0, "--min-events", 2, "--events", events,
-                  "--publish", expect=2)
+    missing = cli(
+        "presale-snapshot",
+        event.address,
+        "--tier",
+        0,
+        "--min-events",
+        2,
+        "--events",
+        events,
+        "--publish",
+        expect=2,
+    )
     assert missing.stderr.startswith("error [invalid_input]: --ends: ")
 
 
-def test_open_presale_script_publishes_a_snapshot_with_plain_python(chain, make_event, organiser, fans, history):
+def test_open_presale_script_publishes_a_snapshot_with_plain_python(
+    chain, make_event, organiser, fans, history
+):
     badge, _, ids = history
     event = make_event(badge=badge)
     block = chain.w3.eth.block_number
     env = {"PATH": "/usr/bin:/bin", "TICKETKIT_RPC": chain.url, "TICKETKIT_PRIVATE_KEY": tk.ANVIL_KEYS[0]}
-    run = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "open_presale.py"),
-                          event.address, "--tier", "General", "--min-events", "3", "--events", ",".join(map(str, ids)),
-                          "--ends", "2099-01-01T00:00Z", "--snapshot", "--block", str(block)],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            str(ROOT / "scripts" / "open_presale.py"),
+            event.address,
+            "--tier",
+            "General",
+            "--min-events",
+            "3",
+            "--events",
+            ",".join(map(str, ids)),
+            "--ends",
+            "2099-01-01T00:00Z",
+            "--snapshot",
+            "--block",
+            str(block),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     chain.reset_nonce(organiser.address)
     assert run.returncode == 0, run.stderr
     expected = take_snapshot(chain, badge.address, ids, 3, block)

@@ -42,17 +42,31 @@ def provider(chain) -> ResilientProvider:
     return chain.w3.provider
 
 
-def test_429_on_30_percent_of_calls_deploy_mint_and_reads_succeed(chain, platform, make_proxy, organiser, fans):
+def test_429_on_30_percent_of_calls_deploy_mint_and_reads_succeed(
+    chain, platform, make_proxy, organiser, fans
+):
     proxy = make_proxy()
     node = through(chain, proxy.url)
     proxy.set(rate_limited=0.3, retry_after=0)
     platform = tk.Platform(node, platform.address)  # the collection is deployed through the faulty node
     now = node.timestamp()
     event = platform.create_collection(
-        tk.EventConfig(name="Gig", symbol="GIG", start_time=now + 30 * 86400, transfer_lock_time=now + 29 * 86400,
-                       resale_cap_bps=11_000, royalty_bps=500),
-        [tk.TierConfig("General", face_value=ETH // 10, supply=100, sale_start=now - 1, sale_end=now + 86400)],
-        salt="rpc-429", sender=organiser)
+        tk.EventConfig(
+            name="Gig",
+            symbol="GIG",
+            start_time=now + 30 * 86400,
+            transfer_lock_time=now + 29 * 86400,
+            resale_cap_bps=11_000,
+            royalty_bps=500,
+        ),
+        [
+            tk.TierConfig(
+                "General", face_value=ETH // 10, supply=100, sale_start=now - 1, sale_end=now + 86400
+            )
+        ],
+        salt="rpc-429",
+        sender=organiser,
+    )
     event.mint_batch(0, [f.address for f in fans[:5]], sender=organiser)
     [token] = event.buy(0, 1, sender=fans[5])
     assert event.total_minted() == 6 and event.owner_of(token) == fans[5].address

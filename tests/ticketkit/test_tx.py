@@ -28,10 +28,24 @@ def live():
         organiser = chain.account(0)
         platform = tk.deploy_platform(chain, organiser)
         now = chain.timestamp()
-        tiers = [tk.TierConfig("General", face_value=ETH // 100, supply=10_000, sale_start=now - 1,
-                               sale_end=now + 20 * 86400, max_per_wallet=0)]
-        config = tk.EventConfig(name="Chaos", symbol="CHS", start_time=now + 30 * 86400,
-                                transfer_lock_time=now + 29 * 86400, resale_cap_bps=11_000, royalty_bps=500)
+        tiers = [
+            tk.TierConfig(
+                "General",
+                face_value=ETH // 100,
+                supply=10_000,
+                sale_start=now - 1,
+                sale_end=now + 20 * 86400,
+                max_per_wallet=0,
+            )
+        ]
+        config = tk.EventConfig(
+            name="Chaos",
+            symbol="CHS",
+            start_time=now + 30 * 86400,
+            transfer_lock_time=now + 29 * 86400,
+            resale_cap_bps=11_000,
+            royalty_bps=500,
+        )
         collection = platform.create_collection(config, tiers, salt="chaos", badge=None, sender=organiser)
         chain.poll_seconds = 0.05
         yield chain, collection
@@ -69,7 +83,9 @@ def test_base_fee_spike_mid_batch_is_replaced_and_lands_once(live, miner, factor
         if len(sent) == 3:  # two chunks are out: the next blocks cost `factor` times more
             miner.spike(factor)
 
-    report = tk.mint_recipients(collection, _recipients(chain, 60), organiser, chunk_size=10, progress=progress)
+    report = tk.mint_recipients(
+        collection, _recipients(chain, 60), organiser, chunk_size=10, progress=progress
+    )
     assert report.minted_now == 60
     assert collection.total_minted() - before == 60
     after = chain.pipeline(organiser).stats
@@ -89,7 +105,9 @@ def test_a_mint_of_20_sent_before_a_x100_jump_is_mined(live, miner):
             start["block"] = miner.head()
             miner.spike(100)
 
-    report = tk.mint_recipients(collection, _recipients(chain, 20), organiser, chunk_size=20, progress=progress)
+    report = tk.mint_recipients(
+        collection, _recipients(chain, 20), organiser, chunk_size=20, progress=progress
+    )
     assert report.minted_now == 20 and collection.total_minted() - before == 20
     [tx_hash] = report.transactions
     _, rec = chain._record_of(tx_hash)
@@ -103,14 +121,18 @@ def test_every_pending_transaction_dropped_is_resent(live, miner):
     before = collection.total_minted()
     start_nonce = chain.w3.eth.get_transaction_count(organiser.address, "latest")
     with miner.paused():
-        hashes = [collection.mint_batch(0, [chain.account(1).address] * 3, sender=organiser, wait=False)
-                  for _ in range(4)]
+        hashes = [
+            collection.mint_batch(0, [chain.account(1).address] * 3, sender=organiser, wait=False)
+            for _ in range(4)
+        ]
         miner.drop_all()
         assert chain.w3.eth.get_transaction_count(organiser.address, "pending") == start_nonce
     for tx_hash in hashes:
         chain.wait(tx_hash, timeout=30)
     assert collection.total_minted() - before == 12
-    assert chain.w3.eth.get_transaction_count(organiser.address, "latest") == start_nonce + 4  # no gap, no extra
+    assert (
+        chain.w3.eth.get_transaction_count(organiser.address, "latest") == start_nonce + 4
+    )  # no gap, no extra
     assert sum(chain._record_of(h)[1].resends + chain._record_of(h)[1].replacements for h in hashes) >= 4
 
 
@@ -170,7 +192,9 @@ def test_a_nonce_gap_is_filled(live, miner):
     pipeline.stuck_blocks = 2
     start = chain.w3.eth.get_transaction_count(organiser.address, "latest")
     chain._nonces.take(organiser.address)  # handed out and never used: a gap
-    tx_hash = chain.send_raw({"to": chain.account(4).address, "value": 1, "gas": 21_000}, organiser, wait=False)
+    tx_hash = chain.send_raw(
+        {"to": chain.account(4).address, "value": 1, "gas": 21_000}, organiser, wait=False
+    )
     _, rec = chain._record_of(tx_hash)
     assert rec.nonce == start + 1
     chain.wait(tx_hash, timeout=30)
@@ -188,8 +212,9 @@ def test_past_the_fee_ceiling_a_transaction_waits_then_lands_under_it(live, mine
     outcome = {}
 
     def send():
-        outcome["receipt"] = chain.send(collection.contract.functions.mintBatch(0, [chain.account(5).address]),
-                                        organiser)
+        outcome["receipt"] = chain.send(
+            collection.contract.functions.mintBatch(0, [chain.account(5).address]), organiser
+        )
 
     thread = threading.Thread(target=send)
     thread.start()

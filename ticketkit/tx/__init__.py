@@ -11,5 +11,18 @@ from .journal import Journal
 from .nonces import NonceManager
 from .pipeline import FINISHED, Attempt, MemoryStore, Pipeline, Store, TxRecord
 
-__all__ = ["Attempt", "ChainProfile", "FINISHED", "FeePolicy", "Fees", "Journal", "MemoryStore", "NonceManager",
-           "PROFILES", "Pipeline", "Store", "TxRecord", "profile"]
+__all__ = [
+    "Attempt",
+    "ChainProfile",
+    "FINISHED",
+    "FeePolicy",
+    "Fees",
+    "Journal",
+    "MemoryStore",
+    "NonceManager",
+    "PROFILES",
+    "Pipeline",
+    "Store",
+    "TxRecord",
+    "profile",
+]

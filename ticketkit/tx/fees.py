@@ -41,14 +41,20 @@ class ChainProfile:
 
 
 PROFILES: dict[int, ChainProfile] = {
-    1: ChainProfile("Ethereum mainnet", tip_floor=GWEI // 100, confirmations=12, stuck_blocks=3, block_seconds=12),
+    1: ChainProfile(
+        "Ethereum mainnet", tip_floor=GWEI // 100, confirmations=12, stuck_blocks=3, block_seconds=12
+    ),
     137: ChainProfile("Polygon PoS", tip_floor=30 * GWEI, confirmations=64, stuck_blocks=5, block_seconds=2),
-    80002: ChainProfile("Polygon Amoy", tip_floor=30 * GWEI, confirmations=64, stuck_blocks=5, block_seconds=2),
+    80002: ChainProfile(
+        "Polygon Amoy", tip_floor=30 * GWEI, confirmations=64, stuck_blocks=5, block_seconds=2
+    ),
     8453: ChainProfile("Base", tip_floor=GWEI // 1000, confirmations=10, stuck_blocks=5, block_seconds=2),
     42161: ChainProfile("Arbitrum One", tip_floor=0, confirmations=20, stuck_blocks=10, block_seconds=0.25),
     31337: ChainProfile("anvil (local)", tip_floor=1, confirmations=0, stuck_blocks=3, block_seconds=0.05),
 }
-_UNKNOWN = ChainProfile("unknown chain", tip_floor=GWEI // 100, confirmations=12, stuck_blocks=3, block_seconds=2)
+_UNKNOWN = ChainProfile(
+    "unknown chain", tip_floor=GWEI // 100, confirmations=12, stuck_blocks=3, block_seconds=2
+)
 
 
 def profile(chain_id: int) -> ChainProfile:
@@ -79,8 +85,9 @@ class FeePolicy:
     history_blocks: int = 5
 
     @classmethod
-    def for_chain(cls, chain_id: int, *, max_fee_gwei: float | None = None,
-                  tip_floor_gwei: float | None = None) -> FeePolicy:
+    def for_chain(
+        cls, chain_id: int, *, max_fee_gwei: float | None = None, tip_floor_gwei: float | None = None
+    ) -> FeePolicy:
         floor = profile(chain_id).tip_floor if tip_floor_gwei is None else int(tip_floor_gwei * GWEI)
         ceiling = None if max_fee_gwei is None else int(max_fee_gwei * GWEI)
         return cls(tip_floor=floor, ceiling=ceiling)

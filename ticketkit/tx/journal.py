@@ -49,8 +49,11 @@ class Journal:
         return list(latest.values())
 
     def unfinished(self, sender: str | None = None) -> list[TxRecord]:
-        return [r for r in self.records() if not r.finished
-                and (sender is None or r.sender.lower() == sender.lower())]
+        return [
+            r
+            for r in self.records()
+            if not r.finished and (sender is None or r.sender.lower() == sender.lower())
+        ]
 
     def compact(self) -> None:
         """Rewrite the file with only the unfinished records (finished ones are on chain)."""

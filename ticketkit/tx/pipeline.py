@@ -139,8 +139,13 @@ def _classify(message: str) -> str:
         return "known"
     if "nonce too low" in text or "nonce is too low" in text or "nonce has already been used" in text:
         return "nonce_low"
-    if ("underpriced" in text or "fee too low" in text or "tip too low" in text or "gas price too low" in text
-            or "below minimum" in text):
+    if (
+        "underpriced" in text
+        or "fee too low" in text
+        or "tip too low" in text
+        or "gas price too low" in text
+        or "below minimum" in text
+    ):
         return "underpriced"
     if "max fee per gas less than block base fee" in text or "fee cap less than block base fee" in text:
         return "under_base"
@@ -161,9 +166,19 @@ _TAKEN_SINCE: dict[tuple[int, str, str], float] = {}
 class Pipeline:
     """The transactions of one sender on one chain (one pipeline per sender: it owns the sender's nonces)."""
 
-    def __init__(self, request: Request, chain_id: int, sender: LocalAccount, *, policy: FeePolicy | None = None,
-                 confirmations: int = 0, stuck_blocks: int = 3, store: Store | None = None,
-                 nonces: NonceManager | None = None, on_change: Callable[[TxRecord], None] | None = None):
+    def __init__(
+        self,
+        request: Request,
+        chain_id: int,
+        sender: LocalAccount,
+        *,
+        policy: FeePolicy | None = None,
+        confirmations: int = 0,
+        stuck_blocks: int = 3,
+        store: Store | None = None,
+        nonces: NonceManager | None = None,
+        on_change: Callable[[TxRecord], None] | None = None,
+    ):
         self._request = request
         self.chain_id = chain_id
         self.sender = sender
@@ -171,7 +186,9 @@ class Pipeline:
         self.confirmations = confirmations
         self.stuck_blocks = stuck_blocks
         self.store: Store = store or MemoryStore()
-        self.nonces = nonces or NonceManager(lambda a: _int(self.rpc("eth_getTransactionCount", [a, "pending"])))
+        self.nonces = nonces or NonceManager(
+            lambda a: _int(self.rpc("eth_getTransactionCount", [a, "pending"]))
+        )
         self.on_change = on_change
         self.records: dict[str, TxRecord] = {}
         self.by_hash: dict[str, TxRecord] = {}
@@ -200,8 +217,16 @@ class Pipeline:
         return self._tick_cache[key]
 
     # ---- records
-    def record(self, *, to: str | None, data: str, value: int = 0, gas: int, label: str = "",
-               record_id: str | None = None) -> TxRecord:
+    def record(
+        self,
+        *,
+        to: str | None,
+        data: str,
+        value: int = 0,
+        gas: int,
+        label: str = "",
+        record_id: str | None = None,
+    ) -> TxRecord:
         """Put a new transaction on record (saved, not signed yet); `tick` or `wait` will send it."""
         rec = TxRecord(sender=self.sender.address, to=to, data=data, value=value, gas=gas, label=label)
         if record_id is not None:
@@ -225,8 +250,10 @@ class Pipeline:
 
     def unfinished(self) -> list[TxRecord]:
         with self.lock:
-            return sorted((r for r in self.records.values() if not r.finished),
-                          key=lambda r: (r.nonce is None, r.nonce or 0))
+            return sorted(
+                (r for r in self.records.values() if not r.finished),
+                key=lambda r: (r.nonce is None, r.nonce or 0),
+            )
 
     def submit(self, *, to: str | None, data: str, value: int = 0, gas: int, label: str = "") -> TxRecord:
         """Record and send at once (a fee ceiling leaves it queued and waiting)."""
@@ -277,8 +304,10 @@ class Pipeline:
             if time.monotonic() > deadline:
                 if rec.waiting:
                     raise FeeCeilingExceeded(*self._ceiling_numbers(rec))
-                raise TransactionFailed(f"transaction {rec.tx_hash} is not final after {timeout:.0f} s "
-                                        f"({rec.status}); it stays tracked")
+                raise TransactionFailed(
+                    f"transaction {rec.tx_hash} is not final after {timeout:.0f} s "
+                    f"({rec.status}); it stays tracked"
+                )
             time.sleep(poll)
 
     def wait_until_sent(self, rec: TxRecord, *, timeout: float, poll: float = 0.05) -> None:
@@ -295,7 +324,9 @@ class Pipeline:
         """Give up a record nothing was signed for (no nonce taken): it never will be."""
         with self.lock:
             if rec.attempts:
-                raise ValueError("a record with a signed transaction cannot be abandoned: it may still be mined")
+                raise ValueError(
+                    "a record with a signed transaction cannot be abandoned: it may still be mined"
+                )
             rec.status, rec.error = "failed", "abandoned before signing"
             self._save(rec)
 
@@ -318,8 +349,11 @@ class Pipeline:
         if rec.status == "mined":
             receipt = self._receipt(rec.mined_hash)  # type: ignore[arg-type]
             if receipt is None or receipt["blockHash"] != rec.mined_block_hash:
-                log.warning("transaction %s (nonce %s) left the chain in a reorganisation: sending it again",
-                            rec.mined_hash, rec.nonce)
+                log.warning(
+                    "transaction %s (nonce %s) left the chain in a reorganisation: sending it again",
+                    rec.mined_hash,
+                    rec.nonce,
+                )
                 rec.reorgs += 1
                 self.stats["reorgs"] += 1
                 rec.status, rec.mined_hash, rec.mined_block, rec.mined_block_hash = "sent", None, None, None
@@ -354,7 +388,9 @@ class Pipeline:
                     _TAKEN_SINCE.pop(key, None)
                     rec.status = "failed"
                     rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
-                    log.error("transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce)
+                    log.error(
+                        "transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce
+                    )
                     self._save(rec)
                     return
             last = rec.attempts[-1]
@@ -397,8 +433,12 @@ class Pipeline:
     def _sign_and_send(self, rec: TxRecord, head: int, *, fresh: bool) -> None:
         try:
             cached = self._fees_at
-            if (cached is not None and cached[0] == head and cached[1].tip >= self.policy.tip_floor
-                    and (self.policy.ceiling is None or cached[1].max_fee <= self.policy.ceiling)):
+            if (
+                cached is not None
+                and cached[0] == head
+                and cached[1].tip >= self.policy.tip_floor
+                and (self.policy.ceiling is None or cached[1].max_fee <= self.policy.ceiling)
+            ):
                 fees = cached[1]
             else:
                 fees = self.policy.suggest(self._rpc_fn)
@@ -423,13 +463,24 @@ class Pipeline:
         self._save(rec)
 
     def _sign(self, rec: TxRecord, fees: Fees, head: int) -> None:
-        tx: dict[str, Any] = {"chainId": self.chain_id, "nonce": rec.nonce, "gas": rec.gas, "value": rec.value,
-                              "data": rec.data, **fees.fields()}
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "nonce": rec.nonce,
+            "gas": rec.gas,
+            "value": rec.value,
+            "data": rec.data,
+            **fees.fields(),
+        }
         if rec.to is not None:
             tx["to"] = rec.to
         signed = self.sender.sign_transaction(tx)
-        attempt = Attempt(tx_hash=signed.hash.to_0x_hex(), raw=signed.raw_transaction.to_0x_hex(),
-                          max_fee=fees.max_fee, tip=fees.tip, block=head)
+        attempt = Attempt(
+            tx_hash=signed.hash.to_0x_hex(),
+            raw=signed.raw_transaction.to_0x_hex(),
+            max_fee=fees.max_fee,
+            tip=fees.tip,
+            block=head,
+        )
         rec.attempts.append(attempt)
         rec.status = "sent"
         rec.waiting = None
@@ -455,15 +506,22 @@ class Pipeline:
                 self.policy.tip_floor = max(self.policy.tip_floor, int(needed.group(1)))
             else:
                 self.policy.raise_floor(attempt.tip)
-            log.warning("the node refuses tip %d wei as underpriced (%s): tip floor %d -> %d wei", attempt.tip,
-                        message, before, self.policy.tip_floor)
+            log.warning(
+                "the node refuses tip %d wei as underpriced (%s): tip floor %d -> %d wei",
+                attempt.tip,
+                message,
+                before,
+                self.policy.tip_floor,
+            )
             if self.policy.tip_floor > before and self.policy.tip_floor <= _MAX_LEARNED_TIP:
                 self._reprice(rec, attempt.block)
             return
         if kind == "under_base":
             return  # the next tick replaces it
         if len(rec.attempts) > 1:
-            log.warning("the node refuses replacement %s: %s (the earlier version stays)", attempt.tx_hash, message)
+            log.warning(
+                "the node refuses replacement %s: %s (the earlier version stays)", attempt.tx_hash, message
+            )
             rec.attempts.pop()
             rec.attempts[-1].block = attempt.block  # try again `stuck_blocks` from now, not every tick
             self._save(rec)
@@ -474,7 +532,9 @@ class Pipeline:
         self._save(rec)
         self.nonces.forget(self.sender.address)
         if kind == "funds":
-            raise TransactionFailed(f"the sender {self.sender.address} cannot pay for the transaction: {message}")
+            raise TransactionFailed(
+                f"the sender {self.sender.address} cannot pay for the transaction: {message}"
+            )
         raise TransactionFailed(f"eth_sendRawTransaction: {message}")
 
     def _resend(self, rec: TxRecord, head: int) -> None:
@@ -482,8 +542,11 @@ class Pipeline:
         node that keeps dropping them knows better than the fee history), else a new version (`_reprice`)."""
         last = rec.attempts[-1]
         try:
-            affordable = (last.resends < 2 and last.tip >= self.policy.tip_floor
-                          and self.policy.affordable(last.fees, self._rpc_fn))
+            affordable = (
+                last.resends < 2
+                and last.tip >= self.policy.tip_floor
+                and self.policy.affordable(last.fees, self._rpc_fn)
+            )
         except ChainError:
             affordable = False
         if not affordable:
@@ -532,8 +595,13 @@ class Pipeline:
         self._new_version(rec, fees, head)
 
     def _new_version(self, rec: TxRecord, fees: Fees, head: int) -> None:
-        log.info("replacing transaction %s (nonce %s) with max fee %d, tip %d", rec.tx_hash, rec.nonce,
-                 fees.max_fee, fees.tip)
+        log.info(
+            "replacing transaction %s (nonce %s) with max fee %d, tip %d",
+            rec.tx_hash,
+            rec.nonce,
+            fees.max_fee,
+            fees.tip,
+        )
         self.stats["replacements"] += 1
         self._sign(rec, fees, head)
         self._broadcast(rec)
@@ -546,7 +614,7 @@ class Pipeline:
             return
         lowest = min(waiting, key=lambda r: r.nonce)  # type: ignore[arg-type, return-value]
         if lowest.nonce is None or lowest.nonce <= latest:
-                return
+            return
         held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != "failed"}
         # Stateless (a worker rebuilt from its store each round sees the same): the lowest record has waited
         # `stuck_blocks` since it was first sent, and the gap is still there.
@@ -556,12 +624,20 @@ class Pipeline:
         for nonce in range(max(latest, pending), lowest.nonce):
             if nonce in held:
                 continue
-            filler = TxRecord(sender=self.sender.address, to=self.sender.address, data="0x", gas=21_000,
-                              label="nonce gap filler", nonce=nonce)
-            log.warning("nonce %d of %s was handed out and never sent: filling it with a zero-value transfer",
-                        nonce, self.sender.address)
+            filler = TxRecord(
+                sender=self.sender.address,
+                to=self.sender.address,
+                data="0x",
+                gas=21_000,
+                label="nonce gap filler",
+                nonce=nonce,
+            )
+            log.warning(
+                "nonce %d of %s was handed out and never sent: filling it with a zero-value transfer",
+                nonce,
+                self.sender.address,
+            )
             self.stats["gap_fills"] += 1
             self.store.save(filler)
             self._track(filler)
             self._sign_and_send(filler, head, fresh=True)
-

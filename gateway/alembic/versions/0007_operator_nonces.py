@@ -3,13 +3,14 @@
 Revision ID: 0007
 Revises: 0006
 """
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -17,13 +18,14 @@ S = sqlmodel.sql.sqltypes.AutoString
 
 
 def upgrade() -> None:
-    op.create_table('operator_nonces',
-    sa.Column('chain_id', sa.Integer(), nullable=False),
-    sa.Column('address', S(length=42), nullable=False),
-    sa.Column('next_nonce', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('chain_id', 'address')
+    op.create_table(
+        "operator_nonces",
+        sa.Column("chain_id", sa.Integer(), nullable=False),
+        sa.Column("address", S(length=42), nullable=False),
+        sa.Column("next_nonce", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("chain_id", "address"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('operator_nonces')
+    op.drop_table("operator_nonces")

@@ -3,13 +3,14 @@
 Revision ID: 0012
 Revises: 0010
 """
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0012'
-down_revision = '0010'
+revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -17,12 +18,12 @@ S = sqlmodel.sql.sqltypes.AutoString
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('resale_settlements') as batch:
-        batch.add_column(sa.Column('royalty_wei', S(length=80), nullable=True))
-        batch.add_column(sa.Column('royalty_receiver', S(length=42), nullable=True))
+    with op.batch_alter_table("resale_settlements") as batch:
+        batch.add_column(sa.Column("royalty_wei", S(length=80), nullable=True))
+        batch.add_column(sa.Column("royalty_receiver", S(length=42), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('resale_settlements') as batch:
-        batch.drop_column('royalty_receiver')
-        batch.drop_column('royalty_wei')
+    with op.batch_alter_table("resale_settlements") as batch:
+        batch.drop_column("royalty_receiver")
+        batch.drop_column("royalty_wei")

@@ -4,8 +4,21 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from ...models import (Fan, FanCreate, FanCreated, FanExport, FanPublic, FanRecovered, FanSession, FanSessionCreated,
-                       FanSessionPublic, RecoverRequest, RecoveryCode, WalletChallengePublic, WalletLinkRequest)
+from ...models import (
+    Fan,
+    FanCreate,
+    FanCreated,
+    FanExport,
+    FanPublic,
+    FanRecovered,
+    FanSession,
+    FanSessionCreated,
+    FanSessionPublic,
+    RecoverRequest,
+    RecoveryCode,
+    WalletChallengePublic,
+    WalletLinkRequest,
+)
 from ...services import fans as service
 from ...services.fans import FanRef
 from ...services import tickets as ticket_service
@@ -28,8 +41,9 @@ def recover(data: RecoverRequest, session: SessionDep) -> FanRecovered:
     up (the next one comes back, shown once). Signs every other device out unless `sign_out_everywhere` is false.
     401 `bad_recovery_code` for an unknown account, a wrong or a malformed code alike."""
     row, token, code = service.recover(session=session, data=data)
-    return FanRecovered.model_validate(row, from_attributes=True,
-                                       update={"session_token": token, "recovery_code": code})
+    return FanRecovered.model_validate(
+        row, from_attributes=True, update={"session_token": token, "recovery_code": code}
+    )
 
 
 @router.post("/me/recovery-code", status_code=201, response_model=RecoveryCode)
@@ -48,10 +62,19 @@ def _public(fan: Fan | FanRef) -> FanPublic:
 
 
 @router.post("/me/wallet/challenge", status_code=201, response_model=WalletChallengePublic)
-def wallet_challenge(request: Request, fan: FanDep, session: SessionDep, runtime: RuntimeDep) -> WalletChallengePublic:
-    challenge = service.wallet_challenge(session=session, fan=fan, domain=request.url.netloc,
-                                         uri=str(request.base_url), chain_id=runtime.settings.chain_id)
-    return WalletChallengePublic(nonce=challenge.nonce, message=challenge.message, expires_at=challenge.expires_at)
+def wallet_challenge(
+    request: Request, fan: FanDep, session: SessionDep, runtime: RuntimeDep
+) -> WalletChallengePublic:
+    challenge = service.wallet_challenge(
+        session=session,
+        fan=fan,
+        domain=request.url.netloc,
+        uri=str(request.base_url),
+        chain_id=runtime.settings.chain_id,
+    )
+    return WalletChallengePublic(
+        nonce=challenge.nonce, message=challenge.message, expires_at=challenge.expires_at
+    )
 
 
 @router.post("/me/wallet", response_model=FanPublic)
@@ -85,4 +108,6 @@ def revoke_session(session_id: uuid.UUID, fan: FanDep, session: SessionDep) -> F
 @router.get("/me/export", response_model=FanExport)
 def export(fan: FanDep, session: SessionDep) -> FanExport:
     """Everything the gateway keeps about you, as JSON (the custodial key excepted: it never leaves)."""
-    return service.export(session=session, fan=fan, tickets=ticket_service.fan_tickets(session=session, fan=fan))
+    return service.export(
+        session=session, fan=fan, tickets=ticket_service.fan_tickets(session=session, fan=fan)
+    )

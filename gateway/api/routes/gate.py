@@ -54,9 +54,16 @@ def _single_statements(runtime: Runtime) -> Iterator[Session]:
 
 def _answer(verdict: service.Verdict) -> JSONResponse:
     """A GateAnswer's JSON, written directly: validating our own dataclass again would cost a fifth of a verify."""
-    return JSONResponse({"admit": verdict.admit, "reason": verdict.reason,
-                         "ticket_id": None if verdict.ticket_id is None else str(verdict.ticket_id),
-                         "token_id": verdict.token_id, "tier_id": verdict.tier_id, "tier_name": verdict.tier_name})
+    return JSONResponse(
+        {
+            "admit": verdict.admit,
+            "reason": verdict.reason,
+            "ticket_id": None if verdict.ticket_id is None else str(verdict.ticket_id),
+            "token_id": verdict.token_id,
+            "tier_id": verdict.tier_id,
+            "tier_name": verdict.tier_name,
+        }
+    )
 
 
 @router.get("/gate/events/{event_id}", response_model=GateEventPublic)
@@ -67,8 +74,9 @@ def gate_event(event_id: uuid.UUID, key: GateDep, session: SessionDep) -> GateEv
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound("no such event", code="event_not_found")
-    return GateEventPublic(id=event.id, name=event.name, chain_id=event.chain_id,
-                           collection_address=event.collection_address)
+    return GateEventPublic(
+        id=event.id, name=event.name, chain_id=event.chain_id, collection_address=event.collection_address
+    )
 
 
 @router.post("/gate/verify", response_model=GateAnswer)
@@ -76,8 +84,15 @@ def verify(data: GateVerifyRequest, key: GateDep, request: Request) -> JSONRespo
     """Would this code admit now? Writes nothing. A refusal is an answer (200, `admit` false, `reason`)."""
     runtime: Runtime = request.app.state.runtime
     with _single_statements(runtime) as session:
-        return _answer(service.verify_code(session=session, settings=runtime.settings, gate_key=key,
-                                           code=data.code, direction=data.direction))
+        return _answer(
+            service.verify_code(
+                session=session,
+                settings=runtime.settings,
+                gate_key=key,
+                code=data.code,
+                direction=data.direction,
+            )
+        )
 
 
 @router.post("/gate/scan", response_model=GateAnswer)
@@ -85,17 +100,31 @@ def scan(data: GateScanRequest, key: GateDep, request: Request) -> JSONResponse:
     """Check the code and check the ticket in: of simultaneous scans of one ticket exactly one admits."""
     runtime: Runtime = request.app.state.runtime
     with _single_statements(runtime) as session:
-        return _answer(service.scan(session=session, settings=runtime.settings, gate_key=key, code=data.code,
-                                    device=data.device, nonce=data.nonce, direction=data.direction))
+        return _answer(
+            service.scan(
+                session=session,
+                settings=runtime.settings,
+                gate_key=key,
+                code=data.code,
+                device=data.device,
+                nonce=data.nonce,
+                direction=data.direction,
+            )
+        )
 
 
 @router.get("/gate/snapshot", response_model=GateSnapshot)
-def snapshot(key: GateDep, session: SessionDep, runtime: RuntimeDep,
-             since: str | None = Query(default=None, max_length=64)) -> GateSnapshot:
+def snapshot(
+    key: GateDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    since: str | None = Query(default=None, max_length=64),
+) -> GateSnapshot:
     """The event's tickets, device keys, check-ins, entries, revocations and cancellation, signed by the
     gateway; `since` (a snapshot's `cursor`): only what changed since (a delta)."""
-    payload, signature, public_key = service.snapshot(session=session, settings=runtime.settings, gate_key=key,
-                                                      since=since)
+    payload, signature, public_key = service.snapshot(
+        session=session, settings=runtime.settings, gate_key=key, since=since
+    )
     return GateSnapshot(payload=payload, signature=signature, public_key=public_key)
 
 
@@ -108,12 +137,17 @@ def snapshot_key(runtime: RuntimeDep) -> GateSnapshotKey:
 @router.post("/gate/sync", response_model=GateSyncAnswer)
 def sync(data: GateSyncRequest, key: GateDep, session: SessionDep, runtime: RuntimeDep) -> GateSyncAnswer:
     """Record what this gate admitted while offline (at most 200 scans a request), in order."""
-    return GateSyncAnswer(results=service.sync_offline_scans(session=session, settings=runtime.settings,
-                                                             gate_key=key, device=data.device, scans=data.scans))
+    return GateSyncAnswer(
+        results=service.sync_offline_scans(
+            session=session, settings=runtime.settings, gate_key=key, device=data.device, scans=data.scans
+        )
+    )
 
 
 @router.get("/events/{event_id}/gate-conflicts", response_model=list[GateConflictPublic])
-def gate_conflicts(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) -> list[GateConflictPublic]:
+def gate_conflicts(
+    event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep
+) -> list[GateConflictPublic]:
     """Tickets admitted twice while gates were offline (the event's organiser)."""
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
     return service.event_conflicts(session=session, event=event)
@@ -127,16 +161,22 @@ def get_door(event_id: uuid.UUID, session: SessionDep, organiser: OrganiserDep) 
 
 
 @router.put("/events/{event_id}/door", response_model=EventDoorPublic)
-def put_door(event_id: uuid.UUID, data: EventDoorSet, session: SessionDep,
-             organiser: OrganiserDep) -> EventDoorPublic:
+def put_door(
+    event_id: uuid.UUID, data: EventDoorSet, session: SessionDep, organiser: OrganiserDep
+) -> EventDoorPublic:
     """Set the event's entry policy and pass details (docs/gate.md, "Entry policies")."""
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
     return service.set_door(session=session, event=event, data=data)
 
 
 @router.put("/events/{event_id}/tickets/{ticket_id}/place", response_model=TicketPlacePublic)
-def put_place(event_id: uuid.UUID, ticket_id: uuid.UUID, data: TicketPlaceBase, session: SessionDep,
-              organiser: OrganiserDep) -> TicketPlacePublic:
+def put_place(
+    event_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    data: TicketPlaceBase,
+    session: SessionDep,
+    organiser: OrganiserDep,
+) -> TicketPlacePublic:
     """Where a ticket sits (section, row, seat), shown on its pass."""
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
     return service.set_place(session=session, event=event, ticket_id=ticket_id, data=data)

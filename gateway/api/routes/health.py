@@ -29,9 +29,16 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = {name: {"ok": check.ok, "detail": check.detail} for name, check in found.checks.items()}
     if found.ok:
         return JSONResponse({"status": "ready", "checks": checks})
-    return JSONResponse({"error": "not_ready", "detail": f"not ready: {', '.join(found.failing)}",
-                         "failing": found.failing, "checks": checks}, status_code=503,
-                        headers={"Retry-After": "5"})
+    return JSONResponse(
+        {
+            "error": "not_ready",
+            "detail": f"not ready: {', '.join(found.failing)}",
+            "failing": found.failing,
+            "checks": checks,
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _live(runtime: Runtime) -> dict[tuple[str, str], float | None]:
@@ -40,15 +47,25 @@ def _live(runtime: Runtime) -> dict[tuple[str, str], float | None]:
         queued, waited = health.checkin_lag(session)
     found = health.readiness(runtime)
     indexer, outbox = found.checks.get("indexer"), found.checks.get("sending")
-    return {("gateway_checkin_queue_depth", "Admissions not yet checked in on chain"): float(queued),
-            ("gateway_checkin_queue_lag_seconds", "How long the oldest admission not on chain has waited"): waited,
-            ("gateway_indexer_lag_blocks", "Blocks between the chain head and the indexer's cursor"):
-                indexer.value if indexer is not None else None,
-            ("gateway_sending_pending", "Operator transactions not final yet (the outbox)"):
-                outbox.value if outbox is not None else None,
-            ("gateway_sending_held_by_fee_ceiling", "1 while a transaction waits because fees pass the ceiling"):
-                None if outbox is None else float(not outbox.ok),
-            ("gateway_ready", "1 when /readyz answers ready"): 1.0 if found.ok else 0.0}
+    return {
+        ("gateway_checkin_queue_depth", "Admissions not yet checked in on chain"): float(queued),
+        (
+            "gateway_checkin_queue_lag_seconds",
+            "How long the oldest admission not on chain has waited",
+        ): waited,
+        (
+            "gateway_indexer_lag_blocks",
+            "Blocks between the chain head and the indexer's cursor",
+        ): indexer.value if indexer is not None else None,
+        ("gateway_sending_pending", "Operator transactions not final yet (the outbox)"): outbox.value
+        if outbox is not None
+        else None,
+        (
+            "gateway_sending_held_by_fee_ceiling",
+            "1 while a transaction waits because fees pass the ceiling",
+        ): None if outbox is None else float(not outbox.ok),
+        ("gateway_ready", "1 when /readyz answers ready"): 1.0 if found.ok else 0.0,
+    }
 
 
 @router.get("/metrics", response_class=Response)

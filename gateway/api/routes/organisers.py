@@ -24,9 +24,13 @@ def list_api_keys(session: SessionDep, organiser: OrganiserDep) -> list[ApiKey]:
 
 
 @router.post("/me/api-keys", status_code=201, response_model=ApiKeyCreated)
-def create_api_key(session: SessionDep, organiser: OrganiserDep, data: ApiKeyCreate | None = None) -> ApiKeyCreated:
+def create_api_key(
+    session: SessionDep, organiser: OrganiserDep, data: ApiKeyCreate | None = None
+) -> ApiKeyCreated:
     """Another organiser key, shown once: to rotate, create one, switch to it, then revoke the old."""
-    key, token = service.create_api_key(session=session, organiser=organiser, label=data.label if data else None)
+    key, token = service.create_api_key(
+        session=session, organiser=organiser, label=data.label if data else None
+    )
     return ApiKeyCreated.model_validate(key, from_attributes=True, update={"api_key": token})
 
 

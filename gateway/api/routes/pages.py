@@ -32,10 +32,12 @@ _TYPES = {
 }
 
 # Everything the pages load comes from this origin; the API is the only thing they connect to.
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
-        "object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 _HEADERS = {
     "Cache-Control": "no-cache",  # revalidate (ETag): a deploy reaches phones at their next load
     "X-Content-Type-Options": "nosniff",

@@ -17,8 +17,18 @@ from fastapi import APIRouter, Path
 from sqlmodel import Session
 
 from ...errors import Unprocessable
-from ...models import (Event, PresaleEligibility, PresaleProof, PresaleRule, PresaleRuleCreate, PresaleRulePublic,
-                       PresaleSnapshot, PresaleSnapshotCreate, PresaleSnapshotDetail, PresaleSnapshotPublic)
+from ...models import (
+    Event,
+    PresaleEligibility,
+    PresaleProof,
+    PresaleRule,
+    PresaleRuleCreate,
+    PresaleRulePublic,
+    PresaleSnapshot,
+    PresaleSnapshotCreate,
+    PresaleSnapshotDetail,
+    PresaleSnapshotPublic,
+)
 from ...services import events as event_service
 from ...services import presale as service
 from ..deps import Credentials, OrganiserDep, RuntimeDep, SessionDep, fan_in_thread
@@ -28,7 +38,9 @@ router = APIRouter(prefix="/events/{event_id}/tiers/{tier_id}", tags=["presale"]
 TierId = Annotated[int, Path(ge=0, lt=2**16)]
 
 
-def _addresses(session: Session, runtime: RuntimeDep, credentials: Credentials, address: str | None) -> list[str]:
+def _addresses(
+    session: Session, runtime: RuntimeDep, credentials: Credentials, address: str | None
+) -> list[str]:
     """`?address=` if given, else the fan's custodial address and linked wallet (session token)."""
     if address is not None:
         if not is_address(address):
@@ -41,24 +53,40 @@ def _addresses(session: Session, runtime: RuntimeDep, credentials: Credentials, 
 
 
 def _rule_public(session: Session, rule: PresaleRule) -> PresaleRulePublic:
-    return PresaleRulePublic(event_id=rule.event_id, tier_id=rule.tier_id, kind=rule.kind, n=rule.n,
-                             min_events=rule.min_events, events=service.rule_events(session=session, rule=rule))
+    return PresaleRulePublic(
+        event_id=rule.event_id,
+        tier_id=rule.tier_id,
+        kind=rule.kind,
+        n=rule.n,
+        min_events=rule.min_events,
+        events=service.rule_events(session=session, rule=rule),
+    )
 
 
 def _snapshot_public(runtime: RuntimeDep, event: Event, snapshot: PresaleSnapshot) -> PresaleSnapshotPublic:
-    return PresaleSnapshotPublic(id=snapshot.id, block=snapshot.block, root=snapshot.root,
-                                 count=len(json.loads(snapshot.addresses)),
-                                 published=service.is_published(chain=runtime.chain(), event=event,
-                                                                snapshot=snapshot),
-                                 publish_command=service.publish_command(event=event, snapshot=snapshot))
+    return PresaleSnapshotPublic(
+        id=snapshot.id,
+        block=snapshot.block,
+        root=snapshot.root,
+        count=len(json.loads(snapshot.addresses)),
+        published=service.is_published(chain=runtime.chain(), event=event, snapshot=snapshot),
+        publish_command=service.publish_command(event=event, snapshot=snapshot),
+    )
 
 
 @router.put("/presale-rule", response_model=PresaleRulePublic)
-def set_rule(event_id: uuid.UUID, tier_id: TierId, data: PresaleRuleCreate, session: SessionDep,
-             runtime: RuntimeDep, organiser: OrganiserDep) -> PresaleRulePublic:
+def set_rule(
+    event_id: uuid.UUID,
+    tier_id: TierId,
+    data: PresaleRuleCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    organiser: OrganiserDep,
+) -> PresaleRulePublic:
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
-    rule = service.set_rule(session=session, chain=runtime.chain(), organiser=organiser, event=event,
-                            tier_id=tier_id, data=data)
+    rule = service.set_rule(
+        session=session, chain=runtime.chain(), organiser=organiser, event=event, tier_id=tier_id, data=data
+    )
     return _rule_public(session, rule)
 
 
@@ -69,41 +97,73 @@ def get_rule(event_id: uuid.UUID, tier_id: TierId, session: SessionDep) -> Presa
 
 
 @router.get("/presale-eligibility", response_model=PresaleEligibility)
-def eligibility(event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep,
-                credentials: Credentials, address: str | None = None) -> PresaleEligibility:
+def eligibility(
+    event_id: uuid.UUID,
+    tier_id: TierId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    credentials: Credentials,
+    address: str | None = None,
+) -> PresaleEligibility:
     event = service.public_event(session=session, event_id=event_id)
     addresses = _addresses(session, runtime, credentials, address)
-    return service.eligibility(session=session, chain=runtime.chain(), event=event, tier_id=tier_id,
-                               addresses=addresses)
+    return service.eligibility(
+        session=session, chain=runtime.chain(), event=event, tier_id=tier_id, addresses=addresses
+    )
 
 
 @router.post("/presale-snapshot", status_code=201, response_model=PresaleSnapshotPublic)
-def take_snapshot(event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep,
-                  organiser: OrganiserDep, data: PresaleSnapshotCreate | None = None) -> PresaleSnapshotPublic:
+def take_snapshot(
+    event_id: uuid.UUID,
+    tier_id: TierId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    organiser: OrganiserDep,
+    data: PresaleSnapshotCreate | None = None,
+) -> PresaleSnapshotPublic:
     event = event_service.organiser_event(session=session, organiser=organiser, event_id=event_id)
-    snapshot = service.take_snapshot(session=session, chain=runtime.chain(), event=event, tier_id=tier_id,
-                                     block=data.block if data else None)
+    snapshot = service.take_snapshot(
+        session=session,
+        chain=runtime.chain(),
+        event=event,
+        tier_id=tier_id,
+        block=data.block if data else None,
+    )
     return _snapshot_public(runtime, event, snapshot)
 
 
 @router.get("/presale-snapshot", response_model=PresaleSnapshotDetail)
-def get_snapshot(event_id: uuid.UUID, tier_id: TierId, session: SessionDep,
-                 runtime: RuntimeDep) -> PresaleSnapshotDetail:
+def get_snapshot(
+    event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep
+) -> PresaleSnapshotDetail:
     event = service.public_event(session=session, event_id=event_id)
     snapshot = service.snapshot_detail(session=session, chain=runtime.chain(), event=event, tier_id=tier_id)
-    return PresaleSnapshotDetail(**_snapshot_public(runtime, event, snapshot).model_dump(),
-                                 badge_address=snapshot.badge_address,
-                                 badge_event_ids=json.loads(snapshot.badge_event_ids),
-                                 min_events=snapshot.min_events, addresses=json.loads(snapshot.addresses))
+    return PresaleSnapshotDetail(
+        **_snapshot_public(runtime, event, snapshot).model_dump(),
+        badge_address=snapshot.badge_address,
+        badge_event_ids=json.loads(snapshot.badge_event_ids),
+        min_events=snapshot.min_events,
+        addresses=json.loads(snapshot.addresses),
+    )
 
 
 @router.get("/presale-proof", response_model=PresaleProof)
-def proof(event_id: uuid.UUID, tier_id: TierId, session: SessionDep, runtime: RuntimeDep,
-          credentials: Credentials, address: str | None = None) -> PresaleProof:
+def proof(
+    event_id: uuid.UUID,
+    tier_id: TierId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    credentials: Credentials,
+    address: str | None = None,
+) -> PresaleProof:
     event = service.public_event(session=session, event_id=event_id)
     addresses = _addresses(session, runtime, credentials, address)
     chain = runtime.chain()
     found = service.proof_for(session=session, chain=chain, event=event, tier_id=tier_id, addresses=addresses)
-    return PresaleProof(address=found.address, root=found.snapshot.root, block=found.snapshot.block,
-                        proof=["0x" + node.hex() for node in found.proof],
-                        published=service.is_published(chain=chain, event=event, snapshot=found.snapshot))
+    return PresaleProof(
+        address=found.address,
+        root=found.snapshot.root,
+        block=found.snapshot.block,
+        proof=["0x" + node.hex() for node in found.proof],
+        published=service.is_published(chain=chain, event=event, snapshot=found.snapshot),
+    )

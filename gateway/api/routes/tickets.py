@@ -35,20 +35,40 @@ def get_ticket(ticket_id: uuid.UUID, session: ReadSessionDep, fan: FanRefDep) ->
 
 
 @router.post("/tickets/{ticket_id}/gift", status_code=201, response_model=TransferPublic)
-def gift(ticket_id: uuid.UUID, data: GiftRequest, session: SessionDep, runtime: RuntimeDep, fan: FanDep,
-         key: IdempotencyKey) -> TransferPublic:
-    transfer = service.gift_ticket(session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data,
-                                   idempotency_key=key)
-    return TransferPublic(id=transfer.id, ticket_id=transfer.ticket_id, to_fan=transfer.to_fan_id,
-                          kind=transfer.kind, price_wei=transfer.price_wei, status=transfer.status,
-                          tx_hash=transfer.tx_hash)
+def gift(
+    ticket_id: uuid.UUID,
+    data: GiftRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    fan: FanDep,
+    key: IdempotencyKey,
+) -> TransferPublic:
+    transfer = service.gift_ticket(
+        session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data, idempotency_key=key
+    )
+    return TransferPublic(
+        id=transfer.id,
+        ticket_id=transfer.ticket_id,
+        to_fan=transfer.to_fan_id,
+        kind=transfer.kind,
+        price_wei=transfer.price_wei,
+        status=transfer.status,
+        tx_hash=transfer.tx_hash,
+    )
 
 
 @router.post("/tickets/{ticket_id}/resale", status_code=201, response_model=ResaleListingPublic)
-def resale(ticket_id: uuid.UUID, data: ResaleRequest, session: SessionDep, runtime: RuntimeDep, fan: FanDep,
-           key: IdempotencyKey) -> ResaleListingPublic:
-    listing = service.list_for_resale(session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data,
-                                      idempotency_key=key)
+def resale(
+    ticket_id: uuid.UUID,
+    data: ResaleRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    fan: FanDep,
+    key: IdempotencyKey,
+) -> ResaleListingPublic:
+    listing = service.list_for_resale(
+        session=session, runtime=runtime, fan=fan, ticket_id=ticket_id, data=data, idempotency_key=key
+    )
     return ResaleListingPublic.model_validate(listing, from_attributes=True)
 
 

@@ -29,8 +29,11 @@ FILES: dict[str, str] = {
 
 def stale() -> list[str]:
     """The vendored files missing or different from their node_modules source (empty when up to date)."""
-    return [name for name, source in FILES.items() if not (HERE / name).is_file()
-            or (HERE / name).read_bytes() != (NODE_MODULES / source).read_bytes()]
+    return [
+        name
+        for name, source in FILES.items()
+        if not (HERE / name).is_file() or (HERE / name).read_bytes() != (NODE_MODULES / source).read_bytes()
+    ]
 
 
 def copy() -> list[str]:
