@@ -39,6 +39,7 @@ def spawn(
     log: IO[Any] | None = None,
     log_level: str = "warning",
     access_log: bool = False,
+    nice: int = 0,
     **overrides: Any,
 ) -> subprocess.Popen:
     """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
@@ -63,6 +64,8 @@ def spawn(
     ]
     if access_log:
         command.append("--access-log")
+    if nice:
+        command += ["--nice", str(nice)]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
