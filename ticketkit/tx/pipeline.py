@@ -415,14 +415,23 @@ class Pipeline:
                     self._save(rec)
                     return
             last = rec.attempts[-1]
-            # In the pool? The node's pending count (one query per tick) vouches for every nonce below it; only a
-            # nonce at or above it is asked about by hash (so a tick costs O(1) queries, plus O(dropped)).
-            if (rec.nonce is None or rec.nonce >= self._pending_count()) and self.rpc(
-                "eth_getTransactionByHash", [last.tx_hash]
-            ) is None:
+            if self._missing_from_pool(rec, latest):
                 self._resend(rec, head)  # dropped (by the node, a fee spike, a reorganisation)
             elif head - last.block >= self.stuck_blocks:
                 self._replace(rec, head)
+
+    def _missing_from_pool(self, rec: TxRecord, latest: int) -> bool:
+        """Whether the node's pool lacks every version of `rec` (not mined). The node's pending count (one query
+        per tick) vouches for every nonce below it; at or above it, a pool holding nothing of the sender's
+        (pending = mined count: e.g. everything dropped) needs no more questions, else the version in question
+        is asked about by hash (a gap below it parks it outside the count). So a tick costs O(1) queries, plus
+        O(dropped)."""
+        pending = self._pending_count()
+        if rec.nonce is not None and rec.nonce < pending:
+            return False
+        if pending <= latest:
+            return True
+        return self.rpc("eth_getTransactionByHash", [rec.attempts[-1].tx_hash]) is None
 
     def _find_receipt(self, rec: TxRecord, head: int) -> bool:
         for attempt in reversed(rec.attempts):
