@@ -121,10 +121,12 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 
 @contextmanager
-def server(settings: Settings, workers: int, nice: int = 0):
+def server(settings: Settings, workers: int, nice: int = 0, cpus: str | None = None):
     """The production server (ticketkit-gateway: N workers behind one socket) on a free port."""
     port = _free_port()
-    process = gateway_process.spawn(settings, port=port, workers=workers, run_migrations=False, nice=nice)
+    process = gateway_process.spawn(
+        settings, port=port, workers=workers, run_migrations=False, nice=nice, cpus=cpus
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         gateway_process.wait_serving(url, process)
@@ -177,6 +179,8 @@ def measure(
     overrides: dict[str, str] | None = None,
     gate_workers: int = 0,
     fan_nice: int = 0,
+    gate_cpus: str | None = None,
+    fan_cpus: str | None = None,
 ) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
@@ -207,8 +211,10 @@ def measure(
                         by_kind[f"{phase}:{kind}"] = by_kind.get(f"{phase}:{kind}", 0) + raw[kind]
 
             with (
-                server(settings, workers, fan_nice) as url,
-                server(settings, gate_workers) if gate_workers else nullcontext(url) as gate_url,
+                server(settings, workers, fan_nice, fan_cpus) as url,
+                server(settings, gate_workers, cpus=gate_cpus)
+                if gate_workers
+                else nullcontext(url) as gate_url,
             ):
 
                 def closed(
@@ -220,7 +226,9 @@ def measure(
                 ) -> dict:
                     nonlocal errors, shed
                     found = load.figures(
-                        load.start(url + path, lines, method=method, connections=conns, seconds=secs)
+                        load.start(
+                            url + path, lines, method=method, connections=conns, seconds=secs, cpus=fan_cpus
+                        )
                     )
                     tally(f"{path} c{conns}", found)
                     errors += found["errors"]
@@ -248,7 +256,11 @@ def measure(
                 for tag, pause in (("", 1000), ("_closed", 0)):
                     scans = code_lines(directory / "scans.txt", gate_token, keys)
                     flood = load.start(
-                        url + "/fans/me/tickets", reads, connections=connections - 100, seconds=seconds
+                        url + "/fans/me/tickets",
+                        reads,
+                        connections=connections - 100,
+                        seconds=seconds,
+                        cpus=fan_cpus,
                     )
                     time.sleep(2)  # the flood first
                     doors = load.figures(
@@ -259,6 +271,7 @@ def measure(
                             connections=100,
                             seconds=seconds - 4,
                             pause_ms=pause,
+                            cpus=gate_cpus,
                         )
                     )
                     flooded = load.figures(flood)
@@ -331,6 +344,13 @@ def main() -> None:
         help="the fans' server's workers at this lower CPU priority (ticketkit-gateway --nice), with --gate-workers",
     )
     parser.add_argument(
+        "--gate-cpus",
+        help="pin the gate's server and its load client to these CPUs (taskset list), with --gate-workers",
+    )
+    parser.add_argument(
+        "--fan-cpus", help="pin the fans' server and their load clients to these CPUs (taskset list)"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -353,6 +373,8 @@ def main() -> None:
         "crowd.open_rate": args.open_rate,
         "crowd.gate_workers": args.gate_workers,
         "crowd.fan_nice": args.fan_nice,
+        "crowd.gate_cpus": args.gate_cpus or "",
+        "crowd.fan_cpus": args.fan_cpus or "",
     }
     overrides = dict(item.split("=", 1) for item in args.set)
     measure_and_write(
@@ -368,6 +390,8 @@ def main() -> None:
             overrides=overrides,
             gate_workers=args.gate_workers,
             fan_nice=args.fan_nice,
+            gate_cpus=args.gate_cpus,
+            fan_cpus=args.fan_cpus,
         ),
         args.db,
         keep_autogroup=args.keep_autogroup,

@@ -40,6 +40,7 @@ def spawn(
     log_level: str = "warning",
     access_log: bool = False,
     nice: int = 0,
+    cpus: str | None = None,
     **overrides: Any,
 ) -> subprocess.Popen:
     """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
@@ -66,6 +67,10 @@ def spawn(
         command.append("--access-log")
     if nice:
         command += ["--nice", str(nice)]
+    if (
+        cpus
+    ):  # pinned to these CPUs (taskset's list, e.g. "1" or "0-1"), as a deployment giving it cores would
+        command = ["taskset", "-c", cpus, *command]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
