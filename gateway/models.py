@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Strict, StringConstraints
 
 from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
+
+from ticketkit.tx import TxStatus
+
+from .core.gate_rules import GateReason
 
 MAX_WEI = 2**256 - 1
 
@@ -57,6 +62,42 @@ Count = Annotated[int, Strict()]
 Instant = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_sane_instant)]
 
 
+# ---- the closed lists of values, stored as the same strings (a VARCHAR column, `sa_type=AutoString`: no
+# database enum type) and listed in the OpenAPI document. Rows read back hold plain strings, equal to these.
+class Role(StrEnum):
+    """An API key's role: `organiser` all of the organiser's events; `gate` one event's check-in."""
+
+    organiser = "organiser"
+    gate = "gate"
+
+
+class SendStatus(StrEnum):
+    """An idempotent operator send's record (issuances, transfers, resale settlements, check-in batches):
+    pending until its transaction is final; failed (a transfer, a check-in batch) when it did not go through."""
+
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class ListingStatus(StrEnum):
+    active = "active"
+    settling = "settling"  # bought: its settlement is under way (back to active if it fails)
+    replaced = "replaced"  # by a new listing of the same ticket
+    cancelled = "cancelled"  # by the seller, or the ticket moved
+    sold = "sold"
+
+
+class QueueState(StrEnum):
+    """An admission's way to the chain (services/checkin_queue.py): queued -> sent (in a batch) -> done;
+    cancelled if the event is cancelled on chain."""
+
+    queued = "queued"
+    sent = "sent"
+    done = "done"
+    cancelled = "cancelled"
+
+
 # ---- organisers and API keys
 class OrganiserBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
@@ -87,7 +128,7 @@ class ApiKey(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organiser_id: uuid.UUID = Field(foreign_key="organisers.id", index=True)
     key_hash: str = Field(max_length=64, unique=True)
-    role: str = Field(max_length=16)  # organiser | gate
+    role: Role = Field(sa_type=AutoString(16))
     event_id: uuid.UUID | None = Field(default=None, foreign_key="events.id")
     label: str | None = Field(default=None, max_length=100)  # a gate's name ("North door"), for reports
     created_at: datetime = Field(default_factory=utcnow)
@@ -102,7 +143,7 @@ class ApiKeyPublic(SQLModel):
     """An API key as listed: never the key itself (only its hash is stored)."""
 
     id: uuid.UUID
-    role: str
+    role: Role
     event_id: uuid.UUID | None = None
     label: str | None = None
     created_at: datetime
@@ -335,7 +376,7 @@ class _RecordedSend(SQLModel):
 
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
-    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    status: SendStatus = Field(default=SendStatus.pending, sa_type=AutoString(16))
     tx_hash: str | None = Field(default=None, max_length=66)
     raw_tx: str | None = Field(default=None, sa_type=Text, repr=False)
     error: str | None = Field(default=None, max_length=100)
@@ -359,7 +400,7 @@ class IssuancePublic(SQLModel):
     event_id: uuid.UUID
     fan_id: uuid.UUID
     payment_reference: str
-    status: str  # pending (its transaction is not final yet: `tickets` is empty) | done
+    status: SendStatus  # pending (its transaction is not final yet: `tickets` is empty) | done
     tx_hash: str | None
     tickets: list[TicketPublic]
 
@@ -386,7 +427,7 @@ class TransferPublic(SQLModel):
     to_fan: uuid.UUID
     kind: str
     price_wei: str
-    status: str
+    status: SendStatus
     tx_hash: str | None
 
 
@@ -403,7 +444,7 @@ class ResaleListing(SQLModel, table=True):
     seller_fan_id: uuid.UUID = Field(foreign_key="fan_accounts.id")
     price_wei: str = Field(max_length=80)
     cap_wei: str = Field(max_length=80)
-    status: str = Field(default="active", max_length=16)  # active | replaced | cancelled | sold
+    status: ListingStatus = Field(default=ListingStatus.active, sa_type=AutoString(16))
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
@@ -414,7 +455,7 @@ class ResaleListingPublic(SQLModel):
     ticket_id: uuid.UUID
     price_wei: str
     cap_wei: str
-    status: str
+    status: ListingStatus
 
 
 class ListingOffer(SQLModel):
@@ -451,7 +492,7 @@ class ResaleSettlement(SQLModel, table=True):
     payment_reference: str = Field(max_length=200)
     idempotency_key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
-    status: str = Field(default="pending", max_length=16)  # pending | done
+    status: SendStatus = Field(default=SendStatus.pending, sa_type=AutoString(16))  # pending | done
     tx_hash: str | None = Field(default=None, max_length=66)
     raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
     transfer_id: uuid.UUID | None = Field(default=None, foreign_key="transfers.id")
@@ -467,11 +508,8 @@ class SettlementPublic(SQLModel):
     royalty_wei: str | None = None  # owed to `royalty_receiver` (the organiser) out of the price
     royalty_receiver: str | None = None
     payment_reference: str
-    status: str
+    status: SendStatus
     tx_hash: str | None
-
-
-Role = Literal["organiser", "gate"]
 
 
 # ---- the outbox of the one transaction pipeline (ticketkit.tx; gateway/services/sending.py)
@@ -479,7 +517,7 @@ class ChainTransaction(SQLModel, table=True):
     """One operator transaction, recorded in the same database transaction as the write it serves (`kind`,
     `record_id`) before anything is signed. The sending worker signs it (`nonce`, `attempts`: every signed
     version with its fees), broadcasts, replaces and confirms it, and applies its outcome to the record exactly
-    once (`applied`). Its status is the pipeline's: queued | sent | mined | final | reverted | failed."""
+    once (`applied`). Its status is the pipeline's (ticketkit.tx.TxStatus)."""
 
     __tablename__ = "chain_transactions"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -492,7 +530,7 @@ class ChainTransaction(SQLModel, table=True):
     value: str = Field(default="0", max_length=78)
     gas: int
     nonce: int | None = None
-    status: str = Field(default="queued", max_length=16, index=True)
+    status: TxStatus = Field(default=TxStatus.queued, sa_type=AutoString(16), index=True)
     attempts: str = Field(default="[]", sa_column=Column(Text, nullable=False), repr=False)  # JSON
     mined_hash: str | None = Field(default=None, max_length=66)
     mined_block: int | None = None
@@ -546,7 +584,7 @@ class Admission(SQLModel, table=True):
     )  # the gate's id of this scan: a retry is answered again
     scanned_at: datetime = Field(default_factory=utcnow)  # by the gate's clock for offline scans
     admitted_at: datetime = Field(default_factory=utcnow, index=True)  # indexed: snapshot deltas
-    chain_status: str = Field(default="queued", max_length=16, index=True)  # queued | sent | done | cancelled
+    chain_status: QueueState = Field(default=QueueState.queued, sa_type=AutoString(16), index=True)
     batch_id: uuid.UUID | None = Field(default=None, foreign_key="checkin_batches.id")
 
 
@@ -557,7 +595,7 @@ class CheckinBatch(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
     token_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
-    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    status: SendStatus = Field(default=SendStatus.pending, sa_type=AutoString(16))
     tx_hash: str | None = Field(default=None, max_length=66)
     raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True), repr=False)
     error: str | None = Field(default=None, max_length=200)
@@ -589,7 +627,7 @@ class GateRefusal(SQLModel, table=True):
     event_id: uuid.UUID = Field(foreign_key="events.id", index=True)
     gate_key_id: uuid.UUID = Field(foreign_key="api_keys.id")
     ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id")  # None: no such ticket
-    reason: str = Field(max_length=32)
+    reason: GateReason = Field(sa_type=AutoString(32))
     device: str | None = Field(default=None, max_length=100)
     source: str = Field(default="online", max_length=16)  # online | offline
     scanned_at: datetime = Field(default_factory=utcnow)
@@ -717,7 +755,7 @@ class GateScanRequest(GateVerifyRequest):
 
 class GateAnswer(SQLModel):
     admit: bool
-    reason: str | None = None  # why not (docs/gate.md lists the reasons)
+    reason: GateReason | None = None  # why not (docs/gate.md lists the reasons)
     ticket_id: uuid.UUID | None = None
     token_id: int | None = None
     tier_id: int | None = None
@@ -758,7 +796,7 @@ class AdmissionRef(SQLModel):
 
 class OfflineScanResult(SQLModel):
     result: str  # admitted | already_admitted_here | conflict | rejected
-    reason: str | None = None  # rejected: why (a refusal reason)
+    reason: GateReason | None = None  # rejected: why (a refusal reason)
     ticket_id: uuid.UUID | None = None
     token_id: int | None = None
     admitted_by: AdmissionRef | None = None  # conflict: the admission that counts

@@ -44,7 +44,7 @@ import ticketkit as tk
 
 from .. import db
 from ..core import codes, gate_rules
-from ..core.gate_rules import ENTRY, EXIT, Rules, TicketState
+from ..core.gate_rules import ENTRY, EXIT, GateReason, Rules, TicketState
 from ..core.config import Settings
 from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -66,6 +66,8 @@ from ..models import (
     GateRefusal,
     OfflineScan,
     OfflineScanResult,
+    QueueState,
+    Role,
     Ticket,
     TicketPlace,
     TicketDoor,
@@ -78,7 +80,9 @@ from ..runtime import Runtime
 
 # Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
 REASONS = gate_rules.ORDER
-_ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1 :]  # what a sync decides on the ticket's state now
+_ENTRY_RULES = REASONS[
+    REASONS.index(GateReason.not_owner) + 1 :
+]  # what a sync decides on the ticket's state now
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
@@ -145,13 +149,13 @@ class Verdict:
     """A gate's answer. `admit` False: `reason` is one of REASONS. Ticket fields once the ticket is known."""
 
     admit: bool
-    reason: str | None = None
+    reason: GateReason | None = None
     ticket_id: uuid.UUID | None = None
     token_id: int | None = None
     tier_id: int | None = None
     tier_name: str | None = None
 
-    def refuse(self, reason: str) -> Verdict:
+    def refuse(self, reason: GateReason) -> Verdict:
         return replace(self, admit=False, reason=reason)
 
 
@@ -288,7 +292,7 @@ def authenticate_gate_key(engine: Engine, token: str) -> GateKeyRef:
         row = conn.execute(_GATE_KEY, {"key_hash": key_hash}).first()
     if row is None:
         raise Unauthorized("unknown or revoked gate API key")
-    if row.role != "gate" or row.event_id is None:
+    if row.role != Role.gate or row.event_id is None:
         raise Forbidden("this endpoint needs a gate API key", code="gate_key_required")
     key = GateKeyRef(row.id, row.event_id, row.label)
     if len(_key_cache) > 10_000:
@@ -370,8 +374,8 @@ def _check(
     if not found:
         return _Checked(Verdict(False, decision.reason))
     row = found[0]
-    if decision.reason == "wrong_event":
-        return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
+    if decision.reason == GateReason.wrong_event:
+        return _Checked(Verdict(False, GateReason.wrong_event, ticket_id=row.id), row)
     return _Checked(
         Verdict(decision.admit, decision.reason, row.id, row.token_id, row.tier_id, row.tier_name),
         row,
@@ -441,7 +445,7 @@ def admit(
         "nonce": nonce,
         "scanned_at": scanned_at,
         "admitted_at": utcnow(),
-        "chain_status": "queued",
+        "chain_status": QueueState.queued,
         "batch_id": None,
     }
     statement = _admission_insert(session.get_bind().dialect.name, tuple(values))
@@ -590,7 +594,7 @@ def scan(
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
     if (
-        verdict.reason in ("already_checked_in", "not_inside")
+        verdict.reason in (GateReason.already_checked_in, GateReason.not_inside)
         and nonce is not None
         and _decided_here(session, checked.row, gate_key.id, nonce)
     ):
@@ -609,7 +613,9 @@ def scan(
         )
         if entered or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
             return verdict
-        verdict = verdict.refuse("already_checked_in" if direction == ENTRY else "not_inside")
+        verdict = verdict.refuse(
+            GateReason.already_checked_in if direction == ENTRY else GateReason.not_inside
+        )
     _record_refusal(
         session,
         event_id=event_id,
@@ -919,7 +925,7 @@ def _sync_one(
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
-    def rejected(reason: str, row: Any = None) -> OfflineScanResult:
+    def rejected(reason: GateReason, row: Any = None) -> OfflineScanResult:
         ticket_id = row.id if row is not None else None
         _record_refusal(
             session,
@@ -930,7 +936,7 @@ def _sync_one(
             scanned_at=scanned_at,
             verdict=Verdict(False, reason, ticket_id),
         )
-        ours = row is not None and reason != "wrong_event"
+        ours = row is not None and reason != GateReason.wrong_event
         return OfflineScanResult(
             result="rejected", reason=reason, ticket_id=ticket_id, token_id=row.token_id if ours else None
         )
@@ -991,12 +997,12 @@ def _sync_one(
         )
         if entered:
             return result
-    elif now.reason in ("no_exit", "not_valid_today"):
+    elif now.reason in (GateReason.no_exit, GateReason.not_valid_today):
         return rejected(now.reason, row)
     # Entered (or let out) by another scan first: the one on record counts, this one is kept as a conflict.
     existing = session.connection().execute(select(A).where(A.c.ticket_id == row.id)).first()
     if existing is None:  # checked in on chain only, with no admission at a gate to name
-        return rejected("already_checked_in", row)
+        return rejected(GateReason.already_checked_in, row)
     conflict = (
         _insert(session, C)
         .values(

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from ticketkit.rpc import redact
 
 from ..indexer.models import IndexerCursor
-from ..models import Admission
+from ..models import Admission, QueueState
 from ..runtime import Runtime
 from . import sending
 
@@ -91,7 +91,7 @@ def checkin_lag(session: Session) -> tuple[int, float]:
     """(admissions not yet on chain, seconds the oldest of them has waited)."""
     count, oldest = session.execute(
         select(func.count(), func.min(Admission.admitted_at)).where(
-            Admission.chain_status.in_(("queued", "sent"))
+            Admission.chain_status.in_((QueueState.queued, QueueState.sent))
         )
     ).one()  # type: ignore[attr-defined]
     if oldest is None:

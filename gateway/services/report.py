@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 from web3.exceptions import Web3Exception
 
 import ticketkit as tk
@@ -56,8 +56,10 @@ from ..models import (
     EventDetails,
     GateConflict,
     GateRefusal,
+    QueueState,
     ResaleListing,
     ResaleSettlement,
+    SendStatus,
     Ticket,
     Tier,
     utcnow,
@@ -423,7 +425,7 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
         )
         .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
         .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
-        .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")
+        .where(Ticket.event_id == event.id, ResaleSettlement.status == SendStatus.done)
     ).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
         sales.append(
@@ -575,12 +577,17 @@ def _attendees(
 def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
     waiting = session.exec(
         select(Admission.admitted_at)
-        .where(Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
+        .where(
+            Admission.event_id == event.id,
+            col(Admission.chain_status).in_((QueueState.queued, QueueState.sent)),
+        )
         .order_by(Admission.admitted_at)
     ).all()  # type: ignore[arg-type]
     done = len(
         session.exec(
-            select(Admission.id).where(Admission.event_id == event.id, Admission.chain_status == "done")
+            select(Admission.id).where(
+                Admission.event_id == event.id, Admission.chain_status == QueueState.done
+            )
         ).all()
     )
     oldest = _utc(waiting[0]) if waiting else None

@@ -36,7 +36,7 @@ from sqlmodel import Session
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
-from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord
+from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord, TxStatus
 
 from .. import db
 from ..models import ChainTransaction, utcnow
@@ -262,9 +262,9 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
             session.expunge(row)
     for row in rows:
         receipt = None
-        if row.status in ("final", "reverted") and row.mined_hash:
+        if row.status in (TxStatus.final, TxStatus.reverted) and row.mined_hash:
             receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)  # type: ignore[arg-type]
-        if row.status == "reverted":
+        if row.status == TxStatus.reverted:
             row.error = _revert_reason(runtime, row, receipt)
         outcome = _apply(runtime, row, receipt, report)
         with engine.begin() as conn:
@@ -282,10 +282,10 @@ def _revert_reason(runtime: Runtime, row: ChainTransaction, receipt: Any) -> str
 
 def raise_outcome(row: ChainTransaction) -> None:
     """For a request that waited: raise what made its transaction fail (the contract's error when known)."""
-    if row.status == "final":
+    if row.status == TxStatus.final:
         return
     name = (row.error or "").split(":", 1)[0]
-    if row.status == "reverted" and name in tk.errors._REGISTRY:
+    if row.status == TxStatus.reverted and name in tk.errors._REGISTRY:
         raise tk.errors.error_class(name)()
     raise tk.TransactionFailed(f"the transaction did not go through: {row.error or row.status}")
 
