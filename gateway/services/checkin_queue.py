@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, update
@@ -50,7 +50,7 @@ from web3.logs import DISCARD
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
-from ..models import Admission, ChainTransaction, CheckinBatch, Event, QueueState, SendStatus, utcnow
+from ..models import Admission, ChainTransaction, CheckinBatch, Event, QueueState, SendStatus, as_utc, utcnow
 from ..runtime import Runtime
 from . import sending
 
@@ -336,9 +336,7 @@ def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
 
 # ---- batches a dead drainer claimed and never recorded
 def _age(created: datetime) -> timedelta:
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - created
+    return utcnow() - as_utc(created)
 
 
 def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) -> None:

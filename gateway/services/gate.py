@@ -74,6 +74,7 @@ from ..models import (
     TicketPlacePublic,
     TicketPlaceBase,
     Tier,
+    as_utc,
     utcnow,
 )
 from ..runtime import Runtime
@@ -168,10 +169,6 @@ class _Checked:
 
 
 # ---- small helpers
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
 def _insert(session: Session, table: Any) -> Any:
     return db.insert(session.get_bind().dialect.name, table)
 
@@ -310,7 +307,7 @@ def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, fr
         return entries, 0, frozenset()
     exits, days = 0, set()
     if row.admission_id is not None and policy == "days":
-        days.add(gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone))
+        days.add(gate_rules.day_of(as_utc(row.admission_scanned_at).timestamp(), rules.timezone))
     for slot, direction in session.connection().execute(
         select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)
     ):
@@ -799,7 +796,7 @@ def snapshot(
         {
             "ticket_id": str(key.ticket_id),
             "public_key": key.public_key,
-            "revoked_at": int(_aware(key.revoked_at).timestamp()),
+            "revoked_at": int(as_utc(key.revoked_at).timestamp()),
         }
         for key in conn.execute(revoked_query)
     ]
@@ -840,7 +837,7 @@ def snapshot(
             first = 1 if row.admitted or row.chain_used else 0
             if policy == "days" and row.admitted:
                 days = [
-                    gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone),
+                    gate_rules.day_of(as_utc(row.admission_scanned_at).timestamp(), rules.timezone),
                     *days,
                 ]
             item += [first + entries, exits, sorted(days)]
@@ -893,7 +890,7 @@ def _recorded_here(
             and admission.nonce == nonce
             or admission.device == device
             and admission.source == "offline"
-            and _aware(admission.scanned_at) == scanned_at
+            and as_utc(admission.scanned_at) == scanned_at
         ):
             return True
     for entry in conn.execute(
@@ -906,7 +903,7 @@ def _recorded_here(
             and entry.nonce == nonce
             or entry.device == device
             and entry.source == "offline"
-            and _aware(entry.scanned_at) == scanned_at
+            and as_utc(entry.scanned_at) == scanned_at
         ):
             return True
     return False
@@ -920,7 +917,7 @@ def _sync_one(
     item: OfflineScan,
     labels: dict[uuid.UUID, str | None],
 ) -> OfflineScanResult:
-    scanned_at = _aware(item.scanned_at)
+    scanned_at = as_utc(item.scanned_at)
     event_id = gate_key.event_id
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
@@ -1028,7 +1025,7 @@ def _sync_one(
         gate_label=labels.get(existing.gate_key_id),
         device=existing.device,
         source=existing.source,
-        scanned_at=_aware(existing.scanned_at),
+        scanned_at=as_utc(existing.scanned_at),
     )
     return result
 
@@ -1071,20 +1068,20 @@ def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPubli
             id=r.id,
             ticket_id=r.ticket_id,
             token_id=r.token_id,
-            created_at=_aware(r.created_at),
+            created_at=as_utc(r.created_at),
             counted=AdmissionRef(
                 gate_key_id=r.a_gate,
                 gate_label=labels.get(r.a_gate),
                 device=r.a_device,
                 source=r.a_source,
-                scanned_at=_aware(r.a_scanned_at),
+                scanned_at=as_utc(r.a_scanned_at),
             ),
             other=AdmissionRef(
                 gate_key_id=r.gate_key_id,
                 gate_label=labels.get(r.gate_key_id),
                 device=r.device,
                 source="offline",
-                scanned_at=_aware(r.scanned_at),
+                scanned_at=as_utc(r.scanned_at),
             ),
         )
         for r in rows
@@ -1241,8 +1238,8 @@ def _door_public(event_id: uuid.UUID, door: EventDoor | None) -> EventDoorPublic
         tier_policies={int(k): v for k, v in json.loads(door.tier_policies).items()},
         timezone=door.timezone,
         venue=door.venue,
-        starts_at=door.starts_at and _aware(door.starts_at),
-        doors_at=door.doors_at and _aware(door.doors_at),
+        starts_at=door.starts_at and as_utc(door.starts_at),
+        doors_at=door.doors_at and as_utc(door.doors_at),
         offline_unlisted=door.offline_unlisted,
     )
 
@@ -1299,13 +1296,13 @@ def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = Non
     return TicketDoor(
         venue=door and door.venue,
         timezone=door.timezone if door else "UTC",
-        starts_at=door and door.starts_at and _aware(door.starts_at),
-        doors_at=door and door.doors_at and _aware(door.doors_at),
+        starts_at=door and door.starts_at and as_utc(door.starts_at),
+        doors_at=door and door.doors_at and as_utc(door.doors_at),
         entry_policy=policy,
         entry_days=json.loads(door.entry_days) if door else [],
         section=place and place.section,
         row=place and place.row,
         seat=place and place.seat,
-        checked_in_at=admission and _aware(admission.scanned_at),
+        checked_in_at=admission and as_utc(admission.scanned_at),
         checked_in_gate=admission and admission.label,
     )

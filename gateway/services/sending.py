@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -39,7 +38,7 @@ from ticketkit.chain import translate_error
 from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord, TxStatus
 
 from .. import db
-from ..models import ChainTransaction, utcnow
+from ..models import ChainTransaction, as_utc, utcnow
 from ..runtime import Runtime
 
 log = logging.getLogger("gateway.sending")
@@ -351,9 +350,7 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
                 oldest_block = min(blocks) if oldest_block is None else min(oldest_block, min(blocks))
     age = None
     if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
-        age = (datetime.now(timezone.utc) - oldest).total_seconds()
+        age = (utcnow() - as_utc(oldest)).total_seconds()
     return Health(
         pending=pending,
         oldest_pending_seconds=age,
