@@ -52,7 +52,7 @@ from ticketkit.chain import translate_error
 
 from ..models import Admission, ChainTransaction, CheckinBatch, Event, QueueState, SendStatus, as_utc, utcnow
 from ..runtime import Runtime
-from . import sending
+from . import background, sending
 
 log = logging.getLogger("gateway.checkin_queue")
 
@@ -376,39 +376,38 @@ class CheckinQueue:
         self.stale_after = stale_after
         self.max_backoff = max_backoff
 
-    def _backoff(self, failures: int) -> float:
-        return min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff)
-
     def run_forever(self, stop: threading.Event) -> None:
-        failures = 0
         held: dict[uuid.UUID, tuple[float, int]] = {}  # event -> (held until, refusals in a row)
-        while not stop.is_set():
+
+        def drain() -> None:
             now = time.monotonic()
             hold = {event_id for event_id, (until, _) in held.items() if until > now}
-            try:
-                report = drain_once(
-                    self.runtime,
-                    max_batch=self.batch_size,
-                    stale_after=self.stale_after,
-                    hold=hold,
-                    receipt_timeout=0,
+            report = drain_once(
+                self.runtime,
+                max_batch=self.batch_size,
+                stale_after=self.stale_after,
+                hold=hold,
+                receipt_timeout=0,
+            )
+            for event_id in [e for e in held if e not in hold and e not in report.refused]:
+                del held[event_id]
+            for event_id in report.refused:
+                strikes = held.get(event_id, (0.0, 0))[1] + 1
+                held[event_id] = (
+                    now + background.backoff(self.poll_seconds, strikes, self.max_backoff),
+                    strikes,
                 )
-            except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
-                failures += 1
-                if failures == 1:
-                    log.exception("check-in queue: drain failed")
-                else:
-                    log.warning("check-in queue: drain failed (%d in a row): %s", failures, error)
-            else:
-                failures = 0
-                for event_id in [e for e in held if e not in hold and e not in report.refused]:
-                    del held[event_id]
-                for event_id in report.refused:
-                    strikes = held.get(event_id, (0.0, 0))[1] + 1
-                    held[event_id] = (now + self._backoff(strikes), strikes)
-                if report.checked_in or report.requeued or report.cancelled:
-                    log.info("check-in queue: %s", report)
-            stop.wait(self._backoff(failures) if failures else self.poll_seconds)
+            if report.checked_in or report.requeued or report.cancelled:
+                log.info("check-in queue: %s", report)
+
+        background.run_rounds(
+            stop,
+            drain,
+            what="check-in queue: drain",
+            log=log,
+            poll_seconds=self.poll_seconds,
+            max_backoff=self.max_backoff,
+        )
 
 
 @contextmanager
@@ -421,11 +420,5 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
     queue = CheckinQueue(
         runtime, batch_size=settings.checkin_batch_size, poll_seconds=settings.checkin_poll_seconds
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
-    thread.start()
-    try:
+    with background.thread("checkin-queue", queue.run_forever):
         yield queue
-    finally:
-        stop.set()
-        thread.join(timeout=10)

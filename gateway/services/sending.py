@@ -40,6 +40,7 @@ from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord, Tx
 from .. import db
 from ..models import ChainTransaction, as_utc, utcnow
 from ..runtime import Runtime
+from . import background
 
 log = logging.getLogger("gateway.sending")
 
@@ -385,24 +386,14 @@ class Sender:
         self.runtime, self.poll_seconds, self.max_backoff = runtime, poll_seconds, max_backoff
 
     def run_forever(self, stop: threading.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            try:
-                run_once(self.runtime)
-            except Exception as error:  # noqa: BLE001 - a worker survives the node and the database blinking
-                failures += 1
-                if failures == 1:
-                    log.exception("sending worker: round failed")
-                else:
-                    log.warning("sending worker: round failed (%d in a row): %s", failures, error)
-            else:
-                failures = 0
-            delay = (
-                min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff)
-                if failures
-                else self.poll_seconds
-            )
-            stop.wait(delay)
+        background.run_rounds(
+            stop,
+            lambda: run_once(self.runtime),
+            what="sending worker: round",
+            log=log,
+            poll_seconds=self.poll_seconds,
+            max_backoff=self.max_backoff,
+        )
 
 
 @contextmanager
@@ -413,14 +404,8 @@ def running(runtime: Runtime) -> Iterator[Sender | None]:
         yield None
         return
     sender = Sender(runtime, poll_seconds=settings.sender_poll_seconds)
-    stop = threading.Event()
-    thread = threading.Thread(target=sender.run_forever, args=(stop,), name="sender", daemon=True)
-    thread.start()
-    try:
+    with background.thread("sender", sender.run_forever):
         yield sender
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def unfinished_count(engine: Engine) -> int:
