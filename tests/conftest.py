@@ -114,9 +114,11 @@ def operator(chain):
 
 @pytest.fixture()
 def settings(database_url, chain, operator):
+    """The gateway's settings over the session anvil. On PostgreSQL (one database per session) the tables are
+    emptied after the test, whichever app it made (`app`, or its own create_app)."""
     from gateway.core.config import Settings
 
-    return Settings(
+    yield Settings(
         database_url=database_url,
         rpc_url=chain.url,
         chain_id=chain.chain_id,
@@ -126,21 +128,30 @@ def settings(database_url, chain, operator):
         send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
         sender_enabled=False,
     )  # drives the worker itself: no background thread racing the tests
+    if database_url.startswith("postgresql"):
+        _empty_tables(database_url)
+
+
+def _empty_tables(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlmodel import SQLModel
+
+    from gateway import models  # noqa: F401 - every table in SQLModel.metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture()
 def app(settings):
-    """The gateway's app; on PostgreSQL its tables are emptied after the test."""
-    from sqlalchemy import text
-    from sqlmodel import SQLModel
-
+    """The gateway's app (its tables emptied after the test on PostgreSQL: `settings`)."""
     from gateway.main import create_app
 
     app = create_app(settings)
     yield app
-    engine = app.state.runtime.engine
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     app.state.runtime.dispose()
