@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--admissions", type=int, default=2000)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chaos.json"))
     args = parser.parse_args(argv)
     result: dict = {
@@ -68,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         "admissions": args.admissions,
         "block_time_s": args.block_time,
     }
-    with __import__("tempfile").TemporaryDirectory() as tmp:
-        result["sqlite"] = _run(f"sqlite:///{Path(tmp) / 'chaos.db'}", args)
-    print(json.dumps(result["sqlite"]), flush=True)
+    if not args.no_sqlite:
+        with __import__("tempfile").TemporaryDirectory() as tmp:
+            result["sqlite"] = _run(f"sqlite:///{Path(tmp) / 'chaos.db'}", args)
+        print(json.dumps(result["sqlite"]), flush=True)
     if not args.no_postgres:
         with fresh_pg_database("ticketkit_chaos") as url:
             result["postgresql"] = _run(url, args)

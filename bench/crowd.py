@@ -121,10 +121,12 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 
 @contextmanager
-def server(settings: Settings, workers: int):
+def server(settings: Settings, workers: int, nice: int = 0, cpus: str | None = None):
     """The production server (ticketkit-gateway: N workers behind one socket) on a free port."""
     port = _free_port()
-    process = gateway_process.spawn(settings, port=port, workers=workers, run_migrations=False)
+    process = gateway_process.spawn(
+        settings, port=port, workers=workers, run_migrations=False, nice=nice, cpus=cpus
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         gateway_process.wait_serving(url, process)
@@ -176,6 +178,9 @@ def measure(
     open_rate: float,
     overrides: dict[str, str] | None = None,
     gate_workers: int = 0,
+    fan_nice: int = 0,
+    gate_cpus: str | None = None,
+    fan_cpus: str | None = None,
 ) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
@@ -197,9 +202,19 @@ def measure(
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])
             errors = shed = 0
+            by_kind: dict[str, int] = {}  # "<phase>:<kind>" -> count, for every error (crowd.errors_by_kind)
+
+            def tally(phase: str, found: dict) -> None:
+                raw = found["raw"]
+                for kind in ("other_status", "connect_errors", "read_errors", "write_errors", "timeouts"):
+                    if raw.get(kind):
+                        by_kind[f"{phase}:{kind}"] = by_kind.get(f"{phase}:{kind}", 0) + raw[kind]
+
             with (
-                server(settings, workers) as url,
-                server(settings, gate_workers) if gate_workers else nullcontext(url) as gate_url,
+                server(settings, workers, fan_nice, fan_cpus) as url,
+                server(settings, gate_workers, cpus=gate_cpus)
+                if gate_workers
+                else nullcontext(url) as gate_url,
             ):
 
                 def closed(
@@ -211,8 +226,11 @@ def measure(
                 ) -> dict:
                     nonlocal errors, shed
                     found = load.figures(
-                        load.start(url + path, lines, method=method, connections=conns, seconds=secs)
+                        load.start(
+                            url + path, lines, method=method, connections=conns, seconds=secs, cpus=fan_cpus
+                        )
                     )
+                    tally(f"{path} c{conns}", found)
                     errors += found["errors"]
                     shed += found["shed_503"]
                     return found
@@ -238,7 +256,11 @@ def measure(
                 for tag, pause in (("", 1000), ("_closed", 0)):
                     scans = code_lines(directory / "scans.txt", gate_token, keys)
                     flood = load.start(
-                        url + "/fans/me/tickets", reads, connections=connections - 100, seconds=seconds
+                        url + "/fans/me/tickets",
+                        reads,
+                        connections=connections - 100,
+                        seconds=seconds,
+                        cpus=fan_cpus,
                     )
                     time.sleep(2)  # the flood first
                     doors = load.figures(
@@ -249,9 +271,12 @@ def measure(
                             connections=100,
                             seconds=seconds - 4,
                             pause_ms=pause,
+                            cpus=gate_cpus,
                         )
                     )
                     flooded = load.figures(flood)
+                    tally(f"flood{tag} reads", flooded)
+                    tally(f"flood{tag} scans", doors)
                     errors += flooded["errors"] + doors["errors"]
                     shed += flooded["shed_503"] + doors["shed_503"]
                     out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = doors["p99_ms"]
@@ -278,11 +303,18 @@ def measure(
                     for status, n in p["statuses"].items()
                     if not (status.startswith("2") or status == "503")
                 )
+                for what, n in opened["errors"].items():
+                    by_kind[f"open loop:{what}"] = n
+                for path, figures in paths.items():
+                    for status, n in figures["statuses"].items():
+                        if not (status.startswith("2") or status == "503"):
+                            by_kind[f"open loop {path}:status {status}"] = n
                 shed += sum(p["statuses"].get("503", 0) for p in paths.values())
             out[f"crowd.no_collapse_ratio{sfx}"] = round(
                 out[f"crowd.reads_rps{sfx}"] / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3
             )
             out[f"crowd.errors{sfx}"] = errors
+            out[f"crowd.errors_by_kind{sfx}"] = by_kind  # type: ignore[assignment]
             out[f"crowd.shed_503{sfx}"] = shed
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -306,6 +338,19 @@ def main() -> None:
         "traffic, as a deployment routing /gate/* to servers of its own would run; 0: one server",
     )
     parser.add_argument(
+        "--fan-nice",
+        type=int,
+        default=0,
+        help="the fans' server's workers at this lower CPU priority (ticketkit-gateway --nice), with --gate-workers",
+    )
+    parser.add_argument(
+        "--gate-cpus",
+        help="pin the gate's server and its load client to these CPUs (taskset list), with --gate-workers",
+    )
+    parser.add_argument(
+        "--fan-cpus", help="pin the fans' server and their load clients to these CPUs (taskset list)"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -326,6 +371,10 @@ def main() -> None:
         "crowd.connections": args.connections,
         "crowd.seconds": args.seconds,
         "crowd.open_rate": args.open_rate,
+        "crowd.gate_workers": args.gate_workers,
+        "crowd.fan_nice": args.fan_nice,
+        "crowd.gate_cpus": args.gate_cpus or "",
+        "crowd.fan_cpus": args.fan_cpus or "",
     }
     overrides = dict(item.split("=", 1) for item in args.set)
     measure_and_write(
@@ -340,12 +389,14 @@ def main() -> None:
             open_rate=args.open_rate,
             overrides=overrides,
             gate_workers=args.gate_workers,
+            fan_nice=args.fan_nice,
+            gate_cpus=args.gate_cpus,
+            fan_cpus=args.fan_cpus,
         ),
         args.db,
         keep_autogroup=args.keep_autogroup,
         out=args.out,
     )
-    result["crowd.gate_workers"] = args.gate_workers
 
 
 if __name__ == "__main__":

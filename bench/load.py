@@ -39,12 +39,14 @@ def start(
     threads: int = 2,
     timeout: float = 10.0,
     pause_ms: int = 0,
+    cpus: str | None = None,
 ) -> subprocess.Popen:
     """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for `seconds`;
     `figures` waits for it."""
     raise_open_files_limit()  # inherited by wrk
     return subprocess.Popen(
         [
+            *(["taskset", "-c", cpus] if cpus else []),
             "wrk",
             f"-t{threads}",
             f"-c{max(connections, threads)}",

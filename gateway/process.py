@@ -39,6 +39,8 @@ def spawn(
     log: IO[Any] | None = None,
     log_level: str = "warning",
     access_log: bool = False,
+    nice: int = 0,
+    cpus: str | None = None,
     **overrides: Any,
 ) -> subprocess.Popen:
     """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
@@ -63,6 +65,12 @@ def spawn(
     ]
     if access_log:
         command.append("--access-log")
+    if nice:
+        command += ["--nice", str(nice)]
+    if (
+        cpus
+    ):  # pinned to these CPUs (taskset's list, e.g. "1" or "0-1"), as a deployment giving it cores would
+        command = ["taskset", "-c", cpus, *command]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 

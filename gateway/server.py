@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true", help="one line per request (off by default)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=int(os.environ.get("GATEWAY_NICE", "0")),
+        help="lower the workers' CPU priority by this much (e.g. 10 for the fans' server beside a doors server)",
+    )
     args = parser.parse_args(argv)
 
     from .core.config import Settings  # after argparse: --help works without any setting
@@ -68,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         db.upgrade(settings.database_url)
         os.environ["GATEWAY_RUN_MIGRATIONS"] = "false"  # done once here, not by every worker at once
     limit = raise_open_files_limit()
+    if args.nice > 0:
+        os.nice(args.nice)  # the workers inherit it
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="ticketkit-gateway-metrics-")

@@ -325,3 +325,46 @@ def test_a_transaction_at_the_ceiling_dropped_again_and_again_is_sent_again_not_
         assert all(a.max_fee <= 5 * GWEI for a in rec.attempts)
     chain.wait(tx_hash, timeout=30)
     assert collection.total_minted() - before == 1
+
+
+def test_a_tick_asks_the_node_a_constant_number_of_questions_however_many_transactions_wait():
+    """Hundreds of waiting transactions behind a rate-limited node: a round must not ask about each one (the
+    full-size chaos scenario crawled when it did). Waiting in the pool: 3 queries; mined and short of their
+    confirmations: 1 per block; only what changes costs more (a receipt each when mined, a check and a resend
+    each when dropped)."""
+    with tk.local_chain() as chain:
+        sender = chain.account(3)
+        calls: list[str] = []
+
+        def request(method, params):
+            calls.append(method)
+            return chain._request(method, params)
+
+        pipeline = tx.Pipeline(request, chain.chain_id, sender, confirmations=3, stuck_blocks=50)
+        chain.rpc("evm_setAutomine", [False])
+        records = [
+            pipeline.submit(to=sender.address, data="0x", value=n, gas=21_000, label="self")
+            for n in range(40)
+        ]
+
+        def tick() -> list[str]:
+            calls.clear()
+            pipeline.tick()
+            return list(calls)
+
+        assert sorted(tick()) == ["eth_blockNumber", "eth_getTransactionCount", "eth_getTransactionCount"]
+        chain.rpc("anvil_dropAllTransactions")  # every one must be found missing and sent again
+        dropped = tick()  # the pool holds nothing of the sender's: no question each, only the resends
+        assert dropped.count("eth_sendRawTransaction") == 40 and "eth_getTransactionByHash" not in dropped
+        assert len(tick()) == 3
+        chain.rpc("anvil_dropTransaction", [records[10].tx_hash])  # one dropped: a gap below the rest
+        gap = tick()  # asked about by hash from the gap up; what the node says it lacks is sent again
+        assert gap.count("eth_getTransactionByHash") == 30 and 1 <= gap.count("eth_sendRawTransaction") <= 30
+        assert len(tick()) == 3
+        chain.rpc("evm_mine")
+        assert tick().count("eth_getTransactionReceipt") == 40  # each mined once: its receipt read once
+        assert all(r.status == "mined" for r in records)
+        assert sorted(tick()) == ["eth_blockNumber", "eth_getBlockByNumber"]  # one block holds all 40
+        chain.rpc("anvil_mine", [3])
+        tick()
+        assert all(r.status == "final" for r in records)

@@ -210,6 +210,7 @@ class Pipeline:
         self.lock = threading.RLock()
         self.stats = {"sent": 0, "replacements": 0, "resends": 0, "reorgs": 0, "gap_fills": 0}
         self._latest_memo: int | None = None
+        self._pending_memo: int | None = None
         self._tick_cache: dict[tuple[str, str], Any] = {}
         self._fees_at: tuple[int, Fees] | None = None  # (head, suggestion): one fee query per block
 
@@ -275,7 +276,7 @@ class Pipeline:
         rec = self.record(to=to, data=data, value=value, gas=gas, label=label)
         with self.lock:
             head = _int(self.rpc("eth_blockNumber", []))
-            self._tick_cache = {}
+            self._tick_cache, self._pending_memo = {}, None
             self._advance(rec, head, None)
         return rec
 
@@ -288,6 +289,7 @@ class Pipeline:
                 return []
             head = _int(self.rpc("eth_blockNumber", []))
             self._latest_memo = None  # the node's mined nonce count, read once per tick if a record needs it
+            self._pending_memo = None  # and its count with the pool
             self._tick_cache = {}
             changed = []
             for rec in todo:
@@ -301,6 +303,20 @@ class Pipeline:
                 if rec.finished:
                     self.records.pop(rec.id, None)
             return changed
+
+    def _pending_count(self) -> int:
+        """The sender's nonce count including the node's pool, read once per tick."""
+        if self._pending_memo is None:
+            self._pending_memo = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "pending"]))
+        return self._pending_memo
+
+    def _block_hash(self, number: int) -> str | None:
+        """The hash of block `number` on the node's chain now (None above its head), read once per tick."""
+        key = ("eth_getBlockByNumber", str(number))
+        if key not in self._tick_cache:
+            block = self.rpc("eth_getBlockByNumber", [hex(number), False])
+            self._tick_cache[key] = block["hash"] if block else None
+        return self._tick_cache[key]  # type: ignore[no-any-return]
 
     def _latest(self) -> int:
         if self._latest_memo is None:
@@ -362,6 +378,11 @@ class Pipeline:
             self._sign_and_send(rec, head, fresh=True)
             return
         if rec.status == TxStatus.mined:
+            # Still in its block? One block-hash query per block and tick answers that for every record mined
+            # in it; only a record whose block changed asks for its receipt again.
+            if self._block_hash(rec.mined_block) == rec.mined_block_hash:  # type: ignore[arg-type]
+                self._finish_if_deep(rec, head)
+                return
             receipt = self._receipt(rec.mined_hash)  # type: ignore[arg-type]
             if receipt is None or receipt["blockHash"] != rec.mined_block_hash:
                 log.warning(
@@ -414,10 +435,23 @@ class Pipeline:
                     self._save(rec)
                     return
             last = rec.attempts[-1]
-            if self.rpc("eth_getTransactionByHash", [last.tx_hash]) is None:
+            if self._missing_from_pool(rec, latest):
                 self._resend(rec, head)  # dropped (by the node, a fee spike, a reorganisation)
             elif head - last.block >= self.stuck_blocks:
                 self._replace(rec, head)
+
+    def _missing_from_pool(self, rec: TxRecord, latest: int) -> bool:
+        """Whether the node's pool lacks every version of `rec` (not mined). The node's pending count (one query
+        per tick) vouches for every nonce below it; at or above it, a pool holding nothing of the sender's
+        (pending = mined count: e.g. everything dropped) needs no more questions, else the version in question
+        is asked about by hash (a gap below it parks it outside the count). So a tick costs O(1) queries, plus
+        O(dropped)."""
+        pending = self._pending_count()
+        if rec.nonce is not None and rec.nonce < pending:
+            return False
+        if pending <= latest:
+            return True
+        return self.rpc("eth_getTransactionByHash", [rec.attempts[-1].tx_hash]) is None
 
     def _find_receipt(self, rec: TxRecord, head: int) -> bool:
         for attempt in reversed(rec.attempts):
