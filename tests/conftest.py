@@ -129,29 +129,33 @@ def settings(database_url, chain, operator):
         sender_enabled=False,
     )  # drives the worker itself: no background thread racing the tests
     if database_url.startswith("postgresql"):
-        _empty_tables(database_url)
+        from sqlalchemy import create_engine
+
+        engine = create_engine(database_url)
+        _empty_tables(engine)
+        engine.dispose()
 
 
-def _empty_tables(url: str) -> None:
-    from sqlalchemy import create_engine, text
+def _empty_tables(engine) -> None:
+    """On PostgreSQL (one database per session), every table emptied."""
+    from sqlalchemy import text
     from sqlmodel import SQLModel
 
     from gateway import models  # noqa: F401 - every table in SQLModel.metadata
 
-    engine = create_engine(url)
-    try:
+    if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture()
 def app(settings):
-    """The gateway's app (its tables emptied after the test on PostgreSQL: `settings`)."""
+    """The gateway's app; on PostgreSQL its tables are emptied after the test (a module's own `settings`
+    fixture may not: this one does)."""
     from gateway.main import create_app
 
     app = create_app(settings)
     yield app
+    _empty_tables(app.state.runtime.engine)
     app.state.runtime.dispose()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 
 from . import errors, tx
 from .batch import MintPlan, MintReport, RefundReport, mint_recipients, read_recipients, refund_all
