@@ -260,7 +260,9 @@ GOALS: tuple[Goal, ...] = (
     Goal("snapshot.offline_decision_ms", "<=", 5, "one offline decision in the scanner page (median of 20)"),
 )
 
-# Published figures from /work/shared/anchors.md: (our key, op, their figure, what it is).
+# The team's notes of published figures, next to the repository (never a machine's absolute path in the doc).
+ANCHORS_SOURCE = "../shared/anchors.md"
+# Published figures from ANCHORS_SOURCE: (our key, op, their figure, what it is).
 ANCHORS: tuple[Goal, ...] = (
     Goal("gas.mint_1", "<", 154_814, "OpenZeppelin ERC721Enumerable mint 1 (published)"),
     Goal(
@@ -468,10 +470,8 @@ def aggregate(
 
 
 def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """`path` relative to the repository (with `..` when outside it): the doc never names a machine's paths."""
+    return os.path.relpath(path.resolve(), ROOT)
 
 
 def _fmt(value: Any) -> str:
@@ -540,7 +540,7 @@ def render_markdown(
         )
     lines += [
         "",
-        "## Against published figures (/work/shared/anchors.md)",
+        f"## Against published figures ({ANCHORS_SOURCE})",
         "",
         "| anchor | figure | measured | anchor | status | note |",
         "|---|---|---:|---|---|---|",

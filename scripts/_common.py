@@ -1,4 +1,4 @@
-"""Shared argument parsing for the scripts: thin wrappers over the ticketkit library.
+"""Shared argument parsing for the scripts: a front end over ticketkit.commands, as the CLI is.
 
 Every option falls back to an environment variable, so each script's `main()` also runs with no
 arguments (e.g. under `ape run`), configured by the environment:
@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
 import ticketkit as tk  # noqa: E402
+from ticketkit import commands
 from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key  # noqa: E402
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -129,8 +130,10 @@ def rpc_url(args: argparse.Namespace) -> str:
 
 
 def connect(args: argparse.Namespace) -> tk.Chain:
+    """The chain as the CLI connects (ticketkit.commands.connect: the operator's fee settings from the
+    environment), without the CLI's journal: a script's run stands alone (`ape run` restarts its anvil)."""
     chain_id = args.chain_id if args.chain_id is not None else env_int("TICKETKIT_CHAIN_ID")
-    return tk.connect(rpc_url(args), chain_id=chain_id)
+    return commands.connect(rpc_url(args), chain_id, journal=False)
 
 
 def signer(args: argparse.Namespace) -> Any:
@@ -148,14 +151,7 @@ def signer(args: argparse.Namespace) -> Any:
 
 
 def collection(chain: tk.Chain, address: str | None) -> tk.Collection:
-    from ticketkit.deployments import collection_address
-
-    if not address:
-        raise tk.InvalidInput(
-            "give the collection's address or its deployed event file (or set TICKETKIT_COLLECTION)",
-            where="collection",
-        )
-    return tk.Collection(chain, collection_address(chain, address, where="collection")).require_collection()
+    return commands.collection(chain, address, where="collection")
 
 
 def required(value: Any, what: str, env: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
 import _common  # noqa: E402
 
-from ticketkit.batch import refund_all
+from ticketkit import commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,16 +23,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body(args):
         chain = _common.connect(args)
         collection = _common.collection(chain, args.collection)
-        sender = _common.signer(args)
-        if not collection.event_info()["cancelled"]:
-            collection.cancel_event(sender=sender)
-            print("event cancelled")
-        report = refund_all(
+        cancelled_now, report = commands.refund(
             collection,
-            sender,
+            _common.signer(args),
             chunk_size=args.chunk_size,
             progress=lambda done, total: print(f"  {done}/{total}", file=sys.stderr),
+            cancel=True,
         )
+        if cancelled_now:
+            print("event cancelled")
         print(f"{report.refunded} tickets refunded ({report.found} found)")
 
     return _common.run(body, p, argv)

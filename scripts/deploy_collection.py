@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
 import _common  # noqa: E402
 
-from ticketkit.event_file import deploy_event_file, load_event_file, settings_warnings
+from ticketkit import commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,17 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body(args):
         path = _common.required(args.event_file, "event_file", "TICKETKIT_EVENT_FILE")
-        spec = load_event_file(path)
         chain = _common.connect(args)
-        for warning in settings_warnings(spec, now=chain.timestamp()):
-            print(f"warning: {warning}", file=sys.stderr)
-        done = deploy_event_file(
+        done = commands.deploy(
             chain,
             path,
             _common.signer(args),
             factory=args.factory,
             badge=not args.no_badge,
             record=args.record,
+            warn=lambda warning: print(f"warning: {warning}", file=sys.stderr),
         )
         for note in done.notes:
             print(f"note: {note}", file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
 import _common  # noqa: E402
 
-from ticketkit.batch import mint_recipients, read_recipients
+from ticketkit import commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chain = _common.connect(args)
         collection = _common.collection(chain, args.collection)
         names = [t.name for t in collection.tiers()]
-        rows = read_recipients(_common.required(args.csv, "csv", "TICKETKIT_CSV"), tier_names=names)
+        csv_file = _common.required(args.csv, "csv", "TICKETKIT_CSV")
 
         def show(plan):
             print(f"plan for {collection.address} (chain {chain.chain_id}):")
@@ -47,9 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr if line.startswith("warning") else sys.stdout,
                 )
 
-        report = mint_recipients(
+        report = commands.mint(
             collection,
-            rows,
+            csv_file,
             None if args.dry_run else _common.signer(args),
             chunk_size=args.chunk_size,
             from_block=args.from_block,

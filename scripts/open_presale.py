@@ -16,8 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
 import _common  # noqa: E402
 
-import ticketkit as tk
-from ticketkit.event_file import parse_datetime
+from ticketkit import commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,32 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body(args):
         tier = _common.required(args.tier, "--tier", "TICKETKIT_TIER")
-        if args.close == bool(args.ends):
-            raise tk.InvalidInput("give either --ends or --close", where="presale")
-        try:
-            event_ids = [int(x) for x in args.events.split(",") if x.strip()]
-        except ValueError:
-            raise tk.InvalidInput(f"{args.events!r} is not a list like 1,2", where="--events") from None
-        ends_at = 0 if args.close else int(parse_datetime(args.ends).timestamp())
+        ends_at = commands.presale_end(args.ends or None, args.close)
+        event_ids = commands.event_ids(args.events)
         chain = _common.connect(args)
         collection = _common.collection(chain, args.collection)
-        names = [t.name for t in collection.tiers()]
-        if tier in names:
-            tier_id = names.index(tier)
-        elif tier.isdigit() and int(tier) < len(names):
-            tier_id = int(tier)
-        else:
-            raise tk.InvalidInput(f"no tier {tier!r}", where="--tier")
+        tier_id = commands.tier_id(collection, tier)
         if args.close:
             collection.set_presale(tier_id, ends_at=0, sender=_common.signer(args))
             print(f"presale of tier {tier_id} closed")
         else:
             root = b"\0" * 32
             if args.snapshot:
-                badge = collection.badge()
-                if badge is None:
-                    raise tk.InvalidInput("the collection has no attendance badge", where="--snapshot")
-                snap = tk.presale.take_snapshot(chain, badge.address, event_ids, args.min_events, args.block)
+                snap = commands.presale_snapshot(chain, collection, event_ids, args.min_events, args.block)
                 root = snap.root
                 print(f"snapshot at block {snap.block}: {len(snap.addresses)} eligible, root 0x{root.hex()}")
             collection.set_presale(

@@ -8,9 +8,7 @@ import tempfile
 import pytest
 
 import ticketkit as tk
-
-ETH = 10**18
-
+from tests.utils import ETH
 
 # The CLI's transaction journal (ticketkit.tx.Journal) goes to a temporary directory, not the working tree.
 os.environ.setdefault(
@@ -96,3 +94,68 @@ def make_event(chain, platform, organiser):
 @pytest.fixture()
 def event(make_event):
     return make_event()
+
+
+# ---- the gateway over the session anvil: tests/gateway/ and tests/hardening/ (each picks its `database_url`).
+# The gateway is imported only by the tests that take these fixtures.
+@pytest.fixture(scope="session")
+def pg_database_url():
+    """A fresh PostgreSQL database for the test session (per xdist worker), dropped after."""
+    from tests.utils.db import fresh_pg_database
+
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture()
+def operator(chain):
+    return chain.account(9)
+
+
+@pytest.fixture()
+def settings(database_url, chain, operator):
+    """The gateway's settings over the session anvil. On PostgreSQL (one database per session) the tables are
+    emptied after the test, whichever app it made (`app`, or its own create_app)."""
+    from gateway.core.config import Settings
+
+    yield Settings(
+        database_url=database_url,
+        rpc_url=chain.url,
+        chain_id=chain.chain_id,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,  # anvil mines a block per transaction and no more
+        send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
+        sender_enabled=False,
+    )  # drives the worker itself: no background thread racing the tests
+    if database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(database_url)
+        _empty_tables(engine)
+        engine.dispose()
+
+
+def _empty_tables(engine) -> None:
+    """On PostgreSQL (one database per session), every table emptied."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from gateway import models  # noqa: F401 - every table in SQLModel.metadata
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture()
+def app(settings):
+    """The gateway's app; on PostgreSQL its tables are emptied after the test (a module's own `settings`
+    fixture may not: this one does)."""
+    from gateway.main import create_app
+
+    app = create_app(settings)
+    yield app
+    _empty_tables(app.state.runtime.engine)
+    app.state.runtime.dispose()

@@ -10,43 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.utils.ape import ANVIL_DIR, DEAD_PROXY, ROOT, SOLC_VERSION, ape_executable, solcx_dir
 
-ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_CONTRACTS = ("TicketCollection", "AttendanceBadge", "TicketFactory")
-SOLC_VERSION = "0.8.28"
-ANVIL_DIR = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin"
-# Any HTTP(S) request through `requests` (a solc download, a version list) fails at once.
-DEAD_PROXY = "http://127.0.0.1:9"
-
-
-def _ape_executable() -> Path:
-    for candidate in (Path(sys.executable).parent / "ape", ROOT / ".venv" / "bin" / "ape"):
-        if candidate.is_file():
-            return candidate
-    pytest.fail("ape is not installed: run make deps (it installs the dev extra)")
-
-
-def _solcx_dir() -> Path:
-    """The repo's .solcx, with py-solc-x's name for the solcjs shim (as the Makefile makes it)."""
-    if shutil.which("node") is None or not (ROOT / "node_modules" / "solc").is_dir():
-        pytest.fail("the Node toolchain is not installed: run make deps")
-    solcx_dir = ROOT / ".solcx"
-    link = solcx_dir / f"solc-v{SOLC_VERSION}"
-    if not link.exists():
-        solcx_dir.mkdir(exist_ok=True)
-        if link.is_symlink():  # dangling
-            link.unlink()
-        try:
-            link.symlink_to(Path("..") / "tools" / "solc")
-        except FileExistsError:  # made meanwhile by a parallel run
-            pass
-    return solcx_dir
 
 
 def strip_metadata(code: str) -> bytes:
@@ -60,12 +29,12 @@ def strip_metadata(code: str) -> bytes:
 
 
 def test_ape_compile_matches_ticketkit_artifacts(tmp_path: Path) -> None:
-    ape = _ape_executable()
+    ape = ape_executable()
     tmp_dir = tmp_path / "tmp"
     tmp_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("APE_", "NO_PROXY"))}
     env.update(
-        SOLCX_BINARY_PATH=str(_solcx_dir()),
+        SOLCX_BINARY_PATH=str(solcx_dir()),
         # Installed dependency copies and the node-process map go here, not to ~/.ape.
         APE_DATA_FOLDER=str(tmp_path / "ape-data"),
         # ape-solidity compiles a copy of the project in a temp dir, and unpacks the libraries into

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_ape_compile import ANVIL_DIR, DEAD_PROXY, ROOT, _ape_executable, _solcx_dir
+from tests.utils.ape import ANVIL_DIR, DEAD_PROXY, ROOT, ape_executable, solcx_dir
 
 NETWORK = "ethereum:local:foundry"
 COLLECTION_LINE = re.compile(r"^collection (0x[0-9a-fA-F]{40}) \((?:already )?deployed\)$", re.M)
@@ -25,14 +25,14 @@ LOCAL = "127.0.0.1,localhost"
 
 
 def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    ape = _ape_executable()
+    ape = ape_executable()
     tmp_dir = tmp_path / "tmp"
     tmp_dir.mkdir(exist_ok=True)
     env = {
         k: v for k, v in os.environ.items() if not k.upper().startswith(("APE_", "NO_PROXY", "TICKETKIT_"))
     }
     env.update(
-        SOLCX_BINARY_PATH=str(_solcx_dir()),
+        SOLCX_BINARY_PATH=str(solcx_dir()),
         APE_DATA_FOLDER=str(tmp_path / "ape-data"),
         TMPDIR=str(tmp_dir),  # see tests/test_ape_compile.py
         PATH=os.pathsep.join([str(ape.parent), str(ANVIL_DIR), env.get("PATH", "")]),
@@ -53,7 +53,7 @@ def _ape_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _ape_run(script: str, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [str(_ape_executable()), "run", script, "--network", NETWORK],
+        [str(ape_executable()), "run", script, "--network", NETWORK],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -104,7 +104,7 @@ if __name__ == "__main__":  # pragma: no cover
 def test_ape_run_failure_exits_non_zero(tmp_path: Path) -> None:
     # Without an event file the script refuses; under `ape run` that must be a non-zero exit status.
     result = subprocess.run(
-        [str(_ape_executable()), "run", "deploy_collection", "--network", NETWORK],
+        [str(ape_executable()), "run", "deploy_collection", "--network", NETWORK],
         cwd=ROOT,
         env=_ape_env(tmp_path),
         capture_output=True,

@@ -34,6 +34,7 @@ from .chain import Chain, translate_error
 from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
+from .tx import TxStatus
 
 __all__ = [
     "Recipient",
@@ -288,7 +289,7 @@ def _confirm(chain: Chain, tx_hash: bytes, tx: dict[str, Any], timeout: float = 
         return
     pipeline, rec = found
     pipeline.wait(rec, timeout=timeout, poll=chain.poll_seconds)
-    if rec.status != "final":
+    if rec.status != TxStatus.final:
         chain.wait(tx_hash, tx, timeout)  # raises with the decoded reason
         raise ChainError(f"transaction {rec.tx_hash} failed")
 

@@ -255,7 +255,7 @@ class Chain:
         if found is not None:
             pipeline, rec = found
             pipeline.wait(rec, timeout=timeout, poll=self.poll_seconds)
-            if rec.status == "failed":
+            if rec.status == tx.TxStatus.failed:
                 raise NonceTaken(rec.error or "the nonce was used by another transaction")
             tx_hash = rec.mined_hash  # type: ignore[assignment]
         try:

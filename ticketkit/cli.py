@@ -17,9 +17,7 @@ environment variable named by --key-env (default TICKETKIT_PRIVATE_KEY). Errors 
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -34,12 +32,11 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import errors, tx
-from .batch import MintPlan, mint_recipients, read_recipients, refund_all
-from .chain import Chain, connect, local_chain
+from . import commands, errors
+from .batch import MintPlan
+from .chain import Chain, local_chain
 from .contracts import SKIP_ALREADY_USED, SKIP_NOT_FOUND, Collection
-from .deployments import collection_address
-from .event_file import deploy_event_file, load_event_file, parse_datetime, settings_warnings
+from .event_file import load_event_file, parse_datetime
 from .keys import DEFAULT_KEY_ENV, Signer, load_signer
 
 __all__ = ["app", "main"]
@@ -123,32 +120,8 @@ def _handles_errors(fn: F) -> F:
 
 
 def _connect(rpc: str, chain_id: int | None) -> Chain:
-    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the environment:
-    TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS, and a journal of
-    every transaction (TICKETKIT_JOURNAL, default .ticketkit/journal-<chain id>.jsonl): a rerun first finishes
-    what an interrupted run left in flight."""
-    chain = connect(rpc, chain_id=chain_id)
-    env = os.environ
-    try:
-        max_fee = float(env["TICKETKIT_MAX_FEE_GWEI"]) if env.get("TICKETKIT_MAX_FEE_GWEI") else None
-        floor = float(env["TICKETKIT_TIP_FLOOR_GWEI"]) if env.get("TICKETKIT_TIP_FLOOR_GWEI") else None
-        confirmations = int(env["TICKETKIT_CONFIRMATIONS"]) if env.get("TICKETKIT_CONFIRMATIONS") else None
-    except ValueError as error:
-        raise errors.InvalidInput(
-            f"not a number: {error}", where="TICKETKIT_MAX_FEE_GWEI/TIP_FLOOR_GWEI/CONFIRMATIONS"
-        ) from None
-    chain.fee_policy = tx.FeePolicy.for_chain(chain.chain_id, max_fee_gwei=max_fee, tip_floor_gwei=floor)
-    if confirmations is not None:
-        chain.confirmations = confirmations
-    chain.store = tx.Journal(
-        env.get("TICKETKIT_JOURNAL") or Path(".ticketkit") / f"journal-{chain.chain_id}.jsonl"
-    )
-    if not logging.getLogger("ticketkit.tx").handlers:  # say why a transaction waits or is replaced
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("ticketkit: %(message)s"))
-        logging.getLogger("ticketkit.tx").addHandler(handler)
-        logging.getLogger("ticketkit.tx").setLevel(logging.WARNING)
-    return chain
+    """The chain with the operator's settings and the transaction journal (ticketkit.commands.connect)."""
+    return commands.connect(rpc, chain_id)
 
 
 def _signer(key_env: str, keystore: Path | None) -> Signer:
@@ -165,23 +138,12 @@ def _address(value: str, what: str) -> str:
 
 
 def _collection(chain: Chain, value: str) -> Collection:
-    return Collection(chain, collection_address(chain, value)).require_collection()
+    return commands.collection(chain, value)
 
 
 def _eth(wei: int) -> str:
     text = f"{wei / ETH:.6f}".rstrip("0").rstrip(".")
     return f"{text} ETH"
-
-
-def _tier_id(collection: Collection, value: str) -> int:
-    names = [t.name for t in collection.tiers()]
-    if value in names:
-        return names.index(value)
-    if value.isdigit() and int(value) < len(names):
-        return int(value)
-    raise errors.InvalidInput(
-        f"no tier {value!r} (tiers: {', '.join(repr(n) for n in names)})", where="--tier"
-    )
 
 
 def _progress(label: str) -> tuple[Progress, Callable[[int, int], None]]:
@@ -263,13 +225,15 @@ def deploy(
     """Deploy an event's collection. Safe to rerun: the same file on the same chain finds its deployment."""
     spec = load_event_file(event_toml)
     node = _connect(rpc, chain_id)
-    for warning in settings_warnings(spec, now=node.timestamp()):
-        err.print(f"warning: {warning}", markup=False)
-    signer = _signer(key_env, keystore)
-    if factory:
-        factory = _address(factory, "--factory")
-    done = deploy_event_file(
-        node, event_toml, signer, factory=factory, badge=badge, record=record, gateway_url=gateway_url
+    done = commands.deploy(
+        node,
+        event_toml,
+        _signer(key_env, keystore),
+        factory=factory,
+        badge=badge,
+        record=record,
+        gateway_url=gateway_url,
+        warn=lambda warning: err.print(f"warning: {warning}", markup=False),
     )
     for note in done.notes:
         err.print(f"note: {note}", markup=False)
@@ -318,7 +282,6 @@ def mint(
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     names = [t.name for t in target.tiers()]
-    rows = read_recipients(csv_file, tier_names=names)
     signer = None if dry_run else _signer(key_env, keystore)
 
     def show(plan: MintPlan) -> None:
@@ -332,12 +295,18 @@ def mint(
             out.print("dry run: nothing sent")
 
     if dry_run:
-        mint_recipients(target, rows, None, from_block=from_block, on_plan=show, dry_run=True)
+        commands.mint(target, csv_file, None, from_block=from_block, on_plan=show, dry_run=True)
         return
     bar, update = _progress("minting")
     with bar:  # the plan prints above the bar, before anything is sent
-        report = mint_recipients(
-            target, rows, signer, chunk_size=chunk_size, progress=update, from_block=from_block, on_plan=show
+        report = commands.mint(
+            target,
+            csv_file,
+            signer,
+            chunk_size=chunk_size,
+            progress=update,
+            from_block=from_block,
+            on_plan=show,
         )
     out.print(
         f"{report.minted_now} tickets minted now, {report.already_minted} were already minted "
@@ -364,20 +333,15 @@ def presale(
         raise errors.InvalidInput("give either --ends or --close", where="presale")
     event_ids: list[int] = []
     if not close:
-        try:
-            event_ids = [int(part) for part in events.split(",") if part.strip()]
-        except ValueError:
-            raise errors.InvalidInput(
-                f"{events!r} is not a list of event ids like 1,2", where="--events"
-            ) from None
+        event_ids = commands.event_ids(events)
         if min_events > len(event_ids):
             raise errors.InvalidInput(
                 f"--min-events {min_events} is more than the {len(event_ids)} --events", where="--min-events"
             )
-    ends_at = 0 if close else int(parse_datetime(ends or "").timestamp())
+    ends_at = commands.presale_end(ends, close)
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
-    tier_id = _tier_id(target, tier)
+    tier_id = commands.tier_id(target, tier)
     signer = _signer(key_env, keystore)
     if close:
         target.set_presale(tier_id, ends_at=0, sender=signer)
@@ -419,24 +383,14 @@ def presale_snapshot(
     Publishing keeps the badge rule (--min-events of --events) beside the root, so buyers get in by
     their badges or by a proof of the snapshot.
     """
-    from .presale import take_snapshot
-
-    try:
-        event_ids = [int(part) for part in events.split(",") if part.strip()]
-    except ValueError:
-        raise errors.InvalidInput(
-            f"{events!r} is not a list of event ids like 1,2", where="--events"
-        ) from None
+    event_ids = commands.event_ids(events)
     if publish and ends is None:
         raise errors.InvalidInput("--publish needs --ends", where="--ends")
     ends_at = int(parse_datetime(ends).timestamp()) if ends is not None else None
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
-    tier_id = _tier_id(target, tier)
-    badge = target.badge()
-    if badge is None:
-        raise errors.InvalidInput(f"{target.address} has no attendance badge", where="COLLECTION")
-    snap = take_snapshot(node, badge.address, event_ids, min_events, block, from_block=from_block)
+    tier_id = commands.tier_id(target, tier)
+    snap = commands.presale_snapshot(node, target, event_ids, min_events, block, from_block=from_block)
     root = "0x" + snap.root.hex()
     if expect_root is not None and expect_root.lower() != root:
         raise errors.InvalidInput(
@@ -522,11 +476,10 @@ def refund(
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     signer = _signer(key_env, keystore)
-    if not target.event_info()["cancelled"]:
-        raise errors.error_class("EventNotCancelled")()
+    commands.require_cancelled(target)  # before the progress bar shows
     bar, update = _progress("refunding")
     with bar:
-        report = refund_all(target, signer, chunk_size=chunk_size, progress=update)
+        _, report = commands.refund(target, signer, chunk_size=chunk_size, progress=update)
     out.print(
         f"{report.refunded} tickets refunded ({report.found} found, {len(report.transactions)} transactions)"
     )

@@ -5,14 +5,8 @@
 -- (thread k of this wrk takes lines offset+k, offset+k+stride, ...; several wrk processes, one per gateway
 -- process, share one file by taking offsets 0, T, 2T, ... with stride = T x the number of processes)
 
-local counter = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
+-- setup (each thread's `id`) and done (the figures): figures.lua, beside this file
+dofile(debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "figures.lua")
 
 function init(args)
   local path, count, offset = args[1], tonumber(args[2]), tonumber(args[3] or "0")
@@ -31,13 +25,4 @@ end
 function request()
   position = position % #bodies + 1
   return wrk.format(nil, nil, nil, bodies[position])
-end
-
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, "timeouts": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    errors.connect, errors.read, errors.write, errors.status, errors.timeout))
 end

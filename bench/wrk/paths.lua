@@ -3,12 +3,8 @@
 -- ("<path> <etag>" lines), so every answer is a 304. Prints one JSON line of figures at the end.
 -- usage: wrk -t T -c C -d D -s paths.lua URL -- <paths file>
 
-local counter = 0
-
-function setup(thread)
-  thread:set("id", counter)
-  counter = counter + 1
-end
+-- setup (each thread's `id`) and done (the figures): figures.lua, beside this file
+dofile(debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "figures.lua")
 
 function init(args)
   paths, etags = {}, {}
@@ -26,13 +22,4 @@ function request()
   local headers = {}
   if revalidate then headers["If-None-Match"] = etags[position] end
   return wrk.format("GET", paths[position], headers)
-end
-
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, "timeouts": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    errors.connect, errors.read, errors.write, errors.status, errors.timeout))
 end

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from ..core.security import hash_token
 from ..errors import Unauthorized
-from ..models import ApiKey, Fan, Organiser
+from ..models import ApiKey, Fan, Organiser, Role
 from ..runtime import Runtime
 from ..services import fans, gate
 
@@ -76,7 +76,7 @@ def _organiser(*, session: Session, token: str) -> Organiser:
     key = session.exec(
         select(ApiKey).where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
     ).first()  # type: ignore[union-attr]
-    if key is None or key.role != "organiser":
+    if key is None or key.role != Role.organiser:
         raise Unauthorized("unknown or revoked organiser API key")
     organiser = session.get(Organiser, key.organiser_id)
     if organiser is None:

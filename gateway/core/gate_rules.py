@@ -7,7 +7,7 @@ ticket's state, and the scanner page (gateway/static/offline.js) runs the same r
 names, over them. tests/gateway/gate_vectors.json holds codes with their expected answers; the Python tests and
 the browser tests both run it (docs/gate.md, "The rule list").
 
-The first rule that applies refuses, with its name as the reason:
+The first rule that applies refuses, with its name as the reason (`GateReason`: the names, in order):
 
     malformed_code     not exactly a TK1 code
     unknown_ticket     (online) no such ticket
@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +47,7 @@ __all__ = [
     "EXIT",
     "FIELDS",
     "GENUINE",
+    "GateReason",
     "HOLDER_CHANGED",
     "ORDER",
     "POLICIES",
@@ -57,6 +59,26 @@ __all__ = [
     "list_id",
     "state_from_snapshot",
 ]
+
+
+# Each reason has its predicate in `_RULES` below, which must list them in this order (checked at import).
+class GateReason(StrEnum):
+    """Why a gate refused a scan: the rules' names, in the order they are checked (docs/gate.md)."""
+
+    malformed_code = "malformed_code"
+    unknown_ticket = "unknown_ticket"
+    wrong_event = "wrong_event"
+    not_in_list = "not_in_list"
+    no_device_key = "no_device_key"
+    bad_signature = "bad_signature"
+    expired_code = "expired_code"
+    cancelled = "cancelled"
+    not_owner = "not_owner"
+    no_exit = "no_exit"
+    not_inside = "not_inside"
+    not_valid_today = "not_valid_today"
+    already_checked_in = "already_checked_in"
+
 
 ENTRY, EXIT = "entry", "exit"
 POLICIES = ("single", "reentry", "days")
@@ -129,7 +151,7 @@ class TicketState:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    reason: str | None  # None: admit
+    reason: GateReason | None  # None: admit
     ticket: TicketState | None = None
     unverified: bool = False  # admitted offline with no key to check (policy offline_unlisted admit)
 
@@ -211,33 +233,29 @@ def _already(s: _Scan) -> bool:
     return _entries(t) > 0
 
 
-# (reason, refuses?) in order. Rules after the ticket's lookup see `s.ticket` set.
-_RULES: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
-    ("malformed_code", lambda s: s.code is None),
-    ("unknown_ticket", lambda s: not s.offline and s.ticket is None),
-    ("wrong_event", lambda s: not s.offline and not s.ticket.event_matches),
-    ("not_in_list", _not_in_list),
-    ("no_device_key", lambda s: not s.ticket.device_keys and not s.unverified),
-    ("bad_signature", _bad_signature),
-    ("expired_code", _expired),
-    ("cancelled", lambda s: s.ticket.cancelled),
-    ("not_owner", lambda s: s.ticket.holder_changed),
-    ("no_exit", lambda s: s.direction == EXIT and _policy(s) != "reentry"),
-    ("not_inside", lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits),
-    (
-        "not_valid_today",
-        lambda s: (
-            s.direction == ENTRY
-            and _policy(s) == "days"
-            and day_of(s.now, s.rules.timezone) not in s.rules.days
-        ),
+# Each reason's predicate (refuses?), in ORDER. Rules after the ticket's lookup see `s.ticket` set.
+_RULES: dict[GateReason, Callable[[_Scan], bool]] = {
+    GateReason.malformed_code: lambda s: s.code is None,
+    GateReason.unknown_ticket: lambda s: not s.offline and s.ticket is None,
+    GateReason.wrong_event: lambda s: not s.offline and not s.ticket.event_matches,
+    GateReason.not_in_list: _not_in_list,
+    GateReason.no_device_key: lambda s: not s.ticket.device_keys and not s.unverified,
+    GateReason.bad_signature: _bad_signature,
+    GateReason.expired_code: _expired,
+    GateReason.cancelled: lambda s: s.ticket.cancelled,
+    GateReason.not_owner: lambda s: s.ticket.holder_changed,
+    GateReason.no_exit: lambda s: s.direction == EXIT and _policy(s) != "reentry",
+    GateReason.not_inside: lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits,
+    GateReason.not_valid_today: lambda s: (
+        s.direction == ENTRY and _policy(s) == "days" and day_of(s.now, s.rules.timezone) not in s.rules.days
     ),
-    ("already_checked_in", _already),
-)
-ORDER: tuple[str, ...] = tuple(name for name, _ in _RULES)
-GENUINE: tuple[str, ...] = ORDER[
-    : ORDER.index("expired_code") + 1
-]  # what a sync re-checks: is the code genuine
+    GateReason.already_checked_in: _already,
+}
+ORDER: tuple[GateReason, ...] = tuple(GateReason)
+if tuple(_RULES) != ORDER:  # pragma: no cover - a rule added to one and not the other
+    raise RuntimeError("gate_rules: _RULES must give every GateReason a predicate, in GateReason's order")
+# What a sync re-checks: is the code genuine.
+GENUINE: tuple[GateReason, ...] = ORDER[: ORDER.index(GateReason.expired_code) + 1]
 
 
 def decide(
@@ -256,9 +274,9 @@ def decide(
     try:
         scan.code = codes.decode(text)
     except codes.CodeError:
-        return Decision("malformed_code")
+        return Decision(GateReason.malformed_code)
     scan.ticket = lookup(scan.code.ticket_id)
-    for name, refuses in _RULES:
+    for name, refuses in _RULES.items():
         if name in only and refuses(scan):
             return Decision(name, scan.ticket, scan.unverified)
     return Decision(None, scan.ticket, scan.unverified)

@@ -37,7 +37,7 @@ import ticketkit as tk
 from ticketkit import _artifacts
 
 from .. import db
-from ..models import Event, Fan, Ticket, Transfer, utcnow
+from ..models import Event, Fan, SendStatus, Ticket, Transfer, utcnow
 from ..services.events import save_tiers
 from .models import Badge, ChainEvent, Checkin, IndexedToken, IndexerBlock, IndexerContract, IndexerCursor
 
@@ -937,7 +937,7 @@ class Indexer:
                 conn.execute(
                     select(TRANSFERS_T.c.ticket_id).where(
                         TRANSFERS_T.c.ticket_id.in_(part),
-                        TRANSFERS_T.c.status == "done",
+                        TRANSFERS_T.c.status == SendStatus.done,
                         TRANSFERS_T.c.tx_hash.is_not(None),
                         ~indexed,
                     )

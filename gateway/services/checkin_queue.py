@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, update
@@ -50,9 +50,9 @@ from web3.logs import DISCARD
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
-from ..models import Admission, ChainTransaction, CheckinBatch, Event, utcnow
+from ..models import Admission, ChainTransaction, CheckinBatch, Event, QueueState, SendStatus, as_utc, utcnow
 from ..runtime import Runtime
-from . import sending
+from . import background, sending
 
 log = logging.getLogger("gateway.checkin_queue")
 
@@ -129,7 +129,7 @@ def _drain(
     report = DrainReport()
     _give_back_stale(engine, stale_after, report)
     with Session(engine) as session:
-        queued = select(Admission.event_id).where(Admission.chain_status == "queued")
+        queued = select(Admission.event_id).where(Admission.chain_status == QueueState.queued)
         events = list(session.exec(select(Event.id, Event.collection_address).where(Event.id.in_(queued))))  # type: ignore[attr-defined]
     for event_id, collection in events:
         if event_id in hold:
@@ -153,7 +153,7 @@ def _run_worker(runtime: Runtime, report: DrainReport, timeout: float) -> None:
             pending = session.exec(
                 select(func.count())
                 .select_from(CheckinBatch)  # type: ignore[call-overload]
-                .where(CheckinBatch.status == "pending")
+                .where(CheckinBatch.status == SendStatus.pending)
             ).one()
         if not pending or time.monotonic() > deadline:
             report.pending = pending
@@ -170,7 +170,7 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
         ids = list(
             session.exec(
                 select(Admission.id)
-                .where(Admission.event_id == event_id, Admission.chain_status == "queued")
+                .where(Admission.event_id == event_id, Admission.chain_status == QueueState.queued)
                 .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
                 .limit(max_batch)
                 .with_for_update(skip_locked=True)
@@ -179,8 +179,8 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
         if ids:
             session.execute(
                 update(ADMISSIONS)
-                .where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == "queued")
-                .values(chain_status="sent", batch_id=batch.id)
+                .where(ADMISSIONS.c.id.in_(ids), ADMISSIONS.c.chain_status == QueueState.queued)
+                .values(chain_status=QueueState.sent, batch_id=batch.id)
             )
         token_ids = sorted(session.exec(select(Admission.token_id).where(Admission.batch_id == batch.id)))
         if not token_ids:
@@ -219,7 +219,7 @@ def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
         still = (
             session.execute(
                 update(BATCHES)
-                .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
+                .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == SendStatus.pending)
                 .values(error=None)
             ).rowcount
             == 1
@@ -269,9 +269,9 @@ def _settle(
         claimed = (
             conn.execute(
                 update(BATCHES)
-                .where(BATCHES.c.id == batch_id, BATCHES.c.status == "pending")
+                .where(BATCHES.c.id == batch_id, BATCHES.c.status == SendStatus.pending)
                 .values(
-                    status="done",
+                    status=SendStatus.done,
                     done_at=utcnow(),
                     error=note,
                     tx_hash=receipt["transactionHash"].to_0x_hex(),
@@ -283,8 +283,8 @@ def _settle(
             return "done"  # finished by another drainer
         moved = conn.execute(
             update(ADMISSIONS)
-            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
-            .values(chain_status="done")
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == QueueState.sent)
+            .values(chain_status=QueueState.done)
         ).rowcount
     report.done += 1
     report.checked_in += moved
@@ -299,16 +299,21 @@ def _give_back(
     """Queue the batch's admissions again. A batch never sent (`error` None) is deleted; one whose transaction
     was sent stays on record as `failed` with `error`. False if the batch was no longer pending."""
     unsent = error is None
-    condition = (BATCHES.c.id == batch_id) & (BATCHES.c.status == "pending")
+    condition = (BATCHES.c.id == batch_id) & (BATCHES.c.status == SendStatus.pending)
     if unsent:
         condition &= BATCHES.c.tx_hash.is_(None)
     with engine.begin() as conn:
-        if conn.execute(update(BATCHES).where(condition).values(status="failed", error=error)).rowcount != 1:
+        if (
+            conn.execute(
+                update(BATCHES).where(condition).values(status=SendStatus.failed, error=error)
+            ).rowcount
+            != 1
+        ):
             return False
         moved = conn.execute(
             update(ADMISSIONS)
-            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
-            .values(chain_status="queued", batch_id=None)
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == QueueState.sent)
+            .values(chain_status=QueueState.queued, batch_id=None)
         ).rowcount
         if unsent:
             conn.execute(delete(BATCHES).where(BATCHES.c.id == batch_id))
@@ -322,8 +327,8 @@ def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
     with engine.begin() as conn:
         moved = conn.execute(
             update(ADMISSIONS)
-            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == "sent")
-            .values(chain_status="cancelled", batch_id=None)
+            .where(ADMISSIONS.c.batch_id == batch_id, ADMISSIONS.c.chain_status == QueueState.sent)
+            .values(chain_status=QueueState.cancelled, batch_id=None)
         ).rowcount
         conn.execute(delete(BATCHES).where(BATCHES.c.id == batch_id, BATCHES.c.tx_hash.is_(None)))
     return moved
@@ -331,9 +336,7 @@ def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
 
 # ---- batches a dead drainer claimed and never recorded
 def _age(created: datetime) -> timedelta:
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - created
+    return utcnow() - as_utc(created)
 
 
 def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) -> None:
@@ -343,7 +346,7 @@ def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) ->
             (batch_id, created)
             for batch_id, created in session.exec(
                 select(CheckinBatch.id, CheckinBatch.created_at).where(
-                    CheckinBatch.status == "pending", CheckinBatch.id.not_in(recorded)
+                    CheckinBatch.status == SendStatus.pending, CheckinBatch.id.not_in(recorded)
                 )
             )  # type: ignore[attr-defined]
             if _age(created) >= timedelta(seconds=stale_after)
@@ -373,39 +376,38 @@ class CheckinQueue:
         self.stale_after = stale_after
         self.max_backoff = max_backoff
 
-    def _backoff(self, failures: int) -> float:
-        return min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff)
-
     def run_forever(self, stop: threading.Event) -> None:
-        failures = 0
         held: dict[uuid.UUID, tuple[float, int]] = {}  # event -> (held until, refusals in a row)
-        while not stop.is_set():
+
+        def drain() -> None:
             now = time.monotonic()
             hold = {event_id for event_id, (until, _) in held.items() if until > now}
-            try:
-                report = drain_once(
-                    self.runtime,
-                    max_batch=self.batch_size,
-                    stale_after=self.stale_after,
-                    hold=hold,
-                    receipt_timeout=0,
+            report = drain_once(
+                self.runtime,
+                max_batch=self.batch_size,
+                stale_after=self.stale_after,
+                hold=hold,
+                receipt_timeout=0,
+            )
+            for event_id in [e for e in held if e not in hold and e not in report.refused]:
+                del held[event_id]
+            for event_id in report.refused:
+                strikes = held.get(event_id, (0.0, 0))[1] + 1
+                held[event_id] = (
+                    now + background.backoff(self.poll_seconds, strikes, self.max_backoff),
+                    strikes,
                 )
-            except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
-                failures += 1
-                if failures == 1:
-                    log.exception("check-in queue: drain failed")
-                else:
-                    log.warning("check-in queue: drain failed (%d in a row): %s", failures, error)
-            else:
-                failures = 0
-                for event_id in [e for e in held if e not in hold and e not in report.refused]:
-                    del held[event_id]
-                for event_id in report.refused:
-                    strikes = held.get(event_id, (0.0, 0))[1] + 1
-                    held[event_id] = (now + self._backoff(strikes), strikes)
-                if report.checked_in or report.requeued or report.cancelled:
-                    log.info("check-in queue: %s", report)
-            stop.wait(self._backoff(failures) if failures else self.poll_seconds)
+            if report.checked_in or report.requeued or report.cancelled:
+                log.info("check-in queue: %s", report)
+
+        background.run_rounds(
+            stop,
+            drain,
+            what="check-in queue: drain",
+            log=log,
+            poll_seconds=self.poll_seconds,
+            max_backoff=self.max_backoff,
+        )
 
 
 @contextmanager
@@ -418,11 +420,5 @@ def running(runtime: Runtime) -> Iterator[CheckinQueue | None]:
     queue = CheckinQueue(
         runtime, batch_size=settings.checkin_batch_size, poll_seconds=settings.checkin_poll_seconds
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=queue.run_forever, args=(stop,), name="checkin-queue", daemon=True)
-    thread.start()
-    try:
+    with background.thread("checkin-queue", queue.run_forever):
         yield queue
-    finally:
-        stop.set()
-        thread.join(timeout=10)

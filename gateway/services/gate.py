@@ -44,7 +44,7 @@ import ticketkit as tk
 
 from .. import db
 from ..core import codes, gate_rules
-from ..core.gate_rules import ENTRY, EXIT, Rules, TicketState
+from ..core.gate_rules import ENTRY, EXIT, GateReason, Rules, TicketState
 from ..core.config import Settings
 from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
@@ -66,19 +66,24 @@ from ..models import (
     GateRefusal,
     OfflineScan,
     OfflineScanResult,
+    QueueState,
+    Role,
     Ticket,
     TicketPlace,
     TicketDoor,
     TicketPlacePublic,
     TicketPlaceBase,
     Tier,
+    as_utc,
     utcnow,
 )
 from ..runtime import Runtime
 
 # Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
 REASONS = gate_rules.ORDER
-_ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1 :]  # what a sync decides on the ticket's state now
+_ENTRY_RULES = REASONS[
+    REASONS.index(GateReason.not_owner) + 1 :
+]  # what a sync decides on the ticket's state now
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
@@ -145,13 +150,13 @@ class Verdict:
     """A gate's answer. `admit` False: `reason` is one of REASONS. Ticket fields once the ticket is known."""
 
     admit: bool
-    reason: str | None = None
+    reason: GateReason | None = None
     ticket_id: uuid.UUID | None = None
     token_id: int | None = None
     tier_id: int | None = None
     tier_name: str | None = None
 
-    def refuse(self, reason: str) -> Verdict:
+    def refuse(self, reason: GateReason) -> Verdict:
         return replace(self, admit=False, reason=reason)
 
 
@@ -164,10 +169,6 @@ class _Checked:
 
 
 # ---- small helpers
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
 def _insert(session: Session, table: Any) -> Any:
     return db.insert(session.get_bind().dialect.name, table)
 
@@ -288,7 +289,7 @@ def authenticate_gate_key(engine: Engine, token: str) -> GateKeyRef:
         row = conn.execute(_GATE_KEY, {"key_hash": key_hash}).first()
     if row is None:
         raise Unauthorized("unknown or revoked gate API key")
-    if row.role != "gate" or row.event_id is None:
+    if row.role != Role.gate or row.event_id is None:
         raise Forbidden("this endpoint needs a gate API key", code="gate_key_required")
     key = GateKeyRef(row.id, row.event_id, row.label)
     if len(_key_cache) > 10_000:
@@ -306,7 +307,7 @@ def _entry_state(session: Session, row: Any, rules: Rules) -> tuple[int, int, fr
         return entries, 0, frozenset()
     exits, days = 0, set()
     if row.admission_id is not None and policy == "days":
-        days.add(gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone))
+        days.add(gate_rules.day_of(as_utc(row.admission_scanned_at).timestamp(), rules.timezone))
     for slot, direction in session.connection().execute(
         select(GE.c.slot, GE.c.direction).where(GE.c.ticket_id == row.id)
     ):
@@ -370,8 +371,8 @@ def _check(
     if not found:
         return _Checked(Verdict(False, decision.reason))
     row = found[0]
-    if decision.reason == "wrong_event":
-        return _Checked(Verdict(False, "wrong_event", ticket_id=row.id), row)
+    if decision.reason == GateReason.wrong_event:
+        return _Checked(Verdict(False, GateReason.wrong_event, ticket_id=row.id), row)
     return _Checked(
         Verdict(decision.admit, decision.reason, row.id, row.token_id, row.tier_id, row.tier_name),
         row,
@@ -441,7 +442,7 @@ def admit(
         "nonce": nonce,
         "scanned_at": scanned_at,
         "admitted_at": utcnow(),
-        "chain_status": "queued",
+        "chain_status": QueueState.queued,
         "batch_id": None,
     }
     statement = _admission_insert(session.get_bind().dialect.name, tuple(values))
@@ -590,7 +591,7 @@ def scan(
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
     if (
-        verdict.reason in ("already_checked_in", "not_inside")
+        verdict.reason in (GateReason.already_checked_in, GateReason.not_inside)
         and nonce is not None
         and _decided_here(session, checked.row, gate_key.id, nonce)
     ):
@@ -609,7 +610,9 @@ def scan(
         )
         if entered or (nonce is not None and existing.nonce == nonce and existing.gate_key_id == gate_key.id):
             return verdict
-        verdict = verdict.refuse("already_checked_in" if direction == ENTRY else "not_inside")
+        verdict = verdict.refuse(
+            GateReason.already_checked_in if direction == ENTRY else GateReason.not_inside
+        )
     _record_refusal(
         session,
         event_id=event_id,
@@ -793,7 +796,7 @@ def snapshot(
         {
             "ticket_id": str(key.ticket_id),
             "public_key": key.public_key,
-            "revoked_at": int(_aware(key.revoked_at).timestamp()),
+            "revoked_at": int(as_utc(key.revoked_at).timestamp()),
         }
         for key in conn.execute(revoked_query)
     ]
@@ -834,7 +837,7 @@ def snapshot(
             first = 1 if row.admitted or row.chain_used else 0
             if policy == "days" and row.admitted:
                 days = [
-                    gate_rules.day_of(_aware(row.admission_scanned_at).timestamp(), rules.timezone),
+                    gate_rules.day_of(as_utc(row.admission_scanned_at).timestamp(), rules.timezone),
                     *days,
                 ]
             item += [first + entries, exits, sorted(days)]
@@ -887,7 +890,7 @@ def _recorded_here(
             and admission.nonce == nonce
             or admission.device == device
             and admission.source == "offline"
-            and _aware(admission.scanned_at) == scanned_at
+            and as_utc(admission.scanned_at) == scanned_at
         ):
             return True
     for entry in conn.execute(
@@ -900,7 +903,7 @@ def _recorded_here(
             and entry.nonce == nonce
             or entry.device == device
             and entry.source == "offline"
-            and _aware(entry.scanned_at) == scanned_at
+            and as_utc(entry.scanned_at) == scanned_at
         ):
             return True
     return False
@@ -914,12 +917,12 @@ def _sync_one(
     item: OfflineScan,
     labels: dict[uuid.UUID, str | None],
 ) -> OfflineScanResult:
-    scanned_at = _aware(item.scanned_at)
+    scanned_at = as_utc(item.scanned_at)
     event_id = gate_key.event_id
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
-    def rejected(reason: str, row: Any = None) -> OfflineScanResult:
+    def rejected(reason: GateReason, row: Any = None) -> OfflineScanResult:
         ticket_id = row.id if row is not None else None
         _record_refusal(
             session,
@@ -930,7 +933,7 @@ def _sync_one(
             scanned_at=scanned_at,
             verdict=Verdict(False, reason, ticket_id),
         )
-        ours = row is not None and reason != "wrong_event"
+        ours = row is not None and reason != GateReason.wrong_event
         return OfflineScanResult(
             result="rejected", reason=reason, ticket_id=ticket_id, token_id=row.token_id if ours else None
         )
@@ -991,12 +994,12 @@ def _sync_one(
         )
         if entered:
             return result
-    elif now.reason in ("no_exit", "not_valid_today"):
+    elif now.reason in (GateReason.no_exit, GateReason.not_valid_today):
         return rejected(now.reason, row)
     # Entered (or let out) by another scan first: the one on record counts, this one is kept as a conflict.
     existing = session.connection().execute(select(A).where(A.c.ticket_id == row.id)).first()
     if existing is None:  # checked in on chain only, with no admission at a gate to name
-        return rejected("already_checked_in", row)
+        return rejected(GateReason.already_checked_in, row)
     conflict = (
         _insert(session, C)
         .values(
@@ -1022,7 +1025,7 @@ def _sync_one(
         gate_label=labels.get(existing.gate_key_id),
         device=existing.device,
         source=existing.source,
-        scanned_at=_aware(existing.scanned_at),
+        scanned_at=as_utc(existing.scanned_at),
     )
     return result
 
@@ -1065,20 +1068,20 @@ def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPubli
             id=r.id,
             ticket_id=r.ticket_id,
             token_id=r.token_id,
-            created_at=_aware(r.created_at),
+            created_at=as_utc(r.created_at),
             counted=AdmissionRef(
                 gate_key_id=r.a_gate,
                 gate_label=labels.get(r.a_gate),
                 device=r.a_device,
                 source=r.a_source,
-                scanned_at=_aware(r.a_scanned_at),
+                scanned_at=as_utc(r.a_scanned_at),
             ),
             other=AdmissionRef(
                 gate_key_id=r.gate_key_id,
                 gate_label=labels.get(r.gate_key_id),
                 device=r.device,
                 source="offline",
-                scanned_at=_aware(r.scanned_at),
+                scanned_at=as_utc(r.scanned_at),
             ),
         )
         for r in rows
@@ -1235,8 +1238,8 @@ def _door_public(event_id: uuid.UUID, door: EventDoor | None) -> EventDoorPublic
         tier_policies={int(k): v for k, v in json.loads(door.tier_policies).items()},
         timezone=door.timezone,
         venue=door.venue,
-        starts_at=door.starts_at and _aware(door.starts_at),
-        doors_at=door.doors_at and _aware(door.doors_at),
+        starts_at=door.starts_at and as_utc(door.starts_at),
+        doors_at=door.doors_at and as_utc(door.doors_at),
         offline_unlisted=door.offline_unlisted,
     )
 
@@ -1293,13 +1296,13 @@ def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = Non
     return TicketDoor(
         venue=door and door.venue,
         timezone=door.timezone if door else "UTC",
-        starts_at=door and door.starts_at and _aware(door.starts_at),
-        doors_at=door and door.doors_at and _aware(door.doors_at),
+        starts_at=door and door.starts_at and as_utc(door.starts_at),
+        doors_at=door and door.doors_at and as_utc(door.doors_at),
         entry_policy=policy,
         entry_days=json.loads(door.entry_days) if door else [],
         section=place and place.section,
         row=place and place.row,
         seat=place and place.seat,
-        checked_in_at=admission and _aware(admission.scanned_at),
+        checked_in_at=admission and as_utc(admission.scanned_at),
         checked_in_gate=admission and admission.label,
     )

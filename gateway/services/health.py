@@ -8,7 +8,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import requests
 from sqlalchemy import func, text
@@ -17,7 +16,7 @@ from sqlmodel import Session, select
 from ticketkit.rpc import redact
 
 from ..indexer.models import IndexerCursor
-from ..models import Admission
+from ..models import Admission, QueueState, as_utc, utcnow
 from ..runtime import Runtime
 from . import sending
 
@@ -91,14 +90,12 @@ def checkin_lag(session: Session) -> tuple[int, float]:
     """(admissions not yet on chain, seconds the oldest of them has waited)."""
     count, oldest = session.execute(
         select(func.count(), func.min(Admission.admitted_at)).where(
-            Admission.chain_status.in_(("queued", "sent"))
+            Admission.chain_status.in_((QueueState.queued, QueueState.sent))
         )
     ).one()  # type: ignore[attr-defined]
     if oldest is None:
         return count, 0.0
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=timezone.utc)
-    return count, max(0.0, (datetime.now(timezone.utc) - oldest).total_seconds())
+    return count, max(0.0, (utcnow() - as_utc(oldest)).total_seconds())
 
 
 def indexer_lag(session: Session, chain_id: int, head: int | None) -> float | None:

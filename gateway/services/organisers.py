@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from ..core.security import hash_token, new_token
 from ..errors import Conflict, NotFound
-from ..models import ApiKey, Event, Organiser, OrganiserCreate, utcnow
+from ..models import ApiKey, Event, Organiser, OrganiserCreate, Role, utcnow
 
 
 def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organiser, str]:
@@ -16,7 +16,7 @@ def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organi
     token = new_token("tko")
     session.add(organiser)
     session.flush()
-    session.add(ApiKey(organiser_id=organiser.id, key_hash=hash_token(token), role="organiser"))
+    session.add(ApiKey(organiser_id=organiser.id, key_hash=hash_token(token), role=Role.organiser))
     session.commit()
     session.refresh(organiser)
     return organiser, token
@@ -25,23 +25,23 @@ def create_organiser(*, session: Session, data: OrganiserCreate) -> tuple[Organi
 def create_gate_key(*, session: Session, event: Event, label: str | None = None) -> tuple[ApiKey, str]:
     """A `gate` API key for one event of the event's organiser (returned once; stored as a hash). `label`
     names the gate ("North door") in admissions, conflicts and reports."""
-    return _new_key(session, organiser_id=event.organiser_id, role="gate", event_id=event.id, label=label)
+    return _new_key(session, organiser_id=event.organiser_id, role=Role.gate, event_id=event.id, label=label)
 
 
 def create_api_key(*, session: Session, organiser: Organiser, label: str | None = None) -> tuple[ApiKey, str]:
     """Another organiser API key (to rotate one: create, switch, revoke the old); returned once."""
-    return _new_key(session, organiser_id=organiser.id, role="organiser", label=label)
+    return _new_key(session, organiser_id=organiser.id, role=Role.organiser, label=label)
 
 
 def _new_key(
     session: Session,
     *,
     organiser_id: uuid.UUID,
-    role: str,
+    role: Role,
     event_id: uuid.UUID | None = None,
     label: str | None = None,
 ) -> tuple[ApiKey, str]:
-    token = new_token("tkg" if role == "gate" else "tko")
+    token = new_token("tkg" if role == Role.gate else "tko")
     key = ApiKey(
         organiser_id=organiser_id, key_hash=hash_token(token), role=role, event_id=event_id, label=label
     )
@@ -56,7 +56,7 @@ def organiser_keys(*, session: Session, organiser: Organiser) -> list[ApiKey]:
     return list(
         session.exec(
             select(ApiKey)
-            .where(ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser")
+            .where(ApiKey.organiser_id == organiser.id, ApiKey.role == Role.organiser)
             .order_by(ApiKey.created_at)
         )
     )  # type: ignore[arg-type]
@@ -67,7 +67,7 @@ def gate_keys(*, session: Session, event: Event) -> list[ApiKey]:
     return list(
         session.exec(
             select(ApiKey)
-            .where(ApiKey.event_id == event.id, ApiKey.role == "gate")
+            .where(ApiKey.event_id == event.id, ApiKey.role == Role.gate)
             .order_by(ApiKey.created_at)
         )
     )  # type: ignore[arg-type]
@@ -85,19 +85,23 @@ def revoke_api_key(
         key is not None
         and key.organiser_id == organiser.id
         and (
-            key.role == "gate" and key.event_id == event.id if event is not None else key.role == "organiser"
+            key.role == Role.gate and key.event_id == event.id
+            if event is not None
+            else key.role == Role.organiser
         )
     )
     if not mine:
         raise NotFound("no such API key", code="api_key_not_found")
     if key.revoked_at is not None:
         return key
-    if key.role == "organiser":
+    if key.role == Role.organiser:
         active = session.exec(
             select(func.count())
             .select_from(ApiKey)
             .where(
-                ApiKey.organiser_id == organiser.id, ApiKey.role == "organiser", ApiKey.revoked_at.is_(None)
+                ApiKey.organiser_id == organiser.id,
+                ApiKey.role == Role.organiser,
+                ApiKey.revoked_at.is_(None),
             )
         ).one()  # type: ignore[union-attr]
         if active <= 1:

@@ -19,7 +19,16 @@ from web3.logs import DISCARD
 import ticketkit as tk
 
 from .. import db
-from ..models import Issuance, ResaleListing, ResaleSettlement, Ticket, Transfer, utcnow
+from ..models import (
+    Issuance,
+    ListingStatus,
+    ResaleListing,
+    ResaleSettlement,
+    SendStatus,
+    Ticket,
+    Transfer,
+    utcnow,
+)
 from ..runtime import Runtime
 
 log = logging.getLogger("gateway.recovery")
@@ -28,12 +37,12 @@ Record = Issuance | Transfer | ResaleSettlement
 
 
 def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str | None = None) -> bool:
-    values: dict[str, Any] = {"status": "done"}
+    values: dict[str, Any] = {"status": SendStatus.done}
     if tx_hash is not None:
         values["tx_hash"] = tx_hash
     result = session.execute(
         update(model)
-        .where(model.id == record_id, model.status == "pending")  # type: ignore[arg-type]
+        .where(model.id == record_id, model.status == SendStatus.pending)  # type: ignore[arg-type]
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -78,9 +87,11 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
 
 def _cancel_active_listings(session: Session, ticket_id: Any) -> None:
     for listing in session.exec(
-        select(ResaleListing).where(ResaleListing.ticket_id == ticket_id, ResaleListing.status == "active")
+        select(ResaleListing).where(
+            ResaleListing.ticket_id == ticket_id, ResaleListing.status == ListingStatus.active
+        )
     ):
-        listing.status = "cancelled"
+        listing.status = ListingStatus.cancelled
         session.add(listing)
 
 
@@ -100,7 +111,7 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
         ticket = session.get(Ticket, settlement.ticket_id)
         ticket.owner_fan_id = settlement.buyer_fan_id  # type: ignore[union-attr]
         listing = session.get(ResaleListing, settlement.listing_id)
-        listing.status = "sold"  # type: ignore[union-attr]
+        listing.status = ListingStatus.sold  # type: ignore[union-attr]
         transfer = Transfer(
             ticket_id=settlement.ticket_id,
             from_fan_id=settlement.seller_fan_id,
@@ -109,7 +120,7 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
             price_wei=settlement.price_wei,
             idempotency_key=f"settlement:{settlement.id}",
             request_hash=settlement.request_hash,
-            status="done",
+            status=SendStatus.done,
             tx_hash=settlement.tx_hash,
         )
         session.add_all([ticket, listing, transfer])
@@ -132,7 +143,7 @@ def drop(session: Session, record: Record) -> bool:
     session.rollback()
     result = session.execute(
         delete(model)
-        .where(model.id == record.id, model.status == "pending")  # type: ignore[arg-type]
+        .where(model.id == record.id, model.status == SendStatus.pending)  # type: ignore[arg-type]
         .execution_options(synchronize_session=False)
     )
     dropped = result.rowcount == 1
@@ -141,9 +152,9 @@ def drop(session: Session, record: Record) -> bool:
             update(ResaleListing)
             .where(
                 ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
-                ResaleListing.status == "settling",
+                ResaleListing.status == ListingStatus.settling,
             )
-            .values(status="active")
+            .values(status=ListingStatus.active)
             .execution_options(synchronize_session=False)
         )
     session.commit()
@@ -170,7 +181,7 @@ def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
     model = KINDS[row.kind]
     with Session(runtime.engine) as session:
         record = session.get(model, row.record_id)
-        if record is None or record.status != "pending":
+        if record is None or record.status != SendStatus.pending:
             return "gone"
         if receipt is None:
             log.warning("%s %s dropped: %s", row.kind, row.record_id, row.error or "not mined")

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 from web3.exceptions import Web3Exception
 
 import ticketkit as tk
@@ -56,10 +56,13 @@ from ..models import (
     EventDetails,
     GateConflict,
     GateRefusal,
+    QueueState,
     ResaleListing,
     ResaleSettlement,
+    SendStatus,
     Ticket,
     Tier,
+    as_utc,
     utcnow,
 )
 
@@ -234,13 +237,9 @@ class EventReport(SQLModel):
 
 
 # ---- helpers
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def bucket_start(value: datetime, bucket: Bucket) -> datetime:
     """The start of the UTC hour, day or ISO week (Monday) that `value` falls in."""
-    value = _utc(value)
+    value = as_utc(value)
     if bucket == "hour":
         return value.replace(minute=0, second=0, microsecond=0)
     day = value.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -248,12 +247,12 @@ def bucket_start(value: datetime, bucket: Bucket) -> datetime:
 
 
 def minute_start(value: datetime) -> datetime:
-    return _utc(value).replace(second=0, microsecond=0)
+    return as_utc(value).replace(second=0, microsecond=0)
 
 
 def choose_bucket(times: Iterable[datetime]) -> Bucket:
     """Hours for up to three days of sales, days for up to 90 days, else weeks."""
-    utc = [_utc(t) for t in times]
+    utc = [as_utc(t) for t in times]
     span = max(utc) - min(utc) if utc else timedelta(0)
     if span <= timedelta(days=3):
         return "hour"
@@ -423,14 +422,14 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
         )
         .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
         .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
-        .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")
+        .where(Ticket.event_id == event.id, ResaleSettlement.status == SendStatus.done)
     ).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
         sales.append(
             ResaleSale(
                 id=sale_id,
                 channel="gateway",
-                sold_at=_utc(created),
+                sold_at=as_utc(created),
                 token_id=token_id,
                 tier_id=tier_id,
                 price_wei=price,
@@ -537,7 +536,7 @@ def _attendees(
                 token_id=token_id,
                 tier_id=tier_id,
                 tier_name=tiers[tier_id].name if tier_id in tiers else None,
-                entered_at=_utc(scanned_at),
+                entered_at=as_utc(scanned_at),
                 gate=label or str(gate_id),
                 source=source,
             )
@@ -575,15 +574,20 @@ def _attendees(
 def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
     waiting = session.exec(
         select(Admission.admitted_at)
-        .where(Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
+        .where(
+            Admission.event_id == event.id,
+            col(Admission.chain_status).in_((QueueState.queued, QueueState.sent)),
+        )
         .order_by(Admission.admitted_at)
     ).all()  # type: ignore[arg-type]
     done = len(
         session.exec(
-            select(Admission.id).where(Admission.event_id == event.id, Admission.chain_status == "done")
+            select(Admission.id).where(
+                Admission.event_id == event.id, Admission.chain_status == QueueState.done
+            )
         ).all()
     )
-    oldest = _utc(waiting[0]) if waiting else None
+    oldest = as_utc(waiting[0]) if waiting else None
     return QueueSection(
         waiting=len(waiting),
         oldest_waiting_at=oldest,

@@ -9,7 +9,7 @@ import uuid
 from sqlmodel import Session, select
 
 from ..errors import Conflict, NotFound
-from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ticket
+from ..models import BuyRequest, Event, Fan, ListingStatus, ResaleListing, ResaleSettlement, Ticket
 from ..runtime import Runtime
 from .fans import custodial_account
 from .tickets import (
@@ -28,7 +28,7 @@ def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[Resal
     rows = session.exec(
         select(ResaleListing, Ticket)
         .join(Ticket, ResaleListing.ticket_id == Ticket.id)  # type: ignore[arg-type]
-        .where(Ticket.event_id == event_id, ResaleListing.status == "active")
+        .where(Ticket.event_id == event_id, ResaleListing.status == ListingStatus.active)
         .order_by(Ticket.token_id)
     )
     return list(rows)
@@ -38,11 +38,11 @@ def cancel_listing(*, session: Session, fan: Fan, listing_id: uuid.UUID) -> Resa
     listing = session.get(ResaleListing, listing_id)
     if listing is None or listing.seller_fan_id != fan.id:
         raise NotFound("no such listing", code="listing_not_found")
-    if listing.status != "active":
+    if listing.status != ListingStatus.active:
         raise Conflict(
             f"the listing is {listing.status}", code="listing_not_active", status_now=listing.status
         )
-    listing.status = "cancelled"
+    listing.status = ListingStatus.cancelled
     session.add(listing)
     session.commit()
     session.refresh(listing)
@@ -71,7 +71,11 @@ def buy_listing(
     if listing.seller_fan_id == fan.id:
         raise Conflict("you cannot buy your own listing", code="own_listing")
     ticket = session.get(Ticket, listing.ticket_id)
-    if listing.status != "active" or ticket is None or ticket.owner_fan_id != listing.seller_fan_id:
+    if (
+        listing.status != ListingStatus.active
+        or ticket is None
+        or ticket.owner_fan_id != listing.seller_fan_id
+    ):
         raise Conflict(
             f"the listing is {listing.status}", code="listing_not_active", status_now=listing.status
         )
@@ -102,7 +106,7 @@ def buy_listing(
     holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
     call = collection.gateway_transfer_call(ticket.token_id, fan.address, price, deadline, holder)
     del holder
-    listing.status = "settling"
+    listing.status = ListingStatus.settling
     return _record_with_transaction(
         session,
         runtime,

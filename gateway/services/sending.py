@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -36,11 +35,12 @@ from sqlmodel import Session
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
-from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord
+from ticketkit.tx import FINISHED, Attempt, NonceManager, Pipeline, TxRecord, TxStatus
 
 from .. import db
-from ..models import ChainTransaction, utcnow
+from ..models import ChainTransaction, as_utc, utcnow
 from ..runtime import Runtime
+from . import background
 
 log = logging.getLogger("gateway.sending")
 
@@ -262,9 +262,9 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
             session.expunge(row)
     for row in rows:
         receipt = None
-        if row.status in ("final", "reverted") and row.mined_hash:
+        if row.status in (TxStatus.final, TxStatus.reverted) and row.mined_hash:
             receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)  # type: ignore[arg-type]
-        if row.status == "reverted":
+        if row.status == TxStatus.reverted:
             row.error = _revert_reason(runtime, row, receipt)
         outcome = _apply(runtime, row, receipt, report)
         with engine.begin() as conn:
@@ -282,10 +282,10 @@ def _revert_reason(runtime: Runtime, row: ChainTransaction, receipt: Any) -> str
 
 def raise_outcome(row: ChainTransaction) -> None:
     """For a request that waited: raise what made its transaction fail (the contract's error when known)."""
-    if row.status == "final":
+    if row.status == TxStatus.final:
         return
     name = (row.error or "").split(":", 1)[0]
-    if row.status == "reverted" and name in tk.errors._REGISTRY:
+    if row.status == TxStatus.reverted and name in tk.errors._REGISTRY:
         raise tk.errors.error_class(name)()
     raise tk.TransactionFailed(f"the transaction did not go through: {row.error or row.status}")
 
@@ -351,9 +351,7 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
                 oldest_block = min(blocks) if oldest_block is None else min(oldest_block, min(blocks))
     age = None
     if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
-        age = (datetime.now(timezone.utc) - oldest).total_seconds()
+        age = (utcnow() - as_utc(oldest)).total_seconds()
     return Health(
         pending=pending,
         oldest_pending_seconds=age,
@@ -388,24 +386,14 @@ class Sender:
         self.runtime, self.poll_seconds, self.max_backoff = runtime, poll_seconds, max_backoff
 
     def run_forever(self, stop: threading.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            try:
-                run_once(self.runtime)
-            except Exception as error:  # noqa: BLE001 - a worker survives the node and the database blinking
-                failures += 1
-                if failures == 1:
-                    log.exception("sending worker: round failed")
-                else:
-                    log.warning("sending worker: round failed (%d in a row): %s", failures, error)
-            else:
-                failures = 0
-            delay = (
-                min(self.poll_seconds * 2 ** min(failures, 10), self.max_backoff)
-                if failures
-                else self.poll_seconds
-            )
-            stop.wait(delay)
+        background.run_rounds(
+            stop,
+            lambda: run_once(self.runtime),
+            what="sending worker: round",
+            log=log,
+            poll_seconds=self.poll_seconds,
+            max_backoff=self.max_backoff,
+        )
 
 
 @contextmanager
@@ -416,14 +404,8 @@ def running(runtime: Runtime) -> Iterator[Sender | None]:
         yield None
         return
     sender = Sender(runtime, poll_seconds=settings.sender_poll_seconds)
-    stop = threading.Event()
-    thread = threading.Thread(target=sender.run_forever, args=(stop,), name="sender", daemon=True)
-    thread.start()
-    try:
+    with background.thread("sender", sender.run_forever):
         yield sender
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def unfinished_count(engine: Engine) -> int:

@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, select
 
 import ticketkit as tk
 from ticketkit.chain import decode_revert
+from ticketkit.tx import TxStatus
 
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
@@ -37,10 +38,12 @@ from ..models import (
     GiftRequest,
     Issuance,
     IssueRequest,
+    ListingStatus,
     Organiser,
     ResaleListing,
     ResaleRequest,
     ResaleSettlement,
+    SendStatus,
     Ticket,
     TicketPlace,
     Tier,
@@ -66,7 +69,7 @@ def _replay(existing: R | None, request_hash: str) -> R | None:
         raise Unprocessable(
             "this Idempotency-Key was used for another request", code="idempotency_key_reused"
         )
-    if getattr(existing, "status", "done") == "pending":
+    if getattr(existing, "status", SendStatus.done) == SendStatus.pending:
         raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
     return existing
 
@@ -107,9 +110,11 @@ def refuse_if_holder_busy(session: Session, holder: Fan) -> None:
     """A holder's gateway-transfer authorisations carry the contract's per-holder nonce, used in order: one
     signed while another of the holder's is still on its way to the chain would be void once that one lands.
     So a holder has one at a time: 409 `holder_transfer_pending` (try again once it is done)."""
-    gifts = select(Transfer.id).where(Transfer.from_fan_id == holder.id, Transfer.status == "pending")
+    gifts = select(Transfer.id).where(
+        Transfer.from_fan_id == holder.id, Transfer.status == SendStatus.pending
+    )
     sales = select(ResaleSettlement.id).where(
-        ResaleSettlement.seller_fan_id == holder.id, ResaleSettlement.status == "pending"
+        ResaleSettlement.seller_fan_id == holder.id, ResaleSettlement.status == SendStatus.pending
     )
     if session.exec(gifts).first() is not None or session.exec(sales).first() is not None:
         raise Conflict(
@@ -124,7 +129,7 @@ def _answer(session: Session, runtime: Runtime, record: R, tx_id: uuid.UUID) -> 
     wait = runtime.settings.send_wait_seconds
     if wait > 0:
         row = sending.await_outcome(runtime, tx_id, wait)
-        if row is not None and row.status != "final":
+        if row is not None and row.status != TxStatus.final:
             sending.raise_outcome(row)
     session.refresh(record)
     return record
@@ -377,9 +382,11 @@ def list_for_resale(
         ) from None
     cap = collection.resale_cap_of(ticket.token_id)
     for old in session.exec(
-        select(ResaleListing).where(ResaleListing.ticket_id == ticket.id, ResaleListing.status == "active")
+        select(ResaleListing).where(
+            ResaleListing.ticket_id == ticket.id, ResaleListing.status == ListingStatus.active
+        )
     ):
-        old.status = "replaced"
+        old.status = ListingStatus.replaced
         session.add(old)
     listing = ResaleListing(
         ticket_id=ticket.id,

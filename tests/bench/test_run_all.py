@@ -137,6 +137,14 @@ def test_without_gate_results_the_gate_goals_are_not_measured(results, tmp_path)
     assert "| not met |" in doc and "| met |" in doc  # statuses derived from the figures
 
 
+def test_the_doc_names_no_absolute_path(results, tmp_path):
+    """Paths are the repository's, relative (results outside it: with `..`); the anchors' notes likewise."""
+    _, doc, _ = _write(results, tmp_path)
+    assert str(run_all.ROOT) not in doc and "no /" not in doc and "(/" not in doc
+    assert f"no {run_all._relative(results / 'gate.json')}" in doc
+    assert f"## Against published figures ({run_all.ANCHORS_SOURCE})" in doc
+
+
 GATE = {
     "verify_rps": 2500,
     "verify_p99_ms": 30.5,

@@ -1,4 +1,4 @@
-"""Fixtures for the fault tests: fault-injecting proxies (tests/chaos/proxy.py) in front of real anvil nodes.
+"""Fixtures for the fault tests: fault-injecting proxies (tests/utils/fault_proxy.py) in front of real anvil nodes.
 
 `chain` (tests/conftest.py) is the session's anvil; `make_proxy()` puts a new FaultProxy in front of it (or of
 `upstream=`) and closes it after the test; `proxy` is one such proxy with a fixed seed. `chaos_settings` sizes
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from .proxy import FaultProxy
+from tests.utils.fault_proxy import FaultProxy
 
 
 @pytest.fixture()

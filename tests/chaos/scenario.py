@@ -30,9 +30,8 @@ from gateway.core.config import Settings
 from gateway.main import create_app
 from gateway.models import Admission, ChainTransaction, Issuance, ResaleSettlement, Ticket, Transfer, utcnow
 from gateway.services import gate as gate_service
+from tests.utils.fault_proxy import FaultProxy
 from ticketkit.tx.fees import GWEI
-
-from .proxy import FaultProxy
 
 ETH = 10**18
 CEILING_GWEI = 500

@@ -8,7 +8,7 @@ import pytest
 import requests
 from eth_account import Account
 
-from .proxy import UNDERPRICED_LEGACY_MESSAGE, FaultProxy, priority_fee
+from tests.utils.fault_proxy import UNDERPRICED_LEGACY_MESSAGE, FaultProxy, priority_fee
 
 
 def rpc(url, method, params=(), *, timeout=5.0):

@@ -8,8 +8,7 @@ import time
 import pytest
 
 import ticketkit as tk
-
-from .proxy import FaultProxy
+from tests.utils.fault_proxy import FaultProxy
 
 # Faster than the defaults (0.5 s attempts, short backoffs) but as many attempts as a flaky provider needs: with
 # one node down, each attempt at the other fails ~1 time in 4 here.

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import ticketkit as tk
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 STEPS = int(os.environ.get("TICKETKIT_SOAK_STEPS", "20"))
 EXAMPLES = int(os.environ.get("TICKETKIT_SOAK_EXAMPLES", "15"))

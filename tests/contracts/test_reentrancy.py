@@ -17,7 +17,7 @@ from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 GENERAL = 0
 GA_PRICE = ETH // 10

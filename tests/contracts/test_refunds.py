@@ -8,7 +8,7 @@ from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 GENERAL, VIP = 0, 1
 GA_PRICE, VIP_PRICE = ETH // 10, ETH // 2

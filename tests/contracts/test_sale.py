@@ -9,7 +9,7 @@ from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 DAY = 86400
 GENERAL, VIP = 0, 1

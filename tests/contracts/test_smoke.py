@@ -2,7 +2,7 @@ import pytest
 
 import ticketkit as tk
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 
 def test_buy_resell_checkin(chain, event, organiser, fans):

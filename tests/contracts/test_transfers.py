@@ -6,7 +6,7 @@ import pytest
 from web3.logs import DISCARD
 
 from ticketkit import errors
-from tests.conftest import ETH
+from tests.utils import ETH
 
 GENERAL = 0
 FACE = ETH // 10

@@ -1,57 +1,18 @@
-"""Gateway fixtures: the app over a real anvil, on SQLite (tmp file) and on PostgreSQL (a fresh database
-per test session, emptied after each test)."""
+"""Gateway fixtures: the app over a real anvil (tests/conftest.py: `app`, `settings`, `operator`), on SQLite
+(tmp file) and on PostgreSQL (a fresh database per test session, emptied after each test); the HTTP helpers'
+organiser, event, fans and tickets; the gate's. Plain helpers: tests/utils/."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text, update
-from sqlmodel import Session, SQLModel
 
 from gateway import models  # noqa: F401
-from gateway.models import FanSession, utcnow
-from gateway.core.config import Settings
-from gateway.main import create_app
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def fresh_pg_database(prefix: str = "ticketkit_test") -> Iterator[str]:
-    """An empty PostgreSQL database for the block (dropped after); its SQLAlchemy URL."""
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def age_fan_sessions(engine, fan_id: str, days: float) -> None:
-    """Move a fan's sessions `days` into the past, as if unused since."""
-    then = utcnow() - timedelta(days=days)
-    with Session(engine) as session:
-        session.execute(
-            update(FanSession)
-            .where(FanSession.fan_id == uuid.UUID(fan_id))
-            .values(created_at=then, last_used_at=then)
-        )
-        session.commit()
-
-
-@pytest.fixture(scope="session")
-def pg_database_url():
-    with fresh_pg_database() as url:
-        yield url
+from gateway.services import gate as gate_service
+from tests.utils.gate import make_gate_key
+from tests.utils.http import bearer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,44 +24,9 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture()
-def operator(chain):
-    return chain.account(9)
-
-
-@pytest.fixture()
-def settings(database_url, chain, operator):
-    return Settings(
-        database_url=database_url,
-        rpc_url=chain.url,
-        chain_id=chain.chain_id,
-        operator_key=operator.key.to_0x_hex(),
-        key_encryption_secret="test-secret-not-for-production",
-        confirmations=0,  # anvil mines a block per transaction and no more
-        send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
-        sender_enabled=False,
-    )  # drives the worker itself: no background thread racing the tests
-
-
-@pytest.fixture()
-def app(settings):
-    app = create_app(settings)
-    yield app
-    engine = app.state.runtime.engine
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-    app.state.runtime.dispose()
-
-
-@pytest.fixture()
 def client(app):
     with TestClient(app) as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture()
@@ -150,3 +76,25 @@ def issue(client, org, gw_event):
         return response.json()
 
     return do
+
+
+# ---- the gate
+@pytest.fixture()
+def fresh_cancellation_cache():
+    """The gate's cache of cancelled events emptied (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    gate_service.forget_cancellations()
+    yield
+
+
+@pytest.fixture()
+def gate(client, org, gw_event):
+    """A gate key ("North door") of the event, with its `headers`."""
+    return make_gate_key(client, org, gw_event["id"], label="North door")
+
+
+@pytest.fixture()
+def holder(new_fan, issue):
+    """A fan with one General ticket (tier 0) and a bound device key."""
+    fan = new_fan()
+    [ticket] = issue(fan)["tickets"]
+    return {"fan": fan, "ticket": ticket}

@@ -9,7 +9,6 @@ import math
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable
 
 import pytest
@@ -21,42 +20,26 @@ import ticketkit as tk
 from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
 from gateway.core.config import Settings
 from gateway.db import make_engine
-from gateway.core import codes
 from gateway.models import Admission, CheckinBatch, utcnow
 from gateway.runtime import Runtime
-from gateway.services import checkin_queue, sending
+from gateway.services import checkin_queue
 from gateway.services import gate as gate_service
 from gateway.services.checkin_queue import DrainReport, drain_once
 from ticketkit.chain import _free_port
 
-from .conftest import bearer
+from tests.utils.checkin import (
+    assert_checked_in_once_with_badges,
+    batches,
+    chain_status,
+    checkin_transactions,
+    sent_hash,
+)
+from tests.utils.gate import make_gate_key, scan_in
 
 ETH = 10**18
 
 
-# ---- helpers shared with test_gate_faults.py
-def gate_key(client, org, event_id: str) -> dict:
-    response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"])
-    assert response.status_code == 201, response.text
-    return response.json() | {"headers": bearer(response.json()["api_key"])}
-
-
-def scan_in(client, gate: dict, tickets: Iterable[dict]) -> None:
-    """Each holder binds a device key and shows its code; the gate scans it (POST /gate/scan) and admits."""
-    for ticket in tickets:
-        key = codes.new_device_key()
-        bound = client.post(
-            f"/tickets/{ticket['id']}/device",
-            headers=ticket["fan"]["headers"],
-            json={"public_key": codes.public_key_text(key)},
-        )
-        assert bound.status_code == 201, bound.text
-        answer = client.post(
-            "/gate/scan", headers=gate["headers"], json={"code": codes.sign_code(key, ticket["id"])}
-        )
-        assert answer.status_code == 200 and answer.json()["admit"] is True, answer.text
-
-
+# ---- helpers
 def admit(engine, event_id: str, gate: dict, tickets: Iterable[dict]) -> None:
     """The write a scan ends in (services/gate.admit), without the device-key round trip."""
     with Session(engine) as session:
@@ -72,44 +55,6 @@ def admit(engine, event_id: str, gate: dict, tickets: Iterable[dict]) -> None:
                 scanned_at=utcnow(),
             )
             assert admitted
-
-
-def chain_status(engine) -> Counter:
-    with Session(engine) as session:
-        return Counter(session.exec(select(Admission.chain_status)))
-
-
-def batches(engine) -> list[CheckinBatch]:
-    with Session(engine) as session:
-        return list(session.exec(select(CheckinBatch).order_by(CheckinBatch.created_at)))
-
-
-def assert_checked_in_once_with_badges(collection: tk.Collection, holders: dict[int, str]) -> None:
-    """On chain: each token of `holders` (token id -> holder) has exactly one CheckedIn log, no other token of
-    the collection has any, and every holder holds the event's badge (one, however many tickets)."""
-    logs = collection.contract.events.CheckedIn().get_logs(from_block=0)
-    per_token = Counter(entry["args"]["tokenId"] for entry in logs)
-    assert per_token == Counter(holders.keys())
-    assert all(collection.is_used(token_id) for token_id in holders)
-    badge = collection.badge()
-    event_number = badge.event_id_of(collection.address)
-    for holder in set(holders.values()):
-        assert badge.has_attended(holder, event_number) and badge.balance_of(holder) == 1, holder
-
-
-def sent_hash(engine, batch: CheckinBatch) -> str | None:
-    """The hash of the newest signed version of the batch's outbox transaction."""
-    with Session(engine) as session:
-        row = sending.transaction_of(session, batch.id)
-    attempts = json.loads(row.attempts) if row is not None else []
-    return attempts[-1]["tx_hash"] if attempts else None
-
-
-def checkin_transactions(collection: tk.Collection) -> set[str]:
-    return {
-        entry["transactionHash"].to_0x_hex()
-        for entry in collection.contract.events.CheckedIn().get_logs(from_block=0)
-    }
 
 
 # ---- fixtures
@@ -137,7 +82,7 @@ def door(client, org, big_collection, new_fan, issue):
     )
     assert response.status_code == 201, response.text
     event = response.json()
-    gate = gate_key(client, org, event["id"])
+    gate = make_gate_key(client, org, event["id"])
 
     def tickets(fans: int, each: int) -> tuple[list[dict], dict[int, str]]:
         """`each` tickets for each of `fans` new fans: the tickets (with their "fan"), token -> holder."""

@@ -19,10 +19,9 @@ import pytest
 from bench import load
 from gateway import process as gateway_process
 from gateway.core import codes
+from tests.utils.gate import bind_key, make_gate_key
+from tests.utils.http import bearer
 from ticketkit.chain import _free_port
-
-from .conftest import bearer
-from .test_gate import bind_key, make_gate_key
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk (Debian's package) is installed by make test"

@@ -8,8 +8,8 @@ import uuid
 from sqlmodel import Session, select
 
 from gateway.models import Fan
-
-from .conftest import age_fan_sessions, bearer
+from tests.utils.db import age_fan_sessions
+from tests.utils.http import bearer
 
 
 def _idempotent(headers: dict) -> dict:

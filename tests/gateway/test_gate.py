@@ -11,68 +11,22 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from eth_account.messages import encode_defunct
-from sqlmodel import Session, select, update
+from sqlmodel import Session, update
 
 from gateway.core import codes
 from gateway.indexer import Indexer
 from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal, Ticket
 from gateway.services import gate as gate_service
+from tests.utils.db import rows
+from tests.utils.gate import bind_key, make_gate_key, post
+from tests.utils.http import bearer
 
-from .conftest import bearer
-
-
-# ---- helpers (also used by test_gate_concurrency.py)
-def make_gate_key(client, org, event_id, label=None):
-    kwargs = {"json": {"label": label}} if label is not None else {}
-    response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"], **kwargs)
-    assert response.status_code == 201, response.text
-    return response.json() | {"headers": bearer(response.json()["api_key"])}
+pytestmark = pytest.mark.usefixtures("fresh_cancellation_cache")
 
 
-def bind_key(client, fan, ticket_id, key=None):
-    """Bind a fresh (or the given) device key to a fan's ticket with the fan's session; the private key."""
-    key = key or codes.new_device_key()
-    response = client.post(
-        f"/tickets/{ticket_id}/device",
-        json={"public_key": codes.public_key_text(key)},
-        headers=fan["headers"],
-    )
-    assert response.status_code == 201, response.text
-    return key
-
-
+# ---- helpers
 def now_window() -> int:
     return codes.window_of(time.time())
-
-
-def post(client, gate, path, body):
-    response = client.post(f"/gate/{path}", json=body, headers=gate["headers"])
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def rows(app, model, *where):
-    with Session(app.state.runtime.engine) as session:
-        return list(session.exec(select(model).where(*where)))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cancellation_cache():
-    gate_service.forget_cancellations()
-    yield
-
-
-@pytest.fixture()
-def gate(client, org, gw_event):
-    return make_gate_key(client, org, gw_event["id"], label="North door")
-
-
-@pytest.fixture()
-def holder(new_fan, issue):
-    """A fan with one General ticket (tier 0) and a bound device key."""
-    fan = new_fan()
-    [ticket] = issue(fan)["tickets"]
-    return {"fan": fan, "ticket": ticket}
 
 
 # ---- binding

@@ -12,9 +12,9 @@ import pytest
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.models import Admission, GateRefusal
+from tests.utils.db import rows
+from tests.utils.gate import bind_key, make_gate_key
 from ticketkit.chain import _free_port
-
-from .test_gate import bind_key, make_gate_key, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 3

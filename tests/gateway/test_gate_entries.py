@@ -17,8 +17,10 @@ from gateway import db
 from gateway.core import codes, gate_rules
 from gateway.models import Admission, GateEntry, GateRefusal
 from gateway.services import gate as gate_service
+from tests.utils.db import rows
+from tests.utils.gate import bind_key, make_gate_key, post
 
-from .test_gate import _fresh_cancellation_cache, bind_key, gate, holder, make_gate_key, post, rows  # noqa: F401
+pytestmark = pytest.mark.usefixtures("fresh_cancellation_cache")
 
 TODAY = datetime.now(timezone.utc).date()
 

@@ -24,15 +24,14 @@ from gateway.models import CheckinBatch
 from gateway.services import sending
 from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, _free_port, anvil_binary, connect
 
-from .test_checkin_queue import (
+from tests.utils.checkin import (
     assert_checked_in_once_with_badges,
     batches,
     chain_status,
-    sent_hash,
     checkin_transactions,
-    gate_key,
-    scan_in,
+    sent_hash,
 )
+from tests.utils.gate import make_gate_key, scan_in
 
 ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
@@ -216,7 +215,7 @@ def event(app, client, org, anvil, operator):
     return {
         "id": event_id,
         "address": collection.address,
-        "gate": gate_key(client, org, event_id),
+        "gate": make_gate_key(client, org, event_id),
         "tickets": tickets,
     }
 

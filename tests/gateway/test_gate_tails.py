@@ -22,8 +22,8 @@ from sqlalchemy import text
 from gateway import db
 from gateway.models import Admission
 from gateway.services import gate as gate_service
-
-from .test_gate import make_gate_key, rows
+from tests.utils.db import rows
+from tests.utils.gate import make_gate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 3

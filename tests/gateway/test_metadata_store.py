@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .test_metadata import _png
+from tests.utils.images import tiny_png
 
 
 def test_details_and_art_round_trip(client, org, gw_event):
@@ -17,7 +17,7 @@ def test_details_and_art_round_trip(client, org, gw_event):
     assert client.put(f"/events/{event_id}/details", json=body, headers=org["headers"]).json() == body | {
         "event_id": event_id
     }
-    png = _png(8, 8)
+    png = tiny_png(8, 8)
     put = client.put(
         f"/events/{event_id}/art/badge", content=png, headers=org["headers"] | {"Content-Type": "image/png"}
     )
@@ -29,7 +29,7 @@ def test_details_and_art_round_trip(client, org, gw_event):
     ]
     replaced = client.put(
         f"/events/{event_id}/art/badge",
-        content=_png(4, 4),
+        content=tiny_png(4, 4),
         headers=org["headers"] | {"Content-Type": "image/png"},
     ).json()
     assert replaced["sha256"] != put.json()["sha256"]

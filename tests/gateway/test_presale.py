@@ -16,10 +16,9 @@ from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
 import ticketkit as tk
+from tests.utils.http import bearer
 from ticketkit import errors
 from ticketkit.cli import app as cli_app
-
-from .conftest import bearer
 
 GENERAL = 0
 DAY = 86400

@@ -2,30 +2,14 @@ from __future__ import annotations
 
 import uuid
 
-
-def _list(client, fan, ticket, price, key="list-1"):
-    response = client.post(
-        f"/tickets/{ticket['id']}/resale",
-        json={"price_wei": price},
-        headers=fan["headers"] | {"Idempotency-Key": key},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _buy(client, fan, listing_id, *, key="buy-1", ref="stripe:pi_9"):
-    return client.post(
-        f"/listings/{listing_id}/buy",
-        json={"payment_reference": ref},
-        headers=fan["headers"] | {"Idempotency-Key": key},
-    )
+from tests.utils.resale import buy, list_ticket
 
 
 def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, collection, new_fan, issue):
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]
     cap = collection.resale_cap_of(ticket["token_id"])
-    listing = _list(client, alice, ticket, cap)
+    listing = list_ticket(client, alice, ticket, cap)
     public = client.get(f"/events/{gw_event['id']}/listings").json()
     assert public == [
         {
@@ -38,7 +22,7 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
         }
     ]
 
-    bought = _buy(client, bob, listing["id"])
+    bought = buy(client, bob, listing["id"])
     assert bought.status_code == 201, bought.text
     settlement = bought.json()
     assert settlement["status"] == "done" and settlement["price_wei"] == str(cap)
@@ -54,33 +38,33 @@ def test_a_listing_is_settled_on_chain_at_its_price_once(client, gw_event, colle
     assert moved["args"]["price"] == cap and moved["args"]["to"] == bob["address"]
     assert collection.nonce_of(alice["address"]) == 1
 
-    again = _buy(client, bob, listing["id"])
+    again = buy(client, bob, listing["id"])
     assert again.status_code == 201 and again.json() == settlement
     assert collection.nonce_of(alice["address"]) == 1
-    assert _buy(client, bob, listing["id"], ref="other").json()["error"] == "idempotency_key_reused"
+    assert buy(client, bob, listing["id"], ref="other").json()["error"] == "idempotency_key_reused"
     assert client.get(f"/tickets/{ticket['id']}", headers=bob["headers"]).status_code == 200
     assert client.get(f"/tickets/{ticket['id']}", headers=alice["headers"]).status_code == 404
     assert client.get(f"/events/{gw_event['id']}/listings").json() == []
     carol = new_fan()
-    sold = _buy(client, carol, listing["id"], key="c")
+    sold = buy(client, carol, listing["id"], key="c")
     assert sold.status_code == 409 and sold.json()["error"] == "listing_not_active"
     # the buyer can resell it in turn
-    relisted = _list(client, bob, ticket, cap - 1, key="bob-list")
-    assert _buy(client, carol, relisted["id"], key="c2").json()["status"] == "done"
+    relisted = list_ticket(client, bob, ticket, cap - 1, key="bob-list")
+    assert buy(client, carol, relisted["id"], key="c2").json()["status"] == "done"
     assert collection.owner_of(ticket["token_id"]) == carol["address"]
 
 
 def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, issue):
     alice, bob = new_fan(), new_fan()
     first, second = issue(alice, quantity=2)["tickets"]
-    listing = _list(client, alice, first, 1)
-    own = _buy(client, alice, listing["id"])
+    listing = list_ticket(client, alice, first, 1)
+    own = buy(client, alice, listing["id"])
     assert own.status_code == 409 and own.json()["error"] == "own_listing"
     collection.pause(sender=organiser)  # a paused collection moves nothing: refused before recording
-    paused = _buy(client, bob, listing["id"])
+    paused = buy(client, bob, listing["id"])
     assert paused.status_code == 409 and paused.json()["error"] == "enforced_pause"
     collection.unpause(sender=organiser)
-    assert _buy(client, bob, str(uuid.uuid4())).json()["error"] == "listing_not_found"
+    assert buy(client, bob, str(uuid.uuid4())).json()["error"] == "listing_not_found"
     no_key = client.post(
         f"/listings/{listing['id']}/buy", json={"payment_reference": "x"}, headers=bob["headers"]
     )
@@ -100,15 +84,15 @@ def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, i
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     twice = client.delete(f"/listings/{listing['id']}", headers=alice["headers"])
     assert twice.status_code == 409 and twice.json()["error"] == "listing_not_active"
-    gone = _buy(client, bob, listing["id"])
+    gone = buy(client, bob, listing["id"])
     assert gone.status_code == 409 and gone.json()["error"] == "listing_not_active"
     assert client.get(f"/events/{gw_event['id']}/listings").json() == []
     assert client.get(f"/events/{uuid.uuid4()}/listings").json()["error"] == "event_not_found"
 
     # a ticket used at the gate after it was listed
-    used_listing = _list(client, alice, second, 1, key="list-2")
+    used_listing = list_ticket(client, alice, second, 1, key="list-2")
     collection.check_in([second["token_id"]], sender=organiser)
-    used = _buy(client, bob, used_listing["id"], key="buy-used")
+    used = buy(client, bob, used_listing["id"], key="buy-used")
     assert used.status_code == 409 and used.json()["error"] == "ticket_already_used"
     assert collection.owner_of(second["token_id"]) == alice["address"]
 
@@ -116,9 +100,9 @@ def test_settlement_refusals(client, gw_event, collection, organiser, new_fan, i
 def test_a_contract_refusal_puts_the_listing_back(client, gw_event, collection, chain, new_fan, issue):
     alice, bob = new_fan(), new_fan()
     [ticket] = issue(alice)["tickets"]
-    listing = _list(client, alice, ticket, 1)
+    listing = list_ticket(client, alice, ticket, 1)
     chain.travel_to(collection.event_info()["transfer_lock_time"] + 1)
-    locked = _buy(client, bob, listing["id"], key="locked")
+    locked = buy(client, bob, listing["id"], key="locked")
     assert locked.status_code == 409 and locked.json()["error"] == "transfers_locked", locked.text
     assert collection.owner_of(ticket["token_id"]) == alice["address"]
     assert [x["id"] for x in client.get(f"/events/{gw_event['id']}/listings").json()] == [listing["id"]]

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.core.config import Settings
-from tests.chaos.proxy import FaultProxy
+from tests.utils.fault_proxy import FaultProxy
 
 
 @pytest.fixture()

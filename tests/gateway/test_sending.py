@@ -11,9 +11,7 @@ from sqlmodel import Session, select
 
 from gateway.models import ChainTransaction, Issuance, Transfer
 from gateway.services import sending
-
-from .test_resale_settlement import _buy as buy
-from .test_resale_settlement import _list as list_ticket
+from tests.utils.resale import buy, list_ticket
 
 
 @pytest.fixture()

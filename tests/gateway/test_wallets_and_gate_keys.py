@@ -11,8 +11,7 @@ from sqlmodel import Session, select
 
 from gateway.core.security import hash_token
 from gateway.models import ApiKey, WalletChallenge, utcnow
-
-from .conftest import bearer
+from tests.utils.http import bearer
 
 
 def _challenge(client, fan):

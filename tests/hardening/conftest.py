@@ -2,19 +2,16 @@
 
 `world` holds two organisers (A owns event A, B owns event B), two fans (X holds two tickets of event A,
 one of them listed for resale; Y holds one ticket of event A), a gate key for each event, and the
-Authorization header of each role. The app and its helpers come from tests/gateway/conftest.py.
+Authorization header of each role. The app comes from tests/conftest.py; World, ROLES and the helpers
+from tests/utils/world.py.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
-
 import pytest
 
-from tests.gateway.conftest import app, bearer, operator, pg_database_url, settings  # noqa: F401 - fixtures reused
-
-ROLES = ("anonymous", "organiser_a", "organiser_b", "fan_x", "fan_y", "gate_a", "gate_b")
+from tests.utils.http import bearer
+from tests.utils.world import World, idempotency, ok
 
 
 @pytest.fixture()
@@ -25,46 +22,8 @@ def database_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'gateway.db'}"
 
 
-@dataclass
-class World:
-    client: object
-    app: object
-    chain: object
-    orgs: dict[str, dict]
-    events: dict[str, dict]
-    collections: dict[str, object]
-    fans: dict[str, dict]
-    tickets: dict[str, dict]  # x (held by X), x_listed (held by X, listed), y (held by Y)
-    listing: dict
-    gate_keys: dict[str, dict]
-    make_collection: object  # () -> a new collection the operator may mint and move tickets of
-    secrets_seen: set[str] = field(default_factory=set)  # every key/token the API returned
-    cache: dict = field(default_factory=dict)  # what tests set up once per world
-
-    def headers(self, role: str) -> dict[str, str]:
-        token = {
-            "anonymous": None,
-            "organiser_a": self.orgs["a"]["api_key"],
-            "organiser_b": self.orgs["b"]["api_key"],
-            "fan_x": self.fans["x"]["session_token"],
-            "fan_y": self.fans["y"]["session_token"],
-            "gate_a": self.gate_keys["a"]["api_key"],
-            "gate_b": self.gate_keys["b"]["api_key"],
-        }[role]
-        return bearer(token) if token else {}
-
-
-def ok(response, status: int = 201) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def idempotency() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
-
-
 @pytest.fixture()
-def gateway_collection(make_event, organiser, operator):  # noqa: F811
+def gateway_collection(make_event, organiser, operator):
     """make(**make_event overrides) -> a collection the gateway's operator may mint and move tickets of."""
 
     def make(**overrides):
@@ -78,7 +37,7 @@ def gateway_collection(make_event, organiser, operator):  # noqa: F811
 
 
 @pytest.fixture()
-def world(app, chain, gateway_collection):  # noqa: F811
+def world(app, chain, gateway_collection):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:

@@ -15,7 +15,7 @@ import sys
 import types
 from pathlib import Path
 
-from tests.hardening.leaks import tokens_in
+from tests.utils.leaks import tokens_in
 
 
 def main(out: Path) -> None:

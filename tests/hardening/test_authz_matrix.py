@@ -25,8 +25,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from gateway.core import codes
+from tests.utils.http import bearer
+from tests.utils.world import ROLES, World, idempotency, ok
 
-from .conftest import ROLES, World, bearer, idempotency, ok
 from .routes import auth_kind, iter_routes, methods_of
 
 ALL = frozenset(ROLES)
@@ -286,7 +287,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/events/{event_id}/art"): Rule("organiser", frozenset({A})),
     # the body is an image, which this table does not send: A gets past authorization to 415 (no image type);
-    # uploads themselves: tests/gateway/test_metadata.py
+    # uploads themselves: tests/gateway/live/test_metadata.py
     ("PUT", "/events/{event_id}/art/{kind}"): Rule(
         "organiser", frozenset(), setup=lambda w: {"kind": "ticket"}, refused={A: 415}
     ),

@@ -31,8 +31,9 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from gateway.core import codes
 
-from .conftest import bearer, idempotency, ok
-from .leaks import custodial_keys, find_leaks, tokens_in
+from tests.utils.http import bearer
+from tests.utils.world import idempotency, ok
+from tests.utils.leaks import custodial_keys, find_leaks, tokens_in
 from .routes import auth_kind, reads_credentials, route_index
 
 EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "10"))

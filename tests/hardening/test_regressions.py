@@ -26,8 +26,8 @@ from gateway.indexer import Indexer
 from gateway.models import Event, IssueRequest, Organiser, Ticket
 from gateway.services import sending
 from gateway.services import tickets as ticket_service
-
-from .conftest import bearer, idempotency, ok
+from tests.utils.http import bearer
+from tests.utils.world import idempotency, ok
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .leaks import custodial_keys, find_leaks
+from tests.utils.leaks import custodial_keys, find_leaks
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -34,10 +34,9 @@ from sqlalchemy import create_engine, text
 import ticketkit as tk
 from gateway import process
 from gateway.core.config import Settings
-from tests.gateway.conftest import fresh_pg_database
+from tests.utils.db import fresh_pg_database
+from tests.utils.leaks import custodial_keys, find_leaks
 from ticketkit.chain import _free_port
-
-from .leaks import custodial_keys, find_leaks
 
 ETH = 10**18
 FACE = ETH // 20

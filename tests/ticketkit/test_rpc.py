@@ -1,4 +1,4 @@
-"""ticketkit/rpc.py against real anvil behind fault proxies (tests/chaos/proxy.py): retries, Retry-After,
+"""ticketkit/rpc.py against real anvil behind fault proxies (tests/utils/fault_proxy.py): retries, Retry-After,
 failover and return, stale nodes, bounded timeouts, safe re-sends, and what is never repeated."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 import pytest
 
 import ticketkit as tk
-from tests.chaos.proxy import FaultProxy
+from tests.utils.fault_proxy import FaultProxy
 from ticketkit.rpc import ResilientProvider, parse_urls, redact
 
 ETH = 10**18

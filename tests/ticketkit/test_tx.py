@@ -11,12 +11,11 @@ import pytest
 from eth_account import Account
 
 import ticketkit as tk
+from tests.utils.fault_proxy import FaultProxy
+from tests.utils.miner import Miner
 from ticketkit import tx
 from ticketkit.tx import FeePolicy, Fees, profile
 from ticketkit.tx.fees import GWEI
-
-from ..chaos.miner import Miner
-from ..chaos.proxy import FaultProxy
 
 ETH = 10**18
 

@@ -9,7 +9,7 @@
 from .fees import PROFILES, ChainProfile, FeePolicy, Fees, profile
 from .journal import Journal
 from .nonces import NonceManager
-from .pipeline import FINISHED, Attempt, MemoryStore, Pipeline, Store, TxRecord
+from .pipeline import FINISHED, Attempt, MemoryStore, Pipeline, Store, TxRecord, TxStatus
 
 __all__ = [
     "Attempt",
@@ -24,5 +24,6 @@ __all__ = [
     "Pipeline",
     "Store",
     "TxRecord",
+    "TxStatus",
     "profile",
 ]

@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -39,11 +40,23 @@ from ..errors import ChainError, FeeCeilingExceeded, NonceTaken, TransactionFail
 from .fees import FeePolicy, Fees
 from .nonces import NonceManager
 
-__all__ = ["Attempt", "TxRecord", "Store", "MemoryStore", "Pipeline", "FINISHED"]
+__all__ = ["Attempt", "TxRecord", "TxStatus", "Store", "MemoryStore", "Pipeline", "FINISHED"]
 
 log = logging.getLogger("ticketkit.tx")
 
-FINISHED = frozenset({"final", "reverted", "failed"})
+
+class TxStatus(StrEnum):
+    """A record's place in the pipeline (the module's diagram); the gateway's outbox keeps the same values."""
+
+    queued = "queued"
+    sent = "sent"
+    mined = "mined"
+    final = "final"
+    reverted = "reverted"
+    failed = "failed"
+
+
+FINISHED = frozenset({TxStatus.final, TxStatus.reverted, TxStatus.failed})
 # A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
 _MAX_LEARNED_TIP = 10_000 * 10**9
 _PER_TICK = frozenset({"eth_feeHistory", "eth_maxPriorityFeePerGas"})
@@ -77,7 +90,7 @@ class TxRecord:
     label: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     nonce: int | None = None
-    status: str = "queued"  # queued | sent | mined | final | reverted | failed
+    status: TxStatus = TxStatus.queued
     attempts: list[Attempt] = field(default_factory=list)
     mined_hash: str | None = None
     mined_block: int | None = None
@@ -112,6 +125,8 @@ class TxRecord:
     def from_dict(cls, data: dict[str, Any]) -> TxRecord:
         data = dict(data)
         data["attempts"] = [Attempt(**a) for a in data.get("attempts", [])]
+        if "status" in data:
+            data["status"] = TxStatus(data["status"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -343,7 +358,7 @@ class Pipeline:
                 raise ValueError(
                     "a record with a signed transaction cannot be abandoned: it may still be mined"
                 )
-            rec.status, rec.error = "failed", "abandoned before signing"
+            rec.status, rec.error = TxStatus.failed, "abandoned before signing"
             self._save(rec)
 
     def _ceiling_numbers(self, rec: TxRecord) -> tuple[int, int]:
@@ -359,10 +374,10 @@ class Pipeline:
             self.on_change(rec)
 
     def _advance(self, rec: TxRecord, head: int, latest: int | None) -> None:
-        if rec.status == "queued":
+        if rec.status == TxStatus.queued:
             self._sign_and_send(rec, head, fresh=True)
             return
-        if rec.status == "mined":
+        if rec.status == TxStatus.mined:
             # Still in its block? One block-hash query per block and tick answers that for every record mined
             # in it; only a record whose block changed asks for its receipt again.
             if self._block_hash(rec.mined_block) == rec.mined_block_hash:  # type: ignore[arg-type]
@@ -377,15 +392,20 @@ class Pipeline:
                 )
                 rec.reorgs += 1
                 self.stats["reorgs"] += 1
-                rec.status, rec.mined_hash, rec.mined_block, rec.mined_block_hash = "sent", None, None, None
+                rec.status, rec.mined_hash, rec.mined_block, rec.mined_block_hash = (
+                    TxStatus.sent,
+                    None,
+                    None,
+                    None,
+                )
                 self._save(rec)
                 if receipt is None:
                     self._resend(rec, head)
                     return
-            if rec.status == "mined":
+            if rec.status == TxStatus.mined:
                 self._finish_if_deep(rec, head)
                 return
-        if rec.status == "sent":
+        if rec.status == TxStatus.sent:
             latest = self._latest() if latest is None else latest
             if rec.nonce is not None and rec.nonce < latest:
                 # The nonce is used: by one of our versions (which one counts: the one with a receipt), or by
@@ -407,7 +427,7 @@ class Pipeline:
                     if time.monotonic() - first < NONCE_TAKEN_GRACE_SECONDS:
                         return
                     _TAKEN_SINCE.pop(key, None)
-                    rec.status = "failed"
+                    rec.status = TxStatus.failed
                     rec.error = f"{NonceTaken.code}: nonce {rec.nonce} was used by another transaction"
                     log.error(
                         "transaction %s: nonce %s used by a transaction not on record", rec.tx_hash, rec.nonce
@@ -443,11 +463,11 @@ class Pipeline:
 
     def _finish_if_deep(self, rec: TxRecord, head: int) -> None:
         if head - (rec.mined_block or 0) >= self.confirmations:
-            rec.status = "final" if rec.error is None else "reverted"
+            rec.status = TxStatus.final if rec.error is None else TxStatus.reverted
             self._save(rec)
 
     def _mined(self, rec: TxRecord, receipt: dict[str, Any], head: int) -> None:
-        rec.status = "mined"
+        rec.status = TxStatus.mined
         rec.mined_hash = receipt["transactionHash"]
         rec.mined_block = _int(receipt["blockNumber"])
         rec.mined_block_hash = receipt["blockHash"]
@@ -457,7 +477,7 @@ class Pipeline:
         rec.error = None if _int(receipt["status"]) == 1 else "reverted"
         rec.waiting = None
         self._finish_if_deep(rec, head)
-        if rec.status == "mined":
+        if rec.status == TxStatus.mined:
             self._save(rec)
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
@@ -487,7 +507,9 @@ class Pipeline:
         self._broadcast(rec)
 
     def _highest_nonce(self) -> int:
-        nonces = [r.nonce for r in self.records.values() if r.nonce is not None and r.status != "failed"]
+        nonces = [
+            r.nonce for r in self.records.values() if r.nonce is not None and r.status != TxStatus.failed
+        ]
         return max(nonces, default=-1)
 
     def _wait_for_fees(self, rec: TxRecord, error: FeeCeilingExceeded) -> None:
@@ -516,7 +538,7 @@ class Pipeline:
             block=head,
         )
         rec.attempts.append(attempt)
-        rec.status = "sent"
+        rec.status = TxStatus.sent
         rec.waiting = None
         self._save(rec)  # on record before it exists anywhere else
         self.by_hash[attempt.tx_hash.lower()] = rec
@@ -562,7 +584,7 @@ class Pipeline:
             return
         # The node refuses the first version outright: nothing holds the nonce, so the record fails and the
         # nonce is read from the node again (a later record takes it).
-        rec.status, rec.error = "failed", message
+        rec.status, rec.error = TxStatus.failed, message
         self._save(rec)
         self.nonces.forget(self.sender.address)
         if kind == "funds":
@@ -643,13 +665,13 @@ class Pipeline:
     # ---- gaps
     def _fill_gap(self, head: int, latest: int) -> None:
         """A nonce between the chain's count and our lowest pending record that nothing on record holds."""
-        waiting = [r for r in self.records.values() if r.status == "sent" and r.nonce is not None]
+        waiting = [r for r in self.records.values() if r.status == TxStatus.sent and r.nonce is not None]
         if not waiting:
             return
         lowest = min(waiting, key=lambda r: r.nonce)  # type: ignore[arg-type, return-value]
         if lowest.nonce is None or lowest.nonce <= latest:
             return
-        held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != "failed"}
+        held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != TxStatus.failed}
         # Stateless (a worker rebuilt from its store each round sees the same): the lowest record has waited
         # `stuck_blocks` since it was first sent, and the gap is still there.
         if head - min(a.block for a in lowest.attempts) < self.stuck_blocks:

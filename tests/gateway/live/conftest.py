@@ -1,8 +1,5 @@
-"""Fixtures for tests against a gateway served over HTTP (uvicorn in a thread, SQLite) and real Chromium.
-
-Import them into a test module: `from .live import client, database_url, launch, live, playwright  # noqa: F401`.
-(tests/gateway/test_pages.py takes them too, with a `launch` of its own that adds a fake camera.)
-"""
+"""Fixtures for the tests against a gateway served over HTTP (uvicorn in a thread, SQLite) and real Chromium:
+every test module of this directory. Helpers (Chromium's path, QR codes, axe): tests/utils/browser.py."""
 
 from __future__ import annotations
 
@@ -16,10 +13,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = (
-    Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-)  # pinned in package.json
+from tests.utils.browser import CHROMIUM
 
 
 @pytest.fixture()
@@ -62,10 +56,14 @@ def playwright():
 
 @pytest.fixture()
 def launch(playwright):
+    """launch(video=None) -> a Chromium browser with a fake camera; with `video`, a Y4M file it shows."""
     browsers = []
 
-    def do():
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+    def do(video: Path | None = None):
+        args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if video is not None:
+            args.append(f"--use-file-for-fake-video-capture={video}")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         browsers.append(browser)
         return browser
 
@@ -74,18 +72,11 @@ def launch(playwright):
         browser.close()
 
 
-def axe_violations(page, *, above: str = "minor") -> list[dict]:
-    """axe-core's violations on the page more severe than `above` (as {id, impact, help, nodes})."""
-    page.add_script_tag(content=AXE.read_text())
-    results = page.evaluate("async () => (await axe.run(document)).violations")
-    order = ["minor", "moderate", "serious", "critical"]
-    return [
-        {
-            "id": v["id"],
-            "impact": v["impact"],
-            "help": v["help"],
-            "nodes": [n["target"] for n in v["nodes"]][:5],
-        }
-        for v in results
-        if order.index(v["impact"] or "minor") > order.index(above)
-    ]
+@pytest.fixture()
+def gate_key(client, org, gw_event):
+    """The text of a gate key ("North door") of the event."""
+    response = client.post(
+        f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"}, headers=org["headers"]
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["api_key"]

@@ -19,19 +19,13 @@ from sqlmodel import Session, func, select
 
 from gateway.core import codes
 from gateway.models import Admission, GateRefusal
-from gateway.services import gate as gate_service
+from tests.utils.browser import axe_violations
+from tests.utils.gate import bind_key, make_gate_key
+from tests.utils.http import bearer
 
-from .conftest import bearer
-from .live import axe_violations, client, database_url, launch, live, playwright  # noqa: F401
-from .test_gate import bind_key, make_gate_key
+SHOTS = Path(__file__).resolve().parents[3] / ".ticketkit" / "screenshots"
 
-SHOTS = Path(__file__).resolve().parents[2] / ".ticketkit" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cancellation_cache():
-    gate_service.forget_cancellations()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_cancellation_cache")
 
 
 def _count(app, model, event_id) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-import zlib
 
 import httpx
 import jsonschema_rs
@@ -15,9 +13,8 @@ import pytest
 import ticketkit as tk
 from gateway.core.config import Settings
 from gateway.services import metadata as service
-
-from .conftest import bearer
-from .live import client, database_url, launch, live, playwright  # noqa: F401
+from tests.utils.http import bearer
+from tests.utils.images import tiny_png
 
 ETH = 10**18
 
@@ -55,7 +52,7 @@ def _no_cached_documents():
 
 
 @pytest.fixture()
-def settings(database_url, chain, operator):  # noqa: F811 - no metadata cache: the test reads right after each change
+def settings(database_url, chain, operator):  # no metadata cache: the test reads right after each change
     return Settings(
         database_url=database_url,
         rpc_url=chain.url,
@@ -231,25 +228,12 @@ def test_long_names_wrap_inside_the_card(launch):
 
 
 # ---- the organiser's art and details
-def _png(width: int = 4, height: int = 4) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\0" + b"\xff\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_organiser_art_replaces_the_drawn_svg_and_is_checked(chain, pointed, fans, client, org, gw_event):
     collection, _ = pointed
     [token] = collection.buy(1, 1, sender=fans[3])
     uri = collection.token_uri(token)
     url = f"/events/{gw_event['id']}/art/ticket"
-    png = _png()
+    png = tiny_png()
     put = lambda body, ctype, **params: client.put(
         url,
         content=body,

@@ -1,7 +1,7 @@
 """The door as fans and stewards live it (issue 15), in real Chromium against a real gateway and anvil: the
 fan's pass with no signal, the scanner's layout and answers, re-entry and day passes at the gate.
 
-Fixtures (a live uvicorn gateway, Chromium) come from test_pages. Screenshots go to tests/output/ (git-ignored).
+Fixtures (a live uvicorn gateway, Chromium): live/conftest.py. Screenshots go to tests/output/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -14,28 +14,11 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from gateway.core import codes
+from tests.utils.browser import CHROMIUM, CODE, GREEN, RED, code_for, read_qr, watch_errors, y4m
+from tests.utils.gate import bind_key, verify
+from tests.utils.http import bearer
 
-from .conftest import bearer
-from .test_pages import (  # noqa: F401 - fixtures
-    CHROMIUM,
-    CODE,
-    GREEN,
-    RED,
-    _bind,
-    _code_for,
-    _read_qr,
-    _verify,
-    _watch_errors,
-    _y4m,
-    client,
-    database_url,
-    gate_key,
-    launch,
-    live,
-    playwright,
-)
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OUTPUT = ROOT / "tests" / "output"
 SIZES = {"phone": (360, 640), "tablet": (768, 1024), "laptop": (1280, 800)}
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # package.json pins it (tests only, never served)
@@ -93,7 +76,7 @@ def test_the_pass_works_after_a_reload_with_no_network(
     ticket = issue(fan)["tickets"][0]
     context = launch().new_context(**playwright.devices["Pixel 7"])
     page = context.new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/ticket#token={fan['session_token']}")
     qr = page.locator("#qr")
     expect(qr).to_have_attribute("data-code", CODE)  # one ticket: its code at once, no tap
@@ -103,7 +86,7 @@ def test_the_pass_works_after_a_reload_with_no_network(
     page.reload()  # the page from the service worker, the tickets and the key from the phone
     expect(qr).to_have_attribute("data-code", CODE)
     expect(page.locator("#status")).to_contain_text("No signal")
-    shown = _read_qr(qr.screenshot())  # the code on screen (it may rotate while read: compare the ticket)
+    shown = read_qr(qr.screenshot())  # the code on screen (it may rotate while read: compare the ticket)
     assert CODE.match(shown) and str(codes.decode(shown).ticket_id) == ticket["id"]
     _shot(page, "pass-offline-phone")
     page.close()  # the browser dropped the tab: a new one, still offline
@@ -111,7 +94,7 @@ def test_the_pass_works_after_a_reload_with_no_network(
     page.goto(f"{live}/app/ticket")
     expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
     context.set_offline(False)
-    assert _verify(client, gate_key, page.locator("#qr").get_attribute("data-code"))["admit"] is True
+    assert verify(client, gate_key, page.locator("#qr").get_attribute("data-code"))["admit"] is True
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
@@ -143,16 +126,16 @@ def test_the_pass_works_after_a_browser_restart_with_no_network(
         expect(page.locator("#status")).to_contain_text("No signal")
         code = page.locator("#qr").get_attribute("data-code")
         assert str(codes.decode(code).ticket_id) == ticket["id"]
-        assert _verify(client, gate_key, code)["admit"] is True  # the gate takes it (the gate is online)
+        assert verify(client, gate_key, code)["admit"] is True  # the gate takes it (the gate is online)
     finally:
         context.close()
 
 
 # ---- one rule list: the browser runs the shared vectors
 def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
-    vectors = json.loads((Path(__file__).with_name("gate_vectors.json")).read_text())
+    vectors = json.loads((Path(__file__).parent.parent / "gate_vectors.json").read_text())
     page = launch().new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/scanner")
     answers = page.evaluate(
         """async (vectors) => {
@@ -208,7 +191,7 @@ def test_the_pass_shows_the_event_and_its_check_in(
             viewport={"width": width, "height": height}, bypass_csp=True, locale="en-GB"
         )
         page = context.new_page()
-        errors = _watch_errors(page)
+        errors = watch_errors(page)
         page.clock.install()  # time flows, and the test can move it on
         page.goto(f"{live}/app/ticket#token={fan['session_token']}")
         expect(page.locator("#qr")).to_have_attribute("data-code", CODE)
@@ -303,7 +286,7 @@ def test_the_scanner_fits_every_screen_and_names_its_gate(launch, live, client, 
             viewport={"width": width, "height": height}, bypass_csp=True, permissions=["camera"]
         )
         page = context.new_page()
-        errors = _watch_errors(page)
+        errors = watch_errors(page)
         page.goto(f"{live}/app/scanner#key={gate_key}")
         expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "0")
         expect(page.locator("#gate-title")).to_have_text("Gig · North door")
@@ -345,12 +328,12 @@ def test_reentry_at_the_scanner_entry_exit_and_back_in(
     _door(client, org, gw_event["id"], entry_policy="reentry")
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(_bind(client, fan, ticket["id"]), ticket["id"])))
+    browser = launch(y4m(tmp_path / "qr.y4m", code_for(bind_key(client, fan, ticket["id"]), ticket["id"])))
     context = browser.new_context(
         viewport={"width": 360, "height": 640}, permissions=["camera"], bypass_csp=True
     )
     page = context.new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "1")
     expect(page.locator("#direction")).to_be_visible()  # re-entry: the steward picks entry or exit
@@ -395,7 +378,7 @@ def test_a_day_pass_enters_once_today_at_the_scanner(
     _door(client, org, gw_event["id"], entry_policy="days", entry_days=[today])
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(_bind(client, fan, ticket["id"]), ticket["id"])))
+    browser = launch(y4m(tmp_path / "qr.y4m", code_for(bind_key(client, fan, ticket["id"]), ticket["id"])))
     page = browser.new_context(permissions=["camera"]).new_page()
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "1")
@@ -412,7 +395,7 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
     key = codes.new_device_key()  # the fan's phone, linked only after the gate took its list
-    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(key, ticket["id"])))
+    browser = launch(y4m(tmp_path / "qr.y4m", code_for(key, ticket["id"])))
     context = browser.new_context(permissions=["camera"])
     page = context.new_page()
     page.goto(f"{live}/app/scanner#key={gate_key}")
@@ -448,7 +431,7 @@ def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, 
     )
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", "2")
-    key = _bind(client, fan, second["id"])
+    key = bind_key(client, fan, second["id"])
     page.evaluate("window.dispatchEvent(new Event('online'))")  # what a regained signal does: refresh now
     expect(page.locator("#bar")).to_have_attribute("data-deltas", "1")
     assert "?since=" in requests[-1] and "?since=" not in requests[0], requests

@@ -8,7 +8,6 @@ zxing-cpp.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -16,15 +15,9 @@ import tomllib
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
 
-import numpy as np
-import pytest
-import qrcode
-import zxingcpp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from PIL import Image
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
@@ -32,13 +25,12 @@ from gateway.api.routes import pages
 from gateway.core import codes
 from gateway.models import Admission, DeviceKey
 from gateway.static import vendor
+from tests.utils.browser import CODE, GREEN, RED, code_for, read_qr, watch_errors, y4m
+from tests.utils.db import age_fan_sessions
+from tests.utils.gate import bind_key, verify
+from tests.utils.http import bearer
 
-from .conftest import age_fan_sessions, bearer
-from .live import CHROMIUM, client, database_url, live, playwright  # noqa: F401 - fixtures
-
-ROOT = Path(__file__).resolve().parents[2]
-CODE = re.compile(r"^TK1\.[A-Za-z0-9_-]{112}$")
-GREEN, RED = "rgb(21, 128, 61)", "rgb(185, 28, 28)"  # app.css --admit, --refuse
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # ---- no browser: what is served, and that it ships
@@ -96,69 +88,7 @@ def test_every_served_file_is_package_data():
         )
 
 
-# ---- a real gateway and a real browser (database_url, live, client, playwright: tests/gateway/live.py)
-@pytest.fixture()
-def launch(playwright):
-    """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
-    browsers = []
-
-    def do(video: Path | None = None):
-        args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-        if video is not None:
-            args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        browsers.append(browser)
-        return browser
-
-    yield do
-    for browser in browsers:
-        browser.close()
-
-
-@pytest.fixture()
-def gate_key(client, org, gw_event):
-    response = client.post(
-        f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"}, headers=org["headers"]
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["api_key"]
-
-
-def _watch_errors(page) -> list[str]:
-    """Uncaught errors, console errors and failed requests (as "status path") of the page, as they happen."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda response: (
-            errors.append(f"{response.status} {urlsplit(response.url).path}")
-            if response.status >= 400
-            else None
-        ),
-    )
-    return errors
-
-
-def _read_qr(png: bytes) -> str:
-    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))
-    assert [b.format for b in found] == [zxingcpp.BarcodeFormat.QRCode], found
-    return found[0].text
-
-
-def _verify(client, gate_key, code):
-    response = client.post("/gate/verify", json={"code": code}, headers=bearer(gate_key))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
+# ---- a real gateway and a real browser (database_url, live, client, launch, gate_key: live/conftest.py)
 def test_fan_page_shows_a_rotating_code_the_gate_admits(
     playwright, launch, live, client, app, new_fan, issue, gate_key
 ):
@@ -166,7 +96,7 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(
     ticket = issue(fan, quantity=2)["tickets"][0]  # two: the pass links back to the list
     phone = playwright.devices["Pixel 7"]
     page = launch().new_context(**phone).new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.clock.install()
     paused_at = time.time() + 1
     page.clock.pause_at(datetime.fromtimestamp(paused_at, timezone.utc))  # the page's time moves when told
@@ -178,11 +108,11 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(
     box = qr.bounding_box()  # the whole code on a phone's screen, and big
     assert 0 <= box["x"] and box["x"] + box["width"] <= phone["viewport"]["width"], box
     assert box["width"] >= 300, box
-    assert _read_qr(qr.screenshot()) == first  # the QR on screen is the code
+    assert read_qr(qr.screenshot()) == first  # the QR on screen is the code
     decoded = codes.decode(first)
     assert str(decoded.ticket_id) == ticket["id"] and decoded.window == int(qr.get_attribute("data-window"))
     assert decoded.window == codes.window_of(paused_at)  # the window of the phone's clock
-    answer = _verify(client, gate_key, first)
+    answer = verify(client, gate_key, first)
     assert answer["admit"] is True and answer["ticket_id"] == ticket["id"], answer
     expect(page.locator("#countdown-text")).to_contain_text("New code in")
 
@@ -191,8 +121,8 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(
     expect(qr).not_to_have_attribute("data-code", first)
     second = qr.get_attribute("data-code")
     assert codes.decode(second).window == decoded.window + 1
-    assert _read_qr(qr.screenshot()) == second
-    assert _verify(client, gate_key, second)["admit"] is True  # within the gate's one window of drift
+    assert read_qr(qr.screenshot()) == second
+    assert verify(client, gate_key, second)["admit"] is True  # within the gate's one window of drift
 
     # the device key: made once, bound on the gateway, and its private half cannot leave the browser
     stored = page.evaluate(
@@ -235,7 +165,7 @@ def test_a_fan_whose_session_expired_signs_in_with_the_recovery_code(
         app.state.runtime.engine, fan["id"], app.state.runtime.settings.fan_session_idle_days + 1
     )
     page = launch().new_context(**playwright.devices["Pixel 7"]).new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/ticket#token={fan['session_token']}")
     expect(page.locator("#status")).to_contain_text("recovery code")
     expect(page.locator("#recover")).to_be_visible()
@@ -258,42 +188,6 @@ def test_a_fan_whose_session_expired_signs_in_with_the_recovery_code(
 
 
 # ---- the scanner sees a real QR through Chromium's fake camera
-def _y4m(path: Path, text: str, size: int = 720, frames: int = 3) -> Path:
-    """A Y4M video (4:2:0, full range) of `text` as a QR code, black on white, filling the frame."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    qr.add_data(text)
-    qr.make(fit=True)
-    modules = np.array(qr.get_matrix(), dtype=bool)
-    scale = size // len(modules)
-    image = np.repeat(np.repeat(np.where(modules, 0, 255).astype(np.uint8), scale, 0), scale, 1)
-    luma = np.full((size, size), 255, np.uint8)
-    offset = (size - image.shape[0]) // 2
-    luma[offset : offset + image.shape[0], offset : offset + image.shape[1]] = image
-    chroma = np.full((size // 2) * (size // 2), 128, np.uint8).tobytes()
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            out.write(b"FRAME\n" + luma.tobytes() + chroma + chroma)
-    return path
-
-
-def _bind(client, fan, ticket_id):
-    """A device key bound to the ticket through the API, as the fan page binds one."""
-    key = codes.new_device_key()
-    response = client.post(
-        f"/tickets/{ticket_id}/device",
-        json={"public_key": codes.public_key_text(key)},
-        headers=fan["headers"],
-    )
-    assert response.status_code == 201, response.text
-    return key
-
-
-def _code_for(key, ticket_id) -> str:
-    # Signed for the next window: valid by the gate's clock for 30 to 45 seconds from now.
-    return codes.sign_code(key, ticket_id, codes.window_of(time.time()) + 1)
-
-
 def _admissions(app, ticket_id):
     with Session(app.state.runtime.engine) as session:
         return session.exec(select(Admission).where(Admission.ticket_id == uuid.UUID(ticket_id))).all()
@@ -302,7 +196,7 @@ def _admissions(app, ticket_id):
 def _open_scanner(browser, live, gate_key, tickets: int, **options):
     context = browser.new_context(permissions=["camera"], **options)
     page = context.new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/scanner#key={gate_key}")
     expect(page.locator("#bar")).to_have_attribute("data-snapshot-tickets", str(tickets))
     return context, page, errors
@@ -313,8 +207,8 @@ def test_scanner_admits_once_and_refuses_the_second_time(
 ):
     fan = new_fan()
     ticket = issue(fan, tier_id=1)["tickets"][0]  # VIP
-    code = _code_for(_bind(client, fan, ticket["id"]), ticket["id"])
-    browser = launch(_y4m(tmp_path / "qr.y4m", code))
+    code = code_for(bind_key(client, fan, ticket["id"]), ticket["id"])
+    browser = launch(y4m(tmp_path / "qr.y4m", code))
     _, page, errors = _open_scanner(browser, live, gate_key, tickets=1)
     page.click("#start")
     # The first answer, full screen and green (it stays up 2 s, then the same QR is taken again).
@@ -342,12 +236,12 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(
 ):
     fan = new_fan()
     first, second = issue(fan, quantity=2)["tickets"]
-    first_key, second_key = _bind(client, fan, first["id"]), _bind(client, fan, second["id"])
+    first_key, second_key = bind_key(client, fan, first["id"]), bind_key(client, fan, second["id"])
     scanned = client.post(
         "/gate/scan", json={"code": codes.sign_code(first_key, first["id"])}, headers=bearer(gate_key)
     )
     assert scanned.json()["admit"] is True  # the first ticket went in online, before this gate's snapshot
-    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(second_key, second["id"])))
+    browser = launch(y4m(tmp_path / "qr.y4m", code_for(second_key, second["id"])))
     context, page, errors = _open_scanner(browser, live, gate_key, tickets=2)
     page.evaluate("""async () => {  // the service worker has taken the page (it keeps the pages for offline)
         await navigator.serviceWorker.ready;
@@ -375,7 +269,7 @@ def test_scanner_admits_offline_from_the_snapshot_and_syncs_later(
     assert [(a.source, a.device) for a in admitted] == [
         ("offline", page.evaluate("localStorage.getItem('ticketkit.gate.device')"))
     ]
-    assert _verify(client, gate_key, _code_for(second_key, second["id"]))["reason"] == "already_checked_in"
+    assert verify(client, gate_key, code_for(second_key, second["id"]))["reason"] == "already_checked_in"
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
@@ -387,7 +281,7 @@ def test_a_scan_whose_answer_is_lost_is_decided_offline_and_synced_without_a_con
     admission: no conflict, one admission."""
     fan = new_fan()
     ticket = issue(fan)["tickets"][0]
-    browser = launch(_y4m(tmp_path / "qr.y4m", _code_for(_bind(client, fan, ticket["id"]), ticket["id"])))
+    browser = launch(y4m(tmp_path / "qr.y4m", code_for(bind_key(client, fan, ticket["id"]), ticket["id"])))
     # page.route does not see requests a service worker could take: none here
     _, page, errors = _open_scanner(browser, live, gate_key, tickets=1, service_workers="block")
     reached: list[tuple[int, dict]] = []  # what the gateway answered each scan the page sent
@@ -427,7 +321,7 @@ def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, iss
     for the same codes; and it takes no snapshot whose signature does not verify."""
     alice, bob = new_fan(), new_fan()
     fine, used, gifted, keyless = issue(alice, quantity=4)["tickets"]
-    keys = {t["id"]: _bind(client, alice, t["id"]) for t in (fine, used, gifted)}
+    keys = {t["id"]: bind_key(client, alice, t["id"]) for t in (fine, used, gifted)}
     assert (
         client.post(
             "/gate/scan",
@@ -453,14 +347,14 @@ def test_offline_decisions_match_the_gateways(launch, live, client, new_fan, iss
         "not_owner": codes.sign_code(keys[gifted["id"]], gifted["id"], now),
         "already_checked_in": codes.sign_code(keys[used["id"]], used["id"], now),
     }
-    online = {case: _verify(client, gate_key, code) for case, code in cases.items()}
+    online = {case: verify(client, gate_key, code) for case, code in cases.items()}
     assert {case: answer["reason"] or "admit" for case, answer in online.items()} == {c: c for c in cases}
     snapshot = client.get("/gate/snapshot", headers=bearer(gate_key)).json()
     public_key = client.get("/gate/snapshot-key").json()["public_key"]
     tampered = json.loads(snapshot["payload"])
     next(t for t in tampered["tickets"] if t[1] == used["token_id"])[4] = 0  # its flags: not checked in
     page = launch().new_page()
-    errors = _watch_errors(page)
+    errors = watch_errors(page)
     page.goto(f"{live}/app/scanner")
     offline = page.evaluate(
         """async ({snapshot, publicKey, tampered, cases}) => {
