@@ -39,7 +39,7 @@ from bench.gas_report import BATCH, fresh_addresses
 from ticketkit import _artifacts, _compile
 from ticketkit.chain import Chain, local_chain
 
-__all__ = ["CONTRACTS_DIR", "BASELINES", "compile_baselines", "compiler_matches_product", "measure", "main"]
+__all__ = ["BASELINES", "CONTRACTS_DIR", "compile_baselines", "compiler_matches_product", "main", "measure"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 BASELINES = ("OZBaseline", "ERC721ABaseline", "ERC721ATieredBaseline")

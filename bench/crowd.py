@@ -43,8 +43,6 @@ import httpx
 from sqlmodel import Session
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from bench import load
 from bench.gate_load import _collection, _database, bind_devices, measure_and_write
 from gateway import process as gateway_process
@@ -56,6 +54,7 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 

@@ -50,8 +50,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
@@ -63,6 +61,7 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,7 +83,7 @@ def _database(kind: str, directory: Path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:  # noqa: ANN001
+def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     collection = platform.create_collection(

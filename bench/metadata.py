@@ -36,8 +36,6 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from gateway import process as gateway_process
 from gateway.core.config import Settings
 from gateway.main import create_app
@@ -45,12 +43,13 @@ from gateway.models import Admission, EventCreate, GateRefusal, OrganiserCreate,
 from gateway.services import report as report_service
 from gateway.services.events import register_event
 from gateway.services.organisers import create_gate_key, create_organiser
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "metadata.json"
 
 
-def _collection(chain: tk.Chain, organiser, holders: list[str]) -> tk.Collection:  # noqa: ANN001
+def _collection(chain: tk.Chain, organiser, holders: list[str]) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     badge = platform.create_badge("Bench badges", "BB", salt=f"bb-{secrets.token_hex(4)}", sender=organiser)

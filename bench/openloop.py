@@ -80,7 +80,7 @@ async def run(
     """Each mix has keep-alive connections of its own (its share of `connections`), to `url`, or to `gate_url`
     for /gate/ paths when the doors have a server of their own."""
 
-    async def connect(mix: Mix):  # noqa: ANN202
+    async def connect(mix: Mix):
         return await asyncio.open_connection(mix.host, mix.port, limit=1 << 20)
 
     for mix in mixes:
@@ -95,14 +95,14 @@ async def run(
     weights = [m.share for m in mixes]
     rng = random.Random(7)
 
-    async def one(mix: Mix, request: bytes, due: float, connection) -> None:  # noqa: ANN001
+    async def one(mix: Mix, request: bytes, due: float, connection) -> None:
         reader, writer = connection
         try:
             status = await asyncio.wait_for(_exchange(reader, writer, request), timeout=30)
             mix.statuses[status] += 1
             mix.latencies.append(time.perf_counter() - due)
             mix.idle.append(connection)
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
             errors[type(error).__name__] += 1
             writer.close()
             try:  # replace the broken connection

@@ -43,15 +43,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "STAGES",
-    "GOALS",
     "ANCHORS",
+    "GOALS",
     "REQUIRED_KEYS",
+    "STAGES",
     "aggregate",
-    "render_markdown",
-    "write_outputs",
     "machine_info",
     "main",
+    "render_markdown",
+    "write_outputs",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -409,7 +409,7 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "machine.cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "machine.cpu_model": model,
-        "machine.date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine.date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
@@ -459,7 +459,7 @@ def aggregate(
             continue
         try:
             figures.update(flatten(json.loads(path.read_text())))
-            written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             sources[output] = written.strftime("%Y-%m-%dT%H:%M:%SZ")
         except (OSError, ValueError, KeyError, TypeError) as error:
             problems[name] = f"{shown} is unreadable: {type(error).__name__}: {error}"

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -59,7 +59,7 @@ SAMPLE_KEYS = 20  # tickets whose private keys are kept, to sign codes for the p
 
 def _seed(settings: Settings, tickets: int, gates: int) -> dict:
     engine = db.make_engine(settings.database_url)
-    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    past = datetime.now(UTC) - timedelta(hours=1)
     organiser_id, event_id = uuid.uuid4(), uuid.uuid4()
     collection = "0x" + secrets.token_hex(20)
     gate_tokens = [f"tkg_{secrets.token_urlsafe(24)}" for _ in range(gates)]
@@ -186,7 +186,7 @@ def _seed(settings: Settings, tickets: int, gates: int) -> dict:
 def _change(settings: Settings, seeded: dict, changes: int) -> None:
     """`changes` tickets change: half are admitted, half get a phone key linked again."""
     engine = db.make_engine(settings.database_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     targets = [t for n, t in enumerate(seeded["ticket_ids"]) if n % 4 != 0 and t not in seeded["private"]][
         :changes
     ]
@@ -234,7 +234,7 @@ def _change(settings: Settings, seeded: dict, changes: int) -> None:
     engine.dispose()
 
 
-def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:  # noqa: ANN001
+def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -11,8 +11,8 @@ mints the attendance badge.
 from __future__ import annotations
 
 import secrets
-import time
 import tempfile
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -30,7 +30,7 @@ from .services import checkin_queue
 console = Console()
 
 
-def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
+def _ok(response, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 

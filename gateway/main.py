@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import sys
 import threading
-
-import anyio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI
 
 from . import db
 from .api import errors
 from .api.admission import Admission, AdmissionMiddleware, Lane, drain_on_signals
 from .api.limits import BodySizeLimit, refuse_nul_characters
-from .api.routes import devices, events, fans, gate, health, metadata, organisers, presale, reports, tickets
-from .api.routes import pages
+from .api.routes import (
+    devices,
+    events,
+    fans,
+    gate,
+    health,
+    metadata,
+    organisers,
+    pages,
+    presale,
+    reports,
+    tickets,
+)
 from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue, sending
-
 
 SWITCH_INTERVAL = 0.001
 

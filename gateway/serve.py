@@ -32,7 +32,7 @@ from .services.tickets import issue_tickets
 ETH = 10**18
 
 
-def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
+def sample_event(chain: tk.Chain, organiser) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)

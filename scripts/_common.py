@@ -26,23 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-import ticketkit as tk  # noqa: E402
-from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key  # noqa: E402
+import ticketkit as tk
+from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 __all__ = [
-    "parser",
-    "add_collection",
-    "connect",
-    "signer",
-    "collection",
-    "run",
-    "env_int",
-    "ROOT",
-    "ape_provider",
-    "rpc_url",
     "DEFAULT_RPC",
+    "ROOT",
+    "add_collection",
+    "ape_provider",
+    "collection",
+    "connect",
+    "env_int",
+    "parser",
+    "rpc_url",
+    "run",
+    "signer",
 ]
 
 

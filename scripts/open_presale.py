@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
-import _common  # noqa: E402
+import _common
 
 import ticketkit as tk
 from ticketkit.event_file import parse_datetime

@@ -20,7 +20,7 @@ import pytest
 from tests.test_ape_compile import ANVIL_DIR, DEAD_PROXY, ROOT, _ape_executable, _solcx_dir
 
 NETWORK = "ethereum:local:foundry"
-COLLECTION_LINE = re.compile(r"^collection (0x[0-9a-fA-F]{40}) \((?:already )?deployed\)$", re.M)
+COLLECTION_LINE = re.compile(r"^collection (0x[0-9a-fA-F]{40}) \((?:already )?deployed\)$", re.MULTILINE)
 LOCAL = "127.0.0.1,localhost"
 
 
@@ -87,7 +87,7 @@ def test_ape_run_deploy_then_mint_from_csv(tmp_path: Path) -> None:
 
         env.update(TICKETKIT_COLLECTION=address, TICKETKIT_CSV="examples/recipients.csv")
         minted = _ape_run("mint_from_csv", env)
-        summary = re.search(r"^(\d+) minted now, (\d+) already minted, (\d+) planned$", minted, re.M)
+        summary = re.search(r"^(\d+) minted now, (\d+) already minted, (\d+) planned$", minted, re.MULTILINE)
         assert summary, minted[-4000:]
         now, already, total = map(int, summary.groups())
         assert now == total > 0 and already == 0, summary.group(0)

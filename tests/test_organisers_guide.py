@@ -31,7 +31,7 @@ ABBREVIATED = re.compile(r"0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}")
 
 def _steps(text: str) -> list[tuple[str, list[str]]]:
     steps: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
         for line in block.splitlines():
             if line.startswith("$ "):
                 steps.append((line[2:], []))

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import csv
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +36,15 @@ from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
 
 __all__ = [
-    "Recipient",
+    "MintPlan",
     "MintReport",
+    "Progress",
+    "Recipient",
     "RefundReport",
-    "read_recipients",
     "job_id",
     "mint_recipients",
+    "read_recipients",
     "refund_all",
-    "Progress",
-    "MintPlan",
 ]
 
 Progress = Callable[[int, int], None]

@@ -37,7 +37,7 @@ from .errors import (
 )
 from .rpc import ResilientProvider, RpcPolicy
 
-__all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS", "decode_revert", "translate_error"]
+__all__ = ["ANVIL_KEYS", "Chain", "connect", "decode_revert", "local_chain", "translate_error"]
 
 # anvil's development accounts come from this public mnemonic: for local chains only.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -73,7 +73,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert | None:
     """Turn revert data into the matching ContractRevert subclass (None if not a known error)."""
     if data is None:
         return None
-    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
     known = _SELECTORS.get(raw[:4])
     if known is None:
         return None

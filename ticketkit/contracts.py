@@ -18,17 +18,17 @@ from web3.types import TxReceipt
 from .chain import Chain
 
 __all__ = [
-    "Platform",
+    "SKIP_ALREADY_USED",
+    "SKIP_NOT_FOUND",
     "Badge",
     "Collection",
-    "TierConfig",
     "EventConfig",
-    "Tier",
+    "Platform",
     "Ticket",
+    "Tier",
+    "TierConfig",
     "deploy_platform",
     "salt_bytes",
-    "SKIP_NOT_FOUND",
-    "SKIP_ALREADY_USED",
 ]
 
 SKIP_NOT_FOUND = 1
@@ -264,7 +264,7 @@ class Collection(_Handle):
         receiver, amount = self.call("royaltyInfo", token_id, price)
         return to_checksum_address(receiver), int(amount)
 
-    def require_collection(self) -> "Collection":
+    def require_collection(self) -> Collection:
         """Raise InvalidInput unless a ticket collection answers at this address (code alone is not enough:
         a factory, a badge or any other contract would fail later with a bare revert)."""
         from .errors import InvalidInput, RPCUnavailable

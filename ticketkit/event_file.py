@@ -32,15 +32,14 @@ import dataclasses
 import re
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -66,19 +65,19 @@ from .contracts import (
 from .errors import InvalidInput
 
 __all__ = [
+    "BADGE_SALT",
+    "Deployment",
+    "EventSection",
+    "EventSpec",
+    "PresaleSpec",
+    "TierSpec",
     "deploy_event",
     "deploy_event_file",
-    "settings_warnings",
-    "Deployment",
-    "BADGE_SALT",
-    "EventSpec",
-    "EventSection",
-    "TierSpec",
-    "PresaleSpec",
     "load_event_file",
-    "parse_event_toml",
     "parse_amount",
     "parse_datetime",
+    "parse_event_toml",
+    "settings_warnings",
 ]
 
 _UNITS = {"eth": 10**18, "ether": 10**18, "gwei": 10**9, "wei": 1}
@@ -383,7 +382,7 @@ def _require_future_start(spec: EventSpec, now: int) -> None:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def settings_warnings(spec: EventSpec, *, now: int) -> list[str]:

@@ -22,12 +22,12 @@ from eth_account.signers.local import LocalAccount
 from .errors import InvalidInput
 
 __all__ = [
-    "Signer",
     "DEFAULT_KEY_ENV",
+    "Signer",
     "load_signer",
     "signer_from_env",
-    "signer_from_keystore",
     "signer_from_key",
+    "signer_from_keystore",
 ]
 
 DEFAULT_KEY_ENV = "TICKETKIT_PRIVATE_KEY"

@@ -35,7 +35,7 @@ from eth_utils import to_checksum_address
 from .chain import translate_error
 from .contracts import Collection
 
-__all__ = ["Row", "PlanLine", "MintPlan", "airdropped", "plan_mint"]
+__all__ = ["MintPlan", "PlanLine", "Row", "airdropped", "plan_mint"]
 
 _ZERO_TOPIC = "0x" + "00" * 32
 

@@ -41,17 +41,17 @@ from .chain import Chain, translate_error
 from .errors import InvalidInput
 
 __all__ = [
+    "ZERO_ROOT",
     "BadgeRule",
     "Snapshot",
-    "ZERO_ROOT",
-    "leaf_hash",
-    "merkle_tree",
-    "merkle_root",
-    "merkle_proof",
-    "verify_proof",
     "deployment_block",
     "eligible_holders",
+    "leaf_hash",
+    "merkle_proof",
+    "merkle_root",
+    "merkle_tree",
     "take_snapshot",
+    "verify_proof",
 ]
 
 ZERO_ROOT = b"\0" * 32

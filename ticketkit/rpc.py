@@ -50,7 +50,7 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from .errors import ChainIdMismatch, InvalidInput, RPCUnavailable
 
-__all__ = ["RpcPolicy", "ResilientProvider", "parse_urls", "redact", "IDEMPOTENT_METHODS"]
+__all__ = ["IDEMPOTENT_METHODS", "ResilientProvider", "RpcPolicy", "parse_urls", "redact"]
 
 log = logging.getLogger("ticketkit.rpc")
 
@@ -567,7 +567,7 @@ class ResilientProvider(JSONBaseProvider):
         raw = params[0] if params else None
         if not isinstance(raw, (str, bytes)):
             return response
-        raw_bytes = bytes.fromhex(raw[2:] if raw.startswith("0x") else raw) if isinstance(raw, str) else raw
+        raw_bytes = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) else raw
         tx_hash = "0x" + keccak(raw_bytes).hex()
         known = any(text in message for text in _ALREADY_KNOWN)
         if not known and retried and "nonce" in message:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
+from sqlmodel import SQLModel
 
 from gateway import models  # noqa: F401 - registers the tables
 from gateway.indexer import models as indexer_models  # noqa: F401 - the indexer's tables
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -194,7 +194,7 @@ def percent(value: float | None) -> str:
 
 
 def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int]) -> str:
-    cls = lambda i: ' class="n"' if i in numeric else ""  # noqa: E731
+    cls = lambda i: ' class="n"' if i in numeric else ""
     out = [
         f'<div class="wrap"><table><caption class="meta">{escape(caption)}</caption><thead><tr>'
         + "".join(f'<th scope="col"{cls(i)}>{escape(h)}</th>' for i, h in enumerate(head))

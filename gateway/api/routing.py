@@ -16,9 +16,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
-from fastapi.datastructures import DefaultPlaceholder
 from sqlmodel import Session
 from starlette.responses import Response
 

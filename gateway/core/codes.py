@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "CODE_LENGTH",
-    "CodeError",
-    "Code",
     "DOMAIN",
     "PREFIX",
     "WINDOW_SECONDS",
+    "Code",
+    "CodeError",
     "b64url",
     "code_message",
     "compress_public_key",

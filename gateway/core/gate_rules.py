@@ -33,7 +33,7 @@ import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,7 +41,6 @@ from . import codes
 
 __all__ = [
     "CHECKED_IN",
-    "Decision",
     "ENTRY",
     "EXIT",
     "FIELDS",
@@ -50,6 +49,7 @@ __all__ = [
     "ORDER",
     "POLICIES",
     "REFUNDED",
+    "Decision",
     "Rules",
     "TicketState",
     "day_of",
@@ -148,7 +148,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def day_of(unix_time: float, zone: str) -> str:
     """The ISO date of a moment in the time zone `zone`."""
-    return datetime.fromtimestamp(unix_time, timezone.utc).astimezone(_zone(zone)).date().isoformat()
+    return datetime.fromtimestamp(unix_time, UTC).astimezone(_zone(zone)).date().isoformat()
 
 
 def valid_day(text: str) -> str:

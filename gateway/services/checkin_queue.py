@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, update
@@ -113,7 +113,7 @@ def drain_once(
         )
     except tk.TicketkitError:
         raise
-    except Exception as error:  # noqa: BLE001 - web3 transport errors become ticketkit's; others re-raise
+    except Exception as error:
         translated = translate_error(error)
         if translated is error:
             raise
@@ -332,8 +332,8 @@ def _cancel(engine: Engine, batch_id: uuid.UUID) -> int:
 # ---- batches a dead drainer claimed and never recorded
 def _age(created: datetime) -> timedelta:
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - created
+        created = created.replace(tzinfo=UTC)
+    return datetime.now(UTC) - created
 
 
 def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) -> None:
@@ -390,7 +390,7 @@ class CheckinQueue:
                     hold=hold,
                     receipt_timeout=0,
                 )
-            except Exception as error:  # noqa: BLE001 - a poller survives the node and the database blinking
+            except Exception as error:
                 failures += 1
                 if failures == 1:
                     log.exception("check-in queue: drain failed")

@@ -234,7 +234,7 @@ def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanS
     return row
 
 
-def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:  # noqa: ANN001
+def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:
     """What the gateway holds about the fan (data access and portability): account, contact, sessions,
     tickets, transfers sent and received, resale listings."""
     contact = session.get(FanContact, fan.id)
@@ -285,7 +285,7 @@ def custodial_account(fan: Fan, *, secret: str) -> LocalAccount:
     return Account.from_key(decrypt_key(fan.encrypted_key, secret=secret, associated=str(fan.id)))
 
 
-def _iso(moment) -> str:  # noqa: ANN001
+def _iso(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -44,8 +44,8 @@ import ticketkit as tk
 
 from .. import db
 from ..core import codes, gate_rules
-from ..core.gate_rules import ENTRY, EXIT, Rules, TicketState
 from ..core.config import Settings
+from ..core.gate_rules import ENTRY, EXIT, Rules, TicketState
 from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from ..indexer.models import ChainEvent, IndexedToken
@@ -67,10 +67,10 @@ from ..models import (
     OfflineScan,
     OfflineScanResult,
     Ticket,
-    TicketPlace,
     TicketDoor,
-    TicketPlacePublic,
+    TicketPlace,
     TicketPlaceBase,
+    TicketPlacePublic,
     Tier,
     utcnow,
 )
@@ -165,7 +165,7 @@ class _Checked:
 
 # ---- small helpers
 def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -585,7 +585,7 @@ def scan(
     (a retry after a lost response), without a second admission.
     """
     unix_time = time.time() if unix_time is None else unix_time
-    scanned_at = datetime.fromtimestamp(unix_time, timezone.utc)
+    scanned_at = datetime.fromtimestamp(unix_time, UTC)
     event_id = gate_key.event_id
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
@@ -688,7 +688,7 @@ def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
     """The event's tickets whose gate state may have changed since the cursor: keys bound or revoked,
     admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain events
     after the cursor's block (mints, moves, check-ins, refunds; the indexer commits whole blocks)."""
-    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, timezone.utc)
+    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, UTC)
     # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
     # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
     queries = [
@@ -783,7 +783,7 @@ def snapshot(
         revoked_query = (
             select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
             .where(
-                DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
+                DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, UTC),
                 DK.c.ticket_id.in_(ids),
             )
             .order_by(DK.c.revoked_at)
@@ -1087,7 +1087,7 @@ def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPubli
 
 # ---- binding device keys
 def _expiry_text(expires_at: int) -> str:
-    return datetime.fromtimestamp(expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def binding_message(ticket: Ticket, public_key: str, expires_at: int) -> str:

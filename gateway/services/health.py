@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 from sqlalchemy import func, text
@@ -97,8 +97,8 @@ def checkin_lag(session: Session) -> tuple[int, float]:
     if oldest is None:
         return count, 0.0
     if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=timezone.utc)
-    return count, max(0.0, (datetime.now(timezone.utc) - oldest).total_seconds())
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
 
 def indexer_lag(session: Session, chain_id: int, head: int | None) -> float | None:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -233,7 +233,7 @@ def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int) 
 def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, Any]:
     def start() -> datetime | None:
         seconds = tk.Collection(chain, event.collection_address).event_info()["start_time"]
-        return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
+        return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
     details = session.get(EventDetails, event.id)
     return {

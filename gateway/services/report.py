@@ -40,7 +40,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlmodel import Session, SQLModel, select
@@ -235,7 +235,7 @@ class EventReport(SQLModel):
 
 # ---- helpers
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def bucket_start(value: datetime, bucket: Bucket) -> datetime:
@@ -298,7 +298,7 @@ def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> Blo
                         requests.add(w3.eth.get_block(n))
                     blocks = requests.execute()
                 for n, block in zip(part, blocks):
-                    found[n] = datetime.fromtimestamp(int(block["timestamp"]), timezone.utc)
+                    found[n] = datetime.fromtimestamp(int(block["timestamp"]), UTC)
         except (tk.ChainError, OSError, Web3Exception) as error:
             log.warning("report: block times unavailable (%s)", type(error).__name__)
         return found
@@ -383,7 +383,7 @@ def _checkins(session: Session, event: Event, block_times: BlockTimes) -> Checki
 
     def order(item: tuple[tuple[str, datetime | None], int]) -> tuple[bool, datetime, bool, str]:
         (gate, minute), _ = item
-        return minute is None, minute or datetime.min.replace(tzinfo=timezone.utc), gate == ON_CHAIN, gate
+        return minute is None, minute or datetime.min.replace(tzinfo=UTC), gate == ON_CHAIN, gate
 
     rows = [
         CheckinRow(minute=minute, gate=gate, gate_label=labels[gate], count=n)
@@ -464,9 +464,7 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
                     ratio=None,
                 )
             )
-    sales.sort(
-        key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id)
-    )
+    sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=UTC), s.token_id))
     ratios = [s.ratio for s in sales if s.ratio is not None]
     return ResaleSection(
         sold=len(sales),
@@ -565,7 +563,7 @@ def _attendees(
     rows.sort(
         key=lambda r: (
             r.entered_at is None,
-            r.entered_at or datetime.min.replace(tzinfo=timezone.utc),
+            r.entered_at or datetime.min.replace(tzinfo=UTC),
             r.token_id,
         )
     )

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -352,8 +352,8 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
     age = None
     if oldest is not None:
         if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
-        age = (datetime.now(timezone.utc) - oldest).total_seconds()
+            oldest = oldest.replace(tzinfo=UTC)
+        age = (datetime.now(UTC) - oldest).total_seconds()
     return Health(
         pending=pending,
         oldest_pending_seconds=age,
@@ -392,7 +392,7 @@ class Sender:
         while not stop.is_set():
             try:
                 run_once(self.runtime)
-            except Exception as error:  # noqa: BLE001 - a worker survives the node and the database blinking
+            except Exception as error:
                 failures += 1
                 if failures == 1:
                     log.exception("sending worker: round failed")

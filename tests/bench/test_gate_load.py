@@ -42,7 +42,7 @@ def test_a_setting_that_is_off_or_missing_is_left_alone(setting):
 
 
 class _NotWritable(type(Path())):
-    def write_text(self, *args, **kwargs):  # noqa: ANN002, ANN003 - as /proc refuses a user who is not root
+    def write_text(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(self))
 
 

@@ -47,7 +47,7 @@ import requests
 import rlp
 from eth_utils import big_endian_to_int
 
-__all__ = ["FaultProxy", "UNDERPRICED_MESSAGE", "UNDERPRICED_LEGACY_MESSAGE", "priority_fee"]
+__all__ = ["UNDERPRICED_LEGACY_MESSAGE", "UNDERPRICED_MESSAGE", "FaultProxy", "priority_fee"]
 
 # bor (Polygon PoS) since its geth 1.13 base refuses a tip under txpool.pricelimit with geth's
 # ErrTxGasPriceTooLow wrapped as "%w: gas tip cap %v, minimum needed %v"; older bor and geth said
@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real clients use it
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def setup(self) -> None:
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.proxy._track(self.connection, add=False)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         status, headers, payload = self.server.proxy._handle(body)
@@ -416,7 +416,7 @@ class FaultProxy:
             return None
         raw_hex = (call.get("params") or [""])[0]
         try:
-            tip = priority_fee(bytes.fromhex(raw_hex[2:] if raw_hex.startswith("0x") else raw_hex))
+            tip = priority_fee(bytes.fromhex(raw_hex.removeprefix("0x")))
         except Exception:  # noqa: BLE001 - leave malformed input to the node
             return None
         if tip >= floor:

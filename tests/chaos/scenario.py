@@ -60,7 +60,7 @@ class ScenarioReport:
         }
 
 
-def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
+def _ok(response, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 
@@ -77,7 +77,7 @@ RETRIED = {
 }
 
 
-def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa: ANN001
+def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:
     deadline = time.monotonic() + patience
     while True:
         response = client.post(url, **kwargs)
@@ -296,19 +296,19 @@ def run_scenario(
     return report
 
 
-def _count(engine, model, status: str) -> int:  # noqa: ANN001
+def _count(engine, model, status: str) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(model).where(model.status == status)).one()
 
 
-def _unsettled_admissions(engine) -> int:  # noqa: ANN001
+def _unsettled_admissions(engine) -> int:
     with Session(engine) as session:
         return session.exec(
             select(func.count()).select_from(Admission).where(Admission.chain_status != "done")
         ).one()
 
 
-def _converged(engine) -> bool:  # noqa: ANN001
+def _converged(engine) -> bool:
     with Session(engine) as session:
         unfinished = session.exec(
             select(func.count()).select_from(ChainTransaction).where(ChainTransaction.applied.is_(False))
@@ -320,12 +320,12 @@ def _converged(engine) -> bool:  # noqa: ANN001
     )
 
 
-def _tickets(engine) -> dict[str, str]:  # noqa: ANN001
+def _tickets(engine) -> dict[str, str]:
     with Session(engine) as session:
         return {str(t.id): str(t.owner_fan_id) for t in session.exec(select(Ticket))}
 
 
-def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:  # noqa: ANN001
+def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -334,7 +334,7 @@ def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:
         time.sleep(0.25)
 
 
-def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report: ScenarioReport) -> None:  # noqa: ANN001
+def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report: ScenarioReport) -> None:
     from gateway.models import CheckinBatch, Fan
 
     with Session(engine) as session:

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.conftest import ETH
+from ticketkit import errors
 
 STEPS = int(os.environ.get("TICKETKIT_SOAK_STEPS", "20"))
 EXAMPLES = int(os.environ.get("TICKETKIT_SOAK_EXAMPLES", "15"))

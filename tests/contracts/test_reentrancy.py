@@ -10,14 +10,13 @@ Two defences are exercised on a real anvil:
 
 from __future__ import annotations
 
-
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 from web3.logs import DISCARD
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.conftest import ETH
+from ticketkit import errors
 
 GENERAL = 0
 GA_PRICE = ETH // 10

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 from web3.logs import DISCARD
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.conftest import ETH
+from ticketkit import errors
 
 GENERAL, VIP = 0, 1
 GA_PRICE, VIP_PRICE = ETH // 10, ETH // 2

@@ -16,9 +16,9 @@ from sqlalchemy import text, update
 from sqlmodel import Session, SQLModel
 
 from gateway import models  # noqa: F401
-from gateway.models import FanSession, utcnow
 from gateway.core.config import Settings
 from gateway.main import create_app
+from gateway.models import FanSession, utcnow
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -150,3 +150,24 @@ def issue(client, org, gw_event):
         return response.json()
 
     return do
+
+
+def make_gate_key(client, org, event_id, label=None):
+    kwargs = {"json": {"label": label}} if label is not None else {}
+    response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"], **kwargs)
+    assert response.status_code == 201, response.text
+    return response.json() | {"headers": bearer(response.json()["api_key"])}
+
+
+# ---- the gate (tests/gateway/test_gate*.py)
+@pytest.fixture()
+def gate(client, org, gw_event):
+    return make_gate_key(client, org, gw_event["id"], label="North door")
+
+
+@pytest.fixture()
+def holder(new_fan, issue):
+    """A fan with one General ticket (tier 0) and a bound device key."""
+    fan = new_fan()
+    [ticket] = issue(fan)["tickets"]
+    return {"fan": fan, "ticket": ticket}

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.core import codes
-from gateway.core import gate_rules
+from gateway.core import codes, gate_rules
 from gateway.core.gate_rules import Rules
 
 PATH = Path(__file__).with_name("gate_vectors.json")
-NOW = datetime(2026, 7, 3, 23, 30, 5, tzinfo=timezone.utc).timestamp()  # 4 July 00:30 in London
+NOW = datetime(2026, 7, 3, 23, 30, 5, tzinfo=UTC).timestamp()  # 4 July 00:30 in London
 KEYS = [codes.load_private_key(f"{i + 1:064x}") for i in range(8)]
 
 

@@ -18,16 +18,16 @@ from sqlmodel import Session, select
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
-from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
+from gateway.core import codes
 from gateway.core.config import Settings
 from gateway.db import make_engine
-from gateway.core import codes
 from gateway.models import Admission, CheckinBatch, utcnow
 from gateway.runtime import Runtime
 from gateway.services import checkin_queue, sending
 from gateway.services import gate as gate_service
 from gateway.services.checkin_queue import DrainReport, drain_once
 from ticketkit.chain import _free_port
+from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
 
 from .conftest import bearer
 

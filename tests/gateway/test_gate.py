@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -18,17 +18,11 @@ from gateway.indexer import Indexer
 from gateway.models import Admission, ApiKey, DeviceKey, GateConflict, GateRefusal, Ticket
 from gateway.services import gate as gate_service
 
-from .conftest import bearer
+from .conftest import bearer, make_gate_key
 
 
-# ---- helpers (also used by test_gate_concurrency.py)
-def make_gate_key(client, org, event_id, label=None):
-    kwargs = {"json": {"label": label}} if label is not None else {}
-    response = client.post(f"/events/{event_id}/gate-keys", headers=org["headers"], **kwargs)
-    assert response.status_code == 201, response.text
-    return response.json() | {"headers": bearer(response.json()["api_key"])}
-
-
+# ---- helpers (also used by test_gate_concurrency.py; make_gate_key and the fixtures gate and holder are in
+# conftest.py)
 def bind_key(client, fan, ticket_id, key=None):
     """Bind a fresh (or the given) device key to a fan's ticket with the fan's session; the private key."""
     key = key or codes.new_device_key()
@@ -60,19 +54,6 @@ def rows(app, model, *where):
 def _fresh_cancellation_cache():
     gate_service.forget_cancellations()
     yield
-
-
-@pytest.fixture()
-def gate(client, org, gw_event):
-    return make_gate_key(client, org, gw_event["id"], label="North door")
-
-
-@pytest.fixture()
-def holder(new_fan, issue):
-    """A fan with one General ticket (tier 0) and a bound device key."""
-    fan = new_fan()
-    [ticket] = issue(fan)["tickets"]
-    return {"fan": fan, "ticket": ticket}
 
 
 # ---- binding
@@ -501,7 +482,7 @@ def test_a_snapshot_is_signed_and_lists_what_a_gate_needs(
     assert (payload["event_name"], payload["gate_label"]) == ("Gig", "North door")
     assert abs(payload["generated_at"] - time.time()) < 60
     by_id = {t[0]: t for t in payload["tickets"]}
-    listed = lambda t: by_id[gate_service.gate_rules.list_id(uuid.UUID(t["id"]))]  # noqa: E731
+    listed = lambda t: by_id[gate_service.gate_rules.list_id(uuid.UUID(t["id"]))]
     assert listed(ticket) == [
         codes.b64url(uuid.UUID(ticket["id"]).bytes[:8]),
         ticket["token_id"],
@@ -530,7 +511,7 @@ def test_offline_scans_sync_once_and_a_double_admission_is_a_conflict(
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     south = make_gate_key(client, org, gw_event["id"], label="South door")
-    t1 = datetime.now(timezone.utc) - timedelta(minutes=10)
+    t1 = datetime.now(UTC) - timedelta(minutes=10)
     t2 = t1 + timedelta(seconds=40)
     north_scan = {
         "code": codes.sign_code(key, ticket["id"], codes.window_of(t1.timestamp())),
@@ -610,7 +591,7 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
     same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a conflict."""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     code = codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp()))
     assert (
         post(client, gate, "scan", {"code": code, "device": "tablet-n", "nonce": "n" * 64})["admit"] is True
@@ -658,7 +639,7 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
 def test_an_offline_admission_keeps_its_nonce(app, client, gate, holder):
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    t = datetime.now(timezone.utc) - timedelta(minutes=2)
+    t = datetime.now(UTC) - timedelta(minutes=2)
     scan = {
         "code": codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp())),
         "scanned_at": _at(t),
@@ -680,7 +661,7 @@ def test_sync_checks_every_code_is_genuine(app, client, gate, holder, new_fan, i
     bob = new_fan()
     [other] = issue(bob, key="other")["tickets"]
     other_key = bind_key(client, bob, other["id"])
-    t = datetime.now(timezone.utc) - timedelta(minutes=3)
+    t = datetime.now(UTC) - timedelta(minutes=3)
     w = codes.window_of(t.timestamp())
     scans = [
         {"code": codes.sign_code(codes.new_device_key(), ticket["id"], w), "scanned_at": _at(t)},  # forged
@@ -736,8 +717,8 @@ def test_a_snapshot_delta_carries_only_what_changed_since_its_cursor(
     full = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])
     assert full["kind"] == "full" and len(full["tickets"]) == 3
     with Session(app.state.runtime.engine) as session:  # the full snapshot was read well before the changes
-        session.exec(update(DeviceKey).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
-        session.exec(update(Ticket).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.exec(update(DeviceKey).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
+        session.exec(update(Ticket).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
         session.commit()
     cursor = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["cursor"]
     assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -18,9 +18,15 @@ from gateway.core import codes, gate_rules
 from gateway.models import Admission, GateEntry, GateRefusal
 from gateway.services import gate as gate_service
 
-from .test_gate import _fresh_cancellation_cache, bind_key, gate, holder, make_gate_key, post, rows  # noqa: F401
+from .test_gate import (
+    _fresh_cancellation_cache,  # noqa: F401  # an autouse fixture: importing it applies it here too
+    bind_key,
+    make_gate_key,
+    post,
+    rows,
+)
 
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 
 
 def set_door(client, org, event_id, **body):
@@ -166,7 +172,7 @@ def test_a_day_pass_enters_once_on_each_of_its_days(app, client, org, gw_event, 
     ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")
 
     def scan_on(day, hour=12):
-        moment = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc).timestamp()
+        moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC).timestamp()
         code = codes.sign_code(key, ticket["id"], codes.window_of(moment))
         with Session(app.state.runtime.engine) as session:
             return gate_service.scan(
@@ -189,7 +195,7 @@ def test_offline_entries_and_exits_sync_once(app, client, org, gw_event, gate, h
     set_door(client, org, gw_event["id"], entry_policy="reentry")
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    start = datetime.now(timezone.utc) - timedelta(seconds=40)
+    start = datetime.now(UTC) - timedelta(seconds=40)
     scans = [
         {
             "code": codes.sign_code(key, ticket["id"], codes.window_of(at.timestamp())),

@@ -28,10 +28,10 @@ from .test_checkin_queue import (
     assert_checked_in_once_with_badges,
     batches,
     chain_status,
-    sent_hash,
     checkin_transactions,
     gate_key,
     scan_in,
+    sent_hash,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

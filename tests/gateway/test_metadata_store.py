@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .test_metadata import _png
+from .live.test_metadata import _png
 
 
 def test_details_and_art_round_trip(client, org, gw_event):

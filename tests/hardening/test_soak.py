@@ -310,7 +310,7 @@ def test_soak(tmp_path, soak_database):
             process.stop(server)
 
 
-def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:
     stop_blocks = threading.Event()
 
     def blocks() -> (
@@ -329,7 +329,7 @@ def _soak(chain, collection, server, base, database_url, secret, log_path) -> No
         stop_blocks.set()
 
 
-def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:
     operator_key = chain.account(9).key.to_0x_hex()
     setup = httpx.Client(base_url=base, timeout=30)
     org = setup.post("/organisers", json={"name": "Soak organiser"}).json()

@@ -27,13 +27,13 @@ def test_wrong_chain_id(chain):
 
 # ---- stop signals end the anvil children (`ticketkit chain`, `python -m gateway.serve`)
 
-import os  # noqa: E402
-import re  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 

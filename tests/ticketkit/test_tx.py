@@ -153,7 +153,7 @@ def test_a_reorg_removing_a_mined_transaction_lands_it_again_once(live, miner, d
         pipeline.tick()
         assert rec.status == "mined"
         miner.reorg(depth)  # its block is gone, and the transaction with it
-        assert chain.w3.eth.get_transaction_receipt  # noqa: B018
+        assert chain.w3.eth.get_transaction_receipt
         assert collection.total_minted() == before
         pipeline.tick()
         assert rec.status == "sent" and rec.reorgs == 1

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import FeeCeilingExceeded
 
-__all__ = ["ChainProfile", "FeePolicy", "Fees", "PROFILES", "profile", "BUMP_NUMERATOR", "BUMP_DENOMINATOR"]
+__all__ = ["BUMP_DENOMINATOR", "BUMP_NUMERATOR", "PROFILES", "ChainProfile", "FeePolicy", "Fees", "profile"]
 
 GWEI = 10**9
 # A replacement raises both fees by at least 1/8 (12.5 %): geth wants 10 % (txpool.pricebump), others more.

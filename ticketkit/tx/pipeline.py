@@ -39,7 +39,7 @@ from ..errors import ChainError, FeeCeilingExceeded, NonceTaken, TransactionFail
 from .fees import FeePolicy, Fees
 from .nonces import NonceManager
 
-__all__ = ["Attempt", "TxRecord", "Store", "MemoryStore", "Pipeline", "FINISHED"]
+__all__ = ["FINISHED", "Attempt", "MemoryStore", "Pipeline", "Store", "TxRecord"]
 
 log = logging.getLogger("ticketkit.tx")
 

@@ -6,10 +6,9 @@ Revision ID: 0013
 Revises: 0010
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = "0013"
 down_revision = "0010"

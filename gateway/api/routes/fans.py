@@ -20,8 +20,8 @@ from ...models import (
     WalletLinkRequest,
 )
 from ...services import fans as service
-from ...services.fans import FanRef
 from ...services import tickets as ticket_service
+from ...services.fans import FanRef
 from ..deps import FanDep, FanRefDep, RuntimeDep, SessionDep
 from ..routing import OneTripRoute
 

@@ -21,11 +21,11 @@ from gateway.core import codes
 from gateway.models import Admission, GateRefusal
 from gateway.services import gate as gate_service
 
-from .conftest import bearer
-from .live import axe_violations, client, database_url, launch, live, playwright  # noqa: F401
-from .test_gate import bind_key, make_gate_key
+from ..conftest import bearer
+from ..test_gate import bind_key, make_gate_key
+from .conftest import axe_violations
 
-SHOTS = Path(__file__).resolve().parents[2] / ".ticketkit" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[3] / ".ticketkit" / "screenshots"
 
 
 @pytest.fixture(autouse=True)

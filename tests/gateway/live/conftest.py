@@ -1,7 +1,6 @@
-"""Fixtures for tests against a gateway served over HTTP (uvicorn in a thread, SQLite) and real Chromium.
-
-Import them into a test module: `from .live import client, database_url, launch, live, playwright  # noqa: F401`.
-(tests/gateway/test_pages.py takes them too, with a `launch` of its own that adds a fake camera.)
+"""Fixtures for the tests against a gateway served over HTTP (uvicorn in a thread, SQLite) and real Chromium:
+every module of this directory. `database_url` and `client` override tests/gateway/conftest.py's here, so
+the conftest helpers (organisers, events, fans, tickets) go over HTTP to the live gateway.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = (
-    Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+    Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 )  # pinned in package.json
 
 
@@ -62,16 +61,29 @@ def playwright():
 
 @pytest.fixture()
 def launch(playwright):
+    """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
     browsers = []
 
-    def do():
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+    def do(video: Path | None = None):
+        args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if video is not None:
+            args.append(f"--use-file-for-fake-video-capture={video}")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         browsers.append(browser)
         return browser
 
     yield do
     for browser in browsers:
         browser.close()
+
+
+@pytest.fixture()
+def gate_key(client, org, gw_event):
+    response = client.post(
+        f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"}, headers=org["headers"]
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["api_key"]
 
 
 def axe_violations(page, *, above: str = "minor") -> list[dict]:

@@ -16,8 +16,7 @@ import ticketkit as tk
 from gateway.core.config import Settings
 from gateway.services import metadata as service
 
-from .conftest import bearer
-from .live import client, database_url, launch, live, playwright  # noqa: F401
+from ..conftest import bearer
 
 ETH = 10**18
 
@@ -55,7 +54,7 @@ def _no_cached_documents():
 
 
 @pytest.fixture()
-def settings(database_url, chain, operator):  # noqa: F811 - no metadata cache: the test reads right after each change
+def settings(database_url, chain, operator):
     return Settings(
         database_url=database_url,
         rpc_url=chain.url,
@@ -253,7 +252,7 @@ def test_organiser_art_replaces_the_drawn_svg_and_is_checked(chain, pointed, fan
     put = lambda body, ctype, **params: client.put(
         url,
         content=body,
-        params=params,  # noqa: E731
+        params=params,
         headers=org["headers"] | {"Content-Type": ctype},
     )
     for body, ctype, params, status, code in [

@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 
 from gateway.core import codes
 
-from .conftest import bearer
-from .test_pages import (  # noqa: F401 - fixtures
-    CHROMIUM,
+from ..conftest import bearer
+from .conftest import CHROMIUM
+from .test_pages import (
     CODE,
     GREEN,
     RED,
@@ -27,15 +27,9 @@ from .test_pages import (  # noqa: F401 - fixtures
     _verify,
     _watch_errors,
     _y4m,
-    client,
-    database_url,
-    gate_key,
-    launch,
-    live,
-    playwright,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OUTPUT = ROOT / "tests" / "output"
 SIZES = {"phone": (360, 640), "tablet": (768, 1024), "laptop": (1280, 800)}
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # package.json pins it (tests only, never served)
@@ -150,7 +144,7 @@ def test_the_pass_works_after_a_browser_restart_with_no_network(
 
 # ---- one rule list: the browser runs the shared vectors
 def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
-    vectors = json.loads((Path(__file__).with_name("gate_vectors.json")).read_text())
+    vectors = json.loads((Path(__file__).parent.parent / "gate_vectors.json").read_text())
     page = launch().new_page()
     errors = _watch_errors(page)
     page.goto(f"{live}/app/scanner")

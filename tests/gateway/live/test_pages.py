@@ -14,12 +14,11 @@ import re
 import time
 import tomllib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import numpy as np
-import pytest
 import qrcode
 import zxingcpp
 from fastapi import FastAPI
@@ -33,10 +32,9 @@ from gateway.core import codes
 from gateway.models import Admission, DeviceKey
 from gateway.static import vendor
 
-from .conftest import age_fan_sessions, bearer
-from .live import CHROMIUM, client, database_url, live, playwright  # noqa: F401 - fixtures
+from ..conftest import age_fan_sessions, bearer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CODE = re.compile(r"^TK1\.[A-Za-z0-9_-]{112}$")
 GREEN, RED = "rgb(21, 128, 61)", "rgb(185, 28, 28)"  # app.css --admit, --refuse
 
@@ -96,34 +94,6 @@ def test_every_served_file_is_package_data():
         )
 
 
-# ---- a real gateway and a real browser (database_url, live, client, playwright: tests/gateway/live.py)
-@pytest.fixture()
-def launch(playwright):
-    """launch(video=None) -> a Chromium browser; with `video`, a Y4M file its fake camera shows."""
-    browsers = []
-
-    def do(video: Path | None = None):
-        args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-        if video is not None:
-            args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        browsers.append(browser)
-        return browser
-
-    yield do
-    for browser in browsers:
-        browser.close()
-
-
-@pytest.fixture()
-def gate_key(client, org, gw_event):
-    response = client.post(
-        f"/events/{gw_event['id']}/gate-keys", json={"label": "North door"}, headers=org["headers"]
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["api_key"]
-
-
 def _watch_errors(page) -> list[str]:
     """Uncaught errors, console errors and failed requests (as "status path") of the page, as they happen."""
     errors: list[str] = []
@@ -169,7 +139,7 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(
     errors = _watch_errors(page)
     page.clock.install()
     paused_at = time.time() + 1
-    page.clock.pause_at(datetime.fromtimestamp(paused_at, timezone.utc))  # the page's time moves when told
+    page.clock.pause_at(datetime.fromtimestamp(paused_at, UTC))  # the page's time moves when told
     page.goto(f"{live}/app/ticket#token={fan['session_token']}&ticket={ticket['id']}")
     qr = page.locator("#qr")
     expect(qr).to_have_attribute("data-code", CODE)
