@@ -26,7 +26,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's chromium, for the browser tests (tests/gateway/test_pages.py drive it with Playwright from PyPI;
+# Debian's chromium, for the browser tests (tests/gateway/live/test_pages.py drive it with Playwright from PyPI;
 # `playwright install` is never used). Installed only when missing; sudo unless root.
 $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q

@@ -8,19 +8,20 @@ For each database: a local anvil with one collection, a gateway database seeded 
 
 - **client ceiling**: wrk against `GET /healthz` (no database, no thread) in the same run — the most the load
   client and the server's HTTP layer can do together here; a rate far below it is the gateway's own limit;
-- **saturation**: `--connections` keep-alive connections (closed loop) for `--seconds` on `GET /fans/me/tickets`,
-  then on `POST /gate/verify`: completed rate, p50/p99, answers by kind (2xx, deliberate 503s, anything else),
-  then the time until a fan read answers again once the load has stopped (`recovery_s`);
+- **saturation**: `--connections` keep-alive connections (closed loop) for `--seconds` on `GET
+  /fans/me/tickets`, then on `POST /gate/verify`: completed rate, p50/p99, answers by kind (2xx, deliberate
+  503s, anything else), then the time until a fan read answers again once the load has stopped (`recovery_s`);
 - **best rate at 100 connections** on the same fan read (the no-collapse ratio's denominator);
-- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanners at the gate at once, each
-  scanner scanning one person a second (`gate_p99_ms_during_flood`; a turnstile lane admits one every 3 s), then
-  again with the scanners back to back, no pause (`gate_closed_*`: 100 requests always outstanding, so by Little's
-  law its latency is 100 / the rate, ≥ 50 ms below 2,000 scans/s, more than 2 cores do);
-- **open loop**: a constant arrival rate (`--open-rate`, default 1,000/s) spread over `--connections` connections,
-  90 % fan reads and 10 % gate scans, latency measured from each request's scheduled time (bench/openloop.py).
+- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanners at the gate at once,
+  each scanner scanning one person a second (`gate_p99_ms_during_flood`; a turnstile lane admits one every 3
+  s), then again with the scanners back to back, no pause (`gate_closed_*`: 100 requests always outstanding,
+  so by Little's law its latency is 100 / the rate, ≥ 50 ms below 2,000 scans/s, more than 2 cores do);
+- **open loop**: a constant arrival rate (`--open-rate`, default 1,000/s) spread over `--connections`
+  connections, 90 % fan reads and 10 % gate scans, latency measured from each request's scheduled time
+  (bench/openloop.py).
 
-Closed-loop latency at 2,000 connections is mostly queueing (Little's law: connections / rate), so saturation is
-judged by rate, errors and recovery, and latency by the open loop. Writes bench/results/crowd.json.
+Closed-loop latency at 2,000 connections is mostly queueing (Little's law: connections / rate), so saturation
+is judged by rate, errors and recovery, and latency by the open loop. Writes bench/results/crowd.json.
 Never a timed test.
 """
 
@@ -62,7 +63,8 @@ HERE = Path(__file__).resolve().parent
 def seed(
     settings: Settings, collection: tk.Collection, fans: int
 ) -> tuple[list[str], str, dict[uuid.UUID, object]]:
-    """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device keys)."""
+    """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device
+    keys)."""
     app = create_app(settings)
     runtime = app.state.runtime
     tokens: list[str] = []
@@ -94,7 +96,8 @@ def seed(
 
 
 def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, object]) -> Path:
-    """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45 seconds)."""
+    """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45
+    seconds)."""
     window = codes.window_of(time.time()) + 1
     return load.lines(
         path,

@@ -4,13 +4,14 @@
 
 Metadata: a local anvil with one collection of `tickets` minted tickets, a SQLite gateway with the event
 registered, the gateway as one process of one worker, and wrk (keep-alive, closed loop) GETting the tokens'
-metadata round-robin: the JSON with the per-process chain cache on (`metadata_cache_seconds` 5: the steady state
-of wallets re-reading popular tokens), with it off (every request reads the chain), the SVG image, and a
+metadata round-robin: the JSON with the per-process chain cache on (`metadata_cache_seconds` 5: the steady
+state of wallets re-reading popular tokens), with it off (every request reads the chain), the SVG image, and a
 revalidation (`If-None-Match` with the ETag: 304, no body). Every run's answers are checked first (200 and the
 token's name; 304 on revalidation); a wrk status error (a 404 or 5xx) counts as an error.
 
-Report: `report-tickets` tickets, as many gate admissions over two gates, a tenth as many refusals, written straight
-into a SQLite database; then `event_report` (JSON) timed 5 times, median (the dashboard asks every 5 s per viewer).
+Report: `report-tickets` tickets, as many gate admissions over two gates, a tenth as many refusals, written
+straight into a SQLite database; then `event_report` (JSON) timed 5 times, median (the dashboard asks every 5
+s per viewer).
 
 Writes bench/results/metadata.json. Never a timed test.
 """

@@ -1,15 +1,16 @@
 """An open-loop HTTP load client: requests at a constant arrival rate, whatever the server's answers take.
 
-    python -m bench.openloop URL --rate 1000 --seconds 20 --connections 2000 --mix reads.txt:GET:/fans/me/tickets:0.9 \
-        --mix codes.txt:POST:/gate/scan:0.1
+    python -m bench.openloop URL --rate 1000 --seconds 20 --connections 2000 \
+        --mix reads.txt:GET:/fans/me/tickets:0.9 --mix codes.txt:POST:/gate/scan:0.1
 
 wrk is closed loop (a connection sends its next request when the answer to the previous one arrives), so under
-saturation its latency is queueing it made itself. Here request i is due at start + i / rate; it goes out on an
-idle keep-alive connection (of `--connections`, opened before the clock starts), and its latency counts from the
-moment it was DUE, so a slow server cannot hide its slowness by slowing the client (coordinated omission).
-`send_lag_p99_ms` says how late the client itself sent: if that grows, the client is the bottleneck, not the server.
-Each mix entry: a file of `<bearer token> <body or ->` lines (bench/load.py), a method, a path, a share.
-Prints one JSON object: per path p50/p99/max ms and answers by status, the achieved rate, the send lag.
+saturation its latency is queueing it made itself. Here request i is due at start + i / rate; it goes out on
+an idle keep-alive connection (of `--connections`, opened before the clock starts), and its latency counts
+from the moment it was DUE, so a slow server cannot hide its slowness by slowing the client (coordinated
+omission). `send_lag_p99_ms` says how late the client itself sent: if that grows, the client is the
+bottleneck, not the server. Each mix entry: a file of `<bearer token> <body or ->` lines (bench/load.py), a
+method, a path, a share. Prints one JSON object: per path p50/p99/max ms and answers by status, the achieved
+rate, the send lag.
 """
 
 from __future__ import annotations

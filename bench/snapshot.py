@@ -1,7 +1,8 @@
-"""A stadium's gate list: an 80,000-ticket event with 40 gates, its signed snapshot built, refreshed by delta and
-loaded in the scanner page in Chromium.
+"""A stadium's gate list: an 80,000-ticket event with 40 gates, its signed snapshot built, refreshed by delta
+and loaded in the scanner page in Chromium.
 
-    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100] [--out bench/results/snapshot.json]
+    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100] [--out
+    bench/results/snapshot.json]
 
 A SQLite gateway database (migrated) seeded with plain INSERTs: one event, `--gates` gate keys, `--tickets`
 tickets, each with its own P-256 device key (a real point: the keys are what a list is mostly made of, and
@@ -10,13 +11,14 @@ random bytes do not compress), a quarter already admitted. The seed rows are dat
 - `snapshot.build_s`: gate.snapshot() for the whole event (query + JSON + signature), median of 3;
 - `snapshot.bytes`, `snapshot.gzip_bytes`: its payload's UTF-8 bytes, and gzip -6 of them (what a compressed
   transfer or a phone's storage would hold);
-- `snapshot.delta_ms`: gate.snapshot(since=cursor) after `--changes` changes (half admissions, half keys linked
-  again), median of 5; `snapshot.delta_tickets` how many tickets it carried (the changes, nothing else);
-- `snapshot.scanner_ready_s`: Chromium (Debian's) opens /app/scanner with a gate key and no list kept, until the
-  page shows the whole list (fetched over HTTP from uvicorn, signature verified, parsed); `snapshot.
+- `snapshot.delta_ms`: gate.snapshot(since=cursor) after `--changes` changes (half admissions, half keys
+  linked again), median of 5; `snapshot.delta_tickets` how many tickets it carried (the changes, nothing
+  else);
+- `snapshot.scanner_ready_s`: Chromium (Debian's) opens /app/scanner with a gate key and no list kept, until
+  the page shows the whole list (fetched over HTTP from uvicorn, signature verified, parsed); `snapshot.
   scanner_reload_s`: the same page reloaded, the list from IndexedDB (verified again);
-- `snapshot.offline_decision_ms`: one offline decision in the page (Snapshot.decide: parse, lookup, key import,
-  ECDSA verify, rules), median over 20 different tickets' codes.
+- `snapshot.offline_decision_ms`: one offline decision in the page (Snapshot.decide: parse, lookup, key
+  import, ECDSA verify, rules), median over 20 different tickets' codes.
 
 Goals (bench/run_all.py): build <= 2 s, <= 4 MB compressed, delta <= 50 ms, scanner ready <= 3 s, an offline
 decision <= 5 ms. Writes bench/results/snapshot.json (--out). Never a timed test.

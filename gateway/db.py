@@ -34,9 +34,9 @@ PROBE_CONNECTIONS = 2  # /readyz and /metrics (their lane's limit, api/admission
 
 def pool_sizes(settings: Settings) -> tuple[int, int]:
     """(main engine, autocommit engine): one connection for every request a process may run on each at once
-    (every lane's limit: the gate's verify and scan and the fans' ticket reads use the autocommit engine, every
-    other route and every authentication on a cache miss the main one) and for the background threads, so no
-    thread ever waits for a connection held by a request that waits for a thread."""
+    (every lane's limit: the gate's verify and scan and the fans' ticket reads use the autocommit engine,
+    every other route and every authentication on a cache miss the main one) and for the background threads,
+    so no thread ever waits for a connection held by a request that waits for a thread."""
     main = settings.lane_api_limit + settings.lane_gate_limit + PROBE_CONNECTIONS + BACKGROUND_CONNECTIONS
     return main, settings.lane_gate_limit + settings.lane_api_limit + 1  # the fans' reads use it too
 
@@ -64,9 +64,10 @@ def make_engine(
     connect_timeout: int = 5,
     statement_timeout: float | None = None,
 ) -> Engine:
-    """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits at
-    most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines come
-    from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts and tests."""
+    """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits
+    at most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines
+    come from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts
+    and tests."""
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
@@ -83,7 +84,8 @@ def make_engine(
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
             # Readers never wait for a writer and a commit is one append to the log: several gateway
-            # processes scanning at the doors share the file (synchronous stays FULL: a commit survives power loss).
+            # processes scanning at the doors share the file (synchronous stays FULL: a commit survives power
+            # loss).
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
@@ -138,7 +140,8 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
     process's threads queue on a mutex and its one waiter on an exclusive flock of `<database>.write-lock`,
     which the kernel hands over the moment the holder releases it (or exits). Every gateway process writing
     through this meets there, so the statement inside finds SQLite's lock free. Writers that do not (other
-    paths) still meet at SQLite's lock with busy_timeout, as before. Not re-entrant. Any other dialect: nothing.
+    paths) still meet at SQLite's lock with busy_timeout, as before. Not re-entrant. Any other dialect:
+    nothing.
     """
     if engine.dialect.name != "sqlite":
         yield
@@ -167,8 +170,8 @@ class Lease:
         self.name, self._connection, self._fd = name, connection, fd
 
     def alive(self) -> bool:
-        """Whether the claim still holds: on PostgreSQL, whether its connection still answers (a server restart
-        ends the session and its lock). Release a lease that is not alive and take a new one."""
+        """Whether the claim still holds: on PostgreSQL, whether its connection still answers (a server
+        restart ends the session and its lock). Release a lease that is not alive and take a new one."""
         if self._connection is None:
             return True
         try:

@@ -85,9 +85,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
     the sending worker (every operator transaction), the check-in queue to the chain, the indexer."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
-    # A thread back from the database waits for Python's interpreter lock until the running thread gives it up,
-    # at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying that
-    # wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
+    # A thread back from the database waits for Python's interpreter lock until the running thread gives it
+    # up, at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying
+    # that wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
     sys.setswitchinterval(SWITCH_INTERVAL)
     restore_signals = drain_on_signals(app.state.admission)
     try:

@@ -2,8 +2,8 @@
 
 Starts anvil, deploys the platform and a sample event, grants the operator (dev account 9) the
 collection's MINTER_ROLE, GATEWAY_ROLE and GATE_ROLE (the check-in queue, on here, sends checkIn), creates
-a fresh SQLite database under .ticketkit/, registers an organiser, the event, one fan with 2 tickets and a gate
-key, prints the URL, the fan and scanner page links,
+a fresh SQLite database under .ticketkit/, registers an organiser, the event, one fan with 2 tickets and a
+gate key, prints the URL, the fan and scanner page links,
 the organiser API key and the fan token, and runs uvicorn until Ctrl-C (or for `--seconds N`).
 """
 

@@ -1,4 +1,5 @@
-"""docs/organisers.md: every `$` command of its `console` blocks runs, in order, and prints what the guide shows.
+"""docs/organisers.md: every `$` command of its `console` blocks runs, in order, and prints what the guide
+shows.
 
 The commands run in a temporary directory holding copies of examples/event.toml and examples/recipients.csv,
 against the session's anvil: `ticketkit …` in process (typer's CliRunner), `python scripts/NAME.py …` through

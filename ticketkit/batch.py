@@ -148,8 +148,10 @@ def parse_recipients(
             problems.append(
                 (
                     where,
-                    f"duplicate row: {row.address} already has tier {row.tier_id} on line "
-                    f"{seen[key]} (use the quantity column for several tickets)",
+                    (
+                        f"duplicate row: {row.address} already has tier {row.tier_id} on line "
+                        f"{seen[key]} (use the quantity column for several tickets)"
+                    ),
                 )
             )
             continue
@@ -278,10 +280,10 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
 
 
 def _confirm(chain: Chain, tx_hash: bytes, tx: dict[str, Any], timeout: float = 120) -> None:
-    """Wait until the chunk sent as `tx_hash` is final (the pipeline replaces it if it is stuck or dropped, and
-    sends it again if a reorganisation removes it) and check its status, without decoding the receipt's logs
-    (a chunk's receipt holds one log per ticket). A failed transaction raises as Chain.wait does, with the
-    reason decoded by replaying `tx`."""
+    """Wait until the chunk sent as `tx_hash` is final (the pipeline replaces it if it is stuck or dropped,
+    and sends it again if a reorganisation removes it) and check its status, without decoding the receipt's
+    logs (a chunk's receipt holds one log per ticket). A failed transaction raises as Chain.wait does, with
+    the reason decoded by replaying `tx`."""
     found = chain._record_of(tx_hash)
     if found is None:
         chain.wait(tx_hash, tx, timeout)

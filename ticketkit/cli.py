@@ -4,7 +4,8 @@
     ticketkit deploy examples/event.toml --rpc URL    # platform (unless --factory), badge, collection
     ticketkit mint COLLECTION recipients.csv          # resumable airdrop
     ticketkit presale COLLECTION --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
-    ticketkit presale-snapshot COLLECTION --tier VIP --min-events 1 --events 1,2 --block N --publish --ends ...
+    ticketkit presale-snapshot COLLECTION --tier VIP --min-events 1 --events 1,2 --block N --publish \
+        --ends ...
     ticketkit checkin COLLECTION 1 2 3
     ticketkit cancel COLLECTION && ticketkit refund COLLECTION
     ticketkit status COLLECTION
@@ -123,10 +124,10 @@ def _handles_errors(fn: F) -> F:
 
 
 def _connect(rpc: str, chain_id: int | None) -> Chain:
-    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the environment:
-    TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS, and a journal of
-    every transaction (TICKETKIT_JOURNAL, default .ticketkit/journal-<chain id>.jsonl): a rerun first finishes
-    what an interrupted run left in flight."""
+    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the
+    environment: TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS,
+    and a journal of every transaction (TICKETKIT_JOURNAL, default .ticketkit/journal-<chain id>.jsonl): a
+    rerun first finishes what an interrupted run left in flight."""
     chain = connect(rpc, chain_id=chain_id)
     env = os.environ
     try:
@@ -218,7 +219,8 @@ def chain(
         for i, account in enumerate(local.accounts):
             out.print(f"  ({i}) {account.address}  key {account.key.to_0x_hex()}", markup=False)
         out.print(
-            f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
+            f"try: export TICKETKIT_RPC={local.url} "
+            f"TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
             markup=False,
         )
         out.print("Ctrl-C to stop")
@@ -547,8 +549,8 @@ def grant(
     key_env: KeyEnv = DEFAULT_KEY_ENV,
     keystore: Keystore = None,
 ) -> None:
-    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE moves
-    tickets on holders' signatures."""
+    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE
+    moves tickets on holders' signatures."""
     if role.upper() not in ROLES:
         raise errors.InvalidInput(f"no role {role!r}: use one of {', '.join(ROLES)}", where="ROLE")
     role, who = role.upper(), _address(account, "ACCOUNT")
@@ -601,7 +603,8 @@ def status(
     rpc: Rpc = DEFAULT_RPC,
     chain_id: ChainId = None,
 ) -> None:
-    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the money."""
+    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the
+    money."""
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     tiers = target.tiers()

@@ -546,8 +546,11 @@ def differences(spec: EventSpec, collection: Collection) -> list[str]:
                 )
     if found:
         found = [
-            f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
-            f"{'; '.join(found)}"
+            (
+                "the deployed collection differs from the event file, and a redeploy changes nothing on "
+                "chain: "
+                f"{'; '.join(found)}"
+            )
         ]
     return found
 

@@ -1,4 +1,5 @@
-"""What every JSON-RPC call of ticketkit and the gateway goes through: timeouts, retries, failover, stale nodes.
+"""What every JSON-RPC call of ticketkit and the gateway goes through: timeouts, retries, failover, stale
+nodes.
 
 `ResilientProvider(urls, policy)` is a web3.py provider over one or several HTTP JSON-RPC nodes of one chain:
 
@@ -386,7 +387,8 @@ class ResilientProvider(JSONBaseProvider):
                 if node.avoid_until <= now and node.not_before <= now:
                     return node, 0.0
             pool = fresh or self.nodes
-            # allowed soonest; of those, one that only answered an error before one that was down, hung or behind
+            # allowed soonest; of those, one that only answered an error before one that was down, hung or
+            # behind
             node = min(pool, key=lambda n: (max(n.not_before, now), n.probe, n.avoid_until))
             wait = max(node.not_before - now, 0.0)
             if not fresh:  # a round over every node failed: back off before the next round
@@ -571,8 +573,8 @@ class ResilientProvider(JSONBaseProvider):
         tx_hash = "0x" + keccak(raw_bytes).hex()
         known = any(text in message for text in _ALREADY_KNOWN)
         if not known and retried and "nonce" in message:
-            # an earlier attempt of this call may have landed (its answer lost): then the nonce is used; if the
-            # node has exactly this transaction, the send succeeded
+            # an earlier attempt of this call may have landed (its answer lost): then the nonce is used; if
+            # the node has exactly this transaction, the send succeeded
             body = json.dumps(
                 {
                     "jsonrpc": "2.0",

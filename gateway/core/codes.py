@@ -115,7 +115,8 @@ class Code:
 
 
 def code_message(ticket_id: uuid.UUID, window: int) -> bytes:
-    """What a device signs for one window: DOMAIN || ticket uuid (16 bytes) || window (4 bytes, big-endian)."""
+    """What a device signs for one window: DOMAIN || ticket uuid (16 bytes) || window (4 bytes,
+    big-endian)."""
     return DOMAIN + ticket_id.bytes + window.to_bytes(4, "big")
 
 

@@ -3,9 +3,9 @@ with its parameters (`Rules`). Pure: no database, no clock.
 
 The online check and the sync of offline scans (gateway/services/gate.py) gather a TicketState from the
 database and call `decide`; a snapshot carries `Rules.as_json()` (the order and every parameter) and each
-ticket's state, and the scanner page (gateway/static/offline.js) runs the same rules, in the order the snapshot
-names, over them. tests/gateway/gate_vectors.json holds codes with their expected answers; the Python tests and
-the browser tests both run it (docs/gate.md, "The rule list").
+ticket's state, and the scanner page (gateway/static/offline.js) runs the same rules, in the order the
+snapshot names, over them. tests/gateway/gate_vectors.json holds codes with their expected answers; the Python
+tests and the browser tests both run it (docs/gate.md, "The rule list").
 
 The first rule that applies refuses, with its name as the reason:
 

@@ -313,8 +313,8 @@ class Indexer:
         return stats
 
     def run_forever(self, stop_event: threading.Event, interval: float | None = None) -> None:
-        """Poll until `stop_event` is set, as the chain's one indexer among all processes on this database: one
-        that finds another indexing stands by and takes over when that one stops or dies (`db.try_lease`).
+        """Poll until `stop_event` is set, as the chain's one indexer among all processes on this database:
+        one that finds another indexing stands by and takes over when that one stops or dies (`db.try_lease`).
         Errors (node down, ...) are logged and retried with backoff."""
         interval = self.poll_interval if interval is None else interval
         failures = 0
@@ -337,7 +337,8 @@ class Indexer:
                 lease.release()
 
     def _lead(self, lease: db.Lease | None) -> db.Lease | None:
-        """The lease to index this chain under: kept while alive, else taken if free; None: another indexes."""
+        """The lease to index this chain under: kept while alive, else taken if free; None: another
+        indexes."""
         if lease is not None:
             if lease.alive():
                 return lease

@@ -5,8 +5,8 @@ queued → sent → done. The operator sends the collection's `checkIn`, which m
 the attendance badges; it needs the collection's GATE_ROLE (the organiser grants it, like MINTER_ROLE).
 
 A batch goes: claim up to `max_batch` queued admissions of one event, oldest first, under a new pending
-CheckinBatch (the admissions `sent`; commit) → estimate `Collection.check_in_call` (a contract refusal gives the
-admissions back) → its outbox row (services/sending.py) committed → the sending worker signs, broadcasts,
+CheckinBatch (the admissions `sent`; commit) → estimate `Collection.check_in_call` (a contract refusal gives
+the admissions back) → its outbox row (services/sending.py) committed → the sending worker signs, broadcasts,
 replaces and confirms it like every operator transaction, and applies the outcome (`apply_outcome`) once the
 receipt is `confirmations` blocks deep: success → batch done, admissions done (tickets the contract skipped,
 already used or gone, are done too: the chain has decided them); a revert, or a transaction that can never be

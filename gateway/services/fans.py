@@ -118,8 +118,8 @@ def cached_fan(token: str, ttl: float) -> FanRef | None:
 def authenticate_ref(engine: Engine, token: str, idle_days: float) -> FanRef:
     """`authenticate` in a session of its own (opened and closed here), then cached for `cached_fan`.
 
-    A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's ttl
-    (`fan_auth_cache_seconds`); every write authenticates afresh."""
+    A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's
+    ttl (`fan_auth_cache_seconds`); every write authenticates afresh."""
     with Session(engine) as session:
         fan = authenticate(session=session, token=token, idle_days=idle_days)
         ref = FanRef(fan.id, fan.address, fan.wallet_address)
@@ -290,7 +290,8 @@ def _iso(moment) -> str:
 
 
 def wallet_challenge(*, session: Session, fan: Fan, domain: str, uri: str, chain_id: int) -> WalletChallenge:
-    """A one-time nonce (10 minutes) and the EIP-4361-style text the fan's wallet signs (EIP-191 personal_sign).
+    """A one-time nonce (10 minutes) and the EIP-4361-style text the fan's wallet signs (EIP-191
+    personal_sign).
 
     The wallet's address is not known yet, so the message names the fan account instead of an address line.
     """

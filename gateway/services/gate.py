@@ -76,7 +76,8 @@ from ..models import (
 )
 from ..runtime import Runtime
 
-# Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
+# Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py,
+# docs/gate.md).
 REASONS = gate_rules.ORDER
 _ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1 :]  # what a sync decides on the ticket's state now
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
@@ -355,7 +356,8 @@ def _check(
     unix_time: float,
     direction: str = ENTRY,
 ) -> _Checked:
-    """The rule list (gate_rules.decide) over the ticket's state read in one query (two with re-entry/days)."""
+    """The rule list (gate_rules.decide) over the ticket's state read in one query (two with
+    re-entry/days)."""
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
@@ -428,7 +430,8 @@ def admit(
     """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
 
     Returns (True, the new row) for the one caller that admitted the ticket, else (False, the admission on
-    record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status` queued).
+    record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status`
+    queued).
     """
     values = {
         "id": uuid.uuid4(),
@@ -510,10 +513,11 @@ def enter(
     nonce: str | None,
     direction: str = ENTRY,
 ) -> tuple[bool, Any]:
-    """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in (`admit`:
-    on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records only, one
-    INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans for one
-    entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the entry)."""
+    """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in
+    (`admit`: on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records
+    only, one INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans
+    for one entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the
+    entry)."""
     row, state = checked.row, checked.state
     if direction == ENTRY and row.admission_id is None and not row.chain_used:
         return admit(
@@ -578,8 +582,8 @@ def scan(
     unix_time: float | None = None,
     direction: str = ENTRY,
 ) -> Verdict:
-    """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the exit.
-    Refusals are recorded with their reason.
+    """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the
+    exit. Refusals are recorded with their reason.
 
     A repeated `nonce` from the same gate key whose scan admitted the ticket is answered `admit` again
     (a retry after a lost response), without a second admission.
@@ -689,8 +693,9 @@ def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
     admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain events
     after the cursor's block (mints, moves, check-ins, refunds; the indexer commits whole blocks)."""
     after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, UTC)
-    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
-    # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
+    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would
+    # let the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or
+    # its key.
     queries = [
         select(DK.c.ticket_id, T.c.event_id)
         .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
@@ -730,8 +735,8 @@ def snapshot(
     """The event's gate state as JSON text, its signature and the public key: (payload, signature, key).
 
     It carries the rules (gate_rules.Rules.as_json: their order and parameters), each ticket's state (with
-    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is a
-    delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
+    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is
+    a delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
     DELTA_MAX changes and it is a full snapshot (`kind` full) again."""
     event = session.get(Event, gate_key.event_id)
     if event is None:
@@ -777,7 +782,8 @@ def snapshot(
         .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None))
         .order_by(DK.c.revoked_at)
     )
-    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of them.
+    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of
+    # them.
     query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
     if delta:
         revoked_query = (
@@ -1033,13 +1039,15 @@ def sync_offline_scans(
     """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
     `already_admitted_here` (this very scan was synced before, or this gate key admitted the ticket with the
     scan's `nonce`: an online scan whose answer was lost); `conflict` (the ticket was admitted by another
-    scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not genuine)."""
+    scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not
+    genuine)."""
     labels: dict[uuid.UUID, str | None] = {}
     return [_sync_one(session, settings, gate_key, device, item, labels) for item in scans]
 
 
 def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPublic]:
-    """The event's conflicts, oldest first: the admission that counted and the offline scan that was refused."""
+    """The event's conflicts, oldest first: the admission that counted and the offline scan that was
+    refused."""
     conn = session.connection()
     rows = conn.execute(
         select(
@@ -1284,7 +1292,8 @@ def set_place(
 
 
 def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = None) -> TicketDoor:
-    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
+    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the
+    gate's
     label), each None where there is none — the one place that decides what a pass shows about its door. The
     entry policy is the ticket's own: its tier's (`tier_policies`), else the event's."""
     policy = "single"

@@ -65,9 +65,9 @@ def _node_head(url: str, timeout: float) -> int | str:
 
 
 def _rpc_head(runtime: Runtime) -> tuple[Check, int | None]:
-    """The nodes' latest block number, each asked at once with a short timeout of its own (the probe must answer
-    quickly): ready while one node answers (the others take over from each other, docs/chains.md); the detail
-    names the nodes that do not (without their paths, where API keys are)."""
+    """The nodes' latest block number, each asked at once with a short timeout of its own (the probe must
+    answer quickly): ready while one node answers (the others take over from each other, docs/chains.md); the
+    detail names the nodes that do not (without their paths, where API keys are)."""
     settings = runtime.settings
     urls = settings.rpc_endpoints
     if len(urls) == 1:

@@ -4,8 +4,8 @@ event's public details, and the organiser's uploaded art.
 A contract's token URI is `metadata_base_uri(public_url, chain_id, contract)` + id (ticketkit sets it at
 deploy; `setBaseURI` re-points a deployed one). The token's state comes from the chain (a burned or refunded
 ticket, a revoked badge: 404), the event's name, tiers, details and art from the database. Nothing personal
-leaves: no fan contact, no account, no holder address (a badge's id contains its holder's address, as on chain;
-the metadata does not repeat it).
+leaves: no fan contact, no account, no holder address (a badge's id contains its holder's address, as on
+chain; the metadata does not repeat it).
 
 Wallets fetch metadata at volume: each rendered document (JSON or SVG, with its ETag) is kept for
 `cache_seconds` in this process — a hit reads neither the chain nor the database — and an event's start time
@@ -312,9 +312,9 @@ def _hue(event_id: uuid.UUID) -> int:
 
 
 def _wrap(text: str, *, max_width: float, size: int, lines: int) -> tuple[list[str], int]:
-    """Break `text` into at most `lines` lines of at most `max_width` px, shrinking the type down to 60% of `size`
-    first; what still does not fit ends with an ellipsis. Widths are estimated, generously (0.7 em per character:
-    bold DejaVu Sans, the widest common fallback, averages about 0.65)."""
+    """Break `text` into at most `lines` lines of at most `max_width` px, shrinking the type down to 60% of
+    `size` first; what still does not fit ends with an ellipsis. Widths are estimated, generously (0.7 em per
+    character: bold DejaVu Sans, the widest common fallback, averages about 0.65)."""
     words = text.split() or [text]
     for font in range(size, int(size * 0.6) - 1, -2):
         per_line = max(1, int(max_width / (font * 0.7)))
@@ -341,17 +341,23 @@ def token_svg(view: TokenView) -> str:
     bg1, bg2 = f"hsl({hue},62%,30%)", f"hsl({(hue + 40) % 360},70%,16%)"
     uid = f"{view.kind[0]}{view.token_id:x}"  # ids unique per token: a page may inline several of these
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" '
-        f'role="img" aria-labelledby="t-{uid}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" '
+            f'height="{SIZE}" '
+            f'role="img" aria-labelledby="t-{uid}">'
+        ),
         f'<title id="t-{uid}">{escape(metadata_json(view, image_url="")["name"])}</title>',
-        f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
-        f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>',
+        (
+            f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" '
+            f'stop-color="{bg1}"/>'
+            f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>'
+        ),
         f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g-{uid})"/>',
         f'<g font-family="{_FONT}" fill="#fff">',
     ]
     if view.kind == "ticket":
-        # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as a
-        # pill and, once checked in, a USED stamp beside it
+        # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as
+        # a pill and, once checked in, a USED stamp beside it
         parts.append(
             f'<line x1="48" y1="372" x2="{SIZE - 48}" y2="372" stroke="#fff" stroke-opacity=".5" '
             f'stroke-width="3" stroke-dasharray="10 10"/>'
@@ -388,7 +394,8 @@ def token_svg(view: TokenView) -> str:
         width = min(pill_max, int(len(tier[0]) * tier_font * 0.7) + 40)
         parts.append(
             f'<rect x="48" y="404" width="{width}" height="60" rx="30" fill="#fff"/>'
-            f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" font-size="{tier_font}" '
+            f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" '
+            f'font-size="{tier_font}" '
             f'font-weight="700" text-anchor="middle" fill="{bg2}">{escape(tier[0])}</text>'
         )
         if view.checked_in:

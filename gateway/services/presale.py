@@ -243,12 +243,14 @@ def _onchain_root(chain: tk.Chain, event: Event, tier_id: int) -> str:
 
 
 def is_published(*, chain: tk.Chain, event: Event, snapshot: PresaleSnapshot) -> bool:
-    """Whether the tier's on-chain presaleRoot is this snapshot's root (an empty one has nothing to publish)."""
+    """Whether the tier's on-chain presaleRoot is this snapshot's root (an empty one has nothing to
+    publish)."""
     return snapshot.root != ZERO_ROOT and _onchain_root(chain, event, snapshot.tier_id) == snapshot.root
 
 
 def publish_command(*, event: Event, snapshot: PresaleSnapshot) -> str:
-    """The organiser's command: recompute at the same block, refuse another root, publish with the badge rule."""
+    """The organiser's command: recompute at the same block, refuse another root, publish with the badge
+    rule."""
     ids = ",".join(str(i) for i in json.loads(snapshot.badge_event_ids))
     return (
         f"ticketkit presale-snapshot {event.collection_address} --chain-id {event.chain_id} "
@@ -326,7 +328,8 @@ class Proof:
 def proof_for(
     *, session: Session, chain: tk.Chain, event: Event, tier_id: int, addresses: list[str]
 ) -> Proof:
-    """The proof of the first of `addresses` listed in the current snapshot; 404 `not_in_snapshot` if none is."""
+    """The proof of the first of `addresses` listed in the current snapshot; 404 `not_in_snapshot` if none
+    is."""
     snapshot = snapshot_detail(session=session, chain=chain, event=event, tier_id=tier_id)
     listed = _snapshot_addresses(snapshot)
     for address in addresses:

@@ -1,6 +1,7 @@
-"""The outcomes of issuances, gifts and resale settlements, applied by the sending worker (services/sending.py)
-once their transaction is final: `done` (tickets recorded or moved), or dropped (the contract reverted, or the
-transaction can never be mined: nothing happened on chain, so the Idempotency-Key can be used again).
+"""The outcomes of issuances, gifts and resale settlements, applied by the sending worker
+(services/sending.py) once their transaction is final: `done` (tickets recorded or moved), or dropped (the
+contract reverted, or the transaction can never be mined: nothing happened on chain, so the Idempotency-Key
+can be used again).
 
 Completion and dropping are claims (`UPDATE/DELETE ... WHERE status = 'pending'`), so an outcome applied twice
 (a worker that dies between applying it and marking its outbox row) takes effect once.

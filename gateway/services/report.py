@@ -19,12 +19,12 @@ Sources, one per figure:
   whose cap and royalty are not on record here (None: the contract paid that royalty itself).
 - **Badges**: the indexer's `badges` of the event, issued and revoked.
 - **Doors** (the live dashboard): refusals (`gate_refusals`) per reason and minute; gate conflicts; attendance
-  (tickets not refunded — `Refunded` in `chain_events` — against tickets checked in) and check-ins per tier; the
-  check-in queue to the chain (admissions not yet `done`, the oldest one's wait).
+  (tickets not refunded — `Refunded` in `chain_events` — against tickets checked in) and check-ins per tier;
+  the check-in queue to the chain (admissions not yet `done`, the oldest one's wait).
 - **Revenue**: primary = face value × tickets sold and not refunded, per tier. Royalties: from each on-chain
-  `ResaleBought` (its `royalty`), and for gateway resales the royalty recorded with each settlement (a settlement
-  from before that record: price × the collection's ERC-2981 rate read from the chain, `royaltyInfo`), as
-  `royalties_computed`; None if such a rate cannot be read.
+  `ResaleBought` (its `royalty`), and for gateway resales the royalty recorded with each settlement (a
+  settlement from before that record: price × the collection's ERC-2981 rate read from the chain,
+  `royaltyInfo`), as `royalties_computed`; None if such a rate cannot be read.
 - **Attendees** (exports only): one pseudonymous row per ticket checked in — token, tier, entry time, gate;
   no account, address or contact.
 

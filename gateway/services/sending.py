@@ -7,12 +7,12 @@ holding a database connection.
 
 The worker (`run_once`, in a thread for the app's lifetime: `running`) is one per chain and operator across
 every process (`db.try_lease`). Each round it reads the unfinished outbox rows, lets ticketkit's Pipeline move
-them (sign with a nonce and fees — saved before broadcasting —, broadcast, find receipts, replace what is stuck
-or dropped, send again what a reorganisation removed, wait `confirmations` blocks), and applies the outcome of
-each finished row to its record exactly once (`applied`; each outcome is also a claim on the record's
-`pending` status): done, or dropped (the contract reverted, or the nonce was taken: nothing happened on chain).
-One nonce manager: the outbox's nonces and the node's count; no nonce is handed out without being saved with
-its signed transaction, so there is no gap to leave.
+them (sign with a nonce and fees — saved before broadcasting —, broadcast, find receipts, replace what is
+stuck or dropped, send again what a reorganisation removed, wait `confirmations` blocks), and applies the
+outcome of each finished row to its record exactly once (`applied`; each outcome is also a claim on the
+record's `pending` status): done, or dropped (the contract reverted, or the nonce was taken: nothing happened
+on chain). One nonce manager: the outbox's nonces and the node's count; no nonce is handed out without being
+saved with its signed transaction, so there is no gap to leave.
 
 `health(engine)` is what /readyz and /metrics show: pending transactions, the oldest one's age, and whether
 anything waits because the fees it needs are above the operator's ceiling (and why).
@@ -63,8 +63,8 @@ _FIELDS = (
 def enqueue(
     session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UUID, call: Any, value: int = 0
 ) -> ChainTransaction:
-    """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded) and
-    add its outbox row to `session`: the caller commits it with its own record."""
+    """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded)
+    and add its outbox row to `session`: the caller commits it with its own record."""
     operator = runtime.operator()
     try:
         gas = int(call.estimate_gas({"from": operator.address, "value": value}) * 1.2) + 10_000
@@ -99,8 +99,8 @@ def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction |
 
 
 def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
-    """Wait up to `timeout` seconds for the outbox row `tx_id` to be applied (None if it is not yet), holding no
-    database connection in between; drives the worker itself when no other holder of the lease does."""
+    """Wait up to `timeout` seconds for the outbox row `tx_id` to be applied (None if it is not yet), holding
+    no database connection in between; drives the worker itself when no other holder of the lease does."""
     deadline = time.monotonic() + timeout
     while True:
         with Session(runtime.engine) as session:
@@ -410,7 +410,8 @@ class Sender:
 
 @contextmanager
 def running(runtime: Runtime) -> Iterator[Sender | None]:
-    """With `settings.sender_enabled` and an operator key, the worker's thread for the duration of the block."""
+    """With `settings.sender_enabled` and an operator key, the worker's thread for the duration of the
+    block."""
     settings = runtime.settings
     if not settings.sender_enabled or settings.operator_key is None:
         yield None

@@ -201,8 +201,8 @@ _FAN_TICKET = _FAN_TICKETS.where(Ticket.__table__.c.id == bindparam("ticket_id")
 def fan_tickets(
     *, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None
 ) -> list[FanTicketPublic]:
-    """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what the
-    pass shows about its door (gate.ticket_door).
+    """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what
+    the pass shows about its door (gate.ticket_door).
 
     A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for everything it
     shows, rows turned into answers without validating the database's own values again."""

@@ -1,4 +1,5 @@
-"""bench/gate_load.py's handling of the kernel's session autogroups (the load itself runs in `make bench` only)."""
+"""bench/gate_load.py's handling of the kernel's session autogroups (the load itself runs in `make bench`
+only)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ class Miner:
         self.next_base_fee = wei
 
     def reorg(self, depth: int) -> None:
-        """Replace the last `depth` blocks with empty ones (their transactions are gone, not back in the pool)."""
+        """Replace the last `depth` blocks with empty ones (their transactions are gone, not back in the
+        pool)."""
         with self.lock:
             self.rpc("anvil_reorg", [depth, []])
 

@@ -27,8 +27,8 @@ It forwards HTTP JSON-RPC (single calls and batches) to one upstream node on a t
 
 `methods` (a set of names, or None for all) limits which calls the random faults hit (a batch is hit if any of
 its calls is). `counts` counts what the proxy did: requests, forwarded, calls, "429", "502", hang, stale,
-underpriced, lost, upstream_unreachable (the node behind failed), refused_while_down (requests that arrived on a connection opened before `down()`), and
-"method:<name>" per JSON-RPC method.
+underpriced, lost, upstream_unreachable (the node behind failed), refused_while_down (requests that arrived on
+a connection opened before `down()`), and "method:<name>" per JSON-RPC method.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The random-fault scenario of issue 13: a gateway issues tickets to account fans, fans gift and resell, the gate
-admits, the check-in queue drains to the chain — on anvil with interval blocks, behind a FaultProxy (429s,
-502s), while a fault thread spikes the base fee, drops every pending transaction and reorganises the last
-blocks. Then the faults stop and the scenario measures how many blocks it takes until every record is done, and
-checks that the database equals the chain.
+"""The random-fault scenario of issue 13: a gateway issues tickets to account fans, fans gift and resell, the
+gate admits, the check-in queue drains to the chain — on anvil with interval blocks, behind a FaultProxy
+(429s, 502s), while a fault thread spikes the base fee, drops every pending transaction and reorganises the
+last blocks. Then the faults stop and the scenario measures how many blocks it takes until every record is
+done, and checks that the database equals the chain.
 
     report = run_scenario("sqlite:///x.db", tickets=200, gifts=20, resales=10, admissions=200)
 
@@ -66,7 +66,8 @@ def _ok(response, status: int = 201) -> dict:
 
 
 # What a client retries, with the same Idempotency-Key: the node unavailable, a reorganisation under the
-# estimate (the holder's authorisation checked against a state that just changed), its earlier request pending.
+# estimate (the holder's authorisation checked against a state that just changed), its earlier request
+# pending.
 RETRIED = {
     "rpc_unavailable",
     "chain_error",
@@ -92,8 +93,9 @@ def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:
 
 class Faults:
     """Random faults on the node until stopped: base-fee spikes ×10–×50, every pending transaction dropped,
-    reorganisations of depth 1–3 (the scenario's confirmations, 3, cover them: a deeper reorganisation than the
-    confirmation depth undoes what was final, by definition); the proxy answers 429 to 10 % and 502 to 5 % of
+    reorganisations of depth 1–3 (the scenario's confirmations, 3, cover them: a deeper reorganisation than
+    the confirmation depth undoes what was final, by definition); the proxy answers 429 to 10 % and 502 to 5 %
+    of
     requests meanwhile."""
 
     def __init__(self, chain: tk.Chain, proxy: FaultProxy, *, seed: int, every: float):

@@ -1,4 +1,5 @@
-"""The rotating code's wire format, windows and snapshot signatures (gateway/core/codes.py): pure, no chain."""
+"""The rotating code's wire format, windows and snapshot signatures (gateway/core/codes.py): pure, no
+chain."""
 
 from __future__ import annotations
 

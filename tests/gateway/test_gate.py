@@ -588,7 +588,8 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
     app, client, org, gw_event, gate, holder
 ):
     """The gate's online scan admitted the ticket but the answer was lost; the gate decided offline with the
-    same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a conflict."""
+    same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a
+    conflict."""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     t = datetime.now(UTC)
@@ -609,7 +610,8 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
     assert rows(app, GateConflict) == [] and rows(app, GateRefusal) == []
     [admission] = rows(app, Admission)
     assert (admission.source, admission.nonce, admission.device) == ("online", "n" * 64, "tablet-n")
-    # another nonce from this gate (another decision), no nonce, or the same nonce from another gate: conflicts
+    # another nonce from this gate (another decision), no nonce, or the same nonce from another gate:
+    # conflicts
     south = make_gate_key(client, org, gw_event["id"], label="South door")
     others = [
         (gate, offline | {"nonce": "other"}),

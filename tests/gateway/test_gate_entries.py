@@ -232,7 +232,8 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(
     """Re-entry: the ticket is out after its first entry and an exit; day pass: it entered yesterday. 30 scans
     at once for its next entry, through the whole scan (rules, then the entry write) over 5 engines (as 5
     processes would have): exactly one admits, the others are refused already_checked_in.
-    (test_gate_concurrency.py races first entries over real processes; this write is the same kind of INSERT.)"""
+    (test_gate_concurrency.py races first entries over real processes; this write is the same kind of
+    INSERT.)"""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")

@@ -288,8 +288,8 @@ def test_the_node_stopped_and_restarted_during_a_batch(app, client, event, anvil
     }  # nothing re-signed while the node was away
 
     chain = anvil.start()  # from the state file, mining on
-    # The pool did not survive the restart: the gateway's worker sends the recorded bytes again (it may already
-    # have, by the time this line runs), and the batch lands once (asserted below).
+    # The pool did not survive the restart: the gateway's worker sends the recorded bytes again (it may
+    # already have, by the time this line runs), and the batch lands once (asserted below).
     wait_for(lambda: chain_status(engine) == {"done": 12}, 25, "every admission to be done", gateway.tail)
     assert_the_chain_has_it_all(engine, chain, event["address"], holders, first_hash, operator)
 

@@ -51,7 +51,8 @@ def rows(engine, model, *where):
 
 
 def assert_equals_chain(engine, chain, collection):
-    """Every minted ticket of `collection`: indexed owner/used/listing and the gateway record equal the chain."""
+    """Every minted ticket of `collection`: indexed owner/used/listing and the gateway record equal the
+    chain."""
     tokens = {
         int(r["token_id"]): r for r in rows(engine, IndexedToken, IndexedToken.contract == collection.address)
     }

@@ -1,6 +1,6 @@
-"""The organiser report (JSON, CSV, HTML tables) over real flows: tickets issued through the gateway and bought on
-chain, gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges via the indexer.
-The live dashboard in a browser: tests/gateway/test_report_dashboard.py."""
+"""The organiser report (JSON, CSV, HTML tables) over real flows: tickets issued through the gateway and
+bought on chain, gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges
+via the indexer. The live dashboard in a browser: tests/gateway/live/test_report_dashboard.py."""
 
 from __future__ import annotations
 

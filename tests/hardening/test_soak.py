@@ -1,7 +1,7 @@
-"""A short load soak: a real gateway process (uvicorn; a SQLite file, then a PostgreSQL database; the indexer and the check-in queue on)
-over its own anvil, driven on loopback by 6 worker threads with mixed traffic for HARDENING_SOAK_SECONDS
-(default 20 s, after a warm-up of 10 s and 400 requests): new fans, issues, gifts, resale listings and
-purchases, device keys and gate scans, reads.
+"""A short load soak: a real gateway process (uvicorn; a SQLite file, then a PostgreSQL database; the indexer
+and the check-in queue on) over its own anvil, driven on loopback by 6 worker threads with mixed traffic for
+HARDENING_SOAK_SECONDS (default 20 s, after a warm-up of 10 s and 400 requests): new fans, issues, gifts,
+resale listings and purchases, device keys and gate scans, reads.
 
 Each worker owns its fans, so every request it makes must succeed; then:
 - no 5xx, no connection error, no other unexpected status;
@@ -442,7 +442,8 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
         rows = conn.execute(
             text(
                 "SELECT t.id, t.token_id, f.address, it.owner FROM tickets t LEFT JOIN fan_accounts f "
-                "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = lower(t.contract) "
+                "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = "
+                "lower(t.contract) "
                 "AND it.token_id = CAST(t.token_id AS VARCHAR) AND it.kind = 'ticket'"
             )
         ).all()

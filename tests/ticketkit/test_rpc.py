@@ -86,7 +86,8 @@ def test_502_bursts_and_lost_answers_are_retried(chain, make_proxy, fans):
         node.send_raw({"to": bob.address, "value": 1, "gas": 21_000}, alice)
     assert node.balance(bob.address) == before + 3
     assert proxy.counts["502"] == 9
-    # the node executed the send but its answer was lost: the re-send of the same bytes is the same transaction
+    # the node executed the send but its answer was lost: the re-send of the same bytes is the same
+    # transaction
     proxy.set(methods={"eth_sendRawTransaction"}).burst("lost", 2)
     receipt = node.send_raw({"to": bob.address, "value": 1, "gas": 21_000}, alice)
     assert receipt["status"] == 1 and node.balance(bob.address) == before + 4

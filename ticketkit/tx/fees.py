@@ -1,4 +1,5 @@
-"""The fee policy: EIP-1559 fees from the node, a per-chain tip floor, the operator's ceiling, replacement bumps.
+"""The fee policy: EIP-1559 fees from the node, a per-chain tip floor, the operator's ceiling, replacement
+bumps.
 
     policy = FeePolicy.for_chain(137, max_fee_gwei=500)
     fees = policy.suggest(rpc)            # Fees(max_fee=..., tip=...) or FeeCeilingExceeded

@@ -2,7 +2,7 @@
 
 Every write of ticketkit (the library's calls, the CLI's batches, the gateway's worker) goes through here:
 
-    queued ──sign (nonce, fees)──▶ sent ──receipt──▶ mined ──`confirmations` blocks above it──▶ final | reverted
+    queued ──sign (nonce, fees)──▶ sent ──receipt──▶ mined ──`confirmations` blocks later──▶ final | reverted
                                     ▲  │                │
                                     │  └ dropped from the pool: the same bytes again, or a replacement
                                     │  └ not mined within `stuck_blocks`: a replacement at the same nonce
@@ -44,7 +44,8 @@ __all__ = ["FINISHED", "Attempt", "MemoryStore", "Pipeline", "Store", "TxRecord"
 log = logging.getLogger("ticketkit.tx")
 
 FINISHED = frozenset({"final", "reverted", "failed"})
-# A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
+# A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is
+# broken.
 _MAX_LEARNED_TIP = 10_000 * 10**9
 _PER_TICK = frozenset({"eth_feeHistory", "eth_maxPriorityFeePerGas"})
 
@@ -158,8 +159,8 @@ Request = Callable[[str, Sequence[Any]], dict[str, Any]]
 
 
 NONCE_TAKEN_GRACE_SECONDS = 2.0  # how long a used nonce must lack a receipt of ours before it counts as taken
-# (chain id, sender, record id) -> when its nonce was first seen used with no receipt of ours; per process, across
-# the Pipeline objects a caller may make for each round (the gateway's worker does)
+# (chain id, sender, record id) -> when its nonce was first seen used with no receipt of ours; per process,
+# across the Pipeline objects a caller may make for each round (the gateway's worker does)
 _TAKEN_SINCE: dict[tuple[int, str, str], float] = {}
 
 
@@ -368,12 +369,13 @@ class Pipeline:
             latest = self._latest() if latest is None else latest
             if rec.nonce is not None and rec.nonce < latest:
                 # The nonce is used: by one of our versions (which one counts: the one with a receipt), or by
-                # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask for.)
+                # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask
+                # for.)
                 if self._find_receipt(rec, head):
                     return
-                # No version has a receipt. Before calling the nonce taken, count again and ask again: the count
-                # may be older than a reorganisation that just removed our version's block (then it is sent
-                # again below), or a version may have been mined meanwhile.
+                # No version has a receipt. Before calling the nonce taken, count again and ask again: the
+                # count may be older than a reorganisation that just removed our version's block (then it is
+                # sent again below), or a version may have been mined meanwhile.
                 self._latest_memo = None
                 if rec.nonce < self._latest():
                     key = (self.chain_id, self.sender.address, rec.id)
@@ -498,8 +500,8 @@ class Pipeline:
         if kind in ("known", "nonce_low"):
             return  # the node has it, or a version of it is mined: the next tick finds the receipt
         if kind == "underpriced":
-            # The node's tip floor is above ours (Polygon's nodes: "gas tip cap X, minimum needed Y"): learn it
-            # (the minimum it names, else twice the refused tip) and sign again at once with higher fees.
+            # The node's tip floor is above ours (Polygon's nodes: "gas tip cap X, minimum needed Y"): learn
+            # it (the minimum it names, else twice the refused tip) and sign again at once with higher fees.
             needed = re.search(r"minimum needed (\d+)", message)
             before = self.policy.tip_floor
             if needed:
@@ -567,8 +569,8 @@ class Pipeline:
 
     def _reprice(self, rec: TxRecord, head: int) -> None:
         """A new version of a transaction the node no longer has: bumped fees, or — if the bump would pass the
-        ceiling — fresh fees under it (no replacement rule applies to a transaction the pool does not hold); if
-        those are no better than the last version's, the same bytes again."""
+        ceiling — fresh fees under it (no replacement rule applies to a transaction the pool does not hold);
+        if those are no better than the last version's, the same bytes again."""
         last = rec.attempts[-1]
         try:
             fees = self.policy.bump(last.fees, self._rpc_fn)
@@ -585,8 +587,9 @@ class Pipeline:
         self._new_version(rec, fees, head)
 
     def _replace(self, rec: TxRecord, head: int) -> None:
-        """A new version of a transaction still in the pool (stuck): fees bumped ≥ 12.5 %, as nodes require. Past
-        the ceiling it is not signed: the version in the pool stays and may still be mined (`waiting` says why)."""
+        """A new version of a transaction still in the pool (stuck): fees bumped ≥ 12.5 %, as nodes require.
+        Past the ceiling it is not signed: the version in the pool stays and may still be mined (`waiting`
+        says why)."""
         try:
             fees = self.policy.bump(rec.attempts[-1].fees, self._rpc_fn)
         except FeeCeilingExceeded as error:

@@ -1,5 +1,6 @@
-"""the one transaction pipeline's outbox (chain_transactions) replaces the operator nonce table: every operator
-transaction is recorded with its write, then signed, sent, replaced and confirmed by one worker per sender
+"""the one transaction pipeline's outbox (chain_transactions) replaces the operator nonce table: every
+operator transaction is recorded with its write, then signed, sent, replaced and confirmed by one worker per
+sender
 
 Revision ID: 0011
 Revises: 0010

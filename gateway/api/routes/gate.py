@@ -53,7 +53,8 @@ def _single_statements(runtime: Runtime) -> Iterator[Session]:
 
 
 def _answer(verdict: service.Verdict) -> JSONResponse:
-    """A GateAnswer's JSON, written directly: validating our own dataclass again would cost a fifth of a verify."""
+    """A GateAnswer's JSON, written directly: validating our own dataclass again would cost a fifth of a
+    verify."""
     return JSONResponse(
         {
             "admit": verdict.admit,
