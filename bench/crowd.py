@@ -162,6 +162,7 @@ def open_loop(
         text=True,
         env={**os.environ, "PYTHONPATH": str(HERE.parent)},
         timeout=seconds + 120,
+        check=False,
     )
     if run.returncode != 0:
         raise RuntimeError(f"the open-loop client failed: {run.stderr[-2000:]}")

@@ -317,7 +317,9 @@ def report(gas: dict[str, int]) -> str:
 
 def _anvil_version() -> str:
     try:
-        out = subprocess.run([anvil_binary(), "--version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            [anvil_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
         return out.stdout.strip().splitlines()[0]
     except Exception:  # noqa: BLE001 - informative only
         return "unknown"

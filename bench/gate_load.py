@@ -199,7 +199,7 @@ def _wrk(
                 "wrk",
                 "-t1",
                 f"-c{share}",
-                f"-d{round(seconds)}s",
+                f"-d{seconds}s",
                 "--timeout",
                 "5s",
                 "-s",

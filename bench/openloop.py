@@ -41,7 +41,9 @@ class Mix:
 
 def _requests(host: str, method: str, path: str, lines_file: str) -> list[bytes]:
     out = []
-    for line in open(lines_file):
+    with open(lines_file) as lines:
+        text = list(lines)
+    for line in text:
         token, _, body = line.rstrip("\n").partition(" ")
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         if method == "POST":

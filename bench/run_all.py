@@ -713,7 +713,7 @@ def run_stage(stage: Stage, results: Path, extra: Sequence[str] = ()) -> str | N
     command = [sys.executable, "-m", stage.module, "--out", str(out.resolve()), *stage.args, *extra]
     print(f"\n== {stage.name}: {' '.join(command[1:])}", flush=True)
     started_at, started = time.time(), time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT)
+    completed = subprocess.run(command, cwd=ROOT, check=False)
     print(
         f"== {stage.name}: {time.perf_counter() - started:.1f} s, exit code {completed.returncode}",
         flush=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -184,10 +185,10 @@ class Lease:
         if self._connection is not None:
             try:
                 # Unlocked here, not left to the session's end: closing only sends a goodbye, and the server
-                # would drop the lock a moment later, while a caller may claim it again at once.
-                self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
-            except Exception:  # noqa: BLE001 - already broken: the lock went with the session
-                pass
+                # would drop the lock a moment later, while a caller may claim it again at once. If the
+                # connection is already broken, the lock went with the session.
+                with contextlib.suppress(Exception):
+                    self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
             finally:
                 self._connection.close()
             self._connection = None

@@ -16,6 +16,7 @@ ape's connected provider and its first test account (see docs/toolchain.md, "ape
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -110,10 +111,9 @@ def ape_provider() -> Any | None:
 
 def _ape_rpc_url(provider: Any) -> str | None:
     for get in (lambda: provider.uri, lambda: provider.http_uri, lambda: provider.web3.provider.endpoint_uri):
-        try:
+        url = None
+        with contextlib.suppress(Exception):  # this kind of provider has no such attribute, or it fails
             url = get()
-        except Exception:  # noqa: BLE001
-            continue
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             return url
     return None

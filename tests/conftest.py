@@ -59,14 +59,14 @@ def make_event(chain, platform, organiser):
     def make(tiers=None, badge=True, **overrides):
         now = chain.timestamp()
         n = next(counter)
-        config = dict(
-            name=f"Gig {n}",
-            symbol="GIG",
-            start_time=now + 30 * 86400,
-            transfer_lock_time=now + 29 * 86400,
-            resale_cap_bps=11_000,
-            royalty_bps=500,
-        )
+        config = {
+            "name": f"Gig {n}",
+            "symbol": "GIG",
+            "start_time": now + 30 * 86400,
+            "transfer_lock_time": now + 29 * 86400,
+            "resale_cap_bps": 11_000,
+            "royalty_bps": 500,
+        }
         config.update(overrides)
         tiers = tiers or [
             tk.TierConfig(

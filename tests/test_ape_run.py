@@ -59,6 +59,7 @@ def _ape_run(script: str, env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
         timeout=90,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"ape run {script} failed ({result.returncode}):\n{output[-4000:]}"
@@ -110,6 +111,7 @@ def test_ape_run_failure_exits_non_zero(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=90,
+        check=False,
     )
     assert result.returncode != 0
     assert "error [invalid_input]" in result.stdout + result.stderr

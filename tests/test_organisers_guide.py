@@ -58,7 +58,9 @@ def _run(command: str, env: dict[str, str]) -> tuple[int, str]:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = _script(Path(argv[1]).stem).main(argv[2:])
         return code, out.getvalue() + err.getvalue()
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
     return done.returncode, done.stdout + done.stderr
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ class Chain:
     w3: Web3
     chain_id: int
     accounts: tuple[LocalAccount, ...] = ()
-    _lock: threading.Lock = threading.Lock()
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         chain_profile = tx.profile(self.chain_id)
@@ -429,7 +429,7 @@ def local_chain(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "NO_COLOR": "1"},
-        preexec_fn=_die_with_parent() if main_thread else None,
+        preexec_fn=_die_with_parent() if main_thread else None,  # noqa: PLW1509  # child: prctl only
     )
     restore = _end_on_stop_signals() if main_thread else {}
     try:

@@ -89,7 +89,9 @@ _UINT32 = 2**32 - 1
 def parse_amount(value: Any) -> int:
     """'0.05 ETH', '20 gwei', '1000 wei' or an integer (wei) -> wei. Raises ValueError."""
     if isinstance(value, bool):
-        raise ValueError("an amount is a string like '0.05 ETH' or an integer number of wei, not a boolean")
+        raise ValueError(  # noqa: TRY004  # documented: a bad amount of any kind is a ValueError
+            "an amount is a string like '0.05 ETH' or an integer number of wei, not a boolean"
+        )
     if isinstance(value, int):
         wei = value
     elif isinstance(value, str):
@@ -109,7 +111,9 @@ def parse_amount(value: Any) -> int:
             raise ValueError(f"{value!r} is not a whole number of wei")
         wei = int(exact)
     else:
-        raise ValueError("an amount is a string like '0.05 ETH' or an integer number of wei")
+        raise ValueError(  # noqa: TRY004  # documented: a bad amount of any kind is a ValueError
+            "an amount is a string like '0.05 ETH' or an integer number of wei"
+        )
     if wei < 0:
         raise ValueError("an amount cannot be negative")
     if wei > _UINT96:

@@ -556,7 +556,7 @@ class ResilientProvider(JSONBaseProvider):
 
     def _accept_lower(self, stale: list[tuple[_Node, _Stale]]) -> Any:
         """Every node answered behind the mark: the chain went back; the highest answer is the new mark."""
-        node, best = max(stale, key=lambda item: item[1].head)
+        _node, best = max(stale, key=lambda item: item[1].head)
         with self._lock:
             self._highest = best.head
             for other, answer in stale:

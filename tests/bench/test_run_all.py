@@ -159,7 +159,7 @@ GATE = {
 )
 def test_gate_results_are_merged(results, tmp_path, gate):
     (results / "gate.json").write_text(json.dumps(gate))
-    latest, doc, problems = _write(results, tmp_path)
+    latest, _doc, problems = _write(results, tmp_path)
     assert {k: latest[k] for k in GATE_KEYS} == {f"gate.{k}": v for k, v in GATE.items()}
     assert "gate.label" not in latest and "gate" not in problems
     statuses = {g.key: evaluate(g, latest) for g in GOALS if g.key in GATE_KEYS}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 from web3 import Web3
 
@@ -92,7 +92,7 @@ class Miner:
         finally:
             self._paused.clear()
 
-    def __enter__(self) -> Miner:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import requests
 import rlp
@@ -148,7 +148,7 @@ class FaultProxy:
         self.url = ""
 
     # ---- lifecycle
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

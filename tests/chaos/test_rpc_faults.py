@@ -14,7 +14,7 @@ from .proxy import FaultProxy
 # Faster than the defaults (0.5 s attempts, short backoffs) but as many attempts as a flaky provider needs:
 # with one node down, each attempt at the other fails ~1 time in 4 here.
 POLICY = tk.RpcPolicy(timeout=0.5, retries=10, backoff=0.05, max_backoff=0.5, cooldown=0.5)
-FAULTS = dict(rate_limited=0.1, retry_after=0, bad_gateway=0.1, lost_answers=0.05, hang=0.01)
+FAULTS = {"rate_limited": 0.1, "retry_after": 0, "bad_gateway": 0.1, "lost_answers": 0.05, "hang": 0.01}
 
 
 @pytest.mark.chaos

@@ -24,7 +24,7 @@ def test_a_code_is_116_characters_and_carries_ticket_window_signature(key):
     text = codes.sign_code(key, ticket, 123_456_789)
     assert len(text) == codes.CODE_LENGTH == 116 and text.startswith("TK1.")
     payload = base64.urlsafe_b64decode(text[4:])
-    assert len(payload) == 84 < 200
+    assert len(payload) == 84  # well under 200 bytes
     assert payload[:16] == ticket.bytes and payload[16:20] == (123_456_789).to_bytes(4, "big")
     code = codes.decode(text)
     assert (code.ticket_id, code.window) == (ticket, 123_456_789)

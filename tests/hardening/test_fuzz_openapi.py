@@ -167,7 +167,8 @@ def test_openapi_fuzz(world, database_url):
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-            def fuzz(case, data):
+            def fuzz(real, roles, takes_key, label, case, data):
+                # (The loop's values come in as arguments, bound for this operation.)
                 # Valid credentials and real values, except where schemathesis made a component invalid.
                 negative = case.meta.is_negative_at if case.meta is not None else (lambda _: False)
                 if not negative(ParameterLocation.PATH):
@@ -204,7 +205,7 @@ def test_openapi_fuzz(world, database_url):
                 case.validate_response(response, checks=CHECKS, headers=headers)
 
             try:
-                fuzz()
+                fuzz(real=real, roles=roles, takes_key=takes_key, label=label)
             except Unsatisfiable:  # nothing to make invalid (an operation without parameters or body)
                 assert mode is GenerationMode.NEGATIVE and not list(operation.iter_parameters()), label
             except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - one report for every operation

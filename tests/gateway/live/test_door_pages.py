@@ -434,7 +434,7 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
 
 def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, issue, gate_key):
     fan = new_fan()
-    first, second = issue(fan, quantity=2)["tickets"]
+    _first, second = issue(fan, quantity=2)["tickets"]
     page = launch().new_page()
     requests: list[str] = []
     page.on(
