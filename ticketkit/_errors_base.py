@@ -44,6 +44,7 @@ class InvalidInput(TicketkitError, ValueError):
     """Bad input, refused before anything reaches the chain. `where` names the field or line."""
 
     code = "invalid_input"
+    problems: list[tuple[str, str]]  # set only by batch.read_csv: (where, message) for every wrong line
 
     def __init__(self, message: str, *, where: str | None = None):
         self.where = where

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
+from eth_utils.address import is_address, is_checksum_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from .chain import Chain, translate_error
 from .contracts import ZERO, Collection
@@ -165,9 +166,9 @@ def parse_recipients(
             message += f"\n{len(problems)} lines are wrong in all; fix them all and rerun:" + "".join(
                 f"\n  {w}: {m}" for w, m in problems
             )
-        error = InvalidInput(message, where=problems[0][0])
-        error.problems = problems  # type: ignore[attr-defined]
-        raise error
+        refusal = InvalidInput(message, where=problems[0][0])
+        refusal.problems = problems
+        raise refusal
     return rows
 
 
@@ -261,7 +262,7 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
     pre-flight check: a revert that does not depend on the recipients (no minter role, cancelled,
     no such tier, not enough supply) raises here, before anything is sent.
     """
-    dearest = []
+    dearest: list[bytes] = []
     while len(dearest) < size:
         raw = os.urandom(20)
         if 0 not in raw:

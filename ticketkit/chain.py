@@ -13,16 +13,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+
+if TYPE_CHECKING:
+    from web3.types import TxParams
 
 from . import _artifacts, tx
 from .errors import (
@@ -79,8 +83,8 @@ def decode_revert(data: str | bytes | None) -> ContractRevert | None:
         return None
     name, types, names = known
     values = abi_decode(types, raw[4:]) if types else ()
-    values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
-    return error_class(name)(**dict(zip(names, values)))
+    fields = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
+    return error_class(name)(**dict(zip(names, fields)))
 
 
 def translate_error(error: Exception) -> Exception:
@@ -115,6 +119,12 @@ class Chain:
     chain_id: int
     accounts: tuple[LocalAccount, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        """The primary node's JSON-RPC URL (a local chain's: its anvil)."""
+        uri: str = getattr(self.w3.provider, "endpoint_uri", "")
+        return uri
 
     def __post_init__(self) -> None:
         chain_profile = tx.profile(self.chain_id)
@@ -303,7 +313,7 @@ class Chain:
         if tx is not None:
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             try:
-                self.w3.eth.call(replay, receipt["blockNumber"] - 1)
+                self.w3.eth.call(cast("TxParams", replay), receipt["blockNumber"] - 1)
             except Exception as error:  # noqa: BLE001
                 translated = translate_error(error)
                 if isinstance(translated, ContractRevert):
@@ -317,7 +327,8 @@ class Chain:
         artifact = _artifacts.load(name)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self.send(factory.constructor(*args), sender)
-        return receipt["contractAddress"]
+        address: str = receipt["contractAddress"]
+        return address
 
     def contract(self, name: str, address: str) -> Any:
         """A web3 contract object for the shipped contract `name` at `address`, made once per chain (they are
@@ -353,7 +364,8 @@ class Chain:
         self.rpc("evm_mine", [timestamp])
 
     def snapshot(self) -> str:
-        return self.rpc("evm_snapshot")
+        snapshot_id: str = self.rpc("evm_snapshot")
+        return snapshot_id
 
     def revert_to(self, snapshot_id: str) -> None:
         self.rpc("evm_revert", [snapshot_id])
@@ -381,7 +393,8 @@ def connect(
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def anvil_binary() -> str:
@@ -445,7 +458,6 @@ def local_chain(
                     raise RPCUnavailable(f"anvil did not start on {url}: {err[-500:]}") from None
                 time.sleep(0.05)
         chain.accounts = tuple(Account.from_key(k) for k in ANVIL_KEYS)
-        chain.url = url  # type: ignore[attr-defined]
         if on_start:
             on_start(url)
         yield chain
@@ -464,7 +476,7 @@ class StopSignal(SystemExit):
     out."""
 
 
-def _end_on_stop_signals() -> dict[int, Any]:
+def _end_on_stop_signals() -> dict[signal.Signals, Any]:
     """SIGTERM and SIGHUP kill Python without unwinding, which would leave anvil running (re-parented to
     PID 1); while a local chain runs they raise StopSignal instead, so every `finally` runs. Handlers that
     someone else installed are left alone (uvicorn installs its own while it serves, then restores these
@@ -473,7 +485,7 @@ def _end_on_stop_signals() -> dict[int, Any]:
     def stop(signum: int, _frame: Any) -> None:
         raise StopSignal(128 + signum)
 
-    replaced = {}
+    replaced: dict[signal.Signals, Any] = {}
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) in (signal.SIG_DFL, None):
             replaced[signum] = signal.signal(signum, stop)

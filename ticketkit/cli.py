@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -214,13 +214,12 @@ def chain(
 ) -> None:
     """Start a local anvil; print its URL and funded dev accounts. Ctrl-C stops it."""
     with local_chain(port=port or None, chain_id=chain_id) as local:
-        out.print(f"local anvil at {local.url}  (chain id {local.chain_id})")  # type: ignore[attr-defined]
+        out.print(f"local anvil at {local.url}  (chain id {local.chain_id})")
         out.print("dev accounts (public test keys from anvil's mnemonic: never use them on a real chain):")
         for i, account in enumerate(local.accounts):
-            out.print(f"  ({i}) {account.address}  key {account.key.to_0x_hex()}", markup=False)
+            out.print(f"  ({i}) {account.address}  key 0x{account.key.hex()}", markup=False)
         out.print(
-            f"try: export TICKETKIT_RPC={local.url} "
-            f"TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
+            f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY=0x{local.accounts[0].key.hex()}",
             markup=False,
         )
         out.print("Ctrl-C to stop")

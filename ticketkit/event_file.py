@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -298,11 +298,11 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
             table = tuple(path)
             lines.setdefault(table, number)
             continue
-        key = _KEY.match(line)
-        if key:
-            full = table + tuple(_split_key(key.group(1)))
+        key_match = _KEY.match(line)
+        if key_match:
+            full = table + tuple(_split_key(key_match.group(1)))
             lines.setdefault(full, number)
-            rest = line[key.end() :]
+            rest = line[key_match.end() :]
             for quote in ('"""', "'''"):
                 if rest.count(quote) % 2 == 1:
                     in_multiline = quote
@@ -329,8 +329,8 @@ def parse_event_toml(text: str, *, source: str = "<event>") -> EventSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         message = str(error)
-        line = re.search(r"line (\d+)", message)
-        where = f"{source}:{line.group(1)}" if line else source
+        line_match = re.search(r"line (\d+)", message)
+        where = f"{source}:{line_match.group(1)}" if line_match else source
         raise InvalidInput(f"not valid TOML: {message}", where=where) from None
     try:
         return EventSpec.model_validate(data)
@@ -485,14 +485,14 @@ def deploy_event(
     if badge:
         badge_address = platform.predict_badge(sender.address, BADGE_SALT)
         badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
-        badge_existed = bool(chain.w3.eth.get_code(badge_address))
+        badge_existed = bool(chain.w3.eth.get_code(to_checksum_address(badge_address)))
         the_badge = platform.create_badge(
             "Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri, sender=sender
         )
         if gateway_url and badge_existed:
             the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
-    existed = bool(chain.w3.eth.get_code(predicted))
+    existed = bool(chain.w3.eth.get_code(to_checksum_address(predicted)))
     if not existed:
         _require_future_start(spec, now)
     if gateway_url:

@@ -34,8 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import is_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from .chain import Chain, translate_error
 from .errors import InvalidInput
@@ -222,7 +223,7 @@ def _minted_holders(
         try:
             logs = chain.w3.eth.get_logs(
                 {
-                    "address": badge,
+                    "address": to_checksum_address(badge),
                     "fromBlock": start,
                     "toBlock": end,
                     "topics": ["0x" + _TRANSFER.hex(), "0x" + _ZERO_TOPIC.hex()],
@@ -243,7 +244,7 @@ def deployment_block(chain: Chain, address: str, block: int) -> int | None:
 
     def has_code(n: int) -> bool:
         try:
-            return bool(chain.w3.eth.get_code(address, block_identifier=n))
+            return bool(chain.w3.eth.get_code(to_checksum_address(address), block_identifier=n))
         except Exception as error:  # noqa: BLE001
             raise translate_error(error) from None
 
@@ -285,7 +286,8 @@ def eligible_holders(
 
     def count(holder: str) -> int:
         try:
-            return contract.functions.attendedCount(holder, list(ids)).call(block_identifier=block)
+            attended: int = contract.functions.attendedCount(holder, list(ids)).call(block_identifier=block)
+            return attended
         except Exception as error:  # noqa: BLE001
             raise translate_error(error) from None
 

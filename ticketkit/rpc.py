@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3.exceptions import ProviderConnectionError
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
@@ -208,7 +208,7 @@ class ResilientProvider(JSONBaseProvider):
     # ---- what web3 calls
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         body = self.encode_rpc_request(method, params)
-        response = self._call(str(method), body, params=params, batch=False)
+        response: RPCResponse = self._call(str(method), body, params=params, batch=False)
         if method in _RESETS_HEAD and "error" not in response:
             with self._lock:
                 self._highest = -1
@@ -509,14 +509,16 @@ class ResilientProvider(JSONBaseProvider):
         except ValueError:
             self._count(node, "server_errors")
             raise _Retry("bad_answer", f"HTTP {status} with no JSON body") from None
-        error = response.get("error") if isinstance(response, dict) else None
-        if isinstance(error, dict) and (
-            error.get("code") == -32005
-            or any(text in str(error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)
+        rpc_error = response.get("error") if isinstance(response, dict) else None
+        if isinstance(rpc_error, dict) and (
+            rpc_error.get("code") == -32005
+            or any(text in str(rpc_error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)
         ):
             self._count(node, "rate_limited")
             raise _Retry(
-                "rate_limited", f"JSON-RPC {error.get('code')}: {error.get('message')}", executed=False
+                "rate_limited",
+                f"JSON-RPC {rpc_error.get('code')}: {rpc_error.get('message')}",
+                executed=False,
             )
         return response
 

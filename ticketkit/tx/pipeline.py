@@ -429,7 +429,8 @@ class Pipeline:
             self._save(rec)
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.rpc("eth_getTransactionReceipt", [tx_hash])
+        receipt: dict[str, Any] | None = self.rpc("eth_getTransactionReceipt", [tx_hash])
+        return receipt
 
     # ---- signing and sending
     def _sign_and_send(self, rec: TxRecord, head: int, *, fresh: bool) -> None:
