@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Table, event, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from .core import metrics
 from .core.config import Settings
@@ -246,3 +246,9 @@ def upgrade(database_url: str) -> None:
 def sessions(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Table, for SQLAlchemy Core statements."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel at class creation, not in its hints
+    return table

@@ -43,7 +43,7 @@ def run() -> dict[str, object]:
             collection.grant_role(role, operator.address, sender=organiser)
         settings = Settings(
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-            rpc_url=chain.url,  # type: ignore[attr-defined]
+            rpc_url=chain.url,
             chain_id=chain.chain_id,
             operator_key=operator.key.to_0x_hex(),
             key_encryption_secret=secrets.token_hex(32),

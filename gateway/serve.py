@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         collection.grant_role("GATE_ROLE", operator.address, sender=organiser)
         settings = Settings(
             database_url=f"sqlite:///{database.resolve()}",
-            rpc_url=chain.url,  # type: ignore[attr-defined]
+            rpc_url=chain.url,
             chain_id=chain.chain_id,
             operator_key=operator.key.to_0x_hex(),
             key_encryption_secret=secrets.token_hex(32),
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         if badge is not None:
             badge.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, badge.address), sender=organiser)
         print(f"gateway:        {url}  (API docs: {url}/docs)")
-        print(f"chain:          {chain.url} (anvil, chain id {chain.chain_id})")  # type: ignore[attr-defined]
+        print(f"chain:          {chain.url} (anvil, chain id {chain.chain_id})")
         print(f"database:       {database}")
         print(f"event:          {event_id} (collection {collection.address})")
         print(f"organiser key:  {api_key}")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..core.security import hash_token
 from ..errors import Unauthorized
@@ -75,8 +75,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 def _organiser(*, session: Session, token: str) -> Organiser:
     key = session.exec(
-        select(ApiKey).where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
-    ).first()  # type: ignore[union-attr]
+        select(ApiKey).where(ApiKey.key_hash == hash_token(token), col(ApiKey.revoked_at).is_(None))
+    ).first()
     if key is None or key.role != "organiser":
         raise Unauthorized("unknown or revoked organiser API key")
     organiser = session.get(Organiser, key.organiser_id)

@@ -166,6 +166,18 @@ class _Scan:
     unverified: bool = False
 
 
+def _t(s: _Scan) -> TicketState:
+    """The scan's ticket, for the rules after the lookup (the rules before them refuse a scan without one)."""
+    assert s.ticket is not None
+    return s.ticket
+
+
+def _c(s: _Scan) -> codes.Code:
+    """The scan's decoded code, for the rules after `malformed_code`."""
+    assert s.code is not None
+    return s.code
+
+
 def _entries(t: TicketState) -> int:
     return max(t.entries, 1 if t.checked_in_on_chain else 0)
 
@@ -182,9 +194,9 @@ def _not_in_list(s: _Scan) -> bool:
 def _bad_signature(s: _Scan) -> bool:
     if s.unverified:
         return False
-    for text in s.ticket.device_keys:
+    for text in _t(s).device_keys:
         try:
-            if codes.verify_code_signature(codes.load_public_key(text), s.code):
+            if codes.verify_code_signature(codes.load_public_key(text), _c(s)):
                 return False
         except codes.CodeError:
             continue
@@ -193,17 +205,17 @@ def _bad_signature(s: _Scan) -> bool:
 
 def _expired(s: _Scan) -> bool:
     current = codes.window_of(s.now, s.rules.window_seconds)
-    return abs(s.code.window - current) > s.rules.drift_windows
+    return abs(_c(s).window - current) > s.rules.drift_windows
 
 
 def _policy(s: _Scan) -> str:
-    return s.rules.policy_for(s.ticket.tier_id)
+    return s.rules.policy_for(_t(s).tier_id)
 
 
 def _already(s: _Scan) -> bool:
     if s.direction != ENTRY:
         return False
-    t, policy = s.ticket, _policy(s)
+    t, policy = _t(s), _policy(s)
     if policy == "reentry":
         return _entries(t) > t.exits
     if policy == "days":
@@ -215,15 +227,15 @@ def _already(s: _Scan) -> bool:
 _RULES: tuple[tuple[str, Callable[[_Scan], bool]], ...] = (
     ("malformed_code", lambda s: s.code is None),
     ("unknown_ticket", lambda s: not s.offline and s.ticket is None),
-    ("wrong_event", lambda s: not s.offline and not s.ticket.event_matches),
+    ("wrong_event", lambda s: not s.offline and not _t(s).event_matches),
     ("not_in_list", _not_in_list),
-    ("no_device_key", lambda s: not s.ticket.device_keys and not s.unverified),
+    ("no_device_key", lambda s: not _t(s).device_keys and not s.unverified),
     ("bad_signature", _bad_signature),
     ("expired_code", _expired),
-    ("cancelled", lambda s: s.ticket.cancelled),
-    ("not_owner", lambda s: s.ticket.holder_changed),
+    ("cancelled", lambda s: _t(s).cancelled),
+    ("not_owner", lambda s: _t(s).holder_changed),
     ("no_exit", lambda s: s.direction == EXIT and _policy(s) != "reentry"),
-    ("not_inside", lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits),
+    ("not_inside", lambda s: s.direction == EXIT and _entries(_t(s)) <= _t(s).exits),
     (
         "not_valid_today",
         lambda s: (

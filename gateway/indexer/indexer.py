@@ -46,17 +46,17 @@ log = logging.getLogger(__name__)
 ZERO = "0x0000000000000000000000000000000000000000"
 CHUNK = 500  # rows per IN (...) query
 
-EVENTS_T = ChainEvent.__table__
-TOKENS_T = IndexedToken.__table__
-BLOCKS_T = IndexerBlock.__table__
-CURSORS_T = IndexerCursor.__table__
-CONTRACTS_T = IndexerContract.__table__
-TICKETS_T = Ticket.__table__
-TRANSFERS_T = Transfer.__table__
-FANS_T = Fan.__table__
-GW_EVENTS_T = Event.__table__
-CHECKINS_T = Checkin.__table__
-BADGES_T = Badge.__table__
+EVENTS_T = db.table_of(ChainEvent)
+TOKENS_T = db.table_of(IndexedToken)
+BLOCKS_T = db.table_of(IndexerBlock)
+CURSORS_T = db.table_of(IndexerCursor)
+CONTRACTS_T = db.table_of(IndexerContract)
+TICKETS_T = db.table_of(Ticket)
+TRANSFERS_T = db.table_of(Transfer)
+FANS_T = db.table_of(Fan)
+GW_EVENTS_T = db.table_of(Event)
+CHECKINS_T = db.table_of(Checkin)
+BADGES_T = db.table_of(Badge)
 
 # Which logs are kept, and what they do to a token.
 COLLECTION_EVENTS = (

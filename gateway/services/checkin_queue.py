@@ -44,20 +44,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
+from .. import db
 from ..models import Admission, ChainTransaction, CheckinBatch, Event, utcnow
 from ..runtime import Runtime
 from . import sending
 
 log = logging.getLogger("gateway.checkin_queue")
 
-ADMISSIONS = Admission.__table__  # type: ignore[attr-defined]
-BATCHES = CheckinBatch.__table__  # type: ignore[attr-defined]
+ADMISSIONS = db.table_of(Admission)
+BATCHES = db.table_of(CheckinBatch)
 SKIP_REASONS = {tk.SKIP_NOT_FOUND: "not found", tk.SKIP_ALREADY_USED: "already used"}
 
 
@@ -151,9 +152,7 @@ def _run_worker(runtime: Runtime, report: DrainReport, timeout: float) -> None:
             report.add(sent.checkin)
         with Session(runtime.engine) as session:
             pending = session.exec(
-                select(func.count())
-                .select_from(CheckinBatch)  # type: ignore[call-overload]
-                .where(CheckinBatch.status == "pending")
+                select(func.count()).select_from(CheckinBatch).where(CheckinBatch.status == "pending")
             ).one()
         if not pending or time.monotonic() > deadline:
             report.pending = pending
@@ -343,9 +342,9 @@ def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) ->
             (batch_id, created)
             for batch_id, created in session.exec(
                 select(CheckinBatch.id, CheckinBatch.created_at).where(
-                    CheckinBatch.status == "pending", CheckinBatch.id.not_in(recorded)
+                    col(CheckinBatch.status) == "pending", col(CheckinBatch.id).not_in(recorded)
                 )
-            )  # type: ignore[attr-defined]
+            )
             if _age(created) >= timedelta(seconds=stale_after)
         ]
     for batch_id, _ in stale:

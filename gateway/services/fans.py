@@ -75,8 +75,10 @@ def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
     """The fan a session token belongs to (401 unknown or revoked; 401 `session_expired` once it went unused
     for `idle_days`, 0 = never). Records the session's use, at most once per SESSION_TOUCH_EVERY."""
     row = session.exec(
-        select(FanSession).where(FanSession.token_hash == hash_token(token), FanSession.revoked_at.is_(None))
-    ).first()  # type: ignore[union-attr]
+        select(FanSession).where(
+            FanSession.token_hash == hash_token(token), col(FanSession.revoked_at).is_(None)
+        )
+    ).first()
     fan = session.get(Fan, row.fan_id) if row is not None else None
     if row is None or fan is None:
         raise Unauthorized("unknown or revoked session token")
@@ -211,8 +213,10 @@ def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:
 
 def fan_sessions(*, session: Session, fan: Fan) -> list[FanSession]:
     return list(
-        session.exec(select(FanSession).where(FanSession.fan_id == fan.id).order_by(FanSession.created_at))
-    )  # type: ignore[arg-type]
+        session.exec(
+            select(FanSession).where(FanSession.fan_id == fan.id).order_by(col(FanSession.created_at))
+        )
+    )
 
 
 def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanSession:
@@ -241,11 +245,13 @@ def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:
     transfers = session.exec(
         select(Transfer)
         .where((Transfer.from_fan_id == fan.id) | (Transfer.to_fan_id == fan.id))
-        .order_by(Transfer.created_at)
-    )  # type: ignore[arg-type]
+        .order_by(col(Transfer.created_at))
+    )
     listings = session.exec(
-        select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id).order_by(ResaleListing.created_at)
-    )  # type: ignore[arg-type]
+        select(ResaleListing)
+        .where(ResaleListing.seller_fan_id == fan.id)
+        .order_by(col(ResaleListing.created_at))
+    )
     return FanExport(
         account=FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address),
         created_at=fan.created_at,
@@ -340,7 +346,7 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
         )
     # Burn the nonce atomically: of two concurrent requests only one sees used_at IS NULL.
     burnt = session.exec(
-        update(WalletChallenge)  # type: ignore[call-overload]
+        update(WalletChallenge)
         .where(col(WalletChallenge.id) == challenge.id, col(WalletChallenge.used_at).is_(None))
         .values(used_at=utcnow())
     )

@@ -37,7 +37,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from sqlalchemy import Engine, String, and_, bindparam, cast, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
 import ticketkit as tk
@@ -83,18 +83,18 @@ _ENTRY_RULES = REASONS[REASONS.index("not_owner") + 1 :]  # what a sync decides 
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
-T = Ticket.__table__
-F = Fan.__table__
-TR = Tier.__table__
-IT = IndexedToken.__table__
-DK = DeviceKey.__table__
-A = Admission.__table__
-K = ApiKey.__table__
-C = GateConflict.__table__
-R = GateRefusal.__table__
-CE = ChainEvent.__table__
-ED = EventDoor.__table__
-GE = GateEntry.__table__
+T = db.table_of(Ticket)
+F = db.table_of(Fan)
+TR = db.table_of(Tier)
+IT = db.table_of(IndexedToken)
+DK = db.table_of(DeviceKey)
+A = db.table_of(Admission)
+K = db.table_of(ApiKey)
+C = db.table_of(GateConflict)
+R = db.table_of(GateRefusal)
+CE = db.table_of(ChainEvent)
+ED = db.table_of(EventDoor)
+GE = db.table_of(GateEntry)
 
 # A ticket with what the gate decides on: its tier, its holder (account or chain), its admission. Every join
 # is on a primary or unique key. Shared by the live check and the offline snapshot.
@@ -1204,7 +1204,7 @@ def bind_device(
         holder, bound_by = fan.address, "gateway"
     # One binder at a time per ticket: the row lock on PostgreSQL; on SQLite the UPDATE below takes the
     # database's write lock before anything is decided from what it reads.
-    session.exec(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update()).first()
+    session.exec(select(col(Ticket.id)).where(col(Ticket.id) == ticket.id).with_for_update()).first()
     now = utcnow()
     session.connection().execute(
         update(DK)
@@ -1218,7 +1218,7 @@ def bind_device(
     current = session.exec(
         orm_select(DeviceKey).where(
             DeviceKey.ticket_id == ticket.id,
-            DeviceKey.revoked_at.is_(None),
+            col(DeviceKey.revoked_at).is_(None),
             DeviceKey.public_key == public_key,
             DeviceKey.holder == holder,
         )

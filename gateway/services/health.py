@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import requests
 from sqlalchemy import func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ticketkit.rpc import redact
 
@@ -91,9 +91,9 @@ def checkin_lag(session: Session) -> tuple[int, float]:
     """(admissions not yet on chain, seconds the oldest of them has waited)."""
     count, oldest = session.execute(
         select(func.count(), func.min(Admission.admitted_at)).where(
-            Admission.chain_status.in_(("queued", "sent"))
+            col(Admission.chain_status).in_(("queued", "sent"))
         )
-    ).one()  # type: ignore[attr-defined]
+    ).one()
     if oldest is None:
         return count, 0.0
     if oldest.tzinfo is None:

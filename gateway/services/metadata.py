@@ -28,7 +28,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from eth_utils import to_checksum_address
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import ticketkit as tk
 from ticketkit import errors as chain_errors
@@ -251,11 +251,11 @@ def _art_for(session: Session, event_id: uuid.UUID, scopes: tuple[str, ...]) -> 
     rows = {
         a.scope: (a.sha256, a.content_type)
         for a in session.exec(
-            select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(  # type: ignore[call-overload]
-                EventArt.event_id == event_id, EventArt.scope.in_(scopes)
+            select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(
+                col(EventArt.event_id) == event_id, col(EventArt.scope).in_(scopes)
             )
         )
-    }  # type: ignore[attr-defined]
+    }
     return next((rows[s] for s in scopes if s in rows), None)
 
 

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
@@ -56,7 +56,7 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
                 "event_id": event.id,
                 "chain_id": event.chain_id,  # type: ignore[union-attr]
                 "contract": event.collection_address,
-                "token_id": token_id,  # type: ignore[union-attr]
+                "token_id": token_id,
                 "tier_id": issuance.tier_id,
                 "owner_fan_id": issuance.fan_id,
                 "issuance_id": issuance.id,
@@ -65,7 +65,7 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
             for token_id in range(first, first + issuance.quantity)
         ]
         # The indexer may have recorded the mint first (a ticket without issuance): it becomes this one's.
-        insert = db.insert(session.get_bind().dialect.name, Ticket.__table__).values(rows)
+        insert = db.insert(session.get_bind().dialect.name, db.table_of(Ticket)).values(rows)
         session.execute(
             insert.on_conflict_do_update(
                 index_elements=["chain_id", "contract", "token_id"],
@@ -142,7 +142,7 @@ def drop(session: Session, record: Record) -> bool:
             update(ResaleListing)
             .where(
                 ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
-                ResaleListing.status == "settling",
+                col(ResaleListing.status) == "settling",
             )
             .values(status="active")
             .execution_options(synchronize_session=False)

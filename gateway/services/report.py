@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 from web3.exceptions import Web3Exception
 
 import ticketkit as tk
@@ -421,8 +421,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
             Ticket.tier_id,
             ResaleSettlement.royalty_wei,
         )
-        .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
-        .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
+        .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)
+        .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)
         .where(Ticket.event_id == event.id, ResaleSettlement.status == "done")
     ).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
@@ -525,7 +525,7 @@ def _attendees(
         select(
             Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label
         )
-        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .join(ApiKey, ApiKey.id == Admission.gate_key_id)
         .where(Admission.event_id == event.id)
     ).all():
         admitted.add(token_id)
@@ -574,8 +574,8 @@ def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
     waiting = session.exec(
         select(Admission.admitted_at)
         .where(Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
-        .order_by(Admission.admitted_at)
-    ).all()  # type: ignore[arg-type]
+        .order_by(col(Admission.admitted_at))
+    ).all()
     done = len(
         session.exec(
             select(Admission.id).where(Admission.event_id == event.id, Admission.chain_status == "done")

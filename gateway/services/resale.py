@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..errors import Conflict, NotFound
 from ..models import BuyRequest, Event, Fan, ResaleListing, ResaleSettlement, Ticket
@@ -29,7 +29,7 @@ def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[Resal
         select(ResaleListing, Ticket)
         .join(Ticket, ResaleListing.ticket_id == Ticket.id)  # type: ignore[arg-type]
         .where(Ticket.event_id == event_id, ResaleListing.status == "active")
-        .order_by(Ticket.token_id)
+        .order_by(col(Ticket.token_id))
     )
     return list(rows)
 

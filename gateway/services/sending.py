@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
@@ -44,7 +44,7 @@ from ..runtime import Runtime
 
 log = logging.getLogger("gateway.sending")
 
-OUTBOX = ChainTransaction.__table__  # type: ignore[attr-defined]
+OUTBOX = db.table_of(ChainTransaction)
 _FIELDS = (
     "nonce",
     "status",
@@ -90,12 +90,12 @@ def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction |
     return (
         session.exec(
             select(ChainTransaction)
-            .where(ChainTransaction.record_id == record_id)  # type: ignore[call-overload]
-            .order_by(ChainTransaction.created_at.desc())
+            .where(col(ChainTransaction.record_id) == record_id)  # type: ignore[call-overload]
+            .order_by(col(ChainTransaction.created_at).desc())
         )
         .scalars()
         .first()
-    )  # type: ignore[attr-defined]
+    )
 
 
 def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
@@ -212,11 +212,11 @@ def _round(runtime: Runtime) -> SendReport:
             session.exec(
                 select(ChainTransaction)  # type: ignore[call-overload]
                 .where(
-                    ChainTransaction.chain_id == runtime.settings.chain_id,
-                    ChainTransaction.sender == operator.address,
-                    ChainTransaction.status.not_in(FINISHED),
-                )  # type: ignore[attr-defined]
-                .order_by(ChainTransaction.created_at)
+                    col(ChainTransaction.chain_id) == runtime.settings.chain_id,
+                    col(ChainTransaction.sender) == operator.address,
+                    col(ChainTransaction.status).not_in(FINISHED),
+                )
+                .order_by(col(ChainTransaction.created_at))
             ).scalars()
         )
     if rows:
@@ -229,7 +229,7 @@ def _round(runtime: Runtime) -> SendReport:
             stuck_blocks=runtime.stuck_blocks(),
             store=OutboxStore(engine, chain.chain_id),
             nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")),
-        )  # type: ignore[arg-type]
+        )
         pipeline.resume(_record_of(row) for row in rows)
         pipeline.tick()
         report.stats = dict(pipeline.stats)
@@ -239,8 +239,8 @@ def _round(runtime: Runtime) -> SendReport:
         report.pending = session.exec(
             select(func.count())
             .select_from(ChainTransaction)  # type: ignore[call-overload]
-            .where(ChainTransaction.status.not_in(FINISHED))
-        ).scalar_one()  # type: ignore[attr-defined]
+            .where(col(ChainTransaction.status).not_in(FINISHED))
+        ).scalar_one()
     return report
 
 
@@ -253,9 +253,9 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
                 select(ChainTransaction)
                 .where(
                     ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
-                    ChainTransaction.applied.is_(False),
-                )  # type: ignore[attr-defined]
-                .order_by(ChainTransaction.created_at)
+                    col(ChainTransaction.applied).is_(False),
+                )
+                .order_by(col(ChainTransaction.created_at))
             ).scalars()
         )
         for row in rows:
@@ -263,7 +263,7 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
     for row in rows:
         receipt = None
         if row.status in ("final", "reverted") and row.mined_hash:
-            receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)  # type: ignore[arg-type]
+            receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)
         if row.status == "reverted":
             row.error = _revert_reason(runtime, row, receipt)
         outcome = _apply(runtime, row, receipt, report)
@@ -329,20 +329,18 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
         ).one()
         waiting = list(
             session.exec(
-                select(ChainTransaction.waiting)
-                .where(  # type: ignore[call-overload]
-                    unfinished, ChainTransaction.waiting.is_not(None)
-                )
+                select(col(ChainTransaction.waiting))
+                .where(unfinished, col(ChainTransaction.waiting).is_not(None))
                 .limit(1)
             ).scalars()
-        )  # type: ignore[union-attr]
+        )
         waiting_count = session.exec(
             select(func.count())
             .select_from(ChainTransaction)
             .where(  # type: ignore[call-overload]
-                unfinished, ChainTransaction.waiting.is_not(None)
+                unfinished, col(ChainTransaction.waiting).is_not(None)
             )
-        ).scalar_one()  # type: ignore[union-attr]
+        ).scalar_one()
         attempts = list(session.exec(select(ChainTransaction.attempts).where(unfinished)).scalars())  # type: ignore[call-overload]
         oldest_block = None
         for raw in attempts:
@@ -432,8 +430,8 @@ def unfinished_count(engine: Engine) -> int:
         return session.exec(
             select(func.count())
             .select_from(ChainTransaction)  # type: ignore[call-overload]
-            .where(ChainTransaction.status.not_in(FINISHED))
-        ).scalar_one()  # type: ignore[attr-defined]
+            .where(col(ChainTransaction.status).not_in(FINISHED))
+        ).scalar_one()
 
 
 def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
@@ -446,9 +444,9 @@ def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
                 select(func.count())
                 .select_from(ChainTransaction)
                 .where(  # type: ignore[call-overload]
-                    ChainTransaction.applied.is_(False)
+                    col(ChainTransaction.applied).is_(False)
                 )
-            ).scalar_one()  # type: ignore[attr-defined]
+            ).scalar_one()
         if left == 0:
             return
         if time.monotonic() > deadline:

@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 import ticketkit as tk
 from ticketkit.chain import decode_revert
 
+from .. import db
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
     Admission,
@@ -151,9 +152,9 @@ def fan_ticket(*, session: Session, fan: Fan, ticket_id: uuid.UUID) -> Ticket:
 def _fan_tickets_query() -> Select:
     """Built once (a Core statement, compiled once and cached by SQLAlchemy): the fan's tickets, oldest first,
     with their event and tier names, their admission and gate, their event's door and their place."""
-    tickets, events, tiers = Ticket.__table__, Event.__table__, Tier.__table__  # type: ignore[attr-defined]
-    admissions, keys = Admission.__table__, ApiKey.__table__  # type: ignore[attr-defined]
-    doors, places = EventDoor.__table__, TicketPlace.__table__  # type: ignore[attr-defined]
+    tickets, events, tiers = db.table_of(Ticket), db.table_of(Event), db.table_of(Tier)
+    admissions, keys = db.table_of(Admission), db.table_of(ApiKey)
+    doors, places = db.table_of(EventDoor), db.table_of(TicketPlace)
     t = tickets.c
     return (
         sa_select(
@@ -195,7 +196,7 @@ def _fan_tickets_query() -> Select:
 
 
 _FAN_TICKETS = _fan_tickets_query()
-_FAN_TICKET = _FAN_TICKETS.where(Ticket.__table__.c.id == bindparam("ticket_id"))  # type: ignore[attr-defined]
+_FAN_TICKET = _FAN_TICKETS.where(db.table_of(Ticket).c.id == bindparam("ticket_id"))
 
 
 def fan_tickets(
@@ -234,7 +235,7 @@ def fan_tickets(
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
     return list(
-        session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(Ticket.token_id))
+        session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(col(Ticket.token_id)))
     )
 
 
@@ -368,7 +369,7 @@ def list_for_resale(
     collection = _collection(runtime, ticket)
     try:
         _simulate_list(collection, ticket.token_id, data.price_wei, fan.address)
-    except tk.errors.PriceAboveCap as error:  # type: ignore[name-defined]
+    except tk.errors.PriceAboveCap as error:
         raise Conflict(
             f"the price exceeds the resale cap of {error.cap} wei",
             code="price_above_cap",

@@ -6,6 +6,7 @@ Revises: 0001
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0003"

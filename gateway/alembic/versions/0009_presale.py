@@ -6,6 +6,7 @@ Revises: 0007 (0008 is a sibling branch on 0007; the app upgrades `heads`)
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0009"

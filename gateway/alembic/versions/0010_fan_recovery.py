@@ -6,6 +6,7 @@ Revises: 0008, 0009
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0010"

@@ -6,6 +6,7 @@ Revises: 0010
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0014"
