@@ -12,9 +12,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, Table, event, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -226,7 +227,7 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
     return Lease(name, fd=fd)
 
 
-def insert(dialect: str, table: Table) -> Insert:
+def insert(dialect: str, table: Table) -> Insert | SqliteInsert:
     """INSERT for `table` with ON CONFLICT support: PostgreSQL's or SQLite's, by the dialect's name."""
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
@@ -252,3 +253,10 @@ def table_of(model: type[SQLModel]) -> Table:
     """A table model's Table, for SQLAlchemy Core statements."""
     table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel at class creation, not in its hints
     return table
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through a Session matched: its result is a CursorResult (the
+    Session's hints only promise a Result)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -45,7 +45,7 @@ def run() -> dict[str, object]:
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
             rpc_url=chain.url,
             chain_id=chain.chain_id,
-            operator_key=operator.key.to_0x_hex(),
+            operator_key=f"0x{operator.key.hex()}",
             key_encryption_secret=secrets.token_hex(32),
             send_wait_seconds=30,  # each write answers once its transaction is final,
             sender_enabled=False,
@@ -157,6 +157,7 @@ def run() -> dict[str, object]:
                 )
             drained = checkin_queue.drain_once(app.state.runtime)
             badge = collection.badge()
+            assert badge is not None  # the sample event was created with the organiser's badge
             badged = badge.has_attended(fans["bob"]["address"], badge.event_id_of(collection.address))
             console.print(
                 f"check-in queue: {drained.checked_in} ticket(s) checked in on chain; "

@@ -36,7 +36,7 @@ SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]
+    settings = settings or Settings()
     logs.configure(settings.log_level, settings.log_format)
     if settings.run_migrations:
         db.upgrade(settings.database_url)

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from .core.config import Settings  # after argparse: --help works without any setting
 
     try:
-        settings = Settings()  # type: ignore[call-arg]
+        settings = Settings()
     except ValidationError as error:
         names = ", ".join("GATEWAY_" + str(e["loc"][0]).upper() for e in error.errors())
         print(

@@ -209,7 +209,7 @@ class AdmissionMiddleware:
         try:
             deadline = started + lane.wait_seconds
             while not slot.done():
-                waits = {slot} if reading is None else {slot, reading}
+                waits: set[asyncio.Future[Any]] = {slot} if reading is None else {slot, reading}
                 await asyncio.wait(
                     waits, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
                 )

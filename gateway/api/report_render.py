@@ -67,14 +67,14 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
                 key=str(tier.tier_id),
                 label=_cell(tier.tier_name),
             )
-    for row in report.checkins.rows:
+    for checkin in report.checkins.rows:
         add(
             "checkins",
             "checkins",
-            row.count,
-            bucket=when(row.minute),
-            key=row.gate,
-            label=_cell(row.gate_label),
+            checkin.count,
+            bucket=when(checkin.minute),
+            key=checkin.gate,
+            label=_cell(checkin.gate_label),
         )
     for gate in report.checkins.gates:
         add("checkins_total", "checkins", gate.count, key=gate.gate, label=_cell(gate.gate_label))
@@ -117,8 +117,8 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
         "badges_revoked": report.badges.revoked,
         "badges_held": report.badges.held,
     }
-    for row in report.refusals.rows:
-        add("refusals", "refusals", row.count, bucket=when(row.minute), key=row.reason)
+    for refusal in report.refusals.rows:
+        add("refusals", "refusals", refusal.count, bucket=when(refusal.minute), key=refusal.reason)
     for reason in report.refusals.reasons:
         add("refusals_total", "refusals", reason.count, key=reason.reason)
     for tier in report.sales.tiers:
@@ -143,8 +143,8 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
         "queue_lag_seconds": q.lag_seconds,
         "queue_done": q.done,
     }
-    for metric, value in summary.items():
-        add("summary", metric, value)
+    for metric, figure in summary.items():
+        add("summary", metric, figure)
     for person in report.attendees or ():
         for metric, value in (
             ("tier_id", person.tier_id),

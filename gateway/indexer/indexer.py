@@ -983,16 +983,18 @@ class Indexer:
                     )
                 ):
                     current[(contract, str(row.token_id))] = row
-        created, moved, gone = [], [], []
+        created: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        gone: list[Any] = []
         now = utcnow()
         for (contract, token_id), state in tickets.items():
-            row = current.get((contract, token_id))
+            known = current.get((contract, token_id))
             if state is None:
-                if row is not None:
-                    gone.append(row)
+                if known is not None:
+                    gone.append(known)
                 continue
             fan = None if state["burned"] else fans.get(state["owner"])
-            if row is None:
+            if known is None:
                 tier = state["tier_id"]
                 if tier is None:  # not seen its mint (should not happen): ask the chain
                     tier = tk.Collection(self.chain, contract).ticket(int(token_id)).tier_id
@@ -1009,8 +1011,8 @@ class Indexer:
                         "created_at": now,
                     }
                 )
-            elif row.owner_fan_id != fan:
-                moved.append({"_id": row.id, "owner_fan_id": fan})
+            elif known.owner_fan_id != fan:
+                moved.append({"_id": known.id, "owner_fan_id": fan})
         if created:  # the gateway may have recorded an issuance's tickets meanwhile: theirs win
             conn.execute(
                 self._insert(TICKETS_T).on_conflict_do_nothing(

@@ -216,11 +216,13 @@ def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
                 return "refused"
             raise
         still = (
-            session.execute(
-                update(BATCHES)
-                .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
-                .values(error=None)
-            ).rowcount
+            db.rowcount(
+                session.execute(
+                    update(BATCHES)
+                    .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == "pending")
+                    .values(error=None)
+                )
+            )
             == 1
         )
         if not still:  # given back while it was being estimated

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from .. import db
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
 from ..errors import Conflict, GatewayError, NotFound, Unauthorized
 from ..models import (
@@ -169,7 +170,7 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
         .where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
         .values(recovery_hash=hash_token(code))
     )
-    if used.rowcount != 1:
+    if db.rowcount(used) != 1:
         session.rollback()
         raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
     if data.sign_out_everywhere:

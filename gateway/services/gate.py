@@ -178,7 +178,8 @@ def _writing(session: Session) -> Iterator[None]:
     """Around a short write transaction: on SQLite, the gateway's writers in every process take turns at an OS
     lock (db.sqlite_writer) instead of polling the database's write lock, whose busy handler sleeps up to
     100 ms between tries - what the slowest check-ins used to wait."""
-    with db.sqlite_writer(session.get_bind()):
+    bind = session.get_bind()
+    with db.sqlite_writer(bind if isinstance(bind, Engine) else bind.engine):
         yield
 
 
@@ -264,6 +265,13 @@ class GateKeyRef:
 
 
 GateKeyLike = GateKeyRef | ApiKey  # the functions below read only `id` and `event_id`
+
+
+def _event_of(gate_key: GateKeyLike) -> uuid.UUID:
+    """A gate key's event: every gate key has one (organiser keys, which have none, never reach the gate)."""
+    assert gate_key.event_id is not None
+    return gate_key.event_id
+
 
 _GATE_KEY = select(K.c.id, K.c.event_id, K.c.label, K.c.role).where(
     K.c.key_hash == bindparam("key_hash"), K.c.revoked_at.is_(None)
@@ -393,7 +401,7 @@ def verify_code(
 ) -> Verdict:
     """Would this code admit (or let out) at this gate now? Reads only (one query)."""
     unix_time = time.time() if unix_time is None else unix_time
-    return _check(session, settings, gate_key.event_id, code, unix_time, direction).verdict
+    return _check(session, settings, _event_of(gate_key), code, unix_time, direction).verdict
 
 
 # ---- the check-in
@@ -531,6 +539,8 @@ def enter(
             scanned_at=scanned_at,
             nonce=nonce,
         )
+    # a later entry or an exit: the rules ran over the ticket's state, so both are known
+    assert checked.rules is not None and state is not None
     values = {
         "id": uuid.uuid4(),
         "event_id": event_id,
@@ -590,7 +600,7 @@ def scan(
     """
     unix_time = time.time() if unix_time is None else unix_time
     scanned_at = datetime.fromtimestamp(unix_time, UTC)
-    event_id = gate_key.event_id
+    event_id = _event_of(gate_key)
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
     if (
@@ -784,8 +794,8 @@ def snapshot(
     )
     # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of
     # them.
-    query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
-    if delta:
+    query = query.where(T.c.id.in_(ids)) if ids is not None else query.where(T.c.event_id == event.id)
+    if ids is not None and cursor is not None:  # a delta (it has a cursor)
         revoked_query = (
             select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
             .where(
@@ -921,7 +931,7 @@ def _sync_one(
     labels: dict[uuid.UUID, str | None],
 ) -> OfflineScanResult:
     scanned_at = _aware(item.scanned_at)
-    event_id = gate_key.event_id
+    event_id = _event_of(gate_key)
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
@@ -967,8 +977,9 @@ def _sync_one(
         only=gate_rules.GENUINE,
     )
     row = found[0] if found else None
-    if not genuine.admit:
+    if genuine.reason is not None:
         return rejected(genuine.reason, row)
+    assert row is not None  # admitted: the rules refuse an unknown ticket (`unknown_ticket`)
     result = OfflineScanResult(result="admitted", ticket_id=row.id, token_id=row.token_id)
     if _recorded_here(session, row, gate_key.id, device, scanned_at, item.nonce):
         result.result = "already_admitted_here"
@@ -1204,7 +1215,7 @@ def bind_device(
         holder, bound_by = fan.address, "gateway"
     # One binder at a time per ticket: the row lock on PostgreSQL; on SQLite the UPDATE below takes the
     # database's write lock before anything is decided from what it reads.
-    session.exec(select(col(Ticket.id)).where(col(Ticket.id) == ticket.id).with_for_update()).first()
+    session.exec(orm_select(col(Ticket.id)).where(col(Ticket.id) == ticket.id).with_for_update()).first()
     now = utcnow()
     session.connection().execute(
         update(DK)

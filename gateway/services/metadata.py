@@ -249,8 +249,8 @@ def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, A
 
 def _art_for(session: Session, event_id: uuid.UUID, scopes: tuple[str, ...]) -> tuple[str, str] | None:
     rows = {
-        a.scope: (a.sha256, a.content_type)
-        for a in session.exec(
+        scope: (sha256, content_type)
+        for scope, sha256, content_type in session.exec(
             select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(
                 col(EventArt.event_id) == event_id, col(EventArt.scope).in_(scopes)
             )

@@ -88,7 +88,7 @@ def revoke_api_key(
             key.role == "gate" and key.event_id == event.id if event is not None else key.role == "organiser"
         )
     )
-    if not mine:
+    if key is None or not mine:
         raise NotFound("no such API key", code="api_key_not_found")
     if key.revoked_at is not None:
         return key

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
@@ -38,7 +38,7 @@ def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str |
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return db.rowcount(result) == 1
 
 
 # ---- completing (the transaction is mined and succeeded)
@@ -47,14 +47,15 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
         from ..models import Event
 
         event = session.get(Event, issuance.event_id)
-        collection = tk.Collection(runtime.chain(), event.collection_address)  # type: ignore[union-attr]
+        assert event is not None  # an issuance's event (a foreign key)
+        collection = tk.Collection(runtime.chain(), event.collection_address)
         [minted] = collection.contract.events.TicketsMinted().process_receipt(receipt, errors=DISCARD)
         first = minted["args"]["firstTokenId"]
         rows = [
             {
                 "id": uuid.uuid4(),
                 "event_id": event.id,
-                "chain_id": event.chain_id,  # type: ignore[union-attr]
+                "chain_id": event.chain_id,
                 "contract": event.collection_address,
                 "token_id": token_id,
                 "tier_id": issuance.tier_id,
@@ -136,7 +137,7 @@ def drop(session: Session, record: Record) -> bool:
         .where(model.id == record.id, model.status == "pending")  # type: ignore[arg-type]
         .execution_options(synchronize_session=False)
     )
-    dropped = result.rowcount == 1
+    dropped = db.rowcount(result) == 1
     if dropped and isinstance(record, ResaleSettlement):
         session.execute(
             update(ResaleListing)
@@ -162,7 +163,11 @@ def complete(session: Session, runtime: Runtime, record: Record, receipt: Any) -
 
 
 # ---- applying (called by the sending worker)
-KINDS = {"issuance": Issuance, "gift": Transfer, "settlement": ResaleSettlement}
+KINDS: dict[str, type[Record]] = {
+    "issuance": Issuance,
+    "gift": Transfer,
+    "settlement": ResaleSettlement,
+}
 
 
 def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
@@ -170,7 +175,8 @@ def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
     'dropped', or 'gone' (the record was already decided)."""
     model = KINDS[row.kind]
     with Session(runtime.engine) as session:
-        record = session.get(model, row.record_id)
+        # one of Record's models (mypy cannot solve Session.get over a union of models)
+        record = cast("Record | None", session.get(model, row.record_id))
         if record is None or record.status != "pending":
             return "gone"
         if receipt is None:

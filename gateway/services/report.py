@@ -41,10 +41,13 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from sqlmodel import Session, SQLModel, col, select
 from web3.exceptions import Web3Exception
+
+if TYPE_CHECKING:
+    from web3.types import BlockData
 
 import ticketkit as tk
 
@@ -298,7 +301,7 @@ def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> Blo
                         requests.add(w3.eth.get_block(n))
                     blocks = requests.execute()
                 for n, block in zip(part, blocks):
-                    found[n] = datetime.fromtimestamp(int(block["timestamp"]), UTC)
+                    found[n] = datetime.fromtimestamp(int(cast("BlockData", block)["timestamp"]), UTC)
         except (tk.ChainError, OSError, Web3Exception) as error:
             log.warning("report: block times unavailable (%s)", type(error).__name__)
         return found
@@ -412,7 +415,7 @@ def _ratio(price: int, cap: int | None) -> float | None:
 def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSection:
     sales: list[ResaleSale] = []
     settled = session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             ResaleSettlement.id,
             ResaleSettlement.created_at,
             ResaleSettlement.price_wei,
@@ -452,6 +455,7 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
         )
         times = block_times(block for _, block, _, _ in on_chain)
         for row_id, block, token_id, price in on_chain:
+            assert token_id is not None  # every ResaleBought names its token
             sales.append(
                 ResaleSale(
                     id=row_id,
@@ -522,7 +526,7 @@ def _attendees(
     rows: list[AttendeeRow] = []
     admitted = set()
     for token_id, scanned_at, source, gate_id, label in session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label
         )
         .join(ApiKey, ApiKey.id == Admission.gate_key_id)

@@ -31,8 +31,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col
+from sqlmodel import select as orm_select
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
@@ -87,15 +90,11 @@ def enqueue(
 
 def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction | None:
     """The newest outbox row serving `record_id`."""
-    return (
-        session.exec(
-            select(ChainTransaction)
-            .where(col(ChainTransaction.record_id) == record_id)  # type: ignore[call-overload]
-            .order_by(col(ChainTransaction.created_at).desc())
-        )
-        .scalars()
-        .first()
-    )
+    return session.exec(
+        orm_select(ChainTransaction)
+        .where(col(ChainTransaction.record_id) == record_id)
+        .order_by(col(ChainTransaction.created_at).desc())
+    ).first()
 
 
 def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
@@ -210,16 +209,20 @@ def _round(runtime: Runtime) -> SendReport:
     with Session(engine) as session:
         rows = list(
             session.exec(
-                select(ChainTransaction)  # type: ignore[call-overload]
+                orm_select(ChainTransaction)
                 .where(
                     col(ChainTransaction.chain_id) == runtime.settings.chain_id,
                     col(ChainTransaction.sender) == operator.address,
                     col(ChainTransaction.status).not_in(FINISHED),
                 )
                 .order_by(col(ChainTransaction.created_at))
-            ).scalars()
+            )
         )
     if rows:
+
+        def pending_nonce(address: str) -> int:
+            return chain.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
+
         pipeline = Pipeline(
             chain._request,
             chain.chain_id,
@@ -228,7 +231,7 @@ def _round(runtime: Runtime) -> SendReport:
             confirmations=runtime.confirmations(),
             stuck_blocks=runtime.stuck_blocks(),
             store=OutboxStore(engine, chain.chain_id),
-            nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")),
+            nonces=NonceManager(pending_nonce),
         )
         pipeline.resume(_record_of(row) for row in rows)
         pipeline.tick()
@@ -237,10 +240,10 @@ def _round(runtime: Runtime) -> SendReport:
     _apply_finished(runtime, report)
     with Session(engine) as session:
         report.pending = session.exec(
-            select(func.count())
-            .select_from(ChainTransaction)  # type: ignore[call-overload]
+            orm_select(func.count())
+            .select_from(ChainTransaction)
             .where(col(ChainTransaction.status).not_in(FINISHED))
-        ).scalar_one()
+        ).one()
     return report
 
 
@@ -250,20 +253,20 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
     with Session(engine) as session:
         rows = list(
             session.exec(
-                select(ChainTransaction)
+                orm_select(ChainTransaction)
                 .where(
-                    ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
+                    col(ChainTransaction.status).in_(FINISHED),
                     col(ChainTransaction.applied).is_(False),
                 )
                 .order_by(col(ChainTransaction.created_at))
-            ).scalars()
+            )
         )
         for row in rows:
             session.expunge(row)
     for row in rows:
         receipt = None
         if row.status in ("final", "reverted") and row.mined_hash:
-            receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)
+            receipt = runtime.chain().w3.eth.get_transaction_receipt(HexStr(row.mined_hash))
         if row.status == "reverted":
             row.error = _revert_reason(runtime, row, receipt)
         outcome = _apply(runtime, row, receipt, report)
@@ -323,25 +326,23 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
     """The outbox's health; `head` (the chain's block number) gives the oldest signed transaction's age in
     blocks."""
     with Session(engine) as session:
-        unfinished = ChainTransaction.status.not_in(FINISHED)  # type: ignore[attr-defined]
+        unfinished = col(ChainTransaction.status).not_in(FINISHED)
         pending, oldest = session.exec(
-            select(func.count(), func.min(ChainTransaction.created_at)).where(unfinished)  # type: ignore[call-overload]
+            orm_select(func.count(), func.min(ChainTransaction.created_at)).where(unfinished)
         ).one()
         waiting = list(
             session.exec(
-                select(col(ChainTransaction.waiting))
+                orm_select(col(ChainTransaction.waiting))
                 .where(unfinished, col(ChainTransaction.waiting).is_not(None))
                 .limit(1)
-            ).scalars()
+            )
         )
         waiting_count = session.exec(
-            select(func.count())
+            orm_select(func.count())
             .select_from(ChainTransaction)
-            .where(  # type: ignore[call-overload]
-                unfinished, col(ChainTransaction.waiting).is_not(None)
-            )
-        ).scalar_one()
-        attempts = list(session.exec(select(ChainTransaction.attempts).where(unfinished)).scalars())  # type: ignore[call-overload]
+            .where(unfinished, col(ChainTransaction.waiting).is_not(None))
+        ).one()
+        attempts = list(session.exec(orm_select(col(ChainTransaction.attempts)).where(unfinished)))
         oldest_block = None
         for raw in attempts:
             blocks = [a["block"] for a in json.loads(raw)]
@@ -428,10 +429,10 @@ def running(runtime: Runtime) -> Iterator[Sender | None]:
 def unfinished_count(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(
-            select(func.count())
-            .select_from(ChainTransaction)  # type: ignore[call-overload]
+            orm_select(func.count())
+            .select_from(ChainTransaction)
             .where(col(ChainTransaction.status).not_in(FINISHED))
-        ).scalar_one()
+        ).one()
 
 
 def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
@@ -441,12 +442,10 @@ def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
         run_once(runtime)
         with Session(runtime.engine) as session:
             left = session.exec(
-                select(func.count())
+                orm_select(func.count())
                 .select_from(ChainTransaction)
-                .where(  # type: ignore[call-overload]
-                    col(ChainTransaction.applied).is_(False)
-                )
-            ).scalar_one()
+                .where(col(ChainTransaction.applied).is_(False))
+            ).one()
         if left == 0:
             return
         if time.monotonic() > deadline:

@@ -75,7 +75,7 @@ def _replay(existing: R | None, request_hash: str) -> R | None:
 def _record_with_transaction(
     session: Session,
     runtime: Runtime,
-    record: Issuance | Transfer | ResaleSettlement,
+    record: R,
     kind: str,
     call: Any,
     lookup: Any,
