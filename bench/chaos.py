@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.chaos.scenario import run_scenario
-from tests.gateway.conftest import fresh_pg_database
+from tests.pg import fresh_pg_database
 
 
 def _run(url: str, args: argparse.Namespace) -> dict:

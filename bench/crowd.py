@@ -41,6 +41,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import Session
 
 import ticketkit as tk
@@ -62,7 +63,7 @@ HERE = Path(__file__).resolve().parent
 
 def seed(
     settings: Settings, collection: tk.Collection, fans: int
-) -> tuple[list[str], str, dict[uuid.UUID, object]]:
+) -> tuple[list[str], str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]:
     """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device
     keys)."""
     app = create_app(settings)
@@ -95,14 +96,14 @@ def seed(
     return tokens, gate_token, keys
 
 
-def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, object]) -> Path:
+def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey]) -> Path:
     """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45
     seconds)."""
     window = codes.window_of(time.time()) + 1
     return load.lines(
         path,
         [
-            (gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
+            (gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))
             for ticket_id, key in keys.items()
         ],
     )
@@ -190,7 +191,7 @@ def measure(
             settings = Settings(
                 database_url=database_url,
                 rpc_url=chain.url,
-                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
                 operator_key=operator.key.to_0x_hex(),
                 key_encryption_secret=secrets.token_hex(32),
                 confirmations=0,

@@ -321,7 +321,7 @@ def _anvil_version() -> str:
             [anvil_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False
         )
         return out.stdout.strip().splitlines()[0]
-    except Exception:  # noqa: BLE001 - informative only
+    except Exception:  # noqa: BLE001  # informative only
         return "unknown"
 
 

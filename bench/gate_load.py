@@ -47,6 +47,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -109,7 +110,9 @@ def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collect
     return collection
 
 
-def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[str, dict[uuid.UUID, object]]:
+def _seed(
+    settings: Settings, collection: tk.Collection, tickets: int
+) -> tuple[str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]:
     """Organiser, event, gate key, fans with issued tickets and a bound device key each (service
     functions)."""
     app = create_app(settings)
@@ -141,11 +144,13 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
     return gate_token, keys
 
 
-def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dict[uuid.UUID, object]:
+def bind_devices(
+    session: Session, runtime: Runtime, accounts: list[Fan]
+) -> dict[uuid.UUID, ec.EllipticCurvePrivateKey]:
     """Once the pipeline has sent the pending issuances, a fresh device key bound to every ticket of
     `accounts`; {ticket id: private key}. Refuses an empty result: a benchmark must not measure nothing."""
     sending.settle(runtime, timeout=600)
-    keys: dict[uuid.UUID, object] = {}
+    keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey] = {}
     for fan in accounts:
         for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
             device = codes.new_device_key()
@@ -162,12 +167,12 @@ def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dic
     return keys
 
 
-def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
+def _bodies(keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey], path: Path) -> None:
     """One JSON body per ticket, signed for the next window: accepted for the next 30 to 45 seconds."""
     window = codes.window_of(time.time()) + 1
     with path.open("w") as out:
         for ticket_id, key in keys.items():
-            out.write(json.dumps({"code": codes.sign_code(key, ticket_id, window)}) + "\n")  # type: ignore[arg-type]
+            out.write(json.dumps({"code": codes.sign_code(key, ticket_id, window)}) + "\n")
 
 
 @contextmanager
@@ -261,7 +266,7 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
             settings = Settings(
                 database_url=database_url,
                 rpc_url=chain.url,
-                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
                 operator_key=operator.key.to_0x_hex(),
                 key_encryption_secret=secrets.token_hex(32),
                 confirmations=0,

@@ -119,7 +119,7 @@ def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, 
             collection = _collection(chain, organiser, holders)
             base = Settings(
                 database_url=f"sqlite:///{directory / 'meta.db'}",
-                rpc_url=chain.url,  # type: ignore[attr-defined]
+                rpc_url=chain.url,
                 chain_id=chain.chain_id,
                 key_encryption_secret=secrets.token_hex(32),
             )
@@ -183,7 +183,7 @@ def measure_report(tickets: int) -> dict[str, float]:
             collection = _collection(chain, organiser, [chain.account(1).address])
             settings = Settings(
                 database_url=f"sqlite:///{directory / 'report.db'}",
-                rpc_url=chain.url,  # type: ignore[attr-defined]
+                rpc_url=chain.url,
                 chain_id=chain.chain_id,
                 key_encryption_secret=secrets.token_hex(32),
             )

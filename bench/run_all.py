@@ -695,7 +695,7 @@ def _postgres_up() -> bool:
 
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return True
-    except Exception:  # noqa: BLE001 - any failure means: not available
+    except Exception:  # noqa: BLE001  # any failure means: not available
         return False
 
 

@@ -135,7 +135,7 @@ def _openssl_version() -> str:
         from cryptography.hazmat.backends.openssl.backend import backend
 
         return backend.openssl_version_text()
-    except Exception:  # noqa: BLE001 - informative only
+    except Exception:  # noqa: BLE001  # informative only
         return "unknown"
 
 

@@ -25,7 +25,7 @@ from .core.config import Settings
 try:
     import fcntl
 except ImportError:  # Windows: no flock; processes then meet at SQLite's own lock only
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module or None: the lock helpers check
 
 HERE = Path(__file__).resolve().parent
 
@@ -179,7 +179,7 @@ class Lease:
         try:
             self._connection.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - any failure means the session and its lock are gone
+        except Exception:  # noqa: BLE001  # any failure means the session and its lock are gone
             return False
 
     def release(self) -> None:
@@ -251,7 +251,7 @@ def sessions(engine: Engine) -> Iterator[Session]:
 
 def table_of(model: type[SQLModel]) -> Table:
     """A table model's Table, for SQLAlchemy Core statements."""
-    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel at class creation, not in its hints
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it; its hints omit it
     return table
 
 

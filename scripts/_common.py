@@ -105,7 +105,7 @@ def ape_provider() -> Any | None:
 
         provider = networks.active_provider
         return provider if provider is not None and provider.is_connected else None
-    except Exception:  # noqa: BLE001 - any ape trouble means "not under ape"
+    except Exception:  # noqa: BLE001  # any ape trouble means "not under ape"
         return None
 
 
@@ -140,7 +140,7 @@ def signer(args: argparse.Namespace) -> Any:
             from ape import accounts
 
             key = accounts.test_accounts[0].private_key
-        except Exception:  # noqa: BLE001 - fall through to the usual "not set" error
+        except Exception:  # noqa: BLE001  # fall through to the usual "not set" error
             key = None
         if key:
             return signer_from_key(key if isinstance(key, str) else bytes(key), source="ape:test_accounts[0]")

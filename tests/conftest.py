@@ -1,4 +1,5 @@
-"""Shared fixtures: a real anvil per test session (per xdist worker), snapshots per test."""
+"""Shared fixtures: a real anvil per test session (per xdist worker), snapshots per test; the gateway's app
+over it (tests/gateway and tests/hardening: each directory's conftest.py gives its `database_url`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import os
 import tempfile
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
 
 import ticketkit as tk
+from gateway.core.config import Settings
+from gateway.main import create_app
+
+from .pg import fresh_pg_database
 
 ETH = 10**18
 
@@ -96,3 +103,41 @@ def make_event(chain, platform, organiser):
 @pytest.fixture()
 def event(make_event):
     return make_event()
+
+
+# ---- the gateway
+@pytest.fixture(scope="session")
+def pg_database_url():
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture()
+def operator(chain):
+    return chain.account(9)
+
+
+@pytest.fixture()
+def settings(database_url, chain, operator):
+    return Settings(
+        database_url=database_url,
+        rpc_url=chain.url,
+        chain_id=chain.chain_id,
+        operator_key=operator.key.to_0x_hex(),
+        key_encryption_secret="test-secret-not-for-production",
+        confirmations=0,  # anvil mines a block per transaction and no more
+        send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
+        sender_enabled=False,
+    )  # drives the worker itself: no background thread racing the tests
+
+
+@pytest.fixture()
+def app(settings):
+    app = create_app(settings)
+    yield app
+    engine = app.state.runtime.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    app.state.runtime.dispose()

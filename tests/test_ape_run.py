@@ -78,7 +78,7 @@ def test_ape_run_deploy_then_mint_from_csv(tmp_path: Path) -> None:
     from ticketkit.chain import local_chain
 
     with local_chain() as chain:
-        url = chain.url  # type: ignore[attr-defined]
+        url = chain.url
         env = _ape_env(tmp_path, APE_FOUNDRY_HOST=url, TICKETKIT_EVENT_FILE="examples/event.toml")
         deployed = _ape_run("deploy_collection", env)
         found = COLLECTION_LINE.search(deployed)

@@ -44,7 +44,7 @@ def _steps(text: str) -> list[tuple[str, list[str]]]:
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(f"guide_script_{name}", ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]  # a file location always has a loader
     return module
 
 

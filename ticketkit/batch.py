@@ -24,17 +24,21 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, is_checksum_address, to_checksum_address
 from eth_utils.crypto import keccak
+from web3.types import Wei
 
 from .chain import Chain, translate_error
 from .contracts import ZERO, Collection
 from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
+
+if TYPE_CHECKING:
+    from web3.types import TxParams
 
 __all__ = [
     "MintPlan",
@@ -267,15 +271,15 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
         raw = os.urandom(20)
         if 0 not in raw:
             dearest.append(raw)
-    tx = {
+    tx: TxParams = {
         "from": sender.address,
         "to": collection.address,
-        "value": 0,
+        "value": Wei(0),
         "data": _mint_calldata(tier_id, dearest, b"\xff" * _MARKER_BYTES),
     }
     try:
-        estimate = collection.chain.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
-    except Exception as error:  # noqa: BLE001
+        estimate = collection.chain.w3.eth.estimate_gas(tx)
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     return int(estimate * 1.2) + 10_000
 

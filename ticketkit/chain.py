@@ -24,6 +24,7 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import RPCEndpoint
 
 if TYPE_CHECKING:
     from web3.types import TxParams
@@ -137,7 +138,9 @@ class Chain:
         # How long a send waits for fees to fall under the ceiling before it gives up (nothing signed).
         self.fee_wait_seconds = 300.0
         self.store: tx.Store = tx.MemoryStore()
-        self._nonces = tx.NonceManager(lambda a: self.w3.eth.get_transaction_count(a, "pending"))  # type: ignore[arg-type]
+        self._nonces = tx.NonceManager(
+            lambda a: self.w3.eth.get_transaction_count(to_checksum_address(a), "pending")
+        )
         self._pipelines: dict[str, tx.Pipeline] = {}
 
     # ---- accounts
@@ -151,8 +154,8 @@ class Chain:
     # ---- the pipeline
     def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
         try:
-            return self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type, return-value]
-        except Exception as error:  # noqa: BLE001
+            return dict(self.w3.provider.make_request(RPCEndpoint(method), list(params)))
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     def pipeline(self, sender: LocalAccount) -> tx.Pipeline:
@@ -210,7 +213,7 @@ class Chain:
             built = call.build_transaction(
                 {**fields, "gas": gas, "nonce": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1}
             )
-        except Exception as error:  # noqa: BLE001 - translated or re-raised
+        except Exception as error:  # noqa: BLE001  # translated or re-raised
             raise translate_error(error) from None
         return self.send_raw(
             {k: built[k] for k in ("to", "data", "value", "gas") if k in built}, sender, wait=wait
@@ -252,7 +255,7 @@ class Chain:
         signed = sender.sign_transaction(fields)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         return self.wait(tx_hash, fields) if wait else tx_hash
 
@@ -267,10 +270,13 @@ class Chain:
             pipeline.wait(rec, timeout=timeout, poll=self.poll_seconds)
             if rec.status == "failed":
                 raise NonceTaken(rec.error or "the nonce was used by another transaction")
-            tx_hash = rec.mined_hash  # type: ignore[assignment]
+            assert rec.mined_hash is not None  # final or reverted: mined
+            tx_hash = rec.mined_hash
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
-        except Exception as error:  # noqa: BLE001
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=timeout, poll_latency=0.05
+            )
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         if receipt["status"] != 1:
             raise self._revert_reason(receipt, tx_fields)
@@ -295,9 +301,9 @@ class Chain:
                 pipeline.wait(rec, timeout=max(deadline - time.monotonic(), 0), poll=self.poll_seconds)
         while True:
             try:
-                pending = self.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-                mined = self.w3.eth.get_transaction_count(address, "latest")  # type: ignore[arg-type]
-            except Exception as error:  # noqa: BLE001
+                pending = self.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
+                mined = self.w3.eth.get_transaction_count(to_checksum_address(address), "latest")
+            except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
                 raise translate_error(error) from None
             if pending <= mined:
                 break
@@ -314,7 +320,7 @@ class Chain:
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             try:
                 self.w3.eth.call(cast("TxParams", replay), receipt["blockNumber"] - 1)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
                 translated = translate_error(error)
                 if isinstance(translated, ContractRevert):
                     return translated
@@ -346,12 +352,12 @@ class Chain:
         """Call a view function, with errors translated."""
         try:
             return fn.call()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     # ---- local-chain helpers (anvil)
     def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
-        response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+        response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
         if "error" in response:
             raise TransactionFailed(f"{method}: {response['error']}")
         return response.get("result")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from eth_utils.address import is_address, to_checksum_address
@@ -120,7 +120,7 @@ def _handles_errors(fn: F) -> F:
                 "interrupted", "stopped; what was sent stays sent: rerun the same command to resume", 130
             ) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # functools.wraps keeps the signature; mypy cannot see that
 
 
 def _connect(rpc: str, chain_id: int | None) -> Chain:

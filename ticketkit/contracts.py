@@ -301,7 +301,7 @@ class Collection(_Handle):
             self.call("tierCount")
         except RPCUnavailable:
             raise
-        except Exception:  # noqa: BLE001 - any failure means "not one of ours"
+        except Exception:  # noqa: BLE001  # any failure means "not one of ours"
             raise InvalidInput(
                 f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
                 "collection): use the collection address `ticketkit deploy` printed",

@@ -161,7 +161,7 @@ def airdropped(collection: Collection, *, from_block: int = 0) -> Counter[tuple[
                 "topics": [events.Transfer().topic, _ZERO_TOPIC],
             }
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     ranges = []  # (first id, end id, tier), sorted by first id: ids are allocated consecutively
     for log in minted:

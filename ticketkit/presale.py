@@ -203,7 +203,7 @@ def _check_rule(event_ids: Sequence[int], min_events: int) -> tuple[int, ...]:
 def _resolve_block(chain: Chain, block: int | None) -> int:
     try:
         head = chain.w3.eth.block_number
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     if block is None:
         return head
@@ -229,7 +229,7 @@ def _minted_holders(
                     "topics": ["0x" + _TRANSFER.hex(), "0x" + _ZERO_TOPIC.hex()],
                 }
             )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         for log in logs:
             token_id = int.from_bytes(bytes(log["topics"][3]), "big")
@@ -245,7 +245,7 @@ def deployment_block(chain: Chain, address: str, block: int) -> int | None:
     def has_code(n: int) -> bool:
         try:
             return bool(chain.w3.eth.get_code(to_checksum_address(address), block_identifier=n))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     if not has_code(block):
@@ -288,7 +288,7 @@ def eligible_holders(
         try:
             attended: int = contract.functions.attendedCount(holder, list(ids)).call(block_identifier=block)
             return attended
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     ordered = sorted(candidates, key=str.lower)

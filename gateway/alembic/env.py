@@ -4,8 +4,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-from gateway import models  # noqa: F401 - registers the tables
-from gateway.indexer import models as indexer_models  # noqa: F401 - the indexer's tables
+from gateway import models  # noqa: F401  # registers the tables
+from gateway.indexer import models as indexer_models  # noqa: F401  # the indexer's tables
 
 config = context.config
 target_metadata = SQLModel.metadata

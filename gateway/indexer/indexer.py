@@ -32,6 +32,7 @@ from eth_utils import event_abi_to_log_topic, to_checksum_address
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from web3.types import RPCEndpoint
 
 import ticketkit as tk
 from ticketkit import _artifacts
@@ -257,7 +258,7 @@ class Indexer:
 
     # ---- JSON-RPC, raw (no web3 formatters: tens of thousands of logs per call)
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        response = self.chain.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        response = self.chain.w3.provider.make_request(RPCEndpoint(method), params)
         if "error" in response:
             raise IndexerError(f"{method}: {response['error']}")
         return response["result"]

@@ -126,12 +126,14 @@ def _drain(
 ) -> DrainReport:
     chain, engine = runtime.chain(), runtime.engine
     runtime.operator()  # no operator key: nothing to do
-    chain.w3.eth.block_number  # noqa: B018 - the node answers, or nothing is touched
+    chain.w3.eth.block_number  # noqa: B018  # the node answers, or nothing is touched
     report = DrainReport()
     _give_back_stale(engine, stale_after, report)
     with Session(engine) as session:
         queued = select(Admission.event_id).where(Admission.chain_status == "queued")
-        events = list(session.exec(select(Event.id, Event.collection_address).where(Event.id.in_(queued))))  # type: ignore[attr-defined]
+        events = list(
+            session.exec(select(Event.id, Event.collection_address).where(col(Event.id).in_(queued)))
+        )
     for event_id, collection in events:
         if event_id in hold:
             continue
@@ -170,7 +172,7 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
             session.exec(
                 select(Admission.id)
                 .where(Admission.event_id == event_id, Admission.chain_status == "queued")
-                .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
+                .order_by(col(Admission.admitted_at), col(Admission.id))
                 .limit(max_batch)
                 .with_for_update(skip_locked=True)
             )

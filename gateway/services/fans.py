@@ -337,7 +337,7 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
     address = to_checksum_address(data.address)
     try:
         signer = Account.recover_message(encode_defunct(text=challenge.message), signature=data.signature)
-    except Exception:  # noqa: BLE001 - any undecodable signature is simply a bad one
+    except Exception:  # noqa: BLE001  # any undecodable signature is simply a bad one
         signer = None
     if signer is None or signer.lower() != address.lower():
         raise GatewayError(

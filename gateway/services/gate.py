@@ -1175,7 +1175,7 @@ def _wallet_holder(runtime: Runtime, ticket: Ticket, public_key: str, signature:
         signer = Account.recover_message(
             encode_defunct(text=binding_message(ticket, public_key, expires_at)), signature=signature
         )
-    except Exception:  # noqa: BLE001 - an undecodable signature is a bad one
+    except Exception:  # noqa: BLE001  # an undecodable signature is a bad one
         raise Unprocessable(
             "the signature does not recover an address for this message", code="bad_signature"
         ) from None

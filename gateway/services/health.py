@@ -48,7 +48,7 @@ class Readiness:
 def _database(session: Session) -> Check:
     try:
         session.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure is "not ready", named
+    except Exception as error:  # noqa: BLE001  # any failure is "not ready", named
         return Check(False, f"the database does not answer: {type(error).__name__}")
     return Check(True, "answers")
 
@@ -60,7 +60,7 @@ def _node_head(url: str, timeout: float) -> int | str:
             url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=timeout
         )
         return int(answer.json()["result"], 16)
-    except Exception as error:  # noqa: BLE001 - any failure is "not answering", named
+    except Exception as error:  # noqa: BLE001  # any failure is "not answering", named
         return type(error).__name__
 
 

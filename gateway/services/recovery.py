@@ -34,7 +34,7 @@ def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str |
         values["tx_hash"] = tx_hash
     result = session.execute(
         update(model)
-        .where(model.id == record_id, model.status == "pending")  # type: ignore[arg-type]
+        .where(col(model.id) == record_id, col(model.status) == "pending")
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -89,7 +89,8 @@ def _cancel_active_listings(session: Session, ticket_id: Any) -> None:
 def complete_gift(session: Session, transfer: Transfer) -> Transfer:
     if _claim(session, Transfer, transfer.id, transfer.tx_hash):
         ticket = session.get(Ticket, transfer.ticket_id)
-        ticket.owner_fan_id = transfer.to_fan_id  # type: ignore[union-attr]
+        assert ticket is not None  # a transfer's ticket (a foreign key)
+        ticket.owner_fan_id = transfer.to_fan_id
         session.add(ticket)
         _cancel_active_listings(session, transfer.ticket_id)
     session.commit()
@@ -100,9 +101,10 @@ def complete_gift(session: Session, transfer: Transfer) -> Transfer:
 def complete_settlement(session: Session, settlement: ResaleSettlement) -> ResaleSettlement:
     if _claim(session, ResaleSettlement, settlement.id, settlement.tx_hash):
         ticket = session.get(Ticket, settlement.ticket_id)
-        ticket.owner_fan_id = settlement.buyer_fan_id  # type: ignore[union-attr]
         listing = session.get(ResaleListing, settlement.listing_id)
-        listing.status = "sold"  # type: ignore[union-attr]
+        assert ticket is not None and listing is not None  # a settlement's ticket and listing (foreign keys)
+        ticket.owner_fan_id = settlement.buyer_fan_id
+        listing.status = "sold"
         transfer = Transfer(
             ticket_id=settlement.ticket_id,
             from_fan_id=settlement.seller_fan_id,
@@ -118,7 +120,7 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
         session.flush()
         session.execute(
             update(ResaleSettlement)
-            .where(ResaleSettlement.id == settlement.id)  # type: ignore[arg-type]
+            .where(col(ResaleSettlement.id) == settlement.id)
             .values(transfer_id=transfer.id)
             .execution_options(synchronize_session=False)
         )
@@ -134,7 +136,7 @@ def drop(session: Session, record: Record) -> bool:
     session.rollback()
     result = session.execute(
         delete(model)
-        .where(model.id == record.id, model.status == "pending")  # type: ignore[arg-type]
+        .where(col(model.id) == record.id, col(model.status) == "pending")
         .execution_options(synchronize_session=False)
     )
     dropped = db.rowcount(result) == 1
@@ -142,7 +144,7 @@ def drop(session: Session, record: Record) -> bool:
         session.execute(
             update(ResaleListing)
             .where(
-                ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
+                col(ResaleListing.id) == record.listing_id,
                 col(ResaleListing.status) == "settling",
             )
             .values(status="active")

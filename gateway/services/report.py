@@ -362,7 +362,7 @@ def _sales(session: Session, event: Event, tiers: dict[int, Tier], bucket: Bucke
 def _checkins(session: Session, event: Event, block_times: BlockTimes) -> CheckinSection:
     admissions = session.exec(
         select(Admission.token_id, Admission.scanned_at, Admission.gate_key_id, ApiKey.label)
-        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .join(ApiKey, col(ApiKey.id) == Admission.gate_key_id)
         .where(Admission.event_id == event.id)
     ).all()
     admitted = {token_id for token_id, _, _, _ in admissions}
@@ -577,7 +577,7 @@ def _attendees(
 def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
     waiting = session.exec(
         select(Admission.admitted_at)
-        .where(Admission.event_id == event.id, Admission.chain_status.in_(("queued", "sent")))  # type: ignore[attr-defined]
+        .where(Admission.event_id == event.id, col(Admission.chain_status).in_(("queued", "sent")))
         .order_by(col(Admission.admitted_at))
     ).all()
     done = len(

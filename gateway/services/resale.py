@@ -27,7 +27,7 @@ def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[Resal
         raise NotFound("no such event", code="event_not_found")
     rows = session.exec(
         select(ResaleListing, Ticket)
-        .join(Ticket, ResaleListing.ticket_id == Ticket.id)  # type: ignore[arg-type]
+        .join(Ticket, col(ResaleListing.ticket_id) == Ticket.id)
         .where(Ticket.event_id == event_id, ResaleListing.status == "active")
         .order_by(col(Ticket.token_id))
     )
@@ -82,8 +82,9 @@ def buy_listing(
         )
     _require_not_paused(collection)
     seller = session.get(Fan, listing.seller_fan_id)
+    assert seller is not None  # a listing's seller (a foreign key)
     runtime.operator()  # no operator key: refuse before recording anything
-    refuse_if_holder_busy(session, seller)  # type: ignore[arg-type]
+    refuse_if_holder_busy(session, seller)
     receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(
         listing_id=listing.id,
@@ -99,7 +100,7 @@ def buy_listing(
     )
     price = int(settlement.price_wei)
     deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
-    holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
+    holder = custodial_account(seller, secret=runtime.secret())
     call = collection.gateway_transfer_call(ticket.token_id, fan.address, price, deadline, holder)
     del holder
     listing.status = "settling"

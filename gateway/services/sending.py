@@ -72,7 +72,7 @@ def enqueue(
     try:
         gas = int(call.estimate_gas({"from": operator.address, "value": value}) * 1.2) + 10_000
         data = call._encode_transaction_data()
-    except Exception as error:  # noqa: BLE001 - translated
+    except Exception as error:  # noqa: BLE001  # translated
         raise translate_error(error) from None
     row = ChainTransaction(
         chain_id=runtime.settings.chain_id,

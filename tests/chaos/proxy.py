@@ -417,7 +417,7 @@ class FaultProxy:
         raw_hex = (call.get("params") or [""])[0]
         try:
             tip = priority_fee(bytes.fromhex(raw_hex.removeprefix("0x")))
-        except Exception:  # noqa: BLE001 - leave malformed input to the node
+        except Exception:  # noqa: BLE001  # leave malformed input to the node
             return None
         if tip >= floor:
             return None

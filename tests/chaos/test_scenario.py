@@ -25,7 +25,7 @@ def test_under_random_faults_every_record_lands_once_and_the_database_equals_the
         url = f"sqlite:///{tmp_path / 'chaos.db'}"
         report = run_scenario(url, **SMALL)
     else:
-        from tests.gateway.conftest import fresh_pg_database
+        from tests.pg import fresh_pg_database
 
         with fresh_pg_database("ticketkit_chaos") as url:
             report = run_scenario(url, **SMALL)

@@ -5,35 +5,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text, update
-from sqlmodel import Session, SQLModel
+from sqlalchemy import update
+from sqlmodel import Session
 
-from gateway import models  # noqa: F401
-from gateway.core.config import Settings
-from gateway.main import create_app
 from gateway.models import FanSession, utcnow
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def fresh_pg_database(prefix: str = "ticketkit_test") -> Iterator[str]:
-    """An empty PostgreSQL database for the block (dropped after); its SQLAlchemy URL."""
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def age_fan_sessions(engine, fan_id: str, days: float) -> None:
@@ -48,49 +27,12 @@ def age_fan_sessions(engine, fan_id: str, days: float) -> None:
         session.commit()
 
 
-@pytest.fixture(scope="session")
-def pg_database_url():
-    with fresh_pg_database() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'gateway.db'}"
     else:
         yield request.getfixturevalue("pg_database_url")
-
-
-@pytest.fixture()
-def operator(chain):
-    return chain.account(9)
-
-
-@pytest.fixture()
-def settings(database_url, chain, operator):
-    return Settings(
-        database_url=database_url,
-        rpc_url=chain.url,
-        chain_id=chain.chain_id,
-        operator_key=operator.key.to_0x_hex(),
-        key_encryption_secret="test-secret-not-for-production",
-        confirmations=0,  # anvil mines a block per transaction and no more
-        send_wait_seconds=30,  # the tests read a write's outcome in its answer (the request
-        sender_enabled=False,
-    )  # drives the worker itself: no background thread racing the tests
-
-
-@pytest.fixture()
-def app(settings):
-    app = create_app(settings)
-    yield app
-    engine = app.state.runtime.engine
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-    app.state.runtime.dispose()
 
 
 @pytest.fixture()

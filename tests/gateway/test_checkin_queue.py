@@ -330,7 +330,7 @@ def test_two_drainers_at_once_take_disjoint_admissions(app, door, settings):
         start.wait()
         try:
             reports.append(drain_once(runtime, max_batch=6))
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:  # noqa: BLE001  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=drain, args=(r,)) for r in drainers]

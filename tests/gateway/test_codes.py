@@ -83,7 +83,7 @@ def test_signatures_do_not_transfer(key):
 )
 def test_anything_else_is_a_code_error(text):
     with pytest.raises(codes.CodeError):
-        codes.decode(text)  # type: ignore[arg-type]
+        codes.decode(text)  # type: ignore[arg-type]  # deliberately not a str
 
 
 def test_truncated_and_extended_codes_are_refused(key):

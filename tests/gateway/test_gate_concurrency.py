@@ -64,7 +64,7 @@ def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(
                 )
                 assert response.status_code == 200, response.text
                 answers[i] = response.json()
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 
@@ -122,7 +122,7 @@ def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_even
                     scanned_at=datetime.now(UTC),
                 )
                 outcomes[i] = (inserted, row.id)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 

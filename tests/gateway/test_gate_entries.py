@@ -282,7 +282,7 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(
                     device=f"s{i}",
                     unix_time=moment,
                 )
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 

@@ -117,7 +117,7 @@ def test_a_check_in_waits_for_the_write_lock_another_process_holds(
                     scanned_at=datetime.now(UTC),
                 )
             outcome.append(inserted)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             outcome.append(error)
 
     # Another process's hold, as the kernel sees it: a lock on a file description of its own.

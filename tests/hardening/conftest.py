@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.gateway.conftest import app, bearer, operator, pg_database_url, settings  # noqa: F401 - fixtures reused
+from tests.gateway.conftest import bearer
 
 ROLES = ("anonymous", "organiser_a", "organiser_b", "fan_x", "fan_y", "gate_a", "gate_b")
 
 
 @pytest.fixture()
 def database_url(request, tmp_path):
-    """SQLite, unless a test parametrizes it (indirect) with "postgresql": tests/gateway/conftest.py's."""
+    """SQLite, unless a test parametrizes it (indirect) with "postgresql" (pg_database_url,
+    tests/conftest.py)."""
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("pg_database_url")
     return f"sqlite:///{tmp_path / 'gateway.db'}"
@@ -64,7 +65,7 @@ def idempotency() -> dict[str, str]:
 
 
 @pytest.fixture()
-def gateway_collection(make_event, organiser, operator):  # noqa: F811
+def gateway_collection(make_event, organiser, operator):
     """make(**make_event overrides) -> a collection the gateway's operator may mint and move tickets of."""
 
     def make(**overrides):
@@ -78,7 +79,7 @@ def gateway_collection(make_event, organiser, operator):  # noqa: F811
 
 
 @pytest.fixture()
-def world(app, chain, gateway_collection):  # noqa: F811
+def world(app, chain, gateway_collection):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as client:

@@ -39,7 +39,7 @@ def main(out: Path) -> None:
         found["anvil_keys"].add(chosen.key.to_0x_hex())
         return chosen
 
-    Chain.account = recording_account  # type: ignore[method-assign]
+    Chain.account = recording_account  # type: ignore[method-assign]  # records the accounts used
 
     def recording_create_app(settings):
         found["gateway"] |= {

@@ -29,8 +29,9 @@ def _counting_init(self, *args, **kwargs):
     _init(self, *args, **kwargs)
 
 
-RuleBasedStateMachine.check_invariants = _counting_check_invariants  # type: ignore[method-assign]
-RuleBasedStateMachine.__init__ = _counting_init  # type: ignore[method-assign]
+# This plugin counts the steps by wrapping two of hypothesis' methods.
+RuleBasedStateMachine.check_invariants = _counting_check_invariants  # type: ignore[method-assign]  # counts
+RuleBasedStateMachine.__init__ = _counting_init  # type: ignore[method-assign]  # counts the state machines
 
 
 def steps() -> int:

@@ -208,7 +208,7 @@ def test_openapi_fuzz(world, database_url):
                 fuzz(real=real, roles=roles, takes_key=takes_key, label=label)
             except Unsatisfiable:  # nothing to make invalid (an operation without parameters or body)
                 assert mode is GenerationMode.NEGATIVE and not list(operation.iter_parameters()), label
-            except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - one report for every operation
+            except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001  # one report for every operation
                 failures.append(f"--- {label} ({mode.value}):\n{_describe(error)[:4000]}")
 
     print("\n".join(f"{label}: {sorted(seen)}" for label, seen in sorted(statuses.items())))

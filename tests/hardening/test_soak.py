@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, text
 import ticketkit as tk
 from gateway import process
 from gateway.core.config import Settings
-from tests.gateway.conftest import fresh_pg_database
+from tests.pg import fresh_pg_database
 from ticketkit.chain import _free_port
 
 from .leaks import custodial_keys, find_leaks
@@ -286,7 +286,7 @@ def test_soak(tmp_path, soak_database):
         settings = Settings(
             database_url=soak_database,
             rpc_url=chain.url,
-            chain_id=chain.chain_id,  # type: ignore[attr-defined]
+            chain_id=chain.chain_id,
             operator_key=operator.key.to_0x_hex(),
             key_encryption_secret=secret,
             indexer_enabled=True,
@@ -319,7 +319,7 @@ def _soak(chain, collection, server, base, database_url, secret, log_path) -> No
         while not stop_blocks.wait(0.5):
             try:
                 chain.rpc("anvil_mine", [1])
-            except Exception:  # noqa: BLE001, S112 - the node is stopping
+            except Exception:  # noqa: BLE001, S112  # the node is stopping
                 continue
 
     threading.Thread(target=blocks, name="blocks", daemon=True).start()

@@ -68,7 +68,7 @@ def _start(args: list[str], ready: str) -> tuple[subprocess.Popen, int]:
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    for line in process.stdout:  # type: ignore[union-attr]
+    for line in process.stdout:  # type: ignore[union-attr]  # stdout=PIPE: never None
         if re.search(ready, line):
             break
     [anvil] = [c for c in _children(process.pid) if "anvil" in Path(f"/proc/{c}/cmdline").read_text()]

@@ -107,7 +107,7 @@ class FeePolicy:
         if tip <= self.tip_floor:  # quiet blocks say nothing about the tip: ask the node
             try:
                 tip = max(tip, _int(rpc("eth_maxPriorityFeePerGas", [])))
-            except Exception:  # noqa: BLE001, S110 - not every node has it; the floor stands
+            except Exception:  # noqa: BLE001, S110  # not every node has it; the floor stands
                 pass
         return self._capped(base, tip, base * self.base_multiplier + tip)
 
@@ -131,7 +131,7 @@ class FeePolicy:
         tip = self.tip_floor
         try:
             tip = max(tip, _int(rpc("eth_maxPriorityFeePerGas", [])))
-        except Exception:  # noqa: BLE001, S110
+        except Exception:  # noqa: BLE001, S110  # not every node has it; the floor stands
             pass
         return Fees(max_fee=base * self.base_multiplier + tip, tip=tip)
 

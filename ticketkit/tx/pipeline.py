@@ -348,7 +348,8 @@ class Pipeline:
             self._sign_and_send(rec, head, fresh=True)
             return
         if rec.status == "mined":
-            receipt = self._receipt(rec.mined_hash)  # type: ignore[arg-type]
+            assert rec.mined_hash is not None  # a mined record has its hash
+            receipt = self._receipt(rec.mined_hash)
             if receipt is None or receipt["blockHash"] != rec.mined_block_hash:
                 log.warning(
                     "transaction %s (nonce %s) left the chain in a reorganisation: sending it again",
@@ -613,11 +614,11 @@ class Pipeline:
     # ---- gaps
     def _fill_gap(self, head: int, latest: int) -> None:
         """A nonce between the chain's count and our lowest pending record that nothing on record holds."""
-        waiting = [r for r in self.records.values() if r.status == "sent" and r.nonce is not None]
+        waiting = [(r.nonce, r) for r in self.records.values() if r.status == "sent" and r.nonce is not None]
         if not waiting:
             return
-        lowest = min(waiting, key=lambda r: r.nonce)  # type: ignore[arg-type, return-value]
-        if lowest.nonce is None or lowest.nonce <= latest:
+        lowest_nonce, lowest = min(waiting, key=lambda pair: pair[0])
+        if lowest_nonce <= latest:
             return
         held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != "failed"}
         # Stateless (a worker rebuilt from its store each round sees the same): the lowest record has waited
@@ -625,7 +626,7 @@ class Pipeline:
         if head - min(a.block for a in lowest.attempts) < self.stuck_blocks:
             return
         pending = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "pending"]))
-        for nonce in range(max(latest, pending), lowest.nonce):
+        for nonce in range(max(latest, pending), lowest_nonce):
             if nonce in held:
                 continue
             filler = TxRecord(
