@@ -207,7 +207,7 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
             held = connection.execute(
                 text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), {"name": f"ticketkit:{name}"}
             ).scalar()
-        except Exception:
+        except Exception:  # any failure means the session and its lock are gone
             connection.close()
             raise
         if not held:

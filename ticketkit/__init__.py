@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 # Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).
-from . import presale
+from . import presale  # trusted-attendee presale: badge eligibility at a block, Merkle snapshots
 from .batch import MintReport, Recipient, RefundReport, mint_recipients, read_recipients, refund_all
 from .event_file import Deployment, EventSpec, deploy_event, load_event_file
 from .keys import Signer, load_signer
@@ -86,6 +86,6 @@ __all__ += [
     "refund_all",
 ]
 __all__ += ["presale"]
-from . import tx
+from . import tx  # the one transaction pipeline: fees, nonces, replacement, finality
 
 __all__ += ["tx"]

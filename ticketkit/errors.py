@@ -34,7 +34,7 @@ from ._errors_base import (
     role_name,
     snake_case,
 )
-from .contract_errors import *
+from .contract_errors import *  # the generated classes, listed in contract_errors.__all__
 
 __all__ = [
     "ROLE_NAMES",

@@ -329,7 +329,7 @@ class Indexer:
                         if stats.events or stats.reorgs:
                             log.info("indexer: %s", stats)
                     failures = 0
-                except Exception:
+                except Exception:  # a poller must survive the node and the database blinking
                     failures += 1
                     log.exception("indexer: poll failed (%d in a row)", failures)
                 stop_event.wait(min(interval * 2 ** min(failures, 5), 60) if failures else interval)

@@ -114,7 +114,7 @@ def drain_once(
         )
     except tk.TicketkitError:
         raise
-    except Exception as error:
+    except Exception as error:  # web3 transport errors become ticketkit's; others re-raise
         translated = translate_error(error)
         if translated is error:
             raise
@@ -393,7 +393,7 @@ class CheckinQueue:
                     hold=hold,
                     receipt_timeout=0,
                 )
-            except Exception as error:
+            except Exception as error:  # a poller survives the node and the database blinking
                 failures += 1
                 if failures == 1:
                     log.exception("check-in queue: drain failed")

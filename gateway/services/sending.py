@@ -391,7 +391,7 @@ class Sender:
         while not stop.is_set():
             try:
                 run_once(self.runtime)
-            except Exception as error:
+            except Exception as error:  # a worker survives the node and the database blinking
                 failures += 1
                 if failures == 1:
                     log.exception("sending worker: round failed")

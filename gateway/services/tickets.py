@@ -340,7 +340,7 @@ def _simulate_list(collection: tk.Collection, token_id: int, price: int, holder:
     """Dry-run the contract's `list` as the holder: the same checks (cap, used, lock) the chain applies."""
     try:
         collection.contract.functions.list(token_id, price).call({"from": holder})
-    except Exception as error:
+    except Exception as error:  # translated below
         decoded = decode_revert(getattr(error, "data", None))
         if decoded is not None:
             raise decoded from None

@@ -43,7 +43,7 @@ def test_a_setting_that_is_off_or_missing_is_left_alone(setting):
 
 
 class _NotWritable(type(Path())):
-    def write_text(self, *args, **kwargs):
+    def write_text(self, *args, **kwargs):  # as /proc refuses a user who is not root
         raise PermissionError(13, "Permission denied", str(self))
 
 

@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real clients use it
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
         pass
 
     def setup(self) -> None:
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.proxy._track(self.connection, add=False)
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # http.server's naming
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         status, headers, payload = self.server.proxy._handle(body)

@@ -54,7 +54,7 @@ def _no_cached_documents():
 
 
 @pytest.fixture()
-def settings(database_url, chain, operator):
+def settings(database_url, chain, operator):  # no metadata cache: the test reads right after each change
     return Settings(
         database_url=database_url,
         rpc_url=chain.url,
