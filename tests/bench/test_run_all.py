@@ -209,7 +209,7 @@ def test_a_full_run_reads_only_what_this_run_wrote(results, tmp_path, monkeypatc
     old = {p.name: p.read_text() for p in results.iterdir()}
     (results / "gate.json").write_text(json.dumps({f"gate.{k}": v for k, v in GATE.items()}))  # an old file
 
-    def fake_run(command, cwd):
+    def fake_run(command, cwd, check):
         module, out = command[2], command[command.index("--out") + 1]
         if module in ("bench.indexer", "bench.gate_load", "bench.crowd", "bench.chaos"):
             return type("Done", (), {"returncode": 1})()
