@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(PATH)
 
-.PHONY: demo test soak chaos bench serve artifacts deps browser vendor clean
+.PHONY: demo test lint soak chaos bench serve artifacts deps browser vendor clean
 
 WRK := /usr/bin/wrk
 
@@ -55,6 +55,13 @@ serve: deps
 
 test: deps
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# The static checks, at zero findings (pyproject.toml: [tool.ruff] pins the rules, [tool.mypy] is strict on
+# ticketkit/ and standard on gateway/). `.ci/run` runs it before the tests.
+lint: $(PY_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # The fault scenarios (tests/chaos, marker `chaos`) at the issue's size, longer than CI: the `chaos_settings`
 # fixture reads these (docs/chains.md). CHAOS_SEED picks the faults; the same seed gives the same faults.

@@ -5,9 +5,10 @@
 The sources are in bench/contracts/ (benchmark baselines, not product): `OZBaseline` (OpenZeppelin
 Contracts 5.4.0 `ERC721` + `Ownable`, auto-increment ids) and `ERC721ABaseline` (erc721a 4.3.0 +
 `Ownable`), and `ERC721ATieredBaseline`: ERC721A that also records each token's tier in its extra data, the
-least an ERC721A ticket must store (docs/gas.md). All are compiled in this run by the product's own compile step (`ticketkit._compile`:
-py-solc-x driving the npm solcjs through tools/solc, the same compiler version, optimizer runs and EVM
-version as the shipped artifacts), deployed on a fresh anvil and measured with bench/gas_report.py's
+least an ERC721A ticket must store (docs/gas.md). All are compiled in this run by the product's own compile
+step (`ticketkit._compile`: py-solc-x driving the npm solcjs through tools/solc, the same compiler version,
+optimizer runs and EVM version as the shipped artifacts), deployed on a fresh anvil and measured with
+bench/gas_report.py's
 method:
 
 - every figure is a receipt's gasUsed (21,000 base, calldata and execution, refunds deducted);
@@ -39,7 +40,7 @@ from bench.gas_report import BATCH, fresh_addresses
 from ticketkit import _artifacts, _compile
 from ticketkit.chain import Chain, local_chain
 
-__all__ = ["CONTRACTS_DIR", "BASELINES", "compile_baselines", "compiler_matches_product", "measure", "main"]
+__all__ = ["BASELINES", "CONTRACTS_DIR", "compile_baselines", "compiler_matches_product", "main", "measure"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 BASELINES = ("OZBaseline", "ERC721ABaseline", "ERC721ATieredBaseline")
@@ -53,7 +54,8 @@ NOTES: dict[str, str] = {
     "erc721a": "erc721a 4.3.0 + Ownable: mintBatch(address[]) looping _mint(to, 1) for distinct "
     "holders; mint(to, quantity) = _mint(to, quantity) for one holder "
     "(bench/contracts/ERC721ABaseline.sol)",
-    "erc721a_tiered": "erc721a 4.3.0 + Ownable, each token's tier in ERC721A's extra data through `_extraData` "
+    "erc721a_tiered": "erc721a 4.3.0 + Ownable, each token's tier in ERC721A's extra data through "
+    "`_extraData` "
     "(a transient value set once per call): the floor of a ticket on ERC721A, same mints "
     "(bench/contracts/ERC721ATieredBaseline.sol)",
 }

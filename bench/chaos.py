@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.chaos.scenario import run_scenario  # noqa: E402
-from tests.utils.db import fresh_pg_database  # noqa: E402
+from tests.chaos.scenario import run_scenario
+from tests.utils.db import fresh_pg_database
 
 
 def _run(url: str, args: argparse.Namespace) -> dict:

@@ -8,19 +8,20 @@ For each database: a local anvil with one collection, a gateway database seeded 
 
 - **client ceiling**: wrk against `GET /healthz` (no database, no thread) in the same run — the most the load
   client and the server's HTTP layer can do together here; a rate far below it is the gateway's own limit;
-- **saturation**: `--connections` keep-alive connections (closed loop) for `--seconds` on `GET /fans/me/tickets`,
-  then on `POST /gate/verify`: completed rate, p50/p99, answers by kind (2xx, deliberate 503s, anything else),
-  then the time until a fan read answers again once the load has stopped (`recovery_s`);
+- **saturation**: `--connections` keep-alive connections (closed loop) for `--seconds` on `GET
+  /fans/me/tickets`, then on `POST /gate/verify`: completed rate, p50/p99, answers by kind (2xx, deliberate
+  503s, anything else), then the time until a fan read answers again once the load has stopped (`recovery_s`);
 - **best rate at 100 connections** on the same fan read (the no-collapse ratio's denominator);
-- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanners at the gate at once, each
-  scanner scanning one person a second (`gate_p99_ms_during_flood`; a turnstile lane admits one every 3 s), then
-  again with the scanners back to back, no pause (`gate_closed_*`: 100 requests always outstanding, so by Little's
-  law its latency is 100 / the rate, ≥ 50 ms below 2,000 scans/s, more than 2 cores do);
-- **open loop**: a constant arrival rate (`--open-rate`, default 1,000/s) spread over `--connections` connections,
-  90 % fan reads and 10 % gate scans, latency measured from each request's scheduled time (bench/openloop.py).
+- **the doors during a fan flood**: connections - 100 reading tickets and 100 scanners at the gate at once,
+  each scanner scanning one person a second (`gate_p99_ms_during_flood`; a turnstile lane admits one every 3
+  s), then again with the scanners back to back, no pause (`gate_closed_*`: 100 requests always outstanding,
+  so by Little's law its latency is 100 / the rate, ≥ 50 ms below 2,000 scans/s, more than 2 cores do);
+- **open loop**: a constant arrival rate (`--open-rate`, default 1,000/s) spread over `--connections`
+  connections, 90 % fan reads and 10 % gate scans, latency measured from each request's scheduled time
+  (bench/openloop.py).
 
-Closed-loop latency at 2,000 connections is mostly queueing (Little's law: connections / rate), so saturation is
-judged by rate, errors and recovery, and latency by the open loop. Writes bench/results/crowd.json.
+Closed-loop latency at 2,000 connections is mostly queueing (Little's law: connections / rate), so saturation
+is judged by rate, errors and recovery, and latency by the open loop. Writes bench/results/crowd.json.
 Never a timed test.
 """
 
@@ -40,11 +41,10 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import Session
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from bench import load
 from bench.gate_load import _collection, _database, bind_devices, measure_and_write
 from gateway import process as gateway_process
@@ -56,14 +56,16 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 
 
 def seed(
     settings: Settings, collection: tk.Collection, fans: int
-) -> tuple[list[str], str, dict[uuid.UUID, object]]:
-    """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device keys)."""
+) -> tuple[list[str], str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]:
+    """Fans with 2 tickets each and a device key bound to every ticket; returns (fan tokens, gate key, device
+    keys)."""
     app = create_app(settings)
     runtime = app.state.runtime
     tokens: list[str] = []
@@ -94,13 +96,14 @@ def seed(
     return tokens, gate_token, keys
 
 
-def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, object]) -> Path:
-    """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45 seconds)."""
+def code_lines(path: Path, gate_token: str, keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey]) -> Path:
+    """One verify/scan body per ticket, signed for the next window (accepted for the next 30 to 45
+    seconds)."""
     window = codes.window_of(time.time()) + 1
     return load.lines(
         path,
         [
-            (gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))  # type: ignore[arg-type]
+            (gate_token, json.dumps({"code": codes.sign_code(key, ticket_id, window)}))
             for ticket_id, key in keys.items()
         ],
     )
@@ -162,6 +165,7 @@ def open_loop(
         text=True,
         env={**os.environ, "PYTHONPATH": str(HERE.parent)},
         timeout=seconds + 120,
+        check=False,
     )
     if run.returncode != 0:
         raise RuntimeError(f"the open-loop client failed: {run.stderr[-2000:]}")
@@ -192,7 +196,7 @@ def measure(
             settings = Settings(
                 database_url=database_url,
                 rpc_url=chain.url,
-                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
                 operator_key=operator.key.to_0x_hex(),
                 key_encryption_secret=secrets.token_hex(32),
                 confirmations=0,
@@ -206,9 +210,9 @@ def measure(
 
             def tally(phase: str, found: dict) -> None:
                 raw = found["raw"]
-                for kind in ("other_status", "connect_errors", "read_errors", "write_errors", "timeouts"):
-                    if raw.get(kind):
-                        by_kind[f"{phase}:{kind}"] = by_kind.get(f"{phase}:{kind}", 0) + raw[kind]
+                for counter in ("other_status", "connect_errors", "read_errors", "write_errors", "timeouts"):
+                    if raw.get(counter):
+                        by_kind[f"{phase}:{counter}"] = by_kind.get(f"{phase}:{counter}", 0) + raw[counter]
 
             with (
                 server(settings, workers, fan_nice, fan_cpus) as url,
@@ -341,7 +345,10 @@ def main() -> None:
         "--fan-nice",
         type=int,
         default=0,
-        help="the fans' server's workers at this lower CPU priority (ticketkit-gateway --nice), with --gate-workers",
+        help=(
+            "the fans' server's workers at this lower CPU priority (ticketkit-gateway --nice), with "
+            "--gate-workers"
+        ),
     )
     parser.add_argument(
         "--gate-cpus",

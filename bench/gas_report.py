@@ -31,12 +31,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from ticketkit.contracts import salt_bytes
 from ticketkit import _artifacts
 from ticketkit.chain import Chain, anvil_binary, local_chain
-from ticketkit.contracts import Badge, Collection, EventConfig, Platform, TierConfig, ZERO
+from ticketkit.contracts import ZERO, Badge, Collection, EventConfig, Platform, TierConfig, salt_bytes
 
-__all__ = ["measure", "report", "main", "FLOOR_NEW_HOLDER", "NOTES", "ROWS"]
+__all__ = ["FLOOR_NEW_HOLDER", "NOTES", "ROWS", "main", "measure", "report"]
 
 ETH = 10**18
 BATCH = 100
@@ -318,9 +317,11 @@ def report(gas: dict[str, int]) -> str:
 
 def _anvil_version() -> str:
     try:
-        out = subprocess.run([anvil_binary(), "--version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            [anvil_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
         return out.stdout.strip().splitlines()[0]
-    except Exception:  # noqa: BLE001 - informative only
+    except Exception:  # noqa: BLE001  # informative only
         return "unknown"
 
 

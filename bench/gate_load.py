@@ -5,10 +5,11 @@
 
 For each database: a local anvil with one collection, a gateway database seeded through the service
 functions (fans, issued tickets, a device key bound to every ticket), then the gateway as its own
-processes (N of them, one worker each, own ports) and the load from other processes, wrk (C, keep-alive connections,
-closed loop) at each connection level. Verify: every ticket's current code, round-robin. Check-in: each
-ticket scanned once, fresh codes; afterwards the database must hold exactly one admission per ticket scanned.
-Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed test.
+processes (N of them, one worker each, own ports) and the load from other processes, wrk (C, keep-alive
+connections, closed loop) at each connection level. Verify: every ticket's current code, round-robin.
+Check-in: each ticket scanned once, fresh codes; afterwards the database must hold exactly one admission per
+ticket scanned. Writes bench/results/gate.json (merged into latest.json by `python -m bench`). Never a timed
+test.
 
 Reading p99: wrk (4.x) corrects its latencies for coordinated omission before reporting them: a response
 slower than twice its connection's mean interval adds the samples a steady client would have waited behind
@@ -17,15 +18,15 @@ S - 100 ms (S - 50 ms if both of its connections stall together): the p99 is set
 of a gateway process, its database or the machine (another workload on the same cores or PostgreSQL server
 shows up here), not by the typical request.
 
-The kernel's session autogroups: with `kernel.sched_autogroup_enabled=1` (Debian's default), PostgreSQL (its own
-session, started by pg_ctlcluster) and this benchmark's gateways and wrk (another session) are scheduled as two
-groups sharing the 2 cores. With the cores saturated, one PostgreSQL backend was left runnable and not run for
-up to 881 ms while the other tasks ran thousands of times (`perf sched latency`, 2026-11-24), and the PostgreSQL
-verify p99 came out at 0.3 to 2.9 s in most 5-second runs, with every statement under 100 ms on the server
-(log_min_duration_statement) and no TCP timeouts; a Unix socket did not change it. With autogroups off it was
-3 to 4 ms in every run. A deployment with the database on the gateway's machine has the same choice (docs/gate.md). So the stage turns
-autogroups off for its run when it may (root) and restores the setting afterwards, and records what it ran
-with as `gate.sched_autogroup` (1: left on, figures include those stalls).
+The kernel's session autogroups: with `kernel.sched_autogroup_enabled=1` (Debian's default), PostgreSQL (its
+own session, started by pg_ctlcluster) and this benchmark's gateways and wrk (another session) are scheduled
+as two groups sharing the 2 cores. With the cores saturated, one PostgreSQL backend was left runnable and not
+run for up to 881 ms while the other tasks ran thousands of times (`perf sched latency`, 2026-11-24), and the
+PostgreSQL verify p99 came out at 0.3 to 2.9 s in most 5-second runs, with every statement under 100 ms on the
+server (log_min_duration_statement) and no TCP timeouts; a Unix socket did not change it. With autogroups off
+it was 3 to 4 ms in every run. A deployment with the database on the gateway's machine has the same choice
+(docs/gate.md). So the stage turns autogroups off for its run when it may (root) and restores the setting
+afterwards, and records what it ran with as `gate.sched_autogroup` (1: left on, figures include those stalls).
 """
 
 from __future__ import annotations
@@ -46,12 +47,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
@@ -63,6 +63,7 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,7 +85,7 @@ def _database(kind: str, directory: Path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:  # noqa: ANN001
+def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     collection = platform.create_collection(
@@ -109,8 +110,11 @@ def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collect
     return collection
 
 
-def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[str, dict[uuid.UUID, object]]:
-    """Organiser, event, gate key, fans with issued tickets and a bound device key each (service functions)."""
+def _seed(
+    settings: Settings, collection: tk.Collection, tickets: int
+) -> tuple[str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]:
+    """Organiser, event, gate key, fans with issued tickets and a bound device key each (service
+    functions)."""
     app = create_app(settings)
     runtime = app.state.runtime
     with Session(runtime.engine) as session:
@@ -140,11 +144,13 @@ def _seed(settings: Settings, collection: tk.Collection, tickets: int) -> tuple[
     return gate_token, keys
 
 
-def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dict[uuid.UUID, object]:
-    """Once the pipeline has sent the pending issuances, a fresh device key bound to every ticket of `accounts`;
-    {ticket id: private key}. Refuses an empty result: a benchmark must not measure nothing."""
+def bind_devices(
+    session: Session, runtime: Runtime, accounts: list[Fan]
+) -> dict[uuid.UUID, ec.EllipticCurvePrivateKey]:
+    """Once the pipeline has sent the pending issuances, a fresh device key bound to every ticket of
+    `accounts`; {ticket id: private key}. Refuses an empty result: a benchmark must not measure nothing."""
     sending.settle(runtime, timeout=600)
-    keys: dict[uuid.UUID, object] = {}
+    keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey] = {}
     for fan in accounts:
         for ticket in session.exec(select(Ticket).where(Ticket.owner_fan_id == fan.id)):
             device = codes.new_device_key()
@@ -161,12 +167,12 @@ def bind_devices(session: Session, runtime: Runtime, accounts: list[Fan]) -> dic
     return keys
 
 
-def _bodies(keys: dict[uuid.UUID, object], path: Path) -> None:
+def _bodies(keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey], path: Path) -> None:
     """One JSON body per ticket, signed for the next window: accepted for the next 30 to 45 seconds."""
     window = codes.window_of(time.time()) + 1
     with path.open("w") as out:
         for ticket_id, key in keys.items():
-            out.write(json.dumps({"code": codes.sign_code(key, ticket_id, window)}) + "\n")  # type: ignore[arg-type]
+            out.write(json.dumps({"code": codes.sign_code(key, ticket_id, window)}) + "\n")
 
 
 @contextmanager
@@ -188,8 +194,9 @@ def _gateways(settings: Settings, processes: int):
 def _wrk(
     urls: list[str], path: str, gate_token: str, bodies: Path, seconds: int, connections: int
 ) -> dict[str, float]:
-    """One wrk per gateway process at once, `connections` spread over them, each on its own stride of the file.
-    Rates add up; p50 is the request-weighted mean of theirs, p99 the worst of theirs (an upper bound)."""
+    """One wrk per gateway process at once, `connections` spread over them, each on its own stride of the
+    file. Rates add up; p50 is the request-weighted mean of theirs, p99 the worst of theirs (an upper
+    bound)."""
     share = max(1, connections // len(urls))
     runs = [
         subprocess.Popen(
@@ -197,7 +204,7 @@ def _wrk(
                 "wrk",
                 "-t1",
                 f"-c{share}",
-                f"-d{round(seconds)}s",
+                f"-d{seconds}s",
                 "--timeout",
                 "5s",
                 "-s",
@@ -259,7 +266,7 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
             settings = Settings(
                 database_url=database_url,
                 rpc_url=chain.url,
-                chain_id=chain.chain_id,  # type: ignore[attr-defined]
+                chain_id=chain.chain_id,
                 operator_key=operator.key.to_0x_hex(),
                 key_encryption_secret=secrets.token_hex(32),
                 confirmations=0,
@@ -311,8 +318,8 @@ def _current_autogroup() -> int | None:
 
 @contextmanager
 def _autogroups_off():
-    """Turn the kernel's session autogroups off while the load runs, if they are on and we may; yields the setting
-    the run had (None on a kernel without them)."""
+    """Turn the kernel's session autogroups off while the load runs, if they are on and we may; yields the
+    setting the run had (None on a kernel without them)."""
     before = _current_autogroup()
     if before is None or before == 0:
         yield before

@@ -1,6 +1,7 @@
 """Index many events: mint tickets in batches on anvil (one Transfer per ticket), then time `poll_once`.
 
-    python -m bench.indexer [--tickets 20000] [--chunk-size 200] [--no-postgres] [--out bench/results/indexer.json]
+    python -m bench.indexer [--tickets 20000] [--chunk-size 200] [--no-postgres] \
+        [--out bench/results/indexer.json]
 
 The timed part is one `Indexer.poll_once()` over a fresh database (migrated, the collection registered):
 eth_getLogs for the whole range, decoding, and the inserts (chain_events, indexed_tokens, tickets).

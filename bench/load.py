@@ -41,8 +41,8 @@ def start(
     pause_ms: int = 0,
     cpus: str | None = None,
 ) -> subprocess.Popen:
-    """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for `seconds`;
-    `figures` waits for it."""
+    """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for
+    `seconds`; `figures` waits for it."""
     raise_open_files_limit()  # inherited by wrk
     return subprocess.Popen(
         [

@@ -4,13 +4,14 @@
 
 Metadata: a local anvil with one collection of `tickets` minted tickets, a SQLite gateway with the event
 registered, the gateway as one process of one worker, and wrk (keep-alive, closed loop) GETting the tokens'
-metadata round-robin: the JSON with the per-process chain cache on (`metadata_cache_seconds` 5: the steady state
-of wallets re-reading popular tokens), with it off (every request reads the chain), the SVG image, and a
+metadata round-robin: the JSON with the per-process chain cache on (`metadata_cache_seconds` 5: the steady
+state of wallets re-reading popular tokens), with it off (every request reads the chain), the SVG image, and a
 revalidation (`If-None-Match` with the ETag: 304, no body). Every run's answers are checked first (200 and the
 token's name; 304 on revalidation); a wrk status error (a 404 or 5xx) counts as an error.
 
-Report: `report-tickets` tickets, as many gate admissions over two gates, a tenth as many refusals, written straight
-into a SQLite database; then `event_report` (JSON) timed 5 times, median (the dashboard asks every 5 s per viewer).
+Report: `report-tickets` tickets, as many gate admissions over two gates, a tenth as many refusals, written
+straight into a SQLite database; then `event_report` (JSON) timed 5 times, median (the dashboard asks every 5
+s per viewer).
 
 Writes bench/results/metadata.json. Never a timed test.
 """
@@ -36,8 +37,6 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
-
 from gateway import process as gateway_process
 from gateway.core.config import Settings
 from gateway.main import create_app
@@ -45,12 +44,13 @@ from gateway.models import Admission, EventCreate, GateRefusal, OrganiserCreate,
 from gateway.services import report as report_service
 from gateway.services.events import register_event
 from gateway.services.organisers import create_gate_key, create_organiser
+from ticketkit.chain import _free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "metadata.json"
 
 
-def _collection(chain: tk.Chain, organiser, holders: list[str]) -> tk.Collection:  # noqa: ANN001
+def _collection(chain: tk.Chain, organiser, holders: list[str]) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     badge = platform.create_badge("Bench badges", "BB", salt=f"bb-{secrets.token_hex(4)}", sender=organiser)
@@ -119,7 +119,7 @@ def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, 
             collection = _collection(chain, organiser, holders)
             base = Settings(
                 database_url=f"sqlite:///{directory / 'meta.db'}",
-                rpc_url=chain.url,  # type: ignore[attr-defined]
+                rpc_url=chain.url,
                 chain_id=chain.chain_id,
                 key_encryption_secret=secrets.token_hex(32),
             )
@@ -183,7 +183,7 @@ def measure_report(tickets: int) -> dict[str, float]:
             collection = _collection(chain, organiser, [chain.account(1).address])
             settings = Settings(
                 database_url=f"sqlite:///{directory / 'report.db'}",
-                rpc_url=chain.url,  # type: ignore[attr-defined]
+                rpc_url=chain.url,
                 chain_id=chain.chain_id,
                 key_encryption_secret=secrets.token_hex(32),
             )

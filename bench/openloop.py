@@ -1,15 +1,16 @@
 """An open-loop HTTP load client: requests at a constant arrival rate, whatever the server's answers take.
 
-    python -m bench.openloop URL --rate 1000 --seconds 20 --connections 2000 --mix reads.txt:GET:/fans/me/tickets:0.9 \
-        --mix codes.txt:POST:/gate/scan:0.1
+    python -m bench.openloop URL --rate 1000 --seconds 20 --connections 2000 \
+        --mix reads.txt:GET:/fans/me/tickets:0.9 --mix codes.txt:POST:/gate/scan:0.1
 
 wrk is closed loop (a connection sends its next request when the answer to the previous one arrives), so under
-saturation its latency is queueing it made itself. Here request i is due at start + i / rate; it goes out on an
-idle keep-alive connection (of `--connections`, opened before the clock starts), and its latency counts from the
-moment it was DUE, so a slow server cannot hide its slowness by slowing the client (coordinated omission).
-`send_lag_p99_ms` says how late the client itself sent: if that grows, the client is the bottleneck, not the server.
-Each mix entry: a file of `<bearer token> <body or ->` lines (bench/load.py), a method, a path, a share.
-Prints one JSON object: per path p50/p99/max ms and answers by status, the achieved rate, the send lag.
+saturation its latency is queueing it made itself. Here request i is due at start + i / rate; it goes out on
+an idle keep-alive connection (of `--connections`, opened before the clock starts), and its latency counts
+from the moment it was DUE, so a slow server cannot hide its slowness by slowing the client (coordinated
+omission). `send_lag_p99_ms` says how late the client itself sent: if that grows, the client is the
+bottleneck, not the server. Each mix entry: a file of `<bearer token> <body or ->` lines (bench/load.py), a
+method, a path, a share. Prints one JSON object: per path p50/p99/max ms and answers by status, the achieved
+rate, the send lag.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class Mix:
 
 def _requests(host: str, method: str, path: str, lines_file: str) -> list[bytes]:
     out = []
-    for line in open(lines_file):
+    with open(lines_file) as lines:
+        text = list(lines)
+    for line in text:
         token, _, body = line.rstrip("\n").partition(" ")
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         if method == "POST":
@@ -80,7 +83,7 @@ async def run(
     """Each mix has keep-alive connections of its own (its share of `connections`), to `url`, or to `gate_url`
     for /gate/ paths when the doors have a server of their own."""
 
-    async def connect(mix: Mix):  # noqa: ANN202
+    async def connect(mix: Mix):
         return await asyncio.open_connection(mix.host, mix.port, limit=1 << 20)
 
     for mix in mixes:
@@ -95,14 +98,14 @@ async def run(
     weights = [m.share for m in mixes]
     rng = random.Random(7)
 
-    async def one(mix: Mix, request: bytes, due: float, connection) -> None:  # noqa: ANN001
+    async def one(mix: Mix, request: bytes, due: float, connection) -> None:
         reader, writer = connection
         try:
             status = await asyncio.wait_for(_exchange(reader, writer, request), timeout=30)
             mix.statuses[status] += 1
             mix.latencies.append(time.perf_counter() - due)
             mix.idle.append(connection)
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
             errors[type(error).__name__] += 1
             writer.close()
             try:  # replace the broken connection

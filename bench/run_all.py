@@ -11,9 +11,11 @@ anvil compete with the next), writing its own JSON in bench/results/:
     indexer      bench.indexer         indexer.json        chain events indexed per second
     collection   bench.collection_10k  collection_10k.json deploy + mint 10,000 tickets through the library
     gate         bench.gate_load       gate.json           the gateway's verify and check-in under HTTP load
-    crowd        bench.crowd           crowd.json          2,000 connections: saturation, the doors in a fan flood, open loop
-    snapshot     bench.snapshot        snapshot.json       an 80,000-ticket gate list: build, size, delta, scanner
-    chaos        bench.chaos           chaos.json          issue 13's random-fault scenario (also `make chaos`)
+    crowd        bench.crowd           crowd.json          2,000 connections: saturation, the doors in a
+                                                           fan flood, open loop
+    snapshot     bench.snapshot        snapshot.json       an 80,000-ticket gate list: build, size, delta,
+                                                           scanner
+    chaos        bench.chaos           chaos.json          issue 13's random-fault scenario (`make chaos`)
 
 The gate stage runs when bench/gate_load.py exists (it needs `wrk`); without it, a gate.json already in
 bench/results/ is merged as it is. Its numbers are taken as they are: a flat object with keys
@@ -43,15 +45,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "STAGES",
-    "GOALS",
     "ANCHORS",
+    "GOALS",
     "REQUIRED_KEYS",
+    "STAGES",
     "aggregate",
-    "render_markdown",
-    "write_outputs",
     "machine_info",
     "main",
+    "render_markdown",
+    "write_outputs",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +256,8 @@ GOALS: tuple[Goal, ...] = (
         "<=",
         3,
         "the scanner page in Chromium, opened to ready with that list",
-        "includes building the list on the gateway (the row above) and fetching 5.8 MB uncompressed; a reload "
+        "includes building the list on the gateway (the row above) and fetching 5.8 MB uncompressed; a "
+        "reload "
         "from IndexedDB is `snapshot.scanner_reload_s`",
     ),
     Goal("snapshot.offline_decision_ms", "<=", 5, "one offline decision in the scanner page (median of 20)"),
@@ -270,14 +273,18 @@ ANCHORS: tuple[Goal, ...] = (
         "<",
         76_690,
         "ERC721A mint 1 (published)",
-        "ours is role-gated and counts tier and total supply; `baseline.erc721a_mint_1` is the same-run figure",
+        (
+            "ours is role-gated and counts tier and total supply; `baseline.erc721a_mint_1` is the same-run "
+            "figure"
+        ),
     ),
     Goal(
         "gas.mint_same_holder_per_extra_ticket",
         "<=",
         2_100,
         "ERC721A per extra token to one holder (published, ~2.1k)",
-        "not a goal (retired 2026-12: a check-in writes the token's slot anyway); ticketkit keeps one owner slot "
+        "not a goal (retired 2026-12: a check-in writes the token's slot anyway); ticketkit keeps one owner "
+        "slot "
         "per ticket, which meets the distinct-holder goal (docs/gas.md)",
     ),
     Goal(
@@ -306,7 +313,10 @@ ANCHORS: tuple[Goal, ...] = (
         "sig.secp256k1_recover_per_s",
         ">=",
         12_000,
-        "eth_keys + coincurve recover, one core of a 2-core VM (≈12k/s): the same call, so this row calibrates the machine",
+        (
+            "eth_keys + coincurve recover, one core of a 2-core VM (≈12k/s): the same call, so this row "
+            "calibrates the machine"
+        ),
     ),
     Goal("gate.checkin_rps_pg", ">=", 36, "an 80k stadium's peak arrival rate (≈36 scans/s)"),
     Goal("gate.checkin_p99_ms_pg", "<=", 450, "tap-to-barrier budget of transit gates (≈450-500 ms)"),
@@ -338,40 +348,73 @@ DESCRIPTIONS: dict[str, str] = {
     "gas.mint_same_holder_per_extra_ticket": "(mintBatch of 100 to one fresh holder - mint 1) / 99",
     "gas.buy_primary": "buy 1 at face value, fresh buyer, per-wallet cap counted",
     "gas.resale_buy": "buyResale by a fresh buyer (royalty and seller paid)",
-    "gas.checkin_with_badge_per_ticket": "checkIn of 100 distinct holders' tickets, minting 100 badges, / 100",
+    "gas.checkin_with_badge_per_ticket": (
+        "checkIn of 100 distinct holders' tickets, minting 100 badges, / 100"
+    ),
     "gas.new_collection": "createCollection: clone, 2 tiers, badge registration",
     "gas.refund_per_ticket": "refundBatch of 100 paid tickets (organiser push) / 100",
     "baseline.oz_erc721_mint_distinct_per_ticket": "OpenZeppelin 5.4.0 ERC721: batch of 100 distinct / 100",
-    "baseline.oz_erc721_mint_same_holder_per_extra_ticket": "OpenZeppelin ERC721: (batch of 100 to one - mint 1) / 99",
+    "baseline.oz_erc721_mint_same_holder_per_extra_ticket": (
+        "OpenZeppelin ERC721: (batch of 100 to one - mint 1) / 99"
+    ),
     "baseline.erc721a_mint_distinct_per_ticket": "ERC721A 4.3.0: 100 x _mint(to, 1) / 100",
     "baseline.erc721a_mint_same_holder_per_extra_ticket": "ERC721A: (_mint(to, 100) - _mint(to, 1)) / 99",
-    "baseline.erc721a_tiered_mint_distinct_per_ticket": "ERC721A + each token's tier in its extra data: 100 x _mint(to, 1) / 100",
-    "baseline.erc721a_tiered_mint_same_holder_per_extra_ticket": "ERC721A + tier: (_mint(to, 100) - _mint(to, 1)) / 99",
-    "sig.recover_per_s": "the gate's code check per CPU-second: parse 84 bytes, r‖s to DER, P-256 verify (cryptography)",
+    "baseline.erc721a_tiered_mint_distinct_per_ticket": (
+        "ERC721A + each token's tier in its extra data: 100 x _mint(to, 1) / 100"
+    ),
+    "baseline.erc721a_tiered_mint_same_holder_per_extra_ticket": (
+        "ERC721A + tier: (_mint(to, 100) - _mint(to, 1)) / 99"
+    ),
+    "sig.recover_per_s": (
+        "the gate's code check per CPU-second: parse 84 bytes, r‖s to DER, P-256 verify (cryptography)"
+    ),
     "sig.recover_wall_per_s": "the same per wall-clock second",
     "sig.p256_verify_only_per_s": "P-256 verify call alone, DER prepared",
     "sig.secp256k1_recover_per_s": "eth_keys ecdsa_recover, coincurve backend, per CPU-second",
     "indexer.events_per_s": "one poll_once over all events into a fresh SQLite database",
     "indexer.events_per_s_pg": "the same into a fresh PostgreSQL database",
-    "e2e.collection_10k_s": "createCollection + mint_recipients of 10,000 distinct holders on anvil, wall time",
+    "e2e.collection_10k_s": (
+        "createCollection + mint_recipients of 10,000 distinct holders on anvil, wall time"
+    ),
     "e2e.collection_10k_mint_s": "the mint_recipients part",
-    "gate.sched_autogroup": "kernel.sched_autogroup_enabled during the gate stage (turned off for it; bench/gate_load.py says why)",
-    "metadata.json_cached_rps": "GET /metadata/... JSON, 200 tokens round-robin, wrk 8 connections, 1 worker, cache 5 s",
-    "metadata.json_uncached_rps": "the same with metadata_cache_seconds 0: every request reads the chain and the database",
+    "gate.sched_autogroup": (
+        "kernel.sched_autogroup_enabled during the gate stage (turned off for it; "
+        "bench/gate_load.py says why)"
+    ),
+    "metadata.json_cached_rps": (
+        "GET /metadata/... JSON, 200 tokens round-robin, wrk 8 connections, 1 worker, cache 5 s"
+    ),
+    "metadata.json_uncached_rps": (
+        "the same with metadata_cache_seconds 0: every request reads the chain and the database"
+    ),
     "metadata.revalidate_304_rps": "the same with If-None-Match: 304 answers (cache on)",
     "metadata.svg_cached_rps": "GET .../image.svg, cache on",
-    "report.build_ms": "event_report JSON of report.tickets tickets + as many admissions + a tenth as many refusals, SQLite, median of 5",
-    "machine.loadavg_1m_start": "1-minute load average when the run started (the machine has machine.cores cores)",
+    "report.build_ms": (
+        "event_report JSON of report.tickets tickets + as many admissions + a tenth as many "
+        "refusals, SQLite, median of 5"
+    ),
+    "machine.loadavg_1m_start": (
+        "1-minute load average when the run started (the machine has machine.cores cores)"
+    ),
     "machine.loadavg_1m_end": "1-minute load average when the last stage ended",
-    "snapshot.tickets": "tickets in the event (each with its own P-256 device key; a quarter admitted); 40 gates",
+    "snapshot.tickets": (
+        "tickets in the event (each with its own P-256 device key; a quarter admitted); 40 gates"
+    ),
     "snapshot.build_s": "gate.snapshot(): query, JSON and signature of the whole list, median of 3 (SQLite)",
     "snapshot.bytes": "the list's payload, UTF-8 bytes",
     "snapshot.gzip_bytes": "the same, gzip -6",
-    "snapshot.delta_ms": "gate.snapshot(since=cursor) after 100 changes (50 admissions, 50 keys linked again), median of 5",
+    "snapshot.delta_ms": (
+        "gate.snapshot(since=cursor) after 100 changes (50 admissions, 50 keys linked again), median of 5"
+    ),
     "snapshot.delta_tickets": "tickets the delta carried (the 100 changed)",
-    "snapshot.scanner_ready_s": "Chromium: /app/scanner opened with no list kept, until it shows the whole list (fetched, verified, parsed)",
+    "snapshot.scanner_ready_s": (
+        "Chromium: /app/scanner opened with no list kept, until it shows the whole "
+        "list (fetched, verified, parsed)"
+    ),
     "snapshot.scanner_reload_s": "the same page reloaded: the list from IndexedDB, verified again",
-    "snapshot.offline_decision_ms": "Snapshot.decide in the page: parse, look up, import the key, verify, rules; median of 20 tickets",
+    "snapshot.offline_decision_ms": (
+        "Snapshot.decide in the page: parse, look up, import the key, verify, rules; median of 20 tickets"
+    ),
     "snapshot.offline_decision_max_ms": "the slowest of those 20 (the first imports WebCrypto's code paths)",
 }
 
@@ -411,7 +454,7 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "machine.cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "machine.cpu_model": model,
-        "machine.date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine.date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
@@ -461,7 +504,7 @@ def aggregate(
             continue
         try:
             figures.update(flatten(json.loads(path.read_text())))
-            written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
             sources[output] = written.strftime("%Y-%m-%dT%H:%M:%SZ")
         except (OSError, ValueError, KeyError, TypeError) as error:
             problems[name] = f"{shown} is unreadable: {type(error).__name__}: {error}"
@@ -470,7 +513,8 @@ def aggregate(
 
 
 def _relative(path: Path) -> str:
-    """`path` relative to the repository (with `..` when outside it): the doc never names a machine's paths."""
+    """`path` relative to the repository (with `..` when outside it): the doc never names a machine's
+    paths."""
     return os.path.relpath(path.resolve(), ROOT)
 
 
@@ -499,14 +543,20 @@ def render_markdown(
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m bench.run_all`) from `bench/results/latest.json`; do not edit by",
+        (
+            "Written by `make bench` (`python -m bench.run_all`) from `bench/results/latest.json`; "
+            "do not edit by"
+        ),
         "hand. Gas figures are deterministic. Rates and times depend on the machine and on what else ran on",
         "it: compare them only between runs on a quiet machine (see the load averages below).",
         "",
-        f"Machine: {_fmt(figures.get('machine.cores', '?'))} cores, {figures.get('machine.cpu_model', '?')}, "
-        f"{_fmt(figures.get('machine.memory_gib', '?'))} GiB; run {figures.get('machine.date', '?')}; "
-        f"1-minute load average {_fmt(figures.get('machine.loadavg_1m_start', '?'))} at the start, "
-        f"{_fmt(figures.get('machine.loadavg_1m_end', '?'))} at the end.",
+        (
+            f"Machine: {_fmt(figures.get('machine.cores', '?'))} cores, "
+            f"{figures.get('machine.cpu_model', '?')}, "
+            f"{_fmt(figures.get('machine.memory_gib', '?'))} GiB; run {figures.get('machine.date', '?')}; "
+            f"1-minute load average {_fmt(figures.get('machine.loadavg_1m_start', '?'))} at the start, "
+            f"{_fmt(figures.get('machine.loadavg_1m_end', '?'))} at the end."
+        ),
         "",
         "Read from bench/results/: "
         + (", ".join(f"{name} ({when})" for name, when in sources.items()) or "nothing")
@@ -521,9 +571,13 @@ def render_markdown(
         (_is_number(start) and start > 0.5 * cores) or (_is_number(end) and end > 1.5 * cores)
     ):
         lines += [
-            f"**The machine was busy during this run (load averages {_fmt(start)} / {_fmt(end)} on {cores} "
-            "cores): the rates and times below are lower bounds, not the machine's capacity, and a goal shown "
-            "as not met may be met on a quiet machine. Gas figures are unaffected.**",
+            (
+                f"**The machine was busy during this run (load averages {_fmt(start)} / {_fmt(end)} on "
+                f"{cores} "
+                "cores): the rates and times below are lower bounds, not the machine's capacity, and a goal "
+                "shown "
+                "as not met may be met on a quiet machine. Gas figures are unaffected.**"
+            ),
             "",
         ]
     lines += [
@@ -598,8 +652,16 @@ METHODS = [
     "- **gate** (`bench/gate_load.py`, bench/results/gate.json): merged as written by that benchmark (its",
     "  docstring has the method); the goals read `gate.verify_rps`, `gate.verify_p99_ms`, `gate.checkin_rps`",
     "  and `gate.checkin_p99_ms`, and the same with `_pg` for PostgreSQL. Two gateway processes (one worker",
-    "  each, own ports, as behind a load balancer), one wrk per process; p99 is the worse of the two. They are measured with 4 concurrent",
-    "  connections (a busy door: 4 devices scanning back to back, closed loop); the `_c16` keys repeat the runs",
+    (
+        "  each, own ports, as behind a load balancer), one wrk per process; p99 is the worse of the two. "
+        "They "
+        "are measured with 4 concurrent"
+    ),
+    (
+        "  connections (a busy door: 4 devices scanning back to back, closed loop); the `_c16` keys repeat "
+        "the "
+        "runs"
+    ),
     "  with 16 connections, past saturation, where throughput stays and the tail grows with the queue.",
     "- **machine**: cores available to the run, CPU model, memory, and the 1-minute load average before",
     "  the first stage and after the last (a busy machine lowers every rate and raises every time).",
@@ -634,7 +696,7 @@ def _postgres_up() -> bool:
 
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
             return True
-    except Exception:  # noqa: BLE001 - any failure means: not available
+    except Exception:  # noqa: BLE001  # any failure means: not available
         return False
 
 
@@ -652,7 +714,7 @@ def run_stage(stage: Stage, results: Path, extra: Sequence[str] = ()) -> str | N
     command = [sys.executable, "-m", stage.module, "--out", str(out.resolve()), *stage.args, *extra]
     print(f"\n== {stage.name}: {' '.join(command[1:])}", flush=True)
     started_at, started = time.time(), time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT)
+    completed = subprocess.run(command, cwd=ROOT, check=False)
     print(
         f"== {stage.name}: {time.perf_counter() - started:.1f} s, exit code {completed.returncode}",
         flush=True,

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from eth_keys import KeyAPI
 from eth_keys.backends import CoinCurveECCBackend
 
-__all__ = ["DOMAIN", "make_code", "check_code", "measure", "main"]
+__all__ = ["DOMAIN", "check_code", "main", "make_code", "measure"]
 
 DOMAIN = b"ticketkit-gate/v1"
 PAYLOAD_BYTES = 16 + 4 + 64
@@ -135,7 +135,7 @@ def _openssl_version() -> str:
         from cryptography.hazmat.backends.openssl.backend import backend
 
         return backend.openssl_version_text()
-    except Exception:  # noqa: BLE001 - informative only
+    except Exception:  # noqa: BLE001  # informative only
         return "unknown"
 
 

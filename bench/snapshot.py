@@ -1,7 +1,8 @@
-"""A stadium's gate list: an 80,000-ticket event with 40 gates, its signed snapshot built, refreshed by delta and
-loaded in the scanner page in Chromium.
+"""A stadium's gate list: an 80,000-ticket event with 40 gates, its signed snapshot built, refreshed by delta
+and loaded in the scanner page in Chromium.
 
-    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100] [--out bench/results/snapshot.json]
+    python -m bench.snapshot [--tickets 80000] [--gates 40] [--changes 100] [--out
+    bench/results/snapshot.json]
 
 A SQLite gateway database (migrated) seeded with plain INSERTs: one event, `--gates` gate keys, `--tickets`
 tickets, each with its own P-256 device key (a real point: the keys are what a list is mostly made of, and
@@ -10,13 +11,14 @@ random bytes do not compress), a quarter already admitted. The seed rows are dat
 - `snapshot.build_s`: gate.snapshot() for the whole event (query + JSON + signature), median of 3;
 - `snapshot.bytes`, `snapshot.gzip_bytes`: its payload's UTF-8 bytes, and gzip -6 of them (what a compressed
   transfer or a phone's storage would hold);
-- `snapshot.delta_ms`: gate.snapshot(since=cursor) after `--changes` changes (half admissions, half keys linked
-  again), median of 5; `snapshot.delta_tickets` how many tickets it carried (the changes, nothing else);
-- `snapshot.scanner_ready_s`: Chromium (Debian's) opens /app/scanner with a gate key and no list kept, until the
-  page shows the whole list (fetched over HTTP from uvicorn, signature verified, parsed); `snapshot.
+- `snapshot.delta_ms`: gate.snapshot(since=cursor) after `--changes` changes (half admissions, half keys
+  linked again), median of 5; `snapshot.delta_tickets` how many tickets it carried (the changes, nothing
+  else);
+- `snapshot.scanner_ready_s`: Chromium (Debian's) opens /app/scanner with a gate key and no list kept, until
+  the page shows the whole list (fetched over HTTP from uvicorn, signature verified, parsed); `snapshot.
   scanner_reload_s`: the same page reloaded, the list from IndexedDB (verified again);
-- `snapshot.offline_decision_ms`: one offline decision in the page (Snapshot.decide: parse, lookup, key import,
-  ECDSA verify, rules), median over 20 different tickets' codes.
+- `snapshot.offline_decision_ms`: one offline decision in the page (Snapshot.decide: parse, lookup, key
+  import, ECDSA verify, rules), median over 20 different tickets' codes.
 
 Goals (bench/run_all.py): build <= 2 s, <= 4 MB compressed, delta <= 50 ms, scanner ready <= 3 s, an offline
 decision <= 5 ms. Writes bench/results/snapshot.json (--out). Never a timed test.
@@ -36,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -59,7 +61,7 @@ SAMPLE_KEYS = 20  # tickets whose private keys are kept, to sign codes for the p
 
 def _seed(settings: Settings, tickets: int, gates: int) -> dict:
     engine = db.make_engine(settings.database_url)
-    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    past = datetime.now(UTC) - timedelta(hours=1)
     organiser_id, event_id = uuid.uuid4(), uuid.uuid4()
     collection = "0x" + secrets.token_hex(20)
     gate_tokens = [f"tkg_{secrets.token_urlsafe(24)}" for _ in range(gates)]
@@ -186,7 +188,7 @@ def _seed(settings: Settings, tickets: int, gates: int) -> dict:
 def _change(settings: Settings, seeded: dict, changes: int) -> None:
     """`changes` tickets change: half are admitted, half get a phone key linked again."""
     engine = db.make_engine(settings.database_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     targets = [t for n, t in enumerate(seeded["ticket_ids"]) if n % 4 != 0 and t not in seeded["private"]][
         :changes
     ]
@@ -234,7 +236,7 @@ def _change(settings: Settings, seeded: dict, changes: int) -> None:
     engine.dispose()
 
 
-def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:  # noqa: ANN001
+def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

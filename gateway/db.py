@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -11,11 +12,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, Table, event, text
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from .core import metrics
 from .core.config import Settings
@@ -23,7 +25,7 @@ from .core.config import Settings
 try:
     import fcntl
 except ImportError:  # Windows: no flock; processes then meet at SQLite's own lock only
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module or None: the lock helpers check
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,9 +36,9 @@ PROBE_CONNECTIONS = 2  # /readyz and /metrics (their lane's limit, api/admission
 
 def pool_sizes(settings: Settings) -> tuple[int, int]:
     """(main engine, autocommit engine): one connection for every request a process may run on each at once
-    (every lane's limit: the gate's verify and scan and the fans' ticket reads use the autocommit engine, every
-    other route and every authentication on a cache miss the main one) and for the background threads, so no
-    thread ever waits for a connection held by a request that waits for a thread."""
+    (every lane's limit: the gate's verify and scan and the fans' ticket reads use the autocommit engine,
+    every other route and every authentication on a cache miss the main one) and for the background threads,
+    so no thread ever waits for a connection held by a request that waits for a thread."""
     main = settings.lane_api_limit + settings.lane_gate_limit + PROBE_CONNECTIONS + BACKGROUND_CONNECTIONS
     return main, settings.lane_gate_limit + settings.lane_api_limit + 1  # the fans' reads use it too
 
@@ -64,9 +66,10 @@ def make_engine(
     connect_timeout: int = 5,
     statement_timeout: float | None = None,
 ) -> Engine:
-    """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits at
-    most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines come
-    from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts and tests."""
+    """An engine; `autocommit`: every statement commits on its own, set once per connection. A checkout waits
+    at most `pool_timeout` seconds (then sqlalchemy.exc.TimeoutError: 503 `database_busy`). The app's engines
+    come from `engine_for` (fixed pools sized for the lanes); the defaults here are SQLAlchemy's, for scripts
+    and tests."""
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
@@ -78,12 +81,13 @@ def make_engine(
         engine = create_engine(database_url, connect_args={"check_same_thread": False}, **options)
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
             # Readers never wait for a writer and a commit is one append to the log: several gateway
-            # processes scanning at the doors share the file (synchronous stays FULL: a commit survives power loss).
+            # processes scanning at the doors share the file (synchronous stays FULL: a commit survives power
+            # loss).
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
@@ -138,7 +142,8 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
     process's threads queue on a mutex and its one waiter on an exclusive flock of `<database>.write-lock`,
     which the kernel hands over the moment the holder releases it (or exits). Every gateway process writing
     through this meets there, so the statement inside finds SQLite's lock free. Writers that do not (other
-    paths) still meet at SQLite's lock with busy_timeout, as before. Not re-entrant. Any other dialect: nothing.
+    paths) still meet at SQLite's lock with busy_timeout, as before. Not re-entrant. Any other dialect:
+    nothing.
     """
     if engine.dialect.name != "sqlite":
         yield
@@ -167,24 +172,24 @@ class Lease:
         self.name, self._connection, self._fd = name, connection, fd
 
     def alive(self) -> bool:
-        """Whether the claim still holds: on PostgreSQL, whether its connection still answers (a server restart
-        ends the session and its lock). Release a lease that is not alive and take a new one."""
+        """Whether the claim still holds: on PostgreSQL, whether its connection still answers (a server
+        restart ends the session and its lock). Release a lease that is not alive and take a new one."""
         if self._connection is None:
             return True
         try:
             self._connection.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - any failure means the session and its lock are gone
+        except Exception:  # noqa: BLE001  # any failure means the session and its lock are gone
             return False
 
     def release(self) -> None:
         if self._connection is not None:
             try:
                 # Unlocked here, not left to the session's end: closing only sends a goodbye, and the server
-                # would drop the lock a moment later, while a caller may claim it again at once.
-                self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
-            except Exception:  # noqa: BLE001 - already broken: the lock went with the session
-                pass
+                # would drop the lock a moment later, while a caller may claim it again at once. If the
+                # connection is already broken, the lock went with the session.
+                with contextlib.suppress(Exception):
+                    self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
             finally:
                 self._connection.close()
             self._connection = None
@@ -202,7 +207,7 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
             held = connection.execute(
                 text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), {"name": f"ticketkit:{name}"}
             ).scalar()
-        except Exception:
+        except Exception:  # any failure means the session and its lock are gone
             connection.close()
             raise
         if not held:
@@ -222,7 +227,7 @@ def try_lease(engine: Engine, name: str) -> Lease | None:
     return Lease(name, fd=fd)
 
 
-def insert(dialect: str, table: Table) -> Insert:
+def insert(dialect: str, table: Table) -> Insert | SqliteInsert:
     """INSERT for `table` with ON CONFLICT support: PostgreSQL's or SQLite's, by the dialect's name."""
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
@@ -242,3 +247,16 @@ def upgrade(database_url: str) -> None:
 def sessions(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Table, for SQLAlchemy Core statements."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it; its hints omit it
+    return table
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through a Session matched: its result is a CursorResult (the
+    Session's hints only promise a Result)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

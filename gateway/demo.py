@@ -11,8 +11,8 @@ mints the attendance badge.
 from __future__ import annotations
 
 import secrets
-import time
 import tempfile
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -30,7 +30,7 @@ from .services import checkin_queue
 console = Console()
 
 
-def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
+def _ok(response, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 
@@ -43,9 +43,9 @@ def run() -> dict[str, object]:
             collection.grant_role(role, operator.address, sender=organiser)
         settings = Settings(
             database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-            rpc_url=chain.url,  # type: ignore[attr-defined]
+            rpc_url=chain.url,
             chain_id=chain.chain_id,
-            operator_key=operator.key.to_0x_hex(),
+            operator_key=f"0x{operator.key.hex()}",
             key_encryption_secret=secrets.token_hex(32),
             send_wait_seconds=30,  # each write answers once its transaction is final,
             sender_enabled=False,
@@ -157,6 +157,7 @@ def run() -> dict[str, object]:
                 )
             drained = checkin_queue.drain_once(app.state.runtime)
             badge = collection.badge()
+            assert badge is not None  # the sample event was created with the organiser's badge
             badged = badge.has_attended(fans["bob"]["address"], badge.event_id_of(collection.address))
             console.print(
                 f"check-in queue: {drained.checked_in} ticket(s) checked in on chain; "

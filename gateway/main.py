@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import sys
 import threading
-
-import anyio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI
 
 from . import db
 from .api import errors
 from .api.admission import Admission, AdmissionMiddleware, Lane, drain_on_signals
 from .api.limits import BodySizeLimit, refuse_nul_characters
-from .api.routes import devices, events, fans, gate, health, metadata, organisers, presale, reports, tickets
-from .api.routes import pages
+from .api.routes import (
+    devices,
+    events,
+    fans,
+    gate,
+    health,
+    metadata,
+    organisers,
+    pages,
+    presale,
+    reports,
+    tickets,
+)
 from .core import logs
 from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue, sending
 
-
 SWITCH_INTERVAL = 0.001
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]
+    settings = settings or Settings()
     logs.configure(settings.log_level, settings.log_format)
     if settings.run_migrations:
         db.upgrade(settings.database_url)
@@ -76,9 +85,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
     the sending worker (every operator transaction), the check-in queue to the chain, the indexer."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
-    # A thread back from the database waits for Python's interpreter lock until the running thread gives it up,
-    # at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying that
-    # wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
+    # A thread back from the database waits for Python's interpreter lock until the running thread gives it
+    # up, at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying
+    # that wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
     sys.setswitchinterval(SWITCH_INTERVAL)
     restore_signals = drain_on_signals(app.state.admission)
     try:

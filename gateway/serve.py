@@ -2,8 +2,8 @@
 
 Starts anvil, deploys the platform and a sample event, grants the operator (dev account 9) the
 collection's MINTER_ROLE, GATEWAY_ROLE and GATE_ROLE (the check-in queue, on here, sends checkIn), creates
-a fresh SQLite database under .ticketkit/, registers an organiser, the event, one fan with 2 tickets and a gate
-key, prints the URL, the fan and scanner page links,
+a fresh SQLite database under .ticketkit/, registers an organiser, the event, one fan with 2 tickets and a
+gate key, prints the URL, the fan and scanner page links,
 the organiser API key and the fan token, and runs uvicorn until Ctrl-C (or for `--seconds N`).
 """
 
@@ -32,7 +32,7 @@ from .services.tickets import issue_tickets
 ETH = 10**18
 
 
-def sample_event(chain: tk.Chain, organiser) -> tk.Collection:  # noqa: ANN001
+def sample_event(chain: tk.Chain, organiser) -> tk.Collection:
     platform = tk.deploy_platform(chain, organiser)
     now = chain.timestamp()
     badge = platform.create_badge("Sample attendance", "ATTEND", salt="sample-badge", sender=organiser)
@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         collection.grant_role("GATE_ROLE", operator.address, sender=organiser)
         settings = Settings(
             database_url=f"sqlite:///{database.resolve()}",
-            rpc_url=chain.url,  # type: ignore[attr-defined]
+            rpc_url=chain.url,
             chain_id=chain.chain_id,
-            operator_key=operator.key.to_0x_hex(),
+            operator_key=f"0x{operator.key.hex()}",
             key_encryption_secret=secrets.token_hex(32),
             indexer_enabled=True,
             indexer_confirmations=0,
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         if badge is not None:
             badge.set_base_uri(tk.metadata_base_uri(url, chain.chain_id, badge.address), sender=organiser)
         print(f"gateway:        {url}  (API docs: {url}/docs)")
-        print(f"chain:          {chain.url} (anvil, chain id {chain.chain_id})")  # type: ignore[attr-defined]
+        print(f"chain:          {chain.url} (anvil, chain id {chain.chain_id})")
         print(f"database:       {database}")
         print(f"event:          {event_id} (collection {collection.address})")
         print(f"organiser key:  {api_key}")

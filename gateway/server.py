@@ -52,14 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         "--nice",
         type=int,
         default=int(os.environ.get("GATEWAY_NICE", "0")),
-        help="lower the workers' CPU priority by this much (e.g. 10 for the fans' server beside a doors server)",
+        help=(
+            "lower the workers' CPU priority by this much (e.g. 10 for the fans' server beside a doors "
+            "server)"
+        ),
     )
     args = parser.parse_args(argv)
 
     from .core.config import Settings  # after argparse: --help works without any setting
 
     try:
-        settings = Settings()  # type: ignore[call-arg]
+        settings = Settings()
     except ValidationError as error:
         names = ", ".join("GATEWAY_" + str(e["loc"][0]).upper() for e in error.errors())
         print(

@@ -16,6 +16,7 @@ ape's connected provider and its first test account (see docs/toolchain.md, "ape
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,24 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-import ticketkit as tk  # noqa: E402
+import ticketkit as tk
 from ticketkit import commands
-from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key  # noqa: E402
+from ticketkit.keys import DEFAULT_KEY_ENV, load_signer, signer_from_key
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 __all__ = [
-    "parser",
-    "add_collection",
-    "connect",
-    "signer",
-    "collection",
-    "run",
-    "env_int",
-    "ROOT",
-    "ape_provider",
-    "rpc_url",
     "DEFAULT_RPC",
+    "ROOT",
+    "add_collection",
+    "ape_provider",
+    "collection",
+    "connect",
+    "env_int",
+    "parser",
+    "rpc_url",
+    "run",
+    "signer",
 ]
 
 
@@ -105,16 +106,15 @@ def ape_provider() -> Any | None:
 
         provider = networks.active_provider
         return provider if provider is not None and provider.is_connected else None
-    except Exception:  # noqa: BLE001 - any ape trouble means "not under ape"
+    except Exception:  # noqa: BLE001  # any ape trouble means "not under ape"
         return None
 
 
 def _ape_rpc_url(provider: Any) -> str | None:
     for get in (lambda: provider.uri, lambda: provider.http_uri, lambda: provider.web3.provider.endpoint_uri):
-        try:
+        url = None
+        with contextlib.suppress(Exception):  # this kind of provider has no such attribute, or it fails
             url = get()
-        except Exception:  # noqa: BLE001
-            continue
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             return url
     return None
@@ -143,7 +143,7 @@ def signer(args: argparse.Namespace) -> Any:
             from ape import accounts
 
             key = accounts.test_accounts[0].private_key
-        except Exception:  # noqa: BLE001 - fall through to the usual "not set" error
+        except Exception:  # noqa: BLE001  # fall through to the usual "not set" error
             key = None
         if key:
             return signer_from_key(key if isinstance(key, str) else bytes(key), source="ape:test_accounts[0]")

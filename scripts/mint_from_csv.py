@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
-import _common  # noqa: E402
+import _common
 
 from ticketkit import commands
 

@@ -1,6 +1,7 @@
 """Open a tier's presale for holders of attendance badges (or --close it).
 
-    python scripts/open_presale.py 0xCollection --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
+    python scripts/open_presale.py 0xCollection --tier VIP --min-events 1 --events 1,2 \
+        --ends 2027-03-03T10:00Z
 
 With --snapshot [--block N], the holders eligible at that block are also fixed as a Merkle root on the tier
 (ticketkit.presale), so they can buy with a proof (`buyWithProof`) as well as by their badges.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common, however this file is run
-import _common  # noqa: E402
+import _common
 
 from ticketkit import commands
 

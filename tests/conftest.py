@@ -1,4 +1,5 @@
-"""Shared fixtures: a real anvil per test session (per xdist worker), snapshots per test."""
+"""Shared fixtures: a real anvil per test session (per xdist worker), snapshots per test; the gateway's app
+over it (tests/gateway and tests/hardening: each directory's conftest.py gives its `database_url`)."""
 
 from __future__ import annotations
 
@@ -57,14 +58,14 @@ def make_event(chain, platform, organiser):
     def make(tiers=None, badge=True, **overrides):
         now = chain.timestamp()
         n = next(counter)
-        config = dict(
-            name=f"Gig {n}",
-            symbol="GIG",
-            start_time=now + 30 * 86400,
-            transfer_lock_time=now + 29 * 86400,
-            resale_cap_bps=11_000,
-            royalty_bps=500,
-        )
+        config = {
+            "name": f"Gig {n}",
+            "symbol": "GIG",
+            "start_time": now + 30 * 86400,
+            "transfer_lock_time": now + 29 * 86400,
+            "resale_cap_bps": 11_000,
+            "royalty_bps": 500,
+        }
         config.update(overrides)
         tiers = tiers or [
             tk.TierConfig(
@@ -96,8 +97,8 @@ def event(make_event):
     return make_event()
 
 
-# ---- the gateway over the session anvil: tests/gateway/ and tests/hardening/ (each picks its `database_url`).
-# The gateway is imported only by the tests that take these fixtures.
+# ---- the gateway over the session anvil: tests/gateway/ and tests/hardening/ (each picks its
+# `database_url`). The gateway is imported only by the tests that take these fixtures.
 @pytest.fixture(scope="session")
 def pg_database_url():
     """A fresh PostgreSQL database for the test session (per xdist worker), dropped after."""

@@ -54,6 +54,7 @@ def test_ape_compile_matches_ticketkit_artifacts(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=180,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"ape compile failed ({result.returncode}):\n{output[-4000:]}"

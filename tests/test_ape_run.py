@@ -20,7 +20,7 @@ import pytest
 from tests.utils.ape import ANVIL_DIR, DEAD_PROXY, ROOT, ape_executable, solcx_dir
 
 NETWORK = "ethereum:local:foundry"
-COLLECTION_LINE = re.compile(r"^collection (0x[0-9a-fA-F]{40}) \((?:already )?deployed\)$", re.M)
+COLLECTION_LINE = re.compile(r"^collection (0x[0-9a-fA-F]{40}) \((?:already )?deployed\)$", re.MULTILINE)
 LOCAL = "127.0.0.1,localhost"
 
 
@@ -59,6 +59,7 @@ def _ape_run(script: str, env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
         timeout=90,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"ape run {script} failed ({result.returncode}):\n{output[-4000:]}"
@@ -77,7 +78,7 @@ def test_ape_run_deploy_then_mint_from_csv(tmp_path: Path) -> None:
     from ticketkit.chain import local_chain
 
     with local_chain() as chain:
-        url = chain.url  # type: ignore[attr-defined]
+        url = chain.url
         env = _ape_env(tmp_path, APE_FOUNDRY_HOST=url, TICKETKIT_EVENT_FILE="examples/event.toml")
         deployed = _ape_run("deploy_collection", env)
         found = COLLECTION_LINE.search(deployed)
@@ -87,7 +88,7 @@ def test_ape_run_deploy_then_mint_from_csv(tmp_path: Path) -> None:
 
         env.update(TICKETKIT_COLLECTION=address, TICKETKIT_CSV="examples/recipients.csv")
         minted = _ape_run("mint_from_csv", env)
-        summary = re.search(r"^(\d+) minted now, (\d+) already minted, (\d+) planned$", minted, re.M)
+        summary = re.search(r"^(\d+) minted now, (\d+) already minted, (\d+) planned$", minted, re.MULTILINE)
         assert summary, minted[-4000:]
         now, already, total = map(int, summary.groups())
         assert now == total > 0 and already == 0, summary.group(0)
@@ -110,6 +111,7 @@ def test_ape_run_failure_exits_non_zero(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=90,
+        check=False,
     )
     assert result.returncode != 0
     assert "error [invalid_input]" in result.stdout + result.stderr

@@ -1,4 +1,5 @@
-"""docs/organisers.md: every `$` command of its `console` blocks runs, in order, and prints what the guide shows.
+"""docs/organisers.md: every `$` command of its `console` blocks runs, in order, and prints what the guide
+shows.
 
 The commands run in a temporary directory holding copies of examples/event.toml and examples/recipients.csv,
 against the session's anvil: `ticketkit …` in process (typer's CliRunner), `python scripts/NAME.py …` through
@@ -31,7 +32,7 @@ ABBREVIATED = re.compile(r"0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}")
 
 def _steps(text: str) -> list[tuple[str, list[str]]]:
     steps: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
         for line in block.splitlines():
             if line.startswith("$ "):
                 steps.append((line[2:], []))
@@ -43,7 +44,7 @@ def _steps(text: str) -> list[tuple[str, list[str]]]:
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(f"guide_script_{name}", ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]  # a file location always has a loader
     return module
 
 
@@ -57,7 +58,9 @@ def _run(command: str, env: dict[str, str]) -> tuple[int, str]:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = _script(Path(argv[1]).stem).main(argv[2:])
         return code, out.getvalue() + err.getvalue()
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
     return done.returncode, done.stdout + done.stderr
 
 

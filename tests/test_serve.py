@@ -23,12 +23,14 @@ def test_serve_prints_the_url_and_serves_the_api(tmp_path):
     )
     try:
         lines: list[str] = []
-        for line in process.stdout:  # type: ignore[union-attr]
+        for line in process.stdout:  # type: ignore[union-attr]  # stdout=PIPE: never None
             lines.append(line)
             if line.startswith("fan token:"):
                 break
         printed = "".join(lines)
-        url = re.search(r"gateway:\s+(http://\S+)", printed).group(1)  # type: ignore[union-attr]
+        found = re.search(r"gateway:\s+(http://\S+)", printed)
+        assert found, printed
+        url = found.group(1)
         assert re.search(r"organiser key:\s+tko_", printed) and re.search(r"fan token:\s+tkf_", printed), (
             printed
         )

@@ -12,7 +12,6 @@ with tk.local_chain() as chain:
 
 from . import errors
 from .chain import ANVIL_KEYS, Chain, connect, local_chain
-from .rpc import RpcPolicy
 from .contracts import (
     SKIP_ALREADY_USED,
     SKIP_NOT_FOUND,
@@ -36,9 +35,12 @@ from .errors import (
     TicketkitError,
     TransactionFailed,
 )
+from .rpc import RpcPolicy
 
 __all__ = [
     "ANVIL_KEYS",
+    "SKIP_ALREADY_USED",
+    "SKIP_NOT_FOUND",
     "Badge",
     "Chain",
     "ChainError",
@@ -51,8 +53,6 @@ __all__ = [
     "Platform",
     "RPCUnavailable",
     "RpcPolicy",
-    "SKIP_ALREADY_USED",
-    "SKIP_NOT_FOUND",
     "Ticket",
     "TicketkitError",
     "Tier",
@@ -66,10 +66,10 @@ __all__ = [
 ]
 
 # Organiser tools: event files, CSV airdrops and refunds, keys (the CLI is ticketkit.cli).
-from .batch import MintReport, Recipient, RefundReport, mint_recipients, read_recipients, refund_all  # noqa: E402
-from .event_file import Deployment, EventSpec, deploy_event, load_event_file  # noqa: E402
-from .keys import Signer, load_signer  # noqa: E402
-from . import presale  # noqa: E402  - trusted-attendee presale: badge eligibility at a block, Merkle snapshots
+from . import presale  # trusted-attendee presale: badge eligibility at a block, Merkle snapshots
+from .batch import MintReport, Recipient, RefundReport, mint_recipients, read_recipients, refund_all
+from .event_file import Deployment, EventSpec, deploy_event, load_event_file
+from .keys import Signer, load_signer
 
 __all__ += [
     "Deployment",
@@ -86,6 +86,6 @@ __all__ += [
     "refund_all",
 ]
 __all__ += ["presale"]
-from . import tx  # noqa: E402  - the one transaction pipeline: fees, nonces, replacement, finality
+from . import tx  # the one transaction pipeline: fees, nonces, replacement, finality
 
 __all__ += ["tx"]

@@ -13,7 +13,8 @@ ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 @cache
 def load(name: str) -> dict[str, Any]:
     """The artifact of contract `name`: abi, bytecode, deployedBytecode, compiler."""
-    return json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())
+    artifact: dict[str, Any] = json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())
+    return artifact
 
 
 @cache

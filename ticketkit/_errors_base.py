@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from eth_utils.crypto import keccak
 
 __all__ = [
-    "role_name",
     "ROLE_NAMES",
-    "TicketkitError",
-    "InvalidInput",
     "ChainError",
-    "RPCUnavailable",
     "ChainIdMismatch",
-    "NonceError",
-    "TransactionFailed",
     "ContractRevert",
+    "InvalidInput",
+    "NonceError",
+    "RPCUnavailable",
+    "TicketkitError",
+    "TransactionFailed",
+    "role_name",
     "snake_case",
 ]
 
@@ -44,6 +44,7 @@ class InvalidInput(TicketkitError, ValueError):
     """Bad input, refused before anything reaches the chain. `where` names the field or line."""
 
     code = "invalid_input"
+    problems: list[tuple[str, str]]  # set only by batch.read_csv: (where, message) for every wrong line
 
     def __init__(self, message: str, *, where: str | None = None):
         self.where = where
@@ -155,7 +156,7 @@ _ROLE_USE = {
 
 def role_name(role: bytes | str) -> str:
     """DEFAULT_ADMIN_ROLE, MINTER_ROLE, GATE_ROLE, GATEWAY_ROLE, or the role's hex."""
-    raw = bytes.fromhex(role[2:] if role.startswith("0x") else role) if isinstance(role, str) else bytes(role)
+    raw = bytes.fromhex(role.removeprefix("0x")) if isinstance(role, str) else bytes(role)
     return ROLE_NAMES.get(raw, "0x" + raw.hex())
 
 
@@ -176,7 +177,7 @@ def _missing_role(e: Any, where: str) -> str:
 
 
 def _when(timestamp: int) -> str:
-    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 _EXPLAIN: dict[str, Callable[[Any, str], str]] = {

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import csv
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, is_checksum_address, keccak, to_checksum_address
+from eth_utils.address import is_address, is_checksum_address, to_checksum_address
+from eth_utils.crypto import keccak
+from web3.types import Wei
 
 from .chain import Chain, translate_error
 from .contracts import ZERO, Collection
@@ -36,16 +38,19 @@ from .errors import ChainError, ContractRevert, InvalidInput, error_class
 from .mint_plan import MintPlan, plan_mint
 from .tx import TxStatus
 
+if TYPE_CHECKING:
+    from web3.types import TxParams
+
 __all__ = [
-    "Recipient",
+    "MintPlan",
     "MintReport",
+    "Progress",
+    "Recipient",
     "RefundReport",
-    "read_recipients",
     "job_id",
     "mint_recipients",
+    "read_recipients",
     "refund_all",
-    "Progress",
-    "MintPlan",
 ]
 
 Progress = Callable[[int, int], None]
@@ -149,8 +154,10 @@ def parse_recipients(
             problems.append(
                 (
                     where,
-                    f"duplicate row: {row.address} already has tier {row.tier_id} on line "
-                    f"{seen[key]} (use the quantity column for several tickets)",
+                    (
+                        f"duplicate row: {row.address} already has tier {row.tier_id} on line "
+                        f"{seen[key]} (use the quantity column for several tickets)"
+                    ),
                 )
             )
             continue
@@ -164,9 +171,9 @@ def parse_recipients(
             message += f"\n{len(problems)} lines are wrong in all; fix them all and rerun:" + "".join(
                 f"\n  {w}: {m}" for w, m in problems
             )
-        error = InvalidInput(message, where=problems[0][0])
-        error.problems = problems  # type: ignore[attr-defined]
-        raise error
+        refusal = InvalidInput(message, where=problems[0][0])
+        refusal.problems = problems
+        raise refusal
     return rows
 
 
@@ -260,29 +267,29 @@ def _mint_gas_limit(collection: Collection, tier_id: int, size: int, sender: Loc
     pre-flight check: a revert that does not depend on the recipients (no minter role, cancelled,
     no such tier, not enough supply) raises here, before anything is sent.
     """
-    dearest = []
+    dearest: list[bytes] = []
     while len(dearest) < size:
         raw = os.urandom(20)
         if 0 not in raw:
             dearest.append(raw)
-    tx = {
+    tx: TxParams = {
         "from": sender.address,
         "to": collection.address,
-        "value": 0,
+        "value": Wei(0),
         "data": _mint_calldata(tier_id, dearest, b"\xff" * _MARKER_BYTES),
     }
     try:
-        estimate = collection.chain.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
-    except Exception as error:  # noqa: BLE001
+        estimate = collection.chain.w3.eth.estimate_gas(tx)
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     return int(estimate * 1.2) + 10_000
 
 
 def _confirm(chain: Chain, tx_hash: bytes, tx: dict[str, Any], timeout: float = 120) -> None:
-    """Wait until the chunk sent as `tx_hash` is final (the pipeline replaces it if it is stuck or dropped, and
-    sends it again if a reorganisation removes it) and check its status, without decoding the receipt's logs
-    (a chunk's receipt holds one log per ticket). A failed transaction raises as Chain.wait does, with the
-    reason decoded by replaying `tx`."""
+    """Wait until the chunk sent as `tx_hash` is final (the pipeline replaces it if it is stuck or dropped,
+    and sends it again if a reorganisation removes it) and check its status, without decoding the receipt's
+    logs (a chunk's receipt holds one log per ticket). A failed transaction raises as Chain.wait does, with
+    the reason decoded by replaying `tx`."""
     found = chain._record_of(tx_hash)
     if found is None:
         chain.wait(tx_hash, tx, timeout)

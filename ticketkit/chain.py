@@ -11,18 +11,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import RPCEndpoint
+
+if TYPE_CHECKING:
+    from web3.types import TxParams
 
 from . import _artifacts, tx
 from .errors import (
@@ -37,7 +42,7 @@ from .errors import (
 )
 from .rpc import ResilientProvider, RpcPolicy
 
-__all__ = ["Chain", "connect", "local_chain", "ANVIL_KEYS", "decode_revert", "translate_error"]
+__all__ = ["ANVIL_KEYS", "Chain", "connect", "decode_revert", "local_chain", "translate_error"]
 
 # anvil's development accounts come from this public mnemonic: for local chains only.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -73,14 +78,14 @@ def decode_revert(data: str | bytes | None) -> ContractRevert | None:
     """Turn revert data into the matching ContractRevert subclass (None if not a known error)."""
     if data is None:
         return None
-    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
     known = _SELECTORS.get(raw[:4])
     if known is None:
         return None
     name, types, names = known
     values = abi_decode(types, raw[4:]) if types else ()
-    values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
-    return error_class(name)(**dict(zip(names, values)))
+    fields = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values)]
+    return error_class(name)(**dict(zip(names, fields)))
 
 
 def translate_error(error: Exception) -> Exception:
@@ -114,7 +119,13 @@ class Chain:
     w3: Web3
     chain_id: int
     accounts: tuple[LocalAccount, ...] = ()
-    _lock: threading.Lock = threading.Lock()
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        """The primary node's JSON-RPC URL (a local chain's: its anvil)."""
+        uri: str = getattr(self.w3.provider, "endpoint_uri", "")
+        return uri
 
     def __post_init__(self) -> None:
         chain_profile = tx.profile(self.chain_id)
@@ -127,7 +138,9 @@ class Chain:
         # How long a send waits for fees to fall under the ceiling before it gives up (nothing signed).
         self.fee_wait_seconds = 300.0
         self.store: tx.Store = tx.MemoryStore()
-        self._nonces = tx.NonceManager(lambda a: self.w3.eth.get_transaction_count(a, "pending"))  # type: ignore[arg-type]
+        self._nonces = tx.NonceManager(
+            lambda a: self.w3.eth.get_transaction_count(to_checksum_address(a), "pending")
+        )
         self._pipelines: dict[str, tx.Pipeline] = {}
 
     # ---- accounts
@@ -141,8 +154,8 @@ class Chain:
     # ---- the pipeline
     def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
         try:
-            return self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type, return-value]
-        except Exception as error:  # noqa: BLE001
+            return dict(self.w3.provider.make_request(RPCEndpoint(method), list(params)))
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     def pipeline(self, sender: LocalAccount) -> tx.Pipeline:
@@ -200,7 +213,7 @@ class Chain:
             built = call.build_transaction(
                 {**fields, "gas": gas, "nonce": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1}
             )
-        except Exception as error:  # noqa: BLE001 - translated or re-raised
+        except Exception as error:  # noqa: BLE001  # translated or re-raised
             raise translate_error(error) from None
         return self.send_raw(
             {k: built[k] for k in ("to", "data", "value", "gas") if k in built}, sender, wait=wait
@@ -242,7 +255,7 @@ class Chain:
         signed = sender.sign_transaction(fields)
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         return self.wait(tx_hash, fields) if wait else tx_hash
 
@@ -257,10 +270,13 @@ class Chain:
             pipeline.wait(rec, timeout=timeout, poll=self.poll_seconds)
             if rec.status == tx.TxStatus.failed:
                 raise NonceTaken(rec.error or "the nonce was used by another transaction")
-            tx_hash = rec.mined_hash  # type: ignore[assignment]
+            assert rec.mined_hash is not None  # final or reverted: mined
+            tx_hash = rec.mined_hash
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
-        except Exception as error:  # noqa: BLE001
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=timeout, poll_latency=0.05
+            )
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         if receipt["status"] != 1:
             raise self._revert_reason(receipt, tx_fields)
@@ -285,9 +301,9 @@ class Chain:
                 pipeline.wait(rec, timeout=max(deadline - time.monotonic(), 0), poll=self.poll_seconds)
         while True:
             try:
-                pending = self.w3.eth.get_transaction_count(address, "pending")  # type: ignore[arg-type]
-                mined = self.w3.eth.get_transaction_count(address, "latest")  # type: ignore[arg-type]
-            except Exception as error:  # noqa: BLE001
+                pending = self.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
+                mined = self.w3.eth.get_transaction_count(to_checksum_address(address), "latest")
+            except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
                 raise translate_error(error) from None
             if pending <= mined:
                 break
@@ -303,8 +319,8 @@ class Chain:
         if tx is not None:
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             try:
-                self.w3.eth.call(replay, receipt["blockNumber"] - 1)
-            except Exception as error:  # noqa: BLE001
+                self.w3.eth.call(cast("TxParams", replay), receipt["blockNumber"] - 1)
+            except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
                 translated = translate_error(error)
                 if isinstance(translated, ContractRevert):
                     return translated
@@ -317,7 +333,8 @@ class Chain:
         artifact = _artifacts.load(name)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self.send(factory.constructor(*args), sender)
-        return receipt["contractAddress"]
+        address: str = receipt["contractAddress"]
+        return address
 
     def contract(self, name: str, address: str) -> Any:
         """A web3 contract object for the shipped contract `name` at `address`, made once per chain (they are
@@ -335,12 +352,12 @@ class Chain:
         """Call a view function, with errors translated."""
         try:
             return fn.call()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     # ---- local-chain helpers (anvil)
     def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
-        response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+        response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
         if "error" in response:
             raise TransactionFailed(f"{method}: {response['error']}")
         return response.get("result")
@@ -353,7 +370,8 @@ class Chain:
         self.rpc("evm_mine", [timestamp])
 
     def snapshot(self) -> str:
-        return self.rpc("evm_snapshot")
+        snapshot_id: str = self.rpc("evm_snapshot")
+        return snapshot_id
 
     def revert_to(self, snapshot_id: str) -> None:
         self.rpc("evm_revert", [snapshot_id])
@@ -381,7 +399,8 @@ def connect(
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def anvil_binary() -> str:
@@ -429,7 +448,7 @@ def local_chain(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "NO_COLOR": "1"},
-        preexec_fn=_die_with_parent() if main_thread else None,
+        preexec_fn=_die_with_parent() if main_thread else None,  # noqa: PLW1509  # child: prctl only
     )
     restore = _end_on_stop_signals() if main_thread else {}
     try:
@@ -445,7 +464,6 @@ def local_chain(
                     raise RPCUnavailable(f"anvil did not start on {url}: {err[-500:]}") from None
                 time.sleep(0.05)
         chain.accounts = tuple(Account.from_key(k) for k in ANVIL_KEYS)
-        chain.url = url  # type: ignore[attr-defined]
         if on_start:
             on_start(url)
         yield chain
@@ -464,7 +482,7 @@ class StopSignal(SystemExit):
     out."""
 
 
-def _end_on_stop_signals() -> dict[int, Any]:
+def _end_on_stop_signals() -> dict[signal.Signals, Any]:
     """SIGTERM and SIGHUP kill Python without unwinding, which would leave anvil running (re-parented to
     PID 1); while a local chain runs they raise StopSignal instead, so every `finally` runs. Handlers that
     someone else installed are left alone (uvicorn installs its own while it serves, then restores these
@@ -473,7 +491,7 @@ def _end_on_stop_signals() -> dict[int, Any]:
     def stop(signum: int, _frame: Any) -> None:
         raise StopSignal(128 + signum)
 
-    replaced = {}
+    replaced: dict[signal.Signals, Any] = {}
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) in (signal.SIG_DFL, None):
             replaced[signum] = signal.signal(signum, stop)

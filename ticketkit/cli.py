@@ -4,7 +4,8 @@
     ticketkit deploy examples/event.toml --rpc URL    # platform (unless --factory), badge, collection
     ticketkit mint COLLECTION recipients.csv          # resumable airdrop
     ticketkit presale COLLECTION --tier VIP --min-events 1 --events 1,2 --ends 2027-03-03T10:00Z
-    ticketkit presale-snapshot COLLECTION --tier VIP --min-events 1 --events 1,2 --block N --publish --ends ...
+    ticketkit presale-snapshot COLLECTION --tier VIP --min-events 1 --events 1,2 --block N --publish \
+        --ends ...
     ticketkit checkin COLLECTION 1 2 3
     ticketkit cancel COLLECTION && ticketkit refund COLLECTION
     ticketkit status COLLECTION
@@ -20,13 +21,13 @@ import functools
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -116,7 +117,7 @@ def _handles_errors(fn: F) -> F:
                 "interrupted", "stopped; what was sent stays sent: rerun the same command to resume", 130
             ) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # functools.wraps keeps the signature; mypy cannot see that
 
 
 def _connect(rpc: str, chain_id: int | None) -> Chain:
@@ -175,12 +176,12 @@ def chain(
 ) -> None:
     """Start a local anvil; print its URL and funded dev accounts. Ctrl-C stops it."""
     with local_chain(port=port or None, chain_id=chain_id) as local:
-        out.print(f"local anvil at {local.url}  (chain id {local.chain_id})")  # type: ignore[attr-defined]
+        out.print(f"local anvil at {local.url}  (chain id {local.chain_id})")
         out.print("dev accounts (public test keys from anvil's mnemonic: never use them on a real chain):")
         for i, account in enumerate(local.accounts):
-            out.print(f"  ({i}) {account.address}  key {account.key.to_0x_hex()}", markup=False)
+            out.print(f"  ({i}) {account.address}  key 0x{account.key.hex()}", markup=False)
         out.print(
-            f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY={local.accounts[0].key.to_0x_hex()}",
+            f"try: export TICKETKIT_RPC={local.url} TICKETKIT_PRIVATE_KEY=0x{local.accounts[0].key.hex()}",
             markup=False,
         )
         out.print("Ctrl-C to stop")
@@ -500,8 +501,8 @@ def grant(
     key_env: KeyEnv = DEFAULT_KEY_ENV,
     keystore: Keystore = None,
 ) -> None:
-    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE moves
-    tickets on holders' signatures."""
+    """Give a role on the collection (admin only): MINTER_ROLE airdrops, GATE_ROLE checks in, GATEWAY_ROLE
+    moves tickets on holders' signatures."""
     if role.upper() not in ROLES:
         raise errors.InvalidInput(f"no role {role!r}: use one of {', '.join(ROLES)}", where="ROLE")
     role, who = role.upper(), _address(account, "ACCOUNT")
@@ -540,7 +541,7 @@ def pause(
 
 
 def _when(timestamp: int) -> str:
-    return datetime.fromtimestamp(int(timestamp), tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _percent(bps: int) -> str:
@@ -554,7 +555,8 @@ def status(
     rpc: Rpc = DEFAULT_RPC,
     chain_id: ChainId = None,
 ) -> None:
-    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the money."""
+    """Every setting to confirm after a deploy, then per tier: sold, remaining, listed, checked in; and the
+    money."""
     node = _connect(rpc, chain_id)
     target = _collection(node, collection)
     tiers = target.tiers()

@@ -1,5 +1,5 @@
-"""What the organiser's commands do, once. Two front ends call these: the CLI (ticketkit/cli.py, typer) and the
-plain scripts (scripts/, argparse and the environment, also under `ape run`); each keeps only its options,
+"""What the organiser's commands do, once. Two front ends call these: the CLI (ticketkit/cli.py, typer) and
+the plain scripts (scripts/, argparse and the environment, also under `ape run`); each keeps only its options,
 its prompts and what it prints.
 
 Errors are ticketkit's (`InvalidInput` with `where` naming the option, the contracts' errors); the front ends
@@ -43,10 +43,10 @@ Progress = Callable[[int, int], None]
 
 
 def connect(rpc: str, chain_id: int | None = None, *, journal: bool = True) -> Chain:
-    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the environment:
-    TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS; with `journal`, a
-    journal of every transaction (TICKETKIT_JOURNAL, default .ticketkit/journal-<chain id>.jsonl): a rerun first
-    finishes what an interrupted run left in flight."""
+    """The chain, its sends through the pipeline (ticketkit.tx) with the operator's settings from the
+    environment: TICKETKIT_MAX_FEE_GWEI (the fee ceiling), TICKETKIT_TIP_FLOOR_GWEI, TICKETKIT_CONFIRMATIONS;
+    with `journal`, a journal of every transaction (TICKETKIT_JOURNAL, default
+    .ticketkit/journal-<chain id>.jsonl): a rerun first finishes what an interrupted run left in flight."""
     chain = connect_node(rpc, chain_id=chain_id)
     env = os.environ
     try:

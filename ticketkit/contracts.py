@@ -12,23 +12,24 @@ from typing import Any
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from .chain import Chain
 
 __all__ = [
-    "Platform",
+    "SKIP_ALREADY_USED",
+    "SKIP_NOT_FOUND",
     "Badge",
     "Collection",
-    "TierConfig",
     "EventConfig",
-    "Tier",
+    "Platform",
     "Ticket",
+    "Tier",
+    "TierConfig",
     "deploy_platform",
     "salt_bytes",
-    "SKIP_NOT_FOUND",
-    "SKIP_ALREADY_USED",
 ]
 
 SKIP_NOT_FOUND = 1
@@ -136,7 +137,26 @@ class _Handle:
         self.contract = chain.contract(self.NAME, self.address)
 
     def _send(self, fn: str, *args: Any, sender: LocalAccount, value: int = 0, wait: bool = True) -> Any:
+        """The receipt once final, or (not `wait`) the first version's hash."""
         return self.chain.send(getattr(self.contract.functions, fn)(*args), sender, value=value, wait=wait)
+
+    def _transact(self, fn: str, *args: Any, sender: LocalAccount, value: int = 0) -> TxReceipt:
+        receipt: TxReceipt = self._send(fn, *args, sender=sender, value=value)
+        return receipt
+
+    # A view's result as its ABI type decodes in web3 (which types contract calls as Any): uint -> int,
+    # bool -> bool, address and string -> str.
+    def _int(self, fn: str, *args: Any) -> int:
+        result: int = self.call(fn, *args)
+        return result
+
+    def _bool(self, fn: str, *args: Any) -> bool:
+        result: bool = self.call(fn, *args)
+        return result
+
+    def _str(self, fn: str, *args: Any) -> str:
+        result: str = self.call(fn, *args)
+        return result
 
     def call(self, fn: str, *args: Any) -> Any:
         return self.chain.call(getattr(self.contract.functions, fn)(*args))
@@ -147,20 +167,20 @@ class _Handle:
         return list(getattr(self.contract.events, event)().process_receipt(receipt, errors=DISCARD))
 
     def has_role(self, role: str, account: str) -> bool:
-        return self.call("hasRole", self.role(role), to_checksum_address(account))
+        return self._bool("hasRole", self.role(role), to_checksum_address(account))
 
     def grant_role(self, role: str, account: str, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("grantRole", self.role(role), to_checksum_address(account), sender=sender)
+        return self._transact("grantRole", self.role(role), to_checksum_address(account), sender=sender)
 
     def role(self, role: str) -> bytes:
         return b"\0" * 32 if role in ("DEFAULT_ADMIN_ROLE", "admin") else keccak(text=role)
 
     def token_uri(self, token_id: int) -> str:
-        return self.call("tokenURI", token_id)
+        return self._str("tokenURI", token_id)
 
     def set_base_uri(self, base_uri: str, *, sender: LocalAccount) -> TxReceipt:
         """Points every token URI at `base_uri` + id (admin); emits ERC-4906 `BatchMetadataUpdate`."""
-        return self._send("setBaseURI", base_uri, sender=sender)
+        return self._transact("setBaseURI", base_uri, sender=sender)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address})"
@@ -172,26 +192,27 @@ class Badge(_Handle):
     NAME = "AttendanceBadge"
 
     def event_id_of(self, collection: str) -> int:
-        return self.call("eventIdOf", to_checksum_address(collection))
+        return self._int("eventIdOf", to_checksum_address(collection))
 
     def badge_id(self, event_id: int, holder: str) -> int:
         return (event_id << 160) | int(holder, 16)
 
     def has_attended(self, holder: str, event_id: int) -> bool:
-        return self.call("hasAttended", to_checksum_address(holder), event_id)
+        return self._bool("hasAttended", to_checksum_address(holder), event_id)
 
     def attended_count(self, holder: str, event_ids: Sequence[int]) -> int:
-        return self.call("attendedCount", to_checksum_address(holder), list(event_ids))
+        return self._int("attendedCount", to_checksum_address(holder), list(event_ids))
 
     def balance_of(self, holder: str) -> int:
-        return self.call("balanceOf", to_checksum_address(holder))
+        return self._int("balanceOf", to_checksum_address(holder))
 
     def revoke(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("revoke", token_id, sender=sender)
+        return self._transact("revoke", token_id, sender=sender)
 
     def register_issuer(self, issuer: str, *, sender: LocalAccount) -> int:
         receipt = self._send("registerIssuer", to_checksum_address(issuer), sender=sender)
-        return self.events(receipt, "IssuerRegistered")[0]["args"]["eventId"]
+        event_id: int = self.events(receipt, "IssuerRegistered")[0]["args"]["eventId"]
+        return event_id
 
 
 class Collection(_Handle):
@@ -201,7 +222,7 @@ class Collection(_Handle):
 
     # ---- reads
     def tier_count(self) -> int:
-        return self.call("tierCount")
+        return self._int("tierCount")
 
     def tier(self, tier_id: int) -> Tier:
         t = self.call("tier", tier_id)
@@ -224,7 +245,7 @@ class Collection(_Handle):
         )
 
     def owner_of(self, token_id: int) -> str:
-        return self.call("ownerOf", token_id)
+        return self._str("ownerOf", token_id)
 
     def exists(self, token_id: int) -> bool:
         from .errors import ContractRevert
@@ -236,13 +257,13 @@ class Collection(_Handle):
             return False
 
     def total_minted(self) -> int:
-        return self.call("totalMinted")
+        return self._int("totalMinted")
 
     def balance_of(self, holder: str) -> int:
-        return self.call("balanceOf", to_checksum_address(holder))
+        return self._int("balanceOf", to_checksum_address(holder))
 
     def resale_cap_of(self, token_id: int) -> int:
-        return self.call("resaleCapOf", token_id)
+        return self._int("resaleCapOf", token_id)
 
     def event_info(self) -> dict[str, Any]:
         start, lock, cap, gifts, badge, cancelled = self.call("eventInfo")
@@ -264,7 +285,7 @@ class Collection(_Handle):
         receiver, amount = self.call("royaltyInfo", token_id, price)
         return to_checksum_address(receiver), int(amount)
 
-    def require_collection(self) -> "Collection":
+    def require_collection(self) -> Collection:
         """Raise InvalidInput unless a ticket collection answers at this address (code alone is not enough:
         a factory, a badge or any other contract would fail later with a bare revert)."""
         from .errors import InvalidInput, RPCUnavailable
@@ -280,7 +301,7 @@ class Collection(_Handle):
             self.call("tierCount")
         except RPCUnavailable:
             raise
-        except Exception:  # noqa: BLE001 - any failure means "not one of ours"
+        except Exception:  # noqa: BLE001  # any failure means "not one of ours"
             raise InvalidInput(
                 f"{where} is not a ticket collection (a contract is there, but not a ticketkit "
                 "collection): use the collection address `ticketkit deploy` printed",
@@ -290,36 +311,37 @@ class Collection(_Handle):
 
     def paused(self) -> bool:
         """Whether the organiser paused the collection (no sales, no transfers)."""
-        return self.call("paused")
+        return self._bool("paused")
 
     def is_used(self, token_id: int) -> bool:
-        return self.call("isUsed", token_id)
+        return self._bool("isUsed", token_id)
 
     def withdrawable_proceeds(self) -> int:
-        return self.call("withdrawableProceeds")
+        return self._int("withdrawableProceeds")
 
     def owed(self) -> int:
-        return self.call("owed")
+        return self._int("owed")
 
     def refund_reserve(self) -> int:
-        return self.call("refundReserve")
+        return self._int("refundReserve")
 
     def credit_of(self, account: str) -> int:
-        return self.call("creditOf", to_checksum_address(account))
+        return self._int("creditOf", to_checksum_address(account))
 
     def nonce_of(self, holder: str) -> int:
-        return self.call("nonces", to_checksum_address(holder))
+        return self._int("nonces", to_checksum_address(holder))
 
     def presale_eligible(self, tier_id: int, buyer: str) -> bool:
-        return self.call("presaleEligible", tier_id, to_checksum_address(buyer))
+        return self._bool("presaleEligible", tier_id, to_checksum_address(buyer))
 
     # ---- organiser
     def add_tier(self, tier: TierConfig, *, sender: LocalAccount) -> int:
         receipt = self._send("addTier", tier.as_tuple(), sender=sender)
-        return self.events(receipt, "TierAdded")[0]["args"]["tierId"]
+        tier_id: int = self.events(receipt, "TierAdded")[0]["args"]["tierId"]
+        return tier_id
 
     def update_tier(self, tier_id: int, tier: TierConfig, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("updateTier", tier_id, tier.as_tuple(), sender=sender)
+        return self._transact("updateTier", tier_id, tier.as_tuple(), sender=sender)
 
     def set_presale(
         self,
@@ -331,7 +353,7 @@ class Collection(_Handle):
         merkle_root: bytes = b"\0" * 32,
         sender: LocalAccount,
     ) -> TxReceipt:
-        return self._send(
+        return self._transact(
             "setPresale", tier_id, ends_at, min_events, list(event_ids), merkle_root, sender=sender
         )
 
@@ -375,19 +397,19 @@ class Collection(_Handle):
         return admitted, skipped
 
     def cancel_event(self, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("cancelEvent", sender=sender)
+        return self._transact("cancelEvent", sender=sender)
 
     def refund_batch(self, token_ids: Sequence[int], *, sender: LocalAccount, wait: bool = True) -> Any:
         return self._send("refundBatch", list(token_ids), sender=sender, wait=wait)
 
     def withdraw_proceeds(self, to: str, amount: int, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("withdrawProceeds", to_checksum_address(to), amount, sender=sender)
+        return self._transact("withdrawProceeds", to_checksum_address(to), amount, sender=sender)
 
     def pause(self, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("pause", sender=sender)
+        return self._transact("pause", sender=sender)
 
     def unpause(self, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("unpause", sender=sender)
+        return self._transact("unpause", sender=sender)
 
     # ---- fans
     def buy(
@@ -410,10 +432,10 @@ class Collection(_Handle):
         return list(range(first, first + quantity))
 
     def list_for_resale(self, token_id: int, price: int, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("list", token_id, price, sender=sender)
+        return self._transact("list", token_id, price, sender=sender)
 
     def cancel_listing(self, token_id: int, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("cancelListing", token_id, sender=sender)
+        return self._transact("cancelListing", token_id, sender=sender)
 
     def buy_resale(
         self, token_id: int, *, sender: LocalAccount, value: int | None = None, max_price: int | None = None
@@ -425,17 +447,19 @@ class Collection(_Handle):
             max_price = value if value is not None else (self.ticket(token_id).listed_price or 0)
         if value is None:
             value = max_price
-        return self._send("buyResale", token_id, max_price, sender=sender, value=value)
+        return self._transact("buyResale", token_id, max_price, sender=sender, value=value)
 
     def gift(self, token_id: int, to: str, *, sender: LocalAccount) -> TxReceipt:
         """The holder moves their own ticket for free (only if the collection allows gifts)."""
-        return self._send("transferFrom", sender.address, to_checksum_address(to), token_id, sender=sender)
+        return self._transact(
+            "transferFrom", sender.address, to_checksum_address(to), token_id, sender=sender
+        )
 
     def claim_refund(self, token_ids: Sequence[int], *, sender: LocalAccount) -> TxReceipt:
-        return self._send("claimRefund", list(token_ids), sender=sender)
+        return self._transact("claimRefund", list(token_ids), sender=sender)
 
     def withdraw_credit(self, *, sender: LocalAccount) -> TxReceipt:
-        return self._send("withdrawCredit", sender=sender)
+        return self._transact("withdrawCredit", sender=sender)
 
     # ---- gateway transfers (holder signs, gateway sends)
     def sign_gateway_transfer(
@@ -472,7 +496,7 @@ class Collection(_Handle):
     def gateway_transfer(
         self, token_id: int, to: str, price: int, deadline: int, signature: bytes, *, sender: LocalAccount
     ) -> TxReceipt:
-        return self._send(
+        return self._transact(
             "gatewayTransfer", token_id, to_checksum_address(to), price, deadline, signature, sender=sender
         )
 
@@ -487,17 +511,17 @@ class Platform(_Handle):
     ) -> Badge:
         """Create (or, if this salt was used before, find) the sender's badge."""
         address = self.predict_badge(sender.address, salt)
-        if not self.chain.w3.eth.get_code(address):
+        if not self.chain.w3.eth.get_code(to_checksum_address(address)):
             self._send("createBadge", name, symbol, base_uri, salt_bytes(salt), sender=sender)
         return Badge(self.chain, address)
 
     def predict_collection(self, organiser: str, salt: str | bytes) -> str:
         """Where `organiser`'s collection with `salt` is, or will be once created."""
-        return self.call("predictCollection", to_checksum_address(organiser), salt_bytes(salt))
+        return self._str("predictCollection", to_checksum_address(organiser), salt_bytes(salt))
 
     def predict_badge(self, organiser: str, salt: str | bytes) -> str:
         """Where `organiser`'s badge with `salt` is, or will be once created."""
-        return self.call("predictBadge", to_checksum_address(organiser), salt_bytes(salt))
+        return self._str("predictBadge", to_checksum_address(organiser), salt_bytes(salt))
 
     def create_collection(
         self,
@@ -510,7 +534,7 @@ class Platform(_Handle):
     ) -> Collection:
         """Create (or, if this salt was used before, find) the sender's collection."""
         address = self.predict_collection(sender.address, salt)
-        if not self.chain.w3.eth.get_code(address):
+        if not self.chain.w3.eth.get_code(to_checksum_address(address)):
             self._send(
                 "createCollection",
                 event.as_tuple(badge.address if badge else ZERO),

@@ -25,7 +25,7 @@ def _eth(wei: int) -> str:
 def run() -> dict[str, object]:
     summary: dict[str, object] = {}
     with local_chain() as chain:
-        console.print(f"[bold]local anvil[/] at {chain.url}, chain id {chain.chain_id}")  # type: ignore[attr-defined]
+        console.print(f"[bold]local anvil[/] at {chain.url}, chain id {chain.chain_id}")
         organiser, gateway, alice, bob, carol = (chain.account(i) for i in range(5))
         platform = deploy_platform(chain, organiser)
         badge = platform.create_badge("Night Owls attendance", "OWL", salt="owl-badges", sender=organiser)
@@ -98,7 +98,7 @@ def run() -> dict[str, object]:
         table = Table(title="Night Owls live")
         for column in ("ticket", "tier", "holder", "used"):
             table.add_column(column)
-        names = {alice.address: "alice", bob.address: "bob", carol.address: "carol"}
+        names: dict[str, str] = {alice.address: "alice", bob.address: "bob", carol.address: "carol"}
         for token_id in (*alice_tickets, bob_vip):
             t = event.ticket(token_id)
             table.add_row(

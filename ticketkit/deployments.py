@@ -18,16 +18,16 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils.address import is_address, to_checksum_address
 
 from .chain import Chain
 from .errors import InvalidInput
 
-__all__ = ["FORMAT", "record_path", "DeploymentRecord", "find_record", "save_record", "collection_address"]
+__all__ = ["FORMAT", "DeploymentRecord", "collection_address", "find_record", "record_path", "save_record"]
 
 FORMAT = "ticketkit-deployments/1"
 
@@ -109,7 +109,7 @@ def save_record(path: str | Path, chain: Chain, record: DeploymentRecord) -> Non
         value = getattr(record, key)
         if value is not None:
             entry[key] = value
-    entry["updated"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry["updated"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     data["chains"][str(chain.chain_id)] = entry
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -34,22 +34,22 @@ from ._errors_base import (
     role_name,
     snake_case,
 )
-from .contract_errors import *  # noqa: F403 - the generated classes, listed in contract_errors.__all__
+from .contract_errors import *  # the generated classes, listed in contract_errors.__all__
 
 __all__ = [
-    "role_name",
     "ROLE_NAMES",
-    "TicketkitError",
-    "InvalidInput",
     "ChainError",
-    "RPCUnavailable",
     "ChainIdMismatch",
-    "NonceError",
-    "TransactionFailed",
-    "FeeCeilingExceeded",
-    "NonceTaken",
     "ContractRevert",
+    "FeeCeilingExceeded",
+    "InvalidInput",
+    "NonceError",
+    "NonceTaken",
+    "RPCUnavailable",
+    "TicketkitError",
+    "TransactionFailed",
     "error_class",
+    "role_name",
 ]
 __all__ += contract_errors.__all__
 

@@ -32,15 +32,14 @@ import dataclasses
 import re
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
-
+from eth_utils.address import to_checksum_address
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -66,19 +65,19 @@ from .contracts import (
 from .errors import InvalidInput
 
 __all__ = [
+    "BADGE_SALT",
+    "Deployment",
+    "EventSection",
+    "EventSpec",
+    "PresaleSpec",
+    "TierSpec",
     "deploy_event",
     "deploy_event_file",
-    "settings_warnings",
-    "Deployment",
-    "BADGE_SALT",
-    "EventSpec",
-    "EventSection",
-    "TierSpec",
-    "PresaleSpec",
     "load_event_file",
-    "parse_event_toml",
     "parse_amount",
     "parse_datetime",
+    "parse_event_toml",
+    "settings_warnings",
 ]
 
 _UNITS = {"eth": 10**18, "ether": 10**18, "gwei": 10**9, "wei": 1}
@@ -90,7 +89,9 @@ _UINT32 = 2**32 - 1
 def parse_amount(value: Any) -> int:
     """'0.05 ETH', '20 gwei', '1000 wei' or an integer (wei) -> wei. Raises ValueError."""
     if isinstance(value, bool):
-        raise ValueError("an amount is a string like '0.05 ETH' or an integer number of wei, not a boolean")
+        raise ValueError(  # noqa: TRY004  # documented: a bad amount of any kind is a ValueError
+            "an amount is a string like '0.05 ETH' or an integer number of wei, not a boolean"
+        )
     if isinstance(value, int):
         wei = value
     elif isinstance(value, str):
@@ -110,7 +111,9 @@ def parse_amount(value: Any) -> int:
             raise ValueError(f"{value!r} is not a whole number of wei")
         wei = int(exact)
     else:
-        raise ValueError("an amount is a string like '0.05 ETH' or an integer number of wei")
+        raise ValueError(  # noqa: TRY004  # documented: a bad amount of any kind is a ValueError
+            "an amount is a string like '0.05 ETH' or an integer number of wei"
+        )
     if wei < 0:
         raise ValueError("an amount cannot be negative")
     if wei > _UINT96:
@@ -295,11 +298,11 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
             table = tuple(path)
             lines.setdefault(table, number)
             continue
-        key = _KEY.match(line)
-        if key:
-            full = table + tuple(_split_key(key.group(1)))
+        key_match = _KEY.match(line)
+        if key_match:
+            full = table + tuple(_split_key(key_match.group(1)))
             lines.setdefault(full, number)
-            rest = line[key.end() :]
+            rest = line[key_match.end() :]
             for quote in ('"""', "'''"):
                 if rest.count(quote) % 2 == 1:
                     in_multiline = quote
@@ -326,8 +329,8 @@ def parse_event_toml(text: str, *, source: str = "<event>") -> EventSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         message = str(error)
-        line = re.search(r"line (\d+)", message)
-        where = f"{source}:{line.group(1)}" if line else source
+        line_match = re.search(r"line (\d+)", message)
+        where = f"{source}:{line_match.group(1)}" if line_match else source
         raise InvalidInput(f"not valid TOML: {message}", where=where) from None
     try:
         return EventSpec.model_validate(data)
@@ -383,7 +386,7 @@ def _require_future_start(spec: EventSpec, now: int) -> None:
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def settings_warnings(spec: EventSpec, *, now: int) -> list[str]:
@@ -482,14 +485,14 @@ def deploy_event(
     if badge:
         badge_address = platform.predict_badge(sender.address, BADGE_SALT)
         badge_uri = metadata_base_uri(gateway_url, chain.chain_id, badge_address) if gateway_url else ""
-        badge_existed = bool(chain.w3.eth.get_code(badge_address))
+        badge_existed = bool(chain.w3.eth.get_code(to_checksum_address(badge_address)))
         the_badge = platform.create_badge(
             "Attendance badges", "ATTEND", salt=BADGE_SALT, base_uri=badge_uri, sender=sender
         )
         if gateway_url and badge_existed:
             the_badge.set_base_uri(badge_uri, sender=sender)
     predicted = platform.predict_collection(sender.address, spec.event.name)
-    existed = bool(chain.w3.eth.get_code(predicted))
+    existed = bool(chain.w3.eth.get_code(to_checksum_address(predicted)))
     if not existed:
         _require_future_start(spec, now)
     if gateway_url:
@@ -547,8 +550,11 @@ def differences(spec: EventSpec, collection: Collection) -> list[str]:
                 )
     if found:
         found = [
-            f"the deployed collection differs from the event file, and a redeploy changes nothing on chain: "
-            f"{'; '.join(found)}"
+            (
+                "the deployed collection differs from the event file, and a redeploy changes nothing on "
+                "chain: "
+                f"{'; '.join(found)}"
+            )
         ]
     return found
 

@@ -22,12 +22,12 @@ from eth_account.signers.local import LocalAccount
 from .errors import InvalidInput
 
 __all__ = [
-    "Signer",
     "DEFAULT_KEY_ENV",
+    "Signer",
     "load_signer",
     "signer_from_env",
-    "signer_from_keystore",
     "signer_from_key",
+    "signer_from_keystore",
 ]
 
 DEFAULT_KEY_ENV = "TICKETKIT_PRIVATE_KEY"
@@ -71,7 +71,7 @@ def signer_from_key(key: str | bytes, *, source: str = "key") -> Signer:
         raise InvalidInput("the private key is not 32 bytes", where=source)
     try:
         return _make(raw, source)
-    except Exception:  # noqa: BLE001 - never chain: the original error may show the key
+    except Exception:  # noqa: BLE001  # never chain: the original error may show the key
         raise InvalidInput("the private key is out of range for secp256k1", where=source) from None
 
 
@@ -100,7 +100,7 @@ def signer_from_keystore(path: str | Path, password: str) -> Signer:
     except ValueError as error:
         message = "wrong password" if "MAC mismatch" in str(error) else "cannot decrypt the keystore"
         raise InvalidInput(message, where=where) from None
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001  # any other failure: not a keystore
         raise InvalidInput("the keystore is not a valid encrypted key file", where=where) from None
     return _make(bytes(raw), where)
 

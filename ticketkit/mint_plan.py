@@ -28,14 +28,17 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from .chain import translate_error
 from .contracts import Collection
 
-__all__ = ["Row", "PlanLine", "MintPlan", "airdropped", "plan_mint"]
+if TYPE_CHECKING:
+    from web3.types import FilterParams
+
+__all__ = ["MintPlan", "PlanLine", "Row", "airdropped", "plan_mint"]
 
 _ZERO_TOPIC = "0x" + "00" * 32
 
@@ -43,9 +46,12 @@ _ZERO_TOPIC = "0x" + "00" * 32
 class Row(Protocol):
     """A CSV row (batch.Recipient): `quantity` airdropped tickets of `tier_id` for `address`."""
 
-    address: str
-    tier_id: int
-    quantity: int
+    @property
+    def address(self) -> str: ...
+    @property
+    def tier_id(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ def airdropped(collection: Collection, *, from_block: int = 0) -> Counter[tuple[
     """Airdropped tickets per (tier, first recipient), from the collection's logs."""
     w3 = collection.chain.w3
     events = collection.contract.events
-    base = {"address": collection.address, "fromBlock": from_block, "toBlock": "latest"}
+    base: FilterParams = {"address": collection.address, "fromBlock": from_block, "toBlock": "latest"}
     try:
         minted = w3.eth.get_logs({**base, "topics": [events.TicketsMinted().topic]})
         if not minted:
@@ -155,7 +161,7 @@ def airdropped(collection: Collection, *, from_block: int = 0) -> Counter[tuple[
                 "topics": [events.Transfer().topic, _ZERO_TOPIC],
             }
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     ranges = []  # (first id, end id, tier), sorted by first id: ids are allocated consecutively
     for log in minted:

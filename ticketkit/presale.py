@@ -34,24 +34,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import is_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from .chain import Chain, translate_error
 from .errors import InvalidInput
 
 __all__ = [
+    "ZERO_ROOT",
     "BadgeRule",
     "Snapshot",
-    "ZERO_ROOT",
-    "leaf_hash",
-    "merkle_tree",
-    "merkle_root",
-    "merkle_proof",
-    "verify_proof",
     "deployment_block",
     "eligible_holders",
+    "leaf_hash",
+    "merkle_proof",
+    "merkle_root",
+    "merkle_tree",
     "take_snapshot",
+    "verify_proof",
 ]
 
 ZERO_ROOT = b"\0" * 32
@@ -202,7 +203,7 @@ def _check_rule(event_ids: Sequence[int], min_events: int) -> tuple[int, ...]:
 def _resolve_block(chain: Chain, block: int | None) -> int:
     try:
         head = chain.w3.eth.block_number
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
         raise translate_error(error) from None
     if block is None:
         return head
@@ -222,13 +223,13 @@ def _minted_holders(
         try:
             logs = chain.w3.eth.get_logs(
                 {
-                    "address": badge,
+                    "address": to_checksum_address(badge),
                     "fromBlock": start,
                     "toBlock": end,
                     "topics": ["0x" + _TRANSFER.hex(), "0x" + _ZERO_TOPIC.hex()],
                 }
             )
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         for log in logs:
             token_id = int.from_bytes(bytes(log["topics"][3]), "big")
@@ -243,8 +244,8 @@ def deployment_block(chain: Chain, address: str, block: int) -> int | None:
 
     def has_code(n: int) -> bool:
         try:
-            return bool(chain.w3.eth.get_code(address, block_identifier=n))
-        except Exception as error:  # noqa: BLE001
+            return bool(chain.w3.eth.get_code(to_checksum_address(address), block_identifier=n))
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     if not has_code(block):
@@ -285,8 +286,9 @@ def eligible_holders(
 
     def count(holder: str) -> int:
         try:
-            return contract.functions.attendedCount(holder, list(ids)).call(block_identifier=block)
-        except Exception as error:  # noqa: BLE001
+            attended: int = contract.functions.attendedCount(holder, list(ids)).call(block_identifier=block)
+            return attended
+        except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
 
     ordered = sorted(candidates, key=str.lower)

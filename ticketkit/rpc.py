@@ -1,4 +1,5 @@
-"""What every JSON-RPC call of ticketkit and the gateway goes through: timeouts, retries, failover, stale nodes.
+"""What every JSON-RPC call of ticketkit and the gateway goes through: timeouts, retries, failover, stale
+nodes.
 
 `ResilientProvider(urls, policy)` is a web3.py provider over one or several HTTP JSON-RPC nodes of one chain:
 
@@ -43,14 +44,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3.exceptions import ProviderConnectionError
 from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from .errors import ChainIdMismatch, InvalidInput, RPCUnavailable
 
-__all__ = ["RpcPolicy", "ResilientProvider", "parse_urls", "redact", "IDEMPOTENT_METHODS"]
+__all__ = ["IDEMPOTENT_METHODS", "ResilientProvider", "RpcPolicy", "parse_urls", "redact"]
 
 log = logging.getLogger("ticketkit.rpc")
 
@@ -207,7 +208,7 @@ class ResilientProvider(JSONBaseProvider):
     # ---- what web3 calls
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         body = self.encode_rpc_request(method, params)
-        response = self._call(str(method), body, params=params, batch=False)
+        response: RPCResponse = self._call(str(method), body, params=params, batch=False)
         if method in _RESETS_HEAD and "error" not in response:
             with self._lock:
                 self._highest = -1
@@ -386,7 +387,8 @@ class ResilientProvider(JSONBaseProvider):
                 if node.avoid_until <= now and node.not_before <= now:
                     return node, 0.0
             pool = fresh or self.nodes
-            # allowed soonest; of those, one that only answered an error before one that was down, hung or behind
+            # allowed soonest; of those, one that only answered an error before one that was down, hung or
+            # behind
             node = min(pool, key=lambda n: (max(n.not_before, now), n.probe, n.avoid_until))
             wait = max(node.not_before - now, 0.0)
             if not fresh:  # a round over every node failed: back off before the next round
@@ -507,14 +509,16 @@ class ResilientProvider(JSONBaseProvider):
         except ValueError:
             self._count(node, "server_errors")
             raise _Retry("bad_answer", f"HTTP {status} with no JSON body") from None
-        error = response.get("error") if isinstance(response, dict) else None
-        if isinstance(error, dict) and (
-            error.get("code") == -32005
-            or any(text in str(error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)
+        rpc_error = response.get("error") if isinstance(response, dict) else None
+        if isinstance(rpc_error, dict) and (
+            rpc_error.get("code") == -32005
+            or any(text in str(rpc_error.get("message", "")).lower() for text in _RATE_LIMIT_TEXT)
         ):
             self._count(node, "rate_limited")
             raise _Retry(
-                "rate_limited", f"JSON-RPC {error.get('code')}: {error.get('message')}", executed=False
+                "rate_limited",
+                f"JSON-RPC {rpc_error.get('code')}: {rpc_error.get('message')}",
+                executed=False,
             )
         return response
 
@@ -554,7 +558,7 @@ class ResilientProvider(JSONBaseProvider):
 
     def _accept_lower(self, stale: list[tuple[_Node, _Stale]]) -> Any:
         """Every node answered behind the mark: the chain went back; the highest answer is the new mark."""
-        node, best = max(stale, key=lambda item: item[1].head)
+        _node, best = max(stale, key=lambda item: item[1].head)
         with self._lock:
             self._highest = best.head
             for other, answer in stale:
@@ -567,12 +571,12 @@ class ResilientProvider(JSONBaseProvider):
         raw = params[0] if params else None
         if not isinstance(raw, (str, bytes)):
             return response
-        raw_bytes = bytes.fromhex(raw[2:] if raw.startswith("0x") else raw) if isinstance(raw, str) else raw
+        raw_bytes = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) else raw
         tx_hash = "0x" + keccak(raw_bytes).hex()
         known = any(text in message for text in _ALREADY_KNOWN)
         if not known and retried and "nonce" in message:
-            # an earlier attempt of this call may have landed (its answer lost): then the nonce is used; if the
-            # node has exactly this transaction, the send succeeded
+            # an earlier attempt of this call may have landed (its answer lost): then the nonce is used; if
+            # the node has exactly this transaction, the send succeeded
             body = json.dumps(
                 {
                     "jsonrpc": "2.0",

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
-
-from gateway import models  # noqa: F401 - registers the tables
-from gateway.indexer import models as indexer_models  # noqa: F401 - the indexer's tables
 from sqlmodel import SQLModel
+
+from gateway import models  # noqa: F401  # registers the tables
+from gateway.indexer import models as indexer_models  # noqa: F401  # the indexer's tables
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -23,7 +23,10 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: no sqlalchemy.url configured (gateway/db.py sets it)")
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -4,13 +4,13 @@ Why a crowd cannot starve the gateway (docs/gateway.md, "Under a crowd"):
 
 - A lane (`gate` for /gate/*, `api` for the rest) runs at most `limit` requests at once; the next ones wait in
   the lane's queue — costing no thread and no database connection — up to `queue` of them, for at most
-  `wait_seconds`. A request that finds the queue full is answered at once: 503 `overloaded` with `Retry-After`.
-  A queued request whose client goes away leaves the queue (so the gateway recovers the moment the load stops,
-  instead of serving thousands of requests nobody waits for).
+  `wait_seconds`. A request that finds the queue full is answered at once: 503 `overloaded` with
+  `Retry-After`. A queued request whose client goes away leaves the queue (so the gateway recovers the moment
+  the load stops, instead of serving thousands of requests nobody waits for).
 - The lanes' limits add up to fewer threads than the thread pool has (`install` sizes it), so an admitted
   request never waits for a thread, and each engine's pool has a connection for every request that may run on
-  it (gateway/db.py), so a thread never waits for a connection. The doors have a lane of their own: a fan flood
-  fills the `api` lane's queue, never the gate's.
+  it (gateway/db.py), so a thread never waits for a connection. The doors have a lane of their own: a fan
+  flood fills the `api` lane's queue, never the gate's.
 - `/healthz` takes no slot; `/readyz` and `/metrics` have a small lane of their own.
 - Draining (SIGTERM, `drain()`): queued and new requests get 503 `shutting_down`; admitted ones finish.
 
@@ -39,7 +39,8 @@ PROBE_PATHS = frozenset({"/readyz", "/metrics"})  # a small lane of their own: t
 
 @dataclass
 class Lane:
-    """One class of requests: at most `limit` at once, at most `queue` waiting, each for at most `wait_seconds`."""
+    """One class of requests: at most `limit` at once, at most `queue` waiting, each for at most
+    `wait_seconds`."""
 
     name: str
     limit: int
@@ -133,7 +134,8 @@ class Admission:
             metrics.LANE_LIMIT.labels(lane.name).set(lane.limit)
 
     def drain(self) -> None:
-        """Stop admitting: every queued request is answered 503 `shutting_down` now, every new one likewise."""
+        """Stop admitting: every queued request is answered 503 `shutting_down` now, every new one
+        likewise."""
         self.draining = True
         for lane in self.lanes.values():
             while lane.waiting:
@@ -194,8 +196,9 @@ class AdmissionMiddleware:
             metrics.REQUESTS.labels(route, scope["method"], str(status)).inc()
 
     async def _wait(self, lane: Lane, receive: Receive) -> Receive:
-        """Queue for a slot while watching the connection; returns the `receive` the app must use (what was read
-        while waiting, then the connection's own). Raises TimeoutError, _Gone (the client left) or _Draining."""
+        """Queue for a slot while watching the connection; returns the `receive` the app must use (what was
+        read while waiting, then the connection's own). Raises TimeoutError, _Gone (the client left) or
+        _Draining."""
         loop = asyncio.get_running_loop()
         slot: asyncio.Future[None] = loop.create_future()
         lane.waiting.append(slot)
@@ -206,7 +209,7 @@ class AdmissionMiddleware:
         try:
             deadline = started + lane.wait_seconds
             while not slot.done():
-                waits = {slot} if reading is None else {slot, reading}
+                waits: set[asyncio.Future[Any]] = {slot} if reading is None else {slot, reading}
                 await asyncio.wait(
                     waits, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
                 )
@@ -234,8 +237,8 @@ class AdmissionMiddleware:
         replay, pending = deque(buffered), reading
 
         async def replayed() -> Message:
-            """What was read while queued (in order: the buffered messages, then the read still pending), then the
-            connection's own receive."""
+            """What was read while queued (in order: the buffered messages, then the read still pending), then
+            the connection's own receive."""
             nonlocal pending
             if replay:
                 return replay.popleft()

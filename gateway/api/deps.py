@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..core.security import hash_token
 from ..errors import Unauthorized
@@ -29,9 +29,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
-    """This request's session. Made without I/O (async: no thread trip); it takes a pooled connection at its first
-    statement and gives it back within the same thread trip: the endpoint's (routing.OneTripRoute closes it) or an
-    authentication dependency's (`_released`). So no request holds a connection while it waits for a thread."""
+    """This request's session. Made without I/O (async: no thread trip); it takes a pooled connection at its
+    first statement and gives it back within the same thread trip: the endpoint's (routing.OneTripRoute closes
+    it) or an authentication dependency's (`_released`). So no request holds a connection while it waits for a
+    thread."""
     session = Session(runtime.engine)
     try:
         yield session
@@ -56,10 +57,10 @@ def _released(session: Session, authenticate: Callable[..., T], /, **kwargs: Any
 
 
 async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
-    """A session for read-only hot paths (the fans' ticket reads): on the autocommit engine, so a read is one round
-    trip — no BEGIN, no ROLLBACK, no liveness ping per checkout (on PostgreSQL that was three of four round trips,
-    each waiting for the interpreter lock again under load). Given back within the endpoint's trip, like
-    `get_session`. Never for writes: nothing it does is atomic with anything else."""
+    """A session for read-only hot paths (the fans' ticket reads): on the autocommit engine, so a read is one
+    round trip — no BEGIN, no ROLLBACK, no liveness ping per checkout (on PostgreSQL that was three of four
+    round trips, each waiting for the interpreter lock again under load). Given back within the endpoint's
+    trip, like `get_session`. Never for writes: nothing it does is atomic with anything else."""
     session = Session(runtime.autocommit_engine())
     try:
         yield session
@@ -74,8 +75,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 def _organiser(*, session: Session, token: str) -> Organiser:
     key = session.exec(
-        select(ApiKey).where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
-    ).first()  # type: ignore[union-attr]
+        select(ApiKey).where(ApiKey.key_hash == hash_token(token), col(ApiKey.revoked_at).is_(None))
+    ).first()
     if key is None or key.role != Role.organiser:
         raise Unauthorized("unknown or revoked organiser API key")
     organiser = session.get(Organiser, key.organiser_id)
@@ -130,7 +131,8 @@ async def current_fan(session: SessionDep, credentials: Credentials, runtime: Ru
 
 async def current_fan_ref(request: Request, credentials: Credentials) -> fans.FanRef:
     """The calling fan for read-only routes: from this process's cache (no I/O, no thread) when the token was
-    authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip with a session of its own."""
+    authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip with a session of its
+    own."""
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
     runtime: Runtime = request.app.state.runtime

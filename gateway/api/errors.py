@@ -120,7 +120,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyTimeout)
     async def _pool_timeout(_: Request, error: SQLAlchemyTimeout) -> JSONResponse:
-        # Every admitted request has a connection of its own (api/admission.py, db.py): this is a fault, not load.
+        # Every admitted request has a connection of its own (api/admission.py, db.py): this is a fault, not
+        # load.
         log.warning("database pool exhausted: %s", error)
         return JSONResponse(
             _body("database_busy", "the database is busy: retry", retry_after=1),

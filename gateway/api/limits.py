@@ -119,9 +119,9 @@ def _has_nul(value: object) -> bool:
 
 
 async def refuse_nul_characters(request: Request) -> None:
-    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one; and no
-    body may nest deeper than MAX_DEPTH (422 `too_deeply_nested`). An image body (organiser art, `image/*`) is
-    binary, kept as bytes, and not looked at."""
+    """No text column can hold a NUL character (PostgreSQL refuses one: a 500), so no input may carry one; and
+    no body may nest deeper than MAX_DEPTH (422 `too_deeply_nested`). An image body (organiser art, `image/*`)
+    is binary, kept as bytes, and not looked at."""
     binary = request.headers.get("content-type", "").lower().startswith("image/")
     body = b"" if binary else await request.body()  # cached: the route reads the same bytes
     if _too_deep(body):

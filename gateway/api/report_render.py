@@ -1,7 +1,7 @@
 """The event report as CSV, as a self-contained HTML page of tables (no JavaScript, no external requests: to
 print or archive), and the organiser's live doors dashboard: a static page without data
-(`/events/{id}/report/view`) whose script (gateway/static/report.js) signs in with the organiser key, polls the
-JSON report and draws the charts with the vendored uPlot library, in the event's time zone.
+(`/events/{id}/report/view`) whose script (gateway/static/report.js) signs in with the organiser key, polls
+the JSON report and draws the charts with the vendored uPlot library, in the event's time zone.
 
 CSV: one long table, `section,bucket,key,label,metric,value` (see docs/gateway.md, "Organiser report"); times
 in it are UTC.
@@ -27,7 +27,8 @@ def when(value: datetime | None) -> str:
 
 
 def _cell(text: str | None) -> str:
-    """Free text in a CSV cell: a leading = + - @ would start a spreadsheet formula, so it is quoted with '."""
+    """Free text in a CSV cell: a leading = + - @ would start a spreadsheet formula, so it is quoted with
+    '."""
     text = text or ""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -66,14 +67,14 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
                 key=str(tier.tier_id),
                 label=_cell(tier.tier_name),
             )
-    for row in report.checkins.rows:
+    for checkin in report.checkins.rows:
         add(
             "checkins",
             "checkins",
-            row.count,
-            bucket=when(row.minute),
-            key=row.gate,
-            label=_cell(row.gate_label),
+            checkin.count,
+            bucket=when(checkin.minute),
+            key=checkin.gate,
+            label=_cell(checkin.gate_label),
         )
     for gate in report.checkins.gates:
         add("checkins_total", "checkins", gate.count, key=gate.gate, label=_cell(gate.gate_label))
@@ -116,8 +117,8 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
         "badges_revoked": report.badges.revoked,
         "badges_held": report.badges.held,
     }
-    for row in report.refusals.rows:
-        add("refusals", "refusals", row.count, bucket=when(row.minute), key=row.reason)
+    for refusal in report.refusals.rows:
+        add("refusals", "refusals", refusal.count, bucket=when(refusal.minute), key=refusal.reason)
     for reason in report.refusals.reasons:
         add("refusals_total", "refusals", reason.count, key=reason.reason)
     for tier in report.sales.tiers:
@@ -142,8 +143,8 @@ def csv_rows(report: EventReport) -> list[tuple[str, ...]]:
         "queue_lag_seconds": q.lag_seconds,
         "queue_done": q.done,
     }
-    for metric, value in summary.items():
-        add("summary", metric, value)
+    for metric, figure in summary.items():
+        add("summary", metric, figure)
     for person in report.attendees or ():
         for metric, value in (
             ("tier_id", person.tier_id),
@@ -174,8 +175,10 @@ def to_csv(report: EventReport) -> str:
 STYLE = """
 body{font:16px/1.45 system-ui,sans-serif;margin:16px;color:#1a1a1a;max-width:1000px}
 h1{font-size:1.6rem;margin:0 0 4px}h2{font-size:1.25rem;margin:28px 0 8px}
-.meta{color:#555;margin:0 0 16px}.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
-.tile{border:1px solid #ccc;border-radius:8px;padding:8px 12px}.tile dd{margin:0;font-size:1.5rem;font-weight:700}
+.meta{color:#555;margin:0 0 16px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.tile{border:1px solid #ccc;border-radius:8px;padding:8px 12px}
+.tile dd{margin:0;font-size:1.5rem;font-weight:700}
 .tile dt{color:#444}table{border-collapse:collapse;margin:8px 0;width:100%}.wrap{overflow-x:auto}
 td,th{border-bottom:1px solid #ddd;padding:6px 10px;text-align:left}td.n,th.n{text-align:right}
 """
@@ -194,7 +197,7 @@ def percent(value: float | None) -> str:
 
 
 def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int]) -> str:
-    cls = lambda i: ' class="n"' if i in numeric else ""  # noqa: E731
+    cls = lambda i: ' class="n"' if i in numeric else ""
     out = [
         f'<div class="wrap"><table><caption class="meta">{escape(caption)}</caption><thead><tr>'
         + "".join(f'<th scope="col"{cls(i)}>{escape(h)}</th>' for i, h in enumerate(head))
@@ -247,8 +250,11 @@ def to_html(report: EventReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Report: {escape(name)}</title><style>{STYLE}</style></head><body>",
         f"<header><h1>{escape(name)}</h1>",
-        f'<p class="meta">Generated {escape(local(report.generated_at, zone))} · times in {escape(zone)} · '
-        f"{escape(indexed)}</p></header><main>",
+        (
+            f'<p class="meta">Generated {escape(local(report.generated_at, zone))} · times in '
+            f"{escape(zone)} · "
+            f"{escape(indexed)}</p></header><main>"
+        ),
         '<section aria-labelledby="h-summary"><h2 id="h-summary">Summary</h2><dl class="tiles">'
         + "".join(
             f'<div class="tile" data-metric="{m}"><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>'
@@ -351,7 +357,8 @@ def to_html(report: EventReport) -> str:
 
 # ---- the live dashboard: a static page (no data); gateway/static/report.js does the rest
 VIEWER_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Doors dashboard</title>
 <link rel="stylesheet" href="../../../app/static/vendor/uPlot.min.css">
 <link rel="stylesheet" href="../../../app/static/report.css"></head><body>

@@ -1,5 +1,5 @@
-"""`OneTripRoute`: a plain `def` endpoint runs, renders its answer and ends its database session in ONE trip to
-the thread pool.
+"""`OneTripRoute`: a plain `def` endpoint runs, renders its answer and ends its database session in ONE trip
+to the thread pool.
 
 FastAPI on its own runs a sync endpoint in one thread trip, validates its answer in a second and closes a
 `yield` dependency's session in a third; a session that read something holds its pooled connection across
@@ -16,9 +16,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
-from fastapi.datastructures import DefaultPlaceholder
 from sqlmodel import Session
 from starlette.responses import Response
 

@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "CODE_LENGTH",
-    "CodeError",
-    "Code",
     "DOMAIN",
     "PREFIX",
     "WINDOW_SECONDS",
+    "Code",
+    "CodeError",
     "b64url",
     "code_message",
     "compress_public_key",
@@ -115,7 +115,8 @@ class Code:
 
 
 def code_message(ticket_id: uuid.UUID, window: int) -> bytes:
-    """What a device signs for one window: DOMAIN || ticket uuid (16 bytes) || window (4 bytes, big-endian)."""
+    """What a device signs for one window: DOMAIN || ticket uuid (16 bytes) || window (4 bytes,
+    big-endian)."""
     return DOMAIN + ticket_id.bytes + window.to_bytes(4, "big")
 
 

@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     checkin_poll_seconds: float = 1.0
     # The one transaction pipeline (ticketkit.tx, services/sending.py, docs/chains.md). Every operator
     # transaction (issuances, gifts, resale settlements, check-in batches) is done once its receipt is
-    # `confirmations` blocks deep (unset: the chain's default, ticketkit.tx.PROFILES; a reorganisation above it
-    # is redone); a transaction not mined within `stuck_blocks` blocks is replaced with fees 12.5 % higher.
+    # `confirmations` blocks deep (unset: the chain's default, ticketkit.tx.PROFILES; a reorganisation above
+    # it is redone); a transaction not mined within `stuck_blocks` blocks is replaced with fees 12.5 % higher.
     # The tip is at least `tip_floor_gwei` (unset: the chain's floor); `max_fee_gwei` is the most the operator
     # ever pays per gas (unset: no ceiling): above it transactions wait, and /readyz says why.
     confirmations: int | None = Field(default=None, ge=0)
@@ -63,15 +63,17 @@ class Settings(BaseSettings):
     # A write (issue, gift, buy) answers at once with status `pending` (0), or waits up to this many seconds
     # for its transaction to be final, holding no database connection while it waits.
     send_wait_seconds: float = Field(default=0, ge=0)
-    # Under a crowd (docs/gateway.md, "Under a crowd"): per process, each lane runs at most `limit` requests at
-    # once and queues at most `queue` more, each for at most `lane_wait_seconds`; beyond that, 503 `overloaded`
-    # at once. The gate's lane (/gate/*) is its own: a fan flood never queues in front of the doors. The engines'
-    # pools hold a connection for every request that may run (db.pool_sizes), so nothing waits for one.
+    # Under a crowd (docs/gateway.md, "Under a crowd"): per process, each lane runs at most `limit` requests
+    # at once and queues at most `queue` more, each for at most `lane_wait_seconds`; beyond that, 503
+    # `overloaded` at once. The gate's lane (/gate/*) is its own: a fan flood never queues in front of the
+    # doors. The engines' pools hold a connection for every request that may run (db.pool_sizes), so nothing
+    # waits for one.
     lane_api_limit: int = Field(default=6, ge=1, le=64)
     lane_api_queue: int = Field(default=2000, ge=0)
     lane_gate_limit: int = Field(default=6, ge=1, le=64)
     lane_gate_queue: int = Field(default=1000, ge=0)
-    # While the doors' lane has work, the other lane runs at most this many requests at once (the doors first).
+    # While the doors' lane has work, the other lane runs at most this many requests at once (the doors
+    # first).
     lane_api_limit_while_doors_busy: int = Field(default=2, ge=1, le=64)
     lane_wait_seconds: float = Field(default=10.0, gt=0)
     # Database timeouts: waiting for a pooled connection (should never happen: see above), connecting, and one
@@ -80,10 +82,11 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0)
     # The fans' read-only hot paths (GET /fans/me, /fans/me/tickets, /tickets/{id}) reuse a session token's
-    # authentication in this process for this long (a revoked session reads for at most this long; writes always
-    # authenticate afresh).
+    # authentication in this process for this long (a revoked session reads for at most this long; writes
+    # always authenticate afresh).
     fan_auth_cache_seconds: float = Field(default=2.0, ge=0)
-    # GET /readyz: how long it waits for the RPC node, and the lags past which the gateway says it is not ready.
+    # GET /readyz: how long it waits for the RPC node, and the lags past which the gateway says it is not
+    # ready.
     ready_rpc_timeout_seconds: float = Field(default=2.0, gt=0)
     ready_max_checkin_lag_seconds: float = Field(default=300.0, gt=0)
     ready_max_indexer_lag_blocks: int = Field(default=50, ge=0)

@@ -3,9 +3,9 @@ with its parameters (`Rules`). Pure: no database, no clock.
 
 The online check and the sync of offline scans (gateway/services/gate.py) gather a TicketState from the
 database and call `decide`; a snapshot carries `Rules.as_json()` (the order and every parameter) and each
-ticket's state, and the scanner page (gateway/static/offline.js) runs the same rules, in the order the snapshot
-names, over them. tests/gateway/gate_vectors.json holds codes with their expected answers; the Python tests and
-the browser tests both run it (docs/gate.md, "The rule list").
+ticket's state, and the scanner page (gateway/static/offline.js) runs the same rules, in the order the
+snapshot names, over them. tests/gateway/gate_vectors.json holds codes with their expected answers; the Python
+tests and the browser tests both run it (docs/gate.md, "The rule list").
 
 The first rule that applies refuses, with its name as the reason (`GateReason`: the names, in order):
 
@@ -33,7 +33,7 @@ import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,16 +42,16 @@ from . import codes
 
 __all__ = [
     "CHECKED_IN",
-    "Decision",
     "ENTRY",
     "EXIT",
     "FIELDS",
     "GENUINE",
-    "GateReason",
     "HOLDER_CHANGED",
     "ORDER",
     "POLICIES",
     "REFUNDED",
+    "Decision",
+    "GateReason",
     "Rules",
     "TicketState",
     "day_of",
@@ -170,7 +170,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def day_of(unix_time: float, zone: str) -> str:
     """The ISO date of a moment in the time zone `zone`."""
-    return datetime.fromtimestamp(unix_time, timezone.utc).astimezone(_zone(zone)).date().isoformat()
+    return datetime.fromtimestamp(unix_time, UTC).astimezone(_zone(zone)).date().isoformat()
 
 
 def valid_day(text: str) -> str:
@@ -186,6 +186,18 @@ class _Scan:
     code: codes.Code | None = None
     ticket: TicketState | None = None
     unverified: bool = False
+
+
+def _t(s: _Scan) -> TicketState:
+    """The scan's ticket, for the rules after the lookup (the rules before them refuse a scan without one)."""
+    assert s.ticket is not None
+    return s.ticket
+
+
+def _c(s: _Scan) -> codes.Code:
+    """The scan's decoded code, for the rules after `malformed_code`."""
+    assert s.code is not None
+    return s.code
 
 
 def _entries(t: TicketState) -> int:
@@ -204,9 +216,9 @@ def _not_in_list(s: _Scan) -> bool:
 def _bad_signature(s: _Scan) -> bool:
     if s.unverified:
         return False
-    for text in s.ticket.device_keys:
+    for text in _t(s).device_keys:
         try:
-            if codes.verify_code_signature(codes.load_public_key(text), s.code):
+            if codes.verify_code_signature(codes.load_public_key(text), _c(s)):
                 return False
         except codes.CodeError:
             continue
@@ -215,17 +227,17 @@ def _bad_signature(s: _Scan) -> bool:
 
 def _expired(s: _Scan) -> bool:
     current = codes.window_of(s.now, s.rules.window_seconds)
-    return abs(s.code.window - current) > s.rules.drift_windows
+    return abs(_c(s).window - current) > s.rules.drift_windows
 
 
 def _policy(s: _Scan) -> str:
-    return s.rules.policy_for(s.ticket.tier_id)
+    return s.rules.policy_for(_t(s).tier_id)
 
 
 def _already(s: _Scan) -> bool:
     if s.direction != ENTRY:
         return False
-    t, policy = s.ticket, _policy(s)
+    t, policy = _t(s), _policy(s)
     if policy == "reentry":
         return _entries(t) > t.exits
     if policy == "days":
@@ -237,15 +249,15 @@ def _already(s: _Scan) -> bool:
 _RULES: dict[GateReason, Callable[[_Scan], bool]] = {
     GateReason.malformed_code: lambda s: s.code is None,
     GateReason.unknown_ticket: lambda s: not s.offline and s.ticket is None,
-    GateReason.wrong_event: lambda s: not s.offline and not s.ticket.event_matches,
+    GateReason.wrong_event: lambda s: not s.offline and not _t(s).event_matches,
     GateReason.not_in_list: _not_in_list,
-    GateReason.no_device_key: lambda s: not s.ticket.device_keys and not s.unverified,
+    GateReason.no_device_key: lambda s: not _t(s).device_keys and not s.unverified,
     GateReason.bad_signature: _bad_signature,
     GateReason.expired_code: _expired,
-    GateReason.cancelled: lambda s: s.ticket.cancelled,
-    GateReason.not_owner: lambda s: s.ticket.holder_changed,
+    GateReason.cancelled: lambda s: _t(s).cancelled,
+    GateReason.not_owner: lambda s: _t(s).holder_changed,
     GateReason.no_exit: lambda s: s.direction == EXIT and _policy(s) != "reentry",
-    GateReason.not_inside: lambda s: s.direction == EXIT and _entries(s.ticket) <= s.ticket.exits,
+    GateReason.not_inside: lambda s: s.direction == EXIT and _entries(_t(s)) <= _t(s).exits,
     GateReason.not_valid_today: lambda s: (
         s.direction == ENTRY and _policy(s) == "days" and day_of(s.now, s.rules.timezone) not in s.rules.days
     ),

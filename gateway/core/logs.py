@@ -1,8 +1,8 @@
 """The gateway's log lines on standard error: plain text, or one JSON object per line for a log collector.
 
-`configure(level, log_format)` (called by create_app with the settings') sets the `gateway` (and `ticketkit.rpc`)
-loggers' level and format, and with the JSON format also uvicorn's (its server and access lines), so that one
-process writes one kind of line. Idempotent:
+`configure(level, log_format)` (called by create_app with the settings') sets the `gateway` (and
+`ticketkit.rpc`) loggers' level and format, and with the JSON format also uvicorn's (its server and access
+lines), so that one process writes one kind of line. Idempotent:
 calling it again replaces what it set before. Nothing secret is logged (tests/hardening greps a demo's logs).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["JsonFormatter", "configure"]
@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -52,7 +52,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "info", log_format: str = "text") -> None:
-    """Send the `gateway` loggers' records from `level` up to standard error, as `log_format` ("text"/"json")."""
+    """Send the `gateway` loggers' records from `level` up to standard error, as `log_format`
+    ("text"/"json")."""
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)

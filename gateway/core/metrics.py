@@ -77,7 +77,8 @@ class _Live(Collector):
 
 
 def render(read_live: Callable[[], dict[tuple[str, str], float | None]] | None = None) -> tuple[bytes, str]:
-    """The exposition text and its content type: this process's (or every worker's) metrics, then the live ones."""
+    """The exposition text and its content type: this process's (or every worker's) metrics, then the live
+    ones."""
     if MULTIPROCESS:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)

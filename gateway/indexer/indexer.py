@@ -32,6 +32,7 @@ from eth_utils import event_abi_to_log_topic, to_checksum_address
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from web3.types import RPCEndpoint
 
 import ticketkit as tk
 from ticketkit import _artifacts
@@ -46,17 +47,17 @@ log = logging.getLogger(__name__)
 ZERO = "0x0000000000000000000000000000000000000000"
 CHUNK = 500  # rows per IN (...) query
 
-EVENTS_T = ChainEvent.__table__
-TOKENS_T = IndexedToken.__table__
-BLOCKS_T = IndexerBlock.__table__
-CURSORS_T = IndexerCursor.__table__
-CONTRACTS_T = IndexerContract.__table__
-TICKETS_T = Ticket.__table__
-TRANSFERS_T = Transfer.__table__
-FANS_T = Fan.__table__
-GW_EVENTS_T = Event.__table__
-CHECKINS_T = Checkin.__table__
-BADGES_T = Badge.__table__
+EVENTS_T = db.table_of(ChainEvent)
+TOKENS_T = db.table_of(IndexedToken)
+BLOCKS_T = db.table_of(IndexerBlock)
+CURSORS_T = db.table_of(IndexerCursor)
+CONTRACTS_T = db.table_of(IndexerContract)
+TICKETS_T = db.table_of(Ticket)
+TRANSFERS_T = db.table_of(Transfer)
+FANS_T = db.table_of(Fan)
+GW_EVENTS_T = db.table_of(Event)
+CHECKINS_T = db.table_of(Checkin)
+BADGES_T = db.table_of(Badge)
 
 # Which logs are kept, and what they do to a token.
 COLLECTION_EVENTS = (
@@ -257,7 +258,7 @@ class Indexer:
 
     # ---- JSON-RPC, raw (no web3 formatters: tens of thousands of logs per call)
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        response = self.chain.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        response = self.chain.w3.provider.make_request(RPCEndpoint(method), params)
         if "error" in response:
             raise IndexerError(f"{method}: {response['error']}")
         return response["result"]
@@ -313,8 +314,8 @@ class Indexer:
         return stats
 
     def run_forever(self, stop_event: threading.Event, interval: float | None = None) -> None:
-        """Poll until `stop_event` is set, as the chain's one indexer among all processes on this database: one
-        that finds another indexing stands by and takes over when that one stops or dies (`db.try_lease`).
+        """Poll until `stop_event` is set, as the chain's one indexer among all processes on this database:
+        one that finds another indexing stands by and takes over when that one stops or dies (`db.try_lease`).
         Errors (node down, ...) are logged and retried with backoff."""
         interval = self.poll_interval if interval is None else interval
         failures = 0
@@ -328,7 +329,7 @@ class Indexer:
                         if stats.events or stats.reorgs:
                             log.info("indexer: %s", stats)
                     failures = 0
-                except Exception:  # noqa: BLE001 - a poller must survive the node and the database blinking
+                except Exception:  # a poller must survive the node and the database blinking
                     failures += 1
                     log.exception("indexer: poll failed (%d in a row)", failures)
                 stop_event.wait(min(interval * 2 ** min(failures, 5), 60) if failures else interval)
@@ -337,7 +338,8 @@ class Indexer:
                 lease.release()
 
     def _lead(self, lease: db.Lease | None) -> db.Lease | None:
-        """The lease to index this chain under: kept while alive, else taken if free; None: another indexes."""
+        """The lease to index this chain under: kept while alive, else taken if free; None: another
+        indexes."""
         if lease is not None:
             if lease.alive():
                 return lease
@@ -982,16 +984,18 @@ class Indexer:
                     )
                 ):
                     current[(contract, str(row.token_id))] = row
-        created, moved, gone = [], [], []
+        created: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        gone: list[Any] = []
         now = utcnow()
         for (contract, token_id), state in tickets.items():
-            row = current.get((contract, token_id))
+            known = current.get((contract, token_id))
             if state is None:
-                if row is not None:
-                    gone.append(row)
+                if known is not None:
+                    gone.append(known)
                 continue
             fan = None if state["burned"] else fans.get(state["owner"])
-            if row is None:
+            if known is None:
                 tier = state["tier_id"]
                 if tier is None:  # not seen its mint (should not happen): ask the chain
                     tier = tk.Collection(self.chain, contract).ticket(int(token_id)).tier_id
@@ -1008,8 +1012,8 @@ class Indexer:
                         "created_at": now,
                     }
                 )
-            elif row.owner_fan_id != fan:
-                moved.append({"_id": row.id, "owner_fan_id": fan})
+            elif known.owner_fan_id != fan:
+                moved.append({"_id": known.id, "owner_fan_id": fan})
         if created:  # the gateway may have recorded an issuance's tickets meanwhile: theirs win
             conn.execute(
                 self._insert(TICKETS_T).on_conflict_do_nothing(

@@ -1,6 +1,6 @@
-"""Database tables and API schemas, one module per area: per entity Base -> Create -> table -> Public. UUID keys
-everywhere. Every public name is re-exported here (`from gateway.models import Ticket`), and importing the
-package registers every table (alembic's env, the tests).
+"""Database tables and API schemas, one module per area: per entity Base -> Create -> table -> Public. UUID
+keys everywhere. Every public name is re-exported here (`from gateway.models import Ticket`), and importing
+the package registers every table (alembic's env, the tests).
 
 Amounts in wei are stored and returned as decimal strings (they overflow 64-bit integers and JSON
 numbers); requests accept integers or decimal strings, never booleans or fractions (`Wei`). Request counts are

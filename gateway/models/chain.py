@@ -16,8 +16,8 @@ from .common import utcnow
 class ChainTransaction(SQLModel, table=True):
     """One operator transaction, recorded in the same database transaction as the write it serves (`kind`,
     `record_id`) before anything is signed. The sending worker signs it (`nonce`, `attempts`: every signed
-    version with its fees), broadcasts, replaces and confirms it, and applies its outcome to the record exactly
-    once (`applied`). Its status is the pipeline's (ticketkit.tx.TxStatus)."""
+    version with its fees), broadcasts, replaces and confirms it, and applies its outcome to the record
+    exactly once (`applied`). Its status is the pipeline's (ticketkit.tx.TxStatus)."""
 
     __tablename__ = "chain_transactions"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

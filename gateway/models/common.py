@@ -63,12 +63,13 @@ Count = Annotated[int, Strict()]
 Instant = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_sane_instant)]
 
 
-# The closed lists of values (here and in each area) are StrEnums stored as the same strings (a VARCHAR column,
-# `sa_type=AutoString`: no database enum type) and listed in the OpenAPI document. Rows read back from the
-# database hold plain strings, equal to the members.
+# The closed lists of values (here and in each area) are StrEnums stored as the same strings (a VARCHAR
+# column, `sa_type=AutoString`: no database enum type) and listed in the OpenAPI document. Rows read back from
+# the database hold plain strings, equal to the members.
 class SendStatus(StrEnum):
     """An idempotent operator send's record (issuances, transfers, resale settlements, check-in batches):
-    pending until its transaction is final; failed (a transfer, a check-in batch) when it did not go through."""
+    pending until its transaction is final; failed (a transfer, a check-in batch) when it did not go
+    through."""
 
     pending = "pending"
     done = "done"

@@ -29,7 +29,8 @@ class Fan(SQLModel, table=True):
     encrypted_key: str = Field(sa_column=Column(Text, nullable=False), repr=False)
     # An external wallet the fan proved they control (POST /fans/me/wallet); one fan per wallet.
     wallet_address: str | None = Field(default=None, max_length=42, unique=True, index=True)
-    # SHA-256 of the fan's one-time recovery code (POST /fans/recover): a new session when every device is lost.
+    # SHA-256 of the fan's one-time recovery code (POST /fans/recover): a new session when every device is
+    # lost.
     recovery_hash: str | None = Field(default=None, max_length=64, repr=False)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -55,8 +55,8 @@ class DeviceKey(SQLModel, table=True):
 
 
 class Admission(SQLModel, table=True):
-    """A ticket admitted at a gate: the one atomic check-in write (unique per ticket), and the durable
-    queue to the chain (`chain_status` queued -> sent -> done; `cancelled` if the event is cancelled on chain)."""
+    """A ticket admitted at a gate: the one atomic check-in write (unique per ticket), and the durable queue
+    to the chain (`chain_status` queued -> sent -> done; `cancelled` if the event is cancelled on chain)."""
 
     __tablename__ = "gate_admissions"
     __table_args__ = (UniqueConstraint("ticket_id"),)

@@ -72,7 +72,8 @@ class PresaleSnapshotCreate(SQLModel):
 
 
 class PresaleSnapshot(SQLModel, table=True):
-    """The rule's eligible set fixed at a block (ticketkit.presale), with everything needed to recompute it."""
+    """The rule's eligible set fixed at a block (ticketkit.presale), with everything needed to recompute
+    it."""
 
     __tablename__ = "presale_snapshots"
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

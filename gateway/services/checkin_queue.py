@@ -5,8 +5,8 @@ queued → sent → done. The operator sends the collection's `checkIn`, which m
 the attendance badges; it needs the collection's GATE_ROLE (the organiser grants it, like MINTER_ROLE).
 
 A batch goes: claim up to `max_batch` queued admissions of one event, oldest first, under a new pending
-CheckinBatch (the admissions `sent`; commit) → estimate `Collection.check_in_call` (a contract refusal gives the
-admissions back) → its outbox row (services/sending.py) committed → the sending worker signs, broadcasts,
+CheckinBatch (the admissions `sent`; commit) → estimate `Collection.check_in_call` (a contract refusal gives
+the admissions back) → its outbox row (services/sending.py) committed → the sending worker signs, broadcasts,
 replaces and confirms it like every operator transaction, and applies the outcome (`apply_outcome`) once the
 receipt is `confirmations` blocks deep: success → batch done, admissions done (tickets the contract skipped,
 already used or gone, are done too: the chain has decided them); a revert, or a transaction that can never be
@@ -44,20 +44,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
 
+from .. import db
 from ..models import Admission, ChainTransaction, CheckinBatch, Event, QueueState, SendStatus, as_utc, utcnow
 from ..runtime import Runtime
 from . import background, sending
 
 log = logging.getLogger("gateway.checkin_queue")
 
-ADMISSIONS = Admission.__table__  # type: ignore[attr-defined]
-BATCHES = CheckinBatch.__table__  # type: ignore[attr-defined]
+ADMISSIONS = db.table_of(Admission)
+BATCHES = db.table_of(CheckinBatch)
 SKIP_REASONS = {tk.SKIP_NOT_FOUND: "not found", tk.SKIP_ALREADY_USED: "already used"}
 
 
@@ -113,7 +114,7 @@ def drain_once(
         )
     except tk.TicketkitError:
         raise
-    except Exception as error:  # noqa: BLE001 - web3 transport errors become ticketkit's; others re-raise
+    except Exception as error:  # web3 transport errors become ticketkit's; others re-raise
         translated = translate_error(error)
         if translated is error:
             raise
@@ -125,12 +126,14 @@ def _drain(
 ) -> DrainReport:
     chain, engine = runtime.chain(), runtime.engine
     runtime.operator()  # no operator key: nothing to do
-    chain.w3.eth.block_number  # noqa: B018 - the node answers, or nothing is touched
+    _ = chain.w3.eth.block_number  # the node answers, or nothing is touched
     report = DrainReport()
     _give_back_stale(engine, stale_after, report)
     with Session(engine) as session:
         queued = select(Admission.event_id).where(Admission.chain_status == QueueState.queued)
-        events = list(session.exec(select(Event.id, Event.collection_address).where(Event.id.in_(queued))))  # type: ignore[attr-defined]
+        events = list(
+            session.exec(select(Event.id, Event.collection_address).where(col(Event.id).in_(queued)))
+        )
     for event_id, collection in events:
         if event_id in hold:
             continue
@@ -152,7 +155,7 @@ def _run_worker(runtime: Runtime, report: DrainReport, timeout: float) -> None:
         with Session(runtime.engine) as session:
             pending = session.exec(
                 select(func.count())
-                .select_from(CheckinBatch)  # type: ignore[call-overload]
+                .select_from(CheckinBatch)
                 .where(CheckinBatch.status == SendStatus.pending)
             ).one()
         if not pending or time.monotonic() > deadline:
@@ -171,7 +174,7 @@ def _claim(engine: Engine, event_id: uuid.UUID, collection: str, max_batch: int)
             session.exec(
                 select(Admission.id)
                 .where(Admission.event_id == event_id, Admission.chain_status == QueueState.queued)
-                .order_by(Admission.admitted_at, Admission.id)  # type: ignore[arg-type]
+                .order_by(col(Admission.admitted_at), col(Admission.id))
                 .limit(max_batch)
                 .with_for_update(skip_locked=True)
             )
@@ -217,11 +220,13 @@ def _record(runtime: Runtime, claim: _Claim, report: DrainReport) -> str:
                 return "refused"
             raise
         still = (
-            session.execute(
-                update(BATCHES)
-                .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == SendStatus.pending)
-                .values(error=None)
-            ).rowcount
+            db.rowcount(
+                session.execute(
+                    update(BATCHES)
+                    .where(BATCHES.c.id == claim.batch_id, BATCHES.c.status == SendStatus.pending)
+                    .values(error=None)
+                )
+            )
             == 1
         )
         if not still:  # given back while it was being estimated
@@ -346,9 +351,9 @@ def _give_back_stale(engine: Engine, stale_after: float, report: DrainReport) ->
             (batch_id, created)
             for batch_id, created in session.exec(
                 select(CheckinBatch.id, CheckinBatch.created_at).where(
-                    CheckinBatch.status == SendStatus.pending, CheckinBatch.id.not_in(recorded)
+                    col(CheckinBatch.status) == SendStatus.pending, col(CheckinBatch.id).not_in(recorded)
                 )
-            )  # type: ignore[attr-defined]
+            )
             if _age(created) >= timedelta(seconds=stale_after)
         ]
     for batch_id, _ in stale:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from eth_utils import to_checksum_address
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import ticketkit as tk
 
@@ -14,7 +14,7 @@ from .. import db
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import Event, EventCreate, Organiser, Tier
 
-TIERS = Tier.__table__  # type: ignore[attr-defined]
+TIERS = db.table_of(Tier)
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -95,7 +95,7 @@ def refresh_tiers(*, session: Session, chain: tk.Chain, event: Event) -> list[Ti
 
 
 def event_tiers(*, session: Session, event: Event) -> list[Tier]:
-    return list(session.exec(select(Tier).where(Tier.event_id == event.id).order_by(Tier.tier_id)))
+    return list(session.exec(select(Tier).where(col(Tier.event_id) == event.id).order_by(col(Tier.tier_id))))
 
 
 def organiser_event(*, session: Session, organiser: Organiser, event_id: uuid.UUID) -> Event:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from .. import db
 from ..core.security import decrypt_key, encrypt_key, hash_token, new_token
 from ..errors import Conflict, GatewayError, NotFound, Unauthorized
 from ..models import (
@@ -75,8 +76,10 @@ def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
     """The fan a session token belongs to (401 unknown or revoked; 401 `session_expired` once it went unused
     for `idle_days`, 0 = never). Records the session's use, at most once per SESSION_TOUCH_EVERY."""
     row = session.exec(
-        select(FanSession).where(FanSession.token_hash == hash_token(token), FanSession.revoked_at.is_(None))
-    ).first()  # type: ignore[union-attr]
+        select(FanSession).where(
+            FanSession.token_hash == hash_token(token), col(FanSession.revoked_at).is_(None)
+        )
+    ).first()
     fan = session.get(Fan, row.fan_id) if row is not None else None
     if row is None or fan is None:
         raise Unauthorized("unknown or revoked session token")
@@ -118,8 +121,8 @@ def cached_fan(token: str, ttl: float) -> FanRef | None:
 def authenticate_ref(engine: Engine, token: str, idle_days: float) -> FanRef:
     """`authenticate` in a session of its own (opened and closed here), then cached for `cached_fan`.
 
-    A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's ttl
-    (`fan_auth_cache_seconds`); every write authenticates afresh."""
+    A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's
+    ttl (`fan_auth_cache_seconds`); every write authenticates afresh."""
     with Session(engine) as session:
         fan = authenticate(session=session, token=token, idle_days=idle_days)
         ref = FanRef(fan.id, fan.address, fan.wallet_address)
@@ -167,7 +170,7 @@ def recover(*, session: Session, data: RecoverRequest) -> tuple[FanSession, str,
         .where(col(Fan.id) == fan.id, col(Fan.recovery_hash) == presented)
         .values(recovery_hash=hash_token(code))
     )
-    if used.rowcount != 1:
+    if db.rowcount(used) != 1:
         session.rollback()
         raise Unauthorized("unknown fan account or wrong recovery code", code="bad_recovery_code")
     if data.sign_out_everywhere:
@@ -211,8 +214,10 @@ def new_session(*, session: Session, fan: Fan) -> tuple[FanSession, str]:
 
 def fan_sessions(*, session: Session, fan: Fan) -> list[FanSession]:
     return list(
-        session.exec(select(FanSession).where(FanSession.fan_id == fan.id).order_by(FanSession.created_at))
-    )  # type: ignore[arg-type]
+        session.exec(
+            select(FanSession).where(FanSession.fan_id == fan.id).order_by(col(FanSession.created_at))
+        )
+    )
 
 
 def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanSession:
@@ -234,18 +239,20 @@ def revoke_session(*, session: Session, fan: Fan, session_id: uuid.UUID) -> FanS
     return row
 
 
-def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:  # noqa: ANN001
+def export(*, session: Session, fan: Fan, tickets: list) -> FanExport:
     """What the gateway holds about the fan (data access and portability): account, contact, sessions,
     tickets, transfers sent and received, resale listings."""
     contact = session.get(FanContact, fan.id)
     transfers = session.exec(
         select(Transfer)
         .where((Transfer.from_fan_id == fan.id) | (Transfer.to_fan_id == fan.id))
-        .order_by(Transfer.created_at)
-    )  # type: ignore[arg-type]
+        .order_by(col(Transfer.created_at))
+    )
     listings = session.exec(
-        select(ResaleListing).where(ResaleListing.seller_fan_id == fan.id).order_by(ResaleListing.created_at)
-    )  # type: ignore[arg-type]
+        select(ResaleListing)
+        .where(ResaleListing.seller_fan_id == fan.id)
+        .order_by(col(ResaleListing.created_at))
+    )
     return FanExport(
         account=FanPublic(id=fan.id, address=fan.address, wallet_address=fan.wallet_address),
         created_at=fan.created_at,
@@ -285,12 +292,13 @@ def custodial_account(fan: Fan, *, secret: str) -> LocalAccount:
     return Account.from_key(decrypt_key(fan.encrypted_key, secret=secret, associated=str(fan.id)))
 
 
-def _iso(moment) -> str:  # noqa: ANN001
+def _iso(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def wallet_challenge(*, session: Session, fan: Fan, domain: str, uri: str, chain_id: int) -> WalletChallenge:
-    """A one-time nonce (10 minutes) and the EIP-4361-style text the fan's wallet signs (EIP-191 personal_sign).
+    """A one-time nonce (10 minutes) and the EIP-4361-style text the fan's wallet signs (EIP-191
+    personal_sign).
 
     The wallet's address is not known yet, so the message names the fan account instead of an address line.
     """
@@ -329,7 +337,7 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
     address = to_checksum_address(data.address)
     try:
         signer = Account.recover_message(encode_defunct(text=challenge.message), signature=data.signature)
-    except Exception:  # noqa: BLE001 - any undecodable signature is simply a bad one
+    except Exception:  # noqa: BLE001  # any undecodable signature is simply a bad one
         signer = None
     if signer is None or signer.lower() != address.lower():
         raise GatewayError(
@@ -339,7 +347,7 @@ def link_wallet(*, session: Session, fan: Fan, data: WalletLinkRequest) -> Fan:
         )
     # Burn the nonce atomically: of two concurrent requests only one sees used_at IS NULL.
     burnt = session.exec(
-        update(WalletChallenge)  # type: ignore[call-overload]
+        update(WalletChallenge)
         .where(col(WalletChallenge.id) == challenge.id, col(WalletChallenge.used_at).is_(None))
         .values(used_at=utcnow())
     )

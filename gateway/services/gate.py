@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -37,15 +37,15 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from sqlalchemy import Engine, String, and_, bindparam, cast, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
 import ticketkit as tk
 
 from .. import db
 from ..core import codes, gate_rules
-from ..core.gate_rules import ENTRY, EXIT, GateReason, Rules, TicketState
 from ..core.config import Settings
+from ..core.gate_rules import ENTRY, EXIT, GateReason, Rules, TicketState
 from ..core.security import hash_token
 from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from ..indexer.models import ChainEvent, IndexedToken
@@ -69,17 +69,18 @@ from ..models import (
     QueueState,
     Role,
     Ticket,
-    TicketPlace,
     TicketDoor,
-    TicketPlacePublic,
+    TicketPlace,
     TicketPlaceBase,
+    TicketPlacePublic,
     Tier,
     as_utc,
     utcnow,
 )
 from ..runtime import Runtime
 
-# Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py, docs/gate.md).
+# Refusal reasons, in the order they are checked: the one rule list (gateway/core/gate_rules.py,
+# docs/gate.md).
 REASONS = gate_rules.ORDER
 _ENTRY_RULES = REASONS[
     REASONS.index(GateReason.not_owner) + 1 :
@@ -87,18 +88,18 @@ _ENTRY_RULES = REASONS[
 MESSAGE_TTL = 600  # seconds a self-custody binding message stays valid
 MAX_MESSAGE_TTL = 3600  # an expiry further ahead than this is refused
 
-T = Ticket.__table__
-F = Fan.__table__
-TR = Tier.__table__
-IT = IndexedToken.__table__
-DK = DeviceKey.__table__
-A = Admission.__table__
-K = ApiKey.__table__
-C = GateConflict.__table__
-R = GateRefusal.__table__
-CE = ChainEvent.__table__
-ED = EventDoor.__table__
-GE = GateEntry.__table__
+T = db.table_of(Ticket)
+F = db.table_of(Fan)
+TR = db.table_of(Tier)
+IT = db.table_of(IndexedToken)
+DK = db.table_of(DeviceKey)
+A = db.table_of(Admission)
+K = db.table_of(ApiKey)
+C = db.table_of(GateConflict)
+R = db.table_of(GateRefusal)
+CE = db.table_of(ChainEvent)
+ED = db.table_of(EventDoor)
+GE = db.table_of(GateEntry)
 
 # A ticket with what the gate decides on: its tier, its holder (account or chain), its admission. Every join
 # is on a primary or unique key. Shared by the live check and the offline snapshot.
@@ -178,7 +179,8 @@ def _writing(session: Session) -> Iterator[None]:
     """Around a short write transaction: on SQLite, the gateway's writers in every process take turns at an OS
     lock (db.sqlite_writer) instead of polling the database's write lock, whose busy handler sleeps up to
     100 ms between tries - what the slowest check-ins used to wait."""
-    with db.sqlite_writer(session.get_bind()):
+    bind = session.get_bind()
+    with db.sqlite_writer(bind if isinstance(bind, Engine) else bind.engine):
         yield
 
 
@@ -264,6 +266,13 @@ class GateKeyRef:
 
 
 GateKeyLike = GateKeyRef | ApiKey  # the functions below read only `id` and `event_id`
+
+
+def _event_of(gate_key: GateKeyLike) -> uuid.UUID:
+    """A gate key's event: every gate key has one (organiser keys, which have none, never reach the gate)."""
+    assert gate_key.event_id is not None
+    return gate_key.event_id
+
 
 _GATE_KEY = select(K.c.id, K.c.event_id, K.c.label, K.c.role).where(
     K.c.key_hash == bindparam("key_hash"), K.c.revoked_at.is_(None)
@@ -356,7 +365,8 @@ def _check(
     unix_time: float,
     direction: str = ENTRY,
 ) -> _Checked:
-    """The rule list (gate_rules.decide) over the ticket's state read in one query (two with re-entry/days)."""
+    """The rule list (gate_rules.decide) over the ticket's state read in one query (two with
+    re-entry/days)."""
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
@@ -392,7 +402,7 @@ def verify_code(
 ) -> Verdict:
     """Would this code admit (or let out) at this gate now? Reads only (one query)."""
     unix_time = time.time() if unix_time is None else unix_time
-    return _check(session, settings, gate_key.event_id, code, unix_time, direction).verdict
+    return _check(session, settings, _event_of(gate_key), code, unix_time, direction).verdict
 
 
 # ---- the check-in
@@ -429,7 +439,8 @@ def admit(
     """THE check-in write: insert the ticket's admission unless it has one, atomically, and commit.
 
     Returns (True, the new row) for the one caller that admitted the ticket, else (False, the admission on
-    record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status` queued).
+    record); rows have the table's columns as attributes. The row is queued for the chain (`chain_status`
+    queued).
     """
     values = {
         "id": uuid.uuid4(),
@@ -511,10 +522,11 @@ def enter(
     nonce: str | None,
     direction: str = ENTRY,
 ) -> tuple[bool, Any]:
-    """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in (`admit`:
-    on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records only, one
-    INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans for one
-    entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the entry)."""
+    """THE entry write, for an entry or exit the rules allowed. A ticket's first entry is its check-in
+    (`admit`: on chain once, the badge once); later entries and exits (re-entry, day passes) are gate records
+    only, one INSERT ... ON CONFLICT DO NOTHING on gate_entries' unique (ticket, slot): of simultaneous scans
+    for one entry exactly one inserts. Returns (True, the new row) or (False, the row that holds the
+    entry)."""
     row, state = checked.row, checked.state
     if direction == ENTRY and row.admission_id is None and not row.chain_used:
         return admit(
@@ -528,6 +540,8 @@ def enter(
             scanned_at=scanned_at,
             nonce=nonce,
         )
+    # a later entry or an exit: the rules ran over the ticket's state, so both are known
+    assert checked.rules is not None and state is not None
     values = {
         "id": uuid.uuid4(),
         "event_id": event_id,
@@ -579,15 +593,15 @@ def scan(
     unix_time: float | None = None,
     direction: str = ENTRY,
 ) -> Verdict:
-    """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the exit.
-    Refusals are recorded with their reason.
+    """Check a code and, if the rules allow, record the entry (`enter`: the first is the check-in) or the
+    exit. Refusals are recorded with their reason.
 
     A repeated `nonce` from the same gate key whose scan admitted the ticket is answered `admit` again
     (a retry after a lost response), without a second admission.
     """
     unix_time = time.time() if unix_time is None else unix_time
-    scanned_at = datetime.fromtimestamp(unix_time, timezone.utc)
-    event_id = gate_key.event_id
+    scanned_at = datetime.fromtimestamp(unix_time, UTC)
+    event_id = _event_of(gate_key)
     checked = _check(session, settings, event_id, code, unix_time, direction)
     verdict = checked.verdict
     if (
@@ -691,9 +705,10 @@ def _changed_tickets(conn: Any, event: Event, since: _Cursor) -> set[uuid.UUID]:
     """The event's tickets whose gate state may have changed since the cursor: keys bound or revoked,
     admissions, entries and exits (by their timestamps, less DELTA_OVERLAP_S), and tokens with chain events
     after the cursor's block (mints, moves, check-ins, refunds; the indexer commits whole blocks)."""
-    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, timezone.utc)
-    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would let
-    # the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or its key.
+    after = datetime.fromtimestamp(since.at - DELTA_OVERLAP_S, UTC)
+    # Each on an indexed timestamp (or block), across events (filtered here: a condition on the event would
+    # let the planner walk the event's tickets instead); a new ticket arrives with its mint's chain event or
+    # its key.
     queries = [
         select(DK.c.ticket_id, T.c.event_id)
         .select_from(DK.join(T, T.c.id == DK.c.ticket_id))
@@ -733,8 +748,8 @@ def snapshot(
     """The event's gate state as JSON text, its signature and the public key: (payload, signature, key).
 
     It carries the rules (gate_rules.Rules.as_json: their order and parameters), each ticket's state (with
-    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is a
-    delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
+    re-entry or day passes its entries, exits and days entered) and a `cursor`. With `since` (a cursor) it is
+    a delta (`kind` delta): only the tickets changed since then, whole, and the keys revoked since; more than
     DELTA_MAX changes and it is a full snapshot (`kind` full) again."""
     event = session.get(Event, gate_key.event_id)
     if event is None:
@@ -780,13 +795,14 @@ def snapshot(
         .where(T.c.event_id == event.id, DK.c.revoked_at.is_not(None))
         .order_by(DK.c.revoked_at)
     )
-    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of them.
-    query = query.where(T.c.id.in_(ids)) if delta else query.where(T.c.event_id == event.id)
-    if delta:
+    # A delta's tickets by primary key (they are the event's): a condition on the event would walk all of
+    # them.
+    query = query.where(T.c.id.in_(ids)) if ids is not None else query.where(T.c.event_id == event.id)
+    if ids is not None and cursor is not None:  # a delta (it has a cursor)
         revoked_query = (
             select(DK.c.ticket_id, DK.c.public_key, DK.c.revoked_at)
             .where(
-                DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, timezone.utc),
+                DK.c.revoked_at > datetime.fromtimestamp(cursor.at - DELTA_OVERLAP_S, UTC),
                 DK.c.ticket_id.in_(ids),
             )
             .order_by(DK.c.revoked_at)
@@ -918,7 +934,7 @@ def _sync_one(
     labels: dict[uuid.UUID, str | None],
 ) -> OfflineScanResult:
     scanned_at = as_utc(item.scanned_at)
-    event_id = gate_key.event_id
+    event_id = _event_of(gate_key)
     rules = event_rules(session, settings, event_id)
     found: list[Any] = []
 
@@ -964,8 +980,9 @@ def _sync_one(
         only=gate_rules.GENUINE,
     )
     row = found[0] if found else None
-    if not genuine.admit:
+    if genuine.reason is not None:
         return rejected(genuine.reason, row)
+    assert row is not None  # admitted: the rules refuse an unknown ticket (`unknown_ticket`)
     result = OfflineScanResult(result="admitted", ticket_id=row.id, token_id=row.token_id)
     if _recorded_here(session, row, gate_key.id, device, scanned_at, item.nonce):
         result.result = "already_admitted_here"
@@ -1036,13 +1053,15 @@ def sync_offline_scans(
     """Record what an offline gate admitted, in order, each through `admit`. Per scan: `admitted`;
     `already_admitted_here` (this very scan was synced before, or this gate key admitted the ticket with the
     scan's `nonce`: an online scan whose answer was lost); `conflict` (the ticket was admitted by another
-    scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not genuine)."""
+    scan: the one on record counts, this one is kept in gate_conflicts); `rejected` (the code is not
+    genuine)."""
     labels: dict[uuid.UUID, str | None] = {}
     return [_sync_one(session, settings, gate_key, device, item, labels) for item in scans]
 
 
 def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPublic]:
-    """The event's conflicts, oldest first: the admission that counted and the offline scan that was refused."""
+    """The event's conflicts, oldest first: the admission that counted and the offline scan that was
+    refused."""
     conn = session.connection()
     rows = conn.execute(
         select(
@@ -1090,7 +1109,7 @@ def event_conflicts(*, session: Session, event: Event) -> list[GateConflictPubli
 
 # ---- binding device keys
 def _expiry_text(expires_at: int) -> str:
-    return datetime.fromtimestamp(expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def binding_message(ticket: Ticket, public_key: str, expires_at: int) -> str:
@@ -1159,7 +1178,7 @@ def _wallet_holder(runtime: Runtime, ticket: Ticket, public_key: str, signature:
         signer = Account.recover_message(
             encode_defunct(text=binding_message(ticket, public_key, expires_at)), signature=signature
         )
-    except Exception:  # noqa: BLE001 - an undecodable signature is a bad one
+    except Exception:  # noqa: BLE001  # an undecodable signature is a bad one
         raise Unprocessable(
             "the signature does not recover an address for this message", code="bad_signature"
         ) from None
@@ -1199,7 +1218,7 @@ def bind_device(
         holder, bound_by = fan.address, "gateway"
     # One binder at a time per ticket: the row lock on PostgreSQL; on SQLite the UPDATE below takes the
     # database's write lock before anything is decided from what it reads.
-    session.exec(select(Ticket.id).where(Ticket.id == ticket.id).with_for_update()).first()
+    session.exec(orm_select(col(Ticket.id)).where(col(Ticket.id) == ticket.id).with_for_update()).first()
     now = utcnow()
     session.connection().execute(
         update(DK)
@@ -1213,7 +1232,7 @@ def bind_device(
     current = session.exec(
         orm_select(DeviceKey).where(
             DeviceKey.ticket_id == ticket.id,
-            DeviceKey.revoked_at.is_(None),
+            col(DeviceKey.revoked_at).is_(None),
             DeviceKey.public_key == public_key,
             DeviceKey.holder == holder,
         )
@@ -1287,7 +1306,8 @@ def set_place(
 
 
 def ticket_door(door: Any, place: Any, admission: Any, tier_id: int | None = None) -> TicketDoor:
-    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the gate's
+    """A pass's door details from its event's door row, its place row and its admission (scanned_at and the
+    gate's
     label), each None where there is none — the one place that decides what a pass shows about its door. The
     entry policy is the ticket's own: its tier's (`tier_policies`), else the event's."""
     policy = "single"

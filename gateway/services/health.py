@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import requests
 from sqlalchemy import func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ticketkit.rpc import redact
 
@@ -47,7 +47,7 @@ class Readiness:
 def _database(session: Session) -> Check:
     try:
         session.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure is "not ready", named
+    except Exception as error:  # noqa: BLE001  # any failure is "not ready", named
         return Check(False, f"the database does not answer: {type(error).__name__}")
     return Check(True, "answers")
 
@@ -59,14 +59,14 @@ def _node_head(url: str, timeout: float) -> int | str:
             url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, timeout=timeout
         )
         return int(answer.json()["result"], 16)
-    except Exception as error:  # noqa: BLE001 - any failure is "not answering", named
+    except Exception as error:  # noqa: BLE001  # any failure is "not answering", named
         return type(error).__name__
 
 
 def _rpc_head(runtime: Runtime) -> tuple[Check, int | None]:
-    """The nodes' latest block number, each asked at once with a short timeout of its own (the probe must answer
-    quickly): ready while one node answers (the others take over from each other, docs/chains.md); the detail
-    names the nodes that do not (without their paths, where API keys are)."""
+    """The nodes' latest block number, each asked at once with a short timeout of its own (the probe must
+    answer quickly): ready while one node answers (the others take over from each other, docs/chains.md); the
+    detail names the nodes that do not (without their paths, where API keys are)."""
     settings = runtime.settings
     urls = settings.rpc_endpoints
     if len(urls) == 1:
@@ -90,9 +90,9 @@ def checkin_lag(session: Session) -> tuple[int, float]:
     """(admissions not yet on chain, seconds the oldest of them has waited)."""
     count, oldest = session.execute(
         select(func.count(), func.min(Admission.admitted_at)).where(
-            Admission.chain_status.in_((QueueState.queued, QueueState.sent))
+            col(Admission.chain_status).in_((QueueState.queued, QueueState.sent))
         )
-    ).one()  # type: ignore[attr-defined]
+    ).one()
     if oldest is None:
         return count, 0.0
     return count, max(0.0, (utcnow() - as_utc(oldest)).total_seconds())

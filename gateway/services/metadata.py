@@ -4,8 +4,8 @@ event's public details, and the organiser's uploaded art.
 A contract's token URI is `metadata_base_uri(public_url, chain_id, contract)` + id (ticketkit sets it at
 deploy; `setBaseURI` re-points a deployed one). The token's state comes from the chain (a burned or refunded
 ticket, a revoked badge: 404), the event's name, tiers, details and art from the database. Nothing personal
-leaves: no fan contact, no account, no holder address (a badge's id contains its holder's address, as on chain;
-the metadata does not repeat it).
+leaves: no fan contact, no account, no holder address (a badge's id contains its holder's address, as on
+chain; the metadata does not repeat it).
 
 Wallets fetch metadata at volume: each rendered document (JSON or SVG, with its ETag) is kept for
 `cache_seconds` in this process — a hit reads neither the chain nor the database — and an event's start time
@@ -22,13 +22,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from eth_utils import to_checksum_address
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import ticketkit as tk
 from ticketkit import errors as chain_errors
@@ -233,7 +233,7 @@ def _badge_view(session: Session, chain: tk.Chain, address: str, token_id: int) 
 def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, Any]:
     def start() -> datetime | None:
         seconds = tk.Collection(chain, event.collection_address).event_info()["start_time"]
-        return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
+        return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
     details = session.get(EventDetails, event.id)
     return {
@@ -249,13 +249,13 @@ def _event_facts(session: Session, chain: tk.Chain, event: Event) -> dict[str, A
 
 def _art_for(session: Session, event_id: uuid.UUID, scopes: tuple[str, ...]) -> tuple[str, str] | None:
     rows = {
-        a.scope: (a.sha256, a.content_type)
-        for a in session.exec(
-            select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(  # type: ignore[call-overload]
-                EventArt.event_id == event_id, EventArt.scope.in_(scopes)
+        scope: (sha256, content_type)
+        for scope, sha256, content_type in session.exec(
+            select(EventArt.scope, EventArt.sha256, EventArt.content_type).where(
+                col(EventArt.event_id) == event_id, col(EventArt.scope).in_(scopes)
             )
         )
-    }  # type: ignore[attr-defined]
+    }
     return next((rows[s] for s in scopes if s in rows), None)
 
 
@@ -312,9 +312,9 @@ def _hue(event_id: uuid.UUID) -> int:
 
 
 def _wrap(text: str, *, max_width: float, size: int, lines: int) -> tuple[list[str], int]:
-    """Break `text` into at most `lines` lines of at most `max_width` px, shrinking the type down to 60% of `size`
-    first; what still does not fit ends with an ellipsis. Widths are estimated, generously (0.7 em per character:
-    bold DejaVu Sans, the widest common fallback, averages about 0.65)."""
+    """Break `text` into at most `lines` lines of at most `max_width` px, shrinking the type down to 60% of
+    `size` first; what still does not fit ends with an ellipsis. Widths are estimated, generously (0.7 em per
+    character: bold DejaVu Sans, the widest common fallback, averages about 0.65)."""
     words = text.split() or [text]
     for font in range(size, int(size * 0.6) - 1, -2):
         per_line = max(1, int(max_width / (font * 0.7)))
@@ -341,17 +341,23 @@ def token_svg(view: TokenView) -> str:
     bg1, bg2 = f"hsl({hue},62%,30%)", f"hsl({(hue + 40) % 360},70%,16%)"
     uid = f"{view.kind[0]}{view.token_id:x}"  # ids unique per token: a page may inline several of these
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" height="{SIZE}" '
-        f'role="img" aria-labelledby="t-{uid}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" width="{SIZE}" '
+            f'height="{SIZE}" '
+            f'role="img" aria-labelledby="t-{uid}">'
+        ),
         f'<title id="t-{uid}">{escape(metadata_json(view, image_url="")["name"])}</title>',
-        f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="{bg1}"/>'
-        f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>',
+        (
+            f'<defs><linearGradient id="g-{uid}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" '
+            f'stop-color="{bg1}"/>'
+            f'<stop offset="1" stop-color="{bg2}"/></linearGradient></defs>'
+        ),
         f'<rect width="{SIZE}" height="{SIZE}" rx="40" fill="url(#g-{uid})"/>',
         f'<g font-family="{_FONT}" fill="#fff">',
     ]
     if view.kind == "ticket":
-        # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as a
-        # pill and, once checked in, a USED stamp beside it
+        # a ticket: TICKET and its number, the event's name large, the date, a notched stub line, the tier as
+        # a pill and, once checked in, a USED stamp beside it
         parts.append(
             f'<line x1="48" y1="372" x2="{SIZE - 48}" y2="372" stroke="#fff" stroke-opacity=".5" '
             f'stroke-width="3" stroke-dasharray="10 10"/>'
@@ -388,7 +394,8 @@ def token_svg(view: TokenView) -> str:
         width = min(pill_max, int(len(tier[0]) * tier_font * 0.7) + 40)
         parts.append(
             f'<rect x="48" y="404" width="{width}" height="60" rx="30" fill="#fff"/>'
-            f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" font-size="{tier_font}" '
+            f'<text class="tier" x="{48 + width / 2:g}" y="{434 + tier_font * 0.35:.0f}" '
+            f'font-size="{tier_font}" '
             f'font-weight="700" text-anchor="middle" fill="{bg2}">{escape(tier[0])}</text>'
         )
         if view.checked_in:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..core.security import hash_token, new_token
 from ..errors import Conflict, NotFound
@@ -57,9 +57,9 @@ def organiser_keys(*, session: Session, organiser: Organiser) -> list[ApiKey]:
         session.exec(
             select(ApiKey)
             .where(ApiKey.organiser_id == organiser.id, ApiKey.role == Role.organiser)
-            .order_by(ApiKey.created_at)
+            .order_by(col(ApiKey.created_at))
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def gate_keys(*, session: Session, event: Event) -> list[ApiKey]:
@@ -68,9 +68,9 @@ def gate_keys(*, session: Session, event: Event) -> list[ApiKey]:
         session.exec(
             select(ApiKey)
             .where(ApiKey.event_id == event.id, ApiKey.role == Role.gate)
-            .order_by(ApiKey.created_at)
+            .order_by(col(ApiKey.created_at))
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def revoke_api_key(
@@ -90,7 +90,7 @@ def revoke_api_key(
             else key.role == Role.organiser
         )
     )
-    if not mine:
+    if key is None or not mine:
         raise NotFound("no such API key", code="api_key_not_found")
     if key.revoked_at is not None:
         return key
@@ -99,11 +99,11 @@ def revoke_api_key(
             select(func.count())
             .select_from(ApiKey)
             .where(
-                ApiKey.organiser_id == organiser.id,
-                ApiKey.role == Role.organiser,
-                ApiKey.revoked_at.is_(None),
+                col(ApiKey.organiser_id) == organiser.id,
+                col(ApiKey.role) == Role.organiser,
+                col(ApiKey.revoked_at).is_(None),
             )
-        ).one()  # type: ignore[union-attr]
+        ).one()
         if active <= 1:
             raise Conflict(
                 "this is the organiser's last active API key: create another first", code="last_organiser_key"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils import to_checksum_address
 from sqlalchemy.exc import IntegrityError
@@ -172,7 +173,7 @@ def set_rule(
             min_events=data.min_events,
             event_count=len(listed),
         )
-    values = {
+    values: dict[str, Any] = {
         "kind": data.kind,
         "n": data.n,
         "min_events": data.min_events,
@@ -180,12 +181,13 @@ def set_rule(
         "badge_event_ids": json.dumps(badge_ids),
     }
     for _ in range(2):  # a concurrent first PUT may insert between our read and our insert: then update it
-        rule = session.exec(
+        found = session.exec(
             select(PresaleRule).where(PresaleRule.event_id == event.id, PresaleRule.tier_id == tier_id)
         ).first()
-        if rule is None:
+        if found is None:
             rule = PresaleRule(event_id=event.id, tier_id=tier_id, **values)
         else:
+            rule = found
             for key, value in values.items():
                 setattr(rule, key, value)
             rule.updated_at = utcnow()
@@ -217,7 +219,8 @@ def eligibility(
     snapshot = current_snapshot(session=session, chain=chain, event=event, tier_id=tier_id)
     best: PresaleEligibility | None = None
     for address in addresses:
-        counted, missing = [], []
+        counted: list[PresaleEventRef] = []
+        missing: list[PresaleEventRef] = []
         for ref in refs:
             (counted if badge.has_attended(address, ref.badge_event_id) else missing).append(ref)
         in_snapshot = None if snapshot is None else address in _snapshot_addresses(snapshot)
@@ -243,12 +246,14 @@ def _onchain_root(chain: tk.Chain, event: Event, tier_id: int) -> str:
 
 
 def is_published(*, chain: tk.Chain, event: Event, snapshot: PresaleSnapshot) -> bool:
-    """Whether the tier's on-chain presaleRoot is this snapshot's root (an empty one has nothing to publish)."""
+    """Whether the tier's on-chain presaleRoot is this snapshot's root (an empty one has nothing to
+    publish)."""
     return snapshot.root != ZERO_ROOT and _onchain_root(chain, event, snapshot.tier_id) == snapshot.root
 
 
 def publish_command(*, event: Event, snapshot: PresaleSnapshot) -> str:
-    """The organiser's command: recompute at the same block, refuse another root, publish with the badge rule."""
+    """The organiser's command: recompute at the same block, refuse another root, publish with the badge
+    rule."""
     ids = ",".join(str(i) for i in json.loads(snapshot.badge_event_ids))
     return (
         f"ticketkit presale-snapshot {event.collection_address} --chain-id {event.chain_id} "
@@ -326,7 +331,8 @@ class Proof:
 def proof_for(
     *, session: Session, chain: tk.Chain, event: Event, tier_id: int, addresses: list[str]
 ) -> Proof:
-    """The proof of the first of `addresses` listed in the current snapshot; 404 `not_in_snapshot` if none is."""
+    """The proof of the first of `addresses` listed in the current snapshot; 404 `not_in_snapshot` if none
+    is."""
     snapshot = snapshot_detail(session=session, chain=chain, event=event, tier_id=tier_id)
     listed = _snapshot_addresses(snapshot)
     for address in addresses:

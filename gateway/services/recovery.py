@@ -1,6 +1,7 @@
-"""The outcomes of issuances, gifts and resale settlements, applied by the sending worker (services/sending.py)
-once their transaction is final: `done` (tickets recorded or moved), or dropped (the contract reverted, or the
-transaction can never be mined: nothing happened on chain, so the Idempotency-Key can be used again).
+"""The outcomes of issuances, gifts and resale settlements, applied by the sending worker
+(services/sending.py) once their transaction is final: `done` (tickets recorded or moved), or dropped (the
+contract reverted, or the transaction can never be mined: nothing happened on chain, so the Idempotency-Key
+can be used again).
 
 Completion and dropping are claims (`UPDATE/DELETE ... WHERE status = 'pending'`), so an outcome applied twice
 (a worker that dies between applying it and marking its outbox row) takes effect once.
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from web3.logs import DISCARD
 
 import ticketkit as tk
@@ -42,11 +43,11 @@ def _claim(session: Session, model: type[Record], record_id: Any, tx_hash: str |
         values["tx_hash"] = tx_hash
     result = session.execute(
         update(model)
-        .where(model.id == record_id, model.status == SendStatus.pending)  # type: ignore[arg-type]
+        .where(col(model.id) == record_id, col(model.status) == SendStatus.pending)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return db.rowcount(result) == 1
 
 
 # ---- completing (the transaction is mined and succeeded)
@@ -55,16 +56,17 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
         from ..models import Event
 
         event = session.get(Event, issuance.event_id)
-        collection = tk.Collection(runtime.chain(), event.collection_address)  # type: ignore[union-attr]
+        assert event is not None  # an issuance's event (a foreign key)
+        collection = tk.Collection(runtime.chain(), event.collection_address)
         [minted] = collection.contract.events.TicketsMinted().process_receipt(receipt, errors=DISCARD)
         first = minted["args"]["firstTokenId"]
         rows = [
             {
                 "id": uuid.uuid4(),
                 "event_id": event.id,
-                "chain_id": event.chain_id,  # type: ignore[union-attr]
+                "chain_id": event.chain_id,
                 "contract": event.collection_address,
-                "token_id": token_id,  # type: ignore[union-attr]
+                "token_id": token_id,
                 "tier_id": issuance.tier_id,
                 "owner_fan_id": issuance.fan_id,
                 "issuance_id": issuance.id,
@@ -73,7 +75,7 @@ def complete_issuance(session: Session, runtime: Runtime, issuance: Issuance, re
             for token_id in range(first, first + issuance.quantity)
         ]
         # The indexer may have recorded the mint first (a ticket without issuance): it becomes this one's.
-        insert = db.insert(session.get_bind().dialect.name, Ticket.__table__).values(rows)
+        insert = db.insert(session.get_bind().dialect.name, db.table_of(Ticket)).values(rows)
         session.execute(
             insert.on_conflict_do_update(
                 index_elements=["chain_id", "contract", "token_id"],
@@ -98,7 +100,8 @@ def _cancel_active_listings(session: Session, ticket_id: Any) -> None:
 def complete_gift(session: Session, transfer: Transfer) -> Transfer:
     if _claim(session, Transfer, transfer.id, transfer.tx_hash):
         ticket = session.get(Ticket, transfer.ticket_id)
-        ticket.owner_fan_id = transfer.to_fan_id  # type: ignore[union-attr]
+        assert ticket is not None  # a transfer's ticket (a foreign key)
+        ticket.owner_fan_id = transfer.to_fan_id
         session.add(ticket)
         _cancel_active_listings(session, transfer.ticket_id)
     session.commit()
@@ -109,9 +112,10 @@ def complete_gift(session: Session, transfer: Transfer) -> Transfer:
 def complete_settlement(session: Session, settlement: ResaleSettlement) -> ResaleSettlement:
     if _claim(session, ResaleSettlement, settlement.id, settlement.tx_hash):
         ticket = session.get(Ticket, settlement.ticket_id)
-        ticket.owner_fan_id = settlement.buyer_fan_id  # type: ignore[union-attr]
         listing = session.get(ResaleListing, settlement.listing_id)
-        listing.status = ListingStatus.sold  # type: ignore[union-attr]
+        assert ticket is not None and listing is not None  # a settlement's ticket and listing (foreign keys)
+        ticket.owner_fan_id = settlement.buyer_fan_id
+        listing.status = ListingStatus.sold
         transfer = Transfer(
             ticket_id=settlement.ticket_id,
             from_fan_id=settlement.seller_fan_id,
@@ -127,7 +131,7 @@ def complete_settlement(session: Session, settlement: ResaleSettlement) -> Resal
         session.flush()
         session.execute(
             update(ResaleSettlement)
-            .where(ResaleSettlement.id == settlement.id)  # type: ignore[arg-type]
+            .where(col(ResaleSettlement.id) == settlement.id)
             .values(transfer_id=transfer.id)
             .execution_options(synchronize_session=False)
         )
@@ -143,16 +147,16 @@ def drop(session: Session, record: Record) -> bool:
     session.rollback()
     result = session.execute(
         delete(model)
-        .where(model.id == record.id, model.status == SendStatus.pending)  # type: ignore[arg-type]
+        .where(col(model.id) == record.id, col(model.status) == SendStatus.pending)
         .execution_options(synchronize_session=False)
     )
-    dropped = result.rowcount == 1
+    dropped = db.rowcount(result) == 1
     if dropped and isinstance(record, ResaleSettlement):
         session.execute(
             update(ResaleListing)
             .where(
-                ResaleListing.id == record.listing_id,  # type: ignore[arg-type]
-                ResaleListing.status == ListingStatus.settling,
+                col(ResaleListing.id) == record.listing_id,
+                col(ResaleListing.status) == ListingStatus.settling,
             )
             .values(status=ListingStatus.active)
             .execution_options(synchronize_session=False)
@@ -172,7 +176,11 @@ def complete(session: Session, runtime: Runtime, record: Record, receipt: Any) -
 
 
 # ---- applying (called by the sending worker)
-KINDS = {"issuance": Issuance, "gift": Transfer, "settlement": ResaleSettlement}
+KINDS: dict[str, type[Record]] = {
+    "issuance": Issuance,
+    "gift": Transfer,
+    "settlement": ResaleSettlement,
+}
 
 
 def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
@@ -180,7 +188,8 @@ def apply_outcome(runtime: Runtime, row: Any, receipt: Any | None) -> str:
     'dropped', or 'gone' (the record was already decided)."""
     model = KINDS[row.kind]
     with Session(runtime.engine) as session:
-        record = session.get(model, row.record_id)
+        # one of Record's models (mypy cannot solve Session.get over a union of models)
+        record = cast("Record | None", session.get(model, row.record_id))
         if record is None or record.status != SendStatus.pending:
             return "gone"
         if receipt is None:

@@ -19,12 +19,12 @@ Sources, one per figure:
   whose cap and royalty are not on record here (None: the contract paid that royalty itself).
 - **Badges**: the indexer's `badges` of the event, issued and revoked.
 - **Doors** (the live dashboard): refusals (`gate_refusals`) per reason and minute; gate conflicts; attendance
-  (tickets not refunded — `Refunded` in `chain_events` — against tickets checked in) and check-ins per tier; the
-  check-in queue to the chain (admissions not yet `done`, the oldest one's wait).
+  (tickets not refunded — `Refunded` in `chain_events` — against tickets checked in) and check-ins per tier;
+  the check-in queue to the chain (admissions not yet `done`, the oldest one's wait).
 - **Revenue**: primary = face value × tickets sold and not refunded, per tier. Royalties: from each on-chain
-  `ResaleBought` (its `royalty`), and for gateway resales the royalty recorded with each settlement (a settlement
-  from before that record: price × the collection's ERC-2981 rate read from the chain, `royaltyInfo`), as
-  `royalties_computed`; None if such a rate cannot be read.
+  `ResaleBought` (its `royalty`), and for gateway resales the royalty recorded with each settlement (a
+  settlement from before that record: price × the collection's ERC-2981 rate read from the chain,
+  `royaltyInfo`), as `royalties_computed`; None if such a rate cannot be read.
 - **Attendees** (exports only): one pseudonymous row per ticket checked in — token, tier, entry time, gate;
   no account, address or contact.
 
@@ -40,11 +40,14 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal, cast
 
 from sqlmodel import Session, SQLModel, col, select
 from web3.exceptions import Web3Exception
+
+if TYPE_CHECKING:
+    from web3.types import BlockData
 
 import ticketkit as tk
 
@@ -297,7 +300,7 @@ def chain_block_times(chain: Callable[[], tk.Chain], *, batch: int = 200) -> Blo
                         requests.add(w3.eth.get_block(n))
                     blocks = requests.execute()
                 for n, block in zip(part, blocks):
-                    found[n] = datetime.fromtimestamp(int(block["timestamp"]), timezone.utc)
+                    found[n] = datetime.fromtimestamp(int(cast("BlockData", block)["timestamp"]), UTC)
         except (tk.ChainError, OSError, Web3Exception) as error:
             log.warning("report: block times unavailable (%s)", type(error).__name__)
         return found
@@ -358,7 +361,7 @@ def _sales(session: Session, event: Event, tiers: dict[int, Tier], bucket: Bucke
 def _checkins(session: Session, event: Event, block_times: BlockTimes) -> CheckinSection:
     admissions = session.exec(
         select(Admission.token_id, Admission.scanned_at, Admission.gate_key_id, ApiKey.label)
-        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .join(ApiKey, col(ApiKey.id) == Admission.gate_key_id)
         .where(Admission.event_id == event.id)
     ).all()
     admitted = {token_id for token_id, _, _, _ in admissions}
@@ -382,7 +385,7 @@ def _checkins(session: Session, event: Event, block_times: BlockTimes) -> Checki
 
     def order(item: tuple[tuple[str, datetime | None], int]) -> tuple[bool, datetime, bool, str]:
         (gate, minute), _ = item
-        return minute is None, minute or datetime.min.replace(tzinfo=timezone.utc), gate == ON_CHAIN, gate
+        return minute is None, minute or datetime.min.replace(tzinfo=UTC), gate == ON_CHAIN, gate
 
     rows = [
         CheckinRow(minute=minute, gate=gate, gate_label=labels[gate], count=n)
@@ -411,7 +414,7 @@ def _ratio(price: int, cap: int | None) -> float | None:
 def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSection:
     sales: list[ResaleSale] = []
     settled = session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             ResaleSettlement.id,
             ResaleSettlement.created_at,
             ResaleSettlement.price_wei,
@@ -420,8 +423,8 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
             Ticket.tier_id,
             ResaleSettlement.royalty_wei,
         )
-        .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)  # type: ignore[arg-type]
-        .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)  # type: ignore[arg-type]
+        .join(ResaleListing, ResaleListing.id == ResaleSettlement.listing_id)
+        .join(Ticket, Ticket.id == ResaleSettlement.ticket_id)
         .where(Ticket.event_id == event.id, ResaleSettlement.status == SendStatus.done)
     ).all()
     for sale_id, created, price, cap, token_id, tier_id, royalty in settled:
@@ -451,6 +454,7 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
         )
         times = block_times(block for _, block, _, _ in on_chain)
         for row_id, block, token_id, price in on_chain:
+            assert token_id is not None  # every ResaleBought names its token
             sales.append(
                 ResaleSale(
                     id=row_id,
@@ -463,9 +467,7 @@ def _resale(session: Session, event: Event, block_times: BlockTimes) -> ResaleSe
                     ratio=None,
                 )
             )
-    sales.sort(
-        key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=timezone.utc), s.token_id)
-    )
+    sales.sort(key=lambda s: (s.sold_at is None, s.sold_at or datetime.min.replace(tzinfo=UTC), s.token_id))
     ratios = [s.ratio for s in sales if s.ratio is not None]
     return ResaleSection(
         sold=len(sales),
@@ -523,10 +525,10 @@ def _attendees(
     rows: list[AttendeeRow] = []
     admitted = set()
     for token_id, scanned_at, source, gate_id, label in session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             Admission.token_id, Admission.scanned_at, Admission.source, Admission.gate_key_id, ApiKey.label
         )
-        .join(ApiKey, ApiKey.id == Admission.gate_key_id)  # type: ignore[arg-type]
+        .join(ApiKey, ApiKey.id == Admission.gate_key_id)
         .where(Admission.event_id == event.id)
     ).all():
         admitted.add(token_id)
@@ -564,7 +566,7 @@ def _attendees(
     rows.sort(
         key=lambda r: (
             r.entered_at is None,
-            r.entered_at or datetime.min.replace(tzinfo=timezone.utc),
+            r.entered_at or datetime.min.replace(tzinfo=UTC),
             r.token_id,
         )
     )
@@ -578,8 +580,8 @@ def _queue(session: Session, event: Event, now: datetime) -> QueueSection:
             Admission.event_id == event.id,
             col(Admission.chain_status).in_((QueueState.queued, QueueState.sent)),
         )
-        .order_by(Admission.admitted_at)
-    ).all()  # type: ignore[arg-type]
+        .order_by(col(Admission.admitted_at))
+    ).all()
     done = len(
         session.exec(
             select(Admission.id).where(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..errors import Conflict, NotFound
 from ..models import BuyRequest, Event, Fan, ListingStatus, ResaleListing, ResaleSettlement, Ticket
@@ -27,9 +27,9 @@ def event_listings(*, session: Session, event_id: uuid.UUID) -> list[tuple[Resal
         raise NotFound("no such event", code="event_not_found")
     rows = session.exec(
         select(ResaleListing, Ticket)
-        .join(Ticket, ResaleListing.ticket_id == Ticket.id)  # type: ignore[arg-type]
+        .join(Ticket, col(ResaleListing.ticket_id) == Ticket.id)
         .where(Ticket.event_id == event_id, ResaleListing.status == ListingStatus.active)
-        .order_by(Ticket.token_id)
+        .order_by(col(Ticket.token_id))
     )
     return list(rows)
 
@@ -86,8 +86,9 @@ def buy_listing(
         )
     _require_not_paused(collection)
     seller = session.get(Fan, listing.seller_fan_id)
+    assert seller is not None  # a listing's seller (a foreign key)
     runtime.operator()  # no operator key: refuse before recording anything
-    refuse_if_holder_busy(session, seller)  # type: ignore[arg-type]
+    refuse_if_holder_busy(session, seller)
     receiver, royalty = collection.royalty_info(ticket.token_id, int(listing.price_wei))
     settlement = ResaleSettlement(
         listing_id=listing.id,
@@ -103,7 +104,7 @@ def buy_listing(
     )
     price = int(settlement.price_wei)
     deadline = runtime.chain().timestamp() + runtime.settings.transfer_deadline_seconds
-    holder = custodial_account(seller, secret=runtime.secret())  # type: ignore[arg-type]
+    holder = custodial_account(seller, secret=runtime.secret())
     call = collection.gateway_transfer_call(ticket.token_id, fan.address, price, deadline, holder)
     del holder
     listing.status = ListingStatus.settling

@@ -7,12 +7,12 @@ holding a database connection.
 
 The worker (`run_once`, in a thread for the app's lifetime: `running`) is one per chain and operator across
 every process (`db.try_lease`). Each round it reads the unfinished outbox rows, lets ticketkit's Pipeline move
-them (sign with a nonce and fees — saved before broadcasting —, broadcast, find receipts, replace what is stuck
-or dropped, send again what a reorganisation removed, wait `confirmations` blocks), and applies the outcome of
-each finished row to its record exactly once (`applied`; each outcome is also a claim on the record's
-`pending` status): done, or dropped (the contract reverted, or the nonce was taken: nothing happened on chain).
-One nonce manager: the outbox's nonces and the node's count; no nonce is handed out without being saved with
-its signed transaction, so there is no gap to leave.
+them (sign with a nonce and fees — saved before broadcasting —, broadcast, find receipts, replace what is
+stuck or dropped, send again what a reorganisation removed, wait `confirmations` blocks), and applies the
+outcome of each finished row to its record exactly once (`applied`; each outcome is also a claim on the
+record's `pending` status): done, or dropped (the contract reverted, or the nonce was taken: nothing happened
+on chain). One nonce manager: the outbox's nonces and the node's count; no nonce is handed out without being
+saved with its signed transaction, so there is no gap to leave.
 
 `health(engine)` is what /readyz and /metrics show: pending transactions, the oldest one's age, and whether
 anything waits because the fees it needs are above the operator's ceiling (and why).
@@ -30,8 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
-from sqlmodel import Session
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from sqlalchemy import Engine, func, insert, update
+from sqlmodel import Session, col
+from sqlmodel import select as orm_select
 
 import ticketkit as tk
 from ticketkit.chain import translate_error
@@ -44,7 +47,7 @@ from . import background
 
 log = logging.getLogger("gateway.sending")
 
-OUTBOX = ChainTransaction.__table__  # type: ignore[attr-defined]
+OUTBOX = db.table_of(ChainTransaction)
 _FIELDS = (
     "nonce",
     "status",
@@ -63,13 +66,13 @@ _FIELDS = (
 def enqueue(
     session: Session, runtime: Runtime, *, kind: str, record_id: uuid.UUID, call: Any, value: int = 0
 ) -> ChainTransaction:
-    """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded) and
-    add its outbox row to `session`: the caller commits it with its own record."""
+    """Estimate `call` as the operator (a contract refusal raises, translated, before anything is recorded)
+    and add its outbox row to `session`: the caller commits it with its own record."""
     operator = runtime.operator()
     try:
         gas = int(call.estimate_gas({"from": operator.address, "value": value}) * 1.2) + 10_000
         data = call._encode_transaction_data()
-    except Exception as error:  # noqa: BLE001 - translated
+    except Exception as error:  # noqa: BLE001  # translated
         raise translate_error(error) from None
     row = ChainTransaction(
         chain_id=runtime.settings.chain_id,
@@ -87,20 +90,16 @@ def enqueue(
 
 def transaction_of(session: Session, record_id: uuid.UUID) -> ChainTransaction | None:
     """The newest outbox row serving `record_id`."""
-    return (
-        session.exec(
-            select(ChainTransaction)
-            .where(ChainTransaction.record_id == record_id)  # type: ignore[call-overload]
-            .order_by(ChainTransaction.created_at.desc())
-        )
-        .scalars()
-        .first()
-    )  # type: ignore[attr-defined]
+    return session.exec(
+        orm_select(ChainTransaction)
+        .where(col(ChainTransaction.record_id) == record_id)
+        .order_by(col(ChainTransaction.created_at).desc())
+    ).first()
 
 
 def await_outcome(runtime: Runtime, tx_id: uuid.UUID, timeout: float) -> ChainTransaction | None:
-    """Wait up to `timeout` seconds for the outbox row `tx_id` to be applied (None if it is not yet), holding no
-    database connection in between; drives the worker itself when no other holder of the lease does."""
+    """Wait up to `timeout` seconds for the outbox row `tx_id` to be applied (None if it is not yet), holding
+    no database connection in between; drives the worker itself when no other holder of the lease does."""
     deadline = time.monotonic() + timeout
     while True:
         with Session(runtime.engine) as session:
@@ -210,16 +209,20 @@ def _round(runtime: Runtime) -> SendReport:
     with Session(engine) as session:
         rows = list(
             session.exec(
-                select(ChainTransaction)  # type: ignore[call-overload]
+                orm_select(ChainTransaction)
                 .where(
-                    ChainTransaction.chain_id == runtime.settings.chain_id,
-                    ChainTransaction.sender == operator.address,
-                    ChainTransaction.status.not_in(FINISHED),
-                )  # type: ignore[attr-defined]
-                .order_by(ChainTransaction.created_at)
-            ).scalars()
+                    col(ChainTransaction.chain_id) == runtime.settings.chain_id,
+                    col(ChainTransaction.sender) == operator.address,
+                    col(ChainTransaction.status).not_in(FINISHED),
+                )
+                .order_by(col(ChainTransaction.created_at))
+            )
         )
     if rows:
+
+        def pending_nonce(address: str) -> int:
+            return chain.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
+
         pipeline = Pipeline(
             chain._request,
             chain.chain_id,
@@ -228,8 +231,8 @@ def _round(runtime: Runtime) -> SendReport:
             confirmations=runtime.confirmations(),
             stuck_blocks=runtime.stuck_blocks(),
             store=OutboxStore(engine, chain.chain_id),
-            nonces=NonceManager(lambda a: chain.w3.eth.get_transaction_count(a, "pending")),
-        )  # type: ignore[arg-type]
+            nonces=NonceManager(pending_nonce),
+        )
         pipeline.resume(_record_of(row) for row in rows)
         pipeline.tick()
         report.stats = dict(pipeline.stats)
@@ -237,10 +240,10 @@ def _round(runtime: Runtime) -> SendReport:
     _apply_finished(runtime, report)
     with Session(engine) as session:
         report.pending = session.exec(
-            select(func.count())
-            .select_from(ChainTransaction)  # type: ignore[call-overload]
-            .where(ChainTransaction.status.not_in(FINISHED))
-        ).scalar_one()  # type: ignore[attr-defined]
+            orm_select(func.count())
+            .select_from(ChainTransaction)
+            .where(col(ChainTransaction.status).not_in(FINISHED))
+        ).one()
     return report
 
 
@@ -250,20 +253,20 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
     with Session(engine) as session:
         rows = list(
             session.exec(
-                select(ChainTransaction)
+                orm_select(ChainTransaction)
                 .where(
-                    ChainTransaction.status.in_(FINISHED),  # type: ignore[call-overload, attr-defined]
-                    ChainTransaction.applied.is_(False),
-                )  # type: ignore[attr-defined]
-                .order_by(ChainTransaction.created_at)
-            ).scalars()
+                    col(ChainTransaction.status).in_(FINISHED),
+                    col(ChainTransaction.applied).is_(False),
+                )
+                .order_by(col(ChainTransaction.created_at))
+            )
         )
         for row in rows:
             session.expunge(row)
     for row in rows:
         receipt = None
         if row.status in (TxStatus.final, TxStatus.reverted) and row.mined_hash:
-            receipt = runtime.chain().w3.eth.get_transaction_receipt(row.mined_hash)  # type: ignore[arg-type]
+            receipt = runtime.chain().w3.eth.get_transaction_receipt(HexStr(row.mined_hash))
         if row.status == TxStatus.reverted:
             row.error = _revert_reason(runtime, row, receipt)
         outcome = _apply(runtime, row, receipt, report)
@@ -323,27 +326,23 @@ def health(engine: Engine, *, head: int | None = None) -> Health:
     """The outbox's health; `head` (the chain's block number) gives the oldest signed transaction's age in
     blocks."""
     with Session(engine) as session:
-        unfinished = ChainTransaction.status.not_in(FINISHED)  # type: ignore[attr-defined]
+        unfinished = col(ChainTransaction.status).not_in(FINISHED)
         pending, oldest = session.exec(
-            select(func.count(), func.min(ChainTransaction.created_at)).where(unfinished)  # type: ignore[call-overload]
+            orm_select(func.count(), func.min(ChainTransaction.created_at)).where(unfinished)
         ).one()
         waiting = list(
             session.exec(
-                select(ChainTransaction.waiting)
-                .where(  # type: ignore[call-overload]
-                    unfinished, ChainTransaction.waiting.is_not(None)
-                )
+                orm_select(col(ChainTransaction.waiting))
+                .where(unfinished, col(ChainTransaction.waiting).is_not(None))
                 .limit(1)
-            ).scalars()
-        )  # type: ignore[union-attr]
-        waiting_count = session.exec(
-            select(func.count())
-            .select_from(ChainTransaction)
-            .where(  # type: ignore[call-overload]
-                unfinished, ChainTransaction.waiting.is_not(None)
             )
-        ).scalar_one()  # type: ignore[union-attr]
-        attempts = list(session.exec(select(ChainTransaction.attempts).where(unfinished)).scalars())  # type: ignore[call-overload]
+        )
+        waiting_count = session.exec(
+            orm_select(func.count())
+            .select_from(ChainTransaction)
+            .where(unfinished, col(ChainTransaction.waiting).is_not(None))
+        ).one()
+        attempts = list(session.exec(orm_select(col(ChainTransaction.attempts)).where(unfinished)))
         oldest_block = None
         for raw in attempts:
             blocks = [a["block"] for a in json.loads(raw)]
@@ -398,7 +397,8 @@ class Sender:
 
 @contextmanager
 def running(runtime: Runtime) -> Iterator[Sender | None]:
-    """With `settings.sender_enabled` and an operator key, the worker's thread for the duration of the block."""
+    """With `settings.sender_enabled` and an operator key, the worker's thread for the duration of the
+    block."""
     settings = runtime.settings
     if not settings.sender_enabled or settings.operator_key is None:
         yield None
@@ -411,10 +411,10 @@ def running(runtime: Runtime) -> Iterator[Sender | None]:
 def unfinished_count(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(
-            select(func.count())
-            .select_from(ChainTransaction)  # type: ignore[call-overload]
-            .where(ChainTransaction.status.not_in(FINISHED))
-        ).scalar_one()  # type: ignore[attr-defined]
+            orm_select(func.count())
+            .select_from(ChainTransaction)
+            .where(col(ChainTransaction.status).not_in(FINISHED))
+        ).one()
 
 
 def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
@@ -424,12 +424,10 @@ def settle(runtime: Runtime, *, timeout: float = 30.0) -> None:
         run_once(runtime)
         with Session(runtime.engine) as session:
             left = session.exec(
-                select(func.count())
+                orm_select(func.count())
                 .select_from(ChainTransaction)
-                .where(  # type: ignore[call-overload]
-                    ChainTransaction.applied.is_(False)
-                )
-            ).scalar_one()  # type: ignore[attr-defined]
+                .where(col(ChainTransaction.applied).is_(False))
+            ).one()
         if left == 0:
             return
         if time.monotonic() > deadline:

@@ -21,12 +21,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 import ticketkit as tk
 from ticketkit.chain import decode_revert
 from ticketkit.tx import TxStatus
 
+from .. import db
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
     Admission,
@@ -77,7 +78,7 @@ def _replay(existing: R | None, request_hash: str) -> R | None:
 def _record_with_transaction(
     session: Session,
     runtime: Runtime,
-    record: Issuance | Transfer | ResaleSettlement,
+    record: R,
     kind: str,
     call: Any,
     lookup: Any,
@@ -156,9 +157,9 @@ def fan_ticket(*, session: Session, fan: Fan, ticket_id: uuid.UUID) -> Ticket:
 def _fan_tickets_query() -> Select:
     """Built once (a Core statement, compiled once and cached by SQLAlchemy): the fan's tickets, oldest first,
     with their event and tier names, their admission and gate, their event's door and their place."""
-    tickets, events, tiers = Ticket.__table__, Event.__table__, Tier.__table__  # type: ignore[attr-defined]
-    admissions, keys = Admission.__table__, ApiKey.__table__  # type: ignore[attr-defined]
-    doors, places = EventDoor.__table__, TicketPlace.__table__  # type: ignore[attr-defined]
+    tickets, events, tiers = db.table_of(Ticket), db.table_of(Event), db.table_of(Tier)
+    admissions, keys = db.table_of(Admission), db.table_of(ApiKey)
+    doors, places = db.table_of(EventDoor), db.table_of(TicketPlace)
     t = tickets.c
     return (
         sa_select(
@@ -200,14 +201,14 @@ def _fan_tickets_query() -> Select:
 
 
 _FAN_TICKETS = _fan_tickets_query()
-_FAN_TICKET = _FAN_TICKETS.where(Ticket.__table__.c.id == bindparam("ticket_id"))  # type: ignore[attr-defined]
+_FAN_TICKET = _FAN_TICKETS.where(db.table_of(Ticket).c.id == bindparam("ticket_id"))
 
 
 def fan_tickets(
     *, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None
 ) -> list[FanTicketPublic]:
-    """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what the
-    pass shows about its door (gate.ticket_door).
+    """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what
+    the pass shows about its door (gate.ticket_door).
 
     A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for everything it
     shows, rows turned into answers without validating the database's own values again."""
@@ -239,7 +240,7 @@ def fan_tickets(
 
 def issuance_tickets(*, session: Session, issuance: Issuance) -> list[Ticket]:
     return list(
-        session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(Ticket.token_id))
+        session.exec(select(Ticket).where(Ticket.issuance_id == issuance.id).order_by(col(Ticket.token_id)))
     )
 
 
@@ -344,7 +345,7 @@ def _simulate_list(collection: tk.Collection, token_id: int, price: int, holder:
     """Dry-run the contract's `list` as the holder: the same checks (cap, used, lock) the chain applies."""
     try:
         collection.contract.functions.list(token_id, price).call({"from": holder})
-    except Exception as error:  # noqa: BLE001 - translated below
+    except Exception as error:  # translated below
         decoded = decode_revert(getattr(error, "data", None))
         if decoded is not None:
             raise decoded from None
@@ -373,7 +374,7 @@ def list_for_resale(
     collection = _collection(runtime, ticket)
     try:
         _simulate_list(collection, ticket.token_id, data.price_wei, fan.address)
-    except tk.errors.PriceAboveCap as error:  # type: ignore[name-defined]
+    except tk.errors.PriceAboveCap as error:
         raise Conflict(
             f"the price exceeds the resale cap of {error.cap} wei",
             code="price_above_cap",

@@ -1,4 +1,5 @@
-"""bench/gate_load.py's handling of the kernel's session autogroups (the load itself runs in `make bench` only)."""
+"""bench/gate_load.py's handling of the kernel's session autogroups (the load itself runs in `make bench`
+only)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_a_setting_that_is_off_or_missing_is_left_alone(setting):
 
 
 class _NotWritable(type(Path())):
-    def write_text(self, *args, **kwargs):  # noqa: ANN002, ANN003 - as /proc refuses a user who is not root
+    def write_text(self, *args, **kwargs):  # as /proc refuses a user who is not root
         raise PermissionError(13, "Permission denied", str(self))
 
 

@@ -167,7 +167,7 @@ GATE = {
 )
 def test_gate_results_are_merged(results, tmp_path, gate):
     (results / "gate.json").write_text(json.dumps(gate))
-    latest, doc, problems = _write(results, tmp_path)
+    latest, _doc, problems = _write(results, tmp_path)
     assert {k: latest[k] for k in GATE_KEYS} == {f"gate.{k}": v for k, v in GATE.items()}
     assert "gate.label" not in latest and "gate" not in problems
     statuses = {g.key: evaluate(g, latest) for g in GOALS if g.key in GATE_KEYS}
@@ -217,7 +217,7 @@ def test_a_full_run_reads_only_what_this_run_wrote(results, tmp_path, monkeypatc
     old = {p.name: p.read_text() for p in results.iterdir()}
     (results / "gate.json").write_text(json.dumps({f"gate.{k}": v for k, v in GATE.items()}))  # an old file
 
-    def fake_run(command, cwd):
+    def fake_run(command, cwd, check):
         module, out = command[2], command[command.index("--out") + 1]
         if module in ("bench.indexer", "bench.gate_load", "bench.crowd", "bench.chaos"):
             return type("Done", (), {"returncode": 1})()

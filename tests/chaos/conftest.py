@@ -1,4 +1,5 @@
-"""Fixtures for the fault tests: fault-injecting proxies (tests/utils/fault_proxy.py) in front of real anvil nodes.
+"""Fixtures for the fault tests: fault-injecting proxies (tests/utils/fault_proxy.py) in front of real anvil
+nodes.
 
 `chain` (tests/conftest.py) is the session's anvil; `make_proxy()` puts a new FaultProxy in front of it (or of
 `upstream=`) and closes it after the test; `proxy` is one such proxy with a fixed seed. `chaos_settings` sizes
@@ -50,10 +51,22 @@ class ChaosSettings:
     fault_seconds: float  # how long the random faults last before they stop
 
 
-CI_CHAOS = dict(tickets=40, gifts=6, resales=4, admissions=40, block_time=1.0, fault_seconds=8.0)
-LONG_CHAOS = dict(
-    tickets=2_000, gifts=200, resales=100, admissions=2_000, block_time=1.0, fault_seconds=120.0
-)
+CI_CHAOS = {
+    "tickets": 40,
+    "gifts": 6,
+    "resales": 4,
+    "admissions": 40,
+    "block_time": 1.0,
+    "fault_seconds": 8.0,
+}
+LONG_CHAOS = {
+    "tickets": 2_000,
+    "gifts": 200,
+    "resales": 100,
+    "admissions": 2_000,
+    "block_time": 1.0,
+    "fault_seconds": 120.0,
+}
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""The random-fault scenario of issue 13: a gateway issues tickets to account fans, fans gift and resell, the gate
-admits, the check-in queue drains to the chain — on anvil with interval blocks, behind a FaultProxy (429s,
-502s), while a fault thread spikes the base fee, drops every pending transaction and reorganises the last
-blocks. Then the faults stop and the scenario measures how many blocks it takes until every record is done, and
-checks that the database equals the chain.
+"""The random-fault scenario of issue 13: a gateway issues tickets to account fans, fans gift and resell, the
+gate admits, the check-in queue drains to the chain — on anvil with interval blocks, behind a FaultProxy
+(429s, 502s), while a fault thread spikes the base fee, drops every pending transaction and reorganises the
+last blocks. Then the faults stop and the scenario measures how many blocks it takes until every record is
+done, and checks that the database equals the chain.
 
     report = run_scenario("sqlite:///x.db", tickets=200, gifts=20, resales=10, admissions=200)
 
@@ -59,13 +59,14 @@ class ScenarioReport:
         }
 
 
-def _ok(response, status: int = 201) -> dict:  # noqa: ANN001
+def _ok(response, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 
 
 # What a client retries, with the same Idempotency-Key: the node unavailable, a reorganisation under the
-# estimate (the holder's authorisation checked against a state that just changed), its earlier request pending.
+# estimate (the holder's authorisation checked against a state that just changed), its earlier request
+# pending.
 RETRIED = {
     "rpc_unavailable",
     "chain_error",
@@ -76,7 +77,7 @@ RETRIED = {
 }
 
 
-def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa: ANN001
+def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:
     deadline = time.monotonic() + patience
     while True:
         response = client.post(url, **kwargs)
@@ -91,8 +92,9 @@ def _post(client, url: str, *, patience: float = 600, **kwargs) -> dict:  # noqa
 
 class Faults:
     """Random faults on the node until stopped: base-fee spikes ×10–×50, every pending transaction dropped,
-    reorganisations of depth 1–3 (the scenario's confirmations, 3, cover them: a deeper reorganisation than the
-    confirmation depth undoes what was final, by definition); the proxy answers 429 to 10 % and 502 to 5 % of
+    reorganisations of depth 1–3 (the scenario's confirmations, 3, cover them: a deeper reorganisation than
+    the confirmation depth undoes what was final, by definition); the proxy answers 429 to 10 % and 502 to 5 %
+    of
     requests meanwhile."""
 
     def __init__(self, chain: tk.Chain, proxy: FaultProxy, *, seed: int, every: float):
@@ -295,19 +297,19 @@ def run_scenario(
     return report
 
 
-def _count(engine, model, status: str) -> int:  # noqa: ANN001
+def _count(engine, model, status: str) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(model).where(model.status == status)).one()
 
 
-def _unsettled_admissions(engine) -> int:  # noqa: ANN001
+def _unsettled_admissions(engine) -> int:
     with Session(engine) as session:
         return session.exec(
             select(func.count()).select_from(Admission).where(Admission.chain_status != "done")
         ).one()
 
 
-def _converged(engine) -> bool:  # noqa: ANN001
+def _converged(engine) -> bool:
     with Session(engine) as session:
         unfinished = session.exec(
             select(func.count()).select_from(ChainTransaction).where(ChainTransaction.applied.is_(False))
@@ -319,12 +321,12 @@ def _converged(engine) -> bool:  # noqa: ANN001
     )
 
 
-def _tickets(engine) -> dict[str, str]:  # noqa: ANN001
+def _tickets(engine) -> dict[str, str]:
     with Session(engine) as session:
         return {str(t.id): str(t.owner_fan_id) for t in session.exec(select(Ticket))}
 
 
-def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:  # noqa: ANN001
+def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -333,7 +335,7 @@ def _wait(condition, timeout: float, what: str, report: ScenarioReport) -> None:
         time.sleep(0.25)
 
 
-def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report: ScenarioReport) -> None:  # noqa: ANN001
+def _verify(chain: tk.Chain, collection: tk.Collection, engine, operator, report: ScenarioReport) -> None:
     from gateway.models import CheckinBatch, Fan
 
     with Session(engine) as session:

@@ -10,10 +10,10 @@ import pytest
 import ticketkit as tk
 from tests.utils.fault_proxy import FaultProxy
 
-# Faster than the defaults (0.5 s attempts, short backoffs) but as many attempts as a flaky provider needs: with
-# one node down, each attempt at the other fails ~1 time in 4 here.
+# Faster than the defaults (0.5 s attempts, short backoffs) but as many attempts as a flaky provider needs:
+# with one node down, each attempt at the other fails ~1 time in 4 here.
 POLICY = tk.RpcPolicy(timeout=0.5, retries=10, backoff=0.05, max_backoff=0.5, cooldown=0.5)
-FAULTS = dict(rate_limited=0.1, retry_after=0, bad_gateway=0.1, lost_answers=0.05, hang=0.01)
+FAULTS = {"rate_limited": 0.1, "retry_after": 0, "bad_gateway": 0.1, "lost_answers": 0.05, "hang": 0.01}
 
 
 @pytest.mark.chaos
@@ -45,6 +45,7 @@ def test_transfers_land_exactly_once_under_random_rpc_faults(chain, chaos_settin
     assert chain.w3.eth.get_transaction_count(sender.address) == nonce + count  # no nonce skipped
     faults = sum(p.counts[k] for p in (one, two) for k in ("429", "502", "lost", "hang"))
     print(
-        f"\nchaos rpc: {count} transfers in {elapsed:.1f} s; {faults} faults injected; provider {dict(totals)}"
+        f"\nchaos rpc: {count} transfers in {elapsed:.1f} s; {faults} faults injected; provider "
+        f"{dict(totals)}"
     )
     assert faults > 0 and totals["retries"] > 0

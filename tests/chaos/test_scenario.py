@@ -7,16 +7,16 @@ import pytest
 from .scenario import run_scenario
 
 # 18 tickets in 3 issuances, 2 gifts, 2 resales, 18 admissions; a block every 0.2 s, a fault every ~0.5 s.
-SMALL = dict(
-    tickets=18,
-    gifts=2,
-    resales=2,
-    admissions=18,
-    per_issue=6,
-    block_time=0.2,
-    fault_every=0.5,
-    bound_seconds=60,
-)
+SMALL = {
+    "tickets": 18,
+    "gifts": 2,
+    "resales": 2,
+    "admissions": 18,
+    "per_issue": 6,
+    "block_time": 0.2,
+    "fault_every": 0.5,
+    "bound_seconds": 60,
+}
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

@@ -161,7 +161,7 @@ def test_badge_interfaces(checked_in):
 
 
 def test_badge_locked(checked_in):
-    badge, event_id, alice, badge_id = checked_in
+    badge, event_id, _alice, badge_id = checked_in
     assert badge.call("locked", badge_id) is True
     unknown = badge.badge_id(event_id, "0x" + "ab" * 20)
     with pytest.raises(errors.BadgeDoesNotExist) as info:
@@ -190,7 +190,7 @@ def test_every_transfer_path_is_soulbound(chain, checked_in, fans):
 
 
 def test_only_registered_issuers_mint(chain, checked_in, organiser, fans):
-    badge, event_id, alice, _ = checked_in
+    badge, _event_id, _alice, _ = checked_in
     for caller in (fans[1], organiser):
         with pytest.raises(errors.NotAnIssuer) as info:
             chain.send(badge.contract.functions.issue([fans[2].address]), caller)

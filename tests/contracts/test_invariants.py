@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 STEPS = int(os.environ.get("TICKETKIT_SOAK_STEPS", "20"))
 EXAMPLES = int(os.environ.get("TICKETKIT_SOAK_EXAMPLES", "15"))
@@ -39,8 +40,8 @@ class CollectionMachine(RuleBasedStateMachine):
     chain: tk.Chain
     event: tk.Collection
     organiser = None
-    fans: list = []
-    outcomes: Counter = Counter()  # "rule: ok|Error" -> count, printed by the test (see with -s)
+    fans: ClassVar[list] = []
+    outcomes: ClassVar[Counter] = Counter()  # "rule: ok|Error" -> count, printed by the test (see with -s)
 
     def __init__(self):
         super().__init__()
@@ -296,7 +297,7 @@ def test_collection_invariants(chain, make_event, organiser, fans):
     event = make_event(tiers=tiers, resale_cap_bps=CAP_BPS, gifts_allowed=True, royalty_bps=500)
 
     class Machine(CollectionMachine):
-        outcomes = Counter()
+        outcomes: ClassVar[Counter] = Counter()
 
     Machine.chain, Machine.event, Machine.organiser, Machine.fans = chain, event, organiser, fans[:6]
     run_state_machine_as_test(

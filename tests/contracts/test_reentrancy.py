@@ -10,14 +10,13 @@ Two defences are exercised on a real anvil:
 
 from __future__ import annotations
 
-
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 from web3.logs import DISCARD
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 GENERAL = 0
 GA_PRICE = ETH // 10
@@ -173,7 +172,7 @@ def test_refund_batch_push_cannot_be_reentered_or_blocked(chain, event, organise
 
 def test_change_to_reentering_buyer_is_credited(chain, event, fans, setup):
     """The attacker as a resale buyer who overpays: its change is pushed with the stipend."""
-    attacker, mallory, (mine, _), bait, carol = setup
+    attacker, mallory, (_mine, _), bait, carol = setup
     price = GA_PRICE // 2
     [other] = event.buy(GENERAL, 1, sender=carol)
     event.list_for_resale(other, price, sender=carol)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 from web3.logs import DISCARD
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 GENERAL, VIP = 0, 1
 GA_PRICE, VIP_PRICE = ETH // 10, ETH // 2
@@ -103,7 +102,8 @@ def test_claim_refund_pays_face_value_and_burns(chain, event, organiser, fans):
 
 @pytest.mark.parametrize("how", ["claim", "batch"])
 def test_a_refund_ends_the_tickets_listing(chain, event, organiser, fans, how):
-    """Found by the soak's state machine: a listed ticket, refunded, stayed listed (burns skipped the rule)."""
+    """Found by the soak's state machine: a listed ticket, refunded, stayed listed (burns skipped the
+    rule)."""
     alice, bob = fans[0], fans[1]
     [ticket] = event.buy(GENERAL, 1, sender=alice)
     event.list_for_resale(ticket, GA_PRICE, sender=alice)

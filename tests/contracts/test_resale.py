@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from web3.logs import DISCARD
 
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 GENERAL, VIP = 0, 1
 FACE = ETH // 10
@@ -76,7 +78,7 @@ def test_cap_follows_resale_cap_bps(make_event, fans):
 def test_cap_does_not_compound_over_resales(event, fans):
     owners = fans[:4]
     [token] = event.buy(GENERAL, 1, sender=owners[0])
-    for seller, buyer in zip(owners, owners[1:]):
+    for seller, buyer in itertools.pairwise(owners):
         assert event.resale_cap_of(token) == CAP
         with pytest.raises(errors.PriceAboveCap) as info:
             event.list_for_resale(token, CAP + 1, sender=seller)

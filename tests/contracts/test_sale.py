@@ -8,8 +8,8 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 DAY = 86400
 GENERAL, VIP = 0, 1

@@ -1,8 +1,8 @@
 import pytest
 
 import ticketkit as tk
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 
 def test_buy_resell_checkin(chain, event, organiser, fans):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from web3.logs import DISCARD
 
-from ticketkit import errors
 from tests.utils import ETH
+from ticketkit import errors
 
 GENERAL = 0
 FACE = ETH // 10

@@ -1,6 +1,6 @@
-"""Writes tests/gateway/gate_vectors.json: the gate's shared test vectors, codes with the answers the rule list
-(gateway/core/gate_rules.py) gives offline from a snapshot, and online where it differs. The Python tests
-(test_gate_rules.py) and the browser (test_door_pages.py, offline.js) both run them.
+"""Writes tests/gateway/gate_vectors.json: the gate's shared test vectors, codes with the answers the rule
+list (gateway/core/gate_rules.py) gives offline from a snapshot, and online where it differs. The Python tests
+(test_gate_rules.py) and the browser (live/test_door_pages.py, offline.js) both run them.
 
     PYTHONPATH=$PWD .venv/bin/python -m tests.gateway.gate_vectors     # after changing a rule
 """
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.core import codes
-from gateway.core import gate_rules
+from gateway.core import codes, gate_rules
 from gateway.core.gate_rules import Rules
 
 PATH = Path(__file__).with_name("gate_vectors.json")
-NOW = datetime(2026, 7, 3, 23, 30, 5, tzinfo=timezone.utc).timestamp()  # 4 July 00:30 in London
+NOW = datetime(2026, 7, 3, 23, 30, 5, tzinfo=UTC).timestamp()  # 4 July 00:30 in London
 KEYS = [codes.load_private_key(f"{i + 1:064x}") for i in range(8)]
 
 
@@ -28,7 +27,8 @@ def _uuid(n: int) -> uuid.UUID:
 def _ticket(
     n: int, key: int | None, *, holder_changed=False, checked_in=False, refunded=False, tier=0, **entry
 ) -> list:
-    """A list's ticket (docs/gate.md): [id, token_id, tier_id, device_key (compressed), flags, entries?...]."""
+    """A list's ticket (docs/gate.md): [id, token_id, tier_id, device_key (compressed), flags,
+    entries?...]."""
     flags = (
         (gate_rules.HOLDER_CHANGED * holder_changed)
         | (gate_rules.CHECKED_IN * checked_in)

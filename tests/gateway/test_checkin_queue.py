@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 from web3.exceptions import TransactionNotFound
 
 import ticketkit as tk
-from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
 from gateway.core.config import Settings
 from gateway.db import make_engine
 from gateway.models import Admission, CheckinBatch, utcnow
@@ -25,8 +24,6 @@ from gateway.runtime import Runtime
 from gateway.services import checkin_queue
 from gateway.services import gate as gate_service
 from gateway.services.checkin_queue import DrainReport, drain_once
-from ticketkit.chain import _free_port
-
 from tests.utils.checkin import (
     assert_checked_in_once_with_badges,
     batches,
@@ -35,6 +32,8 @@ from tests.utils.checkin import (
     sent_hash,
 )
 from tests.utils.gate import make_gate_key, scan_in
+from ticketkit.chain import _free_port
+from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
 
 ETH = 10**18
 
@@ -275,7 +274,7 @@ def test_two_drainers_at_once_take_disjoint_admissions(app, door, settings):
         start.wait()
         try:
             reports.append(drain_once(runtime, max_batch=6))
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:  # noqa: BLE001  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=drain, args=(r,)) for r in drainers]

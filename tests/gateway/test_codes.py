@@ -1,4 +1,5 @@
-"""The rotating code's wire format, windows and snapshot signatures (gateway/core/codes.py): pure, no chain."""
+"""The rotating code's wire format, windows and snapshot signatures (gateway/core/codes.py): pure, no
+chain."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_a_code_is_116_characters_and_carries_ticket_window_signature(key):
     text = codes.sign_code(key, ticket, 123_456_789)
     assert len(text) == codes.CODE_LENGTH == 116 and text.startswith("TK1.")
     payload = base64.urlsafe_b64decode(text[4:])
-    assert len(payload) == 84 < 200
+    assert len(payload) == 84  # well under 200 bytes
     assert payload[:16] == ticket.bytes and payload[16:20] == (123_456_789).to_bytes(4, "big")
     code = codes.decode(text)
     assert (code.ticket_id, code.window) == (ticket, 123_456_789)
@@ -82,7 +83,7 @@ def test_signatures_do_not_transfer(key):
 )
 def test_anything_else_is_a_code_error(text):
     with pytest.raises(codes.CodeError):
-        codes.decode(text)  # type: ignore[arg-type]
+        codes.decode(text)  # type: ignore[arg-type]  # deliberately not a str
 
 
 def test_truncated_and_extended_codes_are_refused(key):

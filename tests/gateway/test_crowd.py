@@ -1,9 +1,10 @@
-"""A crowd on a real gateway process (the production server), from a load client in a process of its own (wrk),
-on SQLite and PostgreSQL: far more concurrent requests than the gateway has connections, threads or lane slots.
+"""A crowd on a real gateway process (the production server), from a load client in a process of its own
+(wrk), on SQLite and PostgreSQL: far more concurrent requests than the gateway has connections, threads or
+lane slots.
 
-Nothing here is a speed goal (bench/crowd.py measures those); what must hold: no deadlock, every answer a 2xx or
-a 503 with a code, a gate scan sent in the middle of a fan flood is answered, `/healthz` answers throughout, a fan
-read answers once the flood stops, and SIGTERM stops the server mid-flood within 10 s.
+Nothing here is a speed goal (bench/crowd.py measures those); what must hold: no deadlock, every answer a 2xx
+or a 503 with a code, a gate scan sent in the middle of a fan flood is answered, `/healthz` answers
+throughout, a fan read answers once the flood stops, and SIGTERM stops the server mid-flood within 10 s.
 """
 
 from __future__ import annotations

@@ -31,9 +31,11 @@ def test_a_lease_is_held_against_other_processes_and_freed_when_its_holder_dies(
         [
             sys.executable,
             "-c",
-            "import sys, time; from gateway import db; "
-            "lease = db.try_lease(db.make_engine(sys.argv[1]), 'indexer-7'); "
-            "print('held' if lease else 'refused', flush=True); time.sleep(60)",
+            (
+                "import sys, time; from gateway import db; "
+                "lease = db.try_lease(db.make_engine(sys.argv[1]), 'indexer-7'); "
+                "print('held' if lease else 'refused', flush=True); time.sleep(60)"
+            ),
             engine.url.render_as_string(hide_password=False),
         ],
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eth_account.messages import encode_defunct
@@ -455,7 +455,7 @@ def test_a_snapshot_is_signed_and_lists_what_a_gate_needs(
     assert (payload["event_name"], payload["gate_label"]) == ("Gig", "North door")
     assert abs(payload["generated_at"] - time.time()) < 60
     by_id = {t[0]: t for t in payload["tickets"]}
-    listed = lambda t: by_id[gate_service.gate_rules.list_id(uuid.UUID(t["id"]))]  # noqa: E731
+    listed = lambda t: by_id[gate_service.gate_rules.list_id(uuid.UUID(t["id"]))]
     assert listed(ticket) == [
         codes.b64url(uuid.UUID(ticket["id"]).bytes[:8]),
         ticket["token_id"],
@@ -484,7 +484,7 @@ def test_offline_scans_sync_once_and_a_double_admission_is_a_conflict(
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     south = make_gate_key(client, org, gw_event["id"], label="South door")
-    t1 = datetime.now(timezone.utc) - timedelta(minutes=10)
+    t1 = datetime.now(UTC) - timedelta(minutes=10)
     t2 = t1 + timedelta(seconds=40)
     north_scan = {
         "code": codes.sign_code(key, ticket["id"], codes.window_of(t1.timestamp())),
@@ -561,10 +561,11 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
     app, client, org, gw_event, gate, holder
 ):
     """The gate's online scan admitted the ticket but the answer was lost; the gate decided offline with the
-    same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a conflict."""
+    same nonce and syncs it: its own admission, not a conflict. Any other nonce, or another gate: a
+    conflict."""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     code = codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp()))
     assert (
         post(client, gate, "scan", {"code": code, "device": "tablet-n", "nonce": "n" * 64})["admit"] is True
@@ -582,7 +583,8 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
     assert rows(app, GateConflict) == [] and rows(app, GateRefusal) == []
     [admission] = rows(app, Admission)
     assert (admission.source, admission.nonce, admission.device) == ("online", "n" * 64, "tablet-n")
-    # another nonce from this gate (another decision), no nonce, or the same nonce from another gate: conflicts
+    # another nonce from this gate (another decision), no nonce, or the same nonce from another gate:
+    # conflicts
     south = make_gate_key(client, org, gw_event["id"], label="South door")
     others = [
         (gate, offline | {"nonce": "other"}),
@@ -612,7 +614,7 @@ def test_a_sync_of_a_scan_admitted_online_with_its_nonce_is_no_conflict(
 def test_an_offline_admission_keeps_its_nonce(app, client, gate, holder):
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    t = datetime.now(timezone.utc) - timedelta(minutes=2)
+    t = datetime.now(UTC) - timedelta(minutes=2)
     scan = {
         "code": codes.sign_code(key, ticket["id"], codes.window_of(t.timestamp())),
         "scanned_at": _at(t),
@@ -634,7 +636,7 @@ def test_sync_checks_every_code_is_genuine(app, client, gate, holder, new_fan, i
     bob = new_fan()
     [other] = issue(bob, key="other")["tickets"]
     other_key = bind_key(client, bob, other["id"])
-    t = datetime.now(timezone.utc) - timedelta(minutes=3)
+    t = datetime.now(UTC) - timedelta(minutes=3)
     w = codes.window_of(t.timestamp())
     scans = [
         {"code": codes.sign_code(codes.new_device_key(), ticket["id"], w), "scanned_at": _at(t)},  # forged
@@ -690,8 +692,8 @@ def test_a_snapshot_delta_carries_only_what_changed_since_its_cursor(
     full = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])
     assert full["kind"] == "full" and len(full["tickets"]) == 3
     with Session(app.state.runtime.engine) as session:  # the full snapshot was read well before the changes
-        session.exec(update(DeviceKey).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
-        session.exec(update(Ticket).values(created_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        session.exec(update(DeviceKey).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
+        session.exec(update(Ticket).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
         session.commit()
     cursor = json.loads(client.get("/gate/snapshot", headers=gate["headers"]).json()["payload"])["cursor"]
     assert post(client, gate, "scan", {"code": codes.sign_code(key, ticket["id"])})["admit"] is True

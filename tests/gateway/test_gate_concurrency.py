@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,7 @@ def test_fifty_simultaneous_scans_across_processes_admit_exactly_one(
                 )
                 assert response.status_code == 200, response.text
                 answers[i] = response.json()
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 
@@ -90,7 +91,7 @@ def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_even
     """Past the check, every scan reaches the write at once: 50 threads over 5 engines (as 5 processes would
     have) call `admit` for one ticket after a barrier; exactly one inserts, all 50 see the same admission."""
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlmodel import Session
 
@@ -118,10 +119,10 @@ def test_the_check_in_write_itself_is_atomic(app, settings, client, org, gw_even
                     gate_key_id=uuid.UUID(gate["id"]),
                     device=f"d{i}",
                     source="online",
-                    scanned_at=datetime.now(timezone.utc),
+                    scanned_at=datetime.now(UTC),
                 )
                 outcomes[i] = (inserted, row.id)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 

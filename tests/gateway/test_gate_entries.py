@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -22,7 +22,7 @@ from tests.utils.gate import bind_key, make_gate_key, post
 
 pytestmark = pytest.mark.usefixtures("fresh_cancellation_cache")
 
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 
 
 def set_door(client, org, event_id, **body):
@@ -168,7 +168,7 @@ def test_a_day_pass_enters_once_on_each_of_its_days(app, client, org, gw_event, 
     ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")
 
     def scan_on(day, hour=12):
-        moment = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc).timestamp()
+        moment = datetime(day.year, day.month, day.day, hour, tzinfo=UTC).timestamp()
         code = codes.sign_code(key, ticket["id"], codes.window_of(moment))
         with Session(app.state.runtime.engine) as session:
             return gate_service.scan(
@@ -191,7 +191,7 @@ def test_offline_entries_and_exits_sync_once(app, client, org, gw_event, gate, h
     set_door(client, org, gw_event["id"], entry_policy="reentry")
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
-    start = datetime.now(timezone.utc) - timedelta(seconds=40)
+    start = datetime.now(UTC) - timedelta(seconds=40)
     scans = [
         {
             "code": codes.sign_code(key, ticket["id"], codes.window_of(at.timestamp())),
@@ -228,7 +228,8 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(
     """Re-entry: the ticket is out after its first entry and an exit; day pass: it entered yesterday. 30 scans
     at once for its next entry, through the whole scan (rules, then the entry write) over 5 engines (as 5
     processes would have): exactly one admits, the others are refused already_checked_in.
-    (test_gate_concurrency.py races first entries over real processes; this write is the same kind of INSERT.)"""
+    (test_gate_concurrency.py races first entries over real processes; this write is the same kind of
+    INSERT.)"""
     ticket = holder["ticket"]
     key = bind_key(client, holder["fan"], ticket["id"])
     ref = gate_service.GateKeyRef(uuid.UUID(gate["id"]), uuid.UUID(gw_event["id"]), "North door")
@@ -277,7 +278,7 @@ def test_simultaneous_scans_for_one_later_entry_admit_exactly_one(
                     device=f"s{i}",
                     unix_time=moment,
                 )
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             errors.append(error)
             barrier.abort()
 

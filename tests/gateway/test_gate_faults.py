@@ -22,8 +22,6 @@ from gateway import process as gateway_process
 from gateway.core.config import Settings
 from gateway.models import CheckinBatch
 from gateway.services import sending
-from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, _free_port, anvil_binary, connect
-
 from tests.utils.checkin import (
     assert_checked_in_once_with_badges,
     batches,
@@ -32,6 +30,7 @@ from tests.utils.checkin import (
     sent_hash,
 )
 from tests.utils.gate import make_gate_key, scan_in
+from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, _free_port, anvil_binary, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
@@ -287,8 +286,8 @@ def test_the_node_stopped_and_restarted_during_a_batch(app, client, event, anvil
     }  # nothing re-signed while the node was away
 
     chain = anvil.start()  # from the state file, mining on
-    # The pool did not survive the restart: the gateway's worker sends the recorded bytes again (it may already
-    # have, by the time this line runs), and the batch lands once (asserted below).
+    # The pool did not survive the restart: the gateway's worker sends the recorded bytes again (it may
+    # already have, by the time this line runs), and the batch lands once (asserted below).
     wait_for(lambda: chain_status(engine) == {"done": 12}, 25, "every admission to be done", gateway.tail)
     assert_the_chain_has_it_all(engine, chain, event["address"], holders, first_hash, operator)
 

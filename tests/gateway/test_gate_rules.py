@@ -1,10 +1,10 @@
-"""The gate's one rule list (gateway/core/gate_rules.py) against the shared vectors (gate_vectors.json), offline
-(as a scanner decides from a snapshot) and online; the browser runs the same file (test_door_pages.py)."""
+"""The gate's one rule list (gateway/core/gate_rules.py) against the shared vectors (gate_vectors.json),
+offline (as a scanner decides from a snapshot) and online; the browser runs the same file
+(test_door_pages.py)."""
 
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
@@ -18,8 +18,8 @@ CASES = [(suite, case) for suite in VECTORS["suites"] for case in suite["cases"]
 
 
 def test_the_vectors_file_is_what_the_generator_writes():
-    """Regenerate it (python -m tests.gateway.gate_vectors) when a rule changes; the codes themselves are random
-    (ECDSA), so compare everything else."""
+    """Regenerate it (python -m tests.gateway.gate_vectors) when a rule changes; the codes themselves are
+    random (ECDSA), so compare everything else."""
 
     def strip(data):
         return [

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -114,10 +114,10 @@ def test_a_check_in_waits_for_the_write_lock_another_process_holds(
                     gate_key_id=uuid.UUID(gate["id"]),
                     device="d1",
                     source="online",
-                    scanned_at=datetime.now(timezone.utc),
+                    scanned_at=datetime.now(UTC),
                 )
             outcome.append(inserted)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # noqa: BLE001  # reported below
             outcome.append(error)
 
     # Another process's hold, as the kernel sees it: a lock on a file description of its own.

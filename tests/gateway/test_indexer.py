@@ -51,7 +51,8 @@ def rows(engine, model, *where):
 
 
 def assert_equals_chain(engine, chain, collection):
-    """Every minted ticket of `collection`: indexed owner/used/listing and the gateway record equal the chain."""
+    """Every minted ticket of `collection`: indexed owner/used/listing and the gateway record equal the
+    chain."""
     tokens = {
         int(r["token_id"]): r for r in rows(engine, IndexedToken, IndexedToken.contract == collection.address)
     }
@@ -132,7 +133,7 @@ def test_gateway_issued_tickets_keep_their_record_and_follow_gifts(
 def test_confirmation_depth_is_respected(engine, chain, giftable, fans):
     indexer = Indexer(engine, chain, confirmations=3)
     indexer.poll_once()
-    [token_id] = giftable.buy(0, 1, sender=fans[0])
+    [_token_id] = giftable.buy(0, 1, sender=fans[0])
     block = chain.w3.eth.block_number
     stats = indexer.poll_once()
     assert stats.to_block is None or stats.to_block < block

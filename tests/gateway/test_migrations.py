@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import gateway.indexer.models  # noqa: F401 - registers the indexer's tables
-from gateway import models  # noqa: F401 - registers the tables
+import gateway.indexer.models  # noqa: F401  # registers the indexer's tables
+from gateway import models  # noqa: F401  # registers the tables
 
 
 def test_migrated_schema_equals_the_models(app):

@@ -1,6 +1,6 @@
-"""The organiser report (JSON, CSV, HTML tables) over real flows: tickets issued through the gateway and bought on
-chain, gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges via the indexer.
-The live dashboard in a browser: tests/gateway/live/test_report_dashboard.py."""
+"""The organiser report (JSON, CSV, HTML tables) over real flows: tickets issued through the gateway and
+bought on chain, gateway and on-chain resales, gate admissions at two gates, a batch check-in on chain, badges
+via the indexer. The live dashboard in a browser: tests/gateway/live/test_report_dashboard.py."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ import csv
 import io
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import ticketkit as tk
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+import ticketkit as tk
 from gateway.api.report_render import VIEWER_HTML
 from gateway.indexer import Indexer
 from gateway.indexer.models import Checkin
 from gateway.models import Admission, Event, Ticket
 from gateway.services import report as report_service
-
 from tests.utils.http import bearer
 
 ETH = 10**18
-DAY = datetime(2030, 5, 1, tzinfo=timezone.utc)
+DAY = datetime(2030, 5, 1, tzinfo=UTC)
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -95,15 +94,18 @@ def _set_created(engine, contract, times):
 
 def _block_minute(chain, number):
     stamp = chain.w3.eth.get_block(number)["timestamp"]
-    return datetime.fromtimestamp(stamp, timezone.utc).replace(second=0)
+    return datetime.fromtimestamp(stamp, UTC).replace(second=0)
 
 
 def _table_rows(page: str, caption: str) -> list[list[str]]:
     """The body cells of the HTML table with `caption`."""
-    match = re.search(rf"<caption[^>]*>{re.escape(caption)}</caption>.*?<tbody>(.*?)</tbody>", page, re.S)
+    match = re.search(
+        rf"<caption[^>]*>{re.escape(caption)}</caption>.*?<tbody>(.*?)</tbody>", page, re.DOTALL
+    )
     assert match, caption
     return [
-        re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", match.group(1), re.S)
+        re.findall(r"<td[^>]*>(.*?)</td>", row)
+        for row in re.findall(r"<tr>(.*?)</tr>", match.group(1), re.DOTALL)
     ]
 
 
@@ -251,7 +253,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(
     assert (sales["gateway"], sales["on_chain"], sales["total"]) == (4, 2, 6)
 
     checkins = report["checkins"]
-    key = lambda r: (r["minute"] or "", r["gate"])  # noqa: E731
+    key = lambda r: (r["minute"] or "", r["gate"])
     assert sorted(checkins["rows"], key=key) == sorted(
         [
             {"minute": iso(at(19, 0)), "gate": north["id"], "gate_label": "North door", "count": 2},
@@ -296,9 +298,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(
     }
     assert resale["royalty_wei"] == str((price0 + price1) * 500 // 10_000)  # owed on the gateway's resales
     [on_chain_sale] = [s for s in resale["sales"] if s["channel"] == "on_chain"]
-    resold_at = datetime.fromtimestamp(
-        chain.w3.eth.get_block(resold["blockNumber"])["timestamp"], timezone.utc
-    )
+    resold_at = datetime.fromtimestamp(chain.w3.eth.get_block(resold["blockNumber"])["timestamp"], UTC)
     assert on_chain_sale | {"id": None} == {
         "id": None,
         "channel": "on_chain",
@@ -327,7 +327,7 @@ def test_the_report_counts_sales_check_ins_resales_and_badges(
     assert f"report-{event_id}.csv" in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert list(rows[0]) == ["section", "bucket", "key", "label", "metric", "value"]
-    section = lambda name: [r for r in rows if r["section"] == name]  # noqa: E731
+    section = lambda name: [r for r in rows if r["section"] == name]
     event_meta = {r["metric"]: r["value"] for r in section("event")}
     assert event_meta["event_id"] == event_id and event_meta["sales_bucket"] == "hour"
     assert event_meta["indexed_to_block"] == str(report["indexed_to_block"])
@@ -496,9 +496,7 @@ def test_the_bucket_follows_the_span_of_sales():
     assert report_service.choose_bucket([start, start + timedelta(days=91)]) == "week"
     assert report_service.bucket_start(start, "hour") == at(9, 0)
     assert report_service.bucket_start(start, "day") == DAY
-    assert report_service.bucket_start(start, "week") == datetime(
-        2030, 4, 29, tzinfo=timezone.utc
-    )  # a Monday
+    assert report_service.bucket_start(start, "week") == datetime(2030, 4, 29, tzinfo=UTC)  # a Monday
     assert report_service.wei_to_eth(ETH * 3 // 40) == "0.075" and report_service.wei_to_eth(2 * ETH) == "2"
     assert report_service.wei_to_eth(2**256 - 1).startswith(
         "115792089237316195423570985008687907853269984665640564"

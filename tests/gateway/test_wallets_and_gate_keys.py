@@ -220,7 +220,7 @@ def test_organiser_lists_and_revokes_a_gate_key(settings, client, org, gw_event,
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     again = client.delete(f"/events/{gw_event['id']}/gate-keys/{door['id']}", headers=org["headers"])
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # revoking twice changes nothing
-    gate_service._key_cache.clear()  # noqa: SLF001 - as after gate_cache_seconds
+    gate_service._key_cache.clear()  # as after gate_cache_seconds
     refused = client.get(probe, headers=bearer(door["api_key"]))
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
     assert client.get(probe, headers=bearer(spare["api_key"])).status_code == 200

@@ -16,7 +16,8 @@ from tests.utils.world import World, idempotency, ok
 
 @pytest.fixture()
 def database_url(request, tmp_path):
-    """SQLite, unless a test parametrizes it (indirect) with "postgresql": tests/gateway/conftest.py's."""
+    """SQLite, unless a test parametrizes it (indirect) with "postgresql" (pg_database_url,
+    tests/conftest.py)."""
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("pg_database_url")
     return f"sqlite:///{tmp_path / 'gateway.db'}"

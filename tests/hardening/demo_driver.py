@@ -34,14 +34,14 @@ def main(out: Path) -> None:
     found: dict[str, set[str]] = {"anvil_keys": set(), "gateway": set(), "tokens": set()}
     account = Chain.account
 
-    def recording_account(self, index):  # noqa: ANN001, ANN202
+    def recording_account(self, index):
         chosen = account(self, index)
         found["anvil_keys"].add(chosen.key.to_0x_hex())
         return chosen
 
-    Chain.account = recording_account  # type: ignore[method-assign]
+    Chain.account = recording_account  # type: ignore[method-assign]  # records the accounts used
 
-    def recording_create_app(settings):  # noqa: ANN001, ANN202
+    def recording_create_app(settings):
         found["gateway"] |= {
             settings.key_encryption_secret.get_secret_value(),
             settings.operator_key.get_secret_value(),
@@ -50,7 +50,7 @@ def main(out: Path) -> None:
         return create_app(settings)
 
     class RecordingClient(TestClient):
-        def request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def request(self, *args, **kwargs):
             response = super().request(*args, **kwargs)
             with contextlib.suppress(ValueError):
                 found["tokens"] |= tokens_in(response.json())

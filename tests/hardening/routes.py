@@ -56,7 +56,7 @@ def auth_kinds(route) -> set[str]:
 
 def reads_credentials(route) -> bool:
     """Whether the route reads an Authorization header at all (a public route may take an optional one)."""
-    return any(call is deps._bearer for call in _calls(route))  # noqa: SLF001 - the one HTTPBearer
+    return any(call is deps._bearer for call in _calls(route))  # the one HTTPBearer
 
 
 def auth_kind(route) -> str:

@@ -19,25 +19,26 @@ _check_invariants = RuleBasedStateMachine.check_invariants
 _init = RuleBasedStateMachine.__init__
 
 
-def _counting_check_invariants(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+def _counting_check_invariants(self, *args, **kwargs):
     _counts["checks"] += 1
     return _check_invariants(self, *args, **kwargs)
 
 
-def _counting_init(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+def _counting_init(self, *args, **kwargs):
     _counts["machines"] += 1
     _init(self, *args, **kwargs)
 
 
-RuleBasedStateMachine.check_invariants = _counting_check_invariants  # type: ignore[method-assign]
-RuleBasedStateMachine.__init__ = _counting_init  # type: ignore[method-assign]
+# This plugin counts the steps by wrapping two of hypothesis' methods.
+RuleBasedStateMachine.check_invariants = _counting_check_invariants  # type: ignore[method-assign]  # counts
+RuleBasedStateMachine.__init__ = _counting_init  # type: ignore[method-assign]  # counts the state machines
 
 
 def steps() -> int:
     return _counts["checks"] - _counts["machines"]
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     minimum = int(os.environ.get("SOAK_MIN_STEPS", "0"))
     terminalreporter.write_line(
         f"state machine steps: {steps()} in {_counts['machines']} runs"
@@ -46,7 +47,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus) -> None:  # noqa: ANN001
+def pytest_sessionfinish(session, exitstatus) -> None:
     minimum = int(os.environ.get("SOAK_MIN_STEPS", "0"))
     if steps() < minimum and exitstatus == 0:
         session.exitstatus = 1

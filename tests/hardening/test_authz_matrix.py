@@ -8,7 +8,8 @@ How the API refuses today (gateway/api/deps.py), and what this test holds it to:
 - a credential of another kind → 401 (an organiser or gate key is not a session token; a session token or
   a gate key is not an organiser key), except an organiser key on a gate route → 403 `gate_key_required`;
 - the right kind but not yours → 404 (`event_not_found`, `ticket_not_found`, `listing_not_found`,
-  `api_key_not_found`, `session_not_found`: whether it exists is not revealed); a gate key of another event → 403 `wrong_event`.
+  `api_key_not_found`, `session_not_found`: whether it exists is not revealed); a gate key of another event →
+  403 `wrong_event`.
 
 Every route must be declared in ROUTES; a route that is not fails the test with instructions. Each rule
 also names the credential kind, checked against the route's dependencies (a route that lost its auth
@@ -209,7 +210,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17  # enough for 
 
 
 def uploaded_art(kind: str) -> Callable[[World], dict]:
-    """Organiser A's art for event A (`kind`: ticket or badge): its digest, for the routes that read or delete it."""
+    """Organiser A's art for event A (`kind`: ticket or badge): its digest, for the routes that read or delete
+    it."""
 
     def setup(world: World) -> dict:
         art = ok(

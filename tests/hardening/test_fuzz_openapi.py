@@ -22,18 +22,18 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import load_all_checks, not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from gateway.core import codes
-
 from tests.utils.http import bearer
-from tests.utils.world import idempotency, ok
 from tests.utils.leaks import custodial_keys, find_leaks, tokens_in
+from tests.utils.world import idempotency, ok
+
 from .routes import auth_kind, reads_credentials, route_index
 
 EXAMPLES = int(os.environ.get("HARDENING_FUZZ_EXAMPLES", "10"))
@@ -168,7 +168,8 @@ def test_openapi_fuzz(world, database_url):
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
-            def fuzz(case, data):
+            def fuzz(real, roles, takes_key, label, case, data):
+                # (The loop's values come in as arguments, bound for this operation.)
                 # Valid credentials and real values, except where schemathesis made a component invalid.
                 negative = case.meta.is_negative_at if case.meta is not None else (lambda _: False)
                 if not negative(ParameterLocation.PATH):
@@ -205,10 +206,10 @@ def test_openapi_fuzz(world, database_url):
                 case.validate_response(response, checks=CHECKS, headers=headers)
 
             try:
-                fuzz()
+                fuzz(real=real, roles=roles, takes_key=takes_key, label=label)
             except Unsatisfiable:  # nothing to make invalid (an operation without parameters or body)
                 assert mode is GenerationMode.NEGATIVE and not list(operation.iter_parameters()), label
-            except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - one report for every operation
+            except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001  # one report for every operation
                 failures.append(f"--- {label} ({mode.value}):\n{_describe(error)[:4000]}")
 
     print("\n".join(f"{label}: {sorted(seen)}" for label, seen in sorted(statuses.items())))

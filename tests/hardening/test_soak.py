@@ -1,7 +1,7 @@
-"""A short load soak: a real gateway process (uvicorn; a SQLite file, then a PostgreSQL database; the indexer and the check-in queue on)
-over its own anvil, driven on loopback by 6 worker threads with mixed traffic for HARDENING_SOAK_SECONDS
-(default 20 s, after a warm-up of 10 s and 400 requests): new fans, issues, gifts, resale listings and
-purchases, device keys and gate scans, reads.
+"""A short load soak: a real gateway process (uvicorn; a SQLite file, then a PostgreSQL database; the indexer
+and the check-in queue on) over its own anvil, driven on loopback by 6 worker threads with mixed traffic for
+HARDENING_SOAK_SECONDS (default 20 s, after a warm-up of 10 s and 400 requests): new fans, issues, gifts,
+resale listings and purchases, device keys and gate scans, reads.
 
 Each worker owns its fans, so every request it makes must succeed; then:
 - no 5xx, no connection error, no other unexpected status;
@@ -285,7 +285,7 @@ def test_soak(tmp_path, soak_database):
         settings = Settings(
             database_url=soak_database,
             rpc_url=chain.url,
-            chain_id=chain.chain_id,  # type: ignore[attr-defined]
+            chain_id=chain.chain_id,
             operator_key=operator.key.to_0x_hex(),
             key_encryption_secret=secret,
             indexer_enabled=True,
@@ -309,7 +309,7 @@ def test_soak(tmp_path, soak_database):
             process.stop(server)
 
 
-def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+def _soak(chain, collection, server, base, database_url, secret, log_path) -> None:
     stop_blocks = threading.Event()
 
     def blocks() -> (
@@ -318,7 +318,7 @@ def _soak(chain, collection, server, base, database_url, secret, log_path) -> No
         while not stop_blocks.wait(0.5):
             try:
                 chain.rpc("anvil_mine", [1])
-            except Exception:  # noqa: BLE001, S112 - the node is stopping
+            except Exception:  # noqa: BLE001, S112  # the node is stopping
                 continue
 
     threading.Thread(target=blocks, name="blocks", daemon=True).start()
@@ -328,7 +328,7 @@ def _soak(chain, collection, server, base, database_url, secret, log_path) -> No
         stop_blocks.set()
 
 
-def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:  # noqa: PLR0915
+def _soak_run(chain, collection, server, base, database_url, secret, log_path) -> None:
     operator_key = chain.account(9).key.to_0x_hex()
     setup = httpx.Client(base_url=base, timeout=30)
     org = setup.post("/organisers", json={"name": "Soak organiser"}).json()
@@ -441,7 +441,8 @@ def _soak_run(chain, collection, server, base, database_url, secret, log_path) -
         rows = conn.execute(
             text(
                 "SELECT t.id, t.token_id, f.address, it.owner FROM tickets t LEFT JOIN fan_accounts f "
-                "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = lower(t.contract) "
+                "ON f.id = t.owner_fan_id LEFT JOIN indexed_tokens it ON lower(it.contract) = "
+                "lower(t.contract) "
                 "AND it.token_id = CAST(t.token_id AS VARCHAR) AND it.kind = 'ticket'"
             )
         ).all()

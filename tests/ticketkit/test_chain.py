@@ -27,13 +27,13 @@ def test_wrong_chain_id(chain):
 
 # ---- stop signals end the anvil children (`ticketkit chain`, `python -m gateway.serve`)
 
-import os  # noqa: E402
-import re  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +68,7 @@ def _start(args: list[str], ready: str) -> tuple[subprocess.Popen, int]:
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    for line in process.stdout:  # type: ignore[union-attr]
+    for line in process.stdout:  # type: ignore[union-attr]  # stdout=PIPE: never None
         if re.search(ready, line):
             break
     [anvil] = [c for c in _children(process.pid) if "anvil" in Path(f"/proc/{c}/cmdline").read_text()]

@@ -1,5 +1,5 @@
-"""ticketkit/rpc.py against real anvil behind fault proxies (tests/utils/fault_proxy.py): retries, Retry-After,
-failover and return, stale nodes, bounded timeouts, safe re-sends, and what is never repeated."""
+"""ticketkit/rpc.py against real anvil behind fault proxies (tests/utils/fault_proxy.py): retries,
+Retry-After, failover and return, stale nodes, bounded timeouts, safe re-sends, and what is never repeated."""
 
 from __future__ import annotations
 
@@ -86,7 +86,8 @@ def test_502_bursts_and_lost_answers_are_retried(chain, make_proxy, fans):
         node.send_raw({"to": bob.address, "value": 1, "gas": 21_000}, alice)
     assert node.balance(bob.address) == before + 3
     assert proxy.counts["502"] == 9
-    # the node executed the send but its answer was lost: the re-send of the same bytes is the same transaction
+    # the node executed the send but its answer was lost: the re-send of the same bytes is the same
+    # transaction
     proxy.set(methods={"eth_sendRawTransaction"}).burst("lost", 2)
     receipt = node.send_raw({"to": bob.address, "value": 1, "gas": 21_000}, alice)
     assert receipt["status"] == 1 and node.balance(bob.address) == before + 4
@@ -196,7 +197,7 @@ def test_a_hanging_node_costs_at_most_timeout_times_attempts(chain, make_proxy):
     node.w3.provider.nodes[0].url = hanging.url
     started = time.monotonic()
     with pytest.raises(tk.RPCUnavailable, match="no answer within 0.3 s"):
-        node.w3.eth.block_number
+        _ = node.w3.eth.block_number
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 3 * 0.3 + 2 * 0.05 + 1.0  # three timeouts and two backoffs (+ a loaded machine)
     assert hanging.counts["hang"] == 3
@@ -214,7 +215,7 @@ def test_a_deadline_bounds_the_whole_call(chain, make_proxy):
     hanging.set(hang=1.0)
     started = time.monotonic()
     with pytest.raises(tk.RPCUnavailable):
-        node.w3.eth.block_number
+        _ = node.w3.eth.block_number
     assert 0.55 <= time.monotonic() - started < 1.5
     assert hanging.counts["hang"] == 1
 

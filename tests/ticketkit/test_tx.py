@@ -1,5 +1,6 @@
-"""The transaction pipeline (ticketkit.tx) under anvil's real faults: fee spikes, drops, reorganisations, stuck
-transactions, nonce gaps and the operator's fee ceiling. Blocks come from a Miner (automine off), one every
+"""The transaction pipeline (ticketkit.tx) under anvil's real faults: fee spikes, drops, reorganisations,
+stuck transactions, nonce gaps and the operator's fee ceiling. Blocks come from a Miner (automine off), one
+every
 0.2 s at a base fee the test sets."""
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def test_a_reorg_removing_a_mined_transaction_lands_it_again_once(live, miner, d
         pipeline.tick()
         assert rec.status == "mined"
         miner.reorg(depth)  # its block is gone, and the transaction with it
-        assert chain.w3.eth.get_transaction_receipt  # noqa: B018
+        assert chain.w3.eth.get_transaction_receipt
         assert collection.total_minted() == before
         pipeline.tick()
         assert rec.status == "sent" and rec.reorgs == 1
@@ -282,7 +283,8 @@ def test_a_node_tip_floor_of_30_gwei_is_learned(style):
 
 def test_the_journal_resumes_what_an_interrupted_run_left_in_flight(tmp_path):
     """A run records each transaction in the journal before broadcasting it; the node then loses it (e.g. a
-    restart without its pool) and the run is killed. The next run's first send finishes it at the same nonce."""
+    restart without its pool) and the run is killed. The next run's first send finishes it at the same
+    nonce."""
     journal = tx.Journal(tmp_path / "journal.jsonl")
     with tk.local_chain() as chain:
         sender, to = chain.account(0), chain.account(1).address

@@ -27,8 +27,8 @@ It forwards HTTP JSON-RPC (single calls and batches) to one upstream node on a t
 
 `methods` (a set of names, or None for all) limits which calls the random faults hit (a batch is hit if any of
 its calls is). `counts` counts what the proxy did: requests, forwarded, calls, "429", "502", hang, stale,
-underpriced, lost, upstream_unreachable (the node behind failed), refused_while_down (requests that arrived on a connection opened before `down()`), and
-"method:<name>" per JSON-RPC method.
+underpriced, lost, upstream_unreachable (the node behind failed), refused_while_down (requests that arrived on
+a connection opened before `down()`), and "method:<name>" per JSON-RPC method.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real clients use it
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
         pass
 
     def setup(self) -> None:
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.proxy._track(self.connection, add=False)
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # http.server's naming
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         status, headers, payload = self.server.proxy._handle(body)
@@ -417,7 +417,7 @@ class FaultProxy:
         raw_hex = (call.get("params") or [""])[0]
         try:
             tip = priority_fee(bytes.fromhex(raw_hex.removeprefix("0x")))
-        except Exception:  # noqa: BLE001 - leave malformed input to the node
+        except Exception:  # noqa: BLE001  # leave malformed input to the node
             return None
         if tip >= floor:
             return None

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 
 class Miner:
@@ -24,7 +25,7 @@ class Miner:
         self.rpc("evm_setAutomine", [False])
 
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
-        response = self.w3.provider.make_request(method, params or [])  # type: ignore[arg-type]
+        response = self.w3.provider.make_request(RPCEndpoint(method), params or [])
         if "error" in response:
             raise RuntimeError(f"{method}: {response['error']}")
         return response.get("result")
@@ -55,7 +56,8 @@ class Miner:
         self.next_base_fee = wei
 
     def reorg(self, depth: int) -> None:
-        """Replace the last `depth` blocks with empty ones (their transactions are gone, not back in the pool)."""
+        """Replace the last `depth` blocks with empty ones (their transactions are gone, not back in the
+        pool)."""
         with self.lock:
             self.rpc("anvil_reorg", [depth, []])
 
@@ -68,7 +70,7 @@ class Miner:
             if not self._paused.is_set():
                 try:
                     self.mine()
-                except Exception:  # noqa: BLE001, S112 - the node is being stopped
+                except Exception:  # noqa: BLE001, S112  # the node is being stopped
                     continue
 
     def start(self) -> Miner:

@@ -12,15 +12,15 @@ from .nonces import NonceManager
 from .pipeline import FINISHED, Attempt, MemoryStore, Pipeline, Store, TxRecord, TxStatus
 
 __all__ = [
+    "FINISHED",
+    "PROFILES",
     "Attempt",
     "ChainProfile",
-    "FINISHED",
     "FeePolicy",
     "Fees",
     "Journal",
     "MemoryStore",
     "NonceManager",
-    "PROFILES",
     "Pipeline",
     "Store",
     "TxRecord",

@@ -1,4 +1,5 @@
-"""The fee policy: EIP-1559 fees from the node, a per-chain tip floor, the operator's ceiling, replacement bumps.
+"""The fee policy: EIP-1559 fees from the node, a per-chain tip floor, the operator's ceiling, replacement
+bumps.
 
     policy = FeePolicy.for_chain(137, max_fee_gwei=500)
     fees = policy.suggest(rpc)            # Fees(max_fee=..., tip=...) or FeeCeilingExceeded
@@ -20,7 +21,7 @@ from typing import Any
 
 from ..errors import FeeCeilingExceeded
 
-__all__ = ["ChainProfile", "FeePolicy", "Fees", "PROFILES", "profile", "BUMP_NUMERATOR", "BUMP_DENOMINATOR"]
+__all__ = ["BUMP_DENOMINATOR", "BUMP_NUMERATOR", "PROFILES", "ChainProfile", "FeePolicy", "Fees", "profile"]
 
 GWEI = 10**9
 # A replacement raises both fees by at least 1/8 (12.5 %): geth wants 10 % (txpool.pricebump), others more.
@@ -106,7 +107,7 @@ class FeePolicy:
         if tip <= self.tip_floor:  # quiet blocks say nothing about the tip: ask the node
             try:
                 tip = max(tip, _int(rpc("eth_maxPriorityFeePerGas", [])))
-            except Exception:  # noqa: BLE001, S110 - not every node has it; the floor stands
+            except Exception:  # noqa: BLE001, S110  # not every node has it; the floor stands
                 pass
         return self._capped(base, tip, base * self.base_multiplier + tip)
 
@@ -130,7 +131,7 @@ class FeePolicy:
         tip = self.tip_floor
         try:
             tip = max(tip, _int(rpc("eth_maxPriorityFeePerGas", [])))
-        except Exception:  # noqa: BLE001, S110
+        except Exception:  # noqa: BLE001, S110  # not every node has it; the floor stands
             pass
         return Fees(max_fee=base * self.base_multiplier + tip, tip=tip)
 

@@ -61,8 +61,7 @@ class Journal:
         with self._lock:
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with open(tmp, "w", encoding="utf-8") as handle:
-                for rec in keep:
-                    handle.write(json.dumps(rec.as_dict(), separators=(",", ":")) + "\n")
+                handle.writelines(json.dumps(rec.as_dict(), separators=(",", ":")) + "\n" for rec in keep)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)

@@ -1,6 +1,7 @@
 """One nonce manager per sender: the next nonce is the higher of what this process handed out and what the
 node counts (its pending transactions included), so another process sending from the same account moves us
-on, and a transaction of ours the node dropped keeps its nonce (the pipeline sends it again, never skips it)."""
+on, and a transaction of ours the node dropped keeps its nonce (the pipeline sends it again, never skips
+it)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class NonceManager:
         self._lock = threading.Lock()
 
     def take(self, address: str, *, at_least: int = 0) -> int:
-        """The next nonce of `address` (one node call), never below `at_least` (e.g. a store's highest + 1)."""
+        """The next nonce of `address` (one node call), never below `at_least` (e.g. a store's highest +
+        1)."""
         on_node = self._pending_count(address)
         with self._lock:
             nonce = max(self._next.get(address, 0), on_node, at_least)

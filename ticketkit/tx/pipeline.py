@@ -2,7 +2,7 @@
 
 Every write of ticketkit (the library's calls, the CLI's batches, the gateway's worker) goes through here:
 
-    queued ──sign (nonce, fees)──▶ sent ──receipt──▶ mined ──`confirmations` blocks above it──▶ final | reverted
+    queued ──sign (nonce, fees)──▶ sent ──receipt──▶ mined ──`confirmations` blocks later──▶ final | reverted
                                     ▲  │                │
                                     │  └ dropped from the pool: the same bytes again, or a replacement
                                     │  └ not mined within `stuck_blocks`: a replacement at the same nonce
@@ -40,7 +40,7 @@ from ..errors import ChainError, FeeCeilingExceeded, NonceTaken, TransactionFail
 from .fees import FeePolicy, Fees
 from .nonces import NonceManager
 
-__all__ = ["Attempt", "TxRecord", "TxStatus", "Store", "MemoryStore", "Pipeline", "FINISHED"]
+__all__ = ["FINISHED", "Attempt", "MemoryStore", "Pipeline", "Store", "TxRecord", "TxStatus"]
 
 log = logging.getLogger("ticketkit.tx")
 
@@ -57,7 +57,8 @@ class TxStatus(StrEnum):
 
 
 FINISHED = frozenset({TxStatus.final, TxStatus.reverted, TxStatus.failed})
-# A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is broken.
+# A tip floor learned from "underpriced" refusals stops doubling here (10,000 gwei): a node refusing more is
+# broken.
 _MAX_LEARNED_TIP = 10_000 * 10**9
 _PER_TICK = frozenset({"eth_feeHistory", "eth_maxPriorityFeePerGas"})
 
@@ -173,8 +174,8 @@ Request = Callable[[str, Sequence[Any]], dict[str, Any]]
 
 
 NONCE_TAKEN_GRACE_SECONDS = 2.0  # how long a used nonce must lack a receipt of ours before it counts as taken
-# (chain id, sender, record id) -> when its nonce was first seen used with no receipt of ours; per process, across
-# the Pipeline objects a caller may make for each round (the gateway's worker does)
+# (chain id, sender, record id) -> when its nonce was first seen used with no receipt of ours; per process,
+# across the Pipeline objects a caller may make for each round (the gateway's worker does)
 _TAKEN_SINCE: dict[tuple[int, str, str], float] = {}
 
 
@@ -380,10 +381,11 @@ class Pipeline:
         if rec.status == TxStatus.mined:
             # Still in its block? One block-hash query per block and tick answers that for every record mined
             # in it; only a record whose block changed asks for its receipt again.
-            if self._block_hash(rec.mined_block) == rec.mined_block_hash:  # type: ignore[arg-type]
+            assert rec.mined_hash is not None and rec.mined_block is not None  # a mined record has both
+            if self._block_hash(rec.mined_block) == rec.mined_block_hash:
                 self._finish_if_deep(rec, head)
                 return
-            receipt = self._receipt(rec.mined_hash)  # type: ignore[arg-type]
+            receipt = self._receipt(rec.mined_hash)
             if receipt is None or receipt["blockHash"] != rec.mined_block_hash:
                 log.warning(
                     "transaction %s (nonce %s) left the chain in a reorganisation: sending it again",
@@ -409,12 +411,13 @@ class Pipeline:
             latest = self._latest() if latest is None else latest
             if rec.nonce is not None and rec.nonce < latest:
                 # The nonce is used: by one of our versions (which one counts: the one with a receipt), or by
-                # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask for.)
+                # another transaction. (Below the node's count nothing can be mined yet: no receipt to ask
+                # for.)
                 if self._find_receipt(rec, head):
                     return
-                # No version has a receipt. Before calling the nonce taken, count again and ask again: the count
-                # may be older than a reorganisation that just removed our version's block (then it is sent
-                # again below), or a version may have been mined meanwhile.
+                # No version has a receipt. Before calling the nonce taken, count again and ask again: the
+                # count may be older than a reorganisation that just removed our version's block (then it is
+                # sent again below), or a version may have been mined meanwhile.
                 self._latest_memo = None
                 if rec.nonce < self._latest():
                     key = (self.chain_id, self.sender.address, rec.id)
@@ -441,11 +444,11 @@ class Pipeline:
                 self._replace(rec, head)
 
     def _missing_from_pool(self, rec: TxRecord, latest: int) -> bool:
-        """Whether the node's pool lacks every version of `rec` (not mined). The node's pending count (one query
-        per tick) vouches for every nonce below it; at or above it, a pool holding nothing of the sender's
-        (pending = mined count: e.g. everything dropped) needs no more questions, else the version in question
-        is asked about by hash (a gap below it parks it outside the count). So a tick costs O(1) queries, plus
-        O(dropped)."""
+        """Whether the node's pool lacks every version of `rec` (not mined). The node's pending count (one
+        query per tick) vouches for every nonce below it; at or above it, a pool holding nothing of the
+        sender's (pending = mined count: e.g. everything dropped) needs no more questions, else the version in
+        question is asked about by hash (a gap below it parks it outside the count). So a tick costs O(1)
+        queries, plus O(dropped)."""
         pending = self._pending_count()
         if rec.nonce is not None and rec.nonce < pending:
             return False
@@ -481,7 +484,8 @@ class Pipeline:
             self._save(rec)
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.rpc("eth_getTransactionReceipt", [tx_hash])
+        receipt: dict[str, Any] | None = self.rpc("eth_getTransactionReceipt", [tx_hash])
+        return receipt
 
     # ---- signing and sending
     def _sign_and_send(self, rec: TxRecord, head: int, *, fresh: bool) -> None:
@@ -554,8 +558,8 @@ class Pipeline:
         if kind in ("known", "nonce_low"):
             return  # the node has it, or a version of it is mined: the next tick finds the receipt
         if kind == "underpriced":
-            # The node's tip floor is above ours (Polygon's nodes: "gas tip cap X, minimum needed Y"): learn it
-            # (the minimum it names, else twice the refused tip) and sign again at once with higher fees.
+            # The node's tip floor is above ours (Polygon's nodes: "gas tip cap X, minimum needed Y"): learn
+            # it (the minimum it names, else twice the refused tip) and sign again at once with higher fees.
             needed = re.search(r"minimum needed (\d+)", message)
             before = self.policy.tip_floor
             if needed:
@@ -623,8 +627,8 @@ class Pipeline:
 
     def _reprice(self, rec: TxRecord, head: int) -> None:
         """A new version of a transaction the node no longer has: bumped fees, or — if the bump would pass the
-        ceiling — fresh fees under it (no replacement rule applies to a transaction the pool does not hold); if
-        those are no better than the last version's, the same bytes again."""
+        ceiling — fresh fees under it (no replacement rule applies to a transaction the pool does not hold);
+        if those are no better than the last version's, the same bytes again."""
         last = rec.attempts[-1]
         try:
             fees = self.policy.bump(last.fees, self._rpc_fn)
@@ -641,8 +645,9 @@ class Pipeline:
         self._new_version(rec, fees, head)
 
     def _replace(self, rec: TxRecord, head: int) -> None:
-        """A new version of a transaction still in the pool (stuck): fees bumped ≥ 12.5 %, as nodes require. Past
-        the ceiling it is not signed: the version in the pool stays and may still be mined (`waiting` says why)."""
+        """A new version of a transaction still in the pool (stuck): fees bumped ≥ 12.5 %, as nodes require.
+        Past the ceiling it is not signed: the version in the pool stays and may still be mined (`waiting`
+        says why)."""
         try:
             fees = self.policy.bump(rec.attempts[-1].fees, self._rpc_fn)
         except FeeCeilingExceeded as error:
@@ -665,11 +670,13 @@ class Pipeline:
     # ---- gaps
     def _fill_gap(self, head: int, latest: int) -> None:
         """A nonce between the chain's count and our lowest pending record that nothing on record holds."""
-        waiting = [r for r in self.records.values() if r.status == TxStatus.sent and r.nonce is not None]
+        waiting = [
+            (r.nonce, r) for r in self.records.values() if r.status == TxStatus.sent and r.nonce is not None
+        ]
         if not waiting:
             return
-        lowest = min(waiting, key=lambda r: r.nonce)  # type: ignore[arg-type, return-value]
-        if lowest.nonce is None or lowest.nonce <= latest:
+        lowest_nonce, lowest = min(waiting, key=lambda pair: pair[0])
+        if lowest_nonce <= latest:
             return
         held = {r.nonce for r in self.records.values() if r.nonce is not None and r.status != TxStatus.failed}
         # Stateless (a worker rebuilt from its store each round sees the same): the lowest record has waited
@@ -677,7 +684,7 @@ class Pipeline:
         if head - min(a.block for a in lowest.attempts) < self.stuck_blocks:
             return
         pending = _int(self.rpc("eth_getTransactionCount", [self.sender.address, "pending"]))
-        for nonce in range(max(latest, pending), lowest.nonce):
+        for nonce in range(max(latest, pending), lowest_nonce):
             if nonce in held:
                 continue
             filler = TxRecord(

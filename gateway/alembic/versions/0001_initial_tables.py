@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-24 13:30:58.047421
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0001"
 down_revision = None

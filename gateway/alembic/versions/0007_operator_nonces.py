@@ -4,10 +4,10 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"

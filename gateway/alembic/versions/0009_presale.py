@@ -4,10 +4,10 @@ Revision ID: 0009
 Revises: 0007 (0008 is a sibling branch on 0007; the app upgrades `heads`)
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0009"
 down_revision = "0007"

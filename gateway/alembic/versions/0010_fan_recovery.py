@@ -4,10 +4,10 @@ Revision ID: 0010
 Revises: 0008, 0009
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0010"
 down_revision = ("0008", "0009")

@@ -1,14 +1,15 @@
-"""the one transaction pipeline's outbox (chain_transactions) replaces the operator nonce table: every operator
-transaction is recorded with its write, then signed, sent, replaced and confirmed by one worker per sender
+"""the one transaction pipeline's outbox (chain_transactions) replaces the operator nonce table: every
+operator transaction is recorded with its write, then signed, sent, replaced and confirmed by one worker per
+sender
 
 Revision ID: 0011
 Revises: 0010
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0011"
 down_revision = "0010"

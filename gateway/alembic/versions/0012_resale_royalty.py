@@ -4,10 +4,10 @@ Revision ID: 0012
 Revises: 0010
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0012"
 down_revision = "0010"

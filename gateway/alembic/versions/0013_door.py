@@ -6,10 +6,10 @@ Revision ID: 0013
 Revises: 0010
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = "0013"
 down_revision = "0010"

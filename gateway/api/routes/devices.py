@@ -56,7 +56,8 @@ def bind_device(
 
 @router.get("/tickets/{ticket_id}/device-message", response_model=DeviceMessage)
 def device_message(ticket_id: uuid.UUID, public_key: PublicKeyQuery, session: SessionDep) -> DeviceMessage:
-    """The text a self-custody holder's wallet signs (personal_sign) to bind `public_key`; valid 10 minutes."""
+    """The text a self-custody holder's wallet signs (personal_sign) to bind `public_key`; valid 10
+    minutes."""
     return service.device_message(session=session, ticket_id=ticket_id, public_key=public_key)
 
 
@@ -67,7 +68,8 @@ def ticket_by_token(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> TicketPublic:
-    """A ticket's record by its token (public: what a self-custody wallet knows) - its id for the calls above."""
+    """A ticket's record by its token (public: what a self-custody wallet knows) - its id for the calls
+    above."""
     ticket = service.ticket_by_token(
         session=session, chain_id=runtime.settings.chain_id, contract=contract, token_id=token_id
     )

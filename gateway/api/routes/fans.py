@@ -20,8 +20,8 @@ from ...models import (
     WalletLinkRequest,
 )
 from ...services import fans as service
-from ...services.fans import FanRef
 from ...services import tickets as ticket_service
+from ...services.fans import FanRef
 from ..deps import FanDep, FanRefDep, RuntimeDep, SessionDep
 from ..routing import OneTripRoute
 
@@ -38,8 +38,8 @@ def create_fan(data: FanCreate, session: SessionDep, runtime: RuntimeDep) -> Fan
 @router.post("/recover", status_code=201, response_model=FanRecovered)
 def recover(data: RecoverRequest, session: SessionDep) -> FanRecovered:
     """Every device lost, or a session expired: a new session from the account's recovery code, which is used
-    up (the next one comes back, shown once). Signs every other device out unless `sign_out_everywhere` is false.
-    401 `bad_recovery_code` for an unknown account, a wrong or a malformed code alike."""
+    up (the next one comes back, shown once). Signs every other device out unless `sign_out_everywhere` is
+    false. 401 `bad_recovery_code` for an unknown account, a wrong or a malformed code alike."""
     row, token, code = service.recover(session=session, data=data)
     return FanRecovered.model_validate(
         row, from_attributes=True, update={"session_token": token, "recovery_code": code}

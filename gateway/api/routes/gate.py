@@ -20,10 +20,10 @@ from sqlmodel import Session
 from ...errors import Forbidden, NotFound
 from ...models import (
     Event,
-    GateAnswer,
-    GateConflictPublic,
     EventDoorPublic,
     EventDoorSet,
+    GateAnswer,
+    GateConflictPublic,
     GateEventPublic,
     GateScanRequest,
     GateSnapshot,
@@ -34,9 +34,9 @@ from ...models import (
     TicketPlaceBase,
     TicketPlacePublic,
 )
+from ...runtime import Runtime
 from ...services import events as event_service
 from ...services import gate as service
-from ...runtime import Runtime
 from ..deps import GateDep, OrganiserDep, RuntimeDep, SessionDep
 from ..routing import OneTripRoute
 
@@ -53,7 +53,8 @@ def _single_statements(runtime: Runtime) -> Iterator[Session]:
 
 
 def _answer(verdict: service.Verdict) -> JSONResponse:
-    """A GateAnswer's JSON, written directly: validating our own dataclass again would cost a fifth of a verify."""
+    """A GateAnswer's JSON, written directly: validating our own dataclass again would cost a fifth of a
+    verify."""
     return JSONResponse(
         {
             "admit": verdict.admit,

@@ -1,5 +1,6 @@
-"""Probes and metrics: `GET /healthz` (alive: no database, no thread, never queued), `GET /readyz` (ready to serve:
-database, RPC node, check-in queue lag, indexer lag; 503 naming the failing part), `GET /metrics` (Prometheus)."""
+"""Probes and metrics: `GET /healthz` (alive: no database, no thread, never queued), `GET /readyz` (ready to
+serve: database, RPC node, check-in queue lag, indexer lag; 503 naming the failing part), `GET /metrics`
+(Prometheus)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready: `failing` names the parts"}})
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready to serve (readiness): each part with its state; 503 with `error` `not_ready` and the failing parts."""
+    """Ready to serve (readiness): each part with its state; 503 with `error` `not_ready` and the failing
+    parts."""
     found = health.readiness(runtime)
     checks = {name: {"ok": check.ok, "detail": check.detail} for name, check in found.checks.items()}
     if found.ok:

@@ -1,6 +1,6 @@
-"""Token metadata for wallets and marketplaces (public, no key): ERC-721 metadata JSON and SVG art at the URI the
-contracts report (`{public_url}/metadata/{chain_id}/{contract}/{token_id}`), uploaded art by digest; and the
-organiser's writes: the event's public details and art (organiser API key, own events only).
+"""Token metadata for wallets and marketplaces (public, no key): ERC-721 metadata JSON and SVG art at the URI
+the contracts report (`{public_url}/metadata/{chain_id}/{contract}/{token_id}`), uploaded art by digest; and
+the organiser's writes: the event's public details and art (organiser API key, own events only).
 
 Public answers carry an ETag and `Cache-Control: public` (a matching `If-None-Match` gets 304); art by digest
 never changes, so it is cached for good.

@@ -12,8 +12,8 @@ from ...errors import NotFound
 from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...services import tickets as service
 from ..deps import FanDep, FanRefDep, IdempotencyKey, ReadSessionDep, RuntimeDep, SessionDep
-from . import listings
 from ..routing import OneTripRoute
+from . import listings
 
 log = logging.getLogger("gateway")
 

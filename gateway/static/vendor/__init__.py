@@ -1,7 +1,7 @@
 """Browser libraries copied from node_modules, so the gateway serves them with no Node at run time.
 
 `python -m gateway.static.vendor` (or `make vendor`) copies them; `stale()` lists the copies that differ from
-node_modules (tests/gateway/test_pages.py fails on any). The versions are pinned in package.json.
+node_modules (tests/gateway/live/test_pages.py fails on any). The versions are pinned in package.json.
 """
 
 from __future__ import annotations

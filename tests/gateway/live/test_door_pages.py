@@ -36,7 +36,8 @@ def _axe(page) -> list[str]:
         page.add_script_tag(path=str(AXE))
     found = page.evaluate("""async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
         .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ") + " " + n.failureSummary).join("; ")}`)""")
+        .map((v) => `${v.id}: ${
+            v.nodes.map((n) => n.target.join(" ") + " " + n.failureSummary).join("; ")}`)""")
     return found
 
 
@@ -142,17 +143,20 @@ def test_the_scanner_runs_the_shared_rule_vectors(launch, live):
         const {Snapshot, Local} = await import("./static/offline.js");
         const out = [];
         for (const suite of vectors.suites) {
-            const snapshot = new Snapshot({tickets: suite.tickets, rules: suite.rules, cancelled: suite.cancelled,
-                                           tiers: suite.tiers, generated_at: vectors.now - 13});
+            const snapshot = new Snapshot({tickets: suite.tickets, rules: suite.rules,
+                                           cancelled: suite.cancelled, tiers: suite.tiers,
+                                           generated_at: vectors.now - 13});
             for (const c of suite.cases) {
-                const a = await snapshot.decide(c.code, vectors.now * 1000, new Local(suite.local), c.direction);
+                const a = await snapshot.decide(c.code, vectors.now * 1000, new Local(suite.local),
+                                                c.direction);
                 out.push([suite.name, c.name, a.reason, a.unverified]);
             }
         }
         const newer = new Snapshot({tickets: [], cancelled: false, generated_at: 0,
-                                    rules: {...vectors.suites[0].rules, order: ["malformed_code", "rule_from_2030"]}});
-        out.push(["newer gateway", "unknown rule", (await newer.decide(vectors.suites[0].cases[0].code, 0)).reason,
-                  false]);
+                                    rules: {...vectors.suites[0].rules,
+                                            order: ["malformed_code", "rule_from_2030"]}});
+        const unknown = await newer.decide(vectors.suites[0].cases[0].code, 0);
+        out.push(["newer gateway", "unknown rule", unknown.reason, false]);
         return out;
     }""",
         vectors,
@@ -263,8 +267,8 @@ def test_the_pass_asks_for_the_screen_to_stay_on_and_is_installable(launch, live
             const r = await fetch(new URL(icon.src, link.href));
             return [icon.sizes, r.status, r.headers.get("content-type")];
         }));
-        return {type: response.headers.get("content-type"), start: new URL(data.start_url, link.href).pathname,
-                display: data.display, icons};
+        return {type: response.headers.get("content-type"),
+                start: new URL(data.start_url, link.href).pathname, display: data.display, icons};
     }""")
     assert manifest == {
         "type": "application/manifest+json",
@@ -418,7 +422,7 @@ def test_offline_the_scanner_says_what_it_knows_of_a_ticket_linked_after_its_lis
 
 def test_the_scanner_refreshes_its_list_by_delta(launch, live, client, new_fan, issue, gate_key):
     fan = new_fan()
-    first, second = issue(fan, quantity=2)["tickets"]
+    _first, second = issue(fan, quantity=2)["tickets"]
     page = launch().new_page()
     requests: list[str] = []
     page.on(

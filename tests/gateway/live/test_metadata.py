@@ -237,7 +237,7 @@ def test_organiser_art_replaces_the_drawn_svg_and_is_checked(chain, pointed, fan
     put = lambda body, ctype, **params: client.put(
         url,
         content=body,
-        params=params,  # noqa: E731
+        params=params,
         headers=org["headers"] | {"Content-Type": ctype},
     )
     for body, ctype, params, status, code in [

@@ -13,7 +13,7 @@ import re
 import time
 import tomllib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from fastapi import FastAPI
@@ -99,7 +99,7 @@ def test_fan_page_shows_a_rotating_code_the_gate_admits(
     errors = watch_errors(page)
     page.clock.install()
     paused_at = time.time() + 1
-    page.clock.pause_at(datetime.fromtimestamp(paused_at, timezone.utc))  # the page's time moves when told
+    page.clock.pause_at(datetime.fromtimestamp(paused_at, UTC))  # the page's time moves when told
     page.goto(f"{live}/app/ticket#token={fan['session_token']}&ticket={ticket['id']}")
     qr = page.locator("#qr")
     expect(qr).to_have_attribute("data-code", CODE)

@@ -1,7 +1,7 @@
-"""The organiser's live doors dashboard in real Chromium, with real scans at the gate from the test: it signs in
-with a clear message on a wrong key, shows the database's numbers, updates without a reload, draws its charts
-with the vendored uPlot in the event's time zone, has landmarks and headings (axe: nothing above minor), and is
-readable on a phone. Screenshots at phone and desktop sizes go to .ticketkit/screenshots/."""
+"""The organiser's live doors dashboard in real Chromium, with real scans at the gate from the test: it signs
+in with a clear message on a wrong key, shows the database's numbers, updates without a reload, draws its
+charts with the vendored uPlot in the event's time zone, has landmarks and headings (axe: nothing above
+minor), and is readable on a phone. Screenshots at phone and desktop sizes go to .ticketkit/screenshots/."""
 
 from __future__ import annotations
 
