@@ -318,7 +318,7 @@ def measure(
                 out[f"crowd.reads_rps{sfx}"] / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3
             )
             out[f"crowd.errors{sfx}"] = errors
-            out[f"crowd.errors_by_kind{sfx}"] = by_kind  # type: ignore[assignment]
+            out[f"crowd.errors_by_kind{sfx}"] = by_kind  # type: ignore[assignment]  # the one entry that is not a number
             out[f"crowd.shed_503{sfx}"] = shed
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -142,7 +142,7 @@ def _empty_tables(engine) -> None:
     from sqlalchemy import text
     from sqlmodel import SQLModel
 
-    from gateway import models  # noqa: F401 - every table in SQLModel.metadata
+    from gateway import models  # noqa: F401  # every table in SQLModel.metadata
 
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:

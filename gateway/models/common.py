@@ -30,7 +30,7 @@ def as_utc(moment: datetime) -> datetime:
 def _amount(value: object) -> object:
     """An amount in wei: an integer or a string of decimal digits; `true` or `1.5` is not an amount."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError(  # noqa: TRY004 - pydantic reports a ValueError as invalid input (a TypeError: a 500)
+        raise ValueError(  # noqa: TRY004  # pydantic reports a ValueError as invalid input (a TypeError: a 500)
             "an amount in wei is an integer or a string of decimal digits"
         )
     if isinstance(value, str):
@@ -43,7 +43,7 @@ def _amount(value: object) -> object:
 def _date_time_text(value: object) -> object:
     """A date-time is a string (RFC 3339), as the schema says: not a number of seconds."""
     if not isinstance(value, (str, datetime)):
-        raise ValueError("a date-time string, e.g. 2026-07-04T19:42:00+02:00")  # noqa: TRY004 - see _amount
+        raise ValueError("a date-time string, e.g. 2026-07-04T19:42:00+02:00")  # noqa: TRY004  # see _amount
     return value
 
 

@@ -9,7 +9,7 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import models  # noqa: F401
+from gateway import models  # noqa: F401  # every table in SQLModel.metadata
 from gateway.services import gate as gate_service
 from tests.utils.gate import make_gate_key
 from tests.utils.http import bearer

@@ -317,7 +317,8 @@ class Pipeline:
         if key not in self._tick_cache:
             block = self.rpc("eth_getBlockByNumber", [hex(number), False])
             self._tick_cache[key] = block["hash"] if block else None
-        return self._tick_cache[key]  # type: ignore[no-any-return]
+        block_hash: str | None = self._tick_cache[key]
+        return block_hash
 
     def _latest(self) -> int:
         if self._latest_memo is None:
