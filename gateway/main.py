@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.upgrade(settings.database_url)
     app = FastAPI(title="ticketkit gateway", lifespan=_lifespan)
     app.state.runtime = Runtime(settings=settings, engine=db.engine_for(settings))
-    app.state.admission = Admission(lanes(settings))
+    app.state.admission = Admission(lanes(settings), hold_seconds=settings.shed_hold_seconds)
     errors.install(app)
     app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])

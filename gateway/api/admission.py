@@ -20,6 +20,7 @@ The lanes' state is plain integers and deques: everything here runs on the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -126,15 +127,25 @@ _SHUTTING_DOWN = _refusal("shutting_down", "the gateway is stopping: retry (anot
 class Admission:
     """The lanes of one process and whether it is draining (app.state.admission)."""
 
-    def __init__(self, lanes: dict[str, Lane], classify: Callable[[str], str | None] = lane_of):
+    def __init__(
+        self,
+        lanes: dict[str, Lane],
+        classify: Callable[[str], str | None] = lane_of,
+        hold_seconds: float = 0.0,
+    ):
         self.lanes, self.classify = lanes, classify
+        self.hold_seconds = (
+            hold_seconds  # how long a refused connection is not read again (shed_hold_seconds)
+        )
         self.draining = False
+        self._drained = asyncio.Event()
         for lane in lanes.values():
             metrics.LANE_LIMIT.labels(lane.name).set(lane.limit)
 
     def drain(self) -> None:
         """Stop admitting: every queued request is answered 503 `shutting_down` now, every new one likewise."""
         self.draining = True
+        self._drained.set()  # refusals held open end now
         for lane in self.lanes.values():
             while lane.waiting:
                 future = lane.waiting.popleft()
@@ -250,7 +261,17 @@ class AdmissionMiddleware:
         metrics.SHED.labels(lane.name, "shutting_down" if refusal is _SHUTTING_DOWN else "overloaded").inc()
         start, body = refusal
         await send(start)
-        await send({"type": "http.response.body", "body": body})
+        hold = self.admission.hold_seconds if refusal is not _SHUTTING_DOWN else 0.0
+        if hold <= 0:
+            await send({"type": "http.response.body", "body": body})
+            return
+        # The whole answer goes out now (the client has it: Content-Length), but the response stays open for
+        # `hold`: the server reads the connection's next request only then. A client that ignores Retry-After
+        # waits here, on a timer, instead of costing the CPU a refusal a few microseconds later.
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.admission._drained.wait(), hold)
+        await send({"type": "http.response.body", "body": b""})
 
 
 class _Gone(Exception):

@@ -8,6 +8,8 @@ read answers once the flood stops, and SIGTERM stops the server mid-flood within
 
 from __future__ import annotations
 
+import http.client
+import json
 import shutil
 import signal
 import threading
@@ -133,3 +135,51 @@ def test_sigterm_stops_the_server_mid_flood(crowd, server):
     assert raw["other_status"] == 0, (
         raw
     )  # in flight: finished; queued: 503 shutting_down; then connections close
+
+
+@pytest.fixture()
+def holding_server(settings, tmp_path):
+    """The small gateway with no queue for the fans (a request finding both slots busy is refused), a refused
+    connection held for 3 s (shed_hold_seconds)."""
+    port = _free_port()
+    log = (tmp_path / "gateway.log").open("w")
+    overrides = {**SMALL, "lane_api_queue": 0, "shed_hold_seconds": 3}
+    process = gateway_process.spawn(settings, port=port, log=log, **overrides)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        gateway_process.wait_serving(url, process)
+        yield url
+    finally:
+        gateway_process.stop(process, timeout=5)
+        log.close()
+
+
+def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, holding_server):
+    """A client that ignores Retry-After (wrk, a reload button) gets its 503 at once, but its next request on the
+    connection is read only once the hold has passed: refusals cannot become a storm that takes the CPU from the
+    requests admitted (before: 300 such connections left 2 fan reads admitted at a time ~12 answers a second)."""
+    url = holding_server
+    host, port = url.removeprefix("http://").split(":")
+    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=8)
+    time.sleep(1.5)
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    headers = bearer(crowd["fans"][2]["session_token"])
+    try:
+        for _ in range(200):  # until this connection is refused (it may be admitted first)
+            sent = time.monotonic()
+            connection.request("GET", "/fans/me/tickets", headers=headers)
+            answer = connection.getresponse()
+            body = json.loads(answer.read())
+            answered = time.monotonic() - sent
+            if answer.status == 503:
+                break
+        assert answer.status == 503 and body["error"] == "overloaded", body
+        assert answered < 3.0  # the refusal's bytes did not wait for the hold
+        sent = time.monotonic()
+        connection.request("GET", "/fans/me/tickets", headers=headers)
+        connection.getresponse().read()
+        assert time.monotonic() - sent >= 2.5  # read only after the hold (3 s, from before it was sent)
+    finally:
+        connection.close()
+        figures = load.figures(flood)
+    assert figures["errors"] == 0, figures
