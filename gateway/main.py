@@ -50,7 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def lanes(settings: Settings) -> dict[str, Lane]:
     """The admission lanes (api/admission.py): the doors', everyone else's, and the probes'."""
     wait = settings.lane_wait_seconds
-    gate = Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait)
+    gate = Lane(
+        "gate",
+        settings.lane_gate_limit,
+        settings.lane_gate_queue,
+        wait,
+        linger_seconds=settings.lane_doors_busy_linger_seconds,
+    )
     return {
         "gate": gate,
         "api": Lane(

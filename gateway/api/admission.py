@@ -53,23 +53,35 @@ class Lane:
     # requests share the processes' cores (and Python's interpreter lock) with the doors' (main.lanes).
     yields_to: Lane | None = None
     limit_when_yielding: int = 1
+    # The doors' lane counts as busy for `linger_seconds` after its last request came or went (scanners scan a
+    # person every second or so: between two scans the fans' requests would otherwise fill every slot again, and
+    # the next scan would share the interpreter with all of them).
+    linger_seconds: float = 0.0
+    busy_until: float = 0.0
+
+    def busy(self) -> bool:
+        return bool(self.active or self.waiting) or time.monotonic() < self.busy_until
 
     def _room(self) -> bool:
         other = self.yields_to
-        limit = (
-            self.limit if other is None or not (other.active or other.waiting) else self.limit_when_yielding
-        )
+        limit = self.limit if other is None or not other.busy() else self.limit_when_yielding
         return self.active < limit
+
+    def _touch(self) -> None:
+        if self.linger_seconds:
+            self.busy_until = time.monotonic() + self.linger_seconds
 
     def try_enter(self) -> bool:
         if not self.waiting and self._room():
             self.active += 1
+            self._touch()
             return True
         return False
 
     def leave(self) -> None:
         """Free the slot, then let in as many waiters as there is room for."""
         self.active -= 1
+        self._touch()
         self.admit_waiting()
         if self.yields_to is None:  # the doors' lane: its end may make room in the lanes that yield to it
             for lane in self.yielding:
@@ -80,6 +92,7 @@ class Lane:
             future = self.waiting.popleft()
             if not future.done():
                 self.active += 1
+                self._touch()
                 future.set_result(None)
 
     @property

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     lane_gate_queue: int = Field(default=1000, ge=0)
     # While the doors' lane has work, the other lane runs at most this many requests at once (the doors first).
     lane_api_limit_while_doors_busy: int = Field(default=2, ge=1, le=64)
+    # ... and the doors count as busy for this long after their last request came or went (scans a second apart).
+    lane_doors_busy_linger_seconds: float = Field(default=2.0, ge=0, le=60)
     lane_wait_seconds: float = Field(default=10.0, gt=0)
     # A connection answered 503 `overloaded` is not read again for this long (its answer arrives at once; the
     # server holds the response open, so a client that ignores Retry-After cannot turn refusals into a storm
