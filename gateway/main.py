@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db.upgrade(settings.database_url)
     app = FastAPI(title="ticketkit gateway", lifespan=_lifespan)
     app.state.runtime = Runtime(settings=settings, engine=db.engine_for(settings))
-    app.state.admission = Admission(lanes(settings))
+    app.state.admission = Admission(lanes(settings), hold_seconds=settings.shed_hold_seconds)
     errors.install(app)
     app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
@@ -59,7 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def lanes(settings: Settings) -> dict[str, Lane]:
     """The admission lanes (api/admission.py): the doors', everyone else's, and the probes'."""
     wait = settings.lane_wait_seconds
-    gate = Lane("gate", settings.lane_gate_limit, settings.lane_gate_queue, wait)
+    gate = Lane(
+        "gate",
+        settings.lane_gate_limit,
+        settings.lane_gate_queue,
+        wait,
+        linger_seconds=settings.lane_doors_busy_linger_seconds,
+    )
     return {
         "gate": gate,
         "api": Lane(

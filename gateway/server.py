@@ -26,6 +26,10 @@ GRACEFUL_SECONDS = (
     5  # running requests get this long to finish after SIGTERM; what is queued is answered at once
 )
 BACKLOG = 4096  # connections the kernel holds for accept() during a burst (uvicorn's default is 2048)
+# An idle keep-alive connection is closed after this long (uvicorn's default, 5 s, is shorter than a phone's
+# polling pause: each poll would pay a new connection, and a request sent as the server closes the connection
+# is lost to the client; nginx's default is 75 s).
+KEEP_ALIVE_SECONDS = 75
 
 
 def raise_open_files_limit() -> int:
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             access_log=args.access_log,
             backlog=BACKLOG,
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if metrics_dir is not None:

@@ -20,6 +20,7 @@ The lanes' state is plain integers and deques: everything here runs on the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -53,23 +54,35 @@ class Lane:
     # requests share the processes' cores (and Python's interpreter lock) with the doors' (main.lanes).
     yields_to: Lane | None = None
     limit_when_yielding: int = 1
+    # The doors' lane counts as busy for `linger_seconds` after its last request came or went (scanners scan a
+    # person every second or so: between two scans the fans' requests would otherwise fill every slot again,
+    # and the next scan would share the interpreter with all of them).
+    linger_seconds: float = 0.0
+    busy_until: float = 0.0
+
+    def busy(self) -> bool:
+        return bool(self.active or self.waiting) or time.monotonic() < self.busy_until
 
     def _room(self) -> bool:
         other = self.yields_to
-        limit = (
-            self.limit if other is None or not (other.active or other.waiting) else self.limit_when_yielding
-        )
+        limit = self.limit if other is None or not other.busy() else self.limit_when_yielding
         return self.active < limit
+
+    def _touch(self) -> None:
+        if self.linger_seconds:
+            self.busy_until = time.monotonic() + self.linger_seconds
 
     def try_enter(self) -> bool:
         if not self.waiting and self._room():
             self.active += 1
+            self._touch()
             return True
         return False
 
     def leave(self) -> None:
         """Free the slot, then let in as many waiters as there is room for."""
         self.active -= 1
+        self._touch()
         self.admit_waiting()
         if self.yields_to is None:  # the doors' lane: its end may make room in the lanes that yield to it
             for lane in self.yielding:
@@ -80,6 +93,7 @@ class Lane:
             future = self.waiting.popleft()
             if not future.done():
                 self.active += 1
+                self._touch()
                 future.set_result(None)
 
     @property
@@ -127,9 +141,18 @@ _SHUTTING_DOWN = _refusal("shutting_down", "the gateway is stopping: retry (anot
 class Admission:
     """The lanes of one process and whether it is draining (app.state.admission)."""
 
-    def __init__(self, lanes: dict[str, Lane], classify: Callable[[str], str | None] = lane_of):
+    def __init__(
+        self,
+        lanes: dict[str, Lane],
+        classify: Callable[[str], str | None] = lane_of,
+        hold_seconds: float = 0.0,
+    ):
         self.lanes, self.classify = lanes, classify
+        self.hold_seconds = (
+            hold_seconds  # how long a refused connection is not read again (shed_hold_seconds)
+        )
         self.draining = False
+        self._drained = asyncio.Event()
         for lane in lanes.values():
             metrics.LANE_LIMIT.labels(lane.name).set(lane.limit)
 
@@ -137,6 +160,7 @@ class Admission:
         """Stop admitting: every queued request is answered 503 `shutting_down` now, every new one
         likewise."""
         self.draining = True
+        self._drained.set()  # refusals held open end now
         for lane in self.lanes.values():
             while lane.waiting:
                 future = lane.waiting.popleft()
@@ -253,7 +277,17 @@ class AdmissionMiddleware:
         metrics.SHED.labels(lane.name, "shutting_down" if refusal is _SHUTTING_DOWN else "overloaded").inc()
         start, body = refusal
         await send(start)
-        await send({"type": "http.response.body", "body": body})
+        hold = self.admission.hold_seconds if refusal is not _SHUTTING_DOWN else 0.0
+        if hold <= 0:
+            await send({"type": "http.response.body", "body": body})
+            return
+        # The whole answer goes out now (the client has it: Content-Length), but the response stays open for
+        # `hold`: the server reads the connection's next request only then. A client that ignores Retry-After
+        # waits here, on a timer, instead of costing the CPU a refusal a few microseconds later.
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.admission._drained.wait(), hold)
+        await send({"type": "http.response.body", "body": b""})
 
 
 class _Gone(Exception):

@@ -75,7 +75,14 @@ class Settings(BaseSettings):
     # While the doors' lane has work, the other lane runs at most this many requests at once (the doors
     # first).
     lane_api_limit_while_doors_busy: int = Field(default=2, ge=1, le=64)
+    # ... and the doors count as busy for this long after their last request came or went (scans a second
+    # apart).
+    lane_doors_busy_linger_seconds: float = Field(default=2.0, ge=0, le=60)
     lane_wait_seconds: float = Field(default=10.0, gt=0)
+    # A connection answered 503 `overloaded` is not read again for this long (its answer arrives at once; the
+    # server holds the response open, so a client that ignores Retry-After cannot turn refusals into a storm
+    # that takes the CPU from the requests admitted, the doors' included). 0: off.
+    shed_hold_seconds: float = Field(default=1.0, ge=0, le=10)
     # Database timeouts: waiting for a pooled connection (should never happen: see above), connecting, and one
     # statement on PostgreSQL (SQLite: its lock wait, 5 s). Past them: 503 with a code, never a hang.
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -4,6 +4,7 @@ The whole server under a real crowd: test_crowd.py."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -48,6 +49,17 @@ def test_the_fans_lane_yields_while_the_doors_have_work():
     assert gate.try_enter()  # the doors are busy
     assert api.try_enter() and not api.try_enter()  # one fan request at a time
     gate.leave()  # the doors are idle again: the fans' lane has its full limit
+    assert api.try_enter() and api.try_enter() and not api.try_enter()
+
+
+def test_the_doors_stay_busy_for_their_linger_after_a_scan():
+    """Scanners scan a person a second: between two scans the fans' lane stays at its yielding limit."""
+    gate = Lane("gate", 2, 10, 5.0, linger_seconds=0.2)
+    api = Lane("api", 3, 10, 5.0, yields_to=gate, limit_when_yielding=1)
+    assert gate.try_enter()
+    gate.leave()  # the scan is done, the doors idle for a moment
+    assert api.try_enter() and not api.try_enter()  # still one fan request at a time
+    time.sleep(0.3)  # no scan for longer than the linger: the fans' lane has its full limit again
     assert api.try_enter() and api.try_enter() and not api.try_enter()
 
 

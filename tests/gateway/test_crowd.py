@@ -9,8 +9,11 @@ throughout, a fan read answers once the flood stops, and SIGTERM stops the serve
 
 from __future__ import annotations
 
+import http.client
+import json
 import shutil
 import signal
+import socket
 import threading
 import time
 
@@ -133,3 +136,62 @@ def test_sigterm_stops_the_server_mid_flood(crowd, server):
     assert raw["other_status"] == 0, (
         raw
     )  # in flight: finished; queued: 503 shutting_down; then connections close
+
+
+@pytest.fixture()
+def holding_server(settings, tmp_path):
+    """The small gateway with no queue for the fans (a request finding both slots busy is refused), a refused
+    connection held for 3 s (shed_hold_seconds)."""
+    port = _free_port()
+    log = (tmp_path / "gateway.log").open("w")
+    overrides = {**SMALL, "lane_api_queue": 0, "shed_hold_seconds": 3}
+    process = gateway_process.spawn(settings, port=port, log=log, **overrides)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        gateway_process.wait_serving(url, process)
+        yield url
+    finally:
+        gateway_process.stop(process, timeout=5)
+        log.close()
+
+
+def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, holding_server):
+    """A client that ignores Retry-After (wrk, a reload button) gets its 503 at once, but its next request on
+    the connection is read only once the hold has passed: refusals cannot become a storm that takes the CPU
+    from the requests admitted (before: 300 such connections left 2 fan reads admitted at a time ~12 answers a
+    second)."""
+    url = holding_server
+    host, port = url.removeprefix("http://").split(":")
+    # Both slots of the fans' lane taken by requests whose bodies never finish arriving (no queue: a third is
+    # refused at once).
+    stuck = []
+    for _ in range(2):
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(
+            b"POST /fans HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        stuck.append(sock)
+    time.sleep(0.5)
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    headers = bearer(crowd["fans"][2]["session_token"])
+    try:
+        first_sent = time.monotonic()
+        connection.request("GET", "/fans/me/tickets", headers=headers)
+        answer = connection.getresponse()
+        body = json.loads(answer.read())
+        answered = time.monotonic() - first_sent
+        assert answer.status == 503 and body["error"] == "overloaded", body
+        assert answer.headers["Retry-After"] == "1"
+        assert answered < 3.0  # the refusal's bytes did not wait for the hold
+        for sock in stuck:  # the slots are free again: only the hold keeps the next request waiting
+            sock.close()
+        connection.request("GET", "/fans/me/tickets", headers=headers)
+        again = connection.getresponse()
+        again.read()
+        assert again.status == 200
+        assert time.monotonic() - first_sent >= 2.95  # read only after the hold: 3 s from the refusal
+    finally:
+        connection.close()
+        for sock in stuck:
+            sock.close()
