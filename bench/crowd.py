@@ -56,7 +56,7 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,7 +126,7 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 @contextmanager
 def server(settings: Settings, workers: int, nice: int = 0, cpus: str | None = None):
     """The production server (ticketkit-gateway: N workers behind one socket) on a free port."""
-    port = _free_port()
+    port = free_port()
     process = gateway_process.spawn(
         settings, port=port, workers=workers, run_migrations=False, nice=nice, cpus=cpus
     )

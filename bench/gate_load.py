@@ -63,7 +63,7 @@ from gateway.services.events import register_event
 from gateway.services.fans import create_fan
 from gateway.services.organisers import create_gate_key, create_organiser
 from gateway.services.tickets import issue_tickets
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -179,7 +179,7 @@ def _bodies(keys: dict[uuid.UUID, ec.EllipticCurvePrivateKey], path: Path) -> No
 def _gateways(settings: Settings, processes: int):
     """`processes` gateway processes of one worker each, on ports of their own: a load balancer in front would
     spread devices evenly, where uvicorn's shared socket can hand 3 of 4 connections to one worker."""
-    ports = [_free_port() for _ in range(processes)]
+    ports = [free_port() for _ in range(processes)]
     running = [gateway_process.spawn(settings, port=port, run_migrations=False) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:

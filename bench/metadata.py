@@ -44,7 +44,7 @@ from gateway.models import Admission, EventCreate, GateRefusal, OrganiserCreate,
 from gateway.services import report as report_service
 from gateway.services.events import register_event
 from gateway.services.organisers import create_gate_key, create_organiser
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "metadata.json"
@@ -136,7 +136,7 @@ def measure_metadata(tickets: int, seconds: int, connections: int) -> dict[str, 
             prefix = f"/metadata/{chain.chain_id}/{collection.address}"
             for label, cache in (("cached", 5.0), ("uncached", 0.0)):
                 settings = base.model_copy(update={"metadata_cache_seconds": cache})
-                port = _free_port()
+                port = free_port()
                 process = gateway_process.spawn(settings, port=port, run_migrations=False)
                 url = f"http://127.0.0.1:{port}"
                 try:

@@ -18,7 +18,7 @@ import uvicorn
 from sqlmodel import Session
 
 import ticketkit as tk
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 from .core.config import Settings
 from .main import create_app
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     data.mkdir(parents=True, exist_ok=True)
     database = data / "serve.db"
     database.unlink(missing_ok=True)  # the chain is fresh too
-    port = args.port or _free_port()
+    port = args.port or free_port()
     with tk.local_chain() as chain:
         organiser, operator = chain.account(0), chain.account(9)
         collection = sample_event(chain, organiser)

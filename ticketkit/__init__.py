@@ -22,6 +22,7 @@ from .contracts import (
     Ticket,
     Tier,
     TierConfig,
+    call_data,
     deploy_platform,
     metadata_base_uri,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Tier",
     "TierConfig",
     "TransactionFailed",
+    "call_data",
     "connect",
     "deploy_platform",
     "errors",

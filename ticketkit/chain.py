@@ -152,7 +152,9 @@ class Chain:
         return self.w3.eth.get_balance(to_checksum_address(address))
 
     # ---- the pipeline
-    def _request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
+    def request(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
+        """One JSON-RPC call through the node(s), answered as the node answered it (`result` or `error`): the
+        transport a Pipeline is built on."""
         try:
             return dict(self.w3.provider.make_request(RPCEndpoint(method), list(params)))
         except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
@@ -165,7 +167,7 @@ class Chain:
             found = self._pipelines.get(key)
             if found is None:
                 found = tx.Pipeline(
-                    self._request,
+                    self.request,
                     self.chain_id,
                     sender,
                     policy=self.fee_policy,
@@ -279,7 +281,7 @@ class Chain:
         except Exception as error:  # noqa: BLE001  # web3 raises many kinds; translate_error maps them
             raise translate_error(error) from None
         if receipt["status"] != 1:
-            raise self._revert_reason(receipt, tx_fields)
+            raise self.revert_reason(receipt, tx_fields)
         return receipt
 
     def wait_all(self, sender: LocalAccount | None = None, *, timeout: float = 120) -> None:
@@ -315,7 +317,8 @@ class Chain:
             time.sleep(poll)
         self.reset_nonce(address)
 
-    def _revert_reason(self, receipt: Any, tx: dict[str, Any] | None) -> Exception:
+    def revert_reason(self, receipt: Any, tx: dict[str, Any] | None) -> Exception:
+        """The typed error of a reverted transaction (re-run at its block to read the reason)."""
         if tx is not None:
             replay = {k: tx[k] for k in ("from", "to", "value", "data") if k in tx}
             try:
@@ -396,7 +399,7 @@ def connect(
     return Chain(w3=Web3(provider), chain_id=actual)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -425,7 +428,7 @@ def local_chain(
     on_start: Callable[[str], None] | None = None,
 ) -> Iterator[Chain]:
     """Start anvil on a free port, yield a Chain with its ten funded dev accounts, stop it after."""
-    port = port or _free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     args = [
         anvil_binary(),

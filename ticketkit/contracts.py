@@ -358,7 +358,7 @@ class Collection(_Handle):
         )
 
     # ---- calls, built for a sender that records them before sending (the gateway's outbox): `.estimate_gas`,
-    # `.address` and the calldata of a web3 contract function
+    # `.address` and `call_data(call)`
     def mint_batch_call(self, tier_id: int, recipients: Sequence[str]) -> Any:
         """The `mintBatch` call minting one ticket per recipient (needs MINTER_ROLE)."""
         return self.contract.functions.mintBatch(tier_id, [to_checksum_address(r) for r in recipients])
@@ -430,6 +430,11 @@ class Collection(_Handle):
             receipt = self._send("buyWithProof", tier_id, quantity, list(proof), sender=sender, value=value)
         first = self.events(receipt, "TicketsPurchased")[0]["args"]["firstTokenId"]
         return list(range(first, first + quantity))
+
+    def check_listing(self, token_id: int, price: int, holder: str) -> None:
+        """Dry-run `list` as `holder` (the contract's own checks: cap, used, transfer lock); raises what it
+        would revert with (web3's error, undecoded)."""
+        self.contract.functions.list(token_id, price).call({"from": to_checksum_address(holder)})
 
     def list_for_resale(self, token_id: int, price: int, *, sender: LocalAccount) -> TxReceipt:
         return self._transact("list", token_id, price, sender=sender)
@@ -550,3 +555,12 @@ def deploy_platform(chain: Chain, sender: LocalAccount) -> Platform:
     collection_impl = chain.deploy("TicketCollection", sender)
     badge_impl = chain.deploy("AttendanceBadge", sender)
     return Platform(chain, chain.deploy("TicketFactory", sender, collection_impl, badge_impl))
+
+
+def call_data(call: Any) -> str:
+    """The calldata (0x hex) of a contract call built by a handle (`Collection.check_in_call`, ...), through
+    web3's public `encode_abi`."""
+    encoded: str = call.w3.eth.contract(abi=call.contract_abi).encode_abi(
+        call.abi_element_identifier, args=call.args, kwargs=call.kwargs
+    )
+    return encoded

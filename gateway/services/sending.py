@@ -71,7 +71,7 @@ def enqueue(
     operator = runtime.operator()
     try:
         gas = int(call.estimate_gas({"from": operator.address, "value": value}) * 1.2) + 10_000
-        data = call._encode_transaction_data()
+        data = tk.call_data(call)
     except Exception as error:  # noqa: BLE001  # translated
         raise translate_error(error) from None
     row = ChainTransaction(
@@ -224,7 +224,7 @@ def _round(runtime: Runtime) -> SendReport:
             return chain.w3.eth.get_transaction_count(to_checksum_address(address), "pending")
 
         pipeline = Pipeline(
-            chain._request,
+            chain.request,
             chain.chain_id,
             operator,
             policy=runtime.fee_policy(),
@@ -277,7 +277,7 @@ def _apply_finished(runtime: Runtime, report: SendReport) -> None:
 
 def _revert_reason(runtime: Runtime, row: ChainTransaction, receipt: Any) -> str:
     chain = runtime.chain()
-    error = chain._revert_reason(
+    error = chain.revert_reason(
         receipt, {"from": row.sender, "to": row.to, "data": row.data, "value": int(row.value)}
     )
     return f"{type(error).__name__}: {error}"[:300]

@@ -344,7 +344,7 @@ def _require_not_paused(collection: tk.Collection) -> None:
 def _simulate_list(collection: tk.Collection, token_id: int, price: int, holder: str) -> None:
     """Dry-run the contract's `list` as the holder: the same checks (cap, used, lock) the chain applies."""
     try:
-        collection.contract.functions.list(token_id, price).call({"from": holder})
+        collection.check_listing(token_id, price, holder)
     except Exception as error:  # translated below
         decoded = decode_revert(getattr(error, "data", None))
         if decoded is not None:

@@ -32,7 +32,7 @@ from tests.utils.checkin import (
     sent_hash,
 )
 from tests.utils.gate import make_gate_key, scan_in
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 from ticketkit.tx.pipeline import NONCE_TAKEN_GRACE_SECONDS
 
 ETH = 10**18
@@ -328,7 +328,7 @@ def test_rpc_unreachable_changes_nothing_then_it_drains(app, door, settings):
     runtime, engine = app.state.runtime, app.state.runtime.engine
     tickets, holders = door.tickets(fans=3, each=2)
     admit(engine, door.event_id, door.gate, tickets)
-    cut_off = _runtime(settings, rpc_url=f"http://127.0.0.1:{_free_port()}")  # nothing listens there
+    cut_off = _runtime(settings, rpc_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     try:
         with pytest.raises(tk.RPCUnavailable):
             drain_once(cut_off)

@@ -25,7 +25,7 @@ from gateway import process as gateway_process
 from gateway.core import codes
 from tests.utils.gate import bind_key, make_gate_key
 from tests.utils.http import bearer
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk (Debian's package) is installed by make test"
@@ -56,7 +56,7 @@ def crowd(client, org, gw_event, new_fan, issue, tmp_path):
 
 @pytest.fixture()
 def server(settings, tmp_path):
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "gateway.log").open("w")
     process = gateway_process.spawn(settings, port=port, log=log, **SMALL)
     url = f"http://127.0.0.1:{port}"
@@ -142,7 +142,7 @@ def test_sigterm_stops_the_server_mid_flood(crowd, server):
 def holding_server(settings, tmp_path):
     """The small gateway with no queue for the fans (a request finding both slots busy is refused), a refused
     connection held for 3 s (shed_hold_seconds)."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "gateway.log").open("w")
     overrides = {**SMALL, "lane_api_queue": 0, "shed_hold_seconds": 3}
     process = gateway_process.spawn(settings, port=port, log=log, **overrides)

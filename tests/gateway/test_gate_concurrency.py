@@ -15,7 +15,7 @@ from gateway.core import codes
 from gateway.models import Admission, GateRefusal
 from tests.utils.db import rows
 from tests.utils.gate import bind_key, make_gate_key
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 3
@@ -28,7 +28,7 @@ def servers(app, settings, tmp_path):
     processes, urls = [], []
     try:
         for i in range(PROCESSES):
-            port = _free_port()
+            port = free_port()
             with open(tmp_path / f"gateway-{i}.log", "w") as log:
                 processes.append(gateway_process.spawn(settings, port=port, log=log, run_migrations=False))
             urls.append(f"http://127.0.0.1:{port}")

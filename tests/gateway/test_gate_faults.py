@@ -30,7 +30,7 @@ from tests.utils.checkin import (
     sent_hash,
 )
 from tests.utils.gate import make_gate_key, scan_in
-from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, _free_port, anvil_binary, connect
+from ticketkit.chain import ANVIL_KEYS, RPCUnavailable, anvil_binary, connect, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
@@ -42,7 +42,7 @@ class Anvil:
     (the transaction pool is not kept)."""
 
     def __init__(self, state: Path):
-        self.port, self.state = _free_port(), state
+        self.port, self.state = free_port(), state
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
@@ -84,7 +84,7 @@ class GatewayProcess:
     """`uvicorn --factory gateway.main:create_app`, the check-in queue on, configured by GATEWAY_* only."""
 
     def __init__(self, settings: Settings, log: Path):
-        self.settings, self.log, self.port = settings, log, _free_port()
+        self.settings, self.log, self.port = settings, log, free_port()
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 from gateway import process as gateway_process
 from gateway.core import logs
 from gateway.core.config import Settings
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def test_a_gateway_process_writes_its_access_lines_as_json(tmp_path):
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'gateway.db'}", key_encryption_secret="x" * 32, log_format="json"
     )
-    port, out = _free_port(), tmp_path / "gateway.log"
+    port, out = free_port(), tmp_path / "gateway.log"
     with out.open("w") as log:
         process = gateway_process.spawn(settings, port=port, log=log, log_level="info", access_log=True)
         try:

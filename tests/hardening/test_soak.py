@@ -36,7 +36,7 @@ from gateway import process
 from gateway.core.config import Settings
 from tests.utils.db import fresh_pg_database
 from tests.utils.leaks import custodial_keys, find_leaks
-from ticketkit.chain import _free_port
+from ticketkit.chain import free_port
 
 ETH = 10**18
 FACE = ETH // 20
@@ -296,7 +296,7 @@ def test_soak(tmp_path, soak_database):
             confirmations=CONFIRMATIONS,
             send_wait_seconds=10,
         )  # the fans act on what they got
-        port, log_path = _free_port(), tmp_path / "server.log"
+        port, log_path = free_port(), tmp_path / "server.log"
         with open(
             log_path, "w"
         ) as log:  # with uvicorn's access log: its request lines are searched for secrets

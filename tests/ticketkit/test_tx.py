@@ -340,7 +340,7 @@ def test_a_tick_asks_the_node_a_constant_number_of_questions_however_many_transa
 
         def request(method, params):
             calls.append(method)
-            return chain._request(method, params)
+            return chain.request(method, params)
 
         pipeline = tx.Pipeline(request, chain.chain_id, sender, confirmations=3, stuck_blocks=50)
         chain.rpc("evm_setAutomine", [False])
