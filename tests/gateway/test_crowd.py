@@ -109,18 +109,22 @@ def test_a_fan_flood_never_starves_the_doors(crowd, server):
 
 
 def test_what_is_shed_is_a_503_with_a_code_and_retry_after(crowd, server):
+    """Reads on connections of their own (a refused connection is held: each try opens a new one) while 300
+    connections flood 42 places, until one is shed: every answer a 200 or a 503 `overloaded` with
+    Retry-After."""
     url, _ = server
-    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=3)
+    flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=6)
     time.sleep(1.0)
-    with httpx.Client(base_url=url, timeout=10) as client:
-        answers = [
-            client.get("/fans/me/tickets", headers=bearer(crowd["fans"][2]["session_token"]))
-            for _ in range(20)
-        ]
+    answers: list[httpx.Response] = []
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and not any(a.status_code == 503 for a in answers):
+        answers.append(
+            httpx.get(f"{url}/fans/me/tickets", headers=bearer(crowd["fans"][2]["session_token"]), timeout=10)
+        )
     load.figures(flood)
     shed = [a for a in answers if a.status_code == 503]
     assert {a.status_code for a in answers} <= {200, 503}
-    assert shed, "20 reads during a flood of 300 connections against 42 places: some must be shed"
+    assert shed, f"{len(answers)} reads during a flood of 300 connections against 42 places: none was shed"
     assert all(a.json()["error"] == "overloaded" and a.headers["Retry-After"] == "1" for a in shed)
 
 
