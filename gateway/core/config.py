@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # ... and the doors count as busy for this long after their last request came or went (scans a second
     # apart).
     lane_doors_busy_linger_seconds: float = Field(default=2.0, ge=0, le=60)
-    lane_wait_seconds: float = Field(default=10.0, gt=0)
+    lane_wait_seconds: float = Field(default=5.0, gt=0)  # under common client timeouts (10 s+), with the hold
     # A connection answered 503 `overloaded` is not read again for this long (its answer arrives at once; the
     # server holds the response open, so a client that ignores Retry-After cannot turn refusals into a storm
     # that takes the CPU from the requests admitted, the doors' included). 0: off.
