@@ -12,6 +12,8 @@ import resource
 import subprocess
 from pathlib import Path
 
+from gateway.process import pinned
+
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "crowd.lua"
 
 
@@ -45,22 +47,24 @@ def start(
     `seconds`; `figures` waits for it."""
     raise_open_files_limit()  # inherited by wrk
     return subprocess.Popen(
-        [
-            *(["taskset", "-c", cpus] if cpus else []),
-            "wrk",
-            f"-t{threads}",
-            f"-c{max(connections, threads)}",
-            f"-d{max(1, round(seconds))}s",
-            "--timeout",
-            f"{timeout:g}s",
-            "-s",
-            str(SCRIPT),
-            url,
-            "--",
-            str(requests),
-            method,
-            str(pause_ms),
-        ],
+        pinned(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{max(connections, threads)}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                f"{timeout:g}s",
+                "-s",
+                str(SCRIPT),
+                url,
+                "--",
+                str(requests),
+                method,
+                str(pause_ms),
+            ],
+            cpus,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

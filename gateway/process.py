@@ -67,11 +67,15 @@ def spawn(
         command.append("--access-log")
     if nice:
         command += ["--nice", str(nice)]
-    if (
-        cpus
-    ):  # pinned to these CPUs (taskset's list, e.g. "1" or "0-1"), as a deployment giving it cores would
-        command = ["taskset", "-c", cpus, *command]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
+    return subprocess.Popen(
+        pinned(command, cpus), env=env, stdout=log, stderr=subprocess.STDOUT if log else None
+    )
+
+
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` run on these CPUs only (taskset's list, e.g. "1" or "0-1"), as a deployment giving it cores
+    of its own would; as it is without `cpus`."""
+    return ["taskset", "-c", cpus, *command] if cpus else command
 
 
 def wait_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> None:

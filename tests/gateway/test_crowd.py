@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -56,9 +57,16 @@ def crowd(client, org, gw_event, new_fan, issue, tmp_path):
 
 @pytest.fixture()
 def server(settings, tmp_path):
+    with _serving(settings, tmp_path, **SMALL) as served:
+        yield served
+
+
+@contextmanager
+def _serving(settings, tmp_path, **overrides):
+    """The production server with `overrides`, on a free port: (url, process)."""
     port = free_port()
     log = (tmp_path / "gateway.log").open("w")
-    process = gateway_process.spawn(settings, port=port, log=log, **SMALL)
+    process = gateway_process.spawn(settings, port=port, log=log, **overrides)
     url = f"http://127.0.0.1:{port}"
     try:
         gateway_process.wait_serving(url, process)
@@ -146,17 +154,9 @@ def test_sigterm_stops_the_server_mid_flood(crowd, server):
 def holding_server(settings, tmp_path):
     """The small gateway with no queue for the fans (a request finding both slots busy is refused), a refused
     connection held for 3 s (shed_hold_seconds)."""
-    port = free_port()
-    log = (tmp_path / "gateway.log").open("w")
     overrides = {**SMALL, "lane_api_queue": 0, "shed_hold_seconds": 3}
-    process = gateway_process.spawn(settings, port=port, log=log, **overrides)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        gateway_process.wait_serving(url, process)
+    with _serving(settings, tmp_path, **overrides) as (url, _):
         yield url
-    finally:
-        gateway_process.stop(process, timeout=5)
-        log.close()
 
 
 def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, holding_server):
