@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -124,16 +124,19 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 
 @contextmanager
-def server(settings: Settings, workers: int, nice: int = 0, cpus: str | None = None):
-    """The production server (ticketkit-gateway: N workers behind one socket) on a free port."""
-    port = free_port()
+def server(settings: Settings, workers: int, *, doors: bool, nice: int | None = None):
+    """The production server (ticketkit-gateway: N workers behind one socket) on a free port, with `doors` the
+    doors' server beside them on a port of its own (`--doors-port`); yields (its URL, the doors' URL)."""
+    port, doors_port = free_port(), free_port() if doors else 0
     process = gateway_process.spawn(
-        settings, port=port, workers=workers, run_migrations=False, nice=nice, cpus=cpus
+        settings, port=port, workers=workers, run_migrations=False, nice=nice, doors_port=doors_port
     )
     url = f"http://127.0.0.1:{port}"
+    gate_url = f"http://127.0.0.1:{doors_port}" if doors else url
     try:
         gateway_process.wait_serving(url, process)
-        yield url
+        gateway_process.wait_serving(gate_url, process)
+        yield url, gate_url
     finally:
         gateway_process.stop(process, timeout=30)
 
@@ -181,10 +184,8 @@ def measure(
     fans: int,
     open_rate: float,
     overrides: dict[str, str] | None = None,
-    gate_workers: int = 0,
-    fan_nice: int = 0,
-    gate_cpus: str | None = None,
-    fan_cpus: str | None = None,
+    doors: bool = True,
+    nice: int | None = None,
 ) -> dict:
     directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
@@ -214,12 +215,7 @@ def measure(
                     if raw.get(counter):
                         by_kind[f"{phase}:{counter}"] = by_kind.get(f"{phase}:{counter}", 0) + raw[counter]
 
-            with (
-                server(settings, workers, fan_nice, fan_cpus) as url,
-                server(settings, gate_workers, cpus=gate_cpus)
-                if gate_workers
-                else nullcontext(url) as gate_url,
-            ):
+            with server(settings, workers, doors=doors, nice=nice) as (url, gate_url):
 
                 def closed(
                     path: str,
@@ -230,9 +226,7 @@ def measure(
                 ) -> dict:
                     nonlocal errors, shed
                     found = load.figures(
-                        load.start(
-                            url + path, lines, method=method, connections=conns, seconds=secs, cpus=fan_cpus
-                        )
+                        load.start(url + path, lines, method=method, connections=conns, seconds=secs)
                     )
                     tally(f"{path} c{conns}", found)
                     errors += found["errors"]
@@ -256,18 +250,20 @@ def measure(
                 out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
                 out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
                 # The doors during a fan flood: both at once, from wrk processes of their own. 100 scanners,
-                # each scanning a person a second (a turnstile lane does one every 3 s), then back to back.
-                for tag, pause in (("", 1000), ("_closed", 0)):
+                # each scanning a person a second (a turnstile lane does one every 3 s), starting at random
+                # moments within that second; then all 100 in lockstep (a burst of 100 scans every second);
+                # then back to back, no pause.
+                phases = (("", 1000, False), ("_burst", 1000, True), ("_closed", 0, False))
+                for tag, pause, lockstep in phases:
                     scans = code_lines(directory / "scans.txt", gate_token, keys)
                     flood = load.start(
                         url + "/fans/me/tickets",
                         reads,
                         connections=connections - 100,
                         seconds=seconds,
-                        cpus=fan_cpus,
                     )
                     time.sleep(2)  # the flood first
-                    doors = load.figures(
+                    scanned = load.figures(
                         load.start(
                             gate_url + "/gate/scan",
                             scans,
@@ -275,16 +271,16 @@ def measure(
                             connections=100,
                             seconds=seconds - 4,
                             pause_ms=pause,
-                            cpus=gate_cpus,
+                            lockstep=lockstep,
                         )
                     )
                     flooded = load.figures(flood)
                     tally(f"flood{tag} reads", flooded)
-                    tally(f"flood{tag} scans", doors)
-                    errors += flooded["errors"] + doors["errors"]
-                    shed += flooded["shed_503"] + doors["shed_503"]
-                    out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = doors["p99_ms"]
-                    out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = doors["rps"]
+                    tally(f"flood{tag} scans", scanned)
+                    errors += flooded["errors"] + scanned["errors"]
+                    shed += flooded["shed_503"] + scanned["shed_503"]
+                    out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = scanned["p99_ms"]
+                    out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = scanned["rps"]
                     out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
                 # Open loop: a constant arrival rate, latency from each request's due time.
                 opened = open_loop(
@@ -335,28 +331,13 @@ def main() -> None:
     parser.add_argument("--open-rate", type=float, default=1000)
     parser.add_argument("--out", default="bench/results/crowd.json")
     parser.add_argument(
-        "--gate-workers",
-        type=int,
-        default=0,
-        help="a second ticketkit-gateway (this many workers, same database) for the gate's "
-        "traffic, as a deployment routing /gate/* to servers of its own would run; 0: one server",
+        "--doors",
+        choices=["server", "shared"],
+        default="server",
+        help="server: the doors' server of its own beside the workers (ticketkit-gateway --doors-port, as "
+        "docs/gateway.md recommends); shared: the scanners use the workers' port like everyone else",
     )
-    parser.add_argument(
-        "--fan-nice",
-        type=int,
-        default=0,
-        help=(
-            "the fans' server's workers at this lower CPU priority (ticketkit-gateway --nice), with "
-            "--gate-workers"
-        ),
-    )
-    parser.add_argument(
-        "--gate-cpus",
-        help="pin the gate's server and its load client to these CPUs (taskset list), with --gate-workers",
-    )
-    parser.add_argument(
-        "--fan-cpus", help="pin the fans' server and their load clients to these CPUs (taskset list)"
-    )
+    parser.add_argument("--nice", type=int, help="ticketkit-gateway --nice (unset: its default)")
     parser.add_argument(
         "--set",
         action="append",
@@ -373,15 +354,13 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
     load.raise_open_files_limit()
-    result: dict[str, float] = {
+    result: dict[str, float | str] = {
         "crowd.workers": args.workers,
         "crowd.connections": args.connections,
         "crowd.seconds": args.seconds,
         "crowd.open_rate": args.open_rate,
-        "crowd.gate_workers": args.gate_workers,
-        "crowd.fan_nice": args.fan_nice,
-        "crowd.gate_cpus": args.gate_cpus or "",
-        "crowd.fan_cpus": args.fan_cpus or "",
+        "crowd.doors": args.doors,
+        "crowd.nice": "default" if args.nice is None else args.nice,
     }
     overrides = dict(item.split("=", 1) for item in args.set)
     measure_and_write(
@@ -395,10 +374,8 @@ def main() -> None:
             fans=args.fans,
             open_rate=args.open_rate,
             overrides=overrides,
-            gate_workers=args.gate_workers,
-            fan_nice=args.fan_nice,
-            gate_cpus=args.gate_cpus,
-            fan_cpus=args.fan_cpus,
+            doors=args.doors == "server",
+            nice=args.nice,
         ),
         args.db,
         keep_autogroup=args.keep_autogroup,

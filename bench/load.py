@@ -12,8 +12,6 @@ import resource
 import subprocess
 from pathlib import Path
 
-from gateway.process import pinned
-
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "crowd.lua"
 
 
@@ -41,30 +39,30 @@ def start(
     threads: int = 2,
     timeout: float = 10.0,
     pause_ms: int = 0,
-    cpus: str | None = None,
+    lockstep: bool = False,
 ) -> subprocess.Popen:
     """wrk on `url` (closed loop, keep-alive connections; each waits `pause_ms` after an answer) for
-    `seconds`; `figures` waits for it."""
+    `seconds`; `figures` waits for it. With a pause, the connections' first requests are spread over one pause
+    (scanners do not start in the same millisecond) unless `lockstep`: all at once, a burst."""
     raise_open_files_limit()  # inherited by wrk
+    staggered = 0 if lockstep else -(-connections // threads)  # a thread's connections
     return subprocess.Popen(
-        pinned(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{max(connections, threads)}",
-                f"-d{max(1, round(seconds))}s",
-                "--timeout",
-                f"{timeout:g}s",
-                "-s",
-                str(SCRIPT),
-                url,
-                "--",
-                str(requests),
-                method,
-                str(pause_ms),
-            ],
-            cpus,
-        ),
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{max(connections, threads)}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            f"{timeout:g}s",
+            "-s",
+            str(SCRIPT),
+            url,
+            "--",
+            str(requests),
+            method,
+            str(pause_ms),
+            str(staggered),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -39,12 +39,13 @@ def spawn(
     log: IO[Any] | None = None,
     log_level: str = "warning",
     access_log: bool = False,
-    nice: int = 0,
-    cpus: str | None = None,
+    nice: int | None = None,
+    doors_port: int = 0,
     **overrides: Any,
 ) -> subprocess.Popen:
     """Start the production server (`ticketkit-gateway`, gateway/server.py) on 127.0.0.1:`port` with `workers`
-    processes behind one socket; see `wait_serving`."""
+    processes behind one socket, and with `doors_port` the doors' server beside them (its default `nice`
+    then 10); see `wait_serving`."""
     env = {
         **os.environ,
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
@@ -65,17 +66,10 @@ def spawn(
     ]
     if access_log:
         command.append("--access-log")
-    if nice:
+    command += ["--doors-port", str(doors_port)]
+    if nice is not None:
         command += ["--nice", str(nice)]
-    return subprocess.Popen(
-        pinned(command, cpus), env=env, stdout=log, stderr=subprocess.STDOUT if log else None
-    )
-
-
-def pinned(command: list[str], cpus: str | None) -> list[str]:
-    """`command` run on these CPUs only (taskset's list, e.g. "1" or "0-1"), as a deployment giving it cores
-    of its own would; as it is without `cpus`."""
-    return ["taskset", "-c", cpus, *command] if cpus else command
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
 
 
 def wait_serving(url: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -1,7 +1,15 @@
 """`ticketkit-gateway`: the gateway's production server — uvicorn with N worker processes behind one socket,
 configured by GATEWAY_* environment variables (gateway/core/config.py) or a .env file.
 
-    ticketkit-gateway [--host 0.0.0.0] [--port 8000] [--workers N] [--log-level info] [--access-log]
+    ticketkit-gateway [--host 0.0.0.0] [--port 8000] [--workers N] [--doors-port 8001] [--nice N]
+                      [--log-level info] [--access-log]
+
+With `--doors-port` (GATEWAY_DOORS_PORT) it also runs the doors' server: one process of its own, at normal CPU
+priority, for the stewards' scanners (they open `/app/scanner` on that port; the page's /gate/* calls go
+there too), while the N workers on `--port` run at a lower priority (`--nice`, 10 by default with a doors port). A
+fan flood then shares neither an interpreter lock nor the CPU scheduler's favour with the doors: the doors'
+p99 during a flood of 1,900 connections went from ~300-500 ms to ~15 ms on 2 cores (docs/gateway.md, "Under a
+crowd"). The doors' process runs no background work (sending, check-in queue, indexer: the workers do).
 
 Before the workers start it checks the settings (a clear message for a missing or wrong variable), applies the
 database migrations once (the workers then skip them), raises the open-files limit to its maximum (every
@@ -13,10 +21,14 @@ figures. SIGTERM or Ctrl-C: queued requests are answered 503 `shutting_down` at 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import os
 import resource
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 
@@ -30,6 +42,18 @@ BACKLOG = 4096  # connections the kernel holds for accept() during a burst (uvic
 # polling pause: each poll would pay a new connection, and a request sent as the server closes the connection
 # is lost to the client; nginx's default is 75 s).
 KEEP_ALIVE_SECONDS = 75
+PR_SET_PDEATHSIG = 1  # prctl(2)
+DOORS_NICE = 10  # the workers' default `--nice` beside a doors' server
+# The doors' process: its own admission limits for anything but /gate/* (it serves the whole app, but only the
+# stewards' devices are pointed at it), and no background work.
+DOORS_ENV = {
+    "GATEWAY_RUN_MIGRATIONS": "false",
+    "GATEWAY_SENDER_ENABLED": "false",
+    "GATEWAY_CHECKIN_QUEUE_ENABLED": "false",
+    "GATEWAY_INDEXER_ENABLED": "false",
+    "GATEWAY_LANE_API_LIMIT": "1",
+    "GATEWAY_LANE_API_LIMIT_WHILE_DOORS_BUSY": "1",
+}
 
 
 def raise_open_files_limit() -> int:
@@ -53,15 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--access-log", action="store_true", help="one line per request (off by default)")
     parser.add_argument(
+        "--doors-port",
+        type=int,
+        default=int(os.environ.get("GATEWAY_DOORS_PORT") or 0),
+        help="also run the doors' server (one process, normal priority) on this port for the scanners",
+    )
+    parser.add_argument(
         "--nice",
         type=int,
-        default=int(os.environ.get("GATEWAY_NICE", "0")),
-        help=(
-            "lower the workers' CPU priority by this much (e.g. 10 for the fans' server beside a doors "
-            "server)"
-        ),
+        default=None if os.environ.get("GATEWAY_NICE") is None else int(os.environ["GATEWAY_NICE"]),
+        help=f"lower the workers' CPU priority by this much (default {DOORS_NICE} with --doors-port, else 0)",
     )
     args = parser.parse_args(argv)
+    if args.nice is None:
+        args.nice = DOORS_NICE if args.doors_port else 0
 
     from .core.config import Settings  # after argparse: --help works without any setting
 
@@ -81,25 +110,31 @@ def main(argv: list[str] | None = None) -> int:
         db.upgrade(settings.database_url)
         os.environ["GATEWAY_RUN_MIGRATIONS"] = "false"  # done once here, not by every worker at once
     limit = raise_open_files_limit()
+    metrics_dir = None
+    if (args.workers > 1 or args.doors_port) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="ticketkit-gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one /metrics over every process
+    doors = _start_doors(args) if args.doors_port else None  # before the nice below: it keeps priority 0
     if args.nice > 0:
         os.nice(args.nice)  # the workers inherit it
-    metrics_dir = None
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.mkdtemp(prefix="ticketkit-gateway-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     import uvicorn
 
     from .core import logs
 
     logs.configure(settings.log_level, settings.log_format)  # text or JSON, like every other line
     logging.getLogger("gateway").info(
-        "ticketkit-gateway: http://%s:%s with %d worker(s), database %s, open-files limit %d",
+        "ticketkit-gateway: http://%s:%s with %d worker(s)%s, database %s, open-files limit %d",
         args.host,
         args.port,
         args.workers,
+        f" at nice {args.nice}, the doors on port {args.doors_port}" if doors else "",
         settings.database_url.split("@")[-1],
         limit,
     )
+    if doors is not None:
+        # With one worker uvicorn serves in this process and, once stopped, raises the SIGTERM it caught again
+        # with the handler it found: let that be a no-op so that the doors' server is stopped below.
+        signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.run(
             "gateway.main:create_app",
@@ -114,9 +149,41 @@ def main(argv: list[str] | None = None) -> int:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
+        if doors is not None:
+            _stop(doors)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _start_doors(args: argparse.Namespace) -> subprocess.Popen:
+    """The doors' server: this command again, one worker, priority 0, no doors of its own; it gets SIGTERM
+    if this process dies, however it dies."""
+    command = [sys.executable, "-m", "gateway.server", "--host", args.host, "--port", str(args.doors_port)]
+    command += ["--workers", "1", "--doors-port", "0", "--nice", "0", "--log-level", args.log_level]
+    if args.access_log:
+        command.append("--access-log")
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # in the child, before it runs Python
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(0)
+
+    # no thread runs yet in this process: a preexec_fn is safe here
+    return subprocess.Popen(command, env={**os.environ, **DOORS_ENV}, preexec_fn=die_with_parent)  # noqa: PLW1509
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (it drains like the workers), then SIGKILL if it has not stopped in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=GRACEFUL_SECONDS + 5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 if __name__ == "__main__":

@@ -4,16 +4,23 @@
 -- usage: wrk -t T -c C -d D -s crowd.lua URL -- <lines file> <method> [<pause ms>]
 -- With a pause, each connection waits that long after every answer before its next request (a door scanner
 -- scanning one person after another), so its latency is the gateway's, not queueing the client made itself.
+-- Scanners do not start in lockstep: each connection's first request waits a random part of the pause (wrk
+-- asks delay() once per connection before its first request). A burst of simultaneous scans is measured
+-- apart (bench/crowd.py, gate_burst_*).
+-- usage with a pause: ... -- <lines file> <method> <pause ms> <connections of this thread>
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)
 end
 
 function init(args)
   local path = args[1]
   method = args[2] or "GET"
   pause = tonumber(args[3] or "0")
+  starting = tonumber(args[4] or "0")  -- first requests still to stagger (this thread's connections)
+  math.randomseed(os.time() * 100 + id)
   lines = {}
   for line in io.lines(path) do
     local token, body = line:match("^(%S+) (.*)$")
@@ -35,6 +42,10 @@ function request()
 end
 
 function delay()
+  if starting > 0 then
+    starting = starting - 1
+    return math.random(0, pause)
+  end
   return pause
 end
 

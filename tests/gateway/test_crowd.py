@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import signal
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -199,3 +201,81 @@ def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, hold
         connection.close()
         for sock in stuck:
             sock.close()
+
+
+def _nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19: nice
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent
+                found.append(int(entry))
+    return found
+
+
+def test_the_doors_server_scans_through_a_fan_flood_and_stops_with_the_workers(crowd, settings, tmp_path):
+    """`ticketkit-gateway --doors-port`: the scanners' own process (priority 0) beside the workers (nice 10);
+    a scan on the doors' port in the middle of a fan flood on the workers' port is answered, the doors'
+    /healthz answers throughout, and SIGTERM to the command stops both."""
+    doors_port = free_port()
+    with _serving(settings, tmp_path, doors_port=doors_port, **SMALL) as (url, process):
+        doors = f"http://127.0.0.1:{doors_port}"
+        gateway_process.wait_serving(doors, process)
+        doors_pid = next(
+            pid
+            for pid in _children(process.pid)
+            if f"--port\0{doors_port}\0" in Path(f"/proc/{pid}/cmdline").read_text()
+        )
+        assert _nice_of(process.pid) == 10 and _nice_of(doors_pid) == 0
+        prober = Prober(doors)
+        prober.start()
+        flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=4)
+        time.sleep(1.5)
+        code = codes.sign_code(crowd["key"], crowd["ticket"]["id"])
+        scan = httpx.post(
+            f"{doors}/gate/scan", json={"code": code}, headers=crowd["gate"]["headers"], timeout=10
+        )
+        figures = load.figures(flood)
+        prober.stop.set()
+        prober.join()
+        assert scan.status_code == 200 and scan.json()["admit"] is True, scan.text
+        assert figures["errors"] == 0 and figures["ok"] > 0, figures
+        assert prober.answers and all(status == 200 for status, _ in prober.answers), prober.answers
+        assert max(seconds for _, seconds in prober.answers) < 2.0, prober.answers
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - sent < 10
+        assert (
+            not os.path.exists(f"/proc/{doors_pid}")
+            or "zombie" in Path(f"/proc/{doors_pid}/status").read_text()
+        )
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{doors}/healthz", timeout=2)
+
+
+def test_the_doors_server_stops_when_the_command_is_killed(client, settings, tmp_path):
+    """Even a SIGKILL of `ticketkit-gateway` (no chance to stop its child) takes the doors' server down (the
+    `client` fixture makes the database)."""
+    doors_port = free_port()
+    with _serving(settings, tmp_path, doors_port=doors_port, **SMALL) as (_, process):
+        doors = f"http://127.0.0.1:{doors_port}"
+        gateway_process.wait_serving(doors, process)
+        process.kill()
+        process.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{doors}/healthz", timeout=1)
+            except httpx.ConnectError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the doors' server still answers 10 s after its parent was killed")
