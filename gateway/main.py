@@ -46,8 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router, responses=errors.RESPONSES)
     api = APIRouter(responses=errors.RESPONSES, dependencies=[Depends(refuse_nul_characters)])
-    # Routes are matched in order: the gate's, called thousands of times a second at the doors, first.
-    for module in (gate, organisers, events, fans, tickets, devices, reports, presale, metadata):
+    # Routes are matched in order: the gate's, called thousands of times a second at the doors, first; then
+    # the fans' tickets, which every phone polls (matching 30 other routes first cost a fifth of a read).
+    for module in (gate, tickets, organisers, events, fans, devices, reports, presale, metadata):
         api.include_router(module.router)
     app.include_router(api)
     pages.install(app)  # the fan and gate pages, no Node at run time

@@ -6,10 +6,10 @@ configured by GATEWAY_* environment variables (gateway/core/config.py) or a .env
 
 With `--doors-port` (GATEWAY_DOORS_PORT) it also runs the doors' server: one process of its own, at normal CPU
 priority, for the stewards' scanners (they open `/app/scanner` on that port; the page's /gate/* calls go
-there too), while the N workers on `--port` run at a lower priority (`--nice`, 10 by default with a doors port). A
-fan flood then shares neither an interpreter lock nor the CPU scheduler's favour with the doors: the doors'
-p99 during a flood of 1,900 connections went from ~300-500 ms to ~15 ms on 2 cores (docs/gateway.md, "Under a
-crowd"). The doors' process runs no background work (sending, check-in queue, indexer: the workers do).
+there too), while the N workers on `--port` run at a lower priority (`--nice`, 10 by default with a doors
+port). A fan flood then shares neither an interpreter lock nor the CPU scheduler's favour with the doors
+(docs/gateway.md, "Under a crowd", has the figures). The doors' process runs no background work (sending,
+the check-in queue, the indexer: the workers do).
 
 Before the workers start it checks the settings (a clear message for a missing or wrong variable), applies the
 database migrations once (the workers then skip them), raises the open-files limit to its maximum (every

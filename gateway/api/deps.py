@@ -56,20 +56,7 @@ def _released(session: Session, authenticate: Callable[..., T], /, **kwargs: Any
     return found
 
 
-async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
-    """A session for read-only hot paths (the fans' ticket reads): on the autocommit engine, so a read is one
-    round trip — no BEGIN, no ROLLBACK, no liveness ping per checkout (on PostgreSQL that was three of four
-    round trips, each waiting for the interpreter lock again under load). Given back within the endpoint's
-    trip, like `get_session`. Never for writes: nothing it does is atomic with anything else."""
-    session = Session(runtime.autocommit_engine())
-    try:
-        yield session
-    finally:
-        session.close()
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -7,13 +7,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -72,16 +73,21 @@ def create_fan(*, session: Session, data: FanCreate, secret: str) -> NewFan:
     return NewFan(fan, token, code)
 
 
-def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
-    """The fan a session token belongs to (401 unknown or revoked; 401 `session_expired` once it went unused
-    for `idle_days`, 0 = never). Records the session's use, at most once per SESSION_TOUCH_EVERY."""
-    row = session.exec(
-        select(FanSession).where(
-            FanSession.token_hash == hash_token(token), col(FanSession.revoked_at).is_(None)
-        )
-    ).first()
-    fan = session.get(Fan, row.fan_id) if row is not None else None
-    if row is None or fan is None:
+_FS, _FA = db.table_of(FanSession), db.table_of(Fan)
+_SESSION_OF_TOKEN = (
+    sa_select(_FS.c.id, _FS.c.fan_id, _FS.c.created_at, _FS.c.last_used_at)
+    .add_columns(_FA.c.address, _FA.c.wallet_address)
+    .join(_FA, _FA.c.id == _FS.c.fan_id)
+    .where(_FS.c.token_hash == bindparam("token_hash"), _FS.c.revoked_at.is_(None))
+)
+
+
+def _live_session(connection: Connection, token: str, idle_days: float) -> tuple[Any, bool]:
+    """THE session rule, one statement: the session a token opens with its fan's address (401 unknown or
+    revoked; 401 `session_expired` once it went unused for `idle_days`, 0 = never), and whether its use was
+    recorded now (at most once per SESSION_TOUCH_EVERY: the caller commits)."""
+    row = connection.execute(_SESSION_OF_TOKEN, {"token_hash": hash_token(token)}).first()
+    if row is None:
         raise Unauthorized("unknown or revoked session token")
     now = utcnow()
     idle = now - (row.last_used_at or row.created_at)
@@ -91,10 +97,20 @@ def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
             "the account's recovery code (POST /fans/recover)",
             code="session_expired",
         )
-    if idle > SESSION_TOUCH_EVERY:
-        session.execute(update(FanSession).where(col(FanSession.id) == row.id).values(last_used_at=now))
+    if idle <= SESSION_TOUCH_EVERY:
+        return row, False
+    connection.execute(update(_FS).where(_FS.c.id == row.id).values(last_used_at=now))
+    return row, True
+
+
+def authenticate(*, session: Session, token: str, idle_days: float) -> Fan:
+    """The fan a session token belongs to (`_live_session`'s rule), as an ORM instance for write paths."""
+    row, touched = _live_session(session.connection(), token, idle_days)
+    if touched:
         session.commit()
-        session.refresh(fan)
+    fan = session.get(Fan, row.fan_id)
+    if fan is None:  # erased between the two statements
+        raise Unauthorized("unknown or revoked session token")
     return fan
 
 
@@ -119,13 +135,14 @@ def cached_fan(token: str, ttl: float) -> FanRef | None:
 
 
 def authenticate_ref(engine: Engine, token: str, idle_days: float) -> FanRef:
-    """`authenticate` in a session of its own (opened and closed here), then cached for `cached_fan`.
+    """The fan a session token belongs to, for read-only routes: one statement (`_live_session`), then cached
+    for `cached_fan`.
 
     A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's
     ttl (`fan_auth_cache_seconds`); every write authenticates afresh."""
-    with Session(engine) as session:
-        fan = authenticate(session=session, token=token, idle_days=idle_days)
-        ref = FanRef(fan.id, fan.address, fan.wallet_address)
+    with engine.begin() as connection:
+        row, _ = _live_session(connection, token, idle_days)
+    ref = FanRef(row.fan_id, row.address, row.wallet_address)
     if len(_ref_cache) > 100_000:
         _ref_cache.clear()
     _ref_cache[hash_token(token)] = (time.monotonic(), ref)

@@ -18,7 +18,7 @@ import json
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Connection, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
@@ -205,7 +205,7 @@ _FAN_TICKET = _FAN_TICKETS.where(db.table_of(Ticket).c.id == bindparam("ticket_i
 
 
 def fan_tickets(
-    *, session: Session, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None
+    *, connection: Connection, fan: Fan | FanRef, ticket_id: uuid.UUID | None = None
 ) -> list[FanTicketPublic]:
     """The tickets the fan holds (or the one `ticket_id`), with event and tier names, the gate state and what
     the pass shows about its door (gate.ticket_door).
@@ -213,9 +213,9 @@ def fan_tickets(
     A hot path (every fan's phone polls it; a crowd at a sale opening): one Core statement for everything it
     shows, rows turned into answers without validating the database's own values again."""
     if ticket_id is None:
-        rows = session.connection().execute(_FAN_TICKETS, {"fan_id": fan.id})
+        rows = connection.execute(_FAN_TICKETS, {"fan_id": fan.id})
     else:
-        rows = session.connection().execute(_FAN_TICKET, {"fan_id": fan.id, "ticket_id": ticket_id})
+        rows = connection.execute(_FAN_TICKET, {"fan_id": fan.id, "ticket_id": ticket_id})
     return [
         FanTicketPublic.model_construct(
             id=row.id,

@@ -109,5 +109,5 @@ def revoke_session(session_id: uuid.UUID, fan: FanDep, session: SessionDep) -> F
 def export(fan: FanDep, session: SessionDep) -> FanExport:
     """Everything the gateway keeps about you, as JSON (the custodial key excepted: it never leaves)."""
     return service.export(
-        session=session, fan=fan, tickets=ticket_service.fan_tickets(session=session, fan=fan)
+        session=session, fan=fan, tickets=ticket_service.fan_tickets(connection=session.connection(), fan=fan)
     )
