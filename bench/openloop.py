@@ -32,6 +32,7 @@ class Mix:
     share: float
     requests: list[bytes]
     latencies: list[float] = field(default_factory=list)
+    dues: list[float] = field(default_factory=list)  # when each answered request was due, from the start
     statuses: Counter = field(default_factory=Counter)
     host: str = "127.0.0.1"
     port: int = 80
@@ -70,6 +71,13 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status
 
 
+def _by_second(mix: Mix) -> list[float]:
+    seconds: dict[int, list[float]] = {}
+    for due, latency in zip(mix.dues, mix.latencies, strict=True):
+        seconds.setdefault(int(due), []).append(latency)
+    return [round(_percentile(seconds[s], 0.99) * 1000, 1) for s in sorted(seconds)]
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -104,6 +112,7 @@ async def run(
             status = await asyncio.wait_for(_exchange(reader, writer, request), timeout=30)
             mix.statuses[status] += 1
             mix.latencies.append(time.perf_counter() - due)
+            mix.dues.append(due - start)
             mix.idle.append(connection)
         except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
             errors[type(error).__name__] += 1
@@ -146,6 +155,7 @@ async def run(
             "p50_ms": round(_percentile(mix.latencies, 0.50) * 1000, 2),
             "p99_ms": round(_percentile(mix.latencies, 0.99) * 1000, 2),
             "max_ms": round(max(mix.latencies, default=0) * 1000, 2),
+            "p99_ms_by_second": _by_second(mix),  # a warm-up or a stall shows here, a steady tail does not
         }
         for _, writer in mix.idle:
             writer.close()

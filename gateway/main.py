@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -96,6 +97,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # up, at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying
     # that wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # The ~200,000 objects of a started app (modules, routes, models, schemas) never become garbage, yet each
+    # full collection walks them all: ~100 ms of one core, measured 200-500 ms of stalled answers in a crowd.
+    # Frozen, a full collection walks only what requests left behind.
+    gc.collect()
+    gc.freeze()
     restore_signals = drain_on_signals(app.state.admission)
     try:
         with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):
