@@ -36,9 +36,9 @@ PROBE_CONNECTIONS = 2  # /readyz and /metrics (their lane's limit, api/admission
 
 def pool_sizes(settings: Settings) -> tuple[int, int]:
     """(main engine, autocommit engine): one connection for every request a process may run on each at once
-    (every lane's limit: the gate's verify and scan and the fans' ticket reads use the autocommit engine,
-    every other route and every authentication on a cache miss the main one) and for the background threads,
-    so no thread ever waits for a connection held by a request that waits for a thread."""
+    (every lane's limit: the gate's verify and scan, the fans' ticket reads and their authentication on a
+    cache miss use the autocommit engine, one after the other; every other route the main one) and for the
+    background threads, so no thread ever waits for a connection held by a request that waits for a thread."""
     main = settings.lane_api_limit + settings.lane_gate_limit + PROBE_CONNECTIONS + BACKGROUND_CONNECTIONS
     return main, settings.lane_gate_limit + settings.lane_api_limit + 1  # the fans' reads use it too
 

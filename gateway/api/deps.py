@@ -127,7 +127,10 @@ async def current_fan_ref(request: Request, credentials: Credentials) -> fans.Fa
     ref = fans.cached_fan(credentials.credentials, settings.fan_auth_cache_seconds)
     if ref is None:
         ref = await run_in_threadpool(
-            fans.authenticate_ref, runtime.engine, credentials.credentials, settings.fan_session_idle_days
+            fans.authenticate_ref,
+            runtime.autocommit_engine(),  # one statement (rarely two), each its own transaction: no BEGIN
+            credentials.credentials,
+            settings.fan_session_idle_days,
         )
     return ref
 
