@@ -28,9 +28,12 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 from pydantic import ValidationError
 
@@ -43,6 +46,7 @@ BACKLOG = 4096  # connections the kernel holds for accept() during a burst (uvic
 # is lost to the client; nginx's default is 75 s).
 KEEP_ALIVE_SECONDS = 75
 PR_SET_PDEATHSIG = 1  # prctl(2)
+PARENT_ENV = "TICKETKIT_GATEWAY_PARENT"  # set for the doors' server: the process whose life it is bound to
 DOORS_NICE = 10  # the workers' default `--nice` beside a doors' server
 # The doors' process: its own admission limits for anything but /gate/* (it serves the whole app, but only the
 # stewards' devices are pointed at it), and no background work.
@@ -89,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"lower the workers' CPU priority by this much (default {DOORS_NICE} with --doors-port, else 0)",
     )
     args = parser.parse_args(argv)
+    if parent := os.environ.pop(PARENT_ENV, None):
+        _die_with(int(parent))
+    if args.doors_port and args.doors_port == args.port:
+        parser.error("--doors-port must differ from --port (the doors' server listens on a port of its own)")
     if args.nice is None:
         args.nice = DOORS_NICE if args.doors_port else 0
 
@@ -114,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     if (args.workers > 1 or args.doors_port) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="ticketkit-gateway-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one /metrics over every process
-    doors = _start_doors(args) if args.doors_port else None  # before the nice below: it keeps priority 0
+    doors = Doors(args) if args.doors_port else None
+    if doors is not None:  # before the nice below: it keeps priority 0
+        try:
+            doors.start()
+        except RuntimeError as error:
+            print(f"ticketkit-gateway: {error}", file=sys.stderr)
+            return 2
     if args.nice > 0:
         os.nice(args.nice)  # the workers inherit it
     import uvicorn
@@ -150,40 +164,101 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         if doors is not None:
-            _stop(doors)
+            doors.stop()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
-def _start_doors(args: argparse.Namespace) -> subprocess.Popen:
-    """The doors' server: this command again, one worker, priority 0, no doors of its own; it gets SIGTERM
-    if this process dies, however it dies."""
-    command = [sys.executable, "-m", "gateway.server", "--host", args.host, "--port", str(args.doors_port)]
-    command += ["--workers", "1", "--doors-port", "0", "--nice", "0", "--log-level", args.log_level]
-    if args.access_log:
-        command.append("--access-log")
-    parent = os.getpid()
+class Doors:
+    """The doors' server beside the workers: this command again, one worker, priority 0, no doors of its own.
+    It gets SIGTERM if this process dies, however it dies; if it exits on its own while this process runs, it
+    is started again (the scanners' requests go nowhere else)."""
 
-    def die_with_parent() -> None:  # in the child, before it runs Python
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the line above
-            os._exit(0)
+    START_SECONDS = 60  # to answer on its port the first time (migrations are done by then)
 
-    # no thread runs yet in this process: a preexec_fn is safe here
-    return subprocess.Popen(command, env={**os.environ, **DOORS_ENV}, preexec_fn=die_with_parent)  # noqa: PLW1509
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="doors-watcher", daemon=True)
+
+    def start(self) -> None:
+        """Start it and wait until its port accepts connections; RuntimeError if the port is taken or it exits
+        first."""
+        if not _free(self.args.host, self.args.doors_port):
+            raise RuntimeError(f"port {self.args.doors_port} (the doors' server) is taken by another program")
+        self.process = self._spawn()
+        deadline = time.monotonic() + self.START_SECONDS
+        while not _accepts(self.args.host, self.args.doors_port):
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the doors' server exited with {self.process.returncode} before serving port "
+                    f"{self.args.doors_port} (its log above says why)"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the doors' server did not serve port {self.args.doors_port} in time")
+            time.sleep(0.1)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """SIGTERM (it drains like the workers), then SIGKILL if it has not stopped in time."""
+        self._stopping.set()
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=GRACEFUL_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            process = self.process
+            if process is not None and process.poll() is not None and not self._stopping.is_set():
+                logging.getLogger("gateway").error(
+                    "the doors' server exited with %s: starting it again", process.returncode
+                )
+                self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        args = self.args
+        command = [sys.executable, "-m", "gateway.server", "--host", args.host]
+        command += ["--port", str(args.doors_port), "--workers", "1", "--doors-port", "0", "--nice", "0"]
+        command += ["--log-level", args.log_level, *(["--access-log"] if args.access_log else [])]
+        env = {**os.environ, **DOORS_ENV, PARENT_ENV: str(os.getpid())}
+        return subprocess.Popen(command, env=env)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM (it drains like the workers), then SIGKILL if it has not stopped in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=GRACEFUL_SECONDS + 5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def _die_with(parent: int) -> None:
+    """In the doors' server: receive SIGTERM when `parent` dies (Linux), or stop now if it already has."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _accepts(host: str, port: int) -> bool:
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection(("127.0.0.1" if host in ("0.0.0.0", "") else host, port), timeout=1),
+    ):
+        return True
+    return False
 
 
 if __name__ == "__main__":

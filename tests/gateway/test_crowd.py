@@ -259,23 +259,3 @@ def test_the_doors_server_scans_through_a_fan_flood_and_stops_with_the_workers(c
         )
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{doors}/healthz", timeout=2)
-
-
-def test_the_doors_server_stops_when_the_command_is_killed(client, settings, tmp_path):
-    """Even a SIGKILL of `ticketkit-gateway` (no chance to stop its child) takes the doors' server down (the
-    `client` fixture makes the database)."""
-    doors_port = free_port()
-    with _serving(settings, tmp_path, doors_port=doors_port, **SMALL) as (_, process):
-        doors = f"http://127.0.0.1:{doors_port}"
-        gateway_process.wait_serving(doors, process)
-        process.kill()
-        process.wait(timeout=5)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{doors}/healthz", timeout=1)
-            except httpx.ConnectError:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the doors' server still answers 10 s after its parent was killed")
