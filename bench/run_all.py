@@ -185,7 +185,7 @@ _CROWD_NOTES = {
     "crowd.no_collapse_ratio": "runs of the same code spread ±20 % here: 0.80-0.99 this session",
     "crowd.no_collapse_ratio_pg": "runs of the same code spread ±20 % here",
     "crowd.reads_rps_pg": "PostgreSQL's server processes share the 2 cores with the workers and the clients",
-    "crowd.open_read_p99_ms": "85-457 ms over this session's runs; connections spread unevenly over workers",
+    "crowd.open_read_p99_ms": "85-837 ms over this session's runs; connections spread unevenly over workers",
     "crowd.open_read_p99_ms_pg": "more than the machine serves with the client on it (see the send lag)",
     "crowd.open_scan_p99_ms_pg": "more than the machine serves with the client on it (see the send lag)",
 }
