@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -124,11 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # one /metrics over every process
     doors = Doors(args) if args.doors_port else None
     if doors is not None:  # before the nice below: it keeps priority 0
+        # A SIGTERM before uvicorn handles them, or raised again by uvicorn once it has stopped (with one
+        # worker it serves in this process), leaves through a `finally` that stops the doors' server.
+        signal.signal(signal.SIGTERM, _exit)
         try:
             doors.start()
         except RuntimeError as error:
             print(f"ticketkit-gateway: {error}", file=sys.stderr)
             return 2
+        except SystemExit:
+            doors.stop()
+            raise
     if args.nice > 0:
         os.nice(args.nice)  # the workers inherit it
     import uvicorn
@@ -145,10 +152,6 @@ def main(argv: list[str] | None = None) -> int:
         settings.database_url.split("@")[-1],
         limit,
     )
-    if doors is not None:
-        # With one worker uvicorn serves in this process and, once stopped, raises the SIGTERM it caught again
-        # with the handler it found: let that be a no-op so that the doors' server is stopped below.
-        signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.run(
             "gateway.main:create_app",
@@ -240,6 +243,10 @@ def _die_with(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
         sys.exit(0)
+
+
+def _exit(*_: Any) -> None:
+    raise SystemExit(0)
 
 
 def _free(host: str, port: int) -> bool:
