@@ -114,8 +114,15 @@ def test_a_fan_flood_never_starves_the_doors(crowd, server):
     assert figures["ok"] > 0 and figures["shed_503"] > 0, figures  # it served, and it shed what it could not
     assert prober.answers and all(status == 200 for status, _ in prober.answers), prober.answers
     assert max(seconds for _, seconds in prober.answers) < 2.0, prober.answers
-    after = httpx.get(f"{url}/fans/me/tickets", headers=crowd["fans"][1]["headers"], timeout=5)
-    assert after.status_code == 200 and len(after.json()) == 1
+    # Recovered within 1 s of the flood's end (the bound): the queue empties as the server sees the
+    # flood's connections close, which takes a few milliseconds, so the first try may still be shed.
+    deadline = time.monotonic() + 1.0
+    while True:
+        after = httpx.get(f"{url}/fans/me/tickets", headers=crowd["fans"][1]["headers"], timeout=5)
+        if after.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert after.status_code == 200 and len(after.json()) == 1, after.text
 
 
 def test_what_is_shed_is_a_503_with_a_code_and_retry_after(crowd, server):
