@@ -50,8 +50,9 @@ class Lane:
     active: int = 0
     waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
 
-    # While `yields_to` (the doors' lane) has work, this lane runs at most `limit_when_yielding` at once: its
-    # requests share the processes' cores (and Python's interpreter lock) with the doors' (main.lanes).
+    # While `yields_to` (the doors' lane) has work, this lane runs at most `limit_when_yielding` at once
+    # (never more than `limit`, which the thread pool and the database pools are sized for): its requests
+    # share the processes' cores (and Python's interpreter lock) with the doors' (main.lanes).
     yields_to: Lane | None = None
     limit_when_yielding: int = 1
     # The doors' lane counts as busy for `linger_seconds` after its last request came or went (scanners scan a
@@ -65,7 +66,7 @@ class Lane:
 
     def _room(self) -> bool:
         other = self.yields_to
-        limit = self.limit if other is None or not other.busy() else self.limit_when_yielding
+        limit = self.limit if other is None or not other.busy() else min(self.limit, self.limit_when_yielding)
         return self.active < limit
 
     def _touch(self) -> None:

@@ -52,6 +52,15 @@ def test_the_fans_lane_yields_while_the_doors_have_work():
     assert api.try_enter() and api.try_enter() and not api.try_enter()
 
 
+def test_a_lane_never_runs_more_than_its_limit_while_yielding():
+    """A yielding limit above the lane's own (the doors' server runs the fans' lane at 1, the yielding default
+    is 2) is capped at the lane's limit: the thread and database pools are sized for that."""
+    gate = Lane("gate", 2, 10, 5.0)
+    api = Lane("api", 1, 10, 5.0, yields_to=gate, limit_when_yielding=2)
+    assert gate.try_enter()
+    assert api.try_enter() and not api.try_enter()
+
+
 def test_the_doors_stay_busy_for_their_linger_after_a_scan():
     """Scanners scan a person a second: between two scans the fans' lane stays at its yielding limit."""
     gate = Lane("gate", 2, 10, 5.0, linger_seconds=0.2)
