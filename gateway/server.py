@@ -183,6 +183,7 @@ class Doors:
         self.args = args
         self.process: subprocess.Popen | None = None
         self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a restart and a stop never cross: the process stopped is the last one
         self._watcher = threading.Thread(target=self._watch, name="doors-watcher", daemon=True)
 
     def start(self) -> None:
@@ -206,8 +207,9 @@ class Doors:
 
     def stop(self) -> None:
         """SIGTERM (it drains like the workers), then SIGKILL if it has not stopped in time."""
-        self._stopping.set()
-        process = self.process
+        with self._lock:
+            self._stopping.set()
+            process = self.process
         if process is None:
             return
         if process.poll() is None:
@@ -220,8 +222,10 @@ class Doors:
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
-            process = self.process
-            if process is not None and process.poll() is not None and not self._stopping.is_set():
+            with self._lock:
+                process = self.process
+                if self._stopping.is_set() or process is None or process.poll() is None:
+                    continue
                 logging.getLogger("gateway").error(
                     "the doors' server exited with %s: starting it again", process.returncode
                 )

@@ -149,9 +149,8 @@ class Admission:
         hold_seconds: float = 0.0,
     ):
         self.lanes, self.classify = lanes, classify
-        self.hold_seconds = (
-            hold_seconds  # how long a refused connection is not read again (shed_hold_seconds)
-        )
+        # how long a refused connection is not read again (shed_hold_seconds)
+        self.hold_seconds = hold_seconds
         self.draining = False
         self._drained = asyncio.Event()
         for lane in lanes.values():
