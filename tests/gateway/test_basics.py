@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import uuid
 
 from sqlalchemy import inspect, select
@@ -89,6 +90,4 @@ def test_fan_account_is_custodial_encrypted_and_contact_is_erasable(app, client,
 def test_a_started_app_freezes_its_objects_out_of_the_collector(client):
     """The app's own ~200,000 objects are moved out of the garbage collector's generations at start-up
     (main._lifespan), so a full collection during a crowd walks only what requests left behind."""
-    import gc
-
     assert gc.get_freeze_count() > 50_000

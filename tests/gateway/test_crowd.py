@@ -28,6 +28,7 @@ from gateway import process as gateway_process
 from gateway.core import codes
 from tests.utils.gate import bind_key, make_gate_key
 from tests.utils.http import bearer
+from tests.utils.processes import child_serving, nice_of
 from ticketkit.chain import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -210,23 +211,6 @@ def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, hold
             sock.close()
 
 
-def _nice_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])  # field 19: nice
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent
-                found.append(int(entry))
-    return found
-
-
 def test_the_doors_server_scans_through_a_fan_flood_and_stops_with_the_workers(crowd, settings, tmp_path):
     """`ticketkit-gateway --doors-port`: the scanners' own process (priority 0) beside the workers (nice 10);
     a scan on the doors' port in the middle of a fan flood on the workers' port is answered, the doors'
@@ -235,12 +219,8 @@ def test_the_doors_server_scans_through_a_fan_flood_and_stops_with_the_workers(c
     with _serving(settings, tmp_path, doors_port=doors_port, **SMALL) as (url, process):
         doors = f"http://127.0.0.1:{doors_port}"
         gateway_process.wait_serving(doors, process)
-        doors_pid = next(
-            pid
-            for pid in _children(process.pid)
-            if f"--port\0{doors_port}\0" in Path(f"/proc/{pid}/cmdline").read_text()
-        )
-        assert _nice_of(process.pid) == 10 and _nice_of(doors_pid) == 0
+        doors_pid = child_serving(process.pid, doors_port)
+        assert nice_of(process.pid) == 10 and nice_of(doors_pid) == 0
         prober = Prober(doors)
         prober.start()
         flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=4)

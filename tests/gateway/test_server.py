@@ -14,35 +14,10 @@ import httpx
 import pytest
 
 from gateway import process as gateway_process
+from tests.utils.processes import child_serving
 from ticketkit.chain import free_port
 
 pytestmark = pytest.mark.usefixtures("client")  # the database exists (and is emptied after) on both engines
-
-
-def _doors_pid(parent: int, port: int) -> int:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline") as cmdline:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == parent and f"--port\0{port}\0" in (
-                        cmdline.read()
-                    ):
-                        return int(entry)
-            except OSError:
-                continue
-    raise AssertionError(f"no doors' server on port {port} under {parent}")
-
-
-def _answers(url: str, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture()
@@ -63,8 +38,8 @@ def command(settings, tmp_path):
 
 def test_the_doors_server_is_started_again_if_it_dies(command):
     process, doors, doors_port = command
-    os.kill(_doors_pid(process.pid, doors_port), signal.SIGKILL)
-    assert _answers(doors, within=15), "the doors' server was not started again"
+    os.kill(child_serving(process.pid, doors_port), signal.SIGKILL)
+    gateway_process.wait_serving(doors, process, timeout=15)  # RuntimeError if not started again in time
     assert process.poll() is None
 
 
