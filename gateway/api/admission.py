@@ -222,40 +222,53 @@ class AdmissionMiddleware:
     async def _wait(self, lane: Lane, receive: Receive) -> Receive:
         """Queue for a slot while watching the connection; returns the `receive` the app must use (what was
         read while waiting, then the connection's own). Raises TimeoutError, _Gone (the client left) or
-        _Draining."""
+        _Draining.
+
+        One await, on the slot itself: the connection's reads and the deadline settle the slot through
+        callbacks (a crowd queues thousands of these; each costs the event loop a task and a timer, no
+        asyncio.wait)."""
         loop = asyncio.get_running_loop()
         slot: asyncio.Future[None] = loop.create_future()
         lane.waiting.append(slot)
         metrics.LANE_QUEUED.labels(lane.name).inc()
         started = time.monotonic()
         buffered: list[Message] = []
-        reading: asyncio.Future[Message] | None = asyncio.ensure_future(receive())
+        reading: asyncio.Future[Message] | None = None
+
+        def read_on() -> None:
+            nonlocal reading
+            reading = asyncio.ensure_future(receive())
+            reading.add_done_callback(on_message)
+
+        def on_message(task: asyncio.Future[Message]) -> None:
+            """A message from the client while queued: a disconnect ends the wait; anything else (the body) is
+            kept for the app, and reading goes on (more body, or nothing until the client goes away)."""
+            if slot.done() or task.cancelled():
+                return
+            if (error := task.exception()) is not None:
+                slot.set_exception(error)
+            elif (message := task.result())["type"] == "http.disconnect":
+                slot.set_exception(_Gone())
+            else:
+                buffered.append(message)
+                read_on()
+
+        def expire() -> None:
+            if not slot.done():
+                slot.set_exception(TimeoutError())
+
+        read_on()
+        timer = loop.call_later(lane.wait_seconds, expire)
         try:
-            deadline = started + lane.wait_seconds
-            while not slot.done():
-                waits: set[asyncio.Future[Any]] = {slot} if reading is None else {slot, reading}
-                await asyncio.wait(
-                    waits, timeout=max(0.0, deadline - time.monotonic()), return_when=asyncio.FIRST_COMPLETED
-                )
-                if reading is not None and reading.done():
-                    message = reading.result()
-                    if message["type"] == "http.disconnect":
-                        raise _Gone
-                    buffered.append(message)
-                    # Read on: more body, or (the body complete) nothing until the client goes away.
-                    reading = asyncio.ensure_future(receive())
-                if not slot.done() and time.monotonic() >= deadline:
-                    raise TimeoutError
-            slot.result()  # raises _Draining
+            await slot  # granted by Lane.admit_waiting, or raises _Gone, TimeoutError, _Draining
         except BaseException:
             if slot.done() and not slot.cancelled() and slot.exception() is None:
-                lane.leave()  # granted at the last moment: give it back
-            else:
-                slot.cancel()  # leave() skips it
+                lane.leave()  # granted, then this task was cancelled: give it back
             if reading is not None:
                 reading.cancel()
             raise
         finally:
+            timer.cancel()
             metrics.LANE_QUEUED.labels(lane.name).dec()
             metrics.QUEUE_WAIT.labels(lane.name).observe(time.monotonic() - started)
         replay, pending = deque(buffered), reading

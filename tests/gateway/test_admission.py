@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gateway.api.admission import Admission, Lane, lane_of
+from gateway.api.admission import Admission, AdmissionMiddleware, Lane, lane_of
 
 
 def lanes() -> tuple[Lane, Lane]:
@@ -85,6 +85,139 @@ def test_a_waiting_fan_request_is_let_in_when_the_doors_go_idle():
         return waiter.done() and api.active == 2
 
     assert asyncio.run(scenario())
+
+
+class Connection:
+    """One client's request as the middleware sees it: the messages it will read (then nothing until
+    `leave()`: a disconnect), and what was sent back."""
+
+    def __init__(self, *messages: dict):
+        self.messages = list(messages)
+        self.gone = asyncio.Event()
+        self.sent: list[dict] = []
+
+    async def receive(self) -> dict:
+        if self.messages:
+            await asyncio.sleep(0.01)  # the body arrives while the request is queued
+            return self.messages.pop(0)
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def leave(self) -> None:
+        self.gone.set()
+
+    @property
+    def status(self) -> int | None:
+        return next((m["status"] for m in self.sent if m["type"] == "http.response.start"), None)
+
+
+def queued(wait_seconds: float = 5.0):
+    """A middleware whose `api` lane runs one request at a time; the running one holds its slot until
+    `release` is set. The app answers 200 with the body it read."""
+    release = asyncio.Event()
+
+    async def app(scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/hold":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    lane = Lane("api", 1, 10, wait_seconds)
+    admission = Admission({"api": lane}, classify=lambda path: "api")
+    return AdmissionMiddleware(app, admission), lane, release
+
+
+def scope(path: str) -> dict:
+    return {"type": "http", "path": path, "method": "POST", "headers": []}
+
+
+def test_a_queued_request_keeps_its_body_and_runs_when_a_slot_frees():
+    async def scenario() -> tuple[int | None, bytes]:
+        middleware, lane, release = queued()
+        first = Connection({"type": "http.request", "body": b"", "more_body": False})
+        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
+        await asyncio.sleep(0.05)
+        second = Connection(
+            {"type": "http.request", "body": b"ab", "more_body": True},
+            {"type": "http.request", "body": b"cd", "more_body": False},
+        )
+        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
+        await asyncio.sleep(0.1)  # both body parts arrive while it is queued
+        assert len(lane.waiting) == 1 and second.sent == []
+        release.set()
+        await asyncio.gather(holder, waiter)
+        assert lane.active == 0 and not lane.waiting
+        return second.status, second.sent[-1]["body"]
+
+    assert asyncio.run(scenario()) == (200, b"abcd")
+
+
+def test_a_queued_request_whose_client_leaves_is_dropped_without_an_answer():
+    """The gateway recovers the moment a flood stops: nobody's abandoned request is run later."""
+
+    async def scenario() -> None:
+        middleware, lane, release = queued()
+        first = Connection({"type": "http.request", "body": b"", "more_body": False})
+        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
+        await asyncio.sleep(0.05)
+        second = Connection({"type": "http.request", "body": b"", "more_body": False})
+        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
+        await asyncio.sleep(0.05)
+        second.leave()
+        await asyncio.wait_for(waiter, 1)  # ends at once, while the slot is still held
+        assert second.sent == [] and not holder.done()
+        release.set()
+        await holder
+        assert lane.active == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_request_queued_past_the_lanes_wait_gets_503_overloaded():
+    async def scenario() -> None:
+        middleware, lane, release = queued(wait_seconds=0.1)
+        first = Connection({"type": "http.request", "body": b"", "more_body": False})
+        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
+        await asyncio.sleep(0.05)
+        second = Connection({"type": "http.request", "body": b"", "more_body": False})
+        started = time.monotonic()
+        await middleware(scope("/x"), second.receive, second.send)
+        assert 0.1 <= time.monotonic() - started < 1
+        assert second.status == 503 and b'"overloaded"' in second.sent[-1]["body"]
+        assert not lane.waiting or lane.waiting[0].done()
+        release.set()
+        await holder
+        assert lane.active == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_request_queued_when_draining_starts_gets_503_shutting_down():
+    async def scenario() -> None:
+        middleware, lane, release = queued()
+        first = Connection({"type": "http.request", "body": b"", "more_body": False})
+        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
+        await asyncio.sleep(0.05)
+        second = Connection({"type": "http.request", "body": b"", "more_body": False})
+        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
+        await asyncio.sleep(0.05)
+        middleware.admission.drain()
+        await asyncio.wait_for(waiter, 1)
+        assert second.status == 503 and b'"shutting_down"' in second.sent[-1]["body"]
+        release.set()
+        await holder  # the running request finishes
+        assert first.status == 200 and lane.active == 0
+
+    asyncio.run(scenario())
 
 
 def test_draining_refuses_every_waiter():
