@@ -135,6 +135,17 @@ async def current_fan_ref(request: Request, credentials: Credentials) -> fans.Fa
     return ref
 
 
+async def current_fan_token(request: Request, credentials: Credentials) -> fans.FanToken:
+    """The calling fan's token for the read routes that check it in their own thread trip, on the connection
+    they read with (`fans.fan_of`): no trip of its own even when the cache has not seen the token."""
+    if credentials is None:
+        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
+    settings = request.app.state.runtime.settings
+    return fans.FanToken(
+        credentials.credentials, settings.fan_session_idle_days, settings.fan_auth_cache_seconds
+    )
+
+
 async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, max_length=200)]) -> str:
     """Required where declared (the OpenAPI document says so); missing or too long: 422
     `idempotency_key_required` / `invalid_idempotency_key` (api/errors.py)."""
@@ -144,5 +155,6 @@ async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, m
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
 FanRefDep = Annotated[fans.FanRef, Depends(current_fan_ref)]
+FanTokenDep = Annotated[fans.FanToken, Depends(current_fan_token)]
 GateDep = Annotated[gate.GateKeyRef, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -141,7 +141,31 @@ def authenticate_ref(engine: Engine, token: str, idle_days: float) -> FanRef:
     A session revoked (or expired) keeps reading in a process that authenticated it for at most the cache's
     ttl (`fan_auth_cache_seconds`); every write authenticates afresh."""
     with engine.begin() as connection:
-        row, _ = _live_session(connection, token, idle_days)
+        return _authenticated_ref(connection, token, idle_days)
+
+
+@dataclass(frozen=True)
+class FanToken:
+    """A fan's session token as a read route receives it (deps.FanTokenDep), checked by `fan_of` in the
+    route's own thread trip, on the connection the route reads with."""
+
+    token: str
+    idle_days: float
+    cache_seconds: float
+
+
+def fan_of(connection: Connection, token: FanToken) -> FanRef:
+    """`authenticate_ref` on a connection the caller holds (autocommit: a touch commits on its own): a phone
+    polling every few seconds outlives the cache, and its read then costs one thread trip and one connection,
+    not two of each."""
+    cached = cached_fan(token.token, token.cache_seconds)
+    if cached is not None:
+        return cached
+    return _authenticated_ref(connection, token.token, token.idle_days)
+
+
+def _authenticated_ref(connection: Connection, token: str, idle_days: float) -> FanRef:
+    row, _ = _live_session(connection, token, idle_days)
     ref = FanRef(row.fan_id, row.address, row.wallet_address)
     if len(_ref_cache) > 100_000:
         _ref_cache.clear()

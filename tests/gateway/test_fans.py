@@ -8,6 +8,7 @@ import uuid
 from sqlmodel import Session, select
 
 from gateway.models import Fan
+from gateway.services import fans
 from tests.utils.db import age_fan_sessions
 from tests.utils.http import bearer
 
@@ -148,3 +149,40 @@ def test_sessions_never_expire_when_the_limit_is_zero(app, client, new_fan):
     age_fan_sessions(app.state.runtime.engine, fan["id"], 10_000)
     app.state.runtime.settings = app.state.runtime.settings.model_copy(update={"fan_session_idle_days": 0})
     assert client.get("/fans/me", headers=fan["headers"]).status_code == 200
+
+
+def test_a_ticket_read_checks_an_uncached_token_in_the_one_thread_trip_it_takes(
+    app, client, new_fan, monkeypatch
+):
+    """A phone polls every few seconds, longer than the process's cache keeps a token: the ticket reads check
+    the token on the connection they read with, in their own thread trip (one trip, not two), by the same
+    session rules as every other route."""
+    import anyio.to_thread
+
+    trips = []
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counted(*args, **kwargs):
+        trips.append(args[0])
+        return await real_run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    limit = app.state.runtime.settings.fan_session_idle_days
+    fan, active = new_fan(), new_fan()
+    fans.forget_sessions()
+    trips.clear()
+    assert client.get("/fans/me/tickets", headers=fan["headers"]).status_code == 200
+    assert len(trips) == 1
+    unknown = client.get("/fans/me/tickets", headers=bearer("not-a-token"))
+    assert unknown.status_code == 401 and unknown.json()["error"] == "unauthorized"
+
+    fans.forget_sessions()
+    age_fan_sessions(app.state.runtime.engine, fan["id"], limit + 1)
+    expired = client.get(f"/tickets/{uuid.uuid4()}", headers=fan["headers"])
+    assert expired.status_code == 401 and expired.json()["error"] == "session_expired"
+
+    age_fan_sessions(app.state.runtime.engine, active["id"], limit - 1)  # the use is recorded (a touch)
+    fans.forget_sessions()
+    assert client.get("/fans/me/tickets", headers=active["headers"]).status_code == 200
+    [row] = client.get("/fans/me/sessions", headers=active["headers"]).json()
+    assert row["last_used_at"] > row["created_at"]

@@ -11,6 +11,7 @@ _KINDS = {
     deps.current_organiser: "organiser",
     deps.current_fan: "fan",
     deps.current_fan_ref: "fan",
+    deps.current_fan_token: "fan",
     deps.current_gate_key: "gate",
 }
 

@@ -12,8 +12,9 @@ from sqlalchemy import Connection
 from ...errors import NotFound
 from ...models import FanTicketPublic, GiftRequest, ResaleListingPublic, ResaleRequest, TransferPublic
 from ...runtime import Runtime
+from ...services import fans
 from ...services import tickets as service
-from ..deps import FanDep, FanRefDep, IdempotencyKey, RuntimeDep, SessionDep
+from ..deps import FanDep, FanTokenDep, IdempotencyKey, RuntimeDep, SessionDep
 from ..routing import OneTripRoute
 from . import listings
 
@@ -32,14 +33,15 @@ def _reading(runtime: Runtime) -> Connection:
 
 
 @router.get("/fans/me/tickets", response_model=list[FanTicketPublic])
-def my_tickets(runtime: RuntimeDep, fan: FanRefDep) -> list[FanTicketPublic]:
+def my_tickets(runtime: RuntimeDep, token: FanTokenDep) -> list[FanTicketPublic]:
     with _reading(runtime) as connection:
-        return service.fan_tickets(connection=connection, fan=fan)
+        return service.fan_tickets(connection=connection, fan=fans.fan_of(connection, token))
 
 
 @router.get("/tickets/{ticket_id}", response_model=FanTicketPublic)
-def get_ticket(ticket_id: uuid.UUID, runtime: RuntimeDep, fan: FanRefDep) -> FanTicketPublic:
+def get_ticket(ticket_id: uuid.UUID, runtime: RuntimeDep, token: FanTokenDep) -> FanTicketPublic:
     with _reading(runtime) as connection:
+        fan = fans.fan_of(connection, token)
         found = service.fan_tickets(connection=connection, fan=fan, ticket_id=ticket_id)
     if not found:
         raise NotFound("no such ticket", code="ticket_not_found")
