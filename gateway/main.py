@@ -33,8 +33,6 @@ from .core.config import Settings
 from .runtime import Runtime
 from .services import checkin_queue, sending
 
-SWITCH_INTERVAL = 0.001
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -94,9 +92,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     the sending worker (every operator transaction), the check-in queue to the chain, the indexer."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = thread_tokens(app.state.runtime.settings)
     # A thread back from the database waits for Python's interpreter lock until the running thread gives it
-    # up, at most every switch interval (5 ms by default): a gate scan makes several round trips, each paying
-    # that wait while fans' requests keep the lock busy. 1 ms keeps the doors' latency low under a fan flood.
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    # up, at most every switch interval: 1 ms keeps the doors' latency low under a fan flood (config.py).
+    sys.setswitchinterval((app.state.runtime.settings.switch_interval_ms or 1.0) / 1000)
     # The ~200,000 objects of a started app (modules, routes, models, schemas) never become garbage, yet each
     # full collection walks them all: ~100 ms of one core, measured 200-500 ms of stalled answers in a crowd.
     # Frozen, a full collection walks only what requests left behind.

@@ -49,6 +49,7 @@ KEEP_ALIVE_SECONDS = 75
 PR_SET_PDEATHSIG = 1  # prctl(2)
 PARENT_ENV = "TICKETKIT_GATEWAY_PARENT"  # set for the doors' server: the process whose life it is bound to
 DOORS_NICE = 10  # the workers' default `--nice` beside a doors' server
+WORKERS_SWITCH_INTERVAL_MS = "5"  # beside a doors' server the workers serve no scans (config.py)
 # The doors' process: its own admission limits for anything but /gate/* (it serves the whole app, but only the
 # stewards' devices are pointed at it), and no background work.
 DOORS_ENV = {
@@ -57,6 +58,7 @@ DOORS_ENV = {
     "GATEWAY_CHECKIN_QUEUE_ENABLED": "false",
     "GATEWAY_INDEXER_ENABLED": "false",
     "GATEWAY_LANE_API_LIMIT": "1",
+    "GATEWAY_SWITCH_INTERVAL_MS": "1",
 }
 
 
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit:
             doors.stop()
             raise
+    if doors is not None:
+        os.environ.setdefault("GATEWAY_SWITCH_INTERVAL_MS", WORKERS_SWITCH_INTERVAL_MS)  # for the workers
     if args.nice > 0:
         os.nice(args.nice)  # the workers inherit it
     import uvicorn

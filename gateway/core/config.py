@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # apart).
     lane_doors_busy_linger_seconds: float = Field(default=2.0, ge=0, le=60)
     lane_wait_seconds: float = Field(default=5.0, gt=0)  # under common client timeouts (10 s+), with the hold
+    # Python's thread switch interval (sys.setswitchinterval), in ms: how long a thread back from the database
+    # may wait for the interpreter lock. Unset: 1 where gate scans share the process with fans' requests
+    # (their several round trips each pay that wait), and Python's default, 5, for the workers beside a doors'
+    # server (`ticketkit-gateway --doors-port` sets it for them: fewer forced switches among the lane's
+    # threads, ~8 % less CPU a read). The doors' server itself always runs at 1.
+    switch_interval_ms: float | None = Field(default=None, gt=0, le=100)
     # A connection answered 503 `overloaded` is not read again for this long (its answer arrives at once; the
     # server holds the response open, so a client that ignores Retry-After cannot turn refusals into a storm
     # that takes the CPU from the requests admitted, the doors' included). 0: off.

@@ -28,7 +28,7 @@ from gateway import process as gateway_process
 from gateway.core import codes
 from tests.utils.gate import bind_key, make_gate_key
 from tests.utils.http import bearer
-from tests.utils.processes import child_serving, nice_of
+from tests.utils.processes import child_serving, environ_of, nice_of, workers_of
 from ticketkit.chain import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -212,15 +212,20 @@ def test_a_refused_connection_is_not_read_again_before_its_hold_ends(crowd, hold
 
 
 def test_the_doors_server_scans_through_a_fan_flood_and_stops_with_the_workers(crowd, settings, tmp_path):
-    """`ticketkit-gateway --doors-port`: the scanners' own process (priority 0) beside the workers (nice 10);
-    a scan on the doors' port in the middle of a fan flood on the workers' port is answered, the doors'
-    /healthz answers throughout, and SIGTERM to the command stops both."""
+    """`ticketkit-gateway --doors-port`: the scanners' own process (priority 0, a 1 ms switch interval)
+    beside the workers (nice 10, Python's 5 ms); a scan on the doors' port in the middle of a fan flood on the
+    workers' port is answered, the doors' /healthz answers throughout, and SIGTERM to the command stops
+    both."""
     doors_port = free_port()
-    with _serving(settings, tmp_path, doors_port=doors_port, **SMALL) as (url, process):
+    with _serving(settings, tmp_path, doors_port=doors_port, workers=2, **SMALL) as (url, process):
         doors = f"http://127.0.0.1:{doors_port}"
         gateway_process.wait_serving(doors, process)
         doors_pid = child_serving(process.pid, doors_port)
+        workers = workers_of(process.pid)
         assert nice_of(process.pid) == 10 and nice_of(doors_pid) == 0
+        assert len(workers) == 2 and all(nice_of(pid) == 10 for pid in workers)
+        assert environ_of(doors_pid)["GATEWAY_SWITCH_INTERVAL_MS"] == "1"
+        assert all(environ_of(pid)["GATEWAY_SWITCH_INTERVAL_MS"] == "5" for pid in workers)
         prober = Prober(doors)
         prober.start()
         flood = load.start(url + "/fans/me/tickets", crowd["reads"], connections=CROWD, seconds=4)

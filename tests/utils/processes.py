@@ -29,3 +29,26 @@ def child_serving(parent: int, port: int) -> int:
         except OSError:  # it ended while we looked
             continue
     raise AssertionError(f"no child of {parent} serves port {port}")
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """The environment `pid` was started with."""
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(pair.decode().partition("=")[::2] for pair in pairs if pair)
+
+
+def workers_of(parent: int) -> list[int]:
+    """uvicorn's worker processes under `parent` (started by multiprocessing's spawn)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if (
+                int(_stat_fields(int(entry))[1]) == parent
+                and "spawn_main" in Path(f"/proc/{entry}/cmdline").read_text()
+            ):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
