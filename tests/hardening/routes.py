@@ -17,7 +17,8 @@ _KINDS = {
 
 
 def iter_routes(app: FastAPI):
-    """Every route of the app, included routers flattened (FastAPI >= 0.16x keeps them nested)."""
+    """Every route of the app, included routers flattened (FastAPI >= 0.137 keeps them nested; pyproject.toml
+    pins < 0.137 for now, see there)."""
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:  # older FastAPI: app.routes is already flat
