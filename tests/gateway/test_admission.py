@@ -140,18 +140,28 @@ def scope(path: str) -> dict:
     return {"type": "http", "path": path, "method": "POST", "headers": []}
 
 
+NO_BODY = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def request(middleware, path: str, *messages: dict) -> tuple[Connection, asyncio.Future]:
+    """A request sent through `middleware` (running as a task), once it has reached its lane."""
+    connection = Connection(*(messages or (NO_BODY,)))
+    task = asyncio.ensure_future(middleware(scope(path), connection.receive, connection.send))
+    await asyncio.sleep(0.05)
+    return connection, task
+
+
 def test_a_queued_request_keeps_its_body_and_runs_when_a_slot_frees():
     async def scenario() -> tuple[int | None, bytes]:
         middleware, lane, release = queued()
-        first = Connection({"type": "http.request", "body": b"", "more_body": False})
-        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
-        await asyncio.sleep(0.05)
-        second = Connection(
+        _first, holder = await request(middleware, "/hold")
+        second, waiter = await request(
+            middleware,
+            "/x",
             {"type": "http.request", "body": b"ab", "more_body": True},
             {"type": "http.request", "body": b"cd", "more_body": False},
         )
-        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
-        await asyncio.sleep(0.1)  # both body parts arrive while it is queued
+        await asyncio.sleep(0.05)  # both body parts arrive while it is queued
         assert len(lane.waiting) == 1 and second.sent == []
         release.set()
         await asyncio.gather(holder, waiter)
@@ -166,12 +176,8 @@ def test_a_queued_request_whose_client_leaves_is_dropped_without_an_answer():
 
     async def scenario() -> None:
         middleware, lane, release = queued()
-        first = Connection({"type": "http.request", "body": b"", "more_body": False})
-        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
-        await asyncio.sleep(0.05)
-        second = Connection({"type": "http.request", "body": b"", "more_body": False})
-        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
-        await asyncio.sleep(0.05)
+        _first, holder = await request(middleware, "/hold")
+        second, waiter = await request(middleware, "/x")
         second.leave()
         await asyncio.wait_for(waiter, 1)  # ends at once, while the slot is still held
         assert second.sent == [] and not holder.done()
@@ -185,10 +191,8 @@ def test_a_queued_request_whose_client_leaves_is_dropped_without_an_answer():
 def test_a_request_queued_past_the_lanes_wait_gets_503_overloaded():
     async def scenario() -> None:
         middleware, lane, release = queued(wait_seconds=0.1)
-        first = Connection({"type": "http.request", "body": b"", "more_body": False})
-        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
-        await asyncio.sleep(0.05)
-        second = Connection({"type": "http.request", "body": b"", "more_body": False})
+        _first, holder = await request(middleware, "/hold")
+        second = Connection(NO_BODY)
         started = time.monotonic()
         await middleware(scope("/x"), second.receive, second.send)
         assert 0.1 <= time.monotonic() - started < 1
@@ -204,12 +208,8 @@ def test_a_request_queued_past_the_lanes_wait_gets_503_overloaded():
 def test_a_request_queued_when_draining_starts_gets_503_shutting_down():
     async def scenario() -> None:
         middleware, lane, release = queued()
-        first = Connection({"type": "http.request", "body": b"", "more_body": False})
-        holder = asyncio.ensure_future(middleware(scope("/hold"), first.receive, first.send))
-        await asyncio.sleep(0.05)
-        second = Connection({"type": "http.request", "body": b"", "more_body": False})
-        waiter = asyncio.ensure_future(middleware(scope("/x"), second.receive, second.send))
-        await asyncio.sleep(0.05)
+        first, holder = await request(middleware, "/hold")
+        second, waiter = await request(middleware, "/x")
         middleware.admission.drain()
         await asyncio.wait_for(waiter, 1)
         assert second.status == 503 and b'"shutting_down"' in second.sent[-1]["body"]

@@ -15,40 +15,34 @@ def nice_of(pid: int) -> int:
     return int(_stat_fields(pid)[16])  # field 19: nice
 
 
-def child_serving(parent: int, port: int) -> int:
-    """The child of `parent` started with `--port <port>` (the doors' server of `ticketkit-gateway`)."""
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line with NUL separators) of each child of `parent`."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if (
-                int(_stat_fields(int(entry))[1]) == parent
-                and f"--port\0{port}\0" in Path(f"/proc/{entry}/cmdline").read_text()
-            ):
-                return int(entry)
+            if int(_stat_fields(int(entry))[1]) == parent:
+                found.append((int(entry), Path(f"/proc/{entry}/cmdline").read_text()))
         except OSError:  # it ended while we looked
             continue
+    return found
+
+
+def child_serving(parent: int, port: int) -> int:
+    """The child of `parent` started with `--port <port>` (the doors' server of `ticketkit-gateway`)."""
+    for pid, command in _children(parent):
+        if f"--port\0{port}\0" in command:
+            return pid
     raise AssertionError(f"no child of {parent} serves port {port}")
+
+
+def workers_of(parent: int) -> list[int]:
+    """uvicorn's worker processes under `parent` (started by multiprocessing's spawn)."""
+    return [pid for pid, command in _children(parent) if "spawn_main" in command]
 
 
 def environ_of(pid: int) -> dict[str, str]:
     """The environment `pid` was started with."""
     pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(pair.decode().partition("=")[::2] for pair in pairs if pair)
-
-
-def workers_of(parent: int) -> list[int]:
-    """uvicorn's worker processes under `parent` (started by multiprocessing's spawn)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if (
-                int(_stat_fields(int(entry))[1]) == parent
-                and "spawn_main" in Path(f"/proc/{entry}/cmdline").read_text()
-            ):
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
