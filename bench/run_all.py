@@ -13,6 +13,8 @@ anvil compete with the next), writing its own JSON in bench/results/:
     gate         bench.gate_load       gate.json           the gateway's verify and check-in under HTTP load
     crowd        bench.crowd           crowd.json          2,000 connections: saturation, the doors in a
                                                            fan flood, open loop
+    read_cost    bench.read_cost       read_cost.json      instructions per fan read (callgrind): the same
+                                                           on every run, unlike rates on a shared VM
     snapshot     bench.snapshot        snapshot.json       an 80,000-ticket gate list: build, size, delta,
                                                            scanner
     chaos        bench.chaos           chaos.json          issue 13's random-fault scenario (`make chaos`)
@@ -146,7 +148,8 @@ def _from_crowd(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key.startswith("crowd.") and _is_number(value)}
 
 
-def _from_metadata(data: dict[str, Any]) -> dict[str, Any]:
+def _numbers(data: dict[str, Any]) -> dict[str, Any]:
+    """Every number of a stage whose keys are already prefixed (metadata.json, read_cost.json)."""
     return {key: value for key, value in data.items() if _is_number(value)}
 
 
@@ -162,7 +165,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("collection", "bench.collection_10k", "collection_10k.json", _from_collection),
     Stage("gate", "bench.gate_load", "gate.json", _from_gate),
     Stage("crowd", "bench.crowd", "crowd.json", _from_crowd),
-    Stage("metadata", "bench.metadata", "metadata.json", _from_metadata),
+    Stage("read_cost", "bench.read_cost", "read_cost.json", _numbers),
+    Stage("metadata", "bench.metadata", "metadata.json", _numbers),
     Stage("snapshot", "bench.snapshot", "snapshot.json", _from_snapshot),
     Stage("chaos", "bench.chaos", "chaos.json", _from_chaos),
 )
@@ -527,17 +531,20 @@ def aggregate(
 def _written(path: Path) -> dt.datetime:
     """When a stage file was measured: its last commit's date if the file is as committed (a fresh clone's
     files all carry the clone's time), else the time it was written."""
-    run = subprocess.run(
-        ["git", "log", "-1", "--format=%cI", "--", path.name],
-        cwd=path.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    modified = subprocess.run(
-        ["git", "diff", "--quiet", "HEAD", "--", path.name], cwd=path.parent, check=False
-    ).returncode
-    if run.returncode == 0 and run.stdout.strip() and modified == 0:
+    try:
+        run = subprocess.run(
+            ["git", "log", "-1", "--format=%cI", "--", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        modified = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", path.name], cwd=path.parent, check=False
+        ).returncode
+    except OSError:  # no git here
+        run, modified = None, 1
+    if run is not None and run.returncode == 0 and run.stdout.strip() and modified == 0:
         return dt.datetime.fromisoformat(run.stdout.strip()).astimezone(dt.UTC)
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
