@@ -5,7 +5,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -149,7 +149,7 @@ class FanToken:
     """A fan's session token as a read route receives it (deps.FanTokenDep), checked by `fan_of` in the
     route's own thread trip, on the connection the route reads with."""
 
-    token: str
+    token: str = field(repr=False)  # a secret: never in a log line or a traceback
     idle_days: float
     cache_seconds: float
 

@@ -186,3 +186,8 @@ def test_a_ticket_read_checks_an_uncached_token_in_the_one_thread_trip_it_takes(
     assert client.get("/fans/me/tickets", headers=active["headers"]).status_code == 200
     [row] = client.get("/fans/me/sessions", headers=active["headers"]).json()
     assert row["last_used_at"] > row["created_at"]
+
+
+def test_a_fan_token_never_shows_in_a_repr():
+    """What a read route receives may end up in a log line or a traceback: the secret stays out of it."""
+    assert "tkf_secret" not in repr(fans.FanToken("tkf_secret", idle_days=1, cache_seconds=2))
