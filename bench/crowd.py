@@ -30,13 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from sqlmodel import Session
 
 import ticketkit as tk
 from bench import load
-from bench.gate_load import _collection, _database, bind_devices, measure_and_write
+from bench.gate_load import bench_gateway, bind_devices, measure_and_write
 from gateway import process as gateway_process
 from gateway.core import codes
 from gateway.core.config import Settings
@@ -124,6 +124,16 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 
 @contextmanager
+def seeded(
+    kind: str, directory: Path, fans: int, overrides: dict[str, str] | None = None
+) -> Iterator[tuple[Settings, list[str], str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]]:
+    """A local anvil with one collection and a gateway database of `kind` (in `directory` for SQLite) seeded
+    by `seed`; yields (the gateway's settings, fan tokens, gate key, device keys) while both are up."""
+    with bench_gateway(kind, directory, 2 * fans, overrides) as (settings, collection):
+        yield (settings, *seed(settings, collection, fans))
+
+
+@contextmanager
 def server(settings: Settings, workers: int, *, doors: bool, nice: int | None = None):
     """The production server (ticketkit-gateway: N workers behind one socket) on a free port, with `doors` the
     doors' server beside them on a port of its own (`--doors-port`); yields (its URL, the doors' URL)."""
@@ -191,19 +201,7 @@ def measure(
     sfx = "" if kind == "sqlite" else "_pg"
     out: dict[str, float] = {}
     try:
-        with tk.local_chain() as chain, _database(kind, directory) as database_url:
-            organiser, operator = chain.account(0), chain.account(9)
-            collection = _collection(chain, organiser, operator, 2 * fans)
-            settings = Settings(
-                database_url=database_url,
-                rpc_url=chain.url,
-                chain_id=chain.chain_id,
-                operator_key=operator.key.to_0x_hex(),
-                key_encryption_secret=secrets.token_hex(32),
-                confirmations=0,
-                **(overrides or {}),
-            )
-            tokens, gate_token, keys = seed(settings, collection, fans)
+        with seeded(kind, directory, fans, overrides) as (settings, tokens, gate_token, keys):
             reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
             probe = load.lines(directory / "probe.txt", [("-", "-")])
             errors = shed = 0

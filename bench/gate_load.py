@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -83,6 +83,30 @@ def _database(kind: str, directory: Path):
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def bench_gateway(
+    kind: str, directory: Path, supply: int, overrides: dict[str, str] | None = None
+) -> Iterator[tuple[Settings, tk.Collection]]:
+    """A local anvil with one collection of `supply` tickets, and an empty gateway database of `kind` (a file
+    in `directory` for SQLite, a database of its own on PostgreSQL); yields (the gateway's settings, the
+    collection) while both are up."""
+    with tk.local_chain() as chain, _database(kind, directory) as database_url:
+        organiser, operator = chain.account(0), chain.account(9)
+        collection = _collection(chain, organiser, operator, supply)
+        yield (
+            Settings(
+                database_url=database_url,
+                rpc_url=chain.url,
+                chain_id=chain.chain_id,
+                operator_key=operator.key.to_0x_hex(),
+                key_encryption_secret=secrets.token_hex(32),
+                confirmations=0,
+                **(overrides or {}),
+            ),
+            collection,
+        )
 
 
 def _collection(chain: tk.Chain, organiser, operator, supply: int) -> tk.Collection:
@@ -260,17 +284,7 @@ def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[in
     suffix = "" if kind == "sqlite" else "_pg"
     result: dict[str, float] = {}
     try:
-        with tk.local_chain() as chain, _database(kind, directory) as database_url:
-            organiser, operator = chain.account(0), chain.account(9)
-            collection = _collection(chain, organiser, operator, tickets)
-            settings = Settings(
-                database_url=database_url,
-                rpc_url=chain.url,
-                chain_id=chain.chain_id,
-                operator_key=operator.key.to_0x_hex(),
-                key_encryption_secret=secrets.token_hex(32),
-                confirmations=0,
-            )
+        with bench_gateway(kind, directory, tickets) as (settings, collection):
             started = time.perf_counter()
             gate_token, keys = _seed(settings, collection, tickets)
             result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)

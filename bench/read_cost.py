@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -114,28 +112,14 @@ def instructions(reads: int, env: dict[str, str]) -> int:
 
 
 def measure(kind: str, reads: int, fans: int) -> dict[str, float]:
-    import ticketkit as tk
-    from bench.crowd import seed
-    from bench.gate_load import _collection, _database
+    from bench.crowd import seeded
     from gateway import process
-    from gateway.core.config import Settings
 
     sfx = "" if kind == "sqlite" else "_pg"
     directory = Path(tempfile.mkdtemp(prefix="read-cost-"))
     out: dict[str, float] = {}
     try:
-        with tk.local_chain() as chain, _database(kind, directory) as database_url:
-            organiser, operator = chain.account(0), chain.account(9)
-            collection = _collection(chain, organiser, operator, 2 * fans)
-            settings = Settings(
-                database_url=database_url,
-                rpc_url=chain.url,
-                chain_id=chain.chain_id,
-                operator_key=operator.key.to_0x_hex(),
-                key_encryption_secret=secrets.token_hex(32),
-                confirmations=0,
-            )
-            tokens, _, _ = seed(settings, collection, fans)
+        with seeded(kind, directory, fans) as (settings, tokens, _, _):
             (directory / "tokens.txt").write_text("\n".join(tokens))
             for case, cache_seconds in (("cached", 1e9), ("uncached", 0)):
                 env = {
@@ -174,13 +158,16 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is missing: `apt-get install -y valgrind`")
-    result: dict[str, float] = {"read_cost.reads": args.reads}
-    for kind in args.db.split(","):
-        result |= measure(kind, args.reads, args.fans)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result.items():
-        print(f"{key:>32}: {value}")
+    from bench.gate_load import measure_and_write
+
+    measure_and_write(
+        "read_cost",
+        {"read_cost.reads": args.reads},
+        lambda kind: measure(kind, args.reads, args.fans),
+        args.db,
+        keep_autogroup=True,  # instructions do not depend on the scheduler
+        out=args.out,
+    )
 
 
 if __name__ == "__main__":
