@@ -116,34 +116,34 @@ async def current_fan(session: SessionDep, credentials: Credentials, runtime: Ru
     )
 
 
-async def current_fan_ref(request: Request, credentials: Credentials) -> fans.FanRef:
-    """The calling fan for read-only routes: from this process's cache (no I/O, no thread) when the token was
-    authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip with a session of its
-    own."""
-    if credentials is None:
-        raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
-    runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
-    ref = fans.cached_fan(credentials.credentials, settings.fan_auth_cache_seconds)
-    if ref is None:
-        ref = await run_in_threadpool(
-            fans.authenticate_ref,
-            runtime.autocommit_engine(),  # one statement (rarely two), each its own transaction: no BEGIN
-            credentials.credentials,
-            settings.fan_session_idle_days,
-        )
-    return ref
-
-
 async def current_fan_token(request: Request, credentials: Credentials) -> fans.FanToken:
-    """The calling fan's token for the read routes that check it in their own thread trip, on the connection
-    they read with (`fans.fan_of`): no trip of its own even when the cache has not seen the token."""
+    """The calling fan's token, not yet checked: the read routes check it in their own thread trip, on the
+    connection they read with (`fans.fan_of`), so even a token the cache has not seen costs no trip of its
+    own."""
     if credentials is None:
         raise Unauthorized("a fan session token is required (Authorization: Bearer ...)")
     settings = request.app.state.runtime.settings
     return fans.FanToken(
         credentials.credentials, settings.fan_session_idle_days, settings.fan_auth_cache_seconds
     )
+
+
+FanTokenDep = Annotated[fans.FanToken, Depends(current_fan_token)]
+
+
+async def current_fan_ref(request: Request, token: FanTokenDep) -> fans.FanRef:
+    """The calling fan for read-only routes that hold no connection: from this process's cache (no I/O, no
+    thread) when the token was authenticated less than `fan_auth_cache_seconds` ago, else in one thread trip
+    with a connection of its own."""
+    ref = fans.cached_fan(token.token, token.cache_seconds)
+    if ref is None:
+        ref = await run_in_threadpool(
+            fans.authenticate_ref,
+            request.app.state.runtime.autocommit_engine(),  # one statement (rarely two), no BEGIN
+            token.token,
+            token.idle_days,
+        )
+    return ref
 
 
 async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, max_length=200)]) -> str:
@@ -155,6 +155,5 @@ async def idempotency_key(idempotency_key: Annotated[str, Header(min_length=1, m
 OrganiserDep = Annotated[Organiser, Depends(current_organiser)]
 FanDep = Annotated[Fan, Depends(current_fan)]
 FanRefDep = Annotated[fans.FanRef, Depends(current_fan_ref)]
-FanTokenDep = Annotated[fans.FanToken, Depends(current_fan_token)]
 GateDep = Annotated[gate.GateKeyRef, Depends(current_gate_key)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
