@@ -168,9 +168,8 @@ async def run(
             connection.send(mix.requests[next_i % len(mix.requests)])
             next_i += 1
         await asyncio.sleep(0.001)
-        if (
-            now >= next_sweep
-        ):  # once a second: answers overdue by 30 s are timeouts, their connections replaced
+        # Once a second: answers overdue by 30 s are timeouts, their connections replaced.
+        if now >= next_sweep:
             next_sweep = now + 1.0
             for connection, (mix, _) in list(in_flight.items()):
                 if now - connection.busy_since > 30:

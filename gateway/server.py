@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit:
             doors.stop()
             raise
-    if doors is not None:
         os.environ.setdefault("GATEWAY_SWITCH_INTERVAL_MS", WORKERS_SWITCH_INTERVAL_MS)  # for the workers
     if args.nice > 0:
         os.nice(args.nice)  # the workers inherit it
