@@ -33,7 +33,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -125,12 +124,12 @@ def recovery_seconds(url: str, token: str, limit: float = 60.0) -> float:
 
 @contextmanager
 def seeded(
-    kind: str, directory: Path, fans: int, overrides: dict[str, str] | None = None
-) -> Iterator[tuple[Settings, list[str], str, dict[uuid.UUID, ec.EllipticCurvePrivateKey]]]:
-    """A local anvil with one collection and a gateway database of `kind` (in `directory` for SQLite) seeded
-    by `seed`; yields (the gateway's settings, fan tokens, gate key, device keys) while both are up."""
-    with bench_gateway(kind, directory, 2 * fans, overrides) as (settings, collection):
-        yield (settings, *seed(settings, collection, fans))
+    kind: str, fans: int, overrides: dict[str, str] | None = None
+) -> Iterator[tuple[Settings, list[str], str, dict[uuid.UUID, ec.EllipticCurvePrivateKey], Path]]:
+    """gate_load.bench_gateway's anvil, collection and database, seeded by `seed`; yields (the gateway's
+    settings, fan tokens, gate key, device keys, a scratch directory) while they exist."""
+    with bench_gateway(kind, 2 * fans, overrides) as (settings, collection, directory):
+        yield (settings, *seed(settings, collection, fans), directory)
 
 
 @contextmanager
@@ -197,125 +196,121 @@ def measure(
     doors: bool = True,
     nice: int | None = None,
 ) -> dict:
-    directory = Path(tempfile.mkdtemp(prefix="crowd-"))
     sfx = "" if kind == "sqlite" else "_pg"
     out: dict[str, float] = {}
-    try:
-        with seeded(kind, directory, fans, overrides) as (settings, tokens, gate_token, keys):
-            reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
-            probe = load.lines(directory / "probe.txt", [("-", "-")])
-            errors = shed = 0
-            by_kind: dict[str, int] = {}  # "<phase>:<kind>" -> count, for every error (crowd.errors_by_kind)
+    with seeded(kind, fans, overrides) as (settings, tokens, gate_token, keys, directory):
+        reads = load.lines(directory / "reads.txt", [(t, "-") for t in tokens])
+        probe = load.lines(directory / "probe.txt", [("-", "-")])
+        errors = shed = 0
+        by_kind: dict[str, int] = {}  # "<phase>:<kind>" -> count, for every error (crowd.errors_by_kind)
 
-            def tally(phase: str, found: dict) -> None:
-                raw = found["raw"]
-                for counter in ("other_status", "connect_errors", "read_errors", "write_errors", "timeouts"):
-                    if raw.get(counter):
-                        by_kind[f"{phase}:{counter}"] = by_kind.get(f"{phase}:{counter}", 0) + raw[counter]
+        def tally(phase: str, found: dict) -> None:
+            raw = found["raw"]
+            for counter in ("other_status", "connect_errors", "read_errors", "write_errors", "timeouts"):
+                if raw.get(counter):
+                    by_kind[f"{phase}:{counter}"] = by_kind.get(f"{phase}:{counter}", 0) + raw[counter]
 
-            with server(settings, workers, doors=doors, nice=nice) as (url, gate_url):
+        with server(settings, workers, doors=doors, nice=nice) as (url, gate_url):
 
-                def closed(
-                    path: str,
-                    lines: Path,
-                    method: str = "GET",
-                    conns: int = connections,
-                    secs: float = seconds,
-                ) -> dict:
-                    nonlocal errors, shed
-                    found = load.figures(
-                        load.start(url + path, lines, method=method, connections=conns, seconds=secs)
-                    )
-                    tally(f"{path} c{conns}", found)
-                    errors += found["errors"]
-                    shed += found["shed_503"]
-                    return found
+            def closed(
+                path: str,
+                lines: Path,
+                method: str = "GET",
+                conns: int = connections,
+                secs: float = seconds,
+            ) -> dict:
+                nonlocal errors, shed
+                found = load.figures(
+                    load.start(url + path, lines, method=method, connections=conns, seconds=secs)
+                )
+                tally(f"{path} c{conns}", found)
+                errors += found["errors"]
+                shed += found["shed_503"]
+                return found
 
-                closed("/fans/me/tickets", reads, conns=50, secs=3)  # warm-up
-                out[f"crowd.client_ceiling_rps{sfx}"] = closed("/healthz", probe, conns=100, secs=5)["rps"]
-                out[f"crowd.best_reads_rps_c100{sfx}"] = closed(
-                    "/fans/me/tickets", reads, conns=100, secs=10
-                )["rps"]
-                saturated = closed("/fans/me/tickets", reads)
-                out[f"crowd.recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
-                out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
-                out[f"crowd.reads_p50_ms{sfx}"] = saturated["p50_ms"]
-                out[f"crowd.reads_p99_ms{sfx}"] = saturated["p99_ms"]
-                verify = closed(
-                    "/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST"
-                )  # one server
-                out[f"crowd.verify_rps{sfx}"] = verify["rps"]
-                out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
-                out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
-                # The doors during a fan flood: both at once, from wrk processes of their own. 100 scanners,
-                # each scanning a person a second (a turnstile lane does one every 3 s), starting at random
-                # moments within that second; then all 100 in lockstep (a burst of 100 scans every second);
-                # then back to back, no pause.
-                phases = (("", 1000, False), ("_burst", 1000, True), ("_closed", 0, False))
-                for tag, pause, lockstep in phases:
-                    scans = code_lines(directory / "scans.txt", gate_token, keys)
-                    flood = load.start(
-                        url + "/fans/me/tickets",
-                        reads,
-                        connections=connections - 100,
-                        seconds=seconds,
-                    )
-                    time.sleep(2)  # the flood first
-                    scanned = load.figures(
-                        load.start(
-                            gate_url + "/gate/scan",
-                            scans,
-                            method="POST",
-                            connections=100,
-                            seconds=seconds - 4,
-                            pause_ms=pause,
-                            lockstep=lockstep,
-                        )
-                    )
-                    flooded = load.figures(flood)
-                    tally(f"flood{tag} reads", flooded)
-                    tally(f"flood{tag} scans", scanned)
-                    errors += flooded["errors"] + scanned["errors"]
-                    shed += flooded["shed_503"] + scanned["shed_503"]
-                    out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = scanned["p99_ms"]
-                    out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = scanned["rps"]
-                    out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
-                # Open loop: a constant arrival rate, latency from each request's due time.
-                opened = open_loop(
-                    url,
+            closed("/fans/me/tickets", reads, conns=50, secs=3)  # warm-up
+            out[f"crowd.client_ceiling_rps{sfx}"] = closed("/healthz", probe, conns=100, secs=5)["rps"]
+            out[f"crowd.best_reads_rps_c100{sfx}"] = closed("/fans/me/tickets", reads, conns=100, secs=10)[
+                "rps"
+            ]
+            saturated = closed("/fans/me/tickets", reads)
+            out[f"crowd.recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
+            out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
+            out[f"crowd.reads_p50_ms{sfx}"] = saturated["p50_ms"]
+            out[f"crowd.reads_p99_ms{sfx}"] = saturated["p99_ms"]
+            verify = closed(
+                "/gate/verify", code_lines(directory / "codes.txt", gate_token, keys), "POST"
+            )  # one server
+            out[f"crowd.verify_rps{sfx}"] = verify["rps"]
+            out[f"crowd.verify_p99_ms{sfx}"] = verify["p99_ms"]
+            out[f"crowd.verify_recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
+            # The doors during a fan flood: both at once, from wrk processes of their own. 100 scanners,
+            # each scanning a person a second (a turnstile lane does one every 3 s), starting at random
+            # moments within that second; then all 100 in lockstep (a burst of 100 scans every second);
+            # then back to back, no pause.
+            phases = (("", 1000, False), ("_burst", 1000, True), ("_closed", 0, False))
+            for tag, pause, lockstep in phases:
+                scans = code_lines(directory / "scans.txt", gate_token, keys)
+                flood = load.start(
+                    url + "/fans/me/tickets",
                     reads,
-                    code_lines(directory / "open.txt", gate_token, keys),
-                    rate=open_rate,
-                    seconds=min(seconds, 20),
-                    connections=connections,
-                    gate_url=gate_url,
+                    connections=connections - 100,
+                    seconds=seconds,
                 )
-                paths = opened["paths"]
-                out[f"crowd.open_read_p99_ms{sfx}"] = paths["/fans/me/tickets"]["p99_ms"]
-                out[f"crowd.open_scan_p99_ms{sfx}"] = paths["/gate/scan"]["p99_ms"]
-                out[f"crowd.open_achieved_rps{sfx}"] = opened["achieved_rps"]
-                out[f"crowd.open_send_lag_p99_ms{sfx}"] = opened["send_lag_p99_ms"]
-                errors += sum(opened["errors"].values()) + sum(
-                    n
-                    for p in paths.values()
-                    for status, n in p["statuses"].items()
-                    if not (status.startswith("2") or status == "503")
+                time.sleep(2)  # the flood first
+                scanned = load.figures(
+                    load.start(
+                        gate_url + "/gate/scan",
+                        scans,
+                        method="POST",
+                        connections=100,
+                        seconds=seconds - 4,
+                        pause_ms=pause,
+                        lockstep=lockstep,
+                    )
                 )
-                for what, n in opened["errors"].items():
-                    by_kind[f"open loop:{what}"] = n
-                for path, figures in paths.items():
-                    for status, n in figures["statuses"].items():
-                        if not (status.startswith("2") or status == "503"):
-                            by_kind[f"open loop {path}:status {status}"] = n
-                shed += sum(p["statuses"].get("503", 0) for p in paths.values())
-            out[f"crowd.no_collapse_ratio{sfx}"] = round(
-                out[f"crowd.reads_rps{sfx}"] / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3
+                flooded = load.figures(flood)
+                tally(f"flood{tag} reads", flooded)
+                tally(f"flood{tag} scans", scanned)
+                errors += flooded["errors"] + scanned["errors"]
+                shed += flooded["shed_503"] + scanned["shed_503"]
+                out[f"crowd.gate{tag}_p99_ms_during_flood{sfx}"] = scanned["p99_ms"]
+                out[f"crowd.gate{tag}_rps_during_flood{sfx}"] = scanned["rps"]
+                out[f"crowd.reads_rps_during_flood{tag}{sfx}"] = flooded["rps"]
+            # Open loop: a constant arrival rate, latency from each request's due time.
+            opened = open_loop(
+                url,
+                reads,
+                code_lines(directory / "open.txt", gate_token, keys),
+                rate=open_rate,
+                seconds=min(seconds, 20),
+                connections=connections,
+                gate_url=gate_url,
             )
-            out[f"crowd.errors{sfx}"] = errors
-            out[f"crowd.errors_by_kind{sfx}"] = by_kind  # type: ignore[assignment]  # the one entry that is not a number
-            out[f"crowd.shed_503{sfx}"] = shed
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+            paths = opened["paths"]
+            out[f"crowd.open_read_p99_ms{sfx}"] = paths["/fans/me/tickets"]["p99_ms"]
+            out[f"crowd.open_scan_p99_ms{sfx}"] = paths["/gate/scan"]["p99_ms"]
+            out[f"crowd.open_achieved_rps{sfx}"] = opened["achieved_rps"]
+            out[f"crowd.open_send_lag_p99_ms{sfx}"] = opened["send_lag_p99_ms"]
+            errors += sum(opened["errors"].values()) + sum(
+                n
+                for p in paths.values()
+                for status, n in p["statuses"].items()
+                if not (status.startswith("2") or status == "503")
+            )
+            for what, n in opened["errors"].items():
+                by_kind[f"open loop:{what}"] = n
+            for path, figures in paths.items():
+                for status, n in figures["statuses"].items():
+                    if not (status.startswith("2") or status == "503"):
+                        by_kind[f"open loop {path}:status {status}"] = n
+            shed += sum(p["statuses"].get("503", 0) for p in paths.values())
+        out[f"crowd.no_collapse_ratio{sfx}"] = round(
+            out[f"crowd.reads_rps{sfx}"] / max(out[f"crowd.best_reads_rps_c100{sfx}"], 1e-9), 3
+        )
+        out[f"crowd.errors{sfx}"] = errors
+        out[f"crowd.errors_by_kind{sfx}"] = by_kind  # type: ignore[assignment]  # the one entry that is not a number
+        out[f"crowd.shed_503{sfx}"] = shed
     return out
 
 

@@ -87,12 +87,17 @@ def _database(kind: str, directory: Path):
 
 @contextmanager
 def bench_gateway(
-    kind: str, directory: Path, supply: int, overrides: dict[str, str] | None = None
-) -> Iterator[tuple[Settings, tk.Collection]]:
-    """A local anvil with one collection of `supply` tickets, and an empty gateway database of `kind` (a file
-    in `directory` for SQLite, a database of its own on PostgreSQL); yields (the gateway's settings, the
-    collection) while both are up."""
-    with tk.local_chain() as chain, _database(kind, directory) as database_url:
+    kind: str, supply: int, overrides: dict[str, str] | None = None
+) -> Iterator[tuple[Settings, tk.Collection, Path]]:
+    """A local anvil with one collection of `supply` tickets, an empty gateway database of `kind` (a file in
+    the scratch directory for SQLite, a database of its own on PostgreSQL) and a scratch directory for the
+    stage's files; yields (the gateway's settings, the collection, the directory) while they exist, and
+    removes them all afterwards."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as scratch,
+        tk.local_chain() as chain,
+        _database(kind, Path(scratch)) as database_url,
+    ):
         organiser, operator = chain.account(0), chain.account(9)
         collection = _collection(chain, organiser, operator, supply)
         yield (
@@ -106,6 +111,7 @@ def bench_gateway(
                 **(overrides or {}),
             ),
             collection,
+            Path(scratch),
         )
 
 
@@ -280,41 +286,37 @@ def _check_answers(url: str, gate_token: str, bodies: Path, path: str, sample: i
 
 def measure(kind: str, tickets: int, workers: int, seconds: int, levels: list[int]) -> dict[str, float]:
     """Each connection level gets its own verify run and a check-in run over its own share of the tickets."""
-    directory = Path(tempfile.mkdtemp(prefix="gate-bench-"))
     suffix = "" if kind == "sqlite" else "_pg"
     result: dict[str, float] = {}
-    try:
-        with bench_gateway(kind, directory, tickets) as (settings, collection):
-            started = time.perf_counter()
-            gate_token, keys = _seed(settings, collection, tickets)
-            result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)
-            bodies = directory / "bodies.jsonl"
-            items = list(keys.items())
-            share = len(items) // len(levels)
-            scanned = errors = repeats = 0
-            with _gateways(settings, workers) as urls:
+    with bench_gateway(kind, tickets) as (settings, collection, directory):
+        started = time.perf_counter()
+        gate_token, keys = _seed(settings, collection, tickets)
+        result[f"gate.seed_s{suffix}"] = round(time.perf_counter() - started, 1)
+        bodies = directory / "bodies.jsonl"
+        items = list(keys.items())
+        share = len(items) // len(levels)
+        scanned = errors = repeats = 0
+        with _gateways(settings, workers) as urls:
+            _bodies(keys, bodies)
+            _check_answers(urls[0], gate_token, bodies, "/gate/verify")
+            _wrk(urls, "/gate/verify", gate_token, bodies, 2, levels[0])  # warm-up
+            for index, connections in enumerate(levels):
+                tag = suffix if index == 0 else f"_c{connections}{suffix}"
                 _bodies(keys, bodies)
-                _check_answers(urls[0], gate_token, bodies, "/gate/verify")
-                _wrk(urls, "/gate/verify", gate_token, bodies, 2, levels[0])  # warm-up
-                for index, connections in enumerate(levels):
-                    tag = suffix if index == 0 else f"_c{connections}{suffix}"
-                    _bodies(keys, bodies)
-                    verify = _wrk(urls, "/gate/verify", gate_token, bodies, seconds, connections)
-                    _bodies(dict(items[index * share : (index + 1) * share]), bodies)
-                    checkin = _wrk(urls, "/gate/scan", gate_token, bodies, seconds, connections)
-                    for name, figures in (("verify", verify), ("checkin", checkin)):
-                        for figure in ("rps", "p50_ms", "p99_ms"):
-                            result[f"gate.{name}_{figure}{tag}"] = figures[figure]
-                    # wrk counts completed responses; up to `connections` more were in flight at the end
-                    scanned += min(checkin["requests"], share)
-                    repeats += max(0, checkin["requests"] - share)
-                    errors += verify["errors"] + checkin["errors"]
-            engine = create_app(settings.model_copy(update={"run_migrations": False})).state.runtime.engine
-            with Session(engine) as session:
-                admitted = session.exec(select(func.count()).select_from(Admission)).one()
-            engine.dispose()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+                verify = _wrk(urls, "/gate/verify", gate_token, bodies, seconds, connections)
+                _bodies(dict(items[index * share : (index + 1) * share]), bodies)
+                checkin = _wrk(urls, "/gate/scan", gate_token, bodies, seconds, connections)
+                for name, figures in (("verify", verify), ("checkin", checkin)):
+                    for figure in ("rps", "p50_ms", "p99_ms"):
+                        result[f"gate.{name}_{figure}{tag}"] = figures[figure]
+                # wrk counts completed responses; up to `connections` more were in flight at the end
+                scanned += min(checkin["requests"], share)
+                repeats += max(0, checkin["requests"] - share)
+                errors += verify["errors"] + checkin["errors"]
+        engine = create_app(settings.model_copy(update={"run_migrations": False})).state.runtime.engine
+        with Session(engine) as session:
+            admitted = session.exec(select(func.count()).select_from(Admission)).one()
+        engine.dispose()
     if not scanned <= admitted <= scanned + sum(levels):
         raise RuntimeError(f"{admitted} admissions for {scanned} distinct tickets scanned")
     return result | {f"gate.errors{suffix}": errors, f"gate.checkin_repeats{suffix}": repeats}

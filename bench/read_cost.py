@@ -116,32 +116,28 @@ def measure(kind: str, reads: int, fans: int) -> dict[str, float]:
     from gateway import process
 
     sfx = "" if kind == "sqlite" else "_pg"
-    directory = Path(tempfile.mkdtemp(prefix="read-cost-"))
     out: dict[str, float] = {}
-    try:
-        with seeded(kind, directory, fans) as (settings, tokens, _, _):
-            (directory / "tokens.txt").write_text("\n".join(tokens))
-            for case, cache_seconds in (("cached", 1e9), ("uncached", 0)):
-                env = {
-                    **os.environ,
-                    **process.settings_env(
-                        settings,
-                        run_migrations=False,
-                        sender_enabled=False,
-                        checkin_queue_enabled=False,
-                        indexer_enabled=False,
-                        fan_auth_cache_seconds=cache_seconds,
-                        lane_wait_seconds=600,  # everything is ~50x slower under callgrind
-                        db_pool_timeout_seconds=600,
-                    ),
-                    DRIVER_ENV: str(directory / "tokens.txt"),
-                    "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-                }
-                with ThreadPoolExecutor(2) as pool:  # two processes, one core each
-                    low, high = pool.map(lambda n, env=env: instructions(n, env), (BASE, BASE + reads))
-                out[f"read_cost.{case}_minstr{sfx}"] = round((high - low) / reads / 1e6, 3)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    with seeded(kind, fans) as (settings, tokens, _, _, directory):
+        (directory / "tokens.txt").write_text("\n".join(tokens))
+        for case, cache_seconds in (("cached", 1e9), ("uncached", 0)):
+            env = {
+                **os.environ,
+                **process.settings_env(
+                    settings,
+                    run_migrations=False,
+                    sender_enabled=False,
+                    checkin_queue_enabled=False,
+                    indexer_enabled=False,
+                    fan_auth_cache_seconds=cache_seconds,
+                    lane_wait_seconds=600,  # everything is ~50x slower under callgrind
+                    db_pool_timeout_seconds=600,
+                ),
+                DRIVER_ENV: str(directory / "tokens.txt"),
+                "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+            }
+            with ThreadPoolExecutor(2) as pool:  # two processes, one core each
+                low, high = pool.map(lambda n, env=env: instructions(n, env), (BASE, BASE + reads))
+            out[f"read_cost.{case}_minstr{sfx}"] = round((high - low) / reads / 1e6, 3)
     return out
 
 
