@@ -190,7 +190,7 @@ _CROWD_NOTES = {
     "crowd.no_collapse_ratio_pg": "two runs of one code spread 0.82-0.98 on this VM (fourth session)",
     "crowd.reads_rps": "this run's machine was half as fast as the third session's, where it met (2,047/s)",
     "crowd.reads_rps_pg": "PostgreSQL's server processes share the 2 cores with the workers and the clients",
-    "crowd.gate_p99_ms_during_flood_pg": "PostgreSQL serves the fans' queries at the doors' priority",
+    "crowd.gate_p99_ms_during_flood_pg": "a scan here takes 7 ms at the median with no flood (docs/gateway.md)",
     "crowd.open_read_p99_ms": "1,000/s was more than this machine served: the client's send lag 440 ms",
     "crowd.open_scan_p99_ms": "1,000/s was more than this machine served: the client's send lag 440 ms",
     "crowd.open_read_p99_ms_pg": "more than the machine serves with the client on it (see the send lag)",
