@@ -186,15 +186,15 @@ class Goal:
 
 # Why the crowd's goals are where they are on this 2-core machine (docs/gateway.md, "Not met").
 _CROWD_NOTES = {
-    "crowd.no_collapse_ratio": "two runs of one code spread 0.73-0.97 on this VM (fourth session)",
-    "crowd.no_collapse_ratio_pg": "two runs of one code spread 0.82-0.98 on this VM (fourth session)",
-    "crowd.reads_rps": "this run's machine was half as fast as the third session's, where it met (2,047/s)",
-    "crowd.reads_rps_pg": "PostgreSQL's server processes share the 2 cores with the workers and the clients",
-    "crowd.gate_p99_ms_during_flood_pg": "a scan here takes 7 ms at the median with no flood (docs/gateway.md)",
-    "crowd.open_read_p99_ms": "1,000/s was more than this machine served: the client's send lag 440 ms",
-    "crowd.open_scan_p99_ms": "1,000/s was more than this machine served: the client's send lag 440 ms",
-    "crowd.open_read_p99_ms_pg": "more than the machine serves with the client on it (see the send lag)",
-    "crowd.open_scan_p99_ms_pg": "more than the machine serves with the client on it (see the send lag)",
+    "crowd.no_collapse_ratio": "0.77 in this session's run before the GC change; runs spread 0.73-0.97",
+    "crowd.no_collapse_ratio_pg": "runs spread 0.82-0.98 on this VM (fourth and fifth sessions)",
+    "crowd.reads_rps": "a fast phase of this VM (wrk on /healthz 10,206/s); 1,005/s in a slow one (6,904/s)",
+    "crowd.reads_rps_pg": "a read costs ~1.8 ms of the 2 cores with PostgreSQL's share (docs/gateway.md)",
+    "crowd.gate_p99_ms_during_flood_pg": "a scan here takes 7 ms at the median with no flood (gateway.md)",
+    "crowd.open_read_p99_ms": "1,000/s was more than this machine served: the client's send lag 4.3 s",
+    "crowd.open_scan_p99_ms": "1,000/s was more than this machine served: the client's send lag 4.3 s",
+    "crowd.open_read_p99_ms_pg": "1,000/s was more than this machine served: the client's send lag 7.6 s",
+    "crowd.open_scan_p99_ms_pg": "1,000/s was more than this machine served: the client's send lag 7.6 s",
 }
 
 GOALS: tuple[Goal, ...] = (

@@ -86,6 +86,15 @@ def thread_tokens(settings: Settings) -> int:
     return settings.lane_api_limit + settings.lane_gate_limit + db.PROBE_CONNECTIONS + 4
 
 
+# The collector's thresholds in every gateway process: the youngest generation is collected after 7,000 net
+# allocations, not Python's 700. A crowd keeps ~1,000 requests in flight in each worker; at 700 their objects
+# were promoted to the oldest generation, which was then walked whole 1.3 times a second (0.1-0.2 s each at
+# 2,000 connections): 110-170 us of every fan read, most of what a read cost more at 2,000 connections than at
+# 100. At 7,000 (SQLite, 2,000 connections): ~75 us; the pauses are as long and as frequent as before (a
+# middle generation's ~0.1 s once a second, a full ~0.4 s one every ~30 s). docs/gateway.md.
+GC_THRESHOLD = (7_000, 10, 10)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The thread pool sized for the lanes, draining on SIGTERM, and the background threads that are enabled:
@@ -99,6 +108,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Frozen, a full collection walks only what requests left behind.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
     restore_signals = drain_on_signals(app.state.admission)
     try:
         with sending.running(app.state.runtime), checkin_queue.running(app.state.runtime):

@@ -91,3 +91,11 @@ def test_a_started_app_freezes_its_objects_out_of_the_collector(client):
     """The app's own ~200,000 objects are moved out of the garbage collector's generations at start-up
     (main._lifespan), so a full collection during a crowd walks only what requests left behind."""
     assert gc.get_freeze_count() > 50_000
+
+
+def test_a_started_app_collects_its_youngest_objects_less_often(client):
+    """main.GC_THRESHOLD: a crowd's in-flight requests are not walked by a full collection every second."""
+    from gateway.main import GC_THRESHOLD
+
+    assert gc.get_threshold() == GC_THRESHOLD
+    assert GC_THRESHOLD[0] > 700
