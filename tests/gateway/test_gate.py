@@ -386,9 +386,10 @@ def test_a_self_custody_holder_binds_with_a_wallet_signature(
     no_expiry = client.post(url, json=body | {"expires_at": None})
     assert no_expiry.status_code == 422 and no_expiry.json()["error"] == "invalid_expiry"
     old = int(time.time()) - 5
-    stale_text = gate_service.binding_message(
-        gate_service._ticket(Session(app.state.runtime.engine), uuid.UUID(ticket["id"])), public, old
-    )
+    with Session(app.state.runtime.engine) as session:  # closed: an open read would block the teardown
+        stale_text = gate_service.binding_message(
+            gate_service._ticket(session, uuid.UUID(ticket["id"])), public, old
+        )
     stale = client.post(url, json=body | {"wallet_signature": sign(wallet, stale_text), "expires_at": old})
     assert stale.status_code == 422 and stale.json()["error"] == "message_expired"
     garbage = client.post(url, json=body | {"wallet_signature": "0x" + "00" * 65})
