@@ -146,6 +146,9 @@ def _empty_tables(engine) -> None:
 
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
+            # A test that left a read open (a Session never closed) holds a lock TRUNCATE would wait on
+            # forever: fail the teardown with PostgreSQL's "lock timeout" instead of hanging the suite.
+            conn.execute(text("SET LOCAL lock_timeout = '60s'"))
             tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {tables} CASCADE"))
 
