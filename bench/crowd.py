@@ -230,9 +230,8 @@ def measure(
 
             closed("/fans/me/tickets", reads, conns=50, secs=3)  # warm-up
             out[f"crowd.client_ceiling_rps{sfx}"] = closed("/healthz", probe, conns=100, secs=5)["rps"]
-            out[f"crowd.best_reads_rps_c100{sfx}"] = closed("/fans/me/tickets", reads, conns=100, secs=10)[
-                "rps"
-            ]
+            best = closed("/fans/me/tickets", reads, conns=100, secs=10)
+            out[f"crowd.best_reads_rps_c100{sfx}"] = best["rps"]
             saturated = closed("/fans/me/tickets", reads)
             out[f"crowd.recovery_s{sfx}"] = recovery_seconds(url, tokens[0])
             out[f"crowd.reads_rps{sfx}"] = saturated["rps"]
